@@ -1,0 +1,82 @@
+//! The application state every handler receives: stores, generators, signer, token.
+use crate::generator::{Generator, Signer};
+use crate::model::{Analysis, Manifest};
+use crate::store::{MetaStore, PackageStore};
+use futures::future::BoxFuture;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+/// What the core needs from the executor it runs on (tokio locally and on Lambda, Spin's
+/// own executor there): a place for CPU-bound generator calls, sleeping, and the clock.
+pub trait Runtime: Send + Sync {
+    fn spawn_blocking(&self, f: Box<dyn FnOnce() + Send>);
+    fn sleep(&self, d: Duration) -> BoxFuture<'static, ()>;
+    /// Seconds since the Unix epoch.
+    fn now(&self) -> u64;
+}
+
+/// Turns an uploaded .wasm into a live generator and keeps it (local disk, S3, ...).
+pub trait GeneratorLoader: Send + Sync {
+    fn load(&self, wasm: &[u8]) -> anyhow::Result<Arc<dyn Generator>>;
+}
+
+pub struct App {
+    pub meta: Arc<dyn MetaStore>,
+    pub packages: Arc<dyn PackageStore>,
+    pub generators: RwLock<Vec<Arc<dyn Generator>>>,
+    pub signer: Arc<dyn Signer>,
+    /// Admin token for write methods.
+    pub token: String,
+    pub runtime: Arc<dyn Runtime>,
+    pub loader: Option<Arc<dyn GeneratorLoader>>,
+    /// How long earlier generations stay readable after they are replaced.
+    pub grace: Duration,
+    /// Immutable blobs decoded once (content-addressed, so never stale).
+    pub(crate) analyses: Mutex<HashMap<String, Arc<Analysis>>>,
+    pub(crate) manifests: Mutex<HashMap<String, Arc<Manifest>>>,
+    /// One publisher per repo in this process; other processes are handled by CAS.
+    pub(crate) publish_locks: Mutex<HashMap<String, Arc<futures::lock::Mutex<()>>>>,
+}
+
+impl App {
+    pub fn new(
+        meta: Arc<dyn MetaStore>,
+        packages: Arc<dyn PackageStore>,
+        generators: Vec<Arc<dyn Generator>>,
+        signer: Arc<dyn Signer>,
+        token: String,
+        runtime: Arc<dyn Runtime>,
+    ) -> Self {
+        App {
+            meta,
+            packages,
+            generators: RwLock::new(generators),
+            signer,
+            token,
+            runtime,
+            loader: None,
+            grace: Duration::from_secs(3600),
+            analyses: Mutex::new(HashMap::new()),
+            manifests: Mutex::new(HashMap::new()),
+            publish_locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn generators(&self) -> Vec<Arc<dyn Generator>> {
+        self.generators.read().unwrap().clone()
+    }
+
+    /// Runs CPU-bound work (a generator call) off the async executor.
+    pub async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        self.runtime.spawn_blocking(Box::new(move || {
+            let _ = tx.send(f());
+        }));
+        rx.await.expect("blocking task dropped")
+    }
+
+    pub fn now(&self) -> u64 {
+        self.runtime.now()
+    }
+}

@@ -1,0 +1,191 @@
+//! Publish, host side: a generator's plan is assembled here natively from the stored
+//! fragments (no per-package data crosses into wasm), encoded, hashed and stored; then the
+//! generator's `finish` renders the files that list them.
+use crate::app::App;
+use crate::digest::digests;
+use crate::error::{ApiError, ApiResult};
+use crate::generator::{
+    Assembled, BulkFile, Content, Encoding, Entry, GenError, Generator, Part, RepoInfo,
+    ShelfSummary,
+};
+use crate::model::BlobRef;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::sync::Arc;
+
+fn gen_failed(name: &str, e: GenError) -> ApiError {
+    ApiError::internal(format!("generator {name}: {e}"))
+}
+
+/// Generators write paths under their mount; refuse anything that could escape it.
+pub fn check_path(p: &str) -> Result<(), String> {
+    if p.is_empty()
+        || p.starts_with('/')
+        || p.split('/').any(|s| s.is_empty() || s == "." || s == "..")
+        || p.chars().any(|c| c.is_control() || c == '\\')
+    {
+        return Err(format!("invalid published path {p:?}"));
+    }
+    Ok(())
+}
+
+pub fn encode(data: &[u8], enc: Encoding) -> std::io::Result<Vec<u8>> {
+    Ok(match enc {
+        Encoding::Identity => data.to_vec(),
+        Encoding::Gzip => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(data)?;
+            e.finish()?
+        }
+        Encoding::Xz => {
+            let mut w =
+                lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(6))?;
+            w.write_all(data)?;
+            w.finish()?
+        }
+        Encoding::Zstd => {
+            ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+        }
+    })
+}
+
+/// Builds one bulk file's identity bytes from literal parts and selected fragments.
+/// Entries come grouped by shelf, each group already in the stable order.
+fn assemble_identity(file: &BulkFile, shelves: &HashMap<String, Vec<Entry>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in &file.parts {
+        match part {
+            Part::Literal(b) => out.extend_from_slice(b),
+            Part::Entries(sel) => {
+                // Several shelves merge into one ordered run (e.g. amd64 + all).
+                let mut picked: Vec<&Entry> = sel
+                    .shelves
+                    .iter()
+                    .filter_map(|s| shelves.get(s))
+                    .flatten()
+                    .collect();
+                if sel.shelves.len() > 1 {
+                    picked.sort_by(|a, b| entry_order(a, b));
+                }
+                let mut first = true;
+                for e in picked {
+                    let Some(f) = e.fragments.iter().find(|f| f.name == sel.fragment) else {
+                        continue;
+                    };
+                    if !first {
+                        out.extend_from_slice(&sel.separator);
+                    }
+                    first = false;
+                    out.extend_from_slice(&f.data);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn entry_order(a: &Entry, b: &Entry) -> std::cmp::Ordering {
+    (&a.name, &a.version, &a.path).cmp(&(&b.name, &b.version, &b.path))
+}
+
+/// Renders one generator's tree: returns (path under the mount, blob) pairs, blobs stored.
+pub async fn render_generator(
+    app: &App,
+    g: Arc<dyn Generator>,
+    info: &RepoInfo,
+    entries: Vec<Entry>,
+) -> ApiResult<Vec<(String, BlobRef)>> {
+    let gname = g.info().name.clone();
+    let mut shelves: HashMap<String, Vec<Entry>> = HashMap::new();
+    for e in entries {
+        shelves.entry(e.shelf.clone()).or_default().push(e);
+    }
+    for v in shelves.values_mut() {
+        v.sort_by(entry_order);
+    }
+    let mut summaries: Vec<ShelfSummary> = shelves
+        .iter()
+        .map(|(s, v)| ShelfSummary {
+            shelf: s.clone(),
+            entries: v.len() as u32,
+        })
+        .collect();
+    summaries.sort_by(|a, b| a.shelf.cmp(&b.shelf));
+
+    // plan + assembly + encoding: CPU work, off the executor.
+    let (g2, info2, sum2) = (g.clone(), info.clone(), summaries.clone());
+    let built: Result<Vec<(Assembled, Vec<u8>)>, ApiError> = app
+        .blocking(move || {
+            let plan = g2.plan(&info2, &sum2).map_err(|e| gen_failed(&gname, e))?;
+            let mut out = Vec::new();
+            for file in &plan {
+                check_path(&file.path).map_err(|e| gen_failed(&gname, GenError::Failed(e)))?;
+                let identity = assemble_identity(file, &shelves);
+                let open = digests(&identity);
+                let mut encs = file.encodings.clone();
+                encs.dedup();
+                for enc in encs {
+                    let data = encode(&identity, enc)?;
+                    let d = digests(&data);
+                    out.push((
+                        Assembled {
+                            path: format!("{}{}", file.path, enc.suffix()),
+                            encoding: enc,
+                            size: d.size,
+                            md5: d.md5,
+                            sha1: d.sha1,
+                            sha256: d.sha256,
+                            sha512: d.sha512,
+                            open_size: open.size,
+                            open_sha256: open.sha256.clone(),
+                        },
+                        data,
+                    ));
+                }
+            }
+            Ok(out)
+        })
+        .await;
+    let built = built?;
+
+    let mut files: BTreeMap<String, BlobRef> = BTreeMap::new();
+    let mut assembled = Vec::with_capacity(built.len());
+    for (a, data) in built {
+        let d = app.packages.put_bytes(data.into()).await?;
+        files.insert(
+            a.path.clone(),
+            BlobRef {
+                sha256: d.sha256,
+                size: d.size,
+            },
+        );
+        assembled.push(a);
+    }
+
+    let gname = g.info().name.clone();
+    let (info2, signer) = (info.clone(), app.signer.clone());
+    let outputs = app
+        .blocking(move || g.finish(&info2, &summaries, &assembled, signer))
+        .await
+        .map_err(|e| gen_failed(&gname, e))?;
+    for o in outputs {
+        check_path(&o.path).map_err(|e| gen_failed(&gname, GenError::Failed(e)))?;
+        let blob = match o.content {
+            Content::Bytes(b) => {
+                let d = app.packages.put_bytes(b.into()).await?;
+                BlobRef {
+                    sha256: d.sha256,
+                    size: d.size,
+                }
+            }
+            Content::SameAs(p) => files.get(&p).cloned().ok_or_else(|| {
+                gen_failed(
+                    &gname,
+                    GenError::Failed(format!("{} is same-as unknown path {p}", o.path)),
+                )
+            })?,
+        };
+        files.insert(o.path, blob);
+    }
+    Ok(files.into_iter().collect())
+}

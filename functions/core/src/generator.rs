@@ -1,0 +1,186 @@
+//! The generator contract as the core sees it: plain Rust mirrors of `wit/generator.wit`.
+//! The wasmtime host (functions/wasm-host) implements [`Generator`] for a loaded component;
+//! the core never knows how a generator runs.
+
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// A key/value pair (upload hints, repo options).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hint {
+    pub key: String,
+    pub value: String,
+}
+
+/// Digests and size computed by the host while storing a package.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facts {
+    pub filename: String,
+    pub size: u64,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+    pub sha512: String,
+}
+
+/// Ranged access to a stored package (`package.read` in the WIT). Synchronous on purpose:
+/// a generator call is a synchronous, CPU-bound call run off the async executor.
+pub trait PackageReader: Send + Sync {
+    fn facts(&self) -> &Facts;
+    /// Up to `len` bytes from `offset` (fewer at the end, none past it).
+    fn read(&self, offset: u64, len: u32) -> Result<Vec<u8>, String>;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fragment {
+    pub name: String,
+    #[serde(with = "crate::serde_bytes_b64")]
+    pub data: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub name: String,
+    pub version: String,
+    pub arch: String,
+    /// Published path of the package file, relative to the generator's mount ("" = none).
+    pub path: String,
+    pub shelf: String,
+    pub fragments: Vec<Fragment>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoInfo {
+    pub name: String,
+    pub description: String,
+    pub default_suite: String,
+    pub default_component: String,
+    pub architectures: Vec<String>,
+    pub options: Vec<Hint>,
+    pub now: u64,
+    pub generation: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShelfSummary {
+    pub shelf: String,
+    pub entries: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selection {
+    pub shelves: Vec<String>,
+    pub fragment: String,
+    pub separator: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Part {
+    Literal(Vec<u8>),
+    Entries(Selection),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    Xz,
+    Zstd,
+}
+
+impl Encoding {
+    /// File name suffix the host appends for this encoding.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Encoding::Identity => "",
+            Encoding::Gzip => ".gz",
+            Encoding::Xz => ".xz",
+            Encoding::Zstd => ".zst",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BulkFile {
+    pub path: String,
+    pub parts: Vec<Part>,
+    pub encodings: Vec<Encoding>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assembled {
+    pub path: String,
+    pub encoding: Encoding,
+    pub size: u64,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+    pub sha512: String,
+    pub open_size: u64,
+    pub open_sha256: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Content {
+    Bytes(Vec<u8>),
+    SameAs(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Output {
+    pub path: String,
+    pub content: Content,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Info {
+    pub name: String,
+    pub mount: String,
+    pub extensions: Vec<String>,
+    pub description: String,
+    pub contract: String,
+}
+
+/// Why a generator call failed: the package is bad (the generator said so: 422), or the
+/// generator itself misbehaved (trap, fuel or memory exhausted: 500, the server keeps going).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GenError {
+    Rejected(String),
+    Failed(String),
+}
+
+impl std::fmt::Display for GenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GenError::Rejected(m) => write!(f, "{m}"),
+            GenError::Failed(m) => write!(f, "generator failed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for GenError {}
+
+/// The host's signing service, handed to generators as the `signer` import.
+pub trait Signer: Send + Sync {
+    fn clearsign(&self, text: &str) -> Result<String, String>;
+    fn detached(&self, data: &[u8], armor: bool) -> Result<Vec<u8>, String>;
+    /// Detached binary signature of a stored package by sha256 (the host reads the file).
+    fn detached_package(&self, sha256: &str) -> Result<Vec<u8>, String>;
+    fn public_key(&self) -> String;
+}
+
+/// A loaded generator. Every call is synchronous and sandboxed; run it off the async executor.
+pub trait Generator: Send + Sync {
+    fn info(&self) -> &Info;
+    /// Never fails: a generator that traps here simply does not claim the file.
+    fn claims(&self, filename: &str, head: &[u8], hints: &[Hint]) -> bool;
+    fn analyze(&self, pkg: Arc<dyn PackageReader>, hints: &[Hint]) -> Result<Vec<Entry>, GenError>;
+    fn plan(&self, repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<Vec<BulkFile>, GenError>;
+    fn finish(
+        &self,
+        repo: &RepoInfo,
+        shelves: &[ShelfSummary],
+        files: &[Assembled],
+        signer: Arc<dyn Signer>,
+    ) -> Result<Vec<Output>, GenError>;
+}

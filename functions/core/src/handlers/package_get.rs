@@ -1,0 +1,23 @@
+//! `GET/HEAD /repos/{repo}/packages/{package}`: the uploaded file, streamed or by a 307 to
+//! a presigned storage URL when the package store offers one.
+use crate::app::App;
+use crate::body::{Body, Response};
+use crate::commit::{load_config, load_head};
+use crate::error::{ApiError, ApiResult};
+
+pub async fn get(app: &App, repo: &str, filename: &str, head_only: bool) -> ApiResult<Response> {
+    load_config(app, repo).await?;
+    let (head, _) = load_head(app, repo).await?;
+    let rec = head
+        .packages
+        .get(filename)
+        .ok_or_else(|| ApiError::not_found(format!("no package {filename:?} in repo {repo}")))?;
+    if let Some(url) = app.packages.presigned_get(&rec.sha256, filename).await? {
+        return Ok(http::Response::builder()
+            .status(http::StatusCode::TEMPORARY_REDIRECT)
+            .header(http::header::LOCATION, url)
+            .body(Body::Empty)
+            .expect("valid response"));
+    }
+    crate::blob_response(app, &rec.sha256, rec.size, filename, head_only).await
+}

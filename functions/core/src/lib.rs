@@ -1,0 +1,72 @@
+//! reposmith-core: the engine shared by every target (local, Lambda, Spin). No wasmtime and
+//! no AWS SDK here: generators and stores come in through traits.
+//!
+//! - `routes` maps a URL to a route; `handlers` has one plain function per route;
+//! - `commit` is the commit protocol (store, analyze, compare-and-set, publish, serve);
+//! - `assemble` builds a generator's bulk files natively; `store` and `generator` are the
+//!   seams to backends and to the wasm host.
+pub mod app;
+pub mod assemble;
+pub mod body;
+pub mod commit;
+pub mod digest;
+pub mod error;
+pub mod generator;
+pub mod handlers;
+pub mod model;
+pub mod routes;
+mod serde_bytes_b64;
+pub mod store;
+
+pub use app::{App, GeneratorLoader, Runtime};
+pub use body::{Body, ByteStream, Request, Response};
+pub use handlers::handle;
+
+pub fn json_response(status: http::StatusCode, value: &impl serde::Serialize) -> Response {
+    let mut body = serde_json::to_vec_pretty(value).unwrap_or_else(|_| b"{}".to_vec());
+    body.push(b'\n');
+    http::Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .expect("valid response")
+}
+
+fn content_type(path: &str) -> &'static str {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    match name.rsplit_once('.').map(|(_, e)| e) {
+        Some("gz") => "application/gzip",
+        Some("xz") => "application/x-xz",
+        Some("zst") => "application/zstd",
+        Some("xml") => "application/xml",
+        Some("asc") | Some("gpg") | Some("sig") => "application/pgp-signature",
+        Some("deb") | Some("udeb") => "application/vnd.debian.binary-package",
+        Some("rpm") => "application/x-rpm",
+        _ if name == "Release" || name == "InRelease" || name == "Packages" => {
+            "text/plain; charset=utf-8"
+        }
+        _ => "application/octet-stream",
+    }
+}
+
+/// A stored blob as a response, streamed; HEAD gets the headers only.
+pub(crate) async fn blob_response(
+    app: &App,
+    sha256: &str,
+    size: u64,
+    path: &str,
+    head_only: bool,
+) -> error::ApiResult<Response> {
+    let builder = http::Response::builder()
+        .header(http::header::CONTENT_TYPE, content_type(path))
+        .header(http::header::CONTENT_LENGTH, size)
+        .header(http::header::ETAG, format!("\"{sha256}\""));
+    if head_only {
+        return Ok(builder.body(Body::Empty).expect("valid response"));
+    }
+    let stream =
+        app.packages.get(sha256, 0, None).await?.ok_or_else(|| {
+            error::ApiError::internal(format!("blob {sha256} of {path} is missing"))
+        })?;
+    Ok(builder.body(Body::Stream(stream)).expect("valid response"))
+}

@@ -1,0 +1,149 @@
+//! What the metadata store holds, per repo (keys in `keys`):
+//! - `config`: how the repo was created (immutable after creation).
+//! - `head`: every package record and a sequence number; one compare-and-set moves both.
+//! - `published`: the current generation and the manifest of every served path.
+use crate::generator::{Entry, Hint, RepoInfo};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub mod keys {
+    pub const REPO_PREFIX: &str = "repo/";
+    pub fn config(repo: &str) -> String {
+        format!("repo/{repo}/config")
+    }
+    pub fn head(repo: &str) -> String {
+        format!("repo/{repo}/head")
+    }
+    pub fn published(repo: &str) -> String {
+        format!("repo/{repo}/published")
+    }
+    pub fn upload(repo: &str, id: &str) -> String {
+        format!("upload/{repo}/{id}")
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RepoConfig {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub default_suite: String,
+    #[serde(default)]
+    pub default_component: String,
+    #[serde(default)]
+    pub architectures: Vec<String>,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    #[serde(default)]
+    pub created: u64,
+}
+
+impl RepoConfig {
+    pub fn info(&self, now: u64, generation: u64) -> RepoInfo {
+        RepoInfo {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            default_suite: self.default_suite.clone(),
+            default_component: self.default_component.clone(),
+            architectures: self.architectures.clone(),
+            options: self
+                .options
+                .iter()
+                .map(|(k, v)| Hint {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+            now,
+            generation,
+        }
+    }
+}
+
+/// One package in a repo: the stored file and what each claiming generator made of it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PackageRecord {
+    pub filename: String,
+    pub size: u64,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+    pub sha512: String,
+    #[serde(default)]
+    pub hints: Vec<Hint>,
+    pub uploaded: u64,
+    /// Generator name → its entries' identities (the fragments live in `analysis`).
+    pub entries: BTreeMap<String, Vec<EntryId>>,
+    /// sha256 of the blob holding the full [`Analysis`] (fragments included).
+    pub analysis: String,
+}
+
+/// An entry without its fragments: enough to detect clashes and to list.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EntryId {
+    pub name: String,
+    pub version: String,
+    pub arch: String,
+    pub path: String,
+    pub shelf: String,
+}
+
+impl From<&Entry> for EntryId {
+    fn from(e: &Entry) -> Self {
+        EntryId {
+            name: e.name.clone(),
+            version: e.version.clone(),
+            arch: e.arch.clone(),
+            path: e.path.clone(),
+            shelf: e.shelf.clone(),
+        }
+    }
+}
+
+/// Everything the generators said about one package, stored once as an immutable blob.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Analysis {
+    pub by_generator: BTreeMap<String, Vec<Entry>>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Head {
+    /// Bumped by every commit; `published.covers` says up to where a generation reaches.
+    pub seq: u64,
+    pub packages: BTreeMap<String, PackageRecord>,
+}
+
+/// A served path: a blob in the package store.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BlobRef {
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// Every path a generation serves, relative to `/repos/{repo}/`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    pub generation: u64,
+    pub files: BTreeMap<String, BlobRef>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Published {
+    pub generation: u64,
+    /// The head sequence number this generation was rendered from.
+    pub covers: u64,
+    /// sha256 of the [`Manifest`] blob.
+    pub manifest: String,
+    pub published_at: u64,
+    /// Earlier generations still served for a grace period (clients mid-update, apt by-hash).
+    #[serde(default)]
+    pub previous: Vec<Retired>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Retired {
+    pub generation: u64,
+    pub manifest: String,
+    pub retired_at: u64,
+}

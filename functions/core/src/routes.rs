@@ -1,0 +1,133 @@
+//! URL → route. Paths match with or without a trailing slash; every segment is
+//! percent-decoded on its own (apt sends `+` as `%2b`; a `%2F` never makes a new segment).
+use percent_encoding::percent_decode_str;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `/`: what this server is.
+    Root,
+    /// `/repos/`
+    Repos,
+    /// `/repos/{repo}/`
+    Repo(String),
+    /// `/repos/{repo}/rebuild`
+    Rebuild(String),
+    /// `/repos/{repo}/packages/`
+    Packages(String),
+    /// `/repos/{repo}/packages/{package}`
+    Package(String, String),
+    /// `/repos/{repo}/key.asc`
+    Key(String),
+    /// `/repos/{repo}/uploads/`
+    Uploads(String),
+    /// `/repos/{repo}/uploads/{id}`
+    Upload(String, String),
+    /// `/repos/{repo}/{mount}/{path...}`: a generator's published tree.
+    Tree(String, String),
+    /// `/generators/`
+    Generators,
+    NotFound,
+}
+
+/// Decodes a path into segments; `None` if a segment is not valid UTF-8 after decoding.
+pub fn segments(path: &str) -> Option<Vec<String>> {
+    let trimmed = path.trim_start_matches('/');
+    let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+    if trimmed.is_empty() {
+        return Some(Vec::new());
+    }
+    trimmed
+        .split('/')
+        .map(|s| {
+            percent_decode_str(s)
+                .decode_utf8()
+                .ok()
+                .map(|c| c.into_owned())
+        })
+        .collect()
+}
+
+pub fn route(path: &str) -> Route {
+    let Some(seg) = segments(path) else {
+        return Route::NotFound;
+    };
+    let s: Vec<&str> = seg.iter().map(String::as_str).collect();
+    match s.as_slice() {
+        [] => Route::Root,
+        ["repos"] => Route::Repos,
+        ["generators"] => Route::Generators,
+        ["repos", repo] => Route::Repo(repo.to_string()),
+        ["repos", repo, "rebuild"] => Route::Rebuild(repo.to_string()),
+        ["repos", repo, "packages"] => Route::Packages(repo.to_string()),
+        ["repos", repo, "packages", pkg] => Route::Package(repo.to_string(), pkg.to_string()),
+        ["repos", repo, "key.asc"] => Route::Key(repo.to_string()),
+        ["repos", repo, "uploads"] => Route::Uploads(repo.to_string()),
+        ["repos", repo, "uploads", id] => Route::Upload(repo.to_string(), id.to_string()),
+        ["repos", repo, rest @ ..] if !rest.is_empty() => {
+            // A flat apt repo asks for `BASE/./InRelease`: drop `.` segments.
+            let parts: Vec<&str> = rest.iter().copied().filter(|p| *p != ".").collect();
+            if parts
+                .iter()
+                .any(|p| p.is_empty() || *p == ".." || p.contains('/'))
+            {
+                return Route::NotFound;
+            }
+            Route::Tree(repo.to_string(), parts.join("/"))
+        }
+        _ => Route::NotFound,
+    }
+}
+
+/// Query string pairs, percent-decoded. `+` stays `+` (package versions use it).
+pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    let Some(q) = query else { return Vec::new() };
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let dec = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_with_and_without_slash() {
+        assert_eq!(route("/repos/"), Route::Repos);
+        assert_eq!(route("/repos"), Route::Repos);
+        assert_eq!(route("/repos/a/"), Route::Repo("a".into()));
+        assert_eq!(route("/repos/a/packages"), Route::Packages("a".into()));
+        assert_eq!(
+            route("/repos/a/packages/x_1%2b2_all.deb"),
+            Route::Package("a".into(), "x_1+2_all.deb".into())
+        );
+        assert_eq!(
+            route("/repos/a/dist/pool/main/x/x/x_1%2b2_all.deb"),
+            Route::Tree("a".into(), "dist/pool/main/x/x/x_1+2_all.deb".into())
+        );
+        assert_eq!(
+            route("/repos/a/dist/./InRelease"),
+            Route::Tree("a".into(), "dist/InRelease".into())
+        );
+        assert_eq!(route("/repos/a/dist/../x"), Route::NotFound);
+        assert_eq!(route("/repos/a/dist/a%2F..%2Fb"), Route::NotFound);
+        assert_eq!(route("/repos/a/key.asc"), Route::Key("a".into()));
+        assert_eq!(route("/generators/"), Route::Generators);
+        assert_eq!(route("/nope"), Route::NotFound);
+    }
+
+    #[test]
+    fn query_keeps_plus() {
+        assert_eq!(
+            query_pairs(Some("filename=a+b.deb&hint.distribution=bookworm")),
+            vec![
+                ("filename".into(), "a+b.deb".into()),
+                ("hint.distribution".into(), "bookworm".into())
+            ]
+        );
+    }
+}
