@@ -1,0 +1,213 @@
+//! The CLI's client side: each command is one or more REST calls, sent to a server over
+//! HTTP or, with `--data DIR` and no `--server`, handed to the same core handlers in-process.
+use crate::Cmd;
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use reposmith_core::{App, Body};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Characters left as they are in a path segment or query value.
+const KEEP: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+fn enc(s: &str) -> String {
+    utf8_percent_encode(s, KEEP).to_string()
+}
+
+enum Transport {
+    Http { base: String, token: Option<String> },
+    Local(Arc<App>),
+}
+
+enum Payload {
+    None,
+    Json(Value),
+    File(PathBuf, ProgressBar),
+}
+
+impl Transport {
+    async fn call(&self, method: &str, path: &str, payload: Payload) -> anyhow::Result<(u16, Value)> {
+        match self {
+            Transport::Http { base, token } => {
+                let url = format!("{}{}", base.trim_end_matches('/'), path);
+                let token = token.clone();
+                let method = method.to_string();
+                tokio::task::spawn_blocking(move || http_call(&method, &url, token.as_deref(), payload))
+                    .await?
+            }
+            Transport::Local(app) => {
+                let body = match payload {
+                    Payload::None => Body::Empty,
+                    Payload::Json(v) => Body::from(serde_json::to_vec(&v)?),
+                    Payload::File(p, bar) => {
+                        let data = tokio::fs::read(&p).await.with_context(|| p.display().to_string())?;
+                        bar.inc(data.len() as u64);
+                        Body::from(data)
+                    }
+                };
+                let req = http::Request::builder()
+                    .method(method)
+                    .uri(path)
+                    .header("authorization", format!("Bearer {}", app.token))
+                    .body(body)?;
+                let resp = reposmith_core::handle(app, req).await;
+                let status = resp.status().as_u16();
+                let bytes = resp.into_body().collect(64 << 20).await?;
+                Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+            }
+        }
+    }
+}
+
+fn http_call(method: &str, url: &str, token: Option<&str>, payload: Payload) -> anyhow::Result<(u16, Value)> {
+    let mut req = ureq::request(method, url);
+    if let Some(t) = token {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    let result = match payload {
+        Payload::None => req.call(),
+        Payload::Json(v) => req
+            .set("Content-Type", "application/json")
+            .send_string(&v.to_string()),
+        Payload::File(p, bar) => {
+            let f = std::fs::File::open(&p).with_context(|| p.display().to_string())?;
+            let len = f.metadata()?.len();
+            req.set("Content-Length", &len.to_string())
+                .set("Content-Type", "application/octet-stream")
+                .send(bar.wrap_read(f))
+        }
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => bail!("{url}: {e}"),
+    };
+    let status = resp.status();
+    let text = resp.into_string().unwrap_or_default();
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+}
+
+/// A 2xx value, or the server's `{"error","detail"}` as an error.
+fn ok((status, v): (u16, Value)) -> anyhow::Result<Value> {
+    if (200..300).contains(&status) {
+        return Ok(v);
+    }
+    let err = v.get("error").and_then(Value::as_str).unwrap_or("error");
+    let detail = v.get("detail").and_then(Value::as_str).unwrap_or("");
+    bail!("{status} {err}: {detail}")
+}
+
+pub async fn run(
+    server: Option<String>,
+    token: Option<String>,
+    data: Option<PathBuf>,
+    cmd: Cmd,
+) -> anyhow::Result<()> {
+    let t = match (server, data) {
+        (Some(base), _) => Transport::Http { base, token },
+        (None, Some(dir)) => Transport::Local(crate::setup::open(&dir, None, None)?.app),
+        (None, None) => bail!("give --server URL (or REPOSMITH_URL), or --data DIR to work on a data directory directly"),
+    };
+    match cmd {
+        Cmd::Serve { .. } => unreachable!("handled in main"),
+        Cmd::Create { repo, description, suite, component, architectures } => {
+            let mut body = serde_json::json!({ "description": description, "architectures": architectures });
+            if let Some(s) = suite {
+                body["suite"] = s.into();
+            }
+            if let Some(c) = component {
+                body["component"] = c.into();
+            }
+            let v = ok(t.call("POST", &format!("/repos/{}/", enc(&repo)), Payload::Json(body)).await?)?;
+            println!("created {repo} (generation {})", v["generation"]);
+        }
+        Cmd::Add { repo, files, hints } => add(&t, &repo, files, hints).await?,
+        Cmd::Remove { repo, filename } => {
+            let v = ok(t
+                .call("DELETE", &format!("/repos/{}/packages/{}", enc(&repo), enc(&filename)), Payload::None)
+                .await?)?;
+            println!("removed {filename} (generation {})", v["generation"]);
+        }
+        Cmd::Delete { repo } => {
+            let v = ok(t.call("DELETE", &format!("/repos/{}/", enc(&repo)), Payload::None).await?)?;
+            println!("deleted {repo} ({} packages)", v["packages"]);
+        }
+        Cmd::Rebuild { repo } => {
+            let bar = ProgressBar::new_spinner().with_message(format!("rebuilding {repo}"));
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            let r = t.call("POST", &format!("/repos/{}/rebuild", enc(&repo)), Payload::None).await;
+            bar.finish_and_clear();
+            let v = ok(r?)?;
+            println!(
+                "rebuilt {repo}: {} packages, generation {}, {} ms",
+                v["analyzed"], v["generation"], v["millis"]
+            );
+            for u in v["unclaimed"].as_array().into_iter().flatten() {
+                println!("  unclaimed: {}", u.as_str().unwrap_or_default());
+            }
+            for m in v["missing"].as_array().into_iter().flatten() {
+                println!("  missing blob: {}", m.as_str().unwrap_or_default());
+            }
+        }
+        Cmd::List { repo } => {
+            let path = match &repo {
+                Some(r) => format!("/repos/{}/packages/", enc(r)),
+                None => "/repos/".to_string(),
+            };
+            let v = ok(t.call("GET", &path, Payload::None).await?)?;
+            if repo.is_some() {
+                for p in v["packages"].as_array().into_iter().flatten() {
+                    println!("{}\t{}\t{}", p["filename"].as_str().unwrap_or_default(), p["size"], p["sha256"].as_str().unwrap_or_default());
+                }
+            } else {
+                for r in v["repos"].as_array().into_iter().flatten() {
+                    println!("{}\t{}", r["name"].as_str().unwrap_or_default(), r["description"].as_str().unwrap_or_default());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn add(t: &Transport, repo: &str, files: Vec<PathBuf>, hints: Vec<String>) -> anyhow::Result<()> {
+    let mut query = String::new();
+    for h in &hints {
+        let (k, v) = h.split_once('=').with_context(|| format!("hint {h:?} is not KEY=VALUE"))?;
+        query.push_str(&format!("&hint.{}={}", enc(k), enc(v)));
+    }
+    let mut total = 0;
+    for f in &files {
+        total += std::fs::metadata(f).with_context(|| f.display().to_string())?.len();
+    }
+    let bar = ProgressBar::new(total).with_style(
+        ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
+            .expect("valid template"),
+    );
+    let mut failed = 0;
+    for f in files {
+        let name = f
+            .file_name()
+            .and_then(|n| n.to_str())
+            .with_context(|| format!("{} has no usable file name", f.display()))?
+            .to_string();
+        bar.set_message(name.clone());
+        let path = format!("/repos/{}/packages/?filename={}{query}", enc(repo), enc(&name));
+        match t.call("POST", &path, Payload::File(f.clone(), bar.clone())).await.and_then(ok) {
+            Ok(v) => {
+                let what = if v["new"] == Value::Bool(false) { "unchanged" } else { "added" };
+                bar.println(format!("{what} {name} (generation {})", v["generation"]));
+            }
+            Err(e) => {
+                failed += 1;
+                bar.println(format!("failed {name}: {e:#}"));
+            }
+        }
+    }
+    bar.finish_and_clear();
+    if failed > 0 {
+        bail!("{failed} of the uploads failed");
+    }
+    Ok(())
+}

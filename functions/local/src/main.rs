@@ -1,0 +1,92 @@
+//! `manage-repo`: the reposmith CLI. `serve` runs the local server with embedded stores;
+//! the other commands talk to a server (`--server URL`) or, with `--data DIR` and no
+//! server, run the same handlers in-process on that data directory.
+mod client;
+mod serve;
+mod setup;
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "manage-repo", version, about = "Create, fill, rebuild and delete package repositories (reposmith)")]
+struct Cli {
+    /// Server to talk to.
+    #[arg(long, global = true, env = "REPOSMITH_URL")]
+    server: Option<String>,
+    /// Admin token for write methods.
+    #[arg(long, global = true, env = "REPOSMITH_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Work directly on this data directory instead of a server (no server may be using it
+    /// concurrently... it may: the stores are compare-and-set safe).
+    #[arg(long, global = true, env = "REPOSMITH_DATA")]
+    data: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the local server with embedded stores under --data.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080", env = "REPOSMITH_LISTEN")]
+        listen: SocketAddr,
+        /// Folder of generator .wasm files (default: the ones this workspace builds).
+        #[arg(long, env = "REPOSMITH_GENERATORS")]
+        generators: Option<PathBuf>,
+    },
+    /// Create a repository.
+    Create {
+        repo: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Default suite (apt distribution) for packages without a hint.
+        #[arg(long)]
+        suite: Option<String>,
+        /// Default component.
+        #[arg(long)]
+        component: Option<String>,
+        /// Architectures always published (repeatable).
+        #[arg(long = "arch")]
+        architectures: Vec<String>,
+    },
+    /// Upload packages (each is published when its line prints).
+    Add {
+        repo: String,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// KEY=VALUE steering the generators, e.g. distribution=bookworm (repeatable).
+        #[arg(long = "hint")]
+        hints: Vec<String>,
+    },
+    /// Remove a package by its file name.
+    Remove { repo: String, filename: String },
+    /// Delete a repository with all its packages and metadata.
+    Delete { repo: String },
+    /// Drop all metadata, re-analyze every package, republish.
+    Rebuild { repo: String },
+    /// List repositories, or the packages of one.
+    List { repo: Option<String> },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = rt.block_on(async move {
+        match cli.cmd {
+            Cmd::Serve { listen, generators } => {
+                let data = cli.data.unwrap_or_else(|| PathBuf::from("reposmith-data"));
+                serve::run(listen, data, generators, cli.token).await
+            }
+            cmd => client::run(cli.server, cli.token, cli.data, cmd).await,
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("manage-repo: {e:#}");
+        std::process::exit(1);
+    }
+}

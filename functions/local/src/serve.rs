@@ -1,0 +1,82 @@
+//! The local server: hyper in front of the core's `handle`. The adapter only converts
+//! request and response types; every decision is the core's.
+use bytes::Bytes;
+use futures::StreamExt;
+use http_body_util::{combinators::UnsyncBoxBody, BodyExt, BodyStream, Empty, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use reposmith_core::{Body, App};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+type HyperBody = UnsyncBoxBody<Bytes, std::io::Error>;
+
+pub async fn run(
+    listen: SocketAddr,
+    data: PathBuf,
+    generators: Option<PathBuf>,
+    token: Option<String>,
+) -> anyhow::Result<()> {
+    let setup = crate::setup::open(&data, generators, token)?;
+    let app = setup.app;
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let names: Vec<String> = app.generators().iter().map(|g| g.info().name.clone()).collect();
+    println!("reposmith listening on http://{addr}");
+    println!("data: {}", data.display());
+    println!("generators: {}", if names.is_empty() { "none".into() } else { names.join(", ") });
+    if setup.new_token {
+        println!("token: {}", app.token);
+    } else {
+        println!("token: in {}", data.join("token").display());
+    }
+    println!(
+        "apt: curl -o /etc/apt/keyrings/REPO.asc http://{addr}/repos/REPO/key.asc; \
+         echo 'deb [signed-by=/etc/apt/keyrings/REPO.asc] http://{addr}/repos/REPO/dist stable main' > /etc/apt/sources.list.d/REPO.list"
+    );
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => r?,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let svc = hyper::service::service_fn(move |req| serve_one(app.clone(), req));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, svc)
+                .await;
+        });
+    }
+}
+
+async fn serve_one(
+    app: Arc<App>,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<HyperBody>, std::convert::Infallible> {
+    let started = Instant::now();
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let (parts, incoming) = req.into_parts();
+    let stream = BodyStream::new(incoming)
+        .filter_map(|f| async move {
+            match f {
+                Ok(frame) => frame.into_data().ok().map(Ok),
+                Err(e) => Some(Err(std::io::Error::other(e))),
+            }
+        })
+        .boxed();
+    let resp = reposmith_core::handle(&app, http::Request::from_parts(parts, Body::Stream(stream))).await;
+    eprintln!(
+        "{method} {path} {} {}ms",
+        resp.status().as_u16(),
+        started.elapsed().as_millis()
+    );
+    let (parts, body) = resp.into_parts();
+    let body: HyperBody = match body {
+        Body::Empty => Empty::new().map_err(|e| match e {}).boxed_unsync(),
+        Body::Bytes(b) => Full::new(b).map_err(|e| match e {}).boxed_unsync(),
+        Body::Stream(s) => UnsyncBoxBody::new(StreamBody::new(s.map(|r| r.map(Frame::data)))),
+    };
+    Ok(hyper::Response::from_parts(parts, body))
+}

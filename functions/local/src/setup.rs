@@ -1,0 +1,169 @@
+//! The embedded setup under a data directory: token, signing key, stores, generators.
+//!
+//! DIR/token, DIR/signing-key.asc (both 0600, made on first start), DIR/packages (blobs),
+//! DIR/meta (compare-and-set keys), DIR/generators (uploaded .wasm), DIR/cache (compiled
+//! generators).
+use anyhow::Context;
+use reposmith_core::generator::{Generator, Signer};
+use reposmith_core::store::PackageStore;
+use reposmith_core::{App, GeneratorLoader, Runtime};
+use reposmith_signing::PgpKey;
+use reposmith_wasm_host::{Limits, WasmHost};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Setup {
+    pub app: Arc<App>,
+    /// Set when this start created the token (so it is printed once).
+    pub new_token: bool,
+}
+
+struct TokioRuntime;
+
+impl Runtime for TokioRuntime {
+    fn spawn_blocking(&self, f: Box<dyn FnOnce() + Send>) {
+        tokio::task::spawn_blocking(f);
+    }
+    fn sleep(&self, d: Duration) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(d))
+    }
+    fn now(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+/// The repo signing key in the host; generators only ever see signatures.
+struct PgpSigner {
+    key: PgpKey,
+    public: String,
+    packages: Arc<dyn PackageStore>,
+    handle: tokio::runtime::Handle,
+}
+
+impl Signer for PgpSigner {
+    fn clearsign(&self, text: &str) -> Result<String, String> {
+        self.key.clearsign(text).map_err(|e| format!("{e:#}"))
+    }
+    fn detached(&self, data: &[u8], armor: bool) -> Result<Vec<u8>, String> {
+        self.key.detached(data, armor).map_err(|e| format!("{e:#}"))
+    }
+    fn detached_package(&self, sha256: &str) -> Result<Vec<u8>, String> {
+        // Called from a blocking thread (a generator call): safe to block on the store.
+        let bytes = self
+            .handle
+            .block_on(self.packages.get_bytes(sha256))
+            .map_err(|e| format!("{e:#}"))?
+            .ok_or_else(|| format!("no stored package {sha256}"))?;
+        self.key
+            .detached_reader(&bytes[..], false)
+            .map_err(|e| format!("{e:#}"))
+    }
+    fn public_key(&self) -> String {
+        self.public.clone()
+    }
+}
+
+/// Keeps uploaded generators in DIR/generators so they load again at the next start.
+struct LocalLoader {
+    host: WasmHost,
+    dir: PathBuf,
+}
+
+impl GeneratorLoader for LocalLoader {
+    fn load(&self, wasm: &[u8]) -> anyhow::Result<Arc<dyn Generator>> {
+        let g = self.host.load_bytes(wasm)?;
+        std::fs::create_dir_all(&self.dir)?;
+        let path = self.dir.join(format!("{}.wasm", g.info().name));
+        let tmp = self.dir.join(format!(".{}.tmp", g.info().name));
+        std::fs::write(&tmp, wasm)?;
+        std::fs::rename(&tmp, &path)?;
+        Ok(g)
+    }
+}
+
+fn secret_file(path: &Path, make: impl FnOnce() -> anyhow::Result<String>) -> anyhow::Result<(String, bool)> {
+    if let Ok(s) = std::fs::read_to_string(path) {
+        return Ok((s.trim().to_string(), false));
+    }
+    let value = make()?;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(value.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok((value, true))
+}
+
+/// Where the workspace's generators land: `target/wasm32-wasip2/release` beside the
+/// directory holding this binary (`target/release`).
+pub fn default_generators_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let target = exe.parent()?.parent()?;
+    let dir = target.join("wasm32-wasip2").join("release");
+    dir.is_dir().then_some(dir)
+}
+
+pub fn open(data: &Path, generators: Option<PathBuf>, token: Option<String>) -> anyhow::Result<Setup> {
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let (stored_token, new_token) = secret_file(&data.join("token"), || {
+        Ok(hex::encode(rand::random::<[u8; 24]>()))
+    })?;
+    let token = token.filter(|t| !t.is_empty()).unwrap_or(stored_token);
+    let (armored, _) = secret_file(&data.join("signing-key.asc"), || {
+        PgpKey::generate("reposmith repository signing key <reposmith@localhost>")?
+            .to_armored_secret()
+    })?;
+    let key = PgpKey::from_armored_secret(&armored).context("reading DIR/signing-key.asc")?;
+    let public = key.public_key_armored()?;
+
+    let packages = reposmith_stores::open_package_store(&format!(
+        "file://{}",
+        data.join("packages").display()
+    ))?;
+    let meta =
+        reposmith_stores::open_meta_store(&format!("file://{}", data.join("meta").display()))?;
+
+    let host = WasmHost::new(Some(data.join("cache")), Limits::default())?;
+    let mut gens: Vec<Arc<dyn Generator>> = Vec::new();
+    let dirs = [generators.or_else(default_generators_dir), Some(data.join("generators"))];
+    for dir in dirs.into_iter().flatten() {
+        if !dir.is_dir() {
+            continue;
+        }
+        for g in host.load_dir(&dir).with_context(|| format!("loading generators from {}", dir.display()))? {
+            // A later folder (uploads) replaces a generator of the same name.
+            gens.retain(|o| o.info().name != g.info().name);
+            if let Some(o) = gens.iter().find(|o| o.info().mount == g.info().mount) {
+                anyhow::bail!("generators {} and {} both want mount {}", o.info().name, g.info().name, g.info().mount);
+            }
+            gens.push(g);
+        }
+    }
+    let signer = Arc::new(PgpSigner {
+        key,
+        public,
+        packages: packages.clone(),
+        handle: tokio::runtime::Handle::current(),
+    });
+    let mut app = App::new(meta, packages, gens, signer, token, Arc::new(TokioRuntime));
+    app.loader = Some(Arc::new(LocalLoader {
+        host,
+        dir: data.join("generators"),
+    }));
+    Ok(Setup {
+        app: Arc::new(app),
+        new_token,
+    })
+}
