@@ -1,0 +1,125 @@
+//! A generator that misbehaves on request, to test the host's sandbox.
+//! Build: `cargo build --release --target wasm32-wasip2 -p reposmith-test-misbehave`.
+//!
+//! `analyze` decides by the file name (`misbehave-<what>...`): `trap` panics, `loop` never
+//! returns, `recurse` overflows the stack, `alloc` allocates without bound, `reject` answers
+//! `err`, `sign` calls the signer (which must refuse outside finish); anything else is a
+//! normal package.
+
+wit_bindgen::generate!({ path: "../../../wit", world: "generator-world" });
+
+use exports::reposmith::generator::generator::Guest;
+use reposmith::generator::signer;
+use reposmith::generator::types::{
+    Assembled, BulkFile, Content, Encoding, Entry, Fragment, Hint, Info, Output, Package, Part,
+    RepoInfo, Selection, ShelfSummary,
+};
+
+struct Misbehave;
+
+impl Guest for Misbehave {
+    fn info() -> Info {
+        Info {
+            name: "misbehave".into(),
+            mount: "misbehave".into(),
+            extensions: vec![],
+            description: "misbehaves on request (tests only)".into(),
+            contract: "0.1.0".into(),
+        }
+    }
+
+    fn claims(filename: String, _head: Vec<u8>, _hints: Vec<Hint>) -> bool {
+        filename.starts_with("misbehave-")
+    }
+
+    fn analyze(pkg: &Package, _hints: Vec<Hint>) -> Result<Vec<Entry>, String> {
+        let filename = pkg.facts().filename;
+        if filename.contains("trap") {
+            panic!("trap on purpose");
+        }
+        if filename.contains("loop") {
+            // black_box keeps the optimizer from proving the loop side-effect free.
+            let mut n: u64 = 0;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        if filename.contains("recurse") {
+            return Err(format!("depth {}", recurse(std::hint::black_box(0))));
+        }
+        if filename.contains("alloc") {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                let mut block = vec![0u8; 1 << 20];
+                // Touch every page so the memory is really used.
+                for i in (0..block.len()).step_by(4096) {
+                    block[i] = 1;
+                }
+                hoard.push(std::hint::black_box(block));
+            }
+        }
+        if filename.contains("sign") {
+            // The signer is only available during finish: pass its answer on.
+            signer::detached(b"x", true)?;
+            return Err("the signer answered outside finish".into());
+        }
+        if filename.contains("reject") {
+            return Err("rejected on purpose".into());
+        }
+        // Exercise the package resource: a read error is the package's problem.
+        let _head = pkg.read(0, 16)?;
+        let name = filename.split('.').next().unwrap_or(&filename).to_string();
+        Ok(vec![Entry {
+            name,
+            version: "1".into(),
+            arch: "any".into(),
+            path: filename.clone(),
+            shelf: "s".into(),
+            fragments: vec![Fragment {
+                name: "idx".into(),
+                data: format!("{filename}\n").into_bytes(),
+            }],
+        }])
+    }
+
+    fn plan(_repo: RepoInfo, _shelves: Vec<ShelfSummary>) -> Result<Vec<BulkFile>, String> {
+        Ok(vec![BulkFile {
+            path: "index".into(),
+            parts: vec![Part::Entries(Selection {
+                shelves: vec!["s".into()],
+                fragment: "idx".into(),
+                separator: vec![],
+            })],
+            encodings: vec![Encoding::Identity, Encoding::Gzip],
+        }])
+    }
+
+    fn finish(
+        _repo: RepoInfo,
+        _shelves: Vec<ShelfSummary>,
+        files: Vec<Assembled>,
+    ) -> Result<Vec<Output>, String> {
+        let first = files.first().ok_or("no assembled files")?;
+        let sig = signer::detached(first.sha256.as_bytes(), true)?;
+        Ok(vec![
+            Output {
+                path: "index.sig".into(),
+                content: Content::Bytes(sig),
+            },
+            Output {
+                path: "alias".into(),
+                content: Content::SameAs("index".into()),
+            },
+        ])
+    }
+}
+
+/// Unbounded recursion the optimizer cannot turn into a loop (the result is used after the call).
+#[allow(unconditional_recursion)] // the point: only the host's stack limit ends it
+fn recurse(n: u64) -> u64 {
+    let mut pad = [0u8; 64];
+    pad[n as usize % 64] = n as u8;
+    recurse(std::hint::black_box(n + 1)) + u64::from(std::hint::black_box(pad)[0])
+}
+
+export!(Misbehave);
