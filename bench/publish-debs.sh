@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# publish-debs.sh [N] - benchmark: publish N .debs with reposmith, and the same files with
+# apt-ftparchive, on this machine. The numbers the project's notes quote come from this script.
+#
+#   bench/publish-debs.sh            # N=1000
+#   bench/publish-debs.sh 200        # quicker
+#   MANAGE_REPO=/path/to/manage-repo RUNS=5 bench/publish-debs.sh 1000
+#
+# (a) reposmith: starts `manage-repo serve` on 127.0.0.1 (port 0: a free one) with a fresh data dir,
+#     creates a repo, uploads the N files with one `manage-repo add REPO FILE...` (each upload
+#     returns after its publish: the time is the whole add, and the mean per upload), then times
+#     `manage-repo rebuild REPO` (drop metadata, rescan every package, republish) RUNS times.
+#     Peak memory: VmHWM of the server process (/proc/PID/status); it is reset (clear_refs) after
+#     the uploads, so "rebuild peak" is the peak during the rebuilds alone.
+# (b) apt-ftparchive on the same files: `apt-ftparchive packages` > Packages, gzip -9n, xz,
+#     `apt-ftparchive release`, and InRelease + Release.gpg signed with a throwaway gpg key
+#     (ed25519, made before the clock starts): the work a full republish does, RUNS times;
+#     peak RSS from /usr/bin/time -f %M (largest process of the pipeline).
+# Prints progress on stderr and a table on stdout: tool, median seconds, peak MiB, ratio.
+#
+# Environment:
+#   MANAGE_REPO          the binary (default $CARGO_TARGET_DIR/release/manage-repo,
+#                        CARGO_TARGET_DIR defaulting to /root/.cache/reposmith-target)
+#   REPOSMITH_GENERATORS a folder of generator .wasm files for --generators (default: a copy of
+#                        the reposmith_gen_*.wasm built under $CARGO_TARGET_DIR/wasm32-wasip2/release,
+#                        if any; else none is passed and the server picks its own default)
+#   RUNS=5               timed runs of each republish (median reported)
+#   BENCH_CACHE          where the generated .debs are kept between runs
+#                        (default ${TMPDIR:-/tmp}/reposmith-bench/debs-N)
+#   BENCH_APT_CHECK=1    afterwards, real apt (tests/clients/apt.sh) installs bench-0002 from the
+#                        reposmith repo, with the repo's key (0 to skip)
+#   STEP_TIMEOUT=1800    seconds any single step may take before the benchmark gives up
+#   KEEP=1               keep the work dir (server data, logs, the apt-ftparchive tree)
+# Only 127.0.0.1 traffic. The server is killed on exit, whatever happens.
+# Needs: dpkg-deb, apt-ftparchive (apt-utils), gzip, xz, gpg, curl, /usr/bin/time (package time).
+set -euo pipefail
+N=${1:-1000}
+case $N in ''|*[!0-9]*|0) echo "usage: publish-debs.sh [N>0]" >&2; exit 2 ;; esac
+RUNS=${RUNS:-5}
+STEP_TIMEOUT=${STEP_TIMEOUT:-1800}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+TARGET=${CARGO_TARGET_DIR:-/root/.cache/reposmith-target}
+BIN=${MANAGE_REPO:-$TARGET/release/manage-repo}
+REPO=bench
+PREFIX=bench
+BASE=${TMPDIR:-/tmp}/reposmith-bench
+CACHE=${BENCH_CACHE:-$BASE/debs-$N}
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
+
+for c in dpkg-deb apt-ftparchive gzip xz gpg curl timeout; do
+  command -v "$c" >/dev/null || die "$c not found (apt-get install dpkg-dev apt-utils gzip xz-utils gnupg curl coreutils)"
+done
+[ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install time)"
+[ -x "$BIN" ] || die "manage-repo not found at $BIN (cargo build --release, or set MANAGE_REPO)"
+
+mkdir -p "$BASE"
+W=$(mktemp -d "$BASE/run.XXXXXX")
+SPID="" CPID=""
+cleanup() {
+  local rc=$?
+  if [ -n "$CPID" ]; then kill "$CPID" 2>/dev/null || true; wait "$CPID" 2>/dev/null || true; fi
+  if [ -n "$SPID" ] && kill -0 "$SPID" 2>/dev/null; then
+    kill "$SPID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$SPID" 2>/dev/null || true
+    wait "$SPID" 2>/dev/null || true
+  fi
+  [ -d "$W/gnupg" ] && gpgconf --homedir "$W/gnupg" --kill all 2>/dev/null
+  if [ "${KEEP:-0}" = 1 ]; then log "work dir kept: $W"; else rm -rf "$W"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# step CMD...: run CMD under `timeout STEP_TIMEOUT`, in the background, so that a signal to this
+# script is handled at once (bash defers traps until a foreground child exits)
+step() {
+  local rc=0
+  timeout "$STEP_TIMEOUT" "$@" &
+  CPID=$!
+  wait "$CPID" || rc=$?
+  CPID=""
+  return "$rc"
+}
+now_us() { echo "${EPOCHREALTIME/./}"; }
+# secs MICROSECONDS -> "12.345"
+secs() { printf '%d.%03d\n' $(( $1 / 1000000 )) $(( $1 % 1000000 / 1000 )); }
+# median of the numbers on stdin
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) exit 1; if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+kib_to_mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k/1024}'; }
+hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$SPID/status"; }
+# ---------------------------------------------------------------- inputs
+log "N=$N RUNS=$RUNS  $(nproc) CPUs, $(uname -r), work dir $W"
+step "$ROOT/tests/fixtures/make-many-debs.sh" "$CACHE" "$N" "$PREFIX"
+FILES=()
+for (( i = 1; i <= N; i++ )); do
+  printf -v f '%s/%s-%0*d_1.0-1_amd64.deb' "$CACHE" "$PREFIX" "$(( ${#N} > 4 ? ${#N} : 4 ))" "$i"
+  [ -s "$f" ] || die "missing $f"
+  FILES+=("$f")
+done
+DEB_BYTES=$(cat "${FILES[@]}" | wc -c)
+log "$N packages, $(( DEB_BYTES / 1024 )) KiB in $CACHE"
+
+# ---------------------------------------------------------------- (a) reposmith
+GEN_ARGS=()
+if [ -n "${REPOSMITH_GENERATORS:-}" ]; then
+  GEN_ARGS=(--generators "$REPOSMITH_GENERATORS")
+else
+  shopt -s nullglob
+  gens=("$TARGET"/wasm32-wasip2/release/reposmith-gen-*.wasm "$TARGET"/wasm32-wasip2/release/reposmith_gen_*.wasm)
+  shopt -u nullglob
+  if [ ${#gens[@]} -gt 0 ]; then
+    mkdir -p "$W/generators"
+    cp "${gens[@]}" "$W/generators/"
+    GEN_ARGS=(--generators "$W/generators")
+  fi
+fi
+TOKEN=bench-$RANDOM$RANDOM$RANDOM
+export REPOSMITH_TOKEN=$TOKEN
+unset REPOSMITH_DATA REPOSMITH_LISTEN
+mkdir -p "$W/data"
+# port 0: the kernel picks a free port, the server prints it ("reposmith listening on http://...")
+log "starting $BIN serve --listen 127.0.0.1:0 --data $W/data ${GEN_ARGS[*]}"
+T=$(now_us)
+"$BIN" serve --listen "127.0.0.1:0" --data "$W/data" "${GEN_ARGS[@]}" >"$W/server.log" 2>&1 &
+SPID=$!
+URL=""
+# a fresh data dir compiles the generators first (seconds, more on a busy machine)
+for _ in $(seq 1200); do
+  kill -0 "$SPID" 2>/dev/null || { cat "$W/server.log" >&2; die "server exited during startup"; }
+  URL=$(sed -n 's#^reposmith listening on \(http://[^ /]*\).*#\1#p' "$W/server.log" | head -n 1)
+  [ -n "$URL" ] && curl -fsS -o /dev/null "$URL/repos/" 2>/dev/null && break
+  sleep 0.1
+done
+[ -n "$URL" ] || { cat "$W/server.log" >&2; die "server not listening after 120 s"; }
+export REPOSMITH_URL=$URL
+CLI=("$BIN" --server "$URL" --token "$TOKEN")
+log "server pid $SPID at $URL ready in $(secs $(( $(now_us) - T )))s, VmHWM $(kib_to_mib "$(hwm_kib)") MiB; $(grep -m1 '^generators:' "$W/server.log" || echo 'generators: ?')"
+HWM_START=$(hwm_kib)
+
+step "${CLI[@]}" create "$REPO" >"$W/create.out" 2>&1 || { cat "$W/create.out" >&2; die "create failed"; }
+log "uploading $N packages: manage-repo add $REPO <$N files>"
+T=$(now_us)
+step "${CLI[@]}" add "$REPO" "${FILES[@]}" >"$W/add.out" 2>&1 || { tail -20 "$W/add.out" >&2; die "add failed"; }
+ADD_US=$(( $(now_us) - T ))
+HWM_UPLOAD=$(hwm_kib)
+log "add: $(secs "$ADD_US") s total, $(secs $(( ADD_US / N ))) s per upload, server VmHWM $(kib_to_mib "$HWM_UPLOAD") MiB"
+
+PKGURL=$URL/repos/$REPO/dist/dists/stable/main/binary-amd64
+# fetch_packages OUT: the published Packages, uncompressed (whichever encoding the server has)
+fetch_packages() {
+  if curl -fsS -o "$1" "$PKGURL/Packages" 2>/dev/null; then return 0; fi
+  if curl -fsS "$PKGURL/Packages.xz" 2>/dev/null | xz -dc > "$1" 2>/dev/null; then return 0; fi
+  if curl -fsS "$PKGURL/Packages.gz" 2>/dev/null | gzip -dc > "$1" 2>/dev/null; then return 0; fi
+  return 1
+}
+check_packages() { # label
+  fetch_packages "$W/Packages.reposmith" || die "$1: no Packages at $PKGURL"
+  local n
+  n=$(grep -c '^Package: ' "$W/Packages.reposmith" || true)
+  [ "$n" = "$N" ] || die "$1: the published Packages lists $n packages, expected $N"
+}
+check_packages "after add"
+
+# rebuild RUNS times; the peak is measured over the rebuilds only
+echo 5 > "/proc/$SPID/clear_refs" 2>/dev/null || log "cannot reset VmHWM (not root?): rebuild peak includes the uploads"
+: > "$W/rebuild.times"
+for (( r = 1; r <= RUNS; r++ )); do
+  T=$(now_us)
+  step "${CLI[@]}" rebuild "$REPO" >"$W/rebuild.out" 2>&1 || { cat "$W/rebuild.out" >&2; die "rebuild failed"; }
+  us=$(( $(now_us) - T ))
+  secs "$us" >> "$W/rebuild.times"
+  log "rebuild $r/$RUNS: $(secs "$us") s"
+  check_packages "after rebuild $r"
+done
+HWM_REBUILD=$(hwm_kib)
+RS_MED=$(median < "$W/rebuild.times")
+RS_PKG_BYTES=$(wc -c < "$W/Packages.reposmith")
+RS_XZ=$(curl -fsS "$PKGURL/Packages.xz" 2>/dev/null | wc -c || true)
+DATA_KIB=$(du -sk "$W/data" | cut -f1)
+log "published Packages: $RS_PKG_BYTES bytes (Packages.xz: ${RS_XZ:-0} bytes); data dir $DATA_KIB KiB"
+
+if [ "${BENCH_APT_CHECK:-1}" = 1 ] && command -v apt-get >/dev/null; then
+  curl -fsS -o "$W/key.asc" "$URL/repos/$REPO/key.asc" || die "no key at $URL/repos/$REPO/key.asc"
+  APT_KEY=$W/key.asc APT_INSTALL="$PREFIX-0002" APT_EXPECT_FILES="/usr/share/$PREFIX-0001/VERSION /usr/share/$PREFIX-0002/VERSION" \
+    APT_DOWNLOAD="" HARNESS_TMP=$W/apt step "$ROOT/tests/clients/apt.sh" "$URL/repos/$REPO/dist" >"$W/apt.log" 2>&1 \
+    || { cat "$W/apt.log" >&2; die "apt could not use the benchmarked repo"; }
+  log "apt check: signed repo verified, $PREFIX-0002 and its dependency installed in a throwaway root"
+fi
+HWM_ALL=$(( HWM_UPLOAD > HWM_REBUILD ? HWM_UPLOAD : HWM_REBUILD ))
+kill "$SPID" 2>/dev/null || true
+wait "$SPID" 2>/dev/null || true
+SPID=""
+
+# ---------------------------------------------------------------- (b) apt-ftparchive
+A=$W/apt-ftparchive
+mkdir -p "$A/pool/main" "$A/dists/stable/main/binary-amd64"
+ln "${FILES[@]}" "$A/pool/main/" 2>/dev/null || cp "${FILES[@]}" "$A/pool/main/"
+export GNUPGHOME=$W/gnupg
+mkdir -m 700 "$GNUPGHOME"
+gpg --batch --quiet --passphrase '' --quick-gen-key 'reposmith bench <bench@example.invalid>' ed25519 sign never
+KEYID=$(gpg --batch --quiet --with-colons --list-keys 2>/dev/null | awk -F: '/^fpr:/ {print $10; exit}')
+cat > "$W/ftparchive.sh" <<'EOF'
+set -euo pipefail
+cd "$1"
+D=dists/stable/main/binary-amd64
+apt-ftparchive --arch amd64 packages pool/main > "$D/Packages"
+gzip -9kfn "$D/Packages"
+xz -kf "$D/Packages"
+apt-ftparchive -o APT::FTPArchive::Release::Origin=bench -o APT::FTPArchive::Release::Suite=stable \
+  -o APT::FTPArchive::Release::Codename=stable -o APT::FTPArchive::Release::Architectures=amd64 \
+  -o APT::FTPArchive::Release::Components=main release dists/stable > "$2/Release.tmp"
+mv "$2/Release.tmp" dists/stable/Release
+gpg --batch --quiet --yes --default-key "$3" --clearsign -o dists/stable/InRelease dists/stable/Release
+gpg --batch --quiet --yes --default-key "$3" -abs -o dists/stable/Release.gpg dists/stable/Release
+EOF
+: > "$W/ftp.times"; : > "$W/ftp.rss"
+for (( r = 1; r <= RUNS; r++ )); do
+  T=$(now_us)
+  step /usr/bin/time -f %M -o "$W/rss.out" bash "$W/ftparchive.sh" "$A" "$W" "$KEYID" \
+    || die "apt-ftparchive run failed"
+  us=$(( $(now_us) - T ))
+  secs "$us" >> "$W/ftp.times"
+  tail -1 "$W/rss.out" >> "$W/ftp.rss"
+  log "apt-ftparchive $r/$RUNS: $(secs "$us") s, max RSS $(tail -1 "$W/rss.out") KiB"
+done
+n=$(grep -c '^Package: ' "$A/dists/stable/main/binary-amd64/Packages" || true)
+[ "$n" = "$N" ] || die "apt-ftparchive Packages lists $n packages, expected $N"
+FTP_MED=$(median < "$W/ftp.times")
+FTP_RSS=$(sort -n "$W/ftp.rss" | tail -1)
+FTP_PKG_BYTES=$(wc -c < "$A/dists/stable/main/binary-amd64/Packages")
+gpgconf --homedir "$GNUPGHOME" --kill all 2>/dev/null || true
+
+# ---------------------------------------------------------------- report
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a/b; else print "-" }'; }
+RS_MIB=$(kib_to_mib "$HWM_REBUILD"); FTP_MIB=$(kib_to_mib "$FTP_RSS")
+VERSION=$("$BIN" --version 2>/dev/null | head -1 || true)
+echo
+echo "publish $N .debs ($(( DEB_BYTES / 1024 )) KiB), $RUNS runs each, $(nproc) CPUs, $(date -u +%Y-%m-%d) ${VERSION:+($VERSION)}"
+echo
+F='%-42s %9s %9s %11s %10s\n'
+# shellcheck disable=SC2059
+{
+printf "$F" "full republish of $N packages" "median s" "peak MiB" "time ratio" "mem ratio"
+printf "$F" "reposmith: manage-repo rebuild" "$RS_MED" "$RS_MIB" "$(ratio "$RS_MED" "$FTP_MED")" "$(ratio "$RS_MIB" "$FTP_MIB")"
+printf "$F" "apt-ftparchive+gzip+xz+gpg (signed)" "$FTP_MED" "$FTP_MIB" "1.00x" "1.00x"
+}
+echo "ratio = reposmith / apt-ftparchive (below 1.00x: reposmith is faster / smaller)."
+echo "apt-ftparchive run = packages > Packages, gzip -9n, xz, release, gpg clearsign + detached"
+echo "signature with a throwaway ed25519 key; reposmith rebuild = drop metadata, rescan, republish, signed."
+echo
+echo "reposmith uploads: $N x 'manage-repo add' (each returns after publish): $(secs "$ADD_US") s total, $(secs $(( ADD_US / N ))) s per upload"
+echo "reposmith server peak (VmHWM): $(kib_to_mib "$HWM_START") MiB idle, $(kib_to_mib "$HWM_UPLOAD") MiB during uploads, $RS_MIB MiB during rebuilds, $(kib_to_mib "$HWM_ALL") MiB overall"
+echo "Packages: reposmith $RS_PKG_BYTES bytes (xz ${RS_XZ:-0}), apt-ftparchive $FTP_PKG_BYTES bytes"
+echo "rebuild runs (s): $(paste -sd' ' "$W/rebuild.times")   apt-ftparchive runs (s): $(paste -sd' ' "$W/ftp.times")"

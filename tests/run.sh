@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# tests/run.sh [CARGO TEST ARGS...] - the project's test command: build every generator for
+# wasm32-wasip2 (release), then run `cargo test --release` on the default workspace members.
+#
+#   ./tests/run.sh                       # everything
+#   ./tests/run.sh -p reposmith-core     # extra arguments go to cargo test
+#   ./tests/run.sh -- --nocapture
+#
+# Generators (generators/*, tests/generators/*) are not default members: they build for
+# wasm32-wasip2 only, and `cargo test --workspace` would build them for the host. So build them
+# first, then test the default members, which load the generators from
+# $CARGO_TARGET_DIR/wasm32-wasip2/release.
+# CARGO_TARGET_DIR defaults to /root/.cache/reposmith-target (a cache outside the clone).
+# Needs: cargo, the wasm32-wasip2 target (rustup target add wasm32-wasip2), and for the
+# end-to-end tests the tools .ci/run installs (apt, dpkg-dev, apt-utils, gnupg, ...).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/root/.cache/reposmith-target}
+
+# every crate under generators/ and tests/generators/ (test generators that trap, loop, ...),
+# by its [package] name, built for wasm32-wasip2
+GEN_PKGS=()
+for toml in generators/*/Cargo.toml tests/generators/*/Cargo.toml; do
+  [ -e "$toml" ] || continue
+  name=$(sed -n 's/^name *= *"\([^"]*\)".*/\1/p' "$toml" | head -n 1)
+  [ -n "$name" ] && GEN_PKGS+=(-p "$name")
+done
+if [ ${#GEN_PKGS[@]} -gt 0 ]; then
+  echo "[run] cargo build --release --target wasm32-wasip2 ${GEN_PKGS[*]}" >&2
+  cargo build --release --target wasm32-wasip2 "${GEN_PKGS[@]}"
+else
+  echo "[run] no generator crates under generators/ or tests/generators/" >&2
+fi
+
+echo "[run] cargo test --release $*" >&2
+exec cargo test --release "$@"
