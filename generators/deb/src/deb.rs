@@ -1,0 +1,596 @@
+//! Reading a `.deb`: the `ar` archive around it and the control tarball inside.
+//!
+//! Everything goes through a `read(offset, len)` callback, so on a remote store only the
+//! ar headers and the control member are fetched (usually one ranged GET), never data.tar.
+
+use std::io::{self, Read};
+
+use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
+use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
+
+pub const AR_MAGIC: &[u8; 8] = b"!<arch>\n";
+const AR_HEADER_LEN: u64 = 60;
+/// The first read: covers the magic, the debian-binary member and, for a typical package,
+/// the whole control member, so analyze costs one ranged read.
+const WINDOW: u64 = 4096;
+/// Per-call read size: the WIT `read` takes a u32 and hosts should not have to buffer more.
+const CHUNK: u64 = 1 << 20;
+/// A control member is a few KiB in practice; never fetch or inflate more than this.
+pub const MAX_CONTROL_MEMBER: u64 = 64 << 20;
+/// Cap on the decompressed control tarball (guards against compression bombs).
+const MAX_CONTROL_TAR: u64 = 64 << 20;
+/// Cap on the control file itself: it becomes a stanza in every Packages file.
+const MAX_CONTROL_FILE: u64 = 8 << 20;
+/// Members scanned for control.tar before giving up (dpkg wants it second).
+const MAX_MEMBERS: usize = 16;
+/// The xz decoder's dictionary memory limit, in KiB.
+const XZ_MEM_LIMIT_KB: u32 = 256 << 10;
+
+/// Content sniffing for `claims`: an ar archive whose first member is `debian-binary`.
+pub fn claims(head: &[u8]) -> bool {
+    head.len() >= AR_MAGIC.len() + 16
+        && head.starts_with(AR_MAGIC)
+        && ar_name(&head[8..24]) == b"debian-binary"
+}
+
+/// An ar member name without its space padding and GNU-style trailing `/`.
+fn ar_name(raw: &[u8]) -> &[u8] {
+    let end = raw.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
+    let name = &raw[..end];
+    name.strip_suffix(b"/").unwrap_or(name)
+}
+
+/// The control file of a package, and which member it came from.
+#[derive(Debug)]
+pub struct ControlFile {
+    /// Which compression the package used; only tests look at it today.
+    #[allow(dead_code)]
+    pub member: String,
+    pub data: Vec<u8>,
+}
+
+struct Member {
+    name: String,
+    /// Offset of the member's data (after its header).
+    offset: u64,
+    size: u64,
+}
+
+impl Member {
+    /// Where the next header starts: data is padded to an even offset.
+    fn next(&self) -> u64 {
+        self.offset + self.size + (self.size & 1)
+    }
+}
+
+/// Ranged reads with a small cache, so consecutive small reads cost one call.
+struct Source<R> {
+    read: R,
+    buf_off: u64,
+    buf: Vec<u8>,
+    /// The cached buffer runs to the end of the file.
+    buf_at_eof: bool,
+}
+
+impl<R: FnMut(u64, u32) -> Result<Vec<u8>, String>> Source<R> {
+    fn new(read: R) -> Self {
+        Source {
+            read,
+            buf_off: 0,
+            buf: Vec::new(),
+            buf_at_eof: false,
+        }
+    }
+
+    /// Up to `len` bytes from `off`, in chunks; short only at the end of the file.
+    fn fetch(&mut self, off: u64, len: u64) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(len.min(CHUNK) as usize);
+        while (out.len() as u64) < len {
+            let ask = (len - out.len() as u64).min(CHUNK) as u32;
+            let got = (self.read)(off + out.len() as u64, ask)
+                .map_err(|e| format!("reading the package failed: {e}"))?;
+            let n = got.len().min(ask as usize);
+            out.extend_from_slice(&got[..n]);
+            // The contract returns fewer bytes only at the end of the file.
+            if n < ask as usize {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Bytes `[off, off+len)`, fewer if the file ends first.
+    fn bytes(&mut self, off: u64, len: u64) -> Result<Vec<u8>, String> {
+        let end = off.saturating_add(len);
+        let buf_end = self.buf_off + self.buf.len() as u64;
+        let cached = off >= self.buf_off && off <= buf_end && (end <= buf_end || self.buf_at_eof);
+        if !cached {
+            if len > WINDOW {
+                // Big reads (the control member) go straight through, uncached.
+                return self.fetch(off, len);
+            }
+            self.buf = self.fetch(off, WINDOW)?;
+            self.buf_off = off;
+            self.buf_at_eof = (self.buf.len() as u64) < WINDOW;
+        }
+        let buf_end = self.buf_off + self.buf.len() as u64;
+        let start = (off - self.buf_off) as usize;
+        let stop = (end.min(buf_end) - self.buf_off) as usize;
+        Ok(self.buf[start..stop].to_vec())
+    }
+
+    /// The member whose header starts at `off`; `None` at the end of the archive.
+    fn member_at(&mut self, off: u64) -> Result<Option<Member>, String> {
+        let hdr = self.bytes(off, AR_HEADER_LEN)?;
+        if hdr.is_empty() {
+            return Ok(None);
+        }
+        if (hdr.len() as u64) < AR_HEADER_LEN {
+            return Err(format!(
+                "truncated .deb: ar member header at offset {off} is cut short, file ends at {}",
+                off + hdr.len() as u64
+            ));
+        }
+        if &hdr[58..60] != b"`\n" {
+            return Err(format!("not a .deb: bad ar member header at offset {off}"));
+        }
+        let name = String::from_utf8_lossy(ar_name(&hdr[..16])).into_owned();
+        let size = parse_decimal(&hdr[48..58]).ok_or_else(|| {
+            format!("not a .deb: bad size field in the header of ar member {name:?}")
+        })?;
+        Ok(Some(Member {
+            name,
+            offset: off + AR_HEADER_LEN,
+            size,
+        }))
+    }
+}
+
+/// An ar size field: ASCII decimal, space padded.
+fn parse_decimal(field: &[u8]) -> Option<u64> {
+    let end = field.iter().rposition(|&b| b != b' ')? + 1;
+    let digits = &field[..end];
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    // At most 10 digits, so this cannot overflow.
+    Some(
+        digits
+            .iter()
+            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')),
+    )
+}
+
+/// Finds the control member of a `.deb` and returns its `control` file.
+pub fn read_control<R>(read: R) -> Result<ControlFile, String>
+where
+    R: FnMut(u64, u32) -> Result<Vec<u8>, String>,
+{
+    let mut src = Source::new(read);
+    if src.bytes(0, AR_MAGIC.len() as u64)? != AR_MAGIC {
+        return Err("not a .deb: no ar archive signature \"!<arch>\"".into());
+    }
+
+    let first = src
+        .member_at(AR_MAGIC.len() as u64)?
+        .ok_or("not a .deb: missing debian-binary member")?;
+    if first.name != "debian-binary" {
+        return Err(format!(
+            "not a .deb: missing debian-binary member (first member is {:?})",
+            first.name
+        ));
+    }
+    let version = src.bytes(first.offset, first.size.min(16))?;
+    if (version.len() as u64) < first.size.min(16) {
+        return Err(truncated(&first, version.len() as u64));
+    }
+    if !version.starts_with(b"2.") {
+        let shown = String::from_utf8_lossy(&version);
+        return Err(format!(
+            "unsupported .deb format version {:?} (expected 2.x)",
+            shown.trim_end()
+        ));
+    }
+
+    let mut off = first.next();
+    let mut control = None;
+    for _ in 0..MAX_MEMBERS {
+        let Some(m) = src.member_at(off)? else { break };
+        if m.name.starts_with("control.tar") {
+            control = Some(m);
+            break;
+        }
+        if m.name.starts_with("data.tar") {
+            return Err(format!(
+                "not a .deb: missing control.tar member (found {} first)",
+                m.name
+            ));
+        }
+        // Other members (dpkg reserves names starting with "_") are skipped.
+        off = m.next();
+    }
+    let m = control.ok_or("not a .deb: missing control.tar member")?;
+
+    if !matches!(
+        m.name.as_str(),
+        "control.tar" | "control.tar.gz" | "control.tar.xz" | "control.tar.zst"
+    ) {
+        return Err(format!(
+            "unsupported control member {} (expected control.tar, .gz, .xz or .zst)",
+            m.name
+        ));
+    }
+    if m.size > MAX_CONTROL_MEMBER {
+        return Err(format!(
+            "control member {} claims {} bytes, over the {} MiB limit",
+            m.name,
+            m.size,
+            MAX_CONTROL_MEMBER >> 20
+        ));
+    }
+    let packed = src.bytes(m.offset, m.size)?;
+    if (packed.len() as u64) < m.size {
+        return Err(truncated(&m, packed.len() as u64));
+    }
+    let data = control_from_tar(&m.name, &packed)?;
+    Ok(ControlFile {
+        member: m.name,
+        data,
+    })
+}
+
+fn truncated(m: &Member, got: u64) -> String {
+    format!(
+        "truncated .deb: member {} claims {} bytes, file ends at {}",
+        m.name,
+        m.size,
+        m.offset + got
+    )
+}
+
+/// Decompresses the control tarball (streaming) and pulls `./control` out of it.
+fn control_from_tar(member: &str, packed: &[u8]) -> Result<Vec<u8>, String> {
+    let decoder: Box<dyn Read + '_> = match member {
+        "control.tar.gz" => Box::new(flate2::read::MultiGzDecoder::new(packed)),
+        "control.tar.xz" => Box::new(lzma_rust2::XzReader::new_mem_limit(
+            packed,
+            true,
+            XZ_MEM_LIMIT_KB,
+        )),
+        "control.tar.zst" => Box::new(ZstdFrames {
+            rest: packed,
+            frame: None,
+        }),
+        _ => Box::new(packed),
+    };
+    let limited = Limit {
+        inner: decoder,
+        left: MAX_CONTROL_TAR,
+    };
+    let bad = |e: io::Error| format!("bad control tarball {member}: {e}");
+
+    let mut archive = tar::Archive::new(limited);
+    for entry in archive.entries().map_err(bad)? {
+        let entry = entry.map_err(bad)?;
+        let path = entry.path_bytes();
+        if !matches!(&*path, b"./control" | b"control") {
+            continue;
+        }
+        if !entry.header().entry_type().is_file() {
+            return Err(format!("control file in {member} is not a regular file"));
+        }
+        let size = entry.size();
+        if size > MAX_CONTROL_FILE {
+            return Err(format!(
+                "control file in {member} is {size} bytes, over the {} MiB limit",
+                MAX_CONTROL_FILE >> 20
+            ));
+        }
+        let mut data = Vec::with_capacity(size as usize);
+        entry
+            .take(MAX_CONTROL_FILE)
+            .read_to_end(&mut data)
+            .map_err(bad)?;
+        if (data.len() as u64) < size {
+            return Err(format!(
+                "bad control tarball {member}: control file is cut short"
+            ));
+        }
+        return Ok(data);
+    }
+    Err(format!("not a .deb: no control file in {member}"))
+}
+
+/// Fails the read once more than `left` bytes came through.
+struct Limit<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Limit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.left {
+            return Err(io::Error::other(format!(
+                "decompressed size is over the {} MiB limit",
+                MAX_CONTROL_TAR >> 20
+            )));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// A zstd stream of one or more frames (ruzstd's decoder reads exactly one).
+struct ZstdFrames<'a> {
+    rest: &'a [u8],
+    frame: Option<StreamingDecoder<&'a [u8], FrameDecoder>>,
+}
+
+impl Read for ZstdFrames<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if let Some(frame) = &mut self.frame {
+                let n = frame.read(buf)?;
+                if n > 0 {
+                    return Ok(n);
+                }
+                if let Some(done) = self.frame.take() {
+                    self.rest = done.into_inner();
+                }
+            }
+            if self.rest.is_empty() {
+                return Ok(0);
+            }
+            match StreamingDecoder::new(self.rest) {
+                Ok(frame) => self.frame = Some(frame),
+                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
+                    length,
+                    ..
+                })) => {
+                    // Skippable frame: 8 header bytes, then `length` bytes of payload.
+                    let skip = 8usize.saturating_add(length as usize).min(self.rest.len());
+                    self.rest = &self.rest[skip..];
+                }
+                Err(e) => return Err(io::Error::other(format!("zstd: {e}"))),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdeb::{self, Compression};
+
+    fn reader(bytes: &[u8]) -> impl FnMut(u64, u32) -> Result<Vec<u8>, String> + '_ {
+        move |off, len| {
+            let start = (off as usize).min(bytes.len());
+            let end = start.saturating_add(len as usize).min(bytes.len());
+            Ok(bytes[start..end].to_vec())
+        }
+    }
+
+    const CONTROL: &str = "Package: hello\nVersion: 2.10-3\nArchitecture: amd64\nDescription: hi\n";
+
+    #[test]
+    fn claims_by_content() {
+        let deb = testdeb::deb(CONTROL, Compression::Gzip);
+        assert!(claims(&deb));
+        assert!(claims(&deb[..24]));
+        assert!(!claims(&deb[..20]));
+        assert!(!claims(b""));
+        assert!(!claims(b"!<arch>\nfoo.o/          "));
+        assert!(!claims(b"\x1f\x8b\x08\x00 not an ar archive at all"));
+        // GNU ar spells it with a trailing slash.
+        assert!(claims(b"!<arch>\ndebian-binary/  1 0 0 100644 4 `\n"));
+    }
+
+    #[test]
+    fn reads_every_compression() {
+        for c in [
+            Compression::None,
+            Compression::Gzip,
+            Compression::Xz,
+            Compression::Zstd,
+        ] {
+            let deb = testdeb::deb(CONTROL, c);
+            let got = read_control(reader(&deb)).unwrap_or_else(|e| panic!("{c:?}: {e}"));
+            assert_eq!(got.member, c.member());
+            assert_eq!(got.data, CONTROL.as_bytes(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn multi_frame_zstd() {
+        let tar = testdeb::control_tar(CONTROL);
+        let (a, b) = tar.split_at(700);
+        let mut packed =
+            ruzstd::encoding::compress_to_vec(a, ruzstd::encoding::CompressionLevel::Fastest);
+        // A skippable frame in between, as some tools write.
+        packed.extend_from_slice(&0x184D2A50u32.to_le_bytes());
+        packed.extend_from_slice(&3u32.to_le_bytes());
+        packed.extend_from_slice(b"xyz");
+        packed.extend(ruzstd::encoding::compress_to_vec(
+            b,
+            ruzstd::encoding::CompressionLevel::Fastest,
+        ));
+        let got = control_from_tar("control.tar.zst", &packed).unwrap();
+        assert_eq!(got, CONTROL.as_bytes());
+    }
+
+    #[test]
+    fn reads_only_the_head() {
+        // A package with a big data member: analyze must not fetch it.
+        let deb = testdeb::deb_with_data(CONTROL, Compression::Xz, &vec![7u8; 300_000]);
+        let mut calls = 0;
+        let mut fetched = 0u64;
+        let got = read_control(|off, len| {
+            calls += 1;
+            fetched += u64::from(len);
+            reader(&deb)(off, len)
+        })
+        .unwrap();
+        assert_eq!(got.data, CONTROL.as_bytes());
+        assert_eq!(calls, 1, "one ranged read covers a small control member");
+        assert!(fetched <= WINDOW);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        let err = read_control(reader(b"")).unwrap_err();
+        assert!(err.contains("not a .deb"), "{err}");
+        let err = read_control(reader(b"PK\x03\x04 a zip file, not a deb")).unwrap_err();
+        assert!(err.contains("not a .deb"), "{err}");
+        let err = read_control(reader(b"!<arch>\n")).unwrap_err();
+        assert_eq!(err, "not a .deb: missing debian-binary member");
+        let mut ar = testdeb::Ar::new();
+        ar.member("foo.o", b"x");
+        let err = read_control(reader(&ar.finish())).unwrap_err();
+        assert!(err.contains("missing debian-binary member"), "{err}");
+    }
+
+    #[test]
+    fn rejects_missing_members() {
+        let mut ar = testdeb::Ar::new();
+        ar.member("debian-binary", b"2.0\n");
+        let err = read_control(reader(&ar.finish())).unwrap_err();
+        assert_eq!(err, "not a .deb: missing control.tar member");
+
+        let mut ar = testdeb::Ar::new();
+        ar.member("debian-binary", b"2.0\n");
+        ar.member("data.tar.xz", b"whatever");
+        let err = read_control(reader(&ar.finish())).unwrap_err();
+        assert!(
+            err.contains("missing control.tar member (found data.tar.xz first)"),
+            "{err}"
+        );
+
+        let mut ar = testdeb::Ar::new();
+        ar.member("debian-binary", b"3.0\n");
+        let err = read_control(reader(&ar.finish())).unwrap_err();
+        assert!(
+            err.contains("unsupported .deb format version \"3.0\""),
+            "{err}"
+        );
+
+        let mut ar = testdeb::Ar::new();
+        ar.member("debian-binary", b"2.0\n");
+        ar.member("control.tar.bz2", b"BZh");
+        let err = read_control(reader(&ar.finish())).unwrap_err();
+        assert!(
+            err.contains("unsupported control member control.tar.bz2"),
+            "{err}"
+        );
+
+        // A control tarball without a control file.
+        let mut tar = tar::Builder::new(Vec::new());
+        testdeb::append(&mut tar, "./md5sums", b"");
+        let mut ar = testdeb::Ar::new();
+        ar.member("debian-binary", b"2.0\n");
+        ar.member("control.tar", &tar.into_inner().unwrap());
+        let err = read_control(reader(&ar.finish())).unwrap_err();
+        assert_eq!(err, "not a .deb: no control file in control.tar");
+
+        // Not a tarball at all.
+        let mut ar = testdeb::Ar::new();
+        ar.member("debian-binary", b"2.0\n");
+        ar.member("control.tar.gz", b"not gzip");
+        let err = read_control(reader(&ar.finish())).unwrap_err();
+        assert!(
+            err.starts_with("bad control tarball control.tar.gz"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rejects_truncation() {
+        let deb = testdeb::deb(CONTROL, Compression::Xz);
+        // magic 8, debian-binary header 60 + data 4, control.tar.xz header 60: cut 10 bytes in.
+        let cut = 8 + 60 + 4 + 60 + 10;
+        let err = read_control(reader(&deb[..cut])).unwrap_err();
+        assert!(
+            err.starts_with("truncated .deb: member control.tar.xz claims ")
+                && err.ends_with(&format!("file ends at {cut}")),
+            "{err}"
+        );
+        // Cut inside the second header.
+        let err = read_control(reader(&deb[..8 + 60 + 4 + 30])).unwrap_err();
+        assert!(
+            err.starts_with("truncated .deb: ar member header at offset 72"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rejects_huge_sizes() {
+        let mut deb = b"!<arch>\n".to_vec();
+        deb.extend(testdeb::ar_header("debian-binary", 4));
+        deb.extend(b"2.0\n");
+        deb.extend(testdeb::ar_header("control.tar.xz", 9_999_999_999));
+        deb.extend(b"tiny");
+        let err = read_control(reader(&deb)).unwrap_err();
+        assert!(err.contains("over the 64 MiB limit"), "{err}");
+        // A member that claims 64 MiB but the file is short: one error, no huge allocation.
+        let mut deb = b"!<arch>\n".to_vec();
+        deb.extend(testdeb::ar_header("debian-binary", 4));
+        deb.extend(b"2.0\n");
+        deb.extend(testdeb::ar_header("control.tar.xz", 64 << 20));
+        deb.extend(b"tiny");
+        let err = read_control(reader(&deb)).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "truncated .deb: member control.tar.xz claims {} bytes, file ends at 136",
+                64 << 20
+            )
+        );
+    }
+
+    #[test]
+    fn read_errors_are_reported() {
+        let err = read_control(|_, _| Err("store unavailable".into())).unwrap_err();
+        assert_eq!(err, "reading the package failed: store unavailable");
+    }
+
+    /// Random damage to valid packages of every compression must give errors, not panics.
+    #[test]
+    fn never_panics_on_damaged_input() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        // REPOSMITH_FUZZ_ROUNDS=100000 for a longer soak.
+        let rounds: u32 = std::env::var("REPOSMITH_FUZZ_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(1500);
+        for c in [
+            Compression::None,
+            Compression::Gzip,
+            Compression::Xz,
+            Compression::Zstd,
+        ] {
+            let good = testdeb::deb(CONTROL, c);
+            for round in 0..rounds {
+                let mut bad = good.clone();
+                match round % 3 {
+                    0 => bad.truncate(next() as usize % good.len()),
+                    _ => {
+                        for _ in 0..1 + next() % 4 {
+                            let i = next() as usize % bad.len();
+                            bad[i] = next() as u8;
+                        }
+                    }
+                }
+                let _ = read_control(reader(&bad));
+            }
+        }
+    }
+}

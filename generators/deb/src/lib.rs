@@ -1,0 +1,86 @@
+//! reposmith's Debian generator: `.deb`/`.udeb` packages into an apt repository
+//! (`pool/` for the files, `dists/` for Packages, Release and their signatures).
+//!
+//! This file is only the WIT glue; the format logic lives in plain modules that also build
+//! natively, so `cargo test -p reposmith-gen-deb --lib` runs without a wasm host.
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "generator-world",
+    additional_derives: [PartialEq],
+});
+
+mod control;
+mod deb;
+mod packages;
+mod release;
+#[cfg(test)]
+mod testdeb;
+
+use exports::reposmith::generator::generator::Guest;
+use reposmith::generator::signer;
+use reposmith::generator::types::{
+    Assembled, BulkFile, Entry, Hint, Info, Output, Package, RepoInfo, ShelfSummary,
+};
+
+struct Deb;
+
+impl Guest for Deb {
+    fn info() -> Info {
+        Info {
+            name: "deb".into(),
+            mount: "dist".into(),
+            extensions: vec![".deb".into(), ".udeb".into()],
+            description: "Debian packages for apt: pool/, dists/*/Packages, signed Release".into(),
+            contract: "0.1.0".into(),
+        }
+    }
+
+    fn claims(_filename: String, head: Vec<u8>, _hints: Vec<Hint>) -> bool {
+        deb::claims(&head)
+    }
+
+    fn analyze(pkg: &Package, hints: Vec<Hint>) -> Result<Vec<Entry>, String> {
+        let facts = pkg.facts();
+        packages::analyze(|offset, len| pkg.read(offset, len), &facts, &hints)
+    }
+
+    fn plan(repo: RepoInfo, shelves: Vec<ShelfSummary>) -> Result<Vec<BulkFile>, String> {
+        packages::plan(&repo, &shelves)
+    }
+
+    fn finish(
+        repo: RepoInfo,
+        shelves: Vec<ShelfSummary>,
+        files: Vec<Assembled>,
+    ) -> Result<Vec<Output>, String> {
+        release::finish(&repo, &shelves, &files, &HostSigner)
+    }
+}
+
+/// The host's `signer` import.
+struct HostSigner;
+
+impl release::Sign for HostSigner {
+    fn clearsign(&self, text: &str) -> Result<String, String> {
+        signer::clearsign(text)
+    }
+
+    fn detached(&self, data: &[u8], armor: bool) -> Result<Vec<u8>, String> {
+        signer::detached(data, armor)
+    }
+}
+
+export!(Deb);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn info_describes_the_generator() {
+        use super::Guest;
+        let info = super::Deb::info();
+        assert_eq!((info.name.as_str(), info.mount.as_str()), ("deb", "dist"));
+        assert_eq!(info.extensions, [".deb", ".udeb"]);
+        assert_eq!(info.contract, "0.1.0");
+    }
+}
