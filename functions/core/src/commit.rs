@@ -605,3 +605,24 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
     report.millis = started.elapsed().as_millis() as u64;
     Ok(report)
 }
+
+/// After a crash between step 3 and step 4, a head can be ahead of its published
+/// generation: publish every such repo. Returns the repos it published.
+pub async fn recover(app: &App) -> ApiResult<Vec<String>> {
+    let mut done = Vec::new();
+    for key in app.meta.list(keys::REPO_PREFIX).await? {
+        let Some(repo) = key
+            .strip_prefix(keys::REPO_PREFIX)
+            .and_then(|k| k.strip_suffix("/config"))
+        else {
+            continue;
+        };
+        let (head, _) = load_head(app, repo).await?;
+        let covers = load_published(app, repo).await?.map(|(p, _)| p.covers);
+        if covers.is_none_or(|c| c < head.seq) {
+            ensure_published(app, repo, head.seq).await?;
+            done.push(repo.to_string());
+        }
+    }
+    Ok(done)
+}

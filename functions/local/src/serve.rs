@@ -20,6 +20,13 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let setup = crate::setup::open(&data, generators, token)?;
     let app = setup.app;
+    // A crash may have left a commit unpublished: publish it before serving.
+    let recovered = reposmith_core::commit::recover(&app)
+        .await
+        .map_err(|e| anyhow::anyhow!("recovery: {e}"))?;
+    if !recovered.is_empty() {
+        eprintln!("recovered unpublished commits in: {}", recovered.join(", "));
+    }
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let names: Vec<String> = app.generators().iter().map(|g| g.info().name.clone()).collect();

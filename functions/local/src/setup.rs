@@ -137,12 +137,38 @@ pub fn open(data: &Path, generators: Option<PathBuf>, token: Option<String>) -> 
 
     let host = WasmHost::new(Some(data.join("cache")), Limits::default())?;
     let mut gens: Vec<Arc<dyn Generator>> = Vec::new();
-    let dirs = [generators.or_else(default_generators_dir), Some(data.join("generators"))];
-    for dir in dirs.into_iter().flatten() {
-        if !dir.is_dir() {
-            continue;
+    let mut loaded = Vec::new();
+    match generators {
+        Some(dir) => loaded.extend(
+            host.load_dir(&dir)
+                .with_context(|| format!("loading generators from {}", dir.display()))?,
+        ),
+        // The workspace's build folder also holds test generators: take the shipped ones.
+        None => {
+            if let Some(dir) = default_generators_dir() {
+                let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                            n.starts_with("reposmith_gen_") && n.ends_with(".wasm")
+                        })
+                    })
+                    .collect();
+                files.sort();
+                for f in files {
+                    loaded.push(host.load_file(&f).with_context(|| f.display().to_string())?);
+                }
+            }
         }
-        for g in host.load_dir(&dir).with_context(|| format!("loading generators from {}", dir.display()))? {
+    }
+    let uploaded = data.join("generators");
+    if uploaded.is_dir() {
+        loaded.extend(host.load_dir(&uploaded).with_context(|| {
+            format!("loading uploaded generators from {}", uploaded.display())
+        })?);
+    }
+    {
+        for g in loaded {
             // A later folder (uploads) replaces a generator of the same name.
             gens.retain(|o| o.info().name != g.info().name);
             if let Some(o) = gens.iter().find(|o| o.info().mount == g.info().mount) {

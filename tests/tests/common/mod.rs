@@ -1,0 +1,312 @@
+//! Shared harness for the end-to-end tests: builds what they run (the `manage-repo` binary
+//! and the generator .wasm files), starts real servers on free loopback ports, makes
+//! genuine packages with the project's fixture scripts, and talks HTTP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// target/release, from this test binary's own path (target/release/deps/NAME).
+pub fn target_release() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+fn cargo(args: &[&str]) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target = target_release().parent().unwrap().to_path_buf();
+    let st = Command::new(cargo)
+        .args(args)
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(workspace())
+        .status()
+        .expect("running cargo");
+    assert!(st.success(), "cargo {args:?} failed");
+}
+
+/// Builds the server binary and the generators once per test binary (cheap when fresh).
+pub fn built() -> &'static Built {
+    static B: OnceLock<Built> = OnceLock::new();
+    B.get_or_init(|| {
+        cargo(&["build", "--release", "-p", "reposmith-local"]);
+        cargo(&[
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            "reposmith-gen-deb",
+            "-p",
+            "reposmith-test-misbehave",
+        ]);
+        let target = target_release().parent().unwrap().to_path_buf();
+        let wasm_dir = target.join("wasm32-wasip2/release");
+        // The shipped generators only; the misbehaving one is opted into per test.
+        let gens = tempfile::tempdir().unwrap().keep();
+        std::fs::copy(wasm_dir.join("reposmith_gen_deb.wasm"), gens.join("deb.wasm")).unwrap();
+        Built {
+            bin: target_release().join("manage-repo"),
+            generators: gens,
+            misbehave: wasm_dir.join("reposmith_test_misbehave.wasm"),
+        }
+    })
+}
+
+pub struct Built {
+    pub bin: PathBuf,
+    pub generators: PathBuf,
+    pub misbehave: PathBuf,
+}
+
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub token: String,
+    pub data: PathBuf,
+    pub generators: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Server {
+    pub fn start(data: &Path) -> Server {
+        Self::start_with(data, &built().generators)
+    }
+
+    pub fn start_with(data: &Path, generators: &Path) -> Server {
+        let b = built();
+        std::fs::create_dir_all(data).unwrap();
+        let log = data.with_extension("log");
+        let mut child = Command::new(&b.bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .arg("--generators")
+            .arg(generators)
+            .env_remove("REPOSMITH_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start manage-repo serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let url = loop {
+            assert!(Instant::now() < deadline, "server did not start");
+            match lines.next() {
+                Some(Ok(l)) => {
+                    if let Some(u) = l.strip_prefix("reposmith listening on ") {
+                        break u.trim().to_string();
+                    }
+                }
+                _ => panic!(
+                    "server exited early: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                ),
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let token = std::fs::read_to_string(data.join("token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        Server {
+            child,
+            url,
+            token,
+            data: data.to_path_buf(),
+            generators: generators.to_path_buf(),
+            log,
+        }
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+
+    pub fn restart(&mut self) {
+        self.kill9();
+        let gens = self.generators.clone();
+        *self = Server::start_with(&self.data.clone(), &gens);
+    }
+
+    pub fn u(&self, path: &str) -> String {
+        format!("{}{}", self.url, path)
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        call(ureq::get(&self.u(path)), None)
+    }
+
+    pub fn send(&self, method: &str, path: &str, body: Option<&[u8]>) -> Resp {
+        let req = ureq::request(method, &self.u(path))
+            .set("Authorization", &format!("Bearer {}", self.token));
+        call(req, body)
+    }
+
+    pub fn create_repo(&self, repo: &str) {
+        let r = self.send("POST", &format!("/repos/{repo}/"), None);
+        assert_eq!(r.status, 201, "create {repo}: {}", r.text());
+    }
+
+    pub fn upload(&self, repo: &str, file: &Path) -> Resp {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let data = std::fs::read(file).unwrap();
+        self.send(
+            "POST",
+            &format!("/repos/{repo}/packages/?filename={}", name.replace('+', "%2B")),
+            Some(&data),
+        )
+    }
+
+    /// `manage-repo` against this server.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(&built().bin)
+            .args(["--server", &self.url, "--token", &self.token])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+fn call(req: ureq::Request, body: Option<&[u8]>) -> Resp {
+    let r = match body {
+        Some(b) => req.send_bytes(b),
+        None => req.call(),
+    };
+    let resp = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("request failed: {e}"),
+    };
+    let status = resp.status();
+    let mut body = Vec::new();
+    resp.into_reader().read_to_end(&mut body).unwrap();
+    Resp { status, body }
+}
+
+/// Runs a project script (tests/…, bench/…) and asserts success.
+pub fn script(rel: &str, args: &[&str]) -> std::process::Output {
+    let out = Command::new("bash")
+        .arg(workspace().join(rel))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{rel} {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The three hand-made .debs (arch all; a dependent; epoch and `+`), built once.
+pub fn fixture_debs() -> &'static PathBuf {
+    static D: OnceLock<PathBuf> = OnceLock::new();
+    D.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        script("tests/fixtures/make-debs.sh", &[dir.to_str().unwrap()]);
+        dir
+    })
+}
+
+/// `n` small distinct genuine .debs named PREFIX-NNNN.
+pub fn many_debs(n: usize, prefix: &str) -> Vec<PathBuf> {
+    let dir = tempfile::tempdir().unwrap().keep();
+    script(
+        "tests/fixtures/make-many-debs.sh",
+        &[dir.to_str().unwrap(), &n.to_string(), prefix],
+    );
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
+        .collect();
+    v.sort();
+    assert_eq!(v.len(), n, "make-many-debs.sh made {} files", v.len());
+    v
+}
+
+pub fn tmp() -> PathBuf {
+    tempfile::tempdir().unwrap().keep()
+}
+
+/// Parses a Packages file into stanzas of (field, value) — enough for the tests' checks.
+pub fn stanzas(text: &str) -> Vec<Vec<(String, String)>> {
+    text.split("\n\n")
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.lines()
+                .filter(|l| !l.starts_with(' '))
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+pub fn field<'a>(stanza: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    stanza.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+/// Every file a suite's Release lists (SHA256 section) is served with that hash and size.
+/// Returns how many were checked.
+pub fn check_release(server: &Server, repo: &str, suite: &str) -> usize {
+    let base = format!("/repos/{repo}/dist/dists/{suite}");
+    let rel = server.get(&format!("{base}/Release"));
+    assert_eq!(rel.status, 200);
+    let text = rel.text();
+    let mut in_sha = false;
+    let mut n = 0;
+    for line in text.lines() {
+        if !line.starts_with(' ') {
+            in_sha = line.starts_with("SHA256:");
+            continue;
+        }
+        if !in_sha {
+            continue;
+        }
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let (hash, size, path) = (parts[0], parts[1], parts[2]);
+        let f = server.get(&format!("{base}/{path}"));
+        assert_eq!(f.status, 200, "{path} listed in Release but not served");
+        assert_eq!(f.body.len().to_string(), size, "{path}: size differs from Release");
+        assert_eq!(sha256_hex(&f.body), hash, "{path}: sha256 differs from Release");
+        n += 1;
+    }
+    n
+}
