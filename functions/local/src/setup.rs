@@ -87,7 +87,10 @@ impl GeneratorLoader for LocalLoader {
     }
 }
 
-fn secret_file(path: &Path, make: impl FnOnce() -> anyhow::Result<String>) -> anyhow::Result<(String, bool)> {
+fn secret_file(
+    path: &Path,
+    make: impl FnOnce() -> anyhow::Result<String>,
+) -> anyhow::Result<(String, bool)> {
     if let Ok(s) = std::fs::read_to_string(path) {
         return Ok((s.trim().to_string(), false));
     }
@@ -115,7 +118,11 @@ pub fn default_generators_dir() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
-pub fn open(data: &Path, generators: Option<PathBuf>, token: Option<String>) -> anyhow::Result<Setup> {
+pub fn open(
+    data: &Path,
+    generators: Option<PathBuf>,
+    token: Option<String>,
+) -> anyhow::Result<Setup> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let (stored_token, new_token) = secret_file(&data.join("token"), || {
         Ok(hex::encode(rand::random::<[u8; 24]>()))
@@ -156,23 +163,33 @@ pub fn open(data: &Path, generators: Option<PathBuf>, token: Option<String>) -> 
                     .collect();
                 files.sort();
                 for f in files {
-                    loaded.push(host.load_file(&f).with_context(|| f.display().to_string())?);
+                    loaded.push(
+                        host.load_file(&f)
+                            .with_context(|| f.display().to_string())?,
+                    );
                 }
             }
         }
     }
     let uploaded = data.join("generators");
     if uploaded.is_dir() {
-        loaded.extend(host.load_dir(&uploaded).with_context(|| {
-            format!("loading uploaded generators from {}", uploaded.display())
-        })?);
+        loaded.extend(
+            host.load_dir(&uploaded).with_context(|| {
+                format!("loading uploaded generators from {}", uploaded.display())
+            })?,
+        );
     }
     {
         for g in loaded {
             // A later folder (uploads) replaces a generator of the same name.
             gens.retain(|o| o.info().name != g.info().name);
             if let Some(o) = gens.iter().find(|o| o.info().mount == g.info().mount) {
-                anyhow::bail!("generators {} and {} both want mount {}", o.info().name, g.info().name, g.info().mount);
+                anyhow::bail!(
+                    "generators {} and {} both want mount {}",
+                    o.info().name,
+                    g.info().name,
+                    g.info().mount
+                );
             }
             gens.push(g);
         }

@@ -123,7 +123,11 @@ impl MetaStore for FileMetaStore {
         Ok(r)
     }
 
-    async fn delete_if(&self, key: &str, expected: u64) -> Result<std::result::Result<(), Conflict>> {
+    async fn delete_if(
+        &self,
+        key: &str,
+        expected: u64,
+    ) -> Result<std::result::Result<(), Conflict>> {
         let path = self.path(key)?;
         let r = tokio::task::spawn_blocking(move || {
             locked(&path, || {
@@ -183,8 +187,15 @@ mod tests {
     async fn compare_and_set_admits_one_writer_per_version() {
         let dir = tempfile::tempdir().unwrap();
         let store = std::sync::Arc::new(FileMetaStore::open(dir.path().to_path_buf()).unwrap());
-        let v1 = store.put_if("k/a", "0".into(), None).await.unwrap().unwrap();
-        assert_eq!(store.put_if("k/a", "x".into(), None).await.unwrap(), Err(Conflict));
+        let v1 = store
+            .put_if("k/a", "0".into(), None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            store.put_if("k/a", "x".into(), None).await.unwrap(),
+            Err(Conflict)
+        );
         // 32 tasks increment a counter by CAS; every increment must land exactly once.
         let mut tasks = Vec::new();
         for _ in 0..32 {
@@ -194,7 +205,11 @@ mod tests {
                     let cur = s.get("k/a").await.unwrap().unwrap();
                     let n: u64 = std::str::from_utf8(&cur.value).unwrap().parse().unwrap();
                     let next = Bytes::from((n + 1).to_string());
-                    if s.put_if("k/a", next, Some(cur.version)).await.unwrap().is_ok() {
+                    if s.put_if("k/a", next, Some(cur.version))
+                        .await
+                        .unwrap()
+                        .is_ok()
+                    {
                         break;
                     }
                 }

@@ -256,27 +256,24 @@ pub fn layout(
         }
     }
 
-    if suites.is_empty() {
-        // An empty repository still publishes its default suite, so `apt update` works.
-        let or = |v: &str, d: &str| {
-            if v.is_empty() {
-                d.to_string()
-            } else {
-                v.to_string()
-            }
-        };
-        let suite = or(&repo.default_suite, "stable");
-        let component = or(&repo.default_component, "main");
-        check_dist_name("default suite", &suite)?;
-        check_dist_name("default component", &component)?;
-        suites.insert(
-            suite,
-            SuiteLayout {
-                components: BTreeSet::from([component]),
-                architectures: BTreeSet::new(),
-            },
-        );
-    }
+    // The default suite and component are always published (an empty repo included), so a
+    // sources.list naming them keeps working whatever was uploaded where.
+    let or = |v: &str, d: &str| {
+        if v.is_empty() {
+            d.to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    let suite = or(&repo.default_suite, "stable");
+    let component = or(&repo.default_component, "main");
+    check_dist_name("default suite", &suite)?;
+    check_dist_name("default component", &component)?;
+    suites
+        .entry(suite)
+        .or_default()
+        .components
+        .insert(component);
 
     for l in suites.values_mut() {
         l.architectures.extend(repo_arches.iter().cloned());
@@ -583,6 +580,8 @@ mod tests {
                 "dists/bookworm/contrib/binary-arm64/Packages",
                 "dists/bookworm/main/binary-amd64/Packages",
                 "dists/bookworm/main/binary-arm64/Packages",
+                // The default suite and component are always there.
+                "dists/stable/main/binary-amd64/Packages",
                 // Only arch:all packages and no repo architectures: amd64.
                 "dists/trixie/main/binary-amd64/Packages",
             ]
@@ -604,7 +603,8 @@ mod tests {
             paths,
             [
                 "dists/s/main/binary-arm64/Packages",
-                "dists/s/main/binary-i386/Packages"
+                "dists/s/main/binary-i386/Packages",
+                "dists/stable/main/binary-arm64/Packages",
             ]
         );
     }

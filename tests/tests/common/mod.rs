@@ -10,7 +10,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// target/release, from this test binary's own path (target/release/deps/NAME).
@@ -50,7 +53,11 @@ pub fn built() -> &'static Built {
         let wasm_dir = target.join("wasm32-wasip2/release");
         // The shipped generators only; the misbehaving one is opted into per test.
         let gens = tempfile::tempdir().unwrap().keep();
-        std::fs::copy(wasm_dir.join("reposmith_gen_deb.wasm"), gens.join("deb.wasm")).unwrap();
+        std::fs::copy(
+            wasm_dir.join("reposmith_gen_deb.wasm"),
+            gens.join("deb.wasm"),
+        )
+        .unwrap();
         Built {
             bin: target_release().join("manage-repo"),
             generators: gens,
@@ -161,7 +168,10 @@ impl Server {
         let data = std::fs::read(file).unwrap();
         self.send(
             "POST",
-            &format!("/repos/{repo}/packages/?filename={}", name.replace('+', "%2B")),
+            &format!(
+                "/repos/{repo}/packages/?filename={}",
+                name.replace('+', "%2B")
+            ),
             Some(&data),
         )
     }
@@ -275,7 +285,10 @@ pub fn stanzas(text: &str) -> Vec<Vec<(String, String)>> {
 }
 
 pub fn field<'a>(stanza: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    stanza.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    stanza
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -304,8 +317,16 @@ pub fn check_release(server: &Server, repo: &str, suite: &str) -> usize {
         let (hash, size, path) = (parts[0], parts[1], parts[2]);
         let f = server.get(&format!("{base}/{path}"));
         assert_eq!(f.status, 200, "{path} listed in Release but not served");
-        assert_eq!(f.body.len().to_string(), size, "{path}: size differs from Release");
-        assert_eq!(sha256_hex(&f.body), hash, "{path}: sha256 differs from Release");
+        assert_eq!(
+            f.body.len().to_string(),
+            size,
+            "{path}: size differs from Release"
+        );
+        assert_eq!(
+            sha256_hex(&f.body),
+            hash,
+            "{path}: sha256 differs from Release"
+        );
         n += 1;
     }
     n
