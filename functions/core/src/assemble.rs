@@ -38,8 +38,12 @@ pub fn encode(data: &[u8], enc: Encoding) -> std::io::Result<Vec<u8>> {
             e.finish()?
         }
         Encoding::Xz => {
-            let mut w =
-                lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(6))?;
+            // Preset 6, but a dictionary no larger than the input: the same output size,
+            // without allocating ~90 MiB of match-finder tables for a small index.
+            let mut opts = lzma_rust2::XzOptions::with_preset(6);
+            let fit = (data.len() as u32).max(64 << 10).next_power_of_two();
+            opts.lzma_options.dict_size = opts.lzma_options.dict_size.min(fit);
+            let mut w = lzma_rust2::XzWriter::new(Vec::new(), opts)?;
             w.write_all(data)?;
             w.finish()?
         }
@@ -188,4 +192,89 @@ pub async fn render_generator(
         files.insert(o.path, blob);
     }
     Ok(files.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generator::{Fragment, Selection};
+    use std::io::Read;
+
+    fn entry(name: &str, version: &str, shelf: &str) -> Entry {
+        Entry {
+            name: name.into(),
+            version: version.into(),
+            arch: "amd64".into(),
+            path: format!("pool/{name}.deb"),
+            shelf: shelf.into(),
+            fragments: vec![Fragment {
+                name: "P".into(),
+                data: format!("Package: {name}\n").into_bytes(),
+            }],
+        }
+    }
+
+    #[test]
+    fn assembles_selected_shelves_in_stable_order_with_separators() {
+        let mut shelves: HashMap<String, Vec<Entry>> = HashMap::new();
+        shelves.insert(
+            "s/amd64".into(),
+            vec![entry("b", "1", "s/amd64"), entry("d", "1", "s/amd64")],
+        );
+        shelves.insert(
+            "s/all".into(),
+            vec![entry("a", "1", "s/all"), entry("c", "1", "s/all")],
+        );
+        shelves.insert("other".into(), vec![entry("z", "1", "other")]);
+        let file = BulkFile {
+            path: "Packages".into(),
+            parts: vec![
+                Part::Literal(b"# head\n".to_vec()),
+                Part::Entries(Selection {
+                    shelves: vec!["s/amd64".into(), "s/all".into(), "missing".into()],
+                    fragment: "P".into(),
+                    separator: b"\n".to_vec(),
+                }),
+            ],
+            encodings: vec![Encoding::Identity],
+        };
+        let out = String::from_utf8(assemble_identity(&file, &shelves)).unwrap();
+        assert_eq!(
+            out,
+            "# head\nPackage: a\n\nPackage: b\n\nPackage: c\n\nPackage: d\n"
+        );
+    }
+
+    #[test]
+    fn encodings_round_trip() {
+        let data = b"Package: x\nVersion: 1\n".repeat(500);
+        let gz = encode(&data, Encoding::Gzip).unwrap();
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, data);
+        let xz = encode(&data, Encoding::Xz).unwrap();
+        let mut back = Vec::new();
+        lzma_rust2::XzReader::new(&xz[..], false)
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, data);
+        assert!(xz.len() < data.len() / 10);
+        let zst = encode(&data, Encoding::Zstd).unwrap();
+        let mut back = Vec::new();
+        ruzstd::decoding::StreamingDecoder::new(&zst[..])
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, data);
+    }
+
+    #[test]
+    fn published_paths_cannot_escape_the_mount() {
+        for bad in ["", "/abs", "a/../b", "a//b", "./a", "a\\b", "a\nb"] {
+            assert!(check_path(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_path("dists/stable/main/binary-amd64/Packages.xz").is_ok());
+    }
 }

@@ -2,6 +2,7 @@
 //! HTTP or, with `--data DIR` and no `--server`, handed to the same core handlers in-process.
 use crate::Cmd;
 use anyhow::{bail, Context};
+use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reposmith_core::{App, Body};
@@ -160,7 +161,12 @@ pub async fn run(
                 .await?)?;
             println!("created {repo} (generation {})", v["generation"]);
         }
-        Cmd::Add { repo, files, hints } => add(&t, &repo, files, hints).await?,
+        Cmd::Add {
+            repo,
+            files,
+            hints,
+            jobs,
+        } => add(&t, &repo, files, hints, jobs).await?,
         Cmd::Remove { repo, filename } => {
             let v = ok(t
                 .call(
@@ -234,6 +240,7 @@ async fn add(
     repo: &str,
     files: Vec<PathBuf>,
     hints: Vec<String>,
+    jobs: usize,
 ) -> anyhow::Result<()> {
     let mut query = String::new();
     for h in &hints {
@@ -249,41 +256,48 @@ async fn add(
             .len();
     }
     let bar = ProgressBar::new(total).with_style(
-        ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
+        ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
             .expect("valid template"),
     );
-    let mut failed = 0;
-    for f in files {
-        let name = f
-            .file_name()
-            .and_then(|n| n.to_str())
-            .with_context(|| format!("{} has no usable file name", f.display()))?
-            .to_string();
-        bar.set_message(name.clone());
-        let path = format!(
-            "/repos/{}/packages/?filename={}{query}",
-            enc(repo),
-            enc(&name)
-        );
-        match t
-            .call("POST", &path, Payload::File(f.clone(), bar.clone()))
-            .await
-            .and_then(ok)
-        {
-            Ok(v) => {
-                let what = if v["new"] == Value::Bool(false) {
-                    "unchanged"
-                } else {
-                    "added"
+    // Several uploads in flight: their publishes coalesce on the server.
+    let results: Vec<bool> = futures::stream::iter(files)
+        .map(|f| {
+            let (bar, query) = (bar.clone(), &query);
+            async move {
+                let Some(name) = f.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+                    bar.println(format!("failed {}: no usable file name", f.display()));
+                    return false;
                 };
-                bar.println(format!("{what} {name} (generation {})", v["generation"]));
+                let path = format!(
+                    "/repos/{}/packages/?filename={}{query}",
+                    enc(repo),
+                    enc(&name)
+                );
+                match t
+                    .call("POST", &path, Payload::File(f.clone(), bar.clone()))
+                    .await
+                    .and_then(ok)
+                {
+                    Ok(v) => {
+                        let what = if v["new"] == Value::Bool(false) {
+                            "unchanged"
+                        } else {
+                            "added"
+                        };
+                        bar.println(format!("{what} {name} (generation {})", v["generation"]));
+                        true
+                    }
+                    Err(e) => {
+                        bar.println(format!("failed {name}: {e:#}"));
+                        false
+                    }
+                }
             }
-            Err(e) => {
-                failed += 1;
-                bar.println(format!("failed {name}: {e:#}"));
-            }
-        }
-    }
+        })
+        .buffer_unordered(jobs.max(1))
+        .collect()
+        .await;
+    let failed = results.iter().filter(|ok| !**ok).count();
     bar.finish_and_clear();
     if failed > 0 {
         bail!("{failed} of the uploads failed");

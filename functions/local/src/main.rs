@@ -63,6 +63,9 @@ enum Cmd {
         /// KEY=VALUE steering the generators, e.g. distribution=bookworm (repeatable).
         #[arg(long = "hint")]
         hints: Vec<String>,
+        /// Uploads in flight at once (their publishes coalesce).
+        #[arg(long, short = 'j', default_value_t = 4)]
+        jobs: usize,
     },
     /// Remove a package by its file name.
     Remove { repo: String, filename: String },
