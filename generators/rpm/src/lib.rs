@@ -1,0 +1,111 @@
+//! reposmith's rpm generator: `.rpm` packages into a yum/dnf/zypper repository
+//! (`repodata/` with repomd.xml, primary, filelists and other; the package files themselves
+//! are served by the download route `packages/{file}`, which primary's locations point at).
+//!
+//! This file is only the WIT glue; the format logic lives in plain modules that also build
+//! natively, so `cargo test -p reposmith-gen-rpm --lib` runs without a wasm host.
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "generator-world",
+    additional_derives: [PartialEq],
+});
+
+mod filelists;
+mod header;
+mod other;
+mod package;
+mod primary;
+mod repodata;
+mod repomd;
+#[cfg(test)]
+mod testrpm;
+mod xml;
+
+use exports::reposmith::generator::generator::Guest;
+use reposmith::generator::signer;
+use reposmith::generator::types::{
+    Assembled, BulkFile, Entry, Hint, Info, Output, Package, RepoInfo, ShelfSummary,
+};
+
+struct Rpm;
+
+impl Guest for Rpm {
+    fn info() -> Info {
+        Info {
+            name: "rpm".into(),
+            mount: "repodata".into(),
+            extensions: vec![".rpm".into()],
+            description: "rpm packages for yum/dnf/zypper: repodata/ (primary, filelists, other), signed repomd.xml".into(),
+            contract: "0.1.0".into(),
+        }
+    }
+
+    fn claims(_filename: String, head: Vec<u8>, _hints: Vec<Hint>) -> bool {
+        header::claims(&head)
+    }
+
+    fn analyze(pkg: &Package, _hints: Vec<Hint>) -> Result<Vec<Entry>, String> {
+        let facts = pkg.facts();
+        repodata::analyze(|offset, len| pkg.read(offset, len), &facts)
+    }
+
+    fn plan(repo: RepoInfo, shelves: Vec<ShelfSummary>) -> Result<Vec<BulkFile>, String> {
+        repodata::plan(&repo, &shelves)
+    }
+
+    fn finish(
+        repo: RepoInfo,
+        _shelves: Vec<ShelfSummary>,
+        files: Vec<Assembled>,
+    ) -> Result<Vec<Output>, String> {
+        repomd::finish(&repo, &files, &HostSigner)
+    }
+}
+
+/// The host's `signer` import.
+struct HostSigner;
+
+impl repomd::Sign for HostSigner {
+    fn detached(&self, data: &[u8], armor: bool) -> Result<Vec<u8>, String> {
+        signer::detached(data, armor)
+    }
+
+    fn public_key(&self) -> String {
+        signer::public_key()
+    }
+}
+
+export!(Rpm);
+
+#[cfg(test)]
+mod tests {
+    use super::Guest;
+
+    #[test]
+    fn info_describes_the_generator() {
+        let info = super::Rpm::info();
+        assert_eq!(
+            (info.name.as_str(), info.mount.as_str()),
+            ("rpm", "repodata")
+        );
+        assert_eq!(info.extensions, [".rpm"]);
+        assert_eq!(info.contract, "0.1.0");
+    }
+
+    #[test]
+    fn claims_by_content_not_by_name() {
+        let rpm = crate::testrpm::Builder::new().build();
+        assert!(super::Rpm::claims(
+            "x.bin".into(),
+            rpm[..100].to_vec(),
+            vec![]
+        ));
+        assert!(!super::Rpm::claims(
+            "x.rpm".into(),
+            b"!<arch>\n".to_vec(),
+            vec![]
+        ));
+        assert!(!super::Rpm::claims("x.rpm".into(), vec![], vec![]));
+    }
+}
