@@ -47,6 +47,8 @@ pub fn built() -> &'static Built {
             "-p",
             "reposmith-gen-deb",
             "-p",
+            "reposmith-gen-rpm",
+            "-p",
             "reposmith-test-misbehave",
         ]);
         let target = target_release().parent().unwrap().to_path_buf();
@@ -56,6 +58,11 @@ pub fn built() -> &'static Built {
         std::fs::copy(
             wasm_dir.join("reposmith_gen_deb.wasm"),
             gens.join("deb.wasm"),
+        )
+        .unwrap();
+        std::fs::copy(
+            wasm_dir.join("reposmith_gen_rpm.wasm"),
+            gens.join("rpm.wasm"),
         )
         .unwrap();
         Built {
@@ -245,6 +252,17 @@ pub fn fixture_debs() -> &'static PathBuf {
     D.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep();
         script("tests/fixtures/make-debs.sh", &[dir.to_str().unwrap()]);
+        dir
+    })
+}
+
+/// The signed .rpm fixtures (tests/fixtures/make-rpms.sh), built once; the public key that
+/// signed them is `DIR/keys/fixture.asc`.
+pub fn fixture_rpms() -> &'static PathBuf {
+    static D: OnceLock<PathBuf> = OnceLock::new();
+    D.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        script("tests/fixtures/make-rpms.sh", &[dir.to_str().unwrap()]);
         dir
     })
 }

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# zypper.sh BASE_URL - prove that real zypper (Debian 12: zypper 1.14.42, libzypp 17.25) can use
+# the rpm-md repository at BASE_URL, working entirely inside a throwaway --root.
+#
+#   ZYPPER_KEYS="repo.asc fixture.asc" ZYPPER_INSTALL=harness-app tests/clients/zypper.sh http://127.0.0.1:PORT/repos/REPO/
+#
+# Environment:
+#   ZYPPER_KEYS="FILE..."  armored public keys imported into the root's rpmdb beforehand; the repo
+#                          is added with --gpgcheck-strict (repomd.xml.asc AND package signatures
+#                          must verify, no key prompts). Unset/empty -> --no-gpgcheck.
+#   ZYPPER_INSTALL="harness-app"   installed with dependency resolution
+#   ZYPPER_EXPECT_PKGS="harness-app-1.0-1.x86_64 harness-lib-1.1-1.noarch"  must be installed
+#   ZYPPER_DOWNLOAD="harness-extra" fetched with 'zypper download'
+#   HARNESS_TMP=${TMPDIR:-/tmp}/reposmith-tests   KEEP=1
+# zypper refresh exits 0 only when the repo refreshed; an unknown signing key is rejected in
+# non-interactive mode. Needs: zypper, rpm. Everything is printed on stderr.
+set -euo pipefail
+exec >&2
+URL=${1:?usage: zypper.sh BASE_URL}
+URL=${URL%/}/
+read -r -a KEYS <<<"${ZYPPER_KEYS-}"
+read -r -a INSTALL <<<"${ZYPPER_INSTALL-harness-app}"
+read -r -a EXPECT <<<"${ZYPPER_EXPECT_PKGS-}"
+read -r -a DOWNLOAD <<<"${ZYPPER_DOWNLOAD-}"
+
+TMPBASE=${HARNESS_TMP:-${TMPDIR:-/tmp}/reposmith-tests}
+mkdir -p "$TMPBASE"
+W=$(mktemp -d "$TMPBASE/zypper.XXXXXX")
+# libzypp keeps its curl cookie jar at the HOST path /var/lib/YaST2/cookies whatever --root
+# says: remove it afterwards if this run created it.
+YAST_EXISTED=0; [ -e /var/lib/YaST2 ] && YAST_EXISTED=1
+cleanup() {
+  [ "$YAST_EXISTED" = 1 ] || rm -rf /var/lib/YaST2
+  if [ "${KEEP:-0}" = 1 ]; then echo "[zypper] work dir $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+R=$W/root; mkdir -p "$R"
+# keep the host's zypp.conf and /var/log/zypper.log out of it
+touch "$W/zypp.conf"
+export ZYPP_CONF=$W/zypp.conf ZYPP_LOGFILE=$W/zypper.log
+Z=(zypper --non-interactive --no-color --root "$R")
+
+t() {
+  local s rc=0 us
+  s=${EPOCHREALTIME/./}
+  "$@" || rc=$?
+  us=$(( ${EPOCHREALTIME/./} - s ))
+  printf '[zypper] %-57.57s %3d.%02ds rc=%d\n' "${*:${#Z[@]}+1}" $(( us / 1000000 )) $(( us % 1000000 / 10000 )) "$rc"
+  return "$rc"
+}
+
+if [ ${#KEYS[@]} -gt 0 ]; then
+  for k in "${KEYS[@]}"; do rpm --root "$R" --import "$k"; done
+  t "${Z[@]}" addrepo --refresh --gpgcheck-strict "$URL" reposmith >/dev/null
+else
+  t "${Z[@]}" addrepo --refresh --no-gpgcheck "$URL" reposmith >/dev/null
+fi
+t "${Z[@]}" refresh || { tail -30 "$W/zypper.log"; exit 1; }
+t "${Z[@]}" search -s harness
+if [ ${#INSTALL[@]} -gt 0 ]; then
+  t "${Z[@]}" install --download-only "${INSTALL[@]}" >/dev/null
+  # rpm on Debian prints "RPM should not be used directly ..." here: harmless
+  t "${Z[@]}" install "${INSTALL[@]}" >/dev/null
+  rpm --root "$R" -qa --qf '%{NEVRA}\n' | sort
+  for p in "${EXPECT[@]}"; do
+    rpm --root "$R" -q "$p" >/dev/null || { echo "[zypper] $p not installed"; exit 1; }
+  done
+fi
+if [ ${#DOWNLOAD[@]} -gt 0 ]; then
+  t "${Z[@]}" download "${DOWNLOAD[@]}" >/dev/null
+  find "$R/var/cache/zypp/packages" -name '*.rpm' -printf '%f\n' | sort
+  for p in "${DOWNLOAD[@]}"; do
+    compgen -G "$R/var/cache/zypp/packages/reposmith/*/$p-*.rpm" >/dev/null \
+      || { echo "[zypper] $p was not downloaded"; exit 1; }
+  done
+fi
+echo "[zypper] OK $URL"
