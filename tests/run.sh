@@ -32,5 +32,9 @@ else
   echo "[run] no generator crates under generators/ or tests/generators/" >&2
 fi
 
+# The core is shared with the Spin target: it must keep building for wasm32-wasip2.
+echo "[run] cargo build --release --target wasm32-wasip2 -p reposmith-core" >&2
+cargo build --release --target wasm32-wasip2 -p reposmith-core
+
 echo "[run] cargo test --release $*" >&2
 exec cargo test --release "$@"

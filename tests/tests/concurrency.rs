@@ -48,6 +48,11 @@ fn sixty_four_concurrent_uploads_all_published() {
     );
     let list = server.get("/repos/busy/packages/").json();
     assert_eq!(list["packages"].as_array().unwrap().len(), 64);
+    // Publishers coalesce: one generation covers many commits (create = generation 1,
+    // so 65 would mean one publish per upload).
+    let generation = list["generation"].as_u64().unwrap();
+    println!("64 uploads published in {} generations", generation - 1);
+    assert!(generation < 65, "no coalescing: {generation} generations");
     let packages = server
         .get("/repos/busy/dist/dists/stable/main/binary-amd64/Packages")
         .text();

@@ -29,6 +29,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const CAS_ATTEMPTS: u32 = 200;
+/// Decoded immutable blobs kept in memory. A manifest is O(packages): keep only the few
+/// that serving needs (current and recently retired generations).
+const MANIFESTS_CACHED: usize = 8;
+const ANALYSES_CACHED: usize = 200_000;
+
+/// Content-addressed, so never stale; bounded by dropping everything when full (a miss
+/// only costs one read of the blob).
+fn remember<T>(
+    cache: &std::sync::Mutex<std::collections::HashMap<String, Arc<T>>>,
+    key: &str,
+    value: Arc<T>,
+    cap: usize,
+) {
+    let mut c = cache.lock().unwrap();
+    if c.len() >= cap && !c.contains_key(key) {
+        c.clear();
+    }
+    c.insert(key.to_string(), value);
+}
 /// First bytes handed to `claims`.
 const HEAD_BYTES: u64 = 4096;
 
@@ -153,10 +172,12 @@ pub async fn analyze(
         .iter()
         .map(|(g, es)| (g.clone(), es.iter().map(EntryId::from).collect()))
         .collect();
-    app.analyses
-        .lock()
-        .unwrap()
-        .insert(stored.sha256.clone(), Arc::new(analysis));
+    remember(
+        &app.analyses,
+        &stored.sha256,
+        Arc::new(analysis),
+        ANALYSES_CACHED,
+    );
     Ok(PackageRecord {
         filename: filename.to_string(),
         size: digests.size,
@@ -293,10 +314,12 @@ pub async fn ensure_published(app: &App, repo: &str, seq: u64) -> ApiResult<Publ
         let manifest = render(app, &config, &head, generation).await?;
         let manifest_blob = serde_json::to_vec(&manifest).map_err(anyhow::Error::from)?;
         let stored = app.packages.put_bytes(manifest_blob.into()).await?;
-        app.manifests
-            .lock()
-            .unwrap()
-            .insert(stored.sha256.clone(), Arc::new(manifest));
+        remember(
+            &app.manifests,
+            &stored.sha256,
+            Arc::new(manifest),
+            MANIFESTS_CACHED,
+        );
         let now = app.now();
         let mut previous = Vec::new();
         if let Some(p) = &prev {
@@ -354,10 +377,7 @@ pub async fn analysis_of(app: &App, sha256: &str) -> ApiResult<Arc<Analysis>> {
         serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::internal(format!("corrupt analysis {sha256}: {e}")))?,
     );
-    app.analyses
-        .lock()
-        .unwrap()
-        .insert(sha256.to_string(), a.clone());
+    remember(&app.analyses, sha256, a.clone(), ANALYSES_CACHED);
     Ok(a)
 }
 
@@ -374,10 +394,7 @@ pub async fn manifest_of(app: &App, sha256: &str) -> ApiResult<Arc<Manifest>> {
         serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::internal(format!("corrupt manifest {sha256}: {e}")))?,
     );
-    app.manifests
-        .lock()
-        .unwrap()
-        .insert(sha256.to_string(), m.clone());
+    remember(&app.manifests, sha256, m.clone(), MANIFESTS_CACHED);
     Ok(m)
 }
 
@@ -513,6 +530,9 @@ pub struct RebuildReport {
     /// Packages whose blob is missing from the package store.
     pub missing: Vec<String>,
     pub generation: u64,
+    /// Time spent re-analyzing packages, and publishing (plan, assembly, finish, commit).
+    pub analyze_millis: u64,
+    pub publish_millis: u64,
     pub millis: u64,
 }
 
@@ -588,6 +608,7 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
     }
     report.missing.sort();
     report.unclaimed.sort();
+    report.analyze_millis = started.elapsed().as_millis() as u64;
     let seq = update_head(app, repo, |h| {
         for (name, rec) in h.packages.iter_mut() {
             // Only records unchanged since we read them; newer uploads were analyzed fresh.
@@ -603,6 +624,7 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
     let published = ensure_published(app, repo, seq).await?;
     report.generation = published.generation;
     report.millis = started.elapsed().as_millis() as u64;
+    report.publish_millis = report.millis - report.analyze_millis;
     Ok(report)
 }
 

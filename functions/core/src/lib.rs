@@ -9,6 +9,8 @@ pub mod app;
 pub mod assemble;
 pub mod body;
 pub mod commit;
+#[cfg(test)]
+mod commit_tests;
 pub mod digest;
 pub mod error;
 pub mod generator;
@@ -17,6 +19,8 @@ pub mod model;
 pub mod routes;
 mod serde_bytes_b64;
 pub mod store;
+#[cfg(test)]
+mod testkit;
 
 pub use app::{App, GeneratorLoader, Runtime};
 pub use body::{Body, ByteStream, Request, Response};

@@ -1,0 +1,156 @@
+//! Unit tests of the commit protocol on in-memory stores (the file, S3 and DynamoDB
+//! backends are proven end to end in `tests/`).
+use crate::commit::*;
+use crate::digest::digests;
+use crate::model::keys;
+use crate::testkit::*;
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+fn req(method: &str, path: &str, body: &[u8]) -> crate::Request {
+    http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", "Bearer t")
+        .body(crate::Body::from(body.to_vec()))
+        .unwrap()
+}
+
+async fn text(app: &crate::App, path: &str) -> (u16, String) {
+    let r = crate::handle(app, req("GET", path, b"")).await;
+    let s = r.status().as_u16();
+    let b = r.into_body().collect(1 << 20).await.unwrap();
+    (s, String::from_utf8_lossy(&b).into_owned())
+}
+
+#[test]
+fn concurrent_adds_all_publish_and_coalesce() {
+    let gen = Arc::new(FakeGen::new());
+    let (app, _, _) = app(gen.clone());
+    futures::executor::block_on(async {
+        assert_eq!(
+            crate::handle(&app, req("POST", "/repos/r/", b""))
+                .await
+                .status(),
+            201
+        );
+        let plans_before = gen.plans.load(Ordering::SeqCst);
+        let uploads = (0..24).map(|i| {
+            let app = app.clone();
+            async move {
+                let r = crate::handle(
+                    &app,
+                    req(
+                        "POST",
+                        &format!("/repos/r/packages/?filename=p{i:02}"),
+                        format!("PKG {i}").as_bytes(),
+                    ),
+                )
+                .await;
+                assert_eq!(r.status(), 201);
+                // Read your writes.
+                let (s, idx) = text(&app, "/repos/r/fake/index").await;
+                assert_eq!(s, 200);
+                assert!(
+                    idx.contains(&format!("p{i:02}\n")),
+                    "p{i:02} not published on 201"
+                );
+            }
+        });
+        futures::future::join_all(uploads).await;
+        let (_, idx) = text(&app, "/repos/r/fake/index").await;
+        assert_eq!(idx.lines().count(), 24);
+        assert_eq!(
+            text(&app, "/repos/r/fake/alias").await.1,
+            idx,
+            "same-as serves the same bytes"
+        );
+        let plans = gen.plans.load(Ordering::SeqCst) - plans_before;
+        assert!(
+            plans < 24,
+            "24 commits took {plans} publishes: no coalescing"
+        );
+        let (_, release) = text(&app, "/repos/r/fake/Release").await;
+        assert!(release.starts_with("SIGNED\n"));
+        // The package file is published at its entry path.
+        assert_eq!(text(&app, "/repos/r/fake/pool/p07").await.1, "PKG 7");
+    });
+}
+
+#[test]
+fn a_commit_left_unpublished_by_a_crash_is_published_by_recover() {
+    let gen = Arc::new(FakeGen::new());
+    let (app, _, _) = app(gen);
+    futures::executor::block_on(async {
+        assert_eq!(
+            crate::handle(&app, req("POST", "/repos/r/", b""))
+                .await
+                .status(),
+            201
+        );
+        // Steps 1-3 only, as if the process died before publishing.
+        let bytes = Bytes::from_static(b"PKG crash");
+        let d = app.packages.put_bytes(bytes).await.unwrap();
+        let config = load_config(&app, "r").await.unwrap();
+        let rec = analyze(&app, &config, "crash", &d, &[]).await.unwrap();
+        let seq = update_head(&app, "r", |h| insert_record(h, &rec))
+            .await
+            .unwrap();
+        let (p, _) = load_published(&app, "r").await.unwrap().unwrap();
+        assert!(p.covers < seq);
+        assert_eq!(
+            text(&app, "/repos/r/fake/index").await.1,
+            "",
+            "not visible before its publish"
+        );
+        assert_eq!(recover(&app).await.unwrap(), vec!["r".to_string()]);
+        assert_eq!(text(&app, "/repos/r/fake/index").await.1, "crash\n");
+        assert!(
+            recover(&app).await.unwrap().is_empty(),
+            "nothing left to recover"
+        );
+    });
+}
+
+#[test]
+fn clashes_are_refused_and_repeats_are_idempotent() {
+    let gen = Arc::new(FakeGen::new());
+    let (app, meta, _) = app(gen);
+    futures::executor::block_on(async {
+        crate::handle(&app, req("POST", "/repos/r/", b"")).await;
+        let add = |name: &'static str, body: &'static [u8]| {
+            let app = app.clone();
+            async move {
+                crate::handle(
+                    &app,
+                    req("POST", &format!("/repos/r/packages/?filename={name}"), body),
+                )
+                .await
+                .status()
+                .as_u16()
+            }
+        };
+        assert_eq!(add("a", b"PKG a").await, 201);
+        let head_before = meta.map_snapshot(&keys::head("r"));
+        assert_eq!(add("a", b"PKG a").await, 200, "same bytes again");
+        assert_eq!(add("a", b"PKG other").await, 409, "same name, other bytes");
+        assert_eq!(add("b", b"garbage").await, 422, "nobody claims it");
+        assert_eq!(
+            meta.map_snapshot(&keys::head("r")),
+            head_before,
+            "refusals changed the head"
+        );
+        assert_eq!(digests(b"").size, 0);
+    });
+}
+
+impl MemMeta {
+    fn map_snapshot(&self, key: &str) -> Option<(Vec<u8>, u64)> {
+        self.map
+            .lock()
+            .unwrap()
+            .get(key)
+            .map(|v| (v.value.to_vec(), v.version))
+    }
+}

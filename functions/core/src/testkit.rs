@@ -1,0 +1,267 @@
+//! In-memory stores, a fake generator and a signer for the core's unit tests. The real
+//! backends and real generators are exercised by the end-to-end tests in `tests/`.
+use crate::app::{App, Runtime};
+use crate::body::{Body, ByteStream};
+use crate::digest::{digests, Digests};
+use crate::generator::*;
+use crate::store::{Conflict, MetaStore, PackageStore, Result, Versioned};
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Default)]
+pub struct MemMeta {
+    pub(crate) map: Mutex<BTreeMap<String, Versioned>>,
+}
+
+#[async_trait]
+impl MetaStore for MemMeta {
+    async fn get(&self, key: &str) -> Result<Option<Versioned>> {
+        Ok(self.map.lock().unwrap().get(key).cloned())
+    }
+    async fn put_if(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: Option<u64>,
+    ) -> Result<std::result::Result<u64, Conflict>> {
+        let mut m = self.map.lock().unwrap();
+        let cur = m.get(key).map(|v| v.version);
+        if cur != expected {
+            return Ok(Err(Conflict));
+        }
+        let version = cur.map_or(1, |v| v + 1);
+        m.insert(key.to_string(), Versioned { value, version });
+        Ok(Ok(version))
+    }
+    async fn delete_if(
+        &self,
+        key: &str,
+        expected: u64,
+    ) -> Result<std::result::Result<(), Conflict>> {
+        let mut m = self.map.lock().unwrap();
+        if m.get(key).map(|v| v.version) != Some(expected) {
+            return Ok(Err(Conflict));
+        }
+        m.remove(key);
+        Ok(Ok(()))
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        Ok(self
+            .map
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct MemBlobs {
+    pub blobs: Mutex<HashMap<String, Bytes>>,
+}
+
+struct MemReader(Facts, Bytes);
+
+impl PackageReader for MemReader {
+    fn facts(&self) -> &Facts {
+        &self.0
+    }
+    fn read(&self, offset: u64, len: u32) -> std::result::Result<Vec<u8>, String> {
+        let start = (offset as usize).min(self.1.len());
+        let end = (start + len as usize).min(self.1.len());
+        Ok(self.1[start..end].to_vec())
+    }
+}
+
+#[async_trait]
+impl PackageStore for MemBlobs {
+    async fn put(&self, mut body: ByteStream) -> Result<Digests> {
+        let mut buf = Vec::new();
+        while let Some(c) = body.next().await {
+            buf.extend_from_slice(&c?);
+        }
+        let d = digests(&buf);
+        self.blobs
+            .lock()
+            .unwrap()
+            .insert(d.sha256.clone(), buf.into());
+        Ok(d)
+    }
+    async fn get(
+        &self,
+        sha256: &str,
+        offset: u64,
+        _len: Option<u64>,
+    ) -> Result<Option<ByteStream>> {
+        let b = self.blobs.lock().unwrap().get(sha256).cloned();
+        Ok(b.map(|b| Body::Bytes(b.slice(offset as usize..)).into_stream()))
+    }
+    async fn size(&self, sha256: &str) -> Result<Option<u64>> {
+        Ok(self
+            .blobs
+            .lock()
+            .unwrap()
+            .get(sha256)
+            .map(|b| b.len() as u64))
+    }
+    async fn delete(&self, sha256: &str) -> Result<()> {
+        self.blobs.lock().unwrap().remove(sha256);
+        Ok(())
+    }
+    async fn reader(&self, facts: Facts) -> Result<Arc<dyn PackageReader>> {
+        let b = self
+            .blobs
+            .lock()
+            .unwrap()
+            .get(&facts.sha256)
+            .cloned()
+            .unwrap_or_default();
+        Ok(Arc::new(MemReader(facts, b)))
+    }
+}
+
+/// Claims files starting with "PKG "; one entry per file; one index listing them all.
+pub struct FakeGen {
+    info: Info,
+    pub plans: AtomicUsize,
+}
+
+impl FakeGen {
+    pub fn new() -> Self {
+        FakeGen {
+            info: Info {
+                name: "fake".into(),
+                mount: "fake".into(),
+                extensions: vec![".fake".into()],
+                description: "test".into(),
+                contract: "0.1.0".into(),
+            },
+            plans: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Generator for FakeGen {
+    fn info(&self) -> &Info {
+        &self.info
+    }
+    fn claims(&self, _f: &str, head: &[u8], _h: &[Hint]) -> bool {
+        head.starts_with(b"PKG ")
+    }
+    fn analyze(
+        &self,
+        pkg: Arc<dyn PackageReader>,
+        _h: &[Hint],
+    ) -> std::result::Result<Vec<Entry>, GenError> {
+        let name = pkg.facts().filename.clone();
+        Ok(vec![Entry {
+            name: name.clone(),
+            version: "1".into(),
+            arch: "any".into(),
+            path: format!("pool/{name}"),
+            shelf: "s".into(),
+            fragments: vec![Fragment {
+                name: "idx".into(),
+                data: format!("{name}\n").into_bytes(),
+            }],
+        }])
+    }
+    fn plan(
+        &self,
+        _r: &RepoInfo,
+        _s: &[ShelfSummary],
+    ) -> std::result::Result<Vec<BulkFile>, GenError> {
+        self.plans.fetch_add(1, Ordering::SeqCst);
+        Ok(vec![BulkFile {
+            path: "index".into(),
+            parts: vec![Part::Entries(Selection {
+                shelves: vec!["s".into()],
+                fragment: "idx".into(),
+                separator: vec![],
+            })],
+            encodings: vec![Encoding::Identity, Encoding::Gzip],
+        }])
+    }
+    fn finish(
+        &self,
+        _r: &RepoInfo,
+        _s: &[ShelfSummary],
+        files: &[Assembled],
+        signer: Arc<dyn Signer>,
+    ) -> std::result::Result<Vec<Output>, GenError> {
+        let list: String = files
+            .iter()
+            .map(|f| format!("{} {}\n", f.sha256, f.path))
+            .collect();
+        Ok(vec![
+            Output {
+                path: "Release".into(),
+                content: Content::Bytes(signer.clearsign(&list).unwrap().into_bytes()),
+            },
+            Output {
+                path: "alias".into(),
+                content: Content::SameAs("index".into()),
+            },
+        ])
+    }
+}
+
+pub struct FakeSigner;
+
+impl Signer for FakeSigner {
+    fn clearsign(&self, text: &str) -> std::result::Result<String, String> {
+        Ok(format!("SIGNED\n{text}"))
+    }
+    fn detached(&self, _d: &[u8], _a: bool) -> std::result::Result<Vec<u8>, String> {
+        Ok(b"sig".to_vec())
+    }
+    fn detached_package(&self, _s: &str) -> std::result::Result<Vec<u8>, String> {
+        Ok(b"sig".to_vec())
+    }
+    fn public_key(&self) -> String {
+        "KEY".into()
+    }
+}
+
+/// Runs "blocking" work on a plain thread; sleeps with a thread too (no executor needed).
+pub struct ThreadRuntime;
+
+impl Runtime for ThreadRuntime {
+    fn spawn_blocking(&self, f: Box<dyn FnOnce() + Send>) {
+        std::thread::spawn(f);
+    }
+    fn sleep(&self, d: Duration) -> futures::future::BoxFuture<'static, ()> {
+        let (tx, rx) = futures::channel::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            std::thread::sleep(d);
+            let _ = tx.send(());
+        });
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
+    fn now(&self) -> u64 {
+        1_800_000_000
+    }
+}
+
+pub fn app(gen: Arc<FakeGen>) -> (Arc<App>, Arc<MemMeta>, Arc<MemBlobs>) {
+    let meta = Arc::new(MemMeta::default());
+    let blobs = Arc::new(MemBlobs::default());
+    let app = App::new(
+        meta.clone(),
+        blobs.clone(),
+        vec![gen],
+        Arc::new(FakeSigner),
+        "t".into(),
+        Arc::new(ThreadRuntime),
+    );
+    (Arc::new(app), meta, blobs)
+}
