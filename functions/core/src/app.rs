@@ -35,8 +35,19 @@ pub struct App {
     /// Immutable blobs decoded once (content-addressed, so never stale).
     pub(crate) analyses: Mutex<HashMap<String, Arc<Analysis>>>,
     pub(crate) manifests: Mutex<HashMap<String, Arc<Manifest>>>,
-    /// One publisher per repo in this process; other processes are handled by CAS.
-    pub(crate) publish_locks: Mutex<HashMap<String, Arc<futures::lock::Mutex<()>>>>,
+    /// Per repo: the publish under way in this process and who waits for it.
+    pub(crate) publishers: Mutex<HashMap<String, PublishState>>,
+    /// Per repo: commits of this process take turns (fairly) instead of racing on CAS.
+    pub(crate) commit_locks: Mutex<HashMap<String, Arc<async_lock::Mutex<()>>>>,
+}
+
+type PublishResult = crate::error::ApiResult<crate::model::Published>;
+
+#[derive(Default)]
+pub(crate) struct PublishState {
+    pub running: bool,
+    /// (head sequence to cover, where to send the answer)
+    pub waiters: Vec<(u64, futures::channel::oneshot::Sender<PublishResult>)>,
 }
 
 impl App {
@@ -59,7 +70,8 @@ impl App {
             grace: Duration::from_secs(3600),
             analyses: Mutex::new(HashMap::new()),
             manifests: Mutex::new(HashMap::new()),
-            publish_locks: Mutex::new(HashMap::new()),
+            publishers: Mutex::new(HashMap::new()),
+            commit_locks: Mutex::new(HashMap::new()),
         }
     }
 

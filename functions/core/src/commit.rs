@@ -215,6 +215,12 @@ pub async fn update_head(
     mut f: impl FnMut(&mut Head) -> ApiResult<Change>,
 ) -> ApiResult<u64> {
     let key = keys::head(repo);
+    // Commits of one process take turns (a fair lock); CAS still guards against others.
+    let lock = {
+        let mut locks = app.commit_locks.lock().unwrap();
+        locks.entry(repo.to_string()).or_default().clone()
+    };
+    let _turn = lock.lock().await;
     for attempt in 0..CAS_ATTEMPTS {
         let (mut head, version) = load_head(app, repo).await?;
         if version.is_none() {
@@ -284,28 +290,109 @@ pub fn insert_record(head: &mut Head, rec: &PackageRecord) -> ApiResult<Change> 
 }
 
 /// Step 4: make sure the published generation covers head sequence `seq`.
+///
+/// In one process, publishes of a repo coalesce: whoever finds no publish running becomes
+/// the leader and renders; everyone who commits meanwhile queues, and the next render (which
+/// reads a head holding their commits) answers them all at once. Across processes, the
+/// compare-and-set on the `published` pointer decides, and a loser re-reads what won.
 pub async fn ensure_published(app: &App, repo: &str, seq: u64) -> ApiResult<Published> {
-    let lock = {
-        let mut locks = app.publish_locks.lock().unwrap();
-        locks.entry(repo.to_string()).or_default().clone()
-    };
-    for attempt in 0..CAS_ATTEMPTS {
+    loop {
         if let Some((p, _)) = load_published(app, repo).await? {
             if p.covers >= seq {
                 return Ok(p);
             }
         }
-        // Coalesce: while one publish runs here, the others wait and usually find their
-        // sequence number covered when it ends.
-        let _guard = lock.lock().await;
-        let current = load_published(app, repo).await?;
-        if let Some((p, _)) = &current {
-            if p.covers >= seq {
-                return Ok(p.clone());
+        let rx = {
+            let mut states = app.publishers.lock().unwrap();
+            let st = states.entry(repo.to_string()).or_default();
+            if st.running {
+                let (tx, rx) = futures::channel::oneshot::channel();
+                st.waiters.push((seq, tx));
+                Some(rx)
+            } else {
+                st.running = true;
+                None
+            }
+        };
+        match rx {
+            None => return lead(app, repo, seq).await,
+            Some(rx) => match rx.await {
+                Ok(r) => return r,
+                // The leader was dropped (its client went away): start over, maybe leading.
+                Err(_) => continue,
+            },
+        }
+    }
+}
+
+/// Hands the publisher back if a leader is dropped mid-publish: waiters see their channel
+/// close and start over.
+struct Leadership<'a> {
+    app: &'a App,
+    repo: &'a str,
+    done: bool,
+}
+
+impl Drop for Leadership<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut states = self.app.publishers.lock().unwrap();
+            if let Some(st) = states.get_mut(self.repo) {
+                st.running = false;
+                st.waiters.clear();
             }
         }
+    }
+}
+
+/// The leader's loop: publish until every queued waiter (and the leader) is covered.
+async fn lead(app: &App, repo: &str, seq: u64) -> ApiResult<Published> {
+    let mut guard = Leadership {
+        app,
+        repo,
+        done: false,
+    };
+    let mut mine: Option<ApiResult<Published>> = None;
+    loop {
+        let result = publish_once(app, repo).await;
+        let mut states = app.publishers.lock().unwrap();
+        let st = states.entry(repo.to_string()).or_default();
+        let waiters = std::mem::take(&mut st.waiters);
+        let mut pending = Vec::new();
+        for (s, tx) in waiters {
+            match &result {
+                Ok(p) if p.covers < s => pending.push((s, tx)),
+                r => {
+                    let _ = tx.send(r.clone());
+                }
+            }
+        }
+        if mine.is_none() {
+            match &result {
+                Ok(p) if p.covers < seq => {}
+                r => mine = Some(r.clone()),
+            }
+        }
+        if pending.is_empty() && mine.is_some() {
+            st.running = false;
+            guard.done = true;
+            return mine.expect("set above");
+        }
+        st.waiters = pending;
+    }
+}
+
+/// One render and one compare-and-set of the `published` pointer (retried on conflict).
+async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> {
+    for attempt in 0..CAS_ATTEMPTS {
+        let current = load_published(app, repo).await?;
         let config = load_config(app, repo).await?;
         let (head, _) = load_head(app, repo).await?;
+        if let Some((p, _)) = &current {
+            if p.covers >= head.seq {
+                return Ok(p.clone()); // another process already covered this head
+            }
+        }
         let (prev, prev_version) = match current {
             Some((p, v)) => (Some(p), Some(v)),
             None => (None, None),
@@ -349,12 +436,8 @@ pub async fn ensure_published(app: &App, repo: &str, seq: u64) -> ApiResult<Publ
             .put_if(&keys::published(repo), value.into(), prev_version)
             .await?
         {
-            Ok(_) if next.covers >= seq => return Ok(next),
-            Ok(_) => {} // rendered from a head older than our commit (cannot happen here)
-            Err(_) => {
-                drop(_guard);
-                jitter(app, attempt).await;
-            }
+            Ok(_) => return Ok(next),
+            Err(_) => jitter(app, attempt).await,
         }
     }
     Err(ApiError::new(

@@ -2,7 +2,7 @@
 use crate::body::{Body, Response};
 use http::StatusCode;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
     pub error: String,

@@ -77,7 +77,19 @@ enum Cmd {
     List { repo: Option<String> },
 }
 
+/// glibc gives each thread that allocates its own arena and keeps what they free: with the
+/// blocking threads that run generator calls and assemble indexes, that held 390 MiB for a
+/// 1,000-package repo; two arenas hold 50.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: called first thing in main, before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 fn main() {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

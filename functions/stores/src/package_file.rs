@@ -65,6 +65,17 @@ impl PackageStore for FilePackageStore {
         Ok(d)
     }
 
+    /// In memory already: hash first, and skip the write (and its fsync) when the blob is
+    /// there: unchanged index files, repeated analyses and manifests cost one stat.
+    async fn put_bytes(&self, data: bytes::Bytes) -> Result<Digests> {
+        let d = reposmith_core::digest::digests(&data);
+        if tokio::fs::try_exists(self.path(&d.sha256)?).await? {
+            return Ok(d);
+        }
+        self.put(reposmith_core::Body::Bytes(data).into_stream())
+            .await
+    }
+
     async fn get(&self, sha256: &str, offset: u64, len: Option<u64>) -> Result<Option<ByteStream>> {
         let path = self.path(sha256)?;
         let mut f = match tokio::fs::File::open(&path).await {
