@@ -37,17 +37,32 @@ pub struct App {
     pub(crate) manifests: Mutex<HashMap<String, Arc<Manifest>>>,
     /// Per repo: the publish under way in this process and who waits for it.
     pub(crate) publishers: Mutex<HashMap<String, PublishState>>,
-    /// Per repo: commits of this process take turns (fairly) instead of racing on CAS.
-    pub(crate) commit_locks: Mutex<HashMap<String, Arc<async_lock::Mutex<()>>>>,
+    /// Per repo: the group commit under way in this process and the records queued for it.
+    pub(crate) committers: Mutex<HashMap<String, CommitState>>,
 }
 
+/// What a queued request is told: its answer, or that it leads the next round.
+pub(crate) enum Turn<T> {
+    Done(T),
+    Lead,
+}
+
+pub(crate) type Reply<T> = futures::channel::oneshot::Sender<Turn<T>>;
 type PublishResult = crate::error::ApiResult<crate::model::Published>;
+/// (head sequence after the commit, whether the record was new)
+pub(crate) type CommitResult = crate::error::ApiResult<(u64, bool)>;
 
 #[derive(Default)]
 pub(crate) struct PublishState {
     pub running: bool,
     /// (head sequence to cover, where to send the answer)
-    pub waiters: Vec<(u64, futures::channel::oneshot::Sender<PublishResult>)>,
+    pub waiters: Vec<(u64, Reply<PublishResult>)>,
+}
+
+#[derive(Default)]
+pub(crate) struct CommitState {
+    pub running: bool,
+    pub queue: Vec<(crate::model::PackageRecord, Reply<CommitResult>)>,
 }
 
 impl App {
@@ -71,7 +86,7 @@ impl App {
             analyses: Mutex::new(HashMap::new()),
             manifests: Mutex::new(HashMap::new()),
             publishers: Mutex::new(HashMap::new()),
-            commit_locks: Mutex::new(HashMap::new()),
+            committers: Mutex::new(HashMap::new()),
         }
     }
 

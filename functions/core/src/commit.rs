@@ -13,7 +13,7 @@
 //!
 //! A crash between any two steps leaves orphan blobs at most: nothing names a blob before
 //! it is written, and nothing is visible before its compare-and-set.
-use crate::app::App;
+use crate::app::{App, Reply, Turn};
 use crate::assemble;
 use crate::digest::Digests;
 use crate::error::{ApiError, ApiResult};
@@ -215,12 +215,6 @@ pub async fn update_head(
     mut f: impl FnMut(&mut Head) -> ApiResult<Change>,
 ) -> ApiResult<u64> {
     let key = keys::head(repo);
-    // Commits of one process take turns (a fair lock); CAS still guards against others.
-    let lock = {
-        let mut locks = app.commit_locks.lock().unwrap();
-        locks.entry(repo.to_string()).or_default().clone()
-    };
-    let _turn = lock.lock().await;
     for attempt in 0..CAS_ATTEMPTS {
         let (mut head, version) = load_head(app, repo).await?;
         if version.is_none() {
@@ -315,9 +309,10 @@ pub async fn ensure_published(app: &App, repo: &str, seq: u64) -> ApiResult<Publ
             }
         };
         match rx {
-            None => return lead(app, repo, seq).await,
+            None => return lead_publish(app, repo, seq).await,
             Some(rx) => match rx.await {
-                Ok(r) => return r,
+                Ok(Turn::Done(r)) => return r,
+                Ok(Turn::Lead) => return lead_publish(app, repo, seq).await,
                 // The leader was dropped (its client went away): start over, maybe leading.
                 Err(_) => continue,
             },
@@ -325,61 +320,149 @@ pub async fn ensure_published(app: &App, repo: &str, seq: u64) -> ApiResult<Publ
     }
 }
 
-/// Hands the publisher back if a leader is dropped mid-publish: waiters see their channel
+/// Hands a round back if its leader is dropped mid-way: the waiters see their channels
 /// close and start over.
 struct Leadership<'a> {
-    app: &'a App,
-    repo: &'a str,
+    flag: &'a (dyn Fn() + Sync),
     done: bool,
 }
 
 impl Drop for Leadership<'_> {
     fn drop(&mut self) {
         if !self.done {
-            let mut states = self.app.publishers.lock().unwrap();
-            if let Some(st) = states.get_mut(self.repo) {
-                st.running = false;
-                st.waiters.clear();
-            }
+            (self.flag)();
         }
     }
 }
 
-/// The leader's loop: publish until every queued waiter (and the leader) is covered.
-async fn lead(app: &App, repo: &str, seq: u64) -> ApiResult<Published> {
+/// Publishes until the leader is covered, answering every waiter its render covers; then
+/// hands the next round to a waiter that is still uncovered, so no request leads forever.
+async fn lead_publish(app: &App, repo: &str, seq: u64) -> ApiResult<Published> {
+    let abandon = || {
+        if let Some(st) = app.publishers.lock().unwrap().get_mut(repo) {
+            st.running = false;
+            st.waiters.clear();
+        }
+    };
     let mut guard = Leadership {
-        app,
-        repo,
+        flag: &abandon,
         done: false,
     };
-    let mut mine: Option<ApiResult<Published>> = None;
     loop {
         let result = publish_once(app, repo).await;
         let mut states = app.publishers.lock().unwrap();
         let st = states.entry(repo.to_string()).or_default();
-        let waiters = std::mem::take(&mut st.waiters);
         let mut pending = Vec::new();
-        for (s, tx) in waiters {
+        for (s, tx) in std::mem::take(&mut st.waiters) {
             match &result {
                 Ok(p) if p.covers < s => pending.push((s, tx)),
                 r => {
-                    let _ = tx.send(r.clone());
+                    let _ = tx.send(Turn::Done(r.clone()));
                 }
             }
         }
-        if mine.is_none() {
-            match &result {
-                Ok(p) if p.covers < seq => {}
-                r => mine = Some(r.clone()),
-            }
-        }
-        if pending.is_empty() && mine.is_some() {
-            st.running = false;
+        let covered = !matches!(&result, Ok(p) if p.covers < seq);
+        if covered {
             guard.done = true;
-            return mine.expect("set above");
+            hand_over(&mut st.running, &mut pending);
+            st.waiters = pending;
+            return result;
         }
         st.waiters = pending;
     }
+}
+
+/// Passes leadership to the first waiter (dropping any whose request is gone), or ends the
+/// round when nobody waits.
+fn hand_over<T, U>(running: &mut bool, waiting: &mut Vec<(T, Reply<U>)>) {
+    while !waiting.is_empty() {
+        let (item, tx) = waiting.remove(0);
+        if tx.send(Turn::Lead).is_ok() {
+            return;
+        }
+        drop(item);
+    }
+    *running = false;
+}
+
+/// Step 3 for a new record, as a group commit: whoever finds no commit running leads and
+/// applies every record queued meanwhile in one compare-and-set of the head; the others get
+/// their answer from it. Returns the head sequence number after the commit and whether the
+/// record was new (false: the same file again).
+pub async fn commit_record(app: &App, repo: &str, record: PackageRecord) -> ApiResult<(u64, bool)> {
+    let (tx, rx) = futures::channel::oneshot::channel();
+    let lead = {
+        let mut states = app.committers.lock().unwrap();
+        let st = states.entry(repo.to_string()).or_default();
+        st.queue.push((record.clone(), tx));
+        !std::mem::replace(&mut st.running, true)
+    };
+    if !lead {
+        match rx.await {
+            Ok(Turn::Done(r)) => return r,
+            Ok(Turn::Lead) => {
+                // hand_over took our entry off the queue to tell us: put the record back.
+                let (tx, _) = futures::channel::oneshot::channel();
+                let mut states = app.committers.lock().unwrap();
+                let st = states.entry(repo.to_string()).or_default();
+                st.queue.insert(0, (record.clone(), tx));
+            }
+            Err(_) => return Box::pin(commit_record(app, repo, record)).await,
+        }
+    } else {
+        drop(rx);
+    }
+    let abandon = || {
+        if let Some(st) = app.committers.lock().unwrap().get_mut(repo) {
+            st.running = false;
+            st.queue.clear();
+        }
+    };
+    let mut guard = Leadership {
+        flag: &abandon,
+        done: false,
+    };
+    // The batch: everything queued so far (this request's record among them).
+    let batch = std::mem::take(
+        &mut app
+            .committers
+            .lock()
+            .unwrap()
+            .entry(repo.to_string())
+            .or_default()
+            .queue,
+    );
+    let mut outcomes: Vec<ApiResult<bool>> = Vec::new();
+    let seq = update_head(app, repo, |h| {
+        outcomes = batch
+            .iter()
+            .map(|(rec, _)| insert_record(h, rec).map(|c| matches!(c, Change::Changed)))
+            .collect();
+        Ok(if outcomes.iter().any(|o| matches!(o, Ok(true))) {
+            Change::Changed
+        } else {
+            Change::Unchanged
+        })
+    })
+    .await;
+    let mut mine = None;
+    for (i, (rec, tx)) in batch.into_iter().enumerate() {
+        let answer = match (&seq, outcomes.get(i)) {
+            (Err(e), _) => Err(e.clone()),
+            (Ok(s), Some(Ok(new))) => Ok((*s, *new)),
+            (Ok(_), Some(Err(e))) => Err(e.clone()),
+            (Ok(_), None) => Err(ApiError::internal("commit outcome missing")),
+        };
+        if rec.filename == record.filename && rec.sha256 == record.sha256 && mine.is_none() {
+            mine = Some(answer.clone());
+        }
+        let _ = tx.send(Turn::Done(answer));
+    }
+    let mut states = app.committers.lock().unwrap();
+    let st = states.entry(repo.to_string()).or_default();
+    guard.done = true;
+    hand_over(&mut st.running, &mut st.queue);
+    mine.unwrap_or_else(|| Err(ApiError::internal("own record missing from its batch")))
 }
 
 /// One render and one compare-and-set of the `published` pointer (retried on conflict).
@@ -570,13 +653,7 @@ pub async fn add_stored(
         return Ok((old.clone(), published, false));
     }
     let record = analyze(app, &config, filename, digests, hints).await?;
-    let mut new = true;
-    let seq = update_head(app, repo, |h| {
-        let c = insert_record(h, &record)?;
-        new = matches!(c, Change::Changed);
-        Ok(c)
-    })
-    .await?;
+    let (seq, new) = commit_record(app, repo, record.clone()).await?;
     let published = ensure_published(app, repo, seq).await?;
     Ok((record, published, new))
 }

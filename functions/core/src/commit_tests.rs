@@ -161,10 +161,16 @@ fn a_dropped_leader_hands_publishing_on() {
     let (app, _, _) = app(gen);
     futures::executor::block_on(async {
         crate::handle(&app, req("POST", "/repos/r/", b"")).await;
-        let d = app.packages.put_bytes(Bytes::from_static(b"PKG x")).await.unwrap();
+        let d = app
+            .packages
+            .put_bytes(Bytes::from_static(b"PKG x"))
+            .await
+            .unwrap();
         let config = load_config(&app, "r").await.unwrap();
         let rec = analyze(&app, &config, "x", &d, &[]).await.unwrap();
-        let seq = update_head(&app, "r", |h| insert_record(h, &rec)).await.unwrap();
+        let seq = update_head(&app, "r", |h| insert_record(h, &rec))
+            .await
+            .unwrap();
         // A leader polled once (mid-render), then dropped, as when its client hangs up.
         let mut leader = Box::pin(ensure_published(&app, "r", seq));
         let _ = futures::poll!(leader.as_mut());
