@@ -32,6 +32,17 @@ else
   echo "[run] no generator crates under generators/ or tests/generators/" >&2
 fi
 
+# The generators' own unit tests (format parsing and rendering) run natively.
+UNIT_PKGS=()
+for toml in generators/*/Cargo.toml; do
+  name=$(sed -n 's/^name *= *"\([^"]*\)".*/\1/p' "$toml" | head -n 1)
+  [ -n "$name" ] && UNIT_PKGS+=(-p "$name")
+done
+if [ ${#UNIT_PKGS[@]} -gt 0 ]; then
+  echo "[run] cargo test --release --lib ${UNIT_PKGS[*]}" >&2
+  cargo test --release --lib "${UNIT_PKGS[@]}"
+fi
+
 # The core is shared with the Spin target: it must keep building for wasm32-wasip2.
 echo "[run] cargo build --release --target wasm32-wasip2 -p reposmith-core" >&2
 cargo build --release --target wasm32-wasip2 -p reposmith-core
