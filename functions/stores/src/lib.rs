@@ -1,7 +1,8 @@
 //! Storage backends, chosen by URL, one file each:
 //! - `file://DIR` package store (`package_file`) and metadata store (`meta_file`): the
 //!   embedded default, nothing to install.
-//! (S3 and DynamoDB come next, behind the same traits.)
+//!
+//! S3 and DynamoDB come next, behind the same traits.
 mod meta_file;
 mod package_file;
 

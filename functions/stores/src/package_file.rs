@@ -9,7 +9,7 @@ use reposmith_core::digest::{is_sha256, Digests, Hasher};
 use reposmith_core::generator::{Facts, PackageReader};
 use reposmith_core::store::{PackageStore, Result};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
@@ -134,6 +134,3 @@ impl PackageReader for FileReader {
         Ok(buf)
     }
 }
-
-#[allow(dead_code)]
-fn _assert_path(_: &Path) {}
