@@ -8,6 +8,14 @@ use crate::generator::{
     Assembled, BulkFile, Content, Encoding, Entry, GenError, Generator, Part, RepoInfo,
     ShelfSummary,
 };
+
+/// An entry with the blobs of its package and of the package's upload-time signature.
+#[derive(Clone)]
+pub struct Filed {
+    pub entry: Entry,
+    pub package: BlobRef,
+    pub signature: Option<BlobRef>,
+}
 use crate::model::BlobRef;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -55,7 +63,7 @@ pub fn encode(data: &[u8], enc: Encoding) -> std::io::Result<Vec<u8>> {
 
 /// Builds one bulk file's identity bytes from literal parts and selected fragments.
 /// Entries come grouped by shelf, each group already in the stable order.
-fn assemble_identity(file: &BulkFile, shelves: &HashMap<String, Vec<Entry>>) -> Vec<u8> {
+fn assemble_identity(file: &BulkFile, shelves: &HashMap<String, Vec<Filed>>) -> Vec<u8> {
     let mut out = Vec::new();
     for part in &file.parts {
         match part {
@@ -67,6 +75,7 @@ fn assemble_identity(file: &BulkFile, shelves: &HashMap<String, Vec<Entry>>) -> 
                     .iter()
                     .filter_map(|s| shelves.get(s))
                     .flatten()
+                    .map(|f| &f.entry)
                     .collect();
                 if sel.shelves.len() > 1 {
                     picked.sort_by(|a, b| entry_order(a, b));
@@ -97,15 +106,15 @@ pub async fn render_generator(
     app: &App,
     g: Arc<dyn Generator>,
     info: &RepoInfo,
-    entries: Vec<Entry>,
+    entries: Vec<Filed>,
 ) -> ApiResult<Vec<(String, BlobRef)>> {
     let gname = g.info().name.clone();
-    let mut shelves: HashMap<String, Vec<Entry>> = HashMap::new();
-    for e in entries {
-        shelves.entry(e.shelf.clone()).or_default().push(e);
+    let mut shelves: HashMap<String, Vec<Filed>> = HashMap::new();
+    for f in entries {
+        shelves.entry(f.entry.shelf.clone()).or_default().push(f);
     }
     for v in shelves.values_mut() {
-        v.sort_by(entry_order);
+        v.sort_by(|a, b| entry_order(&a.entry, &b.entry));
     }
     let mut summaries: Vec<ShelfSummary> = shelves
         .iter()
@@ -118,11 +127,12 @@ pub async fn render_generator(
 
     // plan + assembly + encoding: CPU work, off the executor.
     let (g2, info2, sum2) = (g.clone(), info.clone(), summaries.clone());
-    let built: Result<Vec<(Assembled, Vec<u8>)>, ApiError> = app
+    type Built = (Vec<(Assembled, Vec<u8>)>, Vec<(String, BlobRef)>);
+    let built: Result<Built, ApiError> = app
         .blocking(move || {
             let plan = g2.plan(&info2, &sum2).map_err(|e| gen_failed(&gname, e))?;
             let mut out = Vec::new();
-            for file in &plan {
+            for file in &plan.files {
                 check_path(&file.path).map_err(|e| gen_failed(&gname, GenError::Failed(e)))?;
                 let identity = assemble_identity(file, &shelves);
                 let open = digests(&identity);
@@ -147,12 +157,28 @@ pub async fn render_generator(
                     ));
                 }
             }
-            Ok(out)
+            // Links: each selected package (and its signature) again under the prefix.
+            let mut linked = Vec::new();
+            for link in &plan.links {
+                for f in link.shelves.iter().filter_map(|s| shelves.get(s)).flatten() {
+                    let base = f.entry.path.rsplit('/').next().unwrap_or_default();
+                    if base.is_empty() {
+                        continue;
+                    }
+                    let path = format!("{}{base}", link.prefix);
+                    check_path(&path).map_err(|e| gen_failed(&gname, GenError::Failed(e)))?;
+                    linked.push((path.clone(), f.package.clone()));
+                    if let (Some(suffix), Some(sig)) = (&link.signature, &f.signature) {
+                        linked.push((format!("{path}{suffix}"), sig.clone()));
+                    }
+                }
+            }
+            Ok((out, linked))
         })
         .await;
-    let built = built?;
+    let (built, linked) = built?;
 
-    let mut files: BTreeMap<String, BlobRef> = BTreeMap::new();
+    let mut files: BTreeMap<String, BlobRef> = linked.into_iter().collect();
     let mut assembled = Vec::with_capacity(built.len());
     for (a, data) in built {
         let d = app.packages.put_bytes(data.into()).await?;
@@ -200,8 +226,8 @@ mod tests {
     use crate::generator::{Fragment, Selection};
     use std::io::Read;
 
-    fn entry(name: &str, version: &str, shelf: &str) -> Entry {
-        Entry {
+    fn entry(name: &str, version: &str, shelf: &str) -> Filed {
+        let entry = Entry {
             name: name.into(),
             version: version.into(),
             arch: "amd64".into(),
@@ -211,12 +237,20 @@ mod tests {
                 name: "P".into(),
                 data: format!("Package: {name}\n").into_bytes(),
             }],
+        };
+        Filed {
+            entry,
+            package: BlobRef {
+                sha256: "0".repeat(64),
+                size: 0,
+            },
+            signature: None,
         }
     }
 
     #[test]
     fn assembles_selected_shelves_in_stable_order_with_separators() {
-        let mut shelves: HashMap<String, Vec<Entry>> = HashMap::new();
+        let mut shelves: HashMap<String, Vec<Filed>> = HashMap::new();
         shelves.insert(
             "s/amd64".into(),
             vec![entry("b", "1", "s/amd64"), entry("d", "1", "s/amd64")],

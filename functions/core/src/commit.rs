@@ -165,6 +165,13 @@ pub async fn analyze(
         })
         .await;
     let analysis = result?;
+    // Signed once here, so that no publish ever reads a package file.
+    let (signer, sha) = (app.signer.clone(), digests.sha256.clone());
+    let sig = app
+        .blocking(move || signer.detached_package(&sha))
+        .await
+        .map_err(|e| ApiError::internal(format!("signing the package: {e}")))?;
+    let sig = app.packages.put_bytes(Bytes::from(sig)).await?;
     let blob = serde_json::to_vec(&analysis).map_err(anyhow::Error::from)?;
     let stored = app.packages.put_bytes(Bytes::from(blob)).await?;
     let entries = analysis
@@ -189,6 +196,10 @@ pub async fn analyze(
         uploaded: app.now(),
         entries,
         analysis: stored.sha256,
+        signature: Some(BlobRef {
+            sha256: sig.sha256,
+            size: sig.size,
+        }),
     })
 }
 
@@ -583,17 +594,19 @@ async fn render(
         let mut entries = Vec::new();
         for (rec, a) in &analyses {
             if let Some(es) = a.by_generator.get(&gname) {
+                let package = BlobRef {
+                    sha256: rec.sha256.clone(),
+                    size: rec.size,
+                };
                 for e in es {
                     if !e.path.is_empty() {
-                        files.insert(
-                            format!("{mount}/{}", e.path),
-                            BlobRef {
-                                sha256: rec.sha256.clone(),
-                                size: rec.size,
-                            },
-                        );
+                        files.insert(format!("{mount}/{}", e.path), package.clone());
                     }
-                    entries.push(e.clone());
+                    entries.push(assemble::Filed {
+                        entry: e.clone(),
+                        package: package.clone(),
+                        signature: rec.signature.clone(),
+                    });
                 }
             }
         }

@@ -73,8 +73,11 @@ fn concurrent_adds_all_publish_and_coalesce() {
         );
         let (_, release) = text(&app, "/repos/r/fake/Release").await;
         assert!(release.starts_with("SIGNED\n"));
-        // The package file is published at its entry path.
+        // The package file is published at its entry path, and again under the link's
+        // prefix with its upload-time signature.
         assert_eq!(text(&app, "/repos/r/fake/pool/p07").await.1, "PKG 7");
+        assert_eq!(text(&app, "/repos/r/fake/linked/p07").await.1, "PKG 7");
+        assert_eq!(text(&app, "/repos/r/fake/linked/p07.sig").await.1, "sig");
     });
 }
 

@@ -107,6 +107,20 @@ pub struct BulkFile {
     pub encodings: Vec<Encoding>,
 }
 
+/// Package files served again under `prefix` (see `link` in the WIT).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub shelves: Vec<String>,
+    pub prefix: String,
+    pub signature: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub files: Vec<BulkFile>,
+    pub links: Vec<Link>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Assembled {
     pub path: String,
@@ -175,7 +189,7 @@ pub trait Generator: Send + Sync {
     /// Never fails: a generator that traps here simply does not claim the file.
     fn claims(&self, filename: &str, head: &[u8], hints: &[Hint]) -> bool;
     fn analyze(&self, pkg: Arc<dyn PackageReader>, hints: &[Hint]) -> Result<Vec<Entry>, GenError>;
-    fn plan(&self, repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<Vec<BulkFile>, GenError>;
+    fn plan(&self, repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<Plan, GenError>;
     fn finish(
         &self,
         repo: &RepoInfo,

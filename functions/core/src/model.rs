@@ -77,6 +77,10 @@ pub struct PackageRecord {
     pub entries: BTreeMap<String, Vec<EntryId>>,
     /// sha256 of the blob holding the full [`Analysis`] (fragments included).
     pub analysis: String,
+    /// The package's detached OpenPGP signature by the repo key, made once at upload (and on
+    /// rebuild), for formats that publish one next to each package (pacman's `.sig`).
+    #[serde(default)]
+    pub signature: Option<BlobRef>,
 }
 
 /// An entry without its fragments: enough to detect clashes and to list.

@@ -173,21 +173,24 @@ impl Generator for FakeGen {
             }],
         }])
     }
-    fn plan(
-        &self,
-        _r: &RepoInfo,
-        _s: &[ShelfSummary],
-    ) -> std::result::Result<Vec<BulkFile>, GenError> {
+    fn plan(&self, _r: &RepoInfo, _s: &[ShelfSummary]) -> std::result::Result<Plan, GenError> {
         self.plans.fetch_add(1, Ordering::SeqCst);
-        Ok(vec![BulkFile {
-            path: "index".into(),
-            parts: vec![Part::Entries(Selection {
+        Ok(Plan {
+            files: vec![BulkFile {
+                path: "index".into(),
+                parts: vec![Part::Entries(Selection {
+                    shelves: vec!["s".into()],
+                    fragment: "idx".into(),
+                    separator: vec![],
+                })],
+                encodings: vec![Encoding::Identity, Encoding::Gzip],
+            }],
+            links: vec![Link {
                 shelves: vec!["s".into()],
-                fragment: "idx".into(),
-                separator: vec![],
-            })],
-            encodings: vec![Encoding::Identity, Encoding::Gzip],
-        }])
+                prefix: "linked/".into(),
+                signature: Some(".sig".into()),
+            }],
+        })
     }
     fn finish(
         &self,

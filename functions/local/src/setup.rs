@@ -54,18 +54,47 @@ impl Signer for PgpSigner {
         self.key.detached(data, armor).map_err(|e| format!("{e:#}"))
     }
     fn detached_package(&self, sha256: &str) -> Result<Vec<u8>, String> {
-        // Called from a blocking thread (a generator call): safe to block on the store.
-        let bytes = self
+        // Called from a blocking thread (a generator call or an upload's signing step): safe
+        // to block on the store. The blob streams through the hasher, never whole in memory.
+        let size = self
             .handle
-            .block_on(self.packages.get_bytes(sha256))
+            .block_on(self.packages.size(sha256))
             .map_err(|e| format!("{e:#}"))?
-            .ok_or_else(|| format!("no stored package {sha256}"))?;
+            .ok_or_else(|| format!("no stored blob {sha256}"))?;
+        let facts = reposmith_core::generator::Facts {
+            sha256: sha256.to_string(),
+            size,
+            ..Default::default()
+        };
+        let reader = self
+            .handle
+            .block_on(self.packages.reader(facts))
+            .map_err(|e| format!("{e:#}"))?;
         self.key
-            .detached_reader(&bytes[..], false)
+            .detached_reader(BlobRead { reader, offset: 0 }, false)
             .map_err(|e| format!("{e:#}"))
     }
     fn public_key(&self) -> String {
         self.public.clone()
+    }
+}
+
+/// A stored blob as `std::io::Read`, by ranged reads.
+struct BlobRead {
+    reader: Arc<dyn reposmith_core::generator::PackageReader>,
+    offset: u64,
+}
+
+impl std::io::Read for BlobRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let len = buf.len().min(1 << 20) as u32;
+        let chunk = self
+            .reader
+            .read(self.offset, len)
+            .map_err(std::io::Error::other)?;
+        buf[..chunk.len()].copy_from_slice(&chunk);
+        self.offset += chunk.len() as u64;
+        Ok(chunk.len())
     }
 }
 

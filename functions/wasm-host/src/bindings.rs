@@ -141,6 +141,14 @@ pub fn bulk_file(b: wit::BulkFile) -> core::BulkFile {
     }
 }
 
+pub fn link(l: wit::Link) -> core::Link {
+    core::Link {
+        shelves: l.shelves,
+        prefix: l.prefix,
+        signature: l.signature,
+    }
+}
+
 pub fn output(o: wit::Output) -> core::Output {
     core::Output {
         path: o.path,

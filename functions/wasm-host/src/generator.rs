@@ -4,7 +4,7 @@ use crate::bindings::{self, GeneratorWorld, GeneratorWorldPre};
 use crate::state::{HostState, PackageHandle};
 use crate::Limits;
 use reposmith_core::generator::{
-    Assembled, BulkFile, Entry, GenError, Generator, Hint, Info, Output, PackageReader, RepoInfo,
+    Assembled, Entry, GenError, Generator, Hint, Info, Output, PackageReader, Plan, RepoInfo,
     ShelfSummary, Signer,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -167,14 +167,15 @@ impl Generator for WasmGenerator {
         Ok(entries.into_iter().map(bindings::entry).collect())
     }
 
-    fn plan(&self, repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<Vec<BulkFile>, GenError> {
+    fn plan(&self, repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<Plan, GenError> {
         let repo = bindings::repo_info(repo);
         let shelves = bindings::shelves(shelves);
         let r = self.call("plan", None, |store, w| {
             w.reposmith_generator_generator()
                 .call_plan(store, &repo, &shelves)
         })?;
-        let files = self.answer("plan", r, |b| {
+        let plan = r.map_err(|m| GenError::Rejected(clip(&m)))?;
+        let files = self.answer("plan", Ok(plan.files), |b| {
             b.path.len()
                 + b.parts
                     .iter()
@@ -188,7 +189,13 @@ impl Generator for WasmGenerator {
                     })
                     .sum::<usize>()
         })?;
-        Ok(files.into_iter().map(bindings::bulk_file).collect())
+        let links = self.answer("plan", Ok(plan.links), |l| {
+            l.prefix.len() + l.shelves.iter().map(String::len).sum::<usize>()
+        })?;
+        Ok(Plan {
+            files: files.into_iter().map(bindings::bulk_file).collect(),
+            links: links.into_iter().map(bindings::link).collect(),
+        })
     }
 
     fn finish(

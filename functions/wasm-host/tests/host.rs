@@ -288,6 +288,15 @@ fn plan_and_finish() {
         entries: 2,
     }];
     let plan = g.plan(&repo, &shelves).unwrap();
+    assert_eq!(
+        plan.links,
+        vec![reposmith_core::generator::Link {
+            shelves: vec!["s".into()],
+            prefix: "linked/".into(),
+            signature: Some(".sig".into()),
+        }]
+    );
+    let plan = plan.files;
     assert_eq!(plan.len(), 1);
     assert_eq!(plan[0].path, "index");
     assert_eq!(plan[0].encodings, vec![Encoding::Identity, Encoding::Gzip]);
@@ -438,7 +447,7 @@ fn aot_cache_and_timings() {
     let claims = per_call(&|| assert!(g.claims("misbehave-x", b"", &[])));
     let analyze = per_call(&|| analyze_ok(&*g, "misbehave-x.pkg"));
     let repo = RepoInfo::default();
-    let plan = per_call(&|| assert_eq!(g.plan(&repo, &[]).unwrap().len(), 1));
+    let plan = per_call(&|| assert_eq!(g.plan(&repo, &[]).unwrap().files.len(), 1));
 
     println!(
         "misbehave.wasm {} KiB: compile+check {:?}, cached load+check {:?}; per call: claims {:?}, analyze {:?}, plan {:?}",

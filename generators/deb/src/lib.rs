@@ -20,7 +20,7 @@ mod testdeb;
 use exports::reposmith::generator::generator::Guest;
 use reposmith::generator::signer;
 use reposmith::generator::types::{
-    Assembled, BulkFile, Entry, Hint, Info, Output, Package, RepoInfo, ShelfSummary,
+    Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
 };
 
 struct Deb;
@@ -45,8 +45,11 @@ impl Guest for Deb {
         packages::analyze(|offset, len| pkg.read(offset, len), &facts, &hints)
     }
 
-    fn plan(repo: RepoInfo, shelves: Vec<ShelfSummary>) -> Result<Vec<BulkFile>, String> {
-        packages::plan(&repo, &shelves)
+    fn plan(repo: RepoInfo, shelves: Vec<ShelfSummary>) -> Result<PublishPlan, String> {
+        Ok(PublishPlan {
+            files: packages::plan(&repo, &shelves)?,
+            links: Vec::new(),
+        })
     }
 
     fn finish(

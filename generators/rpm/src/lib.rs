@@ -25,7 +25,7 @@ mod xml;
 use exports::reposmith::generator::generator::Guest;
 use reposmith::generator::signer;
 use reposmith::generator::types::{
-    Assembled, BulkFile, Entry, Hint, Info, Output, Package, RepoInfo, ShelfSummary,
+    Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
 };
 
 struct Rpm;
@@ -50,8 +50,11 @@ impl Guest for Rpm {
         repodata::analyze(|offset, len| pkg.read(offset, len), &facts)
     }
 
-    fn plan(repo: RepoInfo, shelves: Vec<ShelfSummary>) -> Result<Vec<BulkFile>, String> {
-        repodata::plan(&repo, &shelves)
+    fn plan(repo: RepoInfo, shelves: Vec<ShelfSummary>) -> Result<PublishPlan, String> {
+        Ok(PublishPlan {
+            files: repodata::plan(&repo, &shelves)?,
+            links: Vec::new(),
+        })
     }
 
     fn finish(

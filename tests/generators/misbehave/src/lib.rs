@@ -11,8 +11,8 @@ wit_bindgen::generate!({ path: "../../../wit", world: "generator-world" });
 use exports::reposmith::generator::generator::Guest;
 use reposmith::generator::signer;
 use reposmith::generator::types::{
-    Assembled, BulkFile, Content, Encoding, Entry, Fragment, Hint, Info, Output, Package, Part,
-    RepoInfo, Selection, ShelfSummary,
+    Assembled, BulkFile, Content, Encoding, Entry, Fragment, Hint, Info, Link, Output, Package,
+    Part, PublishPlan, RepoInfo, Selection, ShelfSummary,
 };
 
 struct Misbehave;
@@ -82,16 +82,23 @@ impl Guest for Misbehave {
         }])
     }
 
-    fn plan(_repo: RepoInfo, _shelves: Vec<ShelfSummary>) -> Result<Vec<BulkFile>, String> {
-        Ok(vec![BulkFile {
-            path: "index".into(),
-            parts: vec![Part::Entries(Selection {
+    fn plan(_repo: RepoInfo, _shelves: Vec<ShelfSummary>) -> Result<PublishPlan, String> {
+        Ok(PublishPlan {
+            files: vec![BulkFile {
+                path: "index".into(),
+                parts: vec![Part::Entries(Selection {
+                    shelves: vec!["s".into()],
+                    fragment: "idx".into(),
+                    separator: vec![],
+                })],
+                encodings: vec![Encoding::Identity, Encoding::Gzip],
+            }],
+            links: vec![Link {
                 shelves: vec!["s".into()],
-                fragment: "idx".into(),
-                separator: vec![],
-            })],
-            encodings: vec![Encoding::Identity, Encoding::Gzip],
-        }])
+                prefix: "linked/".into(),
+                signature: Some(".sig".into()),
+            }],
+        })
     }
 
     fn finish(
