@@ -1,0 +1,100 @@
+//! reposmith's pacman generator: `.pkg.tar.{zst,xz,gz}` packages into a pacman repository:
+//! `ARCH/REPO.db` and `ARCH/REPO.files` (gzip tars of `desc`/`files` members, as repo-add
+//! makes them), signed, with the package files and their `.sig` linked into every `ARCH/`.
+//! Client config: `Server = URL/repos/REPO/pacman/$arch`.
+//!
+//! This file is only the WIT glue; the format logic lives in plain modules that also build
+//! natively, so `cargo test -p reposmith-gen-pacman --lib` runs without a wasm host.
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "generator-world",
+    additional_derives: [PartialEq],
+});
+
+mod db;
+mod desc;
+mod files;
+mod finish;
+mod pkg;
+mod pkginfo;
+mod tarball;
+#[cfg(test)]
+mod testpkg;
+#[cfg(test)]
+mod tests_real;
+
+use exports::reposmith::generator::generator::Guest;
+use reposmith::generator::signer;
+use reposmith::generator::types::{
+    Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
+};
+
+struct Pacman;
+
+impl Guest for Pacman {
+    fn info() -> Info {
+        Info {
+            name: "pacman".into(),
+            mount: "pacman".into(),
+            extensions: vec![
+                ".pkg.tar.zst".into(),
+                ".pkg.tar.xz".into(),
+                ".pkg.tar.gz".into(),
+            ],
+            description: "Arch Linux packages for pacman: ARCH/REPO.db and REPO.files, signed"
+                .into(),
+            contract: "0.1.0".into(),
+        }
+    }
+
+    fn claims(filename: String, head: Vec<u8>, _hints: Vec<Hint>) -> bool {
+        pkg::claims(&filename, &head)
+    }
+
+    fn analyze(pkg: &Package, _hints: Vec<Hint>) -> Result<Vec<Entry>, String> {
+        let facts = pkg.facts();
+        db::analyze(|offset, len| pkg.read(offset, len), &facts)
+    }
+
+    fn plan(repo: RepoInfo, shelves: Vec<ShelfSummary>) -> Result<PublishPlan, String> {
+        db::plan(&repo, &shelves)
+    }
+
+    fn finish(
+        repo: RepoInfo,
+        shelves: Vec<ShelfSummary>,
+        files: Vec<Assembled>,
+    ) -> Result<Vec<Output>, String> {
+        finish::finish(&repo, &shelves, &files, &HostSigner)
+    }
+}
+
+/// The host's `signer` import.
+struct HostSigner;
+
+impl finish::Sign for HostSigner {
+    fn detached_package(&self, sha256: &str) -> Result<Vec<u8>, String> {
+        signer::detached_package(sha256)
+    }
+}
+
+export!(Pacman);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn info_describes_the_generator() {
+        use super::Guest;
+        let info = super::Pacman::info();
+        assert_eq!(
+            (info.name.as_str(), info.mount.as_str()),
+            ("pacman", "pacman")
+        );
+        assert_eq!(
+            info.extensions,
+            [".pkg.tar.zst", ".pkg.tar.xz", ".pkg.tar.gz"]
+        );
+        assert_eq!(info.contract, "0.1.0");
+    }
+}

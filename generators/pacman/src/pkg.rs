@@ -1,0 +1,534 @@
+//! Reading a pacman package (`.pkg.tar.zst`, `.pkg.tar.xz`, `.pkg.tar.gz`): a compressed tar
+//! whose dot-files (`.PKGINFO`, `.BUILDINFO`, `.MTREE`, ...) describe it and whose other
+//! members are the files it installs.
+//!
+//! `claims` looks at the first bytes only; `read_package` streams the whole archive through
+//! ranged reads (the file list is in every tar header), keeping only `.PKGINFO` and the names.
+
+use std::cell::RefCell;
+use std::io::{self, Read};
+use std::rc::Rc;
+
+use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
+use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
+
+/// `.PKGINFO` larger than this is not a package description.
+const MAX_PKGINFO: u64 = 1 << 20;
+/// The file list kept for `files`: at most this many bytes of names ...
+const MAX_NAMES_BYTES: usize = 64 << 20;
+/// ... and this many names.
+const MAX_NAMES: usize = 1 << 20;
+/// xz dictionaries up to 256 MiB (xz -9e uses 64 MiB).
+const XZ_MEM_LIMIT_KB: u32 = 256 << 10;
+/// One ranged read of the package.
+const CHUNK: u32 = 256 << 10;
+/// The dot-files pacman's tools put at the top of a package.
+pub const META_FILES: [&str; 5] = [".PKGINFO", ".BUILDINFO", ".MTREE", ".INSTALL", ".CHANGELOG"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    Zstd,
+    Xz,
+    Gzip,
+}
+
+impl Codec {
+    pub fn sniff(head: &[u8]) -> Option<Codec> {
+        if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Codec::Zstd)
+        } else if head.starts_with(&[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) {
+            Some(Codec::Xz)
+        } else if head.starts_with(&[0x1f, 0x8b]) {
+            Some(Codec::Gzip)
+        } else {
+            None
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            Codec::Zstd => ".pkg.tar.zst",
+            Codec::Xz => ".pkg.tar.xz",
+            Codec::Gzip => ".pkg.tar.gz",
+        }
+    }
+}
+
+/// Is this a pacman package? A zstd, xz or gzip stream whose tar starts with one of pacman's
+/// dot-files (a FreeBSD `.pkg` starts with `+COMPACT_MANIFEST` and is refused). When the first
+/// compressed block does not fit in `head` (a zstd block can be 128 KiB), the decision falls
+/// back to the name: `.pkg.tar.zst` etc. with the matching magic; `analyze` then checks fully.
+pub fn claims(filename: &str, head: &[u8]) -> bool {
+    let Some(codec) = Codec::sniff(head) else {
+        return false;
+    };
+    match first_member(codec, head) {
+        Some(name) => META_FILES.iter().any(|m| name.as_slice() == m.as_bytes()),
+        None => filename.ends_with(codec.suffix()),
+    }
+}
+
+/// The name of the first real tar member in the decompressed start of `head`, skipping pax
+/// headers; `None` when `head` does not decompress far enough to tell.
+fn first_member(codec: Codec, head: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut dec = decoder(
+        codec,
+        Mem(Rc::new(RefCell::new(io::Cursor::new(head.to_vec())))),
+    );
+    let mut buf = [0u8; 4096];
+    // Decode until an error (the head ends mid-stream) or enough for a few headers.
+    while out.len() < 64 << 10 {
+        match dec.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    let mut at = 0usize;
+    loop {
+        let h = out.get(at..at + 512)?;
+        let (kind, size) = (h[156], octal(&h[124..136])?);
+        if matches!(kind, b'x' | b'g') {
+            at = at
+                .checked_add(512)?
+                .checked_add(usize::try_from(size.div_ceil(512) * 512).ok()?)?;
+            continue;
+        }
+        let name = &h[..100];
+        let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(100)];
+        return Some(name.strip_prefix(b"./").unwrap_or(name).to_vec());
+    }
+}
+
+fn octal(field: &[u8]) -> Option<u64> {
+    let s: Vec<u8> = field
+        .iter()
+        .copied()
+        .take_while(|&b| b != 0)
+        .filter(|&b| b != b' ')
+        .collect();
+    if s.is_empty() {
+        return Some(0);
+    }
+    u64::from_str_radix(std::str::from_utf8(&s).ok()?, 8).ok()
+}
+
+/// What a package says about itself.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Contents {
+    pub pkginfo: Vec<u8>,
+    /// Installed paths in tar order, directories with a trailing `/`.
+    pub files: Vec<String>,
+}
+
+/// Streams the package through `read` and collects `.PKGINFO` and the file list.
+pub fn read_package<'a, R>(read: R) -> Result<Contents, String>
+where
+    R: FnMut(u64, u32) -> Result<Vec<u8>, String> + 'a,
+{
+    let src = Rc::new(RefCell::new(Ranged {
+        read: Box::new(read),
+        offset: 0,
+        buf: Vec::new(),
+        pos: 0,
+        failed: None,
+    }));
+    let head = {
+        let mut s = src.borrow_mut();
+        s.peek(8)
+            .map_err(|e| format!("reading the package failed: {e}"))?
+    };
+    let codec = Codec::sniff(&head)
+        .ok_or_else(|| "not a pacman package: not a zstd, xz or gzip compressed tar".to_string())?;
+    let result = walk(decoder(codec, Handle(src.clone())));
+    // A failed store read shows up as an I/O error inside the decoder: name it as such.
+    if let Some(e) = src.borrow_mut().failed.take() {
+        return Err(format!("reading the package failed: {e}"));
+    }
+    result
+}
+
+fn walk(decoder: Box<dyn Read + '_>) -> Result<Contents, String> {
+    let bad = |e: io::Error| format!("bad package archive: {e}");
+    let mut archive = tar::Archive::new(decoder);
+    let mut out = Contents::default();
+    let mut pkginfo = false;
+    let mut names_bytes = 0usize;
+    let mut first = true;
+    for entry in archive.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        let raw = entry.path_bytes().into_owned();
+        let path = raw.strip_prefix(b"./").unwrap_or(&raw);
+        if first {
+            first = false;
+            if path == b"+COMPACT_MANIFEST" || path == b"+MANIFEST" {
+                return Err("not a pacman package: this is a FreeBSD pkg".into());
+            }
+        }
+        if path == b".PKGINFO" {
+            if pkginfo {
+                return Err("bad package archive: .PKGINFO appears twice".into());
+            }
+            pkginfo = true;
+            let size = entry.header().size().map_err(bad)?;
+            if size > MAX_PKGINFO {
+                return Err(format!(
+                    ".PKGINFO is {size} bytes, over the {MAX_PKGINFO} byte limit"
+                ));
+            }
+            entry
+                .read_to_end(&mut out.pkginfo)
+                .map_err(|e| format!("bad package archive: reading .PKGINFO: {e}"))?;
+            continue;
+        }
+        // repo-add lists `bsdtar --exclude='^.*'`: every path starting with a dot is metadata.
+        if path.is_empty() || path.starts_with(b".") {
+            continue;
+        }
+        let mut name = String::from_utf8(path.to_vec())
+            .map_err(|_| "bad package archive: a file name is not UTF-8".to_string())?;
+        if name.chars().any(char::is_control) {
+            return Err("bad package archive: a file name has control characters".into());
+        }
+        if entry.header().entry_type().is_dir() && !name.ends_with('/') {
+            name.push('/');
+        }
+        names_bytes += name.len() + 1;
+        if names_bytes > MAX_NAMES_BYTES || out.files.len() >= MAX_NAMES {
+            return Err("the package lists too many files".into());
+        }
+        out.files.push(name);
+    }
+    if !pkginfo {
+        return Err("not a pacman package: no .PKGINFO in the archive".into());
+    }
+    // Read the compressed stream to its end, so a truncated or damaged tail is caught too.
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(bad)?;
+    Ok(out)
+}
+
+/// A decompressing reader over `src`.
+fn decoder<'a, S: Source + 'a>(codec: Codec, src: S) -> Box<dyn Read + 'a> {
+    match codec {
+        Codec::Gzip => Box::new(flate2::read::MultiGzDecoder::new(src)),
+        Codec::Xz => Box::new(lzma_rust2::XzReader::new_mem_limit(
+            src,
+            true,
+            XZ_MEM_LIMIT_KB,
+        )),
+        Codec::Zstd => Box::new(ZstdFrames { src, frame: None }),
+    }
+}
+
+/// A byte source that can tell whether anything is left (for zstd's frame loop).
+trait Source: Read + Clone {
+    fn at_end(&mut self) -> io::Result<bool>;
+}
+
+/// `head` for `claims`, in memory (cloned handles share the position).
+#[derive(Clone)]
+struct Mem(Rc<RefCell<io::Cursor<Vec<u8>>>>);
+
+impl Read for Mem {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.borrow_mut().read(buf)
+    }
+}
+
+impl Source for Mem {
+    fn at_end(&mut self) -> io::Result<bool> {
+        let c = self.0.borrow();
+        Ok(c.position() >= c.get_ref().len() as u64)
+    }
+}
+
+/// The package in the store, read in chunks of `CHUNK` bytes.
+struct Ranged<'a> {
+    read: Box<dyn FnMut(u64, u32) -> Result<Vec<u8>, String> + 'a>,
+    offset: u64,
+    buf: Vec<u8>,
+    pos: usize,
+    failed: Option<String>,
+}
+
+impl Ranged<'_> {
+    /// One ranged read at the current offset.
+    fn fetch(&mut self) -> io::Result<Vec<u8>> {
+        let got = match (self.read)(self.offset, CHUNK) {
+            Ok(b) if b.len() > CHUNK as usize => {
+                Err("the store returned more bytes than asked".to_string())
+            }
+            other => other,
+        };
+        match got {
+            Ok(b) => {
+                self.offset += b.len() as u64;
+                Ok(b)
+            }
+            Err(e) => {
+                self.failed = Some(e.clone());
+                Err(io::Error::other(e))
+            }
+        }
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        if self.pos >= self.buf.len() {
+            self.buf = self.fetch()?;
+            self.pos = 0;
+        }
+        Ok(())
+    }
+
+    /// Up to `n` bytes ahead, without consuming them (short reads are joined).
+    fn peek(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        self.buf.drain(..self.pos);
+        self.pos = 0;
+        while self.buf.len() < n {
+            let more = self.fetch()?;
+            if more.is_empty() {
+                break;
+            }
+            self.buf.extend_from_slice(&more);
+        }
+        Ok(self.buf[..n.min(self.buf.len())].to_vec())
+    }
+}
+
+/// A shared handle on the `Ranged` source (zstd frames hand it from decoder to decoder).
+#[derive(Clone)]
+struct Handle<'a>(Rc<RefCell<Ranged<'a>>>);
+
+impl Read for Handle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut s = self.0.borrow_mut();
+        s.fill()?;
+        let n = (s.buf.len() - s.pos).min(buf.len());
+        buf[..n].copy_from_slice(&s.buf[s.pos..s.pos + n]);
+        s.pos += n;
+        Ok(n)
+    }
+}
+
+impl Source for Handle<'_> {
+    fn at_end(&mut self) -> io::Result<bool> {
+        let mut s = self.0.borrow_mut();
+        s.fill()?;
+        Ok(s.pos >= s.buf.len())
+    }
+}
+
+/// A zstd stream of one or more frames (ruzstd's decoder reads exactly one), skippable
+/// frames skipped.
+struct ZstdFrames<S: Source> {
+    src: S,
+    frame: Option<StreamingDecoder<S, FrameDecoder>>,
+}
+
+impl<S: Source> Read for ZstdFrames<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if let Some(frame) = &mut self.frame {
+                let n = frame.read(buf)?;
+                if n > 0 {
+                    return Ok(n);
+                }
+                self.frame = None;
+            }
+            if self.src.at_end()? {
+                return Ok(0);
+            }
+            match StreamingDecoder::new(self.src.clone()) {
+                Ok(frame) => self.frame = Some(frame),
+                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
+                    length,
+                    ..
+                })) => {
+                    let n = io::copy(
+                        &mut (&mut self.src).take(u64::from(length)),
+                        &mut io::sink(),
+                    )?;
+                    if n < u64::from(length) {
+                        return Err(io::Error::other("zstd: skippable frame cut short"));
+                    }
+                }
+                Err(e) => return Err(io::Error::other(format!("zstd: {e}"))),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testpkg::{self, Codec as C};
+
+    pub fn reader(bytes: Vec<u8>) -> impl FnMut(u64, u32) -> Result<Vec<u8>, String> {
+        move |off, len| {
+            let start = (off as usize).min(bytes.len());
+            let end = start.saturating_add(len as usize).min(bytes.len());
+            Ok(bytes[start..end].to_vec())
+        }
+    }
+
+    #[test]
+    fn claims_by_content() {
+        for c in [C::Zstd, C::Xz, C::Gzip] {
+            let p = testpkg::sample(c);
+            let head = &p[..p.len().min(4096)];
+            assert!(claims("x.bin", head), "{c:?}");
+            assert!(!claims("x.bin", &head[..3]), "{c:?} 3 bytes");
+        }
+        assert!(!claims("a.pkg.tar.zst", b"hello"));
+        assert!(!claims("a.pkg.tar.zst", b""));
+        assert!(!claims("a.deb", b"!<arch>\ndebian-binary   "));
+    }
+
+    #[test]
+    fn freebsd_pkg_is_never_claimed() {
+        for c in [C::Zstd, C::Xz, C::Gzip] {
+            let tar = testpkg::tar(&[
+                ("+COMPACT_MANIFEST", b"{\"name\":\"x\"}".as_slice()),
+                ("+MANIFEST", b"{}".as_slice()),
+                ("usr/local/bin/x", b"x".as_slice()),
+            ]);
+            let p = testpkg::compress(c, &tar);
+            assert!(!claims("x-1.0.pkg", &p[..p.len().min(4096)]), "{c:?}");
+            // Even named like a pacman package.
+            assert!(!claims("x-1.0-1-any.pkg.tar.zst", &p[..p.len().min(4096)]));
+            let err = read_package(reader(p)).unwrap_err();
+            assert!(err.contains("FreeBSD"), "{err}");
+        }
+    }
+
+    #[test]
+    fn big_first_block_falls_back_to_the_name() {
+        // Incompressible data right after the dot-files: the first zstd block is >4 KiB.
+        let noise = testpkg::noise(300 << 10);
+        let tar = testpkg::tar(&[
+            (".PKGINFO", testpkg::PKGINFO.as_bytes()),
+            ("usr/share/noise", &noise),
+        ]);
+        let p = testpkg::compress(C::Zstd, &tar);
+        let head = &p[..4096];
+        assert!(claims("a-1-1-any.pkg.tar.zst", head));
+        assert!(!claims("a-1-1-any.pkg.tar.xz", head));
+    }
+
+    #[test]
+    fn reads_every_compression() {
+        for c in [C::Zstd, C::Xz, C::Gzip] {
+            let got = read_package(reader(testpkg::sample(c))).unwrap();
+            assert_eq!(got.pkginfo, testpkg::PKGINFO.as_bytes(), "{c:?}");
+            assert_eq!(
+                got.files,
+                [
+                    "usr/",
+                    "usr/bin/",
+                    "usr/bin/harness",
+                    "usr/share/doc/README"
+                ],
+                "{c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn multi_frame_and_skippable_zstd() {
+        let tar = testpkg::sample_tar();
+        let (a, b) = tar.split_at(1536);
+        let mut p = testpkg::compress(C::Zstd, a);
+        p.extend_from_slice(&[0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]);
+        p.extend_from_slice(&testpkg::compress(C::Zstd, b));
+        let got = read_package(reader(p)).unwrap();
+        assert_eq!(got.files.len(), 4);
+    }
+
+    #[test]
+    fn small_reads_are_fine() {
+        let p = testpkg::sample(C::Xz);
+        let got = read_package(move |off, len| {
+            let start = (off as usize).min(p.len());
+            let end = start.saturating_add((len as usize).min(7)).min(p.len());
+            Ok(p[start..end].to_vec())
+        })
+        .unwrap();
+        assert_eq!(got.files.len(), 4);
+    }
+
+    #[test]
+    fn rejects_garbage_and_missing_pkginfo() {
+        let err = read_package(reader(b"not a package".to_vec())).unwrap_err();
+        assert!(err.contains("not a pacman package"), "{err}");
+        let err = read_package(reader(Vec::new())).unwrap_err();
+        assert!(err.contains("not a pacman package"), "{err}");
+        let tar = testpkg::tar(&[("usr/bin/x", b"x".as_slice())]);
+        let err = read_package(reader(testpkg::compress(C::Gzip, &tar))).unwrap_err();
+        assert!(err.contains("no .PKGINFO"), "{err}");
+    }
+
+    #[test]
+    fn rejects_truncation() {
+        for c in [C::Zstd, C::Xz, C::Gzip] {
+            let p = testpkg::sample(c);
+            for cut in [p.len() - 1, p.len() - 5, p.len() / 2, 20] {
+                let err = read_package(reader(p[..cut].to_vec()));
+                assert!(err.is_err(), "{c:?} cut at {cut} of {}", p.len());
+            }
+        }
+    }
+
+    #[test]
+    fn read_errors_are_reported() {
+        let err = read_package(|_, _| Err("store unavailable".into())).unwrap_err();
+        assert_eq!(err, "reading the package failed: store unavailable");
+        let p = testpkg::sample(C::Gzip);
+        let err = read_package(move |off, len| {
+            if off > 0 {
+                return Err("gone".into());
+            }
+            Ok(p[..(len as usize).min(100)].to_vec())
+        })
+        .unwrap_err();
+        assert_eq!(err, "reading the package failed: gone");
+    }
+
+    /// Random damage to valid packages of every compression must give errors, not panics.
+    #[test]
+    fn never_panics_on_damaged_input() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let rounds: u32 = std::env::var("REPOSMITH_FUZZ_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(600);
+        for c in [C::Zstd, C::Xz, C::Gzip] {
+            let good = testpkg::sample(c);
+            for round in 0..rounds {
+                let mut bad = good.clone();
+                match round % 3 {
+                    0 => bad.truncate(next() as usize % good.len()),
+                    _ => {
+                        for _ in 0..1 + next() % 4 {
+                            let i = next() as usize % bad.len();
+                            bad[i] = next() as u8;
+                        }
+                    }
+                }
+                let _ = claims("a.pkg.tar.zst", &bad[..bad.len().min(4096)]);
+                if let Ok(c) = read_package(reader(bad)) {
+                    let _ = crate::pkginfo::PkgInfo::parse(&c.pkginfo);
+                }
+            }
+        }
+    }
+}
