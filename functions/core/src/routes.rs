@@ -26,8 +26,17 @@ pub enum Route {
     Tree(String, String),
     /// `/generators/`
     Generators,
+    /// Vieter's pacman routes, for its users to switch: `/{repo}`, `/{repo}/publish`,
+    /// `/{repo}/{arch}`, `/{repo}/{arch}/{filename}`.
+    VieterRepo(String),
+    VieterPublish(String),
+    VieterArch(String, String),
+    VieterFile(String, String, String),
     NotFound,
 }
+
+/// Top-level names of the main API: never Vieter repos, and refused as repo names.
+pub const RESERVED: &[&str] = &["repos", "generators"];
 
 /// Decodes a path into segments; `None` if a segment is not valid UTF-8 after decoding.
 pub fn segments(path: &str) -> Option<Vec<String>> {
@@ -74,6 +83,14 @@ pub fn route(path: &str) -> Route {
             }
             Route::Tree(repo.to_string(), parts.join("/"))
         }
+        [repo] if !RESERVED.contains(repo) => Route::VieterRepo(repo.to_string()),
+        [repo, "publish"] if !RESERVED.contains(repo) => Route::VieterPublish(repo.to_string()),
+        [repo, arch] if !RESERVED.contains(repo) => {
+            Route::VieterArch(repo.to_string(), arch.to_string())
+        }
+        [repo, arch, file] if !RESERVED.contains(repo) => {
+            Route::VieterFile(repo.to_string(), arch.to_string(), file.to_string())
+        }
         _ => Route::NotFound,
     }
 }
@@ -117,7 +134,18 @@ mod tests {
         assert_eq!(route("/repos/a/dist/a%2F..%2Fb"), Route::NotFound);
         assert_eq!(route("/repos/a/key.asc"), Route::Key("a".into()));
         assert_eq!(route("/generators/"), Route::Generators);
-        assert_eq!(route("/nope"), Route::NotFound);
+        assert_eq!(route("/a/b/c/d"), Route::NotFound);
+        assert_eq!(route("/bur/publish"), Route::VieterPublish("bur".into()));
+        assert_eq!(
+            route("/bur/x86_64/bur.db"),
+            Route::VieterFile("bur".into(), "x86_64".into(), "bur.db".into())
+        );
+        assert_eq!(
+            route("/bur/x86_64/"),
+            Route::VieterArch("bur".into(), "x86_64".into())
+        );
+        assert_eq!(route("/bur"), Route::VieterRepo("bur".into()));
+        assert_eq!(route("/repos/x/y/z"), Route::Tree("x".into(), "y/z".into()));
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod tree_get;
 mod upload_commit;
 mod upload_put;
 mod upload_start;
+mod vieter;
 
 use crate::app::App;
 use crate::body::{Request, Response};
@@ -61,6 +62,19 @@ async fn dispatch(app: &App, req: Request) -> ApiResult<Response> {
         }
         (Route::Generators, Method::GET | Method::HEAD) => generators_list::get(app).await,
         (Route::Generators, Method::POST) => generators_add::post(app, req).await,
+        (Route::VieterRepo(repo), Method::DELETE) => repo_delete::delete(app, &repo).await,
+        (Route::VieterPublish(repo), Method::POST | Method::PUT) => {
+            vieter::publish(app, &repo, req).await
+        }
+        (Route::VieterArch(repo, arch), Method::DELETE) => {
+            vieter::delete_arch(app, &repo, &arch).await
+        }
+        (Route::VieterFile(repo, arch, file), m @ (Method::GET | Method::HEAD)) => {
+            vieter::get(app, &repo, &arch, &file, m == Method::HEAD).await
+        }
+        (Route::VieterFile(repo, arch, pkg), Method::DELETE) => {
+            vieter::delete_package(app, &repo, &arch, &pkg).await
+        }
         (Route::NotFound, _) => Err(ApiError::not_found(format!(
             "no route for {}",
             req.uri().path()
@@ -104,6 +118,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Repo names become store keys and URL segments: keep them plain.
 pub(crate) fn check_repo_name(name: &str) -> ApiResult<()> {
     let ok = !name.is_empty()
+        && !crate::routes::RESERVED.contains(&name)
         && name.len() <= 64
         && name.as_bytes()[0].is_ascii_alphanumeric()
         && name
@@ -113,7 +128,8 @@ pub(crate) fn check_repo_name(name: &str) -> ApiResult<()> {
         Ok(())
     } else {
         Err(ApiError::bad_request(format!(
-            "invalid repo name {name:?}: use 1-64 of [A-Za-z0-9._+-], starting with a letter or digit"
+            "invalid repo name {name:?}: use 1-64 of [A-Za-z0-9._+-], starting with a letter or digit, and not {:?}",
+            crate::routes::RESERVED
         )))
     }
 }
