@@ -49,6 +49,8 @@ pub fn built() -> &'static Built {
             "-p",
             "reposmith-gen-rpm",
             "-p",
+            "reposmith-gen-pacman",
+            "-p",
             "reposmith-test-misbehave",
         ]);
         let target = target_release().parent().unwrap().to_path_buf();
@@ -63,6 +65,11 @@ pub fn built() -> &'static Built {
         std::fs::copy(
             wasm_dir.join("reposmith_gen_rpm.wasm"),
             gens.join("rpm.wasm"),
+        )
+        .unwrap();
+        std::fs::copy(
+            wasm_dir.join("reposmith_gen_pacman.wasm"),
+            gens.join("pacman.wasm"),
         )
         .unwrap();
         Built {
@@ -263,6 +270,17 @@ pub fn fixture_rpms() -> &'static PathBuf {
     D.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep();
         script("tests/fixtures/make-rpms.sh", &[dir.to_str().unwrap()]);
+        dir
+    })
+}
+
+/// The two makepkg packages (tests/fixtures/make-pacman.sh): harness-lib (any) and
+/// harness-app (x86_64, depends harness-lib>=1.0), built once.
+pub fn fixture_pacman() -> &'static PathBuf {
+    static D: OnceLock<PathBuf> = OnceLock::new();
+    D.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        script("tests/fixtures/make-pacman.sh", &[dir.to_str().unwrap()]);
         dir
     })
 }
