@@ -59,7 +59,7 @@ fn earlier_generations_stay_readable_by_hash() {
     );
 
     // Secrets made on first start are 0600.
-    for f in ["token", "signing-key.asc"] {
+    for f in ["token", "signing-key.asc", "rsa-key.pem"] {
         let mode = std::fs::metadata(server.data.join(f))
             .unwrap()
             .permissions()

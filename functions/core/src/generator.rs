@@ -181,6 +181,11 @@ pub trait Signer: Send + Sync {
     /// Detached binary signature of a stored package by sha256 (the host reads the file).
     fn detached_package(&self, sha256: &str) -> Result<Vec<u8>, String>;
     fn public_key(&self) -> String;
+    /// RSA PKCS#1 v1.5 over `data` hashed with SHA-256 (`sha1 = false`) or SHA-1.
+    fn rsa_sign(&self, data: &[u8], sha1: bool) -> Result<Vec<u8>, String>;
+    /// SubjectPublicKeyInfo PEM of the RSA key.
+    fn rsa_public_key(&self) -> String;
+    fn rsa_key_name(&self) -> String;
 }
 
 /// A loaded generator. Every call is synchronous and sandboxed; run it off the async executor.

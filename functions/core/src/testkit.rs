@@ -231,6 +231,15 @@ impl Signer for FakeSigner {
     fn public_key(&self) -> String {
         "KEY".into()
     }
+    fn rsa_sign(&self, _d: &[u8], _sha1: bool) -> std::result::Result<Vec<u8>, String> {
+        Ok(b"rsa".to_vec())
+    }
+    fn rsa_public_key(&self) -> String {
+        "RSA KEY".into()
+    }
+    fn rsa_key_name(&self) -> String {
+        "fake".into()
+    }
 }
 
 /// Runs "blocking" work on a plain thread; sleeps with a thread too (no executor needed).

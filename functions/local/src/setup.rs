@@ -1,13 +1,14 @@
 //! The embedded setup under a data directory: token, signing key, stores, generators.
 //!
-//! DIR/token, DIR/signing-key.asc (both 0600, made on first start), DIR/packages (blobs),
+//! DIR/token, DIR/signing-key.asc (OpenPGP), DIR/rsa-key.pem (apk, FreeBSD pkg) (all 0600,
+//! made on first start), DIR/packages (blobs),
 //! DIR/meta (compare-and-set keys), DIR/generators (uploaded .wasm), DIR/cache (compiled
 //! generators).
 use anyhow::Context;
 use reposmith_core::generator::{Generator, Signer};
 use reposmith_core::store::PackageStore;
 use reposmith_core::{App, GeneratorLoader, Runtime};
-use reposmith_signing::PgpKey;
+use reposmith_signing::{PgpKey, RsaDigest, RsaKey};
 use reposmith_wasm_host::{Limits, WasmHost};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -38,9 +39,10 @@ impl Runtime for TokioRuntime {
     }
 }
 
-/// The repo signing key in the host; generators only ever see signatures.
+/// The repo signing keys in the host; generators only ever see signatures.
 struct PgpSigner {
     key: PgpKey,
+    rsa: RsaKey,
     public: String,
     packages: Arc<dyn PackageStore>,
     handle: tokio::runtime::Handle,
@@ -76,6 +78,20 @@ impl Signer for PgpSigner {
     }
     fn public_key(&self) -> String {
         self.public.clone()
+    }
+    fn rsa_sign(&self, data: &[u8], sha1: bool) -> Result<Vec<u8>, String> {
+        let d = if sha1 {
+            RsaDigest::Sha1
+        } else {
+            RsaDigest::Sha256
+        };
+        self.rsa.sign(data, d).map_err(|e| format!("{e:#}"))
+    }
+    fn rsa_public_key(&self) -> String {
+        self.rsa.public_pem().unwrap_or_default()
+    }
+    fn rsa_key_name(&self) -> String {
+        self.rsa.name()
     }
 }
 
@@ -162,6 +178,10 @@ pub fn open(
             .to_armored_secret()
     })?;
     let key = PgpKey::from_armored_secret(&armored).context("reading DIR/signing-key.asc")?;
+    let (rsa_pem, _) = secret_file(&data.join("rsa-key.pem"), || {
+        RsaKey::generate(3072)?.to_pem()
+    })?;
+    let rsa = RsaKey::from_pem(&rsa_pem).context("reading DIR/rsa-key.pem")?;
     let public = key.public_key_armored()?;
 
     let packages = reposmith_stores::open_package_store(&format!(
@@ -225,6 +245,7 @@ pub fn open(
     }
     let signer = Arc::new(PgpSigner {
         key,
+        rsa,
         public,
         packages: packages.clone(),
         handle: tokio::runtime::Handle::current(),

@@ -10,6 +10,9 @@
 //! the gpgv of Debian 12 and other still-supported distributions, so RSA is the portable choice.
 //! Built on rPGP without default features, so it also compiles for `wasm32-wasip2`.
 
+mod rsa_key;
+pub use rsa_key::{RsaDigest, RsaKey};
+
 use std::io::Read;
 
 use anyhow::{bail, Context};

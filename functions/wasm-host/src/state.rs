@@ -303,4 +303,23 @@ impl signer::Host for HostState {
             .map(|s| s.public_key())
             .unwrap_or_default()
     }
+
+    fn rsa_sign(&mut self, data: Vec<u8>, digest: signer::RsaDigest) -> Result<Vec<u8>, String> {
+        let sha1 = matches!(digest, signer::RsaDigest::Sha1);
+        self.signer.as_ref().ok_or(NO_SIGNER)?.rsa_sign(&data, sha1)
+    }
+
+    fn rsa_public_key(&mut self) -> String {
+        self.signer
+            .as_ref()
+            .map(|s| s.rsa_public_key())
+            .unwrap_or_default()
+    }
+
+    fn rsa_key_name(&mut self) -> String {
+        self.signer
+            .as_ref()
+            .map(|s| s.rsa_key_name())
+            .unwrap_or_default()
+    }
 }

@@ -104,6 +104,15 @@ impl Signer for FakeSigner {
     fn public_key(&self) -> String {
         "KEY".into()
     }
+    fn rsa_sign(&self, data: &[u8], sha1: bool) -> Result<Vec<u8>, String> {
+        Ok(format!("RSA sha1={sha1} len={}", data.len()).into_bytes())
+    }
+    fn rsa_public_key(&self) -> String {
+        "RSA KEY".into()
+    }
+    fn rsa_key_name(&self) -> String {
+        "fake".into()
+    }
 }
 
 fn analyze_ok(g: &dyn Generator, filename: &str) {
