@@ -16,6 +16,7 @@ mod db;
 mod desc;
 mod files;
 mod finish;
+mod mtree;
 mod pkg;
 mod pkginfo;
 mod tarball;

@@ -2,8 +2,9 @@
 //! whose dot-files (`.PKGINFO`, `.BUILDINFO`, `.MTREE`, ...) describe it and whose other
 //! members are the files it installs.
 //!
-//! `claims` looks at the first bytes only; `read_package` streams the whole archive through
-//! ranged reads (the file list is in every tar header), keeping only `.PKGINFO` and the names.
+//! `claims` looks at the first bytes only; `read_package` streams the archive through ranged
+//! reads until it has `.PKGINFO` and the file list: from `.MTREE` when the package has one
+//! (makepkg puts both first, so only the head is read), else from every tar header.
 
 use std::cell::RefCell;
 use std::io::{self, Read};
@@ -18,8 +19,10 @@ const MAX_PKGINFO: u64 = 1 << 20;
 const MAX_NAMES_BYTES: usize = 64 << 20;
 /// ... and this many names.
 const MAX_NAMES: usize = 1 << 20;
-/// xz dictionaries up to 256 MiB (xz -9e uses 64 MiB).
-const XZ_MEM_LIMIT_KB: u32 = 256 << 10;
+/// xz dictionaries up to 96 MiB (xz -9e uses 64 MiB); the host allows 256 MiB in all.
+const XZ_MEM_LIMIT_KB: u32 = 96 << 10;
+/// A compressed `.MTREE` larger than this is not read (the tar is listed instead).
+const MAX_MTREE_GZ: u64 = 16 << 20;
 /// One ranged read of the package.
 const CHUNK: u32 = 256 << 10;
 /// The dot-files pacman's tools put at the top of a package.
@@ -155,6 +158,7 @@ fn walk(decoder: Box<dyn Read + '_>) -> Result<Contents, String> {
     let mut pkginfo = false;
     let mut names_bytes = 0usize;
     let mut first = true;
+    let mut mtree: Option<Vec<String>> = None;
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
         let raw = entry.path_bytes().into_owned();
@@ -179,6 +183,24 @@ fn walk(decoder: Box<dyn Read + '_>) -> Result<Contents, String> {
             entry
                 .read_to_end(&mut out.pkginfo)
                 .map_err(|e| format!("bad package archive: reading .PKGINFO: {e}"))?;
+        } else if path == b".MTREE" && mtree.is_none() {
+            let size = entry.header().size().map_err(bad)?;
+            if size <= MAX_MTREE_GZ {
+                let mut gz = Vec::new();
+                entry
+                    .read_to_end(&mut gz)
+                    .map_err(|e| format!("bad package archive: reading .MTREE: {e}"))?;
+                mtree = crate::mtree::files(&gz);
+            }
+        }
+        if pkginfo {
+            if let Some(files) = mtree.take() {
+                // The manifest lists the rest: no need to decompress the payload.
+                out.files = files;
+                return Ok(out);
+            }
+        }
+        if path.starts_with(b".") {
             continue;
         }
         // repo-add lists `bsdtar --exclude='^.*'`: every path starting with a dot is metadata.
@@ -187,8 +209,8 @@ fn walk(decoder: Box<dyn Read + '_>) -> Result<Contents, String> {
         }
         let mut name = String::from_utf8(path.to_vec())
             .map_err(|_| "bad package archive: a file name is not UTF-8".to_string())?;
-        if name.chars().any(char::is_control) {
-            return Err("bad package archive: a file name has control characters".into());
+        if name.contains(['\n', '\r']) {
+            return Err("bad package archive: a file name has a line break".into());
         }
         if entry.header().entry_type().is_dir() && !name.ends_with('/') {
             name.push('/');
@@ -472,9 +494,51 @@ mod tests {
     }
 
     #[test]
+    fn without_mtree_the_tar_is_listed() {
+        for c in [C::Zstd, C::Xz, C::Gzip] {
+            let p = testpkg::compress(c, &testpkg::sample_tar_without_mtree());
+            let got = read_package(reader(p)).unwrap();
+            assert_eq!(
+                got.files,
+                [
+                    "usr/",
+                    "usr/bin/",
+                    "usr/bin/harness",
+                    "usr/share/doc/README"
+                ],
+                "{c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn with_mtree_only_the_head_is_read() {
+        let mut tar = testpkg::sample_tar();
+        tar.truncate(tar.len() - 1024); // drop the end marker, append a big member
+        let noise = testpkg::noise(4 << 20);
+        tar.extend(testpkg::tar(&[("usr/share/big", &noise)]));
+        let p = testpkg::compress(C::Zstd, &tar);
+        let read = Rc::new(RefCell::new(0u64));
+        let counter = read.clone();
+        let got = read_package(move |off, len| {
+            let start = (off as usize).min(p.len());
+            let end = start.saturating_add(len as usize).min(p.len());
+            *counter.borrow_mut() += (end - start) as u64;
+            Ok(p[start..end].to_vec())
+        })
+        .unwrap();
+        assert_eq!(got.files.len(), 4, "the manifest's list, not the tar's");
+        assert!(
+            *read.borrow() <= u64::from(CHUNK),
+            "read {} bytes",
+            read.borrow()
+        );
+    }
+
+    #[test]
     fn rejects_truncation() {
         for c in [C::Zstd, C::Xz, C::Gzip] {
-            let p = testpkg::sample(c);
+            let p = testpkg::compress(c, &testpkg::sample_tar_without_mtree());
             for cut in [p.len() - 1, p.len() - 5, p.len() / 2, 20] {
                 let err = read_package(reader(p[..cut].to_vec()));
                 assert!(err.is_err(), "{c:?} cut at {cut} of {}", p.len());

@@ -79,11 +79,36 @@ pub fn tar(members: &[(&str, &[u8])]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
+pub const MTREE: &str = "#mtree
+/set type=file uid=0 gid=0 mode=644
+./.BUILDINFO time=1700000000.0 size=31
+./.PKGINFO time=1700000000.0 size=600
+./usr time=1700000000.0 mode=755 type=dir
+./usr/bin time=1700000000.0 mode=755 type=dir
+./usr/bin/harness time=1700000000.0 mode=755 size=24
+./usr/share/doc/README time=1700000000.0 size=8
+";
+
+/// As makepkg lays a package out: .BUILDINFO, .MTREE (gzip), .PKGINFO, then the files.
 pub fn sample_tar() -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(MTREE.as_bytes()).unwrap();
+    let mtree = gz.finish().unwrap();
     tar(&[
         (".BUILDINFO", b"format = 2\npkgname = harness\n".as_slice()),
+        (".MTREE", &mtree),
         (".PKGINFO", PKGINFO.as_bytes()),
-        (".MTREE", b"\x1f\x8bnot really".as_slice()),
+        ("usr/", b"".as_slice()),
+        ("usr/bin/", b"".as_slice()),
+        ("usr/bin/harness", b"#!/bin/sh\necho harness\n".as_slice()),
+        ("usr/share/doc/README", b"read me\n".as_slice()),
+    ])
+}
+
+/// The same without `.MTREE`: the file list comes from the tar itself.
+pub fn sample_tar_without_mtree() -> Vec<u8> {
+    tar(&[
+        (".PKGINFO", PKGINFO.as_bytes()),
         ("usr/", b"".as_slice()),
         ("usr/bin/", b"".as_slice()),
         ("usr/bin/harness", b"#!/bin/sh\necho harness\n".as_slice()),
