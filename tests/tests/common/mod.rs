@@ -51,6 +51,8 @@ pub fn built() -> &'static Built {
             "-p",
             "reposmith-gen-pacman",
             "-p",
+            "reposmith-gen-apk",
+            "-p",
             "reposmith-test-misbehave",
         ]);
         let target = target_release().parent().unwrap().to_path_buf();
@@ -70,6 +72,11 @@ pub fn built() -> &'static Built {
         std::fs::copy(
             wasm_dir.join("reposmith_gen_pacman.wasm"),
             gens.join("pacman.wasm"),
+        )
+        .unwrap();
+        std::fs::copy(
+            wasm_dir.join("reposmith_gen_apk.wasm"),
+            gens.join("apk.wasm"),
         )
         .unwrap();
         Built {

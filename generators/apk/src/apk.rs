@@ -1,0 +1,359 @@
+//! Reading an Alpine package (apk v2): concatenated gzip streams, each a tar segment.
+//!
+//! 1. optional signature stream: a tar segment (no end-of-archive blocks) whose one member is
+//!    `.SIGN.RSA.<key>.rsa.pub` / `.SIGN.RSA256.<key>.rsa.pub` (abuild-sign);
+//! 2. control stream: a tar segment (no end-of-archive blocks, `abuild-tar --cut`) holding
+//!    `.PKGINFO` and the install scripts; its compressed bytes' SHA-1 is the package identity
+//!    (`C:Q1...` in APKINDEX);
+//! 3. data stream: a tar of the installed files; its compressed bytes' SHA-256 is `.PKGINFO`'s
+//!    `datahash`.
+//!
+//! Streams are split by decoding one gzip member at a time over a buffered reader of ranged
+//! reads and noting where each member's trailer ends (flate2's `bufread::GzDecoder` consumes
+//! exactly its member).
+
+use std::io::{self, BufRead, Read};
+
+use flate2::bufread::GzDecoder;
+use sha1::Digest;
+
+/// One ranged read of the package.
+const CHUNK: u32 = 64 << 10;
+/// A signature or control stream larger than this (compressed or not) is not one.
+const MAX_META: u64 = 8 << 20;
+/// `datahash` is checked (the data stream hashed) up to this size; above it only the start of
+/// the data stream is checked (so a huge package does not exhaust the call's fuel).
+pub const MAX_HASHED_DATA: u64 = 512 << 20;
+
+/// What `analyze` needs from a package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contents {
+    /// The signature member's name (`.SIGN.RSA.key.rsa.pub`), if the package is signed.
+    pub signature: Option<String>,
+    /// `Q1` + base64(SHA-1 of the control stream's compressed bytes).
+    pub q1: String,
+    pub pkginfo: Vec<u8>,
+    /// Byte range of the data stream.
+    pub data_start: u64,
+}
+
+/// A `BufRead` over the package's ranged reads, counting the absolute position.
+struct Ranged<R> {
+    read: R,
+    buf: Vec<u8>,
+    at: usize,
+    /// Absolute offset of `buf[0]`.
+    base: u64,
+    eof: bool,
+}
+
+impl<R: FnMut(u64, u32) -> Result<Vec<u8>, String>> Ranged<R> {
+    fn new(read: R, start: u64) -> Self {
+        Ranged {
+            read,
+            buf: Vec::new(),
+            at: 0,
+            base: start,
+            eof: false,
+        }
+    }
+    fn position(&self) -> u64 {
+        self.base + self.at as u64
+    }
+}
+
+impl<R: FnMut(u64, u32) -> Result<Vec<u8>, String>> Read for Ranged<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(out.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: FnMut(u64, u32) -> Result<Vec<u8>, String>> BufRead for Ranged<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.at >= self.buf.len() && !self.eof {
+            let pos = self.position();
+            let chunk = (self.read)(pos, CHUNK).map_err(io::Error::other)?;
+            self.base = pos;
+            self.at = 0;
+            self.eof = chunk.is_empty();
+            self.buf = chunk;
+        }
+        Ok(&self.buf[self.at..])
+    }
+    fn consume(&mut self, n: usize) {
+        self.at = (self.at + n).min(self.buf.len());
+    }
+}
+
+/// One decoded gzip member: where it starts and ends, and its decoded bytes.
+struct Member {
+    start: u64,
+    end: u64,
+    data: Vec<u8>,
+}
+
+fn member<R>(src: &mut Ranged<R>, what: &str) -> Result<Member, String>
+where
+    R: FnMut(u64, u32) -> Result<Vec<u8>, String>,
+{
+    let start = src.position();
+    let head = src
+        .fill_buf()
+        .map_err(|e| format!("cannot read the {what} stream: {e}"))?;
+    if head.is_empty() {
+        return Err(format!("not an apk package: the {what} stream is missing"));
+    }
+    if head.len() >= 2 && !head.starts_with(&[0x1f, 0x8b]) {
+        return Err(format!(
+            "not an apk package: the {what} stream at byte {start} is not gzip"
+        ));
+    }
+    let mut data = Vec::new();
+    let mut dec = GzDecoder::new(&mut *src).take(MAX_META + 1);
+    dec.read_to_end(&mut data)
+        .map_err(|e| format!("the {what} stream is corrupt or truncated: {e}"))?;
+    if data.len() as u64 > MAX_META {
+        return Err(format!("the {what} stream is larger than {MAX_META} bytes"));
+    }
+    let end = src.position();
+    if end - start > MAX_META {
+        return Err(format!("the {what} stream is larger than {MAX_META} bytes"));
+    }
+    Ok(Member { start, end, data })
+}
+
+/// The members of a tar segment (end-of-archive blocks optional, as apk writes them).
+pub fn tar_members(seg: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut out = Vec::new();
+    let mut ar = tar::Archive::new(seg);
+    let entries = ar.entries().map_err(|e| format!("bad tar: {e}"))?;
+    for e in entries {
+        let mut e = e.map_err(|e| format!("bad tar: {e}"))?;
+        let name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        let mut body = Vec::new();
+        e.read_to_end(&mut body)
+            .map_err(|err| format!("bad tar member {name}: {err}"))?;
+        out.push((name.trim_start_matches("./").to_string(), body));
+    }
+    Ok(out)
+}
+
+fn is_signature(name: &str) -> bool {
+    name.starts_with(".SIGN.")
+}
+
+/// Reads the signature (if any) and control streams, checks the data stream.
+pub fn read_package<R>(read: R, size: u64) -> Result<Contents, String>
+where
+    R: FnMut(u64, u32) -> Result<Vec<u8>, String>,
+{
+    let mut src = Ranged::new(read, 0);
+    let first = member(&mut src, "first")?;
+    let first_members = tar_members(&first.data).map_err(|e| format!("first stream: {e}"))?;
+    let (signature, control) = match first_members.first() {
+        Some((name, _)) if is_signature(name) => {
+            if first_members.len() != 1 {
+                return Err("the signature stream holds more than the signature".into());
+            }
+            let control = member(&mut src, "control")?;
+            (Some(name.clone()), control)
+        }
+        Some(_) => (None, first),
+        None => return Err("not an apk package: the first stream holds no tar member".into()),
+    };
+    let members = if signature.is_some() {
+        tar_members(&control.data).map_err(|e| format!("control stream: {e}"))?
+    } else {
+        first_members
+    };
+    let pkginfo = members
+        .into_iter()
+        .find(|(n, _)| n == ".PKGINFO")
+        .map(|(_, b)| b)
+        .ok_or("not an apk package: the control stream has no .PKGINFO")?;
+    if ends_with_end_of_archive(&control.data) {
+        // abuild cuts the end blocks so that apk reads control and data as one tar; with them
+        // apk would stop before the data. A complete tar here is e.g. a pacman .pkg.tar.gz.
+        return Err(
+            "not an apk package: the control stream is a complete tar (end-of-archive blocks), \
+             as in a single-stream .tar.gz"
+                .into(),
+        );
+    }
+    // The control stream's compressed bytes, again, for their SHA-1.
+    let mut sha = sha1::Sha1::new();
+    let mut at = control.start;
+    while at < control.end {
+        let want = (control.end - at).min(u64::from(CHUNK)) as u32;
+        let chunk = (src.read)(at, want)?;
+        if chunk.is_empty() {
+            return Err("the package changed while being read".into());
+        }
+        sha.update(&chunk);
+        at += chunk.len() as u64;
+    }
+    let q1 = format!("Q1{}", base64(&sha.finalize()));
+
+    let data_start = control.end;
+    if data_start >= size {
+        return Err("truncated apk package: the data stream is missing".into());
+    }
+    let head = (src.read)(data_start, 10)?;
+    if !head.starts_with(&[0x1f, 0x8b, 0x08]) {
+        return Err("not an apk package: the data stream is not gzip".into());
+    }
+    Ok(Contents {
+        signature,
+        q1,
+        pkginfo,
+        data_start,
+    })
+}
+
+/// SHA-256 (hex) of the data stream, for `datahash`: the whole data stream's compressed bytes.
+pub fn data_hash<R>(mut read: R, start: u64, size: u64) -> Result<String, String>
+where
+    R: FnMut(u64, u32) -> Result<Vec<u8>, String>,
+{
+    let mut sha = sha2::Sha256::new();
+    let mut at = start;
+    while at < size {
+        let want = (size - at).min(256 << 10) as u32;
+        let chunk = read(at, want)?;
+        if chunk.is_empty() {
+            return Err("truncated apk package: the data stream ends early".into());
+        }
+        sha.update(&chunk);
+        at += chunk.len() as u64;
+    }
+    Ok(hex::encode(sha.finalize()))
+}
+
+fn ends_with_end_of_archive(tar: &[u8]) -> bool {
+    tar.len() >= 1024 && tar[tar.len() - 1024..].iter().all(|&b| b == 0)
+}
+
+/// Standard base64 with padding (what apk prints after `Q1`).
+pub fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for c in data.chunks(3) {
+        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Is this an apk v2 package? Decided by content from the first bytes:
+/// a gzip stream whose tar starts with `.SIGN.` (a signed apk: nothing else uses that name), or
+/// with `.PKGINFO` *and* the gzip member ends without tar end-of-archive blocks and is followed
+/// by another gzip member (an unsigned apk's control segment; a pacman `.pkg.tar.gz` is one
+/// gzip stream holding a complete tar). When `head` is too short to see the member's end, an
+/// `.apk` name decides; `analyze` then checks the structure fully.
+pub fn claims(filename: &str, head: &[u8]) -> bool {
+    if !head.starts_with(&[0x1f, 0x8b, 0x08]) {
+        return false;
+    }
+    let mut cur = io::Cursor::new(head);
+    let mut data = Vec::new();
+    let complete = {
+        let mut dec = GzDecoder::new(&mut cur).take(1 << 20);
+        let r = dec.read_to_end(&mut data);
+        r.is_ok()
+    };
+    let Some(first) = first_member_name(&data) else {
+        return false;
+    };
+    if is_signature(&first) {
+        return true;
+    }
+    if first != ".PKGINFO" {
+        return false;
+    }
+    if !complete {
+        return filename.ends_with(".apk");
+    }
+    let pos = cur.position() as usize;
+    let rest = &head[pos..];
+    !ends_with_end_of_archive(&data) && (rest.starts_with(&[0x1f, 0x8b]) || rest.len() < 2)
+}
+
+/// The first real member name of a (possibly partial) tar, skipping pax and GNU headers.
+fn first_member_name(tar: &[u8]) -> Option<String> {
+    let mut at = 0usize;
+    let mut long: Option<String> = None;
+    while at + 512 <= tar.len() {
+        let h = &tar[at..at + 512];
+        if h.iter().all(|&b| b == 0) {
+            return None;
+        }
+        let size = octal(&h[124..136])?;
+        let kind = h[156];
+        let body = at + 512;
+        let name_of = |b: &[u8]| {
+            let end = b.iter().position(|&x| x == 0).unwrap_or(b.len());
+            String::from_utf8_lossy(&b[..end]).into_owned()
+        };
+        match kind {
+            b'x' | b'g' => {
+                if kind == b'x' {
+                    let end = (body + size as usize).min(tar.len());
+                    long = pax_path(&tar[body.min(end)..end]);
+                }
+            }
+            b'L' => {
+                let end = (body + size as usize).min(tar.len());
+                long = Some(name_of(&tar[body.min(end)..end]));
+            }
+            _ => {
+                let mut name = long.take().unwrap_or_else(|| {
+                    let prefix = name_of(&h[345..500]);
+                    let n = name_of(&h[..100]);
+                    if prefix.is_empty() || &h[257..262] != b"ustar" {
+                        n
+                    } else {
+                        format!("{prefix}/{n}")
+                    }
+                });
+                if let Some(s) = name.strip_prefix("./") {
+                    name = s.to_string();
+                }
+                return Some(name);
+            }
+        }
+        at = body + (size as usize).div_ceil(512) * 512;
+    }
+    None
+}
+
+fn pax_path(records: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(records);
+    text.lines()
+        .filter_map(|l| l.split_once(' ').map(|(_, kv)| kv))
+        .find_map(|kv| kv.strip_prefix("path=").map(str::to_string))
+}
+
+fn octal(f: &[u8]) -> Option<u64> {
+    let s: String = f
+        .iter()
+        .skip_while(|&&b| b == b' ')
+        .take_while(|&&b| b != 0 && b != b' ')
+        .map(|&b| b as char)
+        .collect();
+    let s = s.trim();
+    if s.is_empty() {
+        return Some(0);
+    }
+    u64::from_str_radix(s, 8).ok()
+}

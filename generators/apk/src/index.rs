@@ -1,0 +1,216 @@
+//! The repository: each package becomes one entry on the shelf of its architecture carrying
+//! its APKINDEX stanza; at publish every architecture gets `ARCH/APKINDEX.tar.gz` (its own
+//! shelf plus `noarch`), the package files linked into `ARCH/` under the name apk fetches
+//! (`NAME-VERSION.apk`, apk-tools `src/package.c` `PKG_FILE_FMT`), and the repo's RSA public
+//! key at `keys/NAME.rsa.pub`.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use crate::apk;
+use crate::pkginfo::{clip, PkgInfo, Stanza};
+use crate::reposmith::generator::types::{
+    Assembled, BulkFile, Content, Encoding, Entry, Facts, Fragment, Link, Output, Part,
+    PublishPlan, RepoInfo, Selection, ShelfSummary,
+};
+use crate::tarball;
+
+/// The shelf of architecture-independent packages, folded into every architecture.
+pub const NOARCH: &str = "noarch";
+/// The architecture a repository without any gets.
+pub const DEFAULT_ARCH: &str = "x86_64";
+/// The stanza text alone (for a host-sized tar member, see README "Contract gaps").
+pub const STANZA: &str = "stanza";
+/// The stanza as its own `APKINDEX` tar member (what `plan` assembles today).
+pub const MEMBER: &str = "member";
+
+/// One package → one entry with its stanza fragments.
+pub fn analyze<R>(mut read: R, facts: &Facts) -> Result<Vec<Entry>, String>
+where
+    R: FnMut(u64, u32) -> Result<Vec<u8>, String>,
+{
+    let contents = apk::read_package(&mut read, facts.size)?;
+    let info = PkgInfo::parse(&contents.pkginfo)?;
+    let name = info.one("pkgname").ok_or(".PKGINFO has no pkgname")?;
+    let version = info.one("pkgver").ok_or(".PKGINFO has no pkgver")?;
+    let arch = info.one("arch").ok_or(".PKGINFO has no arch")?;
+    check("pkgname", name, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-')
+    })?;
+    check("pkgver", version, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-' | b'~')
+    })?;
+    check("arch", arch, |b| b.is_ascii_alphanumeric() || b == b'_')?;
+    if let Some(want) = info.one("datahash") {
+        let data_size = facts.size - contents.data_start;
+        if data_size <= apk::MAX_HASHED_DATA {
+            let got = apk::data_hash(&mut read, contents.data_start, facts.size)?;
+            if !got.eq_ignore_ascii_case(want) {
+                return Err(format!(
+                    "the data stream does not match .PKGINFO datahash (corrupt or truncated \
+                     package): {} != {}",
+                    clip(want),
+                    got
+                ));
+            }
+        }
+    }
+    let stanza = Stanza {
+        info: &info,
+        q1: &contents.q1,
+        size: facts.size,
+    }
+    .render()?;
+    let mtime = info
+        .one("builddate")
+        .and_then(|t| t.parse::<u64>().ok())
+        .unwrap_or(0);
+    let member = tarball::file("APKINDEX", stanza.as_bytes(), mtime)?;
+    Ok(vec![Entry {
+        name: name.to_string(),
+        version: version.to_string(),
+        arch: arch.to_string(),
+        path: format!("{arch}/{name}-{version}.apk"),
+        shelf: arch.to_string(),
+        fragments: vec![
+            Fragment {
+                name: STANZA.into(),
+                data: stanza.into_bytes(),
+            },
+            Fragment {
+                name: MEMBER.into(),
+                data: member,
+            },
+        ],
+    }])
+}
+
+fn check(what: &str, v: &str, ok: impl Fn(u8) -> bool) -> Result<(), String> {
+    if v.is_empty() || v.len() > 128 || v.starts_with(['.', '-']) || !v.bytes().all(ok) {
+        return Err(format!("invalid {what} {:?} in .PKGINFO", clip(v)));
+    }
+    Ok(())
+}
+
+/// A repo's `architectures` may be Debian's names (the default is `[amd64]`).
+fn apk_arch(a: &str) -> Option<&str> {
+    match a {
+        "all" | "any" | "source" | "noarch" | "" => None,
+        "amd64" => Some("x86_64"),
+        "arm64" => Some("aarch64"),
+        "i386" | "i686" => Some("x86"),
+        "ppc64el" => Some("ppc64le"),
+        other => Some(other),
+    }
+}
+
+/// The architecture trees: every shelf but `noarch`, the repo's architectures, and `x86_64`
+/// when that leaves none.
+pub fn arches(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Vec<String> {
+    let mut set = BTreeSet::new();
+    for s in shelves.iter().filter(|s| s.entries > 0) {
+        if let Some(a) = apk_arch(&s.shelf) {
+            set.insert(a.to_string());
+        }
+    }
+    for a in &repo.architectures {
+        if let Some(a) = apk_arch(a) {
+            set.insert(a.to_string());
+        }
+    }
+    if set.is_empty() {
+        set.insert(DEFAULT_ARCH.to_string());
+    }
+    set.into_iter().collect()
+}
+
+/// `DESCRIPTION`: apk shows it in `apk update`; apk-tools 3 ignores one over 160 bytes
+/// (`src/extract_v2.c`).
+pub fn description(repo: &RepoInfo) -> String {
+    let d = if repo.description.is_empty() {
+        &repo.name
+    } else {
+        &repo.description
+    };
+    let d: String = d.chars().filter(|c| !c.is_control()).collect();
+    let mut out = String::new();
+    for c in d.chars() {
+        if out.len() + c.len_utf8() > 160 {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Publish step 1: per architecture, the index tar (gzip-encoded by the host) and the links.
+///
+/// The tar is `DESCRIPTION`, an empty `APKINDEX` member (so an empty architecture still has
+/// one: apk refuses an index without), then one `APKINDEX` member per package. apk reads every
+/// member named `APKINDEX` (apk-tools v2 `src/database.c` `load_apkindex()`, v3
+/// `src/extract_v2.c`), so this is the same index to apk as one member holding all stanzas;
+/// one member is not possible today because a tar header needs the member's size, which `plan`
+/// cannot know (README, "Contract gaps").
+pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, String> {
+    let mut files = Vec::new();
+    let mut links = Vec::new();
+    let mut head = tarball::file("DESCRIPTION", description(repo).as_bytes(), repo.now)?;
+    head.extend(tarball::file("APKINDEX", b"", repo.now)?);
+    for arch in arches(repo, shelves) {
+        files.push(BulkFile {
+            path: format!("{arch}/APKINDEX.tar"),
+            parts: vec![
+                Part::Literal(head.clone()),
+                Part::Entries(Selection {
+                    shelves: vec![arch.clone(), NOARCH.into()],
+                    fragment: MEMBER.into(),
+                    separator: Vec::new(),
+                }),
+                Part::Literal(tarball::END.to_vec()),
+            ],
+            encodings: vec![Encoding::Gzip],
+        });
+        links.push(Link {
+            shelves: vec![NOARCH.into()],
+            prefix: format!("{arch}/"),
+            signature: None,
+        });
+    }
+    Ok(PublishPlan { files, links })
+}
+
+/// What `finish` needs from the host's signer.
+pub trait Sign {
+    fn rsa_public_key(&self) -> String;
+    fn rsa_key_name(&self) -> String;
+}
+
+/// The key file name apk looks up in `/etc/apk/keys/` (and names in `.SIGN.RSA.<file>`).
+pub fn key_file(signer: &dyn Sign) -> String {
+    format!("{}.rsa.pub", signer.rsa_key_name())
+}
+
+/// Publish step 2: the RSA public key at `keys/NAME.rsa.pub`.
+pub fn finish(_files: &[Assembled], signer: &dyn Sign) -> Result<Vec<Output>, String> {
+    let name = key_file(signer);
+    if name.contains('/') || name.starts_with('.') {
+        return Err(format!("unusable RSA key name {name:?}"));
+    }
+    Ok(vec![Output {
+        path: format!("keys/{name}"),
+        content: Content::Bytes(signer.rsa_public_key().into_bytes()),
+    }])
+}
+
+/// The signature stream apk expects first in APKINDEX.tar.gz: a gzip stream of one tar member
+/// `.SIGN.RSA.<key file>` (SHA-1) or `.SIGN.RSA256.<key file>` (SHA-256) holding the raw
+/// PKCS#1 v1.5 signature of the following gzip stream's compressed bytes, without end-of-archive
+/// blocks (abuild-sign; apk-tools `src/package.c` `apk_sign_ctx_process_file()`).
+pub fn signature_stream(key_file: &str, sha256: bool, sig: &[u8], mtime: u64) -> Vec<u8> {
+    let kind = if sha256 { "RSA256" } else { "RSA" };
+    let member = tarball::file(&format!(".SIGN.{kind}.{key_file}"), sig, mtime)
+        .expect("a key file name fits a tar header");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&member).expect("writing to a Vec");
+    gz.finish().expect("writing to a Vec")
+}

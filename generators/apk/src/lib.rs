@@ -1,0 +1,89 @@
+//! reposmith's apk generator: Alpine `.apk` (v2) packages into an apk repository:
+//! `ARCH/APKINDEX.tar.gz` with the package files under `ARCH/`, and the repo's RSA public key
+//! at `keys/NAME.rsa.pub`. Client config: `URL/repos/REPO/apk` in `/etc/apk/repositories`.
+//!
+//! This file is only the WIT glue; the format logic lives in plain modules that also build
+//! natively, so `cargo test -p reposmith-gen-apk --lib` runs without a wasm host.
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "generator-world",
+    additional_derives: [PartialEq],
+});
+
+mod apk;
+mod index;
+mod pkginfo;
+mod tarball;
+#[cfg(test)]
+mod testapk;
+#[cfg(test)]
+mod tests_real;
+
+use exports::reposmith::generator::generator::Guest;
+use reposmith::generator::signer;
+use reposmith::generator::types::{
+    Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
+};
+
+struct Apk;
+
+impl Guest for Apk {
+    fn info() -> Info {
+        Info {
+            name: "apk".into(),
+            mount: "apk".into(),
+            extensions: vec![".apk".into()],
+            description: "Alpine Linux packages for apk: ARCH/APKINDEX.tar.gz and the RSA key"
+                .into(),
+            contract: "0.1.0".into(),
+        }
+    }
+
+    fn claims(filename: String, head: Vec<u8>, _hints: Vec<Hint>) -> bool {
+        apk::claims(&filename, &head)
+    }
+
+    fn analyze(pkg: &Package, _hints: Vec<Hint>) -> Result<Vec<Entry>, String> {
+        let facts = pkg.facts();
+        index::analyze(|offset, len| pkg.read(offset, len), &facts)
+    }
+
+    fn plan(repo: RepoInfo, shelves: Vec<ShelfSummary>) -> Result<PublishPlan, String> {
+        index::plan(&repo, &shelves)
+    }
+
+    fn finish(
+        _repo: RepoInfo,
+        _shelves: Vec<ShelfSummary>,
+        files: Vec<Assembled>,
+    ) -> Result<Vec<Output>, String> {
+        index::finish(&files, &HostSigner)
+    }
+}
+
+/// The host's `signer` import.
+struct HostSigner;
+
+impl index::Sign for HostSigner {
+    fn rsa_public_key(&self) -> String {
+        signer::rsa_public_key()
+    }
+    fn rsa_key_name(&self) -> String {
+        signer::rsa_key_name()
+    }
+}
+
+export!(Apk);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn info_describes_the_generator() {
+        use super::Guest;
+        let info = super::Apk::info();
+        assert_eq!((info.name.as_str(), info.mount.as_str()), ("apk", "apk"));
+        assert_eq!(info.extensions, [".apk"]);
+        assert_eq!(info.contract, "0.1.0");
+    }
+}
