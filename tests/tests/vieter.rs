@@ -47,10 +47,18 @@ fn vieter_routes_behave_like_vieter() {
     assert!(matches!(r, Err(ureq::Error::Status(401, _))));
     assert_eq!(vieter_publish(&server, "bur", &lib), 201);
     assert_eq!(vieter_publish(&server, "bur", &app), 201);
-    assert_eq!(vieter_publish(&server, "bur", &app), 200, "the same package again");
+    assert_eq!(
+        vieter_publish(&server, "bur", &app),
+        200,
+        "the same package again"
+    );
     // Main API names are not Vieter repos (`/repos/publish` is the main API's repo route).
     assert_eq!(vieter_publish(&server, "repos", &app), 400);
-    assert_eq!(server.send("POST", "/repos/repos/", None).status, 400, "reserved name");
+    assert_eq!(
+        server.send("POST", "/repos/repos/", None).status,
+        400,
+        "reserved name"
+    );
     assert_eq!(server.get("/repos/repos/").status, 404);
 
     // The database, by every name Vieter serves it under.
@@ -64,8 +72,14 @@ fn vieter_routes_behave_like_vieter() {
     assert_eq!(p.body, std::fs::read(&app).unwrap());
     let desc = server.get("/bur/x86_64/harness-lib-1.0-1");
     assert_eq!(desc.status, 200);
-    assert!(desc.text().contains("%NAME%\nharness-lib\n"), "{}", desc.text());
-    assert!(desc.text().contains("%FILENAME%\nharness-lib-1.0-1-any.pkg.tar.zst\n"));
+    assert!(
+        desc.text().contains("%NAME%\nharness-lib\n"),
+        "{}",
+        desc.text()
+    );
+    assert!(desc
+        .text()
+        .contains("%FILENAME%\nharness-lib-1.0-1-any.pkg.tar.zst\n"));
     // HEAD: 200 or 404, nothing else.
     let head = |path: &str| match ureq::head(&server.u(path)).call() {
         Ok(r) => r.status(),
@@ -78,26 +92,36 @@ fn vieter_routes_behave_like_vieter() {
     assert_eq!(head("/bur/x86_64/nope-1.0-1-x86_64.pkg.tar.zst"), 404);
 
     let list = pacman_list(&server, "bur");
-    assert!(list.contains("harness-app 1.0-1") && list.contains("harness-lib 1.0-1"), "{list}");
+    assert!(
+        list.contains("harness-app 1.0-1") && list.contains("harness-lib 1.0-1"),
+        "{list}"
+    );
 
     // Delete a package from the arch-repo: pacman no longer lists it.
-    let del = |path: &str| {
-        match ureq::delete(&server.u(path)).set("X-Api-Key", &server.token).call() {
-            Ok(r) => r.status(),
-            Err(ureq::Error::Status(s, _)) => s,
-            Err(e) => panic!("{e}"),
-        }
+    let del = |path: &str| match ureq::delete(&server.u(path))
+        .set("X-Api-Key", &server.token)
+        .call()
+    {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(s, _)) => s,
+        Err(e) => panic!("{e}"),
     };
     assert_eq!(del("/bur/x86_64/harness-app"), 200);
     assert_eq!(del("/bur/x86_64/harness-app"), 404);
     let list = pacman_list(&server, "bur");
-    assert!(!list.contains("harness-app") && list.contains("harness-lib"), "{list}");
+    assert!(
+        !list.contains("harness-app") && list.contains("harness-lib"),
+        "{list}"
+    );
 
     // Delete the arch-repo: its x86_64 packages go, `any` ones stay.
     assert_eq!(vieter_publish(&server, "bur", &app), 201);
     assert_eq!(del("/bur/x86_64"), 200);
     let list = pacman_list(&server, "bur");
-    assert!(!list.contains("harness-app") && list.contains("harness-lib"), "{list}");
+    assert!(
+        !list.contains("harness-app") && list.contains("harness-lib"),
+        "{list}"
+    );
 
     // Delete the repo: gone for pacman and for the main API.
     assert_eq!(del("/bur"), 200);

@@ -5,7 +5,7 @@ use crate::app::App;
 use crate::digest::digests;
 use crate::error::{ApiError, ApiResult};
 use crate::generator::{
-    Assembled, BulkFile, Content, Encoding, Entry, GenError, Generator, Part, RepoInfo,
+    Assembled, BulkFile, Content, Encoding, Entry, GenError, Generator, Part, Piece, RepoInfo,
     ShelfSummary,
 };
 
@@ -63,9 +63,21 @@ pub fn encode(data: &[u8], enc: Encoding) -> std::io::Result<Vec<u8>> {
 
 /// Builds one bulk file's identity bytes from literal parts and selected fragments.
 /// Entries come grouped by shelf, each group already in the stable order.
-fn assemble_identity(file: &BulkFile, shelves: &HashMap<String, Vec<Filed>>) -> Vec<u8> {
+fn assemble_identity(
+    file: &BulkFile,
+    shelves: &HashMap<String, Vec<Filed>>,
+) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    for part in &file.parts {
+    append_parts(&mut out, &file.parts, shelves)?;
+    Ok(out)
+}
+
+fn append_parts(
+    out: &mut Vec<u8>,
+    parts: &[Part],
+    shelves: &HashMap<String, Vec<Filed>>,
+) -> Result<(), String> {
+    for part in parts {
         match part {
             Part::Literal(b) => out.extend_from_slice(b),
             Part::Entries(sel) => {
@@ -92,9 +104,41 @@ fn assemble_identity(file: &BulkFile, shelves: &HashMap<String, Vec<Filed>>) -> 
                     out.extend_from_slice(&f.data);
                 }
             }
+            Part::TarMember { name, mtime, parts } => {
+                let mut content = Vec::new();
+                append_parts(&mut content, parts, shelves)?;
+                out.extend_from_slice(&ustar_header(name, content.len() as u64, *mtime)?);
+                out.extend_from_slice(&content);
+                out.resize(out.len().div_ceil(512) * 512, 0);
+            }
         }
     }
-    out
+    Ok(())
+}
+
+/// A ustar header for a regular file: mode 0644, root:root, checksum filled in.
+pub fn ustar_header(name: &str, size: u64, mtime: u64) -> Result<[u8; 512], String> {
+    if name.is_empty() || name.len() > 100 {
+        return Err(format!("tar member name {name:?} must be 1-100 bytes"));
+    }
+    let mut h = [0u8; 512];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    let mut field =
+        |at: usize, len: usize, v: &str| h[at..at + v.len().min(len)].copy_from_slice(v.as_bytes());
+    field(100, 8, "0000644\0");
+    field(108, 8, "0000000\0");
+    field(116, 8, "0000000\0");
+    field(124, 12, &format!("{size:011o}\0"));
+    field(136, 12, &format!("{:011o}\0", mtime.min(0o77777777777)));
+    field(148, 8, "        ");
+    field(156, 1, "0");
+    field(257, 6, "ustar\0");
+    field(263, 2, "00");
+    field(265, 32, "root");
+    field(297, 32, "root");
+    let sum: u32 = h.iter().map(|&b| b as u32).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    Ok(h)
 }
 
 fn entry_order(a: &Entry, b: &Entry) -> std::cmp::Ordering {
@@ -134,7 +178,8 @@ pub async fn render_generator(
             let mut out = Vec::new();
             for file in &plan.files {
                 check_path(&file.path).map_err(|e| gen_failed(&gname, GenError::Failed(e)))?;
-                let identity = assemble_identity(file, &shelves);
+                let identity = assemble_identity(file, &shelves)
+                    .map_err(|e| gen_failed(&gname, GenError::Failed(e)))?;
                 let open = digests(&identity);
                 let mut encs = file.encodings.clone();
                 encs.dedup();
@@ -214,6 +259,36 @@ pub async fn render_generator(
                     GenError::Failed(format!("{} is same-as unknown path {p}", o.path)),
                 )
             })?,
+            Content::Concat(pieces, enc) => {
+                let mut joined = Vec::new();
+                for piece in pieces {
+                    match piece {
+                        Piece::Bytes(b) => joined.extend_from_slice(&b),
+                        Piece::File(p) => {
+                            let blob = files.get(&p).ok_or_else(|| {
+                                gen_failed(
+                                    &gname,
+                                    GenError::Failed(format!(
+                                        "{} concatenates unknown path {p}",
+                                        o.path
+                                    )),
+                                )
+                            })?;
+                            let bytes =
+                                app.packages.get_bytes(&blob.sha256).await?.ok_or_else(|| {
+                                    ApiError::internal(format!("blob of {p} is missing"))
+                                })?;
+                            joined.extend_from_slice(&bytes);
+                        }
+                    }
+                }
+                let data = app.blocking(move || encode(&joined, enc)).await?;
+                let d = app.packages.put_bytes(data.into()).await?;
+                BlobRef {
+                    sha256: d.sha256,
+                    size: d.size,
+                }
+            }
         };
         files.insert(o.path, blob);
     }
@@ -272,11 +347,62 @@ mod tests {
             ],
             encodings: vec![Encoding::Identity],
         };
-        let out = String::from_utf8(assemble_identity(&file, &shelves)).unwrap();
+        let out = String::from_utf8(assemble_identity(&file, &shelves).unwrap()).unwrap();
         assert_eq!(
             out,
             "# head\nPackage: a\n\nPackage: b\n\nPackage: c\n\nPackage: d\n"
         );
+    }
+
+    #[test]
+    fn tar_members_read_back_with_bsdtar() {
+        let mut shelves: HashMap<String, Vec<Filed>> = HashMap::new();
+        shelves.insert("s".into(), vec![entry("a", "1", "s"), entry("b", "1", "s")]);
+        let file = BulkFile {
+            path: "x.tar".into(),
+            parts: vec![
+                Part::TarMember {
+                    name: "DESCRIPTION".into(),
+                    mtime: 1_700_000_000,
+                    parts: vec![Part::Literal(b"test repo".to_vec())],
+                },
+                Part::TarMember {
+                    name: "APKINDEX".into(),
+                    mtime: 1_700_000_000,
+                    parts: vec![Part::Entries(Selection {
+                        shelves: vec!["s".into()],
+                        fragment: "P".into(),
+                        separator: b"\n".to_vec(),
+                    })],
+                },
+                Part::Literal(vec![0; 1024]),
+            ],
+            encodings: vec![Encoding::Identity],
+        };
+        let tar = assemble_identity(&file, &shelves).unwrap();
+        assert_eq!(tar.len() % 512, 0);
+        let dir = std::env::temp_dir().join(format!("reposmith-tar-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.tar");
+        std::fs::write(&path, &tar).unwrap();
+        match std::process::Command::new("bsdtar")
+            .arg("-xOf")
+            .arg(&path)
+            .arg("APKINDEX")
+            .output()
+        {
+            Ok(out) => {
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert_eq!(out.stdout, b"Package: a\n\nPackage: b\n");
+            }
+            Err(_) => eprintln!("bsdtar missing: skipped the independent read"),
+        }
+        assert!(ustar_header(&"n".repeat(101), 0, 0).is_err());
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -66,6 +66,11 @@ fn concurrent_adds_all_publish_and_coalesce() {
             idx,
             "same-as serves the same bytes"
         );
+        assert_eq!(
+            text(&app, "/repos/r/fake/joined").await.1,
+            format!("head\n{idx}"),
+            "concat joins bytes and published files"
+        );
         let plans = gen.plans.load(Ordering::SeqCst) - plans_before;
         assert!(
             plans < 24,

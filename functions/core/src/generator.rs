@@ -78,6 +78,12 @@ pub struct Selection {
 pub enum Part {
     Literal(Vec<u8>),
     Entries(Selection),
+    /// A ustar member built around the assembled `parts` (Literal/Entries only).
+    TarMember {
+        name: String,
+        mtime: u64,
+        parts: Vec<Part>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -138,6 +144,14 @@ pub struct Assembled {
 pub enum Content {
     Bytes(Vec<u8>),
     SameAs(String),
+    /// Pieces (bytes, or a path published earlier in this tree) joined, then encoded.
+    Concat(Vec<Piece>, Encoding),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    Bytes(Vec<u8>),
+    File(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -186,6 +200,8 @@ pub trait Signer: Send + Sync {
     /// SubjectPublicKeyInfo PEM of the RSA key.
     fn rsa_public_key(&self) -> String;
     fn rsa_key_name(&self) -> String;
+    /// `rsa_sign` over a stored blob by sha256 (the host reads it).
+    fn rsa_sign_blob(&self, sha256: &str, sha1: bool) -> Result<Vec<u8>, String>;
 }
 
 /// A loaded generator. Every call is synchronous and sandboxed; run it off the async executor.

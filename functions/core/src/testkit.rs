@@ -212,6 +212,16 @@ impl Generator for FakeGen {
                 path: "alias".into(),
                 content: Content::SameAs("index".into()),
             },
+            Output {
+                path: "joined".into(),
+                content: Content::Concat(
+                    vec![
+                        Piece::Bytes(b"head\n".to_vec()),
+                        Piece::File("index".into()),
+                    ],
+                    Encoding::Identity,
+                ),
+            },
         ])
     }
 }
@@ -239,6 +249,9 @@ impl Signer for FakeSigner {
     }
     fn rsa_key_name(&self) -> String {
         "fake".into()
+    }
+    fn rsa_sign_blob(&self, _s: &str, _sha1: bool) -> std::result::Result<Vec<u8>, String> {
+        Ok(b"rsa".to_vec())
     }
 }
 

@@ -93,6 +93,15 @@ impl Signer for PgpSigner {
     fn rsa_key_name(&self) -> String {
         self.rsa.name()
     }
+    fn rsa_sign_blob(&self, sha256: &str, sha1: bool) -> Result<Vec<u8>, String> {
+        // Index files are small: read whole, from a blocking thread like every signer call.
+        let bytes = self
+            .handle
+            .block_on(self.packages.get_bytes(sha256))
+            .map_err(|e| format!("{e:#}"))?
+            .ok_or_else(|| format!("no stored blob {sha256}"))?;
+        self.rsa_sign(&bytes, sha1)
+    }
 }
 
 /// A stored blob as `std::io::Read`, by ranged reads.

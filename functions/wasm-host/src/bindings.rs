@@ -130,14 +130,30 @@ pub fn bulk_file(b: wit::BulkFile) -> core::BulkFile {
             .into_iter()
             .map(|p| match p {
                 wit::Part::Literal(l) => core::Part::Literal(l),
-                wit::Part::Entries(s) => core::Part::Entries(core::Selection {
-                    shelves: s.shelves,
-                    fragment: s.fragment,
-                    separator: s.separator,
-                }),
+                wit::Part::Entries(s) => core::Part::Entries(selection(s)),
+                wit::Part::TarMember(m) => core::Part::TarMember {
+                    name: m.name,
+                    mtime: m.mtime,
+                    parts: m
+                        .parts
+                        .into_iter()
+                        .map(|l| match l {
+                            wit::Leaf::Literal(b) => core::Part::Literal(b),
+                            wit::Leaf::Entries(s) => core::Part::Entries(selection(s)),
+                        })
+                        .collect(),
+                },
             })
             .collect(),
         encodings: b.encodings.into_iter().map(encoding_from_wit).collect(),
+    }
+}
+
+fn selection(s: wit::Selection) -> core::Selection {
+    core::Selection {
+        shelves: s.shelves,
+        fragment: s.fragment,
+        separator: s.separator,
     }
 }
 
@@ -155,6 +171,16 @@ pub fn output(o: wit::Output) -> core::Output {
         content: match o.content {
             wit::Content::Bytes(b) => core::Content::Bytes(b),
             wit::Content::SameAs(p) => core::Content::SameAs(p),
+            wit::Content::Concat(c) => core::Content::Concat(
+                c.pieces
+                    .into_iter()
+                    .map(|p| match p {
+                        wit::Piece::Bytes(b) => core::Piece::Bytes(b),
+                        wit::Piece::File(f) => core::Piece::File(f),
+                    })
+                    .collect(),
+                encoding_from_wit(c.encoding),
+            ),
         },
     }
 }

@@ -181,10 +181,16 @@ impl Generator for WasmGenerator {
                     .iter()
                     .map(|p| match p {
                         bindings::wit::Part::Literal(l) => l.len(),
-                        bindings::wit::Part::Entries(s) => {
-                            s.fragment.len()
-                                + s.separator.len()
-                                + s.shelves.iter().map(String::len).sum::<usize>()
+                        bindings::wit::Part::Entries(s) => selection_size(s),
+                        bindings::wit::Part::TarMember(m) => {
+                            m.name.len()
+                                + m.parts
+                                    .iter()
+                                    .map(|l| match l {
+                                        bindings::wit::Leaf::Literal(b) => b.len(),
+                                        bindings::wit::Leaf::Entries(s) => selection_size(s),
+                                    })
+                                    .sum::<usize>()
                         }
                     })
                     .sum::<usize>()
@@ -217,8 +223,20 @@ impl Generator for WasmGenerator {
                 + match &o.content {
                     bindings::wit::Content::Bytes(b) => b.len(),
                     bindings::wit::Content::SameAs(p) => p.len(),
+                    bindings::wit::Content::Concat(c) => c
+                        .pieces
+                        .iter()
+                        .map(|p| match p {
+                            bindings::wit::Piece::Bytes(b) => b.len(),
+                            bindings::wit::Piece::File(f) => f.len(),
+                        })
+                        .sum(),
                 }
         })?;
         Ok(outputs.into_iter().map(bindings::output).collect())
     }
+}
+
+fn selection_size(s: &bindings::wit::Selection) -> usize {
+    s.fragment.len() + s.separator.len() + s.shelves.iter().map(String::len).sum::<usize>()
 }

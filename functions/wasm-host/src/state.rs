@@ -316,6 +316,18 @@ impl signer::Host for HostState {
             .unwrap_or_default()
     }
 
+    fn rsa_sign_blob(
+        &mut self,
+        sha256: String,
+        digest: signer::RsaDigest,
+    ) -> Result<Vec<u8>, String> {
+        let sha1 = matches!(digest, signer::RsaDigest::Sha1);
+        self.signer
+            .as_ref()
+            .ok_or(NO_SIGNER)?
+            .rsa_sign_blob(&sha256, sha1)
+    }
+
     fn rsa_key_name(&mut self) -> String {
         self.signer
             .as_ref()

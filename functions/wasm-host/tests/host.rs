@@ -113,6 +113,9 @@ impl Signer for FakeSigner {
     fn rsa_key_name(&self) -> String {
         "fake".into()
     }
+    fn rsa_sign_blob(&self, sha256: &str, sha1: bool) -> Result<Vec<u8>, String> {
+        Ok(format!("RSA sha1={sha1} blob={sha256}").into_bytes())
+    }
 }
 
 fn analyze_ok(g: &dyn Generator, filename: &str) {
