@@ -1,0 +1,1 @@
+//! reposmith's FreeBSD pkg generator (work in progress).
