@@ -542,37 +542,35 @@ async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> {
 }
 
 pub async fn analysis_of(app: &App, sha256: &str) -> ApiResult<Arc<Analysis>> {
-    if let Some(a) = app.analyses.lock().unwrap().get(sha256) {
-        return Ok(a.clone());
-    }
-    let bytes = app
-        .packages
-        .get_bytes(sha256)
-        .await?
-        .ok_or_else(|| ApiError::internal(format!("analysis blob {sha256} is missing")))?;
-    let a: Arc<Analysis> = Arc::new(
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::internal(format!("corrupt analysis {sha256}: {e}")))?,
-    );
-    remember(&app.analyses, sha256, a.clone(), ANALYSES_CACHED);
-    Ok(a)
+    cached_json(app, &app.analyses, sha256, "analysis", ANALYSES_CACHED).await
 }
 
 pub async fn manifest_of(app: &App, sha256: &str) -> ApiResult<Arc<Manifest>> {
-    if let Some(m) = app.manifests.lock().unwrap().get(sha256) {
-        return Ok(m.clone());
+    cached_json(app, &app.manifests, sha256, "manifest", MANIFESTS_CACHED).await
+}
+
+/// An immutable JSON blob, decoded once and kept (bounded) in `cache`.
+async fn cached_json<T: serde::de::DeserializeOwned>(
+    app: &App,
+    cache: &std::sync::Mutex<std::collections::HashMap<String, Arc<T>>>,
+    sha256: &str,
+    what: &str,
+    cap: usize,
+) -> ApiResult<Arc<T>> {
+    if let Some(v) = cache.lock().unwrap().get(sha256) {
+        return Ok(v.clone());
     }
     let bytes = app
         .packages
         .get_bytes(sha256)
         .await?
-        .ok_or_else(|| ApiError::internal(format!("manifest blob {sha256} is missing")))?;
-    let m: Arc<Manifest> = Arc::new(
+        .ok_or_else(|| ApiError::internal(format!("{what} blob {sha256} is missing")))?;
+    let v: Arc<T> = Arc::new(
         serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::internal(format!("corrupt manifest {sha256}: {e}")))?,
+            .map_err(|e| ApiError::internal(format!("corrupt {what} {sha256}: {e}")))?,
     );
-    remember(&app.manifests, sha256, m.clone(), MANIFESTS_CACHED);
-    Ok(m)
+    remember(cache, sha256, v.clone(), cap);
+    Ok(v)
 }
 
 /// Renders every generator's tree from the head: plan, assemble natively, finish.
