@@ -1,6 +1,6 @@
 //! The repository: each package becomes one entry on the shelf of its architecture carrying
 //! its APKINDEX stanza; at publish every architecture gets `ARCH/APKINDEX.tar.gz` (its own
-//! shelf plus `noarch`), the package files linked into `ARCH/` under the name apk fetches
+//! shelf plus `noarch`, signed with the repo's RSA key), the package files linked into `ARCH/` under the name apk fetches
 //! (`NAME-VERSION.apk`, apk-tools `src/package.c` `PKG_FILE_FMT`), and the repo's RSA public
 //! key at `keys/NAME.rsa.pub`.
 
@@ -10,8 +10,8 @@ use std::io::Write;
 use crate::apk;
 use crate::pkginfo::{clip, PkgInfo, Stanza};
 use crate::reposmith::generator::types::{
-    Assembled, BulkFile, Content, Encoding, Entry, Facts, Fragment, Link, Output, Part,
-    PublishPlan, RepoInfo, Selection, ShelfSummary,
+    Assembled, BulkFile, Concat, Content, Encoding, Entry, Facts, Fragment, Leaf, Link, Output,
+    Part, Piece, PublishPlan, RepoInfo, Selection, ShelfSummary, TarMember,
 };
 use crate::tarball;
 
@@ -19,10 +19,8 @@ use crate::tarball;
 pub const NOARCH: &str = "noarch";
 /// The architecture a repository without any gets.
 pub const DEFAULT_ARCH: &str = "x86_64";
-/// The stanza text alone (for a host-sized tar member, see README "Contract gaps").
+/// The APKINDEX stanza.
 pub const STANZA: &str = "stanza";
-/// The stanza as its own `APKINDEX` tar member (what `plan` assembles today).
-pub const MEMBER: &str = "member";
 
 /// One package → one entry with its stanza fragments.
 pub fn analyze<R>(mut read: R, facts: &Facts) -> Result<Vec<Entry>, String>
@@ -61,27 +59,16 @@ where
         size: facts.size,
     }
     .render()?;
-    let mtime = info
-        .one("builddate")
-        .and_then(|t| t.parse::<u64>().ok())
-        .unwrap_or(0);
-    let member = tarball::file("APKINDEX", stanza.as_bytes(), mtime)?;
     Ok(vec![Entry {
         name: name.to_string(),
         version: version.to_string(),
         arch: arch.to_string(),
         path: format!("{arch}/{name}-{version}.apk"),
         shelf: arch.to_string(),
-        fragments: vec![
-            Fragment {
-                name: STANZA.into(),
-                data: stanza.into_bytes(),
-            },
-            Fragment {
-                name: MEMBER.into(),
-                data: member,
-            },
-        ],
+        fragments: vec![Fragment {
+            name: STANZA.into(),
+            data: stanza.into_bytes(),
+        }],
     }])
 }
 
@@ -143,28 +130,30 @@ pub fn description(repo: &RepoInfo) -> String {
     out
 }
 
-/// Publish step 1: per architecture, the index tar (gzip-encoded by the host) and the links.
-///
-/// The tar is `DESCRIPTION`, an empty `APKINDEX` member (so an empty architecture still has
-/// one: apk refuses an index without), then one `APKINDEX` member per package. apk reads every
-/// member named `APKINDEX` (apk-tools v2 `src/database.c` `load_apkindex()`, v3
-/// `src/extract_v2.c`), so this is the same index to apk as one member holding all stanzas;
-/// one member is not possible today because a tar header needs the member's size, which `plan`
-/// cannot know (README, "Contract gaps").
+/// Publish step 1: per architecture, the unsigned index tar (gzip-encoded by the host) and the
+/// noarch links. The tar is `DESCRIPTION` and `APKINDEX` (every stanza of the architecture and
+/// `noarch`; possibly empty: apk refuses an index without the member) with end-of-archive
+/// blocks: gzip stream 2 of the final `APKINDEX.tar.gz`, which `finish` signs.
 pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, String> {
     let mut files = Vec::new();
     let mut links = Vec::new();
-    let mut head = tarball::file("DESCRIPTION", description(repo).as_bytes(), repo.now)?;
-    head.extend(tarball::file("APKINDEX", b"", repo.now)?);
     for arch in arches(repo, shelves) {
         files.push(BulkFile {
-            path: format!("{arch}/APKINDEX.tar"),
+            path: format!("{arch}/{UNSIGNED}"),
             parts: vec![
-                Part::Literal(head.clone()),
-                Part::Entries(Selection {
-                    shelves: vec![arch.clone(), NOARCH.into()],
-                    fragment: MEMBER.into(),
-                    separator: Vec::new(),
+                Part::TarMember(TarMember {
+                    name: "DESCRIPTION".into(),
+                    mtime: repo.now,
+                    parts: vec![Leaf::Literal(description(repo).into_bytes())],
+                }),
+                Part::TarMember(TarMember {
+                    name: "APKINDEX".into(),
+                    mtime: repo.now,
+                    parts: vec![Leaf::Entries(Selection {
+                        shelves: vec![arch.clone(), NOARCH.into()],
+                        fragment: STANZA.into(),
+                        separator: Vec::new(),
+                    })],
                 }),
                 Part::Literal(tarball::END.to_vec()),
             ],
@@ -179,10 +168,15 @@ pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, St
     Ok(PublishPlan { files, links })
 }
 
+/// The bulk file `plan` asks for in every `ARCH/` (published gzipped, with `.gz`).
+pub const UNSIGNED: &str = "APKINDEX.unsigned.tar";
+
 /// What `finish` needs from the host's signer.
 pub trait Sign {
     fn rsa_public_key(&self) -> String;
     fn rsa_key_name(&self) -> String;
+    /// RSA PKCS#1 v1.5 over a stored blob (by sha256), SHA-256 if `sha256` else SHA-1.
+    fn rsa_sign_blob(&self, blob_sha256: &str, sha256: bool) -> Result<Vec<u8>, String>;
 }
 
 /// The key file name apk looks up in `/etc/apk/keys/` (and names in `.SIGN.RSA.<file>`).
@@ -190,27 +184,65 @@ pub fn key_file(signer: &dyn Sign) -> String {
     format!("{}.rsa.pub", signer.rsa_key_name())
 }
 
-/// Publish step 2: the RSA public key at `keys/NAME.rsa.pub`.
-pub fn finish(_files: &[Assembled], signer: &dyn Sign) -> Result<Vec<Output>, String> {
+/// Signatures are SHA-1 (`.SIGN.RSA.`, what every apk-tools 2.x verifies) unless the repo
+/// option `apk.signature=sha256` asks for `.SIGN.RSA256.` (newer apk-tools only).
+fn wants_sha256(repo: &RepoInfo) -> bool {
+    repo.options
+        .iter()
+        .any(|h| h.key == "apk.signature" && h.value.eq_ignore_ascii_case("sha256"))
+}
+
+/// Publish step 2: every `ARCH/APKINDEX.tar.gz` = the signature stream over the assembled
+/// `ARCH/APKINDEX.unsigned.tar.gz`, then those bytes; and the public key at
+/// `keys/NAME.rsa.pub`.
+pub fn finish(
+    repo: &RepoInfo,
+    files: &[Assembled],
+    signer: &dyn Sign,
+) -> Result<Vec<Output>, String> {
     let name = key_file(signer);
-    if name.contains('/') || name.starts_with('.') {
+    if name.contains('/') || name.starts_with('.') || name.len() > 80 {
         return Err(format!("unusable RSA key name {name:?}"));
     }
-    Ok(vec![Output {
+    let sha256 = wants_sha256(repo);
+    let suffix = format!("/{UNSIGNED}.gz");
+    let mut out = Vec::new();
+    for f in files.iter().filter(|f| f.encoding == Encoding::Gzip) {
+        let Some(arch) = f.path.strip_suffix(&suffix) else {
+            continue;
+        };
+        let sig = signer.rsa_sign_blob(&f.sha256, sha256)?;
+        out.push(Output {
+            path: format!("{arch}/APKINDEX.tar.gz"),
+            content: Content::Concat(Concat {
+                pieces: vec![
+                    Piece::Bytes(signature_stream(&name, sha256, &sig, repo.now)?),
+                    Piece::File(f.path.clone()),
+                ],
+                encoding: Encoding::Identity,
+            }),
+        });
+    }
+    out.push(Output {
         path: format!("keys/{name}"),
         content: Content::Bytes(signer.rsa_public_key().into_bytes()),
-    }])
+    });
+    Ok(out)
 }
 
 /// The signature stream apk expects first in APKINDEX.tar.gz: a gzip stream of one tar member
 /// `.SIGN.RSA.<key file>` (SHA-1) or `.SIGN.RSA256.<key file>` (SHA-256) holding the raw
 /// PKCS#1 v1.5 signature of the following gzip stream's compressed bytes, without end-of-archive
 /// blocks (abuild-sign; apk-tools `src/package.c` `apk_sign_ctx_process_file()`).
-pub fn signature_stream(key_file: &str, sha256: bool, sig: &[u8], mtime: u64) -> Vec<u8> {
+pub fn signature_stream(
+    key_file: &str,
+    sha256: bool,
+    sig: &[u8],
+    mtime: u64,
+) -> Result<Vec<u8>, String> {
     let kind = if sha256 { "RSA256" } else { "RSA" };
-    let member = tarball::file(&format!(".SIGN.{kind}.{key_file}"), sig, mtime)
-        .expect("a key file name fits a tar header");
+    let member = tarball::file(&format!(".SIGN.{kind}.{key_file}"), sig, mtime)?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(&member).expect("writing to a Vec");
-    gz.finish().expect("writing to a Vec")
+    gz.write_all(&member).map_err(|e| e.to_string())?;
+    gz.finish().map_err(|e| e.to_string())
 }

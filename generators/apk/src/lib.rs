@@ -54,11 +54,11 @@ impl Guest for Apk {
     }
 
     fn finish(
-        _repo: RepoInfo,
+        repo: RepoInfo,
         _shelves: Vec<ShelfSummary>,
         files: Vec<Assembled>,
     ) -> Result<Vec<Output>, String> {
-        index::finish(&files, &HostSigner)
+        index::finish(&repo, &files, &HostSigner)
     }
 }
 
@@ -71,6 +71,14 @@ impl index::Sign for HostSigner {
     }
     fn rsa_key_name(&self) -> String {
         signer::rsa_key_name()
+    }
+    fn rsa_sign_blob(&self, blob_sha256: &str, sha256: bool) -> Result<Vec<u8>, String> {
+        let digest = if sha256 {
+            signer::RsaDigest::Sha256
+        } else {
+            signer::RsaDigest::Sha1
+        };
+        signer::rsa_sign_blob(blob_sha256, digest)
     }
 }
 

@@ -202,3 +202,8 @@ EOF"#,
     );
     String::from_utf8(out).unwrap().trim().to_string()
 }
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}

@@ -2,10 +2,15 @@
 //! independent tools: Python's zlib/tarfile, openssl, bsdtar.
 
 use crate::apk::{self, claims, read_package};
-use crate::index::{self, Sign, MEMBER, NOARCH};
-use crate::reposmith::generator::types::{Content, Facts, Part, RepoInfo, ShelfSummary};
+use crate::index::{self, Sign, NOARCH};
+use crate::reposmith::generator::types::{
+    Assembled, BulkFile, Content, Encoding, Entry, Facts, Hint, Leaf, Part, Piece, RepoInfo,
+    Selection, ShelfSummary,
+};
 use crate::tarball;
 use crate::testapk::{self, sh};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io::Write;
 
 fn facts(data: &[u8], name: &str) -> Facts {
@@ -85,12 +90,7 @@ fn every_index_field_follows_pkginfo() {
             b.apk.len()
         )
     );
-    // The member fragment is the same stanza as a tar member named APKINDEX.
-    let m = e.fragments.iter().find(|f| f.name == MEMBER).unwrap();
-    let mut tar = m.data.clone();
-    tar.extend_from_slice(&tarball::END);
-    let members = apk::tar_members(&tar).unwrap();
-    assert_eq!(members, [("APKINDEX".to_string(), stanza(e).into_bytes())]);
+    assert_eq!(e.fragments.len(), 1);
 }
 
 #[test]
@@ -194,40 +194,56 @@ fn repo(arches: &[&str]) -> RepoInfo {
     }
 }
 
-/// Assembles a plan's file as the host does (`functions/core/src/assemble.rs`): literals and
-/// the selected fragments in (name, version, path) order.
-fn assemble(
-    plan_file: &crate::reposmith::generator::types::BulkFile,
-    entries: &[crate::reposmith::generator::types::Entry],
-) -> Vec<u8> {
+fn select(sel: &Selection, entries: &[Entry], out: &mut Vec<u8>) {
+    let mut picked: Vec<_> = entries
+        .iter()
+        .filter(|e| sel.shelves.contains(&e.shelf))
+        .collect();
+    picked.sort_by(|a, b| (&a.name, &a.version, &a.path).cmp(&(&b.name, &b.version, &b.path)));
+    for (i, e) in picked.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(&sel.separator);
+        }
+        let f = e.fragments.iter().find(|f| f.name == sel.fragment).unwrap();
+        out.extend_from_slice(&f.data);
+    }
+}
+
+/// Assembles a plan's file as the host does (`functions/core/src/assemble.rs`): literals, the
+/// selected fragments in (name, version, path) order, tar members wrapped in a ustar header.
+fn assemble(file: &BulkFile, entries: &[Entry]) -> Vec<u8> {
     let mut out = Vec::new();
-    for p in &plan_file.parts {
+    for p in &file.parts {
         match p {
             Part::Literal(b) => out.extend_from_slice(b),
-            Part::Entries(sel) => {
-                let mut picked: Vec<_> = entries
-                    .iter()
-                    .filter(|e| sel.shelves.contains(&e.shelf))
-                    .collect();
-                picked.sort_by(|a, b| {
-                    (&a.name, &a.version, &a.path).cmp(&(&b.name, &b.version, &b.path))
-                });
-                for (i, e) in picked.iter().enumerate() {
-                    if i > 0 {
-                        out.extend_from_slice(&sel.separator);
+            Part::Entries(sel) => select(sel, entries, &mut out),
+            Part::TarMember(m) => {
+                let mut content = Vec::new();
+                for l in &m.parts {
+                    match l {
+                        Leaf::Literal(b) => content.extend_from_slice(b),
+                        Leaf::Entries(sel) => select(sel, entries, &mut content),
                     }
-                    let f = e.fragments.iter().find(|f| f.name == sel.fragment).unwrap();
-                    out.extend_from_slice(&f.data);
                 }
+                out.extend(tarball::file(&m.name, &content, m.mtime).unwrap());
             }
-            #[allow(unreachable_patterns)]
-            _ => panic!("part kind not assembled by this test"),
         }
     }
     out
 }
 
-struct TestKey;
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
+}
+
+/// The host's signer, with openssl and the test key; blobs by sha256 from `blobs`.
+#[derive(Default)]
+struct TestKey {
+    blobs: RefCell<HashMap<String, Vec<u8>>>,
+}
+
 impl Sign for TestKey {
     fn rsa_public_key(&self) -> String {
         std::fs::read_to_string(&testapk::key().1).unwrap()
@@ -235,7 +251,100 @@ impl Sign for TestKey {
     fn rsa_key_name(&self) -> String {
         "0123abcd".into()
     }
+    fn rsa_sign_blob(&self, blob: &str, sha256: bool) -> Result<Vec<u8>, String> {
+        let data = self
+            .blobs
+            .borrow()
+            .get(blob)
+            .cloned()
+            .ok_or("no such blob")?;
+        let d = testapk::scratch();
+        std::fs::write(d.join("blob"), data).unwrap();
+        let dgst = if sha256 { "sha256" } else { "sha1" };
+        Ok(sh(
+            &d,
+            &format!(
+                "openssl dgst -{dgst} -sign {} blob",
+                testapk::key().0.display()
+            ),
+        ))
+    }
 }
+
+/// Publishes a repo of `entries` as the host would: plan, assemble, gzip, finish, resolve
+/// concat outputs. Returns path → bytes.
+fn publish(repo: &RepoInfo, entries: &[Entry], signer: &TestKey) -> HashMap<String, Vec<u8>> {
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    for e in entries {
+        *counts.entry(e.shelf.clone()).or_default() += 1;
+    }
+    let mut shelves: Vec<_> = counts
+        .into_iter()
+        .map(|(shelf, entries)| ShelfSummary { shelf, entries })
+        .collect();
+    shelves.sort_by(|a, b| a.shelf.cmp(&b.shelf));
+    let plan = index::plan(repo, &shelves).unwrap();
+    let mut files = HashMap::new();
+    let mut assembled = Vec::new();
+    for f in &plan.files {
+        assert_eq!(f.encodings, [Encoding::Gzip]);
+        let gz = gzip(&assemble(f, entries));
+        let sha = testapk::sha256_hex(&gz);
+        signer.blobs.borrow_mut().insert(sha.clone(), gz.clone());
+        assembled.push(Assembled {
+            path: format!("{}.gz", f.path),
+            encoding: Encoding::Gzip,
+            size: gz.len() as u64,
+            md5: String::new(),
+            sha1: String::new(),
+            sha256: sha,
+            sha512: String::new(),
+            open_size: 0,
+            open_sha256: String::new(),
+        });
+        files.insert(format!("{}.gz", f.path), gz);
+    }
+    for o in index::finish(repo, &assembled, signer).unwrap() {
+        let bytes = match o.content {
+            Content::Bytes(b) => b,
+            Content::Concat(c) => {
+                assert_eq!(c.encoding, Encoding::Identity);
+                let mut out = Vec::new();
+                for p in c.pieces {
+                    match p {
+                        Piece::Bytes(b) => out.extend(b),
+                        Piece::File(p) => out.extend(files[&p].clone()),
+                    }
+                }
+                out
+            }
+            Content::SameAs(p) => files[&p].clone(),
+        };
+        files.insert(o.path, bytes);
+    }
+    files
+}
+
+const VERIFY: &str = r#"python3 - <<'PY'
+import zlib, tarfile, io, sys
+raw = open("APKINDEX.tar.gz", "rb").read()
+z = zlib.decompressobj(31)
+seg = z.decompress(raw)
+rest = z.unused_data
+assert not seg.endswith(b"\0" * 1024), "the signature segment has end blocks"
+t = tarfile.open(fileobj=io.BytesIO(seg + b"\0" * 1024))
+m = t.getmembers()
+assert [x.name for x in m] == [sys.argv[1] if len(sys.argv) > 1 else "SIGNAME"], m
+open("sig", "wb").write(t.extractfile(m[0]).read())
+open("signed", "wb").write(rest)
+t = tarfile.open("APKINDEX.tar.gz", "r:gz")
+print(" ".join(t.getnames()))
+open("index", "wb").write(t.extractfile("APKINDEX").read())
+print(t.extractfile("DESCRIPTION").read().decode())
+PY
+openssl dgst -DGST -verify PUB -signature sig signed
+bsdtar -tf APKINDEX.tar.gz
+bsdtar -xOf APKINDEX.tar.gz APKINDEX > bsdtar-index"#;
 
 #[test]
 fn the_signed_index_verifies_with_openssl_and_reads_back_with_bsdtar_and_python() {
@@ -258,104 +367,95 @@ fn the_signed_index_verifies_with_openssl_and_reads_back_with_bsdtar_and_python(
     for p in &pkgs {
         entries.extend(index::analyze(testapk::reader(&p.apk), &facts(&p.apk, "x.apk")).unwrap());
     }
-    let shelves = vec![
-        ShelfSummary {
+    let plan = index::plan(
+        &repo(&["amd64"]),
+        &[ShelfSummary {
             shelf: "aarch64".into(),
             entries: 1,
-        },
-        ShelfSummary {
-            shelf: NOARCH.into(),
-            entries: 1,
-        },
-        ShelfSummary {
-            shelf: "x86_64".into(),
-            entries: 1,
-        },
-    ];
-    let plan = index::plan(&repo(&["amd64"]), &shelves).unwrap();
+        }],
+    )
+    .unwrap();
     let paths: Vec<_> = plan.files.iter().map(|f| f.path.as_str()).collect();
-    assert_eq!(paths, ["aarch64/APKINDEX.tar", "x86_64/APKINDEX.tar"]);
+    assert_eq!(
+        paths,
+        [
+            "aarch64/APKINDEX.unsigned.tar",
+            "x86_64/APKINDEX.unsigned.tar"
+        ]
+    );
     assert_eq!(plan.links.len(), 2);
     assert_eq!(plan.links[1].prefix, "x86_64/");
     assert_eq!(plan.links[1].shelves, [NOARCH]);
 
-    let x86 = &plan.files[1];
-    let tar = assemble(x86, &entries);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&tar).unwrap();
-    let stream2 = gz.finish().unwrap();
-
-    let d = testapk::scratch();
-    std::fs::write(d.join("stream2"), &stream2).unwrap();
-    for (sha256, dgst) in [(false, "sha1"), (true, "sha256")] {
-        let sig = sh(
-            &d,
-            &format!(
-                "openssl dgst -{dgst} -sign {} stream2",
-                testapk::key().0.display()
-            ),
+    for (sha256, dgst, kind) in [(false, "sha1", "RSA"), (true, "sha256", "RSA256")] {
+        let mut r = repo(&["amd64"]);
+        if sha256 {
+            r.options.push(Hint {
+                key: "apk.signature".into(),
+                value: "sha256".into(),
+            });
+        }
+        let signer = TestKey::default();
+        let files = publish(&r, &entries, &signer);
+        let mut names: Vec<_> = files.keys().cloned().collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "aarch64/APKINDEX.tar.gz",
+                "aarch64/APKINDEX.unsigned.tar.gz",
+                "keys/0123abcd.rsa.pub",
+                "x86_64/APKINDEX.tar.gz",
+                "x86_64/APKINDEX.unsigned.tar.gz"
+            ]
         );
-        let key_file = index::key_file(&TestKey);
-        let mut full = index::signature_stream(&key_file, sha256, &sig, 1_700_000_500);
-        full.extend_from_slice(&stream2);
-        std::fs::write(d.join("APKINDEX.tar.gz"), &full).unwrap();
-        // As apk does: the first gzip stream's tar member names the key and holds the
-        // signature; the signed data is every byte after that stream.
-        let kind = if sha256 { "RSA256" } else { "RSA" };
-        let out = sh(
-            &d,
-            &format!(
-                r#"python3 - <<'EOF'
-import zlib, tarfile, io
-raw = open("APKINDEX.tar.gz", "rb").read()
-z = zlib.decompressobj(31)
-seg = z.decompress(raw)
-rest = z.unused_data
-t = tarfile.open(fileobj=io.BytesIO(seg + b"\0" * 1024))
-m = t.getmembers()
-assert [x.name for x in m] == [".SIGN.{kind}.0123abcd.rsa.pub"], m
-open("sig", "wb").write(t.extractfile(m[0]).read())
-open("signed", "wb").write(rest)
-t = tarfile.open("APKINDEX.tar.gz", "r:gz")
-names = t.getnames()
-print(" ".join(names))
-idx = b"".join(t.extractfile(x).read() for x in t.getmembers() if x.name == "APKINDEX")
-open("index", "wb").write(idx)
-print(t.extractfile("DESCRIPTION").read().decode())
-EOF
-openssl dgst -{dgst} -verify {} -signature sig signed
-bsdtar -tvf APKINDEX.tar.gz"#,
-                testapk::key().1.display()
-            ),
-        );
-        let out = String::from_utf8(out).unwrap();
-        assert!(out.contains("Verified OK"), "{out}");
-        assert!(
-            out.starts_with(&format!(
-                ".SIGN.{kind}.0123abcd.rsa.pub DESCRIPTION APKINDEX APKINDEX APKINDEX\nTest repository\n"
-            )),
-            "{out}"
-        );
-        assert!(out.contains(" APKINDEX\n"), "bsdtar lists: {out}");
-        let idx = String::from_utf8(std::fs::read(d.join("index")).unwrap()).unwrap();
-        let want = format!("{}{}", stanza(&entries[0]), stanza(&entries[1]));
-        assert_eq!(idx, want);
+        assert!(String::from_utf8_lossy(&files["keys/0123abcd.rsa.pub"])
+            .starts_with("-----BEGIN PUBLIC KEY-----"));
+        let signame = format!(".SIGN.{kind}.0123abcd.rsa.pub");
+        for (arch, want) in [
+            ("x86_64", vec![&entries[0], &entries[1]]),
+            ("aarch64", vec![&entries[2], &entries[1]]),
+        ] {
+            let d = testapk::scratch();
+            std::fs::write(
+                d.join("APKINDEX.tar.gz"),
+                &files[&format!("{arch}/APKINDEX.tar.gz")],
+            )
+            .unwrap();
+            // As apk does: the first gzip stream's tar member names the key and holds the
+            // signature; the signed data is every byte after that stream.
+            let script = VERIFY
+                .replace("python3 -", &format!("python3 - '{signame}'"))
+                .replace("DGST", dgst)
+                .replace("PUB", &testapk::key().1.display().to_string());
+            let out = String::from_utf8(sh(&d, &script)).unwrap();
+            assert_eq!(
+                out,
+                format!(
+                    "{signame} DESCRIPTION APKINDEX\nTest repository\n\
+                     Verified OK\n{signame}\nDESCRIPTION\nAPKINDEX\n"
+                )
+            );
+            let want: String = want.iter().map(|e| stanza(e)).collect();
+            for f in ["index", "bsdtar-index"] {
+                let got = String::from_utf8(std::fs::read(d.join(f)).unwrap()).unwrap();
+                assert_eq!(got, want, "{arch} {f}");
+            }
+        }
     }
-    // finish: the public key under keys/.
-    let out = index::finish(&[], &TestKey).unwrap();
-    assert_eq!(out.len(), 1);
-    assert_eq!(out[0].path, "keys/0123abcd.rsa.pub");
-    let Content::Bytes(pem) = &out[0].content else {
-        panic!("bytes")
-    };
-    assert!(String::from_utf8_lossy(pem).starts_with("-----BEGIN PUBLIC KEY-----"));
 }
 
 #[test]
 fn an_empty_repo_still_has_an_index_per_architecture() {
     let plan = index::plan(&repo(&["amd64", "arm64", "all"]), &[]).unwrap();
     let paths: Vec<_> = plan.files.iter().map(|f| f.path.as_str()).collect();
-    assert_eq!(paths, ["aarch64/APKINDEX.tar", "x86_64/APKINDEX.tar"]);
+    assert_eq!(
+        paths,
+        [
+            "aarch64/APKINDEX.unsigned.tar",
+            "x86_64/APKINDEX.unsigned.tar"
+        ]
+    );
     let tar = assemble(&plan.files[0], &[]);
     let m = apk::tar_members(&tar).unwrap();
     assert_eq!(
@@ -366,7 +466,7 @@ fn an_empty_repo_still_has_an_index_per_architecture() {
         ]
     );
     let plan = index::plan(&repo(&[]), &[]).unwrap();
-    assert_eq!(plan.files[0].path, "x86_64/APKINDEX.tar");
+    assert_eq!(plan.files[0].path, "x86_64/APKINDEX.unsigned.tar");
 }
 
 #[test]
