@@ -1,1 +1,80 @@
-//! reposmith's FreeBSD pkg generator (work in progress).
+//! reposmith's FreeBSD generator: FreeBSD `.pkg` packages into a pkg(8) repository per ABI:
+//! `ABI/meta.conf`, `ABI/packagesite.pkg` (and `.txz`), `ABI/data.pkg`, the packages under
+//! `ABI/All/`, and the repo's RSA public key at `keys/repo.pub`. Client config:
+//! `url: "URL/repos/REPO/freebsd/${ABI}"`, `signature_type: "pubkey"` (see README.md).
+//!
+//! This file is only the WIT glue; the format logic lives in plain modules that also build
+//! natively, so `cargo test -p reposmith-gen-freebsd --lib` runs without a wasm host.
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "generator-world",
+    additional_derives: [PartialEq],
+});
+
+mod manifest;
+mod pkg;
+mod repo;
+mod tarball;
+#[cfg(test)]
+mod testpkg;
+#[cfg(test)]
+mod tests;
+
+use exports::reposmith::generator::generator::Guest;
+use reposmith::generator::signer;
+use reposmith::generator::types::{
+    Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
+};
+
+struct FreeBsd;
+
+impl Guest for FreeBsd {
+    fn info() -> Info {
+        Info {
+            name: "freebsd".into(),
+            mount: "freebsd".into(),
+            extensions: vec![".pkg".into()],
+            description: "FreeBSD pkg repositories: ABI/meta.conf, packagesite.pkg, data.pkg, \
+                          signed with the repo's RSA key (signature_type: pubkey)"
+                .into(),
+            contract: "0.1.0".into(),
+            one_version_per_name: true,
+        }
+    }
+
+    fn claims(filename: String, head: Vec<u8>, _hints: Vec<Hint>) -> bool {
+        pkg::claims(&filename, &head)
+    }
+
+    fn analyze(pkg: &Package, _hints: Vec<Hint>) -> Result<Vec<Entry>, String> {
+        let facts = pkg.facts();
+        repo::analyze(|offset, len| pkg.read(offset, len), &facts)
+    }
+
+    fn plan(repo: RepoInfo, shelves: Vec<ShelfSummary>) -> Result<PublishPlan, String> {
+        repo::plan(&repo, &shelves)
+    }
+
+    fn finish(
+        repo: RepoInfo,
+        _shelves: Vec<ShelfSummary>,
+        files: Vec<Assembled>,
+    ) -> Result<Vec<Output>, String> {
+        repo::finish(&repo, &files, &HostSigner)
+    }
+}
+
+/// The host's `signer` import.
+struct HostSigner;
+
+impl repo::Sign for HostSigner {
+    fn rsa_sign_sha256(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+        signer::rsa_sign(data, signer::RsaDigest::Sha256)
+    }
+    fn rsa_public_key(&self) -> String {
+        signer::rsa_public_key()
+    }
+}
+
+export!(FreeBsd);

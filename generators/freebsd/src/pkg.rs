@@ -1,0 +1,372 @@
+//! Reading a FreeBSD package (`.pkg`): a tar, compressed with zstd, xz or gzip (or not at
+//! all), whose first members are `+COMPACT_MANIFEST` and `+MANIFEST` (pkg `libpkg/packing.c`,
+//! `libpkg/pkg_create.c` `pkg_create_archive()`: the manifests are packed before the files).
+//!
+//! `claims` looks at the first bytes only; `read_package` streams the archive through ranged
+//! reads until it has the manifests and, for packages up to `MAX_VERIFIED`, reads the rest of
+//! the compressed stream too, so a truncated or damaged package is refused at upload.
+
+use std::cell::RefCell;
+use std::io::{self, Read};
+use std::rc::Rc;
+
+use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
+use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
+
+/// A manifest larger than this is not a package description.
+pub const MAX_MANIFEST: u64 = 4 << 20;
+/// Packages up to this size are decompressed to the end (truncation is caught); larger ones
+/// only up to their manifests (the host's fuel would not cover a large payload).
+pub const MAX_VERIFIED: u64 = 16 << 20;
+/// xz dictionaries up to 96 MiB; the host allows 256 MiB in all.
+const XZ_MEM_LIMIT_KB: u32 = 96 << 10;
+/// One ranged read of the package.
+const CHUNK: u32 = 256 << 10;
+/// The members pkg writes first.
+pub const COMPACT: &str = "+COMPACT_MANIFEST";
+pub const FULL: &str = "+MANIFEST";
+/// What a pacman package starts with: never ours.
+const PACMAN: [&str; 3] = [".PKGINFO", ".BUILDINFO", ".MTREE"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    Zstd,
+    Xz,
+    Gzip,
+    /// An uncompressed tar (pkg's `tar` packing format).
+    Tar,
+}
+
+impl Codec {
+    pub fn sniff(head: &[u8]) -> Option<Codec> {
+        if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Codec::Zstd)
+        } else if head.starts_with(&[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) {
+            Some(Codec::Xz)
+        } else if head.starts_with(&[0x1f, 0x8b]) {
+            Some(Codec::Gzip)
+        } else if head.len() >= 263 && &head[257..262] == b"ustar" {
+            Some(Codec::Tar)
+        } else {
+            None
+        }
+    }
+}
+
+/// Is this a FreeBSD package? A tar (compressed or not) whose first member is
+/// `+COMPACT_MANIFEST` or `+MANIFEST`. When `head` does not decompress far enough to tell,
+/// the name decides: `NAME.pkg` (never `.pkg.tar.*`, pacman's) with a known magic; `analyze`
+/// then checks fully. Never panics.
+pub fn claims(filename: &str, head: &[u8]) -> bool {
+    let Some(codec) = Codec::sniff(head) else {
+        return false;
+    };
+    match first_member(codec, head) {
+        Some(name) => is_manifest(&name),
+        None => filename.ends_with(".pkg"),
+    }
+}
+
+fn is_manifest(name: &[u8]) -> bool {
+    name == COMPACT.as_bytes() || name == FULL.as_bytes()
+}
+
+fn clean(name: &[u8]) -> &[u8] {
+    let mut n = name;
+    while let Some(rest) = n.strip_prefix(b"./").or_else(|| n.strip_prefix(b"/")) {
+        n = rest;
+    }
+    n
+}
+
+/// The name of the first real tar member in the decompressed start of `head`, skipping pax
+/// headers; `None` when `head` does not decompress far enough to tell.
+fn first_member(codec: Codec, head: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut dec = decoder(
+        codec,
+        Mem(Rc::new(RefCell::new(io::Cursor::new(head.to_vec())))),
+    );
+    let mut buf = [0u8; 4096];
+    while out.len() < 64 << 10 {
+        match dec.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    let mut at = 0usize;
+    loop {
+        let h = out.get(at..at + 512)?;
+        let (kind, size) = (h[156], octal(&h[124..136])?);
+        if matches!(kind, b'x' | b'g') {
+            at = at
+                .checked_add(512)?
+                .checked_add(usize::try_from(size.div_ceil(512) * 512).ok()?)?;
+            continue;
+        }
+        let name = &h[..100];
+        let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(100)];
+        return Some(clean(name).to_vec());
+    }
+}
+
+fn octal(field: &[u8]) -> Option<u64> {
+    let s: Vec<u8> = field
+        .iter()
+        .copied()
+        .take_while(|&b| b != 0)
+        .filter(|&b| b != b' ')
+        .collect();
+    if s.is_empty() {
+        return Some(0);
+    }
+    u64::from_str_radix(std::str::from_utf8(&s).ok()?, 8).ok()
+}
+
+/// The manifests a package carries.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Manifests {
+    pub compact: Option<Vec<u8>>,
+    pub full: Option<Vec<u8>>,
+}
+
+/// Streams the package through `read` and collects its manifests.
+pub fn read_package<'a, R>(read: R, size: u64) -> Result<Manifests, String>
+where
+    R: FnMut(u64, u32) -> Result<Vec<u8>, String> + 'a,
+{
+    let src = Rc::new(RefCell::new(Ranged {
+        read: Box::new(read),
+        offset: 0,
+        buf: Vec::new(),
+        pos: 0,
+        failed: None,
+    }));
+    let head = {
+        let mut s = src.borrow_mut();
+        s.peek(512)
+            .map_err(|e| format!("reading the package failed: {e}"))?
+    };
+    let codec = Codec::sniff(&head).ok_or_else(|| {
+        "not a FreeBSD package: not a tar, nor a zstd, xz or gzip compressed one".to_string()
+    })?;
+    let result = walk(decoder(codec, Handle(src.clone())), size <= MAX_VERIFIED);
+    if let Some(e) = src.borrow_mut().failed.take() {
+        return Err(format!("reading the package failed: {e}"));
+    }
+    result
+}
+
+fn walk(decoder: Box<dyn Read + '_>, to_end: bool) -> Result<Manifests, String> {
+    let bad = |e: io::Error| format!("bad package archive (corrupt or truncated): {e}");
+    let mut archive = tar::Archive::new(decoder);
+    let mut out = Manifests::default();
+    let mut first = true;
+    for entry in archive.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        let raw = entry.path_bytes().into_owned();
+        let path = clean(&raw).to_vec();
+        if first {
+            first = false;
+            if PACMAN.iter().any(|p| path == p.as_bytes()) {
+                return Err("not a FreeBSD package: this is a pacman package".into());
+            }
+            if !is_manifest(&path) {
+                return Err(format!(
+                    "not a FreeBSD package: the first member is {:?}, not +COMPACT_MANIFEST \
+                     or +MANIFEST",
+                    String::from_utf8_lossy(&path[..path.len().min(100)])
+                ));
+            }
+        }
+        let slot = if path == COMPACT.as_bytes() {
+            &mut out.compact
+        } else if path == FULL.as_bytes() {
+            &mut out.full
+        } else {
+            // The manifests come first: the rest is payload.
+            if !to_end {
+                return Ok(out);
+            }
+            continue;
+        };
+        if slot.is_some() {
+            return Err(format!(
+                "bad package archive: {} appears twice",
+                String::from_utf8_lossy(&path)
+            ));
+        }
+        let size = entry.header().size().map_err(bad)?;
+        if size > MAX_MANIFEST {
+            return Err(format!(
+                "{} is {size} bytes, over the {MAX_MANIFEST} byte limit",
+                String::from_utf8_lossy(&path)
+            ));
+        }
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).map_err(bad)?;
+        *slot = Some(data);
+    }
+    if out.compact.is_none() && out.full.is_none() {
+        return Err("not a FreeBSD package: no +COMPACT_MANIFEST or +MANIFEST".into());
+    }
+    // Read the compressed stream to its end, so a damaged tail is caught too.
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(bad)?;
+    Ok(out)
+}
+
+/// A decompressing reader over `src`.
+fn decoder<'a, S: Source + 'a>(codec: Codec, src: S) -> Box<dyn Read + 'a> {
+    match codec {
+        Codec::Gzip => Box::new(flate2::read::MultiGzDecoder::new(src)),
+        Codec::Xz => Box::new(lzma_rust2::XzReader::new_mem_limit(
+            src,
+            true,
+            XZ_MEM_LIMIT_KB,
+        )),
+        Codec::Zstd => Box::new(ZstdFrames { src, frame: None }),
+        Codec::Tar => Box::new(src),
+    }
+}
+
+/// A byte source that can tell whether anything is left (for zstd's frame loop).
+trait Source: Read + Clone {
+    fn at_end(&mut self) -> io::Result<bool>;
+}
+
+/// `head` for `claims`, in memory (cloned handles share the position).
+#[derive(Clone)]
+struct Mem(Rc<RefCell<io::Cursor<Vec<u8>>>>);
+
+impl Read for Mem {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.borrow_mut().read(buf)
+    }
+}
+
+impl Source for Mem {
+    fn at_end(&mut self) -> io::Result<bool> {
+        let c = self.0.borrow();
+        Ok(c.position() >= c.get_ref().len() as u64)
+    }
+}
+
+/// The package in the store, read in chunks of `CHUNK` bytes.
+struct Ranged<'a> {
+    read: Box<dyn FnMut(u64, u32) -> Result<Vec<u8>, String> + 'a>,
+    offset: u64,
+    buf: Vec<u8>,
+    pos: usize,
+    failed: Option<String>,
+}
+
+impl Ranged<'_> {
+    /// One ranged read at the current offset.
+    fn fetch(&mut self) -> io::Result<Vec<u8>> {
+        let got = match (self.read)(self.offset, CHUNK) {
+            Ok(b) if b.len() > CHUNK as usize => {
+                Err("the store returned more bytes than asked".to_string())
+            }
+            other => other,
+        };
+        match got {
+            Ok(b) => {
+                self.offset += b.len() as u64;
+                Ok(b)
+            }
+            Err(e) => {
+                self.failed = Some(e.clone());
+                Err(io::Error::other(e))
+            }
+        }
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        if self.pos >= self.buf.len() {
+            self.buf = self.fetch()?;
+            self.pos = 0;
+        }
+        Ok(())
+    }
+
+    /// Up to `n` bytes ahead, without consuming them (short reads are joined).
+    fn peek(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        self.buf.drain(..self.pos);
+        self.pos = 0;
+        while self.buf.len() < n {
+            let more = self.fetch()?;
+            if more.is_empty() {
+                break;
+            }
+            self.buf.extend_from_slice(&more);
+        }
+        Ok(self.buf[..n.min(self.buf.len())].to_vec())
+    }
+}
+
+/// A shared handle on the `Ranged` source (zstd frames hand it from decoder to decoder).
+#[derive(Clone)]
+struct Handle<'a>(Rc<RefCell<Ranged<'a>>>);
+
+impl Read for Handle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut s = self.0.borrow_mut();
+        s.fill()?;
+        let n = (s.buf.len() - s.pos).min(buf.len());
+        buf[..n].copy_from_slice(&s.buf[s.pos..s.pos + n]);
+        s.pos += n;
+        Ok(n)
+    }
+}
+
+impl Source for Handle<'_> {
+    fn at_end(&mut self) -> io::Result<bool> {
+        let mut s = self.0.borrow_mut();
+        s.fill()?;
+        Ok(s.pos >= s.buf.len())
+    }
+}
+
+/// A zstd stream of one or more frames (ruzstd's decoder reads exactly one), skippable
+/// frames skipped.
+struct ZstdFrames<S: Source> {
+    src: S,
+    frame: Option<StreamingDecoder<S, FrameDecoder>>,
+}
+
+impl<S: Source> Read for ZstdFrames<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if let Some(frame) = &mut self.frame {
+                let n = frame.read(buf)?;
+                if n > 0 {
+                    return Ok(n);
+                }
+                self.frame = None;
+            }
+            if self.src.at_end()? {
+                return Ok(0);
+            }
+            match StreamingDecoder::new(self.src.clone()) {
+                Ok(frame) => self.frame = Some(frame),
+                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
+                    length,
+                    ..
+                })) => {
+                    let n = io::copy(
+                        &mut (&mut self.src).take(u64::from(length)),
+                        &mut io::sink(),
+                    )?;
+                    if n < u64::from(length) {
+                        return Err(io::Error::other("zstd: skippable frame cut short"));
+                    }
+                }
+                Err(e) => return Err(io::Error::other(format!("zstd: {e}"))),
+            }
+        }
+    }
+}

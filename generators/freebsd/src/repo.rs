@@ -1,0 +1,281 @@
+//! The repository: each package becomes one entry on the shelf of its ABI carrying its
+//! catalogue line; at publish every ABI gets the tree `pkg` fetches from
+//! `URL/repos/REPO/freebsd/${ABI}` (pkg `libpkg/repo/binary/update.c`,
+//! `pkg_repo_binary_update_proceed()`): `meta.conf`, `packagesite.pkg` (and `.txz`),
+//! `data.pkg`, and the packages under `All/`. The catalogues are signed the way
+//! `signature_type: pubkey` verifies (README, "Signing").
+
+use std::collections::BTreeSet;
+
+use crate::manifest::{self, clip};
+use crate::pkg;
+use crate::reposmith::generator::types::{
+    Assembled, BulkFile, Concat, Content, Encoding, Entry, Facts, Fragment, Link, Output, Part,
+    Piece, PublishPlan, RepoInfo, Selection, ShelfSummary,
+};
+use crate::tarball;
+
+/// The catalogue line for `packagesite.yaml` (JSON + `\n`).
+pub const YAML: &str = "yaml";
+/// The same object for `data`'s `packages` array.
+pub const DATA: &str = "data";
+/// Where the host publishes each package once; `ABI/All/` links make it reachable per ABI.
+pub const POOL: &str = "pool/";
+/// The repo's RSA public key, for `pubkey:` in the client's repo config.
+pub const KEY_PATH: &str = "keys/repo.pub";
+/// The ABI a repository without a concrete one gets for its `OS:VERSION:*` packages.
+pub const DEFAULT_ARCH: &str = "amd64";
+/// `data` before and after the packages (pkg `pkg_repo_create()`: a streamline UCL object
+/// `{"groups":[],"expired_packages":[],"packages":[...]}`).
+pub const DATA_HEAD: &str = "{\"groups\":[],\"expired_packages\":[],\"packages\":[";
+pub const DATA_TAIL: &str = "]}";
+
+/// One package → one entry with its catalogue fragments.
+pub fn analyze<R>(read: R, facts: &Facts) -> Result<Vec<Entry>, String>
+where
+    R: FnMut(u64, u32) -> Result<Vec<u8>, String>,
+{
+    let f = &facts.filename;
+    if f.is_empty()
+        || f.len() > 200
+        || f.starts_with('.')
+        || f.contains(['/', '\\'])
+        || f.chars().any(|c| c.is_control())
+    {
+        return Err(format!("unusable package file name {:?}", clip(f)));
+    }
+    let m = pkg::read_package(read, facts.size)?;
+    let man = manifest::parse(m.compact.as_deref(), m.full.as_deref())?;
+    let repopath = format!("All/{f}");
+    let line = manifest::compact(&man.catalogue(&facts.sha256, facts.size, &repopath));
+    Ok(vec![Entry {
+        name: man.name.clone(),
+        version: man.version.clone(),
+        arch: man.abi.clone(),
+        path: format!("{POOL}{f}"),
+        shelf: man.abi.clone(),
+        fragments: vec![
+            Fragment {
+                name: YAML.into(),
+                data: format!("{line}\n").into_bytes(),
+            },
+            Fragment {
+                name: DATA.into(),
+                data: line.into_bytes(),
+            },
+        ],
+    }])
+}
+
+fn is_wild(abi: &str) -> bool {
+    abi.split(':').any(|p| p == "*")
+}
+
+fn matches(pattern: &str, abi: &str) -> bool {
+    let (p, a): (Vec<&str>, Vec<&str>) = (pattern.split(':').collect(), abi.split(':').collect());
+    p.len() == a.len() && p.iter().zip(&a).all(|(p, a)| *p == "*" || p == a)
+}
+
+/// pkg's ABI architecture names for a repo's `architectures` (Debian's by default).
+fn pkg_arch(a: &str) -> Option<&str> {
+    match a {
+        "all" | "any" | "source" | "noarch" | "" | "*" => None,
+        "x86_64" => Some("amd64"),
+        "arm64" => Some("aarch64"),
+        "i686" | "x86" => Some("i386"),
+        other if other.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => Some(other),
+        _ => None,
+    }
+}
+
+/// The ABI trees: every concrete shelf, plus, for `OS:VERSION:*` shelves, `OS:VERSION:ARCH`
+/// for each of the repo's architectures (amd64 when it has none).
+pub fn abis(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Vec<String> {
+    let live: Vec<&str> = shelves
+        .iter()
+        .filter(|s| s.entries > 0 && manifest::check_abi(&s.shelf).is_ok())
+        .map(|s| s.shelf.as_str())
+        .collect();
+    let mut set: BTreeSet<String> = live
+        .iter()
+        .filter(|s| !is_wild(s))
+        .map(|s| s.to_string())
+        .collect();
+    let mut arches: Vec<&str> = repo
+        .architectures
+        .iter()
+        .filter_map(|a| pkg_arch(a))
+        .collect();
+    if arches.is_empty() {
+        arches.push(DEFAULT_ARCH);
+    }
+    for w in live.iter().filter(|s| is_wild(s)) {
+        let parts: Vec<&str> = w.split(':').collect();
+        let (last, head) = parts.split_last().expect("an ABI has parts");
+        if *last == "*" && !head.contains(&"*") {
+            for a in &arches {
+                set.insert(format!("{}:{a}", head.join(":")));
+            }
+        }
+    }
+    set.into_iter().collect()
+}
+
+/// The shelves an ABI tree lists: its own and the wildcard ones that match it.
+fn selected(abi: &str, shelves: &[ShelfSummary]) -> Vec<String> {
+    let mut v = vec![abi.to_string()];
+    for s in shelves {
+        if s.shelf != abi && is_wild(&s.shelf) && matches(&s.shelf, abi) {
+            v.push(s.shelf.clone());
+        }
+    }
+    v
+}
+
+/// Publish step 1: per ABI, the two catalogues as plain files (`finish` packs and signs
+/// them) and the package links under `ABI/All/`.
+pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, String> {
+    let mut files = Vec::new();
+    let mut links = Vec::new();
+    for abi in abis(repo, shelves) {
+        let sel = selected(&abi, shelves);
+        files.push(BulkFile {
+            path: format!("{abi}/packagesite.yaml"),
+            parts: vec![Part::Entries(Selection {
+                shelves: sel.clone(),
+                fragment: YAML.into(),
+                separator: Vec::new(),
+            })],
+            encodings: vec![Encoding::Identity],
+        });
+        files.push(BulkFile {
+            path: format!("{abi}/data"),
+            parts: vec![
+                Part::Literal(DATA_HEAD.as_bytes().to_vec()),
+                Part::Entries(Selection {
+                    shelves: sel.clone(),
+                    fragment: DATA.into(),
+                    separator: b",".to_vec(),
+                }),
+                Part::Literal(DATA_TAIL.as_bytes().to_vec()),
+            ],
+            encodings: vec![Encoding::Identity],
+        });
+        links.push(Link {
+            shelves: sel,
+            prefix: format!("{abi}/All/"),
+            signature: None,
+        });
+    }
+    Ok(PublishPlan { files, links })
+}
+
+/// What `finish` needs from the host's signer.
+pub trait Sign {
+    /// RSA PKCS#1 v1.5 with SHA-256 over `data`.
+    fn rsa_sign_sha256(&self, data: &[u8]) -> Result<Vec<u8>, String>;
+    fn rsa_public_key(&self) -> String;
+}
+
+/// `meta.conf` as `pkg repo` writes it (pkg `libpkg/pkg_repo_meta.c` `pkg_repo_meta_to_ucl()`,
+/// emitted as UCL config; the defaults of `pkg_repo_meta_set_default()`).
+pub fn meta_conf() -> String {
+    [
+        "version = 2;",
+        "packing_format = \"tzst\";",
+        "manifests = \"packagesite.yaml\";",
+        "data = \"data\";",
+        "manifests_archive = \"packagesite\";",
+        "data_archive = \"data\";",
+        "",
+    ]
+    .join("\n")
+}
+
+/// The signed archive of one catalogue (pkg `pkg_repo_pack_db()`): a `signature` member (the
+/// raw RSA signature, `pack_sign()`), then the catalogue itself; the host joins and compresses.
+fn signed_archive(
+    member: &str,
+    file: &Assembled,
+    sig: &[u8],
+    mtime: u64,
+    encoding: Encoding,
+) -> Result<Content, String> {
+    let mut head = tarball::member("signature", sig, mtime)?;
+    head.extend_from_slice(&tarball::header(member, file.open_size, mtime)?);
+    let mut tail = tarball::padding(file.open_size);
+    tail.extend_from_slice(&tarball::END);
+    Ok(Content::Concat(Concat {
+        pieces: vec![
+            Piece::Bytes(head),
+            Piece::File(file.path.clone()),
+            Piece::Bytes(tail),
+        ],
+        encoding,
+    }))
+}
+
+/// What `pkg` verifies for `signature_type: pubkey` (pkg `libpkg/pkgsign_ossl.c`
+/// `ossl_sign()` / `ossl_verify_cert_cb()`): an RSA/SHA-256 signature of the lower-case hex
+/// SHA-256 of the catalogue, i.e. of those 64 ASCII characters.
+pub fn sign_catalogue(file: &Assembled, signer: &dyn Sign) -> Result<Vec<u8>, String> {
+    let hex = file.open_sha256.to_ascii_lowercase();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("{}: unusable sha256 {hex:?}", file.path));
+    }
+    signer.rsa_sign_sha256(hex.as_bytes())
+}
+
+/// Publish step 2: per ABI `meta.conf`, the signed `packagesite.pkg`/`.txz` and `data.pkg`;
+/// the RSA public key at `keys/repo.pub`.
+pub fn finish(
+    repo: &RepoInfo,
+    files: &[Assembled],
+    signer: &dyn Sign,
+) -> Result<Vec<Output>, String> {
+    let mut out = Vec::new();
+    let find = |p: &str| {
+        files
+            .iter()
+            .find(|a| a.path == p && a.encoding == Encoding::Identity)
+    };
+    let abis: BTreeSet<&str> = files
+        .iter()
+        .filter_map(|a| a.path.strip_suffix("/packagesite.yaml"))
+        .collect();
+    for abi in abis {
+        let site = find(&format!("{abi}/packagesite.yaml"))
+            .ok_or_else(|| format!("{abi}/packagesite.yaml was not assembled"))?;
+        let data =
+            find(&format!("{abi}/data")).ok_or_else(|| format!("{abi}/data was not assembled"))?;
+        let site_sig = sign_catalogue(site, signer)?;
+        let data_sig = sign_catalogue(data, signer)?;
+        out.push(Output {
+            path: format!("{abi}/meta.conf"),
+            content: Content::Bytes(meta_conf().into_bytes()),
+        });
+        out.push(Output {
+            path: format!("{abi}/packagesite.pkg"),
+            content: signed_archive(
+                "packagesite.yaml",
+                site,
+                &site_sig,
+                repo.now,
+                Encoding::Zstd,
+            )?,
+        });
+        out.push(Output {
+            path: format!("{abi}/packagesite.txz"),
+            content: signed_archive("packagesite.yaml", site, &site_sig, repo.now, Encoding::Xz)?,
+        });
+        out.push(Output {
+            path: format!("{abi}/data.pkg"),
+            content: signed_archive("data", data, &data_sig, repo.now, Encoding::Zstd)?,
+        });
+    }
+    out.push(Output {
+        path: KEY_PATH.into(),
+        content: Content::Bytes(signer.rsa_public_key().into_bytes()),
+    });
+    Ok(out)
+}
