@@ -53,6 +53,8 @@ pub fn built() -> &'static Built {
             "-p",
             "reposmith-gen-apk",
             "-p",
+            "reposmith-gen-freebsd",
+            "-p",
             "reposmith-test-misbehave",
         ]);
         let target = target_release().parent().unwrap().to_path_buf();
@@ -77,6 +79,11 @@ pub fn built() -> &'static Built {
         std::fs::copy(
             wasm_dir.join("reposmith_gen_apk.wasm"),
             gens.join("apk.wasm"),
+        )
+        .unwrap();
+        std::fs::copy(
+            wasm_dir.join("reposmith_gen_freebsd.wasm"),
+            gens.join("freebsd.wasm"),
         )
         .unwrap();
         Built {
