@@ -7,8 +7,9 @@
 //! `signature_type: pubkey` (libpkg/pkgsign_ossl.c ossl_verify_cert_cb(): RSA PKCS#1 v1.5,
 //! SHA-256, over the 64 lower-case hex characters of the catalogue's SHA-256):
 //!
+//!   head -c -1 signature > sig          # pkg verifies siglen - 1 bytes (pkg_repo.c)
 //!   sha256sum packagesite.yaml | cut -c1-64 | tr -d '\n' > hex
-//!   openssl dgst -sha256 -verify repo.pub -signature signature hex
+//!   openssl dgst -sha256 -verify repo.pub -signature sig hex
 //!
 //! Bad and truncated packages answer 422; a pacman package is claimed by pacman only.
 mod common;
@@ -115,11 +116,32 @@ fn check_archive(
     assert_eq!(rows[1][1], from_bsdtar.len().to_string());
     assert_eq!(rows[1][2], "True");
     assert_eq!(rows[1][3], sha256_hex(&from_bsdtar));
-    // openssl, as pkg verifies signature_type: pubkey.
+    // openssl, as pkg verifies signature_type: pubkey: the member holds the signature and
+    // one NUL byte, and pkg verifies its first `siglen - 1` bytes
+    // (pkg_repo_archive_extract_check_archive()).
+    let sig = std::fs::read(dir.join("x/signature")).unwrap();
+    assert_eq!(
+        sig.last(),
+        Some(&0),
+        "{name}: signature member without its NUL"
+    );
     std::fs::copy(key, dir.join("repo.pub")).unwrap();
+    let bits = ok(
+        sh(
+            "openssl pkey -pubin -in repo.pub -noout -text | head -1",
+            &dir,
+        ),
+        "openssl pkey -text",
+    );
+    assert!(
+        bits.contains(&format!("({} bit)", (sig.len() - 1) * 8)),
+        "{name}: signature is {} bytes for a {bits}",
+        sig.len()
+    );
     let verify = format!(
-        "cd x && sha256sum {member} | cut -c1-64 | tr -d '\\n' > hex && \
-         openssl dgst -sha256 -verify ../repo.pub -signature signature hex"
+        "cd x && head -c -1 signature > sig && \
+         sha256sum {member} | cut -c1-64 | tr -d '\\n' > hex && \
+         openssl dgst -sha256 -verify ../repo.pub -signature sig hex"
     );
     let out = ok(sh(&verify, &dir), "openssl dgst -verify");
     assert!(out.contains("Verified OK"), "{out}");
@@ -127,7 +149,7 @@ fn check_archive(
     // ossl_verify_cert_cb() (RSA_PKCS1_PADDING, signature md sha256).
     let pkeyutl = "cd x && openssl dgst -sha256 -binary hex > hash && \
                    openssl pkeyutl -verify -pubin -inkey ../repo.pub -pkeyopt digest:sha256 \
-                   -in hash -sigfile signature";
+                   -in hash -sigfile sig";
     let out = ok(sh(pkeyutl, &dir), "openssl pkeyutl -verify");
     assert!(out.contains("Verified Successfully"), "{out}");
     // A changed catalogue must not verify.
@@ -201,6 +223,27 @@ fn freebsd_repo_is_signed_complete_and_readable() {
         assert_eq!(m["manifests_archive"], "packagesite");
         assert_eq!(m["data"], "data");
 
+        let meta_txz = check_archive(
+            &server,
+            &base,
+            "meta.txz",
+            "meta",
+            &key,
+            &[0xfd, b'7', b'z', b'X', b'Z', 0],
+        );
+        assert_eq!(meta_txz, meta.body, "{abi}: meta.txz holds meta.conf");
+        for (alias, of) in [
+            ("packagesite.tzst", "packagesite.pkg"),
+            ("data.tzst", "data.pkg"),
+        ] {
+            let a = server.get(&format!("{base}/{alias}"));
+            assert_eq!(a.status, 200, "{abi}/{alias}");
+            assert_eq!(
+                a.body,
+                server.get(&format!("{base}/{of}")).body,
+                "{abi}/{alias}"
+            );
+        }
         let zst = [0x28, 0xb5, 0x2f, 0xfd];
         let xz = [0xfd, b'7', b'z', b'X', b'Z', 0];
         let key = key.as_path();

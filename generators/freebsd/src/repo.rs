@@ -192,8 +192,20 @@ pub fn meta_conf() -> String {
     .join("\n")
 }
 
-/// The signed archive of one catalogue (pkg `pkg_repo_pack_db()`): a `signature` member (the
-/// raw RSA signature, `pack_sign()`), then the catalogue itself; the host joins and compresses.
+/// The `signature` member: the raw RSA signature plus one NUL byte. pkg has always written
+/// `siglen + 1` bytes (`packing_append_buffer(pack, sigret, "signature", siglen + 1)` in
+/// `pkg_repo_pack_db()`, the buffer being `calloc(max_len + 1)`), and the client verifies the
+/// first `siglen - 1` bytes of the member (`libpkg/pkg_repo.c`
+/// `pkg_repo_archive_extract_check_archive()`: "siglen must be reduced by one to support this
+/// legacy method").
+pub fn signature_member(sig: &[u8], mtime: u64) -> Result<Vec<u8>, String> {
+    let mut data = sig.to_vec();
+    data.push(0);
+    tarball::member("signature", &data, mtime)
+}
+
+/// The signed archive of one catalogue (pkg `pkg_repo_pack_db()`): a `signature` member, then
+/// the catalogue itself; the host joins and compresses.
 fn signed_archive(
     member: &str,
     file: &Assembled,
@@ -201,7 +213,7 @@ fn signed_archive(
     mtime: u64,
     encoding: Encoding,
 ) -> Result<Content, String> {
-    let mut head = tarball::member("signature", sig, mtime)?;
+    let mut head = signature_member(sig, mtime)?;
     head.extend_from_slice(&tarball::header(member, file.open_size, mtime)?);
     let mut tail = tarball::padding(file.open_size);
     tail.extend_from_slice(&tarball::END);
@@ -224,6 +236,21 @@ pub fn sign_catalogue(file: &Assembled, signer: &dyn Sign) -> Result<Vec<u8>, St
         return Err(format!("{}: unusable sha256 {hex:?}", file.path));
     }
     signer.rsa_sign_sha256(hex.as_bytes())
+}
+
+/// `meta.txz`, which pkg fetches first (`pkg_repo_fetch_meta()`: `meta` + `.txz`, checked
+/// like the catalogues), before falling back to `meta.conf`: `signature` and `meta`.
+fn meta_archive(meta: &[u8], signer: &dyn Sign, mtime: u64) -> Result<Content, String> {
+    use sha2::Digest;
+    let hex = hex::encode(sha2::Sha256::digest(meta));
+    let sig = signer.rsa_sign_sha256(hex.as_bytes())?;
+    let mut tar = signature_member(&sig, mtime)?;
+    tar.extend(tarball::member("meta", meta, mtime)?);
+    tar.extend_from_slice(&tarball::END);
+    Ok(Content::Concat(Concat {
+        pieces: vec![Piece::Bytes(tar)],
+        encoding: Encoding::Xz,
+    }))
 }
 
 /// Publish step 2: per ABI `meta.conf`, the signed `packagesite.pkg`/`.txz` and `data.pkg`;
@@ -250,9 +277,18 @@ pub fn finish(
             find(&format!("{abi}/data")).ok_or_else(|| format!("{abi}/data was not assembled"))?;
         let site_sig = sign_catalogue(site, signer)?;
         let data_sig = sign_catalogue(data, signer)?;
+        let meta = meta_conf().into_bytes();
+        out.push(Output {
+            path: format!("{abi}/meta.txz"),
+            content: meta_archive(&meta, signer, repo.now)?,
+        });
         out.push(Output {
             path: format!("{abi}/meta.conf"),
-            content: Content::Bytes(meta_conf().into_bytes()),
+            content: Content::Bytes(meta),
+        });
+        out.push(Output {
+            path: format!("{abi}/meta"),
+            content: Content::SameAs(format!("{abi}/meta.conf")),
         });
         out.push(Output {
             path: format!("{abi}/packagesite.pkg"),
@@ -264,6 +300,12 @@ pub fn finish(
                 Encoding::Zstd,
             )?,
         });
+        // pkg before 1.17 asks for the catalogue by its packing format (`packagesite.tzst`,
+        // `pkg_repo_fetch_remote_extract_fd()`); older ones, defaulting to txz, `.txz`.
+        out.push(Output {
+            path: format!("{abi}/packagesite.tzst"),
+            content: Content::SameAs(format!("{abi}/packagesite.pkg")),
+        });
         out.push(Output {
             path: format!("{abi}/packagesite.txz"),
             content: signed_archive("packagesite.yaml", site, &site_sig, repo.now, Encoding::Xz)?,
@@ -271,6 +313,10 @@ pub fn finish(
         out.push(Output {
             path: format!("{abi}/data.pkg"),
             content: signed_archive("data", data, &data_sig, repo.now, Encoding::Zstd)?,
+        });
+        out.push(Output {
+            path: format!("{abi}/data.tzst"),
+            content: Content::SameAs(format!("{abi}/data.pkg")),
         });
     }
     out.push(Output {

@@ -418,7 +418,7 @@ fn publishes_signed_catalogues_per_abi() {
             let m = members(&files[&format!("{abi}/{archive}")]);
             assert_eq!(m.len(), 2, "{abi}/{archive}");
             assert_eq!(m[0].0, "signature");
-            let want = format!("SIG({})", sha256_hex(plain));
+            let want = format!("SIG({})\0", sha256_hex(plain));
             assert_eq!(
                 m[0].1,
                 want.as_bytes(),
