@@ -300,7 +300,7 @@ pub fn finish(
                 Encoding::Zstd,
             )?,
         });
-        // pkg before 1.17 asks for the catalogue by its packing format (`packagesite.tzst`,
+        // Earlier pkg asks for the catalogue by its packing format (`packagesite.tzst`,
         // `pkg_repo_fetch_remote_extract_fd()`); older ones, defaulting to txz, `.txz`.
         out.push(Output {
             path: format!("{abi}/packagesite.tzst"),
