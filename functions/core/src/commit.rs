@@ -253,7 +253,11 @@ pub async fn update_head(
 
 /// The clash rules of step 3: a file name is one package; a published path and an
 /// (generator, shelf, name, version, arch) identity belong to one file at a time.
-pub fn insert_record(head: &mut Head, rec: &PackageRecord) -> ApiResult<Change> {
+pub fn insert_record(
+    head: &mut Head,
+    rec: &PackageRecord,
+    one_version: &[String],
+) -> ApiResult<Change> {
     if let Some(old) = head.packages.get(&rec.filename) {
         if old.sha256 == rec.sha256 {
             return Ok(Change::Unchanged);
@@ -263,7 +267,26 @@ pub fn insert_record(head: &mut Head, rec: &PackageRecord) -> ApiResult<Change> 
             rec.filename, old.sha256
         )));
     }
+    // Generators whose clients take one version per name: the upload replaces the packages
+    // holding the same name on the same shelf (repo-add's behaviour).
+    let replaced: Vec<String> = head
+        .packages
+        .values()
+        .filter(|other| {
+            rec.entries.iter().any(|(gen, ids)| {
+                one_version.contains(gen)
+                    && other.entries.get(gen).is_some_and(|os| {
+                        ids.iter()
+                            .any(|id| os.iter().any(|o| o.shelf == id.shelf && o.name == id.name))
+                    })
+            })
+        })
+        .map(|other| other.filename.clone())
+        .collect();
     for other in head.packages.values() {
+        if replaced.contains(&other.filename) {
+            continue;
+        }
         for (gen, ids) in &rec.entries {
             let Some(others) = other.entries.get(gen) else {
                 continue;
@@ -290,8 +313,20 @@ pub fn insert_record(head: &mut Head, rec: &PackageRecord) -> ApiResult<Change> 
             }
         }
     }
+    for f in &replaced {
+        head.packages.remove(f);
+    }
     head.packages.insert(rec.filename.clone(), rec.clone());
     Ok(Change::Changed)
+}
+
+/// Names of the loaded generators that keep one version per name.
+pub fn one_version_generators(app: &App) -> Vec<String> {
+    app.generators()
+        .iter()
+        .filter(|g| g.info().one_version_per_name)
+        .map(|g| g.info().name.clone())
+        .collect()
 }
 
 /// Step 4: make sure the published generation covers head sequence `seq`.
@@ -443,11 +478,14 @@ pub async fn commit_record(app: &App, repo: &str, record: PackageRecord) -> ApiR
             .or_default()
             .queue,
     );
+    let one_version = one_version_generators(app);
     let mut outcomes: Vec<ApiResult<bool>> = Vec::new();
     let seq = update_head(app, repo, |h| {
         outcomes = batch
             .iter()
-            .map(|(rec, _)| insert_record(h, rec).map(|c| matches!(c, Change::Changed)))
+            .map(|(rec, _)| {
+                insert_record(h, rec, &one_version).map(|c| matches!(c, Change::Changed))
+            })
             .collect();
         Ok(if outcomes.iter().any(|o| matches!(o, Ok(true))) {
             Change::Changed

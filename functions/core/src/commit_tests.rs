@@ -102,7 +102,7 @@ fn a_commit_left_unpublished_by_a_crash_is_published_by_recover() {
         let d = app.packages.put_bytes(bytes).await.unwrap();
         let config = load_config(&app, "r").await.unwrap();
         let rec = analyze(&app, &config, "crash", &d, &[]).await.unwrap();
-        let seq = update_head(&app, "r", |h| insert_record(h, &rec))
+        let seq = update_head(&app, "r", |h| insert_record(h, &rec, &[]))
             .await
             .unwrap();
         let (p, _) = load_published(&app, "r").await.unwrap().unwrap();
@@ -176,7 +176,7 @@ fn a_dropped_leader_hands_publishing_on() {
             .unwrap();
         let config = load_config(&app, "r").await.unwrap();
         let rec = analyze(&app, &config, "x", &d, &[]).await.unwrap();
-        let seq = update_head(&app, "r", |h| insert_record(h, &rec))
+        let seq = update_head(&app, "r", |h| insert_record(h, &rec, &[]))
             .await
             .unwrap();
         // A leader polled once (mid-render), then dropped, as when its client hangs up.
@@ -186,5 +186,31 @@ fn a_dropped_leader_hands_publishing_on() {
         // The next publisher is not stuck behind it.
         let p = ensure_published(&app, "r", seq).await.unwrap();
         assert!(p.covers >= seq);
+    });
+}
+
+#[test]
+fn one_version_generators_replace_the_same_name() {
+    let gen = Arc::new(FakeGen::one_version());
+    let (app, _, _) = app(gen);
+    futures::executor::block_on(async {
+        crate::handle(&app, req("POST", "/repos/r/", b"")).await;
+        let add = |file: &'static str, body: &'static [u8]| {
+            let app = app.clone();
+            async move {
+                let path = format!("/repos/r/packages/?filename={file}");
+                crate::handle(&app, req("POST", &path, body))
+                    .await
+                    .status()
+                    .as_u16()
+            }
+        };
+        assert_eq!(add("lib-1", b"PKG lib 1").await, 201);
+        assert_eq!(add("other-1", b"PKG other 1").await, 201);
+        assert_eq!(add("lib-2", b"PKG lib 2").await, 201);
+        let (_, idx) = text(&app, "/repos/r/fake/index").await;
+        assert_eq!(idx, "lib-2\nother-1\n", "lib-2 replaced lib-1; other stays");
+        let (_, list) = text(&app, "/repos/r/packages/").await;
+        assert!(!list.contains("\"lib-1\""), "{list}");
     });
 }

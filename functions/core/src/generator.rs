@@ -167,6 +167,9 @@ pub struct Info {
     pub extensions: Vec<String>,
     pub description: String,
     pub contract: String,
+    /// An upload replaces entries of the same name on its shelves (see the WIT).
+    #[serde(default)]
+    pub one_version_per_name: bool,
 }
 
 /// Why a generator call failed: the package is bad (the generator said so: 422), or the

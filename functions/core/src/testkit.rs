@@ -135,6 +135,15 @@ pub struct FakeGen {
 
 impl FakeGen {
     pub fn new() -> Self {
+        Self::with(false)
+    }
+
+    /// Like pacman: one version per name, an upload replaces the same name.
+    pub fn one_version() -> Self {
+        Self::with(true)
+    }
+
+    fn with(one_version_per_name: bool) -> Self {
         FakeGen {
             info: Info {
                 name: "fake".into(),
@@ -142,6 +151,7 @@ impl FakeGen {
                 extensions: vec![".fake".into()],
                 description: "test".into(),
                 contract: "0.1.0".into(),
+                one_version_per_name,
             },
             plans: AtomicUsize::new(0),
         }
@@ -160,9 +170,13 @@ impl Generator for FakeGen {
         pkg: Arc<dyn PackageReader>,
         _h: &[Hint],
     ) -> std::result::Result<Vec<Entry>, GenError> {
-        let name = pkg.facts().filename.clone();
+        let file = pkg.facts().filename.clone();
+        // "PKG NAME ..." names the package NAME; the entry's index line is the file name.
+        let head = String::from_utf8_lossy(&pkg.read(0, 64).unwrap_or_default()).into_owned();
+        let pkg_name = head.split_whitespace().nth(1).unwrap_or(&file).to_string();
+        let name = file;
         Ok(vec![Entry {
-            name: name.clone(),
+            name: pkg_name,
             version: "1".into(),
             arch: "any".into(),
             path: format!("pool/{name}"),

@@ -24,6 +24,7 @@ impl From<wit::Info> for core::Info {
             extensions: i.extensions,
             description: i.description,
             contract: i.contract,
+            one_version_per_name: i.one_version_per_name,
         }
     }
 }

@@ -324,6 +324,7 @@ mod tests {
             extensions: vec![],
             description: String::new(),
             contract: contract.into(),
+            one_version_per_name: false,
         }
     }
 

@@ -33,6 +33,7 @@ impl Guest for Deb {
             extensions: vec![".deb".into(), ".udeb".into()],
             description: "Debian packages for apt: pool/, dists/*/Packages, signed Release".into(),
             contract: "0.1.0".into(),
+            one_version_per_name: false,
         }
     }
 

@@ -46,6 +46,7 @@ impl Guest for Pacman {
             description: "Arch Linux packages for pacman: ARCH/REPO.db and REPO.files, signed"
                 .into(),
             contract: "0.1.0".into(),
+            one_version_per_name: true,
         }
     }
 

@@ -38,6 +38,7 @@ impl Guest for Rpm {
             extensions: vec![".rpm".into()],
             description: "rpm packages for yum/dnf/zypper: repodata/ (primary, filelists, other), signed repomd.xml".into(),
             contract: "0.1.0".into(),
+            one_version_per_name: false,
         }
     }
 

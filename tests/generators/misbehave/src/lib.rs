@@ -25,6 +25,7 @@ impl Guest for Misbehave {
             extensions: vec![],
             description: "misbehaves on request (tests only)".into(),
             contract: "0.1.0".into(),
+            one_version_per_name: false,
         }
     }
 
