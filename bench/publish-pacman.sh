@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# publish-pacman.sh [N] - benchmark: publish a pacman repo of N packages with reposmith, and the
+# same files with repo-add, on this machine (median of RUNS, peak memory).
+#
+#   bench/publish-pacman.sh          # N=1000
+#   RUNS=3 bench/publish-pacman.sh 200
+#
+# Packages: N small genuine-format pacman packages (.PKGINFO, .MTREE, one file; zstd), made with
+# bsdtar (makepkg takes seconds per package; repo-add and pacman read these the same way).
+# (a) reposmith: `manage-repo add` of all N (4 in flight; each returns once published), then
+#     `manage-repo rebuild` RUNS times (re-read every package, republish db and files, signed);
+#     peak memory: VmHWM of the server.
+# (b) repo-add: `repo-add --quiet REPO.db.tar.gz *.pkg.tar.zst` from scratch, RUNS times
+#     (unsigned: it would need a gpg key; reposmith signs); peak RSS via /usr/bin/time.
+# Only 127.0.0.1 traffic; the server is killed on exit.
+set -euo pipefail
+N=${1:-1000}
+case $N in ''|*[!0-9]*|0) echo "usage: publish-pacman.sh [N>0]" >&2; exit 2 ;; esac
+RUNS=${RUNS:-5}
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+for c in bsdtar zstd repo-add curl timeout; do
+  command -v "$c" >/dev/null || die "$c not found (apt-get install libarchive-tools zstd pacman-package-manager curl)"
+done
+[ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install time)"
+bench_init
+CACHE=${BENCH_CACHE:-$BASE/pacman-$N}
+
+# ---------------------------------------------------------------- inputs
+mkpkg() { # NAME ARCH
+  local name=$1 arch=$2 d
+  d=$(mktemp -d "$W/pkg.XXXXXX")
+  mkdir -p "$d/usr/share/$name"
+  echo "$name 1.0" > "$d/usr/share/$name/VERSION"
+  cat > "$d/.PKGINFO" <<PKGINFO
+pkgname = $name
+pkgbase = $name
+pkgver = 1.0-1
+pkgdesc = reposmith benchmark package $name
+url = https://example.invalid/$name
+builddate = 1700000000
+packager = Bench <bench@example.invalid>
+size = 16
+arch = $arch
+license = MIT
+depend = glibc
+PKGINFO
+  ( cd "$d" && bsdtar -cf - --format=mtree --options='!all,use-set,type,uid,gid,mode,time,size,sha256,link' \
+      .PKGINFO usr | gzip -n > .MTREE &&
+    bsdtar -cf - --uid 0 --gid 0 .PKGINFO .MTREE usr | zstd -q -19 -o "$CACHE/$name-1.0-1-$arch.pkg.tar.zst" )
+  rm -rf "$d"
+}
+mkdir -p "$CACHE"
+have=$(find "$CACHE" -name '*.pkg.tar.zst' | wc -l)
+if [ "$have" -ne "$N" ]; then
+  rm -f "$CACHE"/*.pkg.tar.zst
+  T=$(now_us)
+  for (( i = 1; i <= N; i++ )); do
+    printf -v name 'bench-%04d' "$i"
+    mkpkg "$name" x86_64
+  done
+  log "made $N packages in $(secs $(( $(now_us) - T ))) s"
+fi
+mapfile -t FILES < <(find "$CACHE" -name '*.pkg.tar.zst' | sort)
+log "$N packages, $(( $(cat "${FILES[@]}" | wc -c) / 1024 )) KiB in $CACHE"
+
+# ---------------------------------------------------------------- (a) reposmith
+start_server
+"$BIN" create bench >/dev/null
+T=$(now_us)
+step "$BIN" add bench "${FILES[@]}" >/dev/null 2>"$W/add.log" || { cat "$W/add.log" >&2; die "upload failed"; }
+ADD_US=$(( $(now_us) - T ))
+log "add: $(secs "$ADD_US") s for $N packages"
+db=$(curl -fsS "$REPOSMITH_URL/repos/bench/pacman/x86_64/bench.db" | bsdtar -tf - | grep -c '/desc$')
+[ "$db" -eq "$N" ] || die "published db lists $db packages, expected $N"
+echo 5 > "/proc/$SPID/clear_refs" 2>/dev/null || true
+RS=()
+for (( r = 1; r <= RUNS; r++ )); do
+  T=$(now_us)
+  step "$BIN" rebuild bench >/dev/null
+  RS+=("$(secs $(( $(now_us) - T )))")
+  log "rebuild $r/$RUNS: ${RS[-1]} s"
+done
+RS_HWM=$(hwm_kib)
+
+# ---------------------------------------------------------------- (b) repo-add
+RA=() RA_RSS=0
+mkdir -p "$W/ra"
+for (( r = 1; r <= RUNS; r++ )); do
+  rm -f "$W"/ra/*
+  T=$(now_us)
+  step /usr/bin/time -f %M -o "$W/ra.rss" repo-add --quiet "$W/ra/bench.db.tar.gz" "${FILES[@]}" 2>/dev/null
+  RA+=("$(secs $(( $(now_us) - T )))")
+  rss=$(tail -n 1 "$W/ra.rss")
+  [ "$rss" -gt "$RA_RSS" ] && RA_RSS=$rss
+  log "repo-add $r/$RUNS: ${RA[-1]} s"
+done
+ra_db=$(bsdtar -tf "$W/ra/bench.db.tar.gz" | grep -c '/desc$')
+[ "$ra_db" -eq "$N" ] || die "repo-add db lists $ra_db packages"
+
+RS_MED=$(printf '%s\n' "${RS[@]}" | median)
+RA_MED=$(printf '%s\n' "${RA[@]}" | median)
+echo
+echo "publish a pacman repo of $N packages, $RUNS runs each, $(nproc) CPUs, $(date +%F)"
+printf '%-40s %9s %9s %8s\n' "" "median s" "peak MiB" "ratio"
+printf '%-40s %9s %9s %7sx\n' "reposmith: manage-repo rebuild (signed)" "$RS_MED" "$(kib_to_mib "$RS_HWM")" \
+  "$(awk -v a="$RS_MED" -v b="$RA_MED" 'BEGIN {printf "%.2f", a/b}')"
+printf '%-40s %9s %9s %7sx\n' "repo-add (unsigned)" "$RA_MED" "$(kib_to_mib "$RA_RSS")" "1.00"
+echo "reposmith: uploading all $N with manage-repo add (4 in flight, each published): $(secs "$ADD_US") s"
+echo "rebuild runs (s): ${RS[*]}   repo-add runs (s): ${RA[*]}"
