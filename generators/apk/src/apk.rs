@@ -273,7 +273,9 @@ pub fn claims(filename: &str, head: &[u8]) -> bool {
         r.is_ok()
     };
     let Some(first) = first_member_name(&data) else {
-        return false;
+        // A gzip stream cut short before its first tar header: a truncated upload named
+        // `.apk` is still ours, so that `analyze` can say what is wrong.
+        return !complete && filename.ends_with(".apk");
     };
     if is_signature(&first) {
         return true;

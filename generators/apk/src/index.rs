@@ -91,10 +91,14 @@ fn apk_arch(a: &str) -> Option<&str> {
     }
 }
 
-/// The architecture trees: every shelf but `noarch`, the repo's architectures, and `x86_64`
-/// when that leaves none.
+/// The architecture trees: every shelf but `noarch`, and the repo's architectures; a repo
+/// without `architectures` always has `x86_64` too, so that its index does not vanish (and
+/// `apk update` fail) when its last x86_64 package is removed.
 pub fn arches(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Vec<String> {
     let mut set = BTreeSet::new();
+    if repo.architectures.is_empty() {
+        set.insert(DEFAULT_ARCH.to_string());
+    }
     for s in shelves.iter().filter(|s| s.entries > 0) {
         if let Some(a) = apk_arch(&s.shelf) {
             set.insert(a.to_string());

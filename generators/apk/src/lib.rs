@@ -37,6 +37,7 @@ impl Guest for Apk {
             description: "Alpine Linux packages for apk: ARCH/APKINDEX.tar.gz and the RSA key"
                 .into(),
             contract: "0.1.0".into(),
+            one_version_per_name: true,
         }
     }
 
