@@ -100,45 +100,7 @@ fn apt_installs_signed_with_dependencies() {
     );
 
     // A foreign key: apt must refuse the repo.
-    let foreign_home = tmp();
-    let gpg = |args: &[&str]| {
-        Command::new("gpg")
-            .arg("--homedir")
-            .arg(&foreign_home)
-            .args([
-                "--batch",
-                "--quiet",
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase",
-                "",
-            ])
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    std::fs::set_permissions(
-        &foreign_home,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
-    assert!(gpg(&[
-        "--quick-gen-key",
-        "Foreign <foreign@example.invalid>",
-        "rsa2048",
-        "sign",
-        "never"
-    ])
-    .status
-    .success());
-    let foreign = gpg(&["--armor", "--export"]);
-    let _ = Command::new("gpgconf")
-        .arg("--homedir")
-        .arg(&foreign_home)
-        .args(["--kill", "all"])
-        .status();
-    let fkey = tmp().join("foreign.asc");
-    std::fs::write(&fkey, &foreign.stdout).unwrap();
+    let fkey = foreign_key();
     let out = apt(
         &server,
         "main-repo",

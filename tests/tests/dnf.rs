@@ -159,7 +159,7 @@ fn dnf_and_zypper_install_signed_with_dependencies() {
     );
 
     // A foreign key instead of the repository's: repo_gpgcheck must refuse repomd.xml.
-    let foreign = foreign_key(&tmp());
+    let foreign = foreign_key();
     let out = dnf(
         &server,
         "rpms",

@@ -6,7 +6,7 @@
 mod common;
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 const LIB: &str = "harness-lib-1.0-1-any.pkg.tar.zst";
@@ -41,45 +41,6 @@ fn upload_both(server: &Server, repo: &str) {
             r.text()
         );
     }
-}
-
-fn foreign_key() -> PathBuf {
-    let home = tmp();
-    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let gpg = |args: &[&str]| {
-        Command::new("gpg")
-            .arg("--homedir")
-            .arg(&home)
-            .args([
-                "--batch",
-                "--quiet",
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase",
-                "",
-            ])
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    assert!(gpg(&[
-        "--quick-gen-key",
-        "Foreign <foreign@example.invalid>",
-        "rsa2048",
-        "sign",
-        "never"
-    ])
-    .status
-    .success());
-    let exported = gpg(&["--armor", "--export"]);
-    let _ = Command::new("gpgconf")
-        .arg("--homedir")
-        .arg(&home)
-        .args(["--kill", "all"])
-        .status();
-    let key = tmp().join("foreign.asc");
-    std::fs::write(&key, &exported.stdout).unwrap();
-    key
 }
 
 #[test]

@@ -381,3 +381,44 @@ pub fn check_release(server: &Server, repo: &str, suite: &str) -> usize {
     }
     n
 }
+
+/// A throwaway armored OpenPGP public key that signs nothing of ours (clients must refuse
+/// metadata when told to trust only it).
+pub fn foreign_key() -> PathBuf {
+    let home = tmp();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let gpg = |args: &[&str]| {
+        std::process::Command::new("gpg")
+            .arg("--homedir")
+            .arg(&home)
+            .args([
+                "--batch",
+                "--quiet",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(gpg(&[
+        "--quick-gen-key",
+        "Foreign <foreign@example.invalid>",
+        "rsa2048",
+        "sign",
+        "never"
+    ])
+    .status
+    .success());
+    let exported = gpg(&["--armor", "--export"]);
+    let _ = std::process::Command::new("gpgconf")
+        .arg("--homedir")
+        .arg(&home)
+        .args(["--kill", "all"])
+        .status();
+    let key = tmp().join("foreign.asc");
+    std::fs::write(&key, &exported.stdout).unwrap();
+    key
+}

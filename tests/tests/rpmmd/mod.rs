@@ -5,8 +5,6 @@
 
 use crate::common::{sha256_hex, Server};
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 #[derive(Debug, Clone)]
 pub struct DataFile {
@@ -156,45 +154,4 @@ pub fn canon_packages(xml: &str, skip_attrs: &[&str]) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-/// A throwaway armored public key that signs nothing of ours.
-pub fn foreign_key(dir: &Path) -> PathBuf {
-    let home = dir.join("gnupg");
-    std::fs::create_dir_all(&home).unwrap();
-    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let gpg = |args: &[&str]| {
-        Command::new("gpg")
-            .arg("--homedir")
-            .arg(&home)
-            .args([
-                "--batch",
-                "--quiet",
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase",
-                "",
-            ])
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    assert!(gpg(&[
-        "--quick-gen-key",
-        "Foreign <foreign@example.invalid>",
-        "rsa2048",
-        "sign",
-        "never"
-    ])
-    .status
-    .success());
-    let key = gpg(&["--armor", "--export"]);
-    let _ = Command::new("gpgconf")
-        .arg("--homedir")
-        .arg(&home)
-        .args(["--kill", "all"])
-        .status();
-    let path = dir.join("foreign.asc");
-    std::fs::write(&path, &key.stdout).unwrap();
-    path
 }
