@@ -65,10 +65,31 @@ pub fn claims(filename: &str, head: &[u8]) -> bool {
     let Some(codec) = Codec::sniff(head) else {
         return false;
     };
+    // An Alpine .apk is gzip members one after another (its control tar also starts with
+    // .PKGINFO); a pacman .pkg.tar.gz is one member holding the whole tar.
+    if filename.ends_with(".apk") || (codec == Codec::Gzip && second_gzip_member(head)) {
+        return false;
+    }
     match first_member(codec, head) {
         Some(name) => META_FILES.iter().any(|m| name.as_slice() == m.as_bytes()),
         None => filename.ends_with(codec.suffix()),
     }
+}
+
+/// Whether the first gzip member ends inside `head` and another one follows it.
+fn second_gzip_member(head: &[u8]) -> bool {
+    let mut rest: &[u8] = head;
+    let mut member = flate2::bufread::GzDecoder::new(&mut rest);
+    let mut sink = [0u8; 4096];
+    loop {
+        match member.read(&mut sink) {
+            Ok(0) => break,
+            Ok(_) => continue,
+            Err(_) => return false, // the head ends inside the first member
+        }
+    }
+    drop(member);
+    rest.starts_with(&[0x1f, 0x8b])
 }
 
 /// The name of the first real tar member in the decompressed start of `head`, skipping pax
@@ -594,5 +615,37 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod apk_tests {
+    use super::claims;
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn an_apk_is_not_claimed() {
+        // An apk's control stream: a tar starting with .PKGINFO, cut before its end blocks,
+        // then the data stream as a second gzip member.
+        let mut hdr = [0u8; 512];
+        hdr[..9].copy_from_slice(b".PKGINFO\0");
+        hdr[124..136].copy_from_slice(b"00000000010\0");
+        hdr[156] = b'0';
+        let mut control = hdr.to_vec();
+        control.extend_from_slice(&[b'x'; 512]);
+        let mut apk = gz(&control);
+        apk.extend(gz(&[0u8; 1024]));
+        assert!(!claims("zdata", &apk));
+        assert!(!claims("zdata.apk", &gz(&control)));
+        // The same tar as one member (a pacman .pkg.tar.gz) is claimed.
+        let mut tar = control.clone();
+        tar.extend_from_slice(&[0u8; 1024]);
+        assert!(claims("x.pkg.tar.gz", &gz(&tar)));
     }
 }
