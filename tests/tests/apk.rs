@@ -220,6 +220,14 @@ fn apk_index_is_signed_complete_and_readable() {
     for p in &pkgs {
         let r = server.upload("alp", &p.file);
         assert_eq!(r.status, 201, "upload {}: {}", p.name, r.text());
+        // Claimed by the apk generator alone (pacman also reads .PKGINFO tars).
+        let gens: Vec<String> = r.json()["package"]["entries"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(gens, ["apk"], "{} claimed by {gens:?}", p.name);
     }
     // The same bytes again: nothing changes.
     assert_eq!(server.upload("alp", &pkgs[0].file).status, 200);
