@@ -165,13 +165,6 @@ pub async fn analyze(
         })
         .await;
     let analysis = result?;
-    // Signed once here, so that no publish ever reads a package file.
-    let (signer, sha) = (app.signer.clone(), digests.sha256.clone());
-    let sig = app
-        .blocking(move || signer.detached_package(&sha))
-        .await
-        .map_err(|e| ApiError::internal(format!("signing the package: {e}")))?;
-    let sig = app.packages.put_bytes(Bytes::from(sig)).await?;
     let blob = serde_json::to_vec(&analysis).map_err(anyhow::Error::from)?;
     let stored = app.packages.put_bytes(Bytes::from(blob)).await?;
     let entries = analysis
@@ -196,10 +189,22 @@ pub async fn analyze(
         uploaded: app.now(),
         entries,
         analysis: stored.sha256,
-        signature: Some(BlobRef {
-            sha256: sig.sha256,
-            size: sig.size,
-        }),
+        signature: None,
+    })
+}
+
+/// The package's detached OpenPGP signature, made once when it is added (so that no publish
+/// reads a package file) and kept by rebuilds: it depends only on the bytes and the key.
+pub async fn sign_package(app: &App, sha256: &str) -> ApiResult<BlobRef> {
+    let (signer, sha) = (app.signer.clone(), sha256.to_string());
+    let sig = app
+        .blocking(move || signer.detached_package(&sha))
+        .await
+        .map_err(|e| ApiError::internal(format!("signing the package: {e}")))?;
+    let d = app.packages.put_bytes(Bytes::from(sig)).await?;
+    Ok(BlobRef {
+        sha256: d.sha256,
+        size: d.size,
     })
 }
 
@@ -701,7 +706,8 @@ pub async fn add_stored(
         let published = ensure_published(app, repo, head.seq).await?;
         return Ok((old.clone(), published, false));
     }
-    let record = analyze(app, &config, filename, digests, hints).await?;
+    let mut record = analyze(app, &config, filename, digests, hints).await?;
+    record.signature = Some(sign_package(app, &digests.sha256).await?);
     let (seq, new) = commit_record(app, repo, record.clone()).await?;
     let published = ensure_published(app, repo, seq).await?;
     Ok((record, published, new))
@@ -778,12 +784,17 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
                         sha256: rec.sha256.clone(),
                         sha512: rec.sha512.clone(),
                     };
-                    let r = analyze(app, config, &rec.filename, &d, &rec.hints)
-                        .await
-                        .map(|mut n| {
-                            n.uploaded = rec.uploaded;
-                            n
-                        });
+                    let mut r = analyze(app, config, &rec.filename, &d, &rec.hints).await;
+                    if let Ok(n) = &mut r {
+                        n.uploaded = rec.uploaded;
+                        n.signature = match &rec.signature {
+                            Some(s) => Some(s.clone()),
+                            None => match sign_package(app, &rec.sha256).await {
+                                Ok(s) => Some(s),
+                                Err(e) => return (rec.filename.clone(), Err(e), true),
+                            },
+                        };
+                    }
                     (rec.filename.clone(), r, true)
                 }
             })
