@@ -39,6 +39,8 @@ pub struct App {
     pub(crate) publishers: Mutex<HashMap<String, PublishState>>,
     /// Per repo: the group commit under way in this process and the records queued for it.
     pub(crate) committers: Mutex<HashMap<String, CommitState>>,
+    /// Per repo and generator: what its last `finish` was given (a digest) and made.
+    pub(crate) finished: Mutex<HashMap<String, (String, Vec<(String, crate::model::BlobRef)>)>>,
 }
 
 /// What a queued request is told: its answer, or that it leads the next round.
@@ -87,6 +89,7 @@ impl App {
             manifests: Mutex::new(HashMap::new()),
             publishers: Mutex::new(HashMap::new()),
             committers: Mutex::new(HashMap::new()),
+            finished: Mutex::new(HashMap::new()),
         }
     }
 

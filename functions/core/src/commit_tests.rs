@@ -214,3 +214,29 @@ fn one_version_generators_replace_the_same_name() {
         assert!(!list.contains("\"lib-1\""), "{list}");
     });
 }
+
+#[test]
+fn unchanged_formats_are_not_finished_again() {
+    let gen = Arc::new(FakeGen::new());
+    let (app, _, _) = app(gen.clone());
+    futures::executor::block_on(async {
+        crate::handle(&app, req("POST", "/repos/r/", b"")).await;
+        let r = crate::handle(&app, req("POST", "/repos/r/packages/?filename=a", b"PKG a")).await;
+        assert_eq!(r.status(), 201);
+        let (_, release) = text(&app, "/repos/r/fake/Release").await;
+        let finishes = gen.finishes.load(Ordering::SeqCst);
+        // A rebuild publishes a new generation, but the fake format's inputs are unchanged.
+        let r = crate::handle(&app, req("POST", "/repos/r/rebuild", b"")).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            gen.finishes.load(Ordering::SeqCst),
+            finishes,
+            "finish ran again"
+        );
+        assert_eq!(text(&app, "/repos/r/fake/Release").await.1, release);
+        // New content: finish runs.
+        let r = crate::handle(&app, req("POST", "/repos/r/packages/?filename=b", b"PKG b")).await;
+        assert_eq!(r.status(), 201);
+        assert_eq!(gen.finishes.load(Ordering::SeqCst), finishes + 1);
+    });
+}

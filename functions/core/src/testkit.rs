@@ -131,6 +131,7 @@ impl PackageStore for MemBlobs {
 pub struct FakeGen {
     info: Info,
     pub plans: AtomicUsize,
+    pub finishes: AtomicUsize,
 }
 
 impl FakeGen {
@@ -154,6 +155,7 @@ impl FakeGen {
                 one_version_per_name,
             },
             plans: AtomicUsize::new(0),
+            finishes: AtomicUsize::new(0),
         }
     }
 }
@@ -213,6 +215,7 @@ impl Generator for FakeGen {
         files: &[Assembled],
         signer: Arc<dyn Signer>,
     ) -> std::result::Result<Vec<Output>, GenError> {
+        self.finishes.fetch_add(1, Ordering::SeqCst);
         let list: String = files
             .iter()
             .map(|f| format!("{} {}\n", f.sha256, f.path))
