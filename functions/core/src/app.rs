@@ -40,8 +40,11 @@ pub struct App {
     /// Per repo: the group commit under way in this process and the records queued for it.
     pub(crate) committers: Mutex<HashMap<String, CommitState>>,
     /// Per repo and generator: what its last `finish` was given (a digest) and made.
-    pub(crate) finished: Mutex<HashMap<String, (String, Vec<(String, crate::model::BlobRef)>)>>,
+    pub(crate) finished: Mutex<HashMap<String, Finished>>,
 }
+
+/// A digest of a generator's `finish` inputs, and the (path, blob) pairs it made.
+pub(crate) type Finished = (String, Vec<(String, crate::model::BlobRef)>);
 
 /// What a queued request is told: its answer, or that it leads the next round.
 pub(crate) enum Turn<T> {

@@ -6,12 +6,10 @@
 //! reads until it has `.PKGINFO` and the file list: from `.MTREE` when the package has one
 //! (makepkg puts both first, so only the head is read), else from every tar header.
 
+use reposmith_unpack::{Handle, Mem, Ranged, Source, ZstdFrames};
 use std::cell::RefCell;
 use std::io::{self, Read};
 use std::rc::Rc;
-
-use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
-use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
 
 /// `.PKGINFO` larger than this is not a package description.
 const MAX_PKGINFO: u64 = 1 << 20;
@@ -96,10 +94,7 @@ fn second_gzip_member(head: &[u8]) -> bool {
 /// headers; `None` when `head` does not decompress far enough to tell.
 fn first_member(codec: Codec, head: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
-    let mut dec = decoder(
-        codec,
-        Mem(Rc::new(RefCell::new(io::Cursor::new(head.to_vec())))),
-    );
+    let mut dec = decoder(codec, Mem::new(head.to_vec()));
     let mut buf = [0u8; 4096];
     // Decode until an error (the head ends mid-stream) or enough for a few headers.
     while out.len() < 64 << 10 {
@@ -150,13 +145,7 @@ pub fn read_package<'a, R>(read: R) -> Result<Contents, String>
 where
     R: FnMut(u64, u32) -> Result<Vec<u8>, String> + 'a,
 {
-    let src = Rc::new(RefCell::new(Ranged {
-        read: Box::new(read),
-        offset: 0,
-        buf: Vec::new(),
-        pos: 0,
-        failed: None,
-    }));
+    let src = Rc::new(RefCell::new(Ranged::new(read, CHUNK)));
     let head = {
         let mut s = src.borrow_mut();
         s.peek(8)
@@ -260,148 +249,7 @@ fn decoder<'a, S: Source + 'a>(codec: Codec, src: S) -> Box<dyn Read + 'a> {
             true,
             XZ_MEM_LIMIT_KB,
         )),
-        Codec::Zstd => Box::new(ZstdFrames { src, frame: None }),
-    }
-}
-
-/// A byte source that can tell whether anything is left (for zstd's frame loop).
-trait Source: Read + Clone {
-    fn at_end(&mut self) -> io::Result<bool>;
-}
-
-/// `head` for `claims`, in memory (cloned handles share the position).
-#[derive(Clone)]
-struct Mem(Rc<RefCell<io::Cursor<Vec<u8>>>>);
-
-impl Read for Mem {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.borrow_mut().read(buf)
-    }
-}
-
-impl Source for Mem {
-    fn at_end(&mut self) -> io::Result<bool> {
-        let c = self.0.borrow();
-        Ok(c.position() >= c.get_ref().len() as u64)
-    }
-}
-
-/// The package in the store, read in chunks of `CHUNK` bytes.
-struct Ranged<'a> {
-    read: Box<dyn FnMut(u64, u32) -> Result<Vec<u8>, String> + 'a>,
-    offset: u64,
-    buf: Vec<u8>,
-    pos: usize,
-    failed: Option<String>,
-}
-
-impl Ranged<'_> {
-    /// One ranged read at the current offset.
-    fn fetch(&mut self) -> io::Result<Vec<u8>> {
-        let got = match (self.read)(self.offset, CHUNK) {
-            Ok(b) if b.len() > CHUNK as usize => {
-                Err("the store returned more bytes than asked".to_string())
-            }
-            other => other,
-        };
-        match got {
-            Ok(b) => {
-                self.offset += b.len() as u64;
-                Ok(b)
-            }
-            Err(e) => {
-                self.failed = Some(e.clone());
-                Err(io::Error::other(e))
-            }
-        }
-    }
-
-    fn fill(&mut self) -> io::Result<()> {
-        if self.pos >= self.buf.len() {
-            self.buf = self.fetch()?;
-            self.pos = 0;
-        }
-        Ok(())
-    }
-
-    /// Up to `n` bytes ahead, without consuming them (short reads are joined).
-    fn peek(&mut self, n: usize) -> io::Result<Vec<u8>> {
-        self.buf.drain(..self.pos);
-        self.pos = 0;
-        while self.buf.len() < n {
-            let more = self.fetch()?;
-            if more.is_empty() {
-                break;
-            }
-            self.buf.extend_from_slice(&more);
-        }
-        Ok(self.buf[..n.min(self.buf.len())].to_vec())
-    }
-}
-
-/// A shared handle on the `Ranged` source (zstd frames hand it from decoder to decoder).
-#[derive(Clone)]
-struct Handle<'a>(Rc<RefCell<Ranged<'a>>>);
-
-impl Read for Handle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut s = self.0.borrow_mut();
-        s.fill()?;
-        let n = (s.buf.len() - s.pos).min(buf.len());
-        buf[..n].copy_from_slice(&s.buf[s.pos..s.pos + n]);
-        s.pos += n;
-        Ok(n)
-    }
-}
-
-impl Source for Handle<'_> {
-    fn at_end(&mut self) -> io::Result<bool> {
-        let mut s = self.0.borrow_mut();
-        s.fill()?;
-        Ok(s.pos >= s.buf.len())
-    }
-}
-
-/// A zstd stream of one or more frames (ruzstd's decoder reads exactly one), skippable
-/// frames skipped.
-struct ZstdFrames<S: Source> {
-    src: S,
-    frame: Option<StreamingDecoder<S, FrameDecoder>>,
-}
-
-impl<S: Source> Read for ZstdFrames<S> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        loop {
-            if let Some(frame) = &mut self.frame {
-                let n = frame.read(buf)?;
-                if n > 0 {
-                    return Ok(n);
-                }
-                self.frame = None;
-            }
-            if self.src.at_end()? {
-                return Ok(0);
-            }
-            match StreamingDecoder::new(self.src.clone()) {
-                Ok(frame) => self.frame = Some(frame),
-                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
-                    length,
-                    ..
-                })) => {
-                    let n = io::copy(
-                        &mut (&mut self.src).take(u64::from(length)),
-                        &mut io::sink(),
-                    )?;
-                    if n < u64::from(length) {
-                        return Err(io::Error::other("zstd: skippable frame cut short"));
-                    }
-                }
-                Err(e) => return Err(io::Error::other(format!("zstd: {e}"))),
-            }
-        }
+        Codec::Zstd => Box::new(ZstdFrames::new(src)),
     }
 }
 
