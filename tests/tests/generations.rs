@@ -58,6 +58,43 @@ fn earlier_generations_stay_readable_by_hash() {
         404
     );
 
+    // GC beside the running server (min age 0): it may delete only what nothing references,
+    // so everything served, every analysis (the next publish reads them all) and every
+    // package still listed must survive it.
+    let out = std::process::Command::new(&built().bin)
+        .arg("--data")
+        .arg(&server.data)
+        .args(["gc", "--min-age", "0"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("gc: "));
+    let again = server.get(&by_hash);
+    assert_eq!(
+        sha256_hex(&again.body),
+        old_hash,
+        "a served older generation survived GC"
+    );
+    let more = many_debs(1, "after-gc");
+    assert_eq!(server.upload("g", &more[0]).status, 201);
+    assert_eq!(server.send("POST", "/repos/g/rebuild", None).status, 200);
+    assert_eq!(check_release(&server, "g", "stable"), 3);
+    for p in server.get("/repos/g/packages/").json()["packages"]
+        .as_array()
+        .unwrap()
+    {
+        let name = p["filename"].as_str().unwrap();
+        assert_eq!(
+            server.get(&format!("/repos/g/packages/{name}")).status,
+            200,
+            "{name}"
+        );
+    }
+
     // Secrets made on first start are 0600.
     for f in ["token", "signing-key.asc", "rsa-key.pem"] {
         let mode = std::fs::metadata(server.data.join(f))

@@ -240,3 +240,44 @@ fn unchanged_formats_are_not_finished_again() {
         assert_eq!(gen.finishes.load(Ordering::SeqCst), finishes + 1);
     });
 }
+
+#[test]
+fn gc_deletes_only_what_nothing_references() {
+    let gen = Arc::new(FakeGen::new());
+    let (app, _, blobs) = app_with_grace(gen, std::time::Duration::ZERO);
+    futures::executor::block_on(async {
+        crate::handle(&app, req("POST", "/repos/r/", b"")).await;
+        for (f, body) in [("a", &b"PKG a"[..]), ("b", &b"PKG b"[..])] {
+            let r = crate::handle(
+                &app,
+                req("POST", &format!("/repos/r/packages/?filename={f}"), body),
+            )
+            .await;
+            assert_eq!(r.status(), 201);
+        }
+        let r = crate::handle(&app, req("DELETE", "/repos/r/packages/a", b"")).await;
+        assert_eq!(r.status(), 200);
+        let a_sha = digests(b"PKG a").sha256;
+        let b_sha = digests(b"PKG b").sha256;
+        assert!(blobs.blobs.lock().unwrap().contains_key(&a_sha));
+
+        let report = crate::gc::collect(&app, 0).await.unwrap();
+        assert!(report.deleted > 0, "{report:?}");
+        let left = blobs.blobs.lock().unwrap().clone();
+        assert!(
+            !left.contains_key(&a_sha),
+            "the removed package's blob is garbage"
+        );
+        assert!(left.contains_key(&b_sha), "a listed package's blob stays");
+        // Everything the current generation serves is still there.
+        let (p, _) = load_published(&app, "r").await.unwrap().unwrap();
+        let m = manifest_of(&app, &p.manifest).await.unwrap();
+        for b in m.files.values() {
+            assert!(left.contains_key(&b.sha256));
+        }
+        assert_eq!(text(&app, "/repos/r/fake/index").await.1, "b\n");
+        assert_eq!(text(&app, "/repos/r/fake/pool/b").await.1, "PKG b");
+        // Nothing left to collect; and a young blob is never touched.
+        assert_eq!(crate::gc::collect(&app, 0).await.unwrap().deleted, 0);
+    });
+}

@@ -13,6 +13,7 @@ pub mod commit;
 mod commit_tests;
 pub mod digest;
 pub mod error;
+pub mod gc;
 pub mod generator;
 pub mod handlers;
 pub mod model;

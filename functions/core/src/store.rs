@@ -44,6 +44,11 @@ pub trait PackageStore: Send + Sync {
     async fn presigned_get(&self, _sha256: &str, _filename: &str) -> Result<Option<String>> {
         Ok(None)
     }
+    /// Every blob with its age in seconds, for garbage collection. A backend that cannot list
+    /// answers an empty list, and GC then removes nothing.
+    async fn list(&self) -> Result<Vec<(String, u64)>> {
+        Ok(Vec::new())
+    }
 }
 
 /// A stored value and the version it had when read.

@@ -115,6 +115,15 @@ impl PackageStore for MemBlobs {
         self.blobs.lock().unwrap().remove(sha256);
         Ok(())
     }
+    async fn list(&self) -> Result<Vec<(String, u64)>> {
+        Ok(self
+            .blobs
+            .lock()
+            .unwrap()
+            .keys()
+            .map(|k| (k.clone(), 0))
+            .collect())
+    }
     async fn reader(&self, facts: Facts) -> Result<Arc<dyn PackageReader>> {
         let b = self
             .blobs
@@ -292,6 +301,17 @@ impl Runtime for ThreadRuntime {
     fn now(&self) -> u64 {
         1_800_000_000
     }
+}
+
+/// Like `app`, with earlier generations kept for `grace` only.
+pub fn app_with_grace(
+    gen: Arc<FakeGen>,
+    grace: Duration,
+) -> (Arc<App>, Arc<MemMeta>, Arc<MemBlobs>) {
+    let (app, meta, blobs) = app(gen);
+    let mut app = Arc::try_unwrap(app).ok().expect("fresh app");
+    app.grace = grace;
+    (Arc::new(app), meta, blobs)
 }
 
 pub fn app(gen: Arc<FakeGen>) -> (Arc<App>, Arc<MemMeta>, Arc<MemBlobs>) {

@@ -130,13 +130,25 @@ pub async fn run(
     data: Option<PathBuf>,
     cmd: Cmd,
 ) -> anyhow::Result<()> {
+    if let Cmd::Gc { min_age } = cmd {
+        let dir = data.context("gc works on a data directory: give --data DIR")?;
+        let app = crate::setup::open(&dir, None, None)?.app;
+        let r = reposmith_core::gc::collect(&app, min_age)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!(
+            "gc: {} blobs, {} referenced, {} deleted ({} bytes freed)",
+            r.blobs, r.referenced, r.deleted, r.bytes_freed
+        );
+        return Ok(());
+    }
     let t = match (server, data) {
         (Some(base), _) => Transport::Http { base, token },
         (None, Some(dir)) => Transport::Local(crate::setup::open(&dir, None, None)?.app),
         (None, None) => bail!("give --server URL (or REPOSMITH_URL), or --data DIR to work on a data directory directly"),
     };
     match cmd {
-        Cmd::Serve { .. } => unreachable!("handled in main"),
+        Cmd::Serve { .. } | Cmd::Gc { .. } => unreachable!("handled above"),
         Cmd::Create {
             repo,
             description,

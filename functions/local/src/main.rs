@@ -75,6 +75,12 @@ enum Cmd {
     Rebuild { repo: String },
     /// List repositories, or the packages of one.
     List { repo: Option<String> },
+    /// Delete blobs no repo references any more (needs --data; safe beside a running server).
+    Gc {
+        /// Only blobs older than this (seconds): uploads and publishes in flight are younger.
+        #[arg(long, default_value_t = 3600)]
+        min_age: u64,
+    },
 }
 
 /// glibc gives each thread that allocates its own arena and keeps what they free: with the

@@ -105,6 +105,35 @@ impl PackageStore for FilePackageStore {
         }
     }
 
+    async fn list(&self) -> Result<Vec<(String, u64)>> {
+        let root = self.root.join("blobs");
+        Ok(tokio::task::spawn_blocking(move || {
+            let now = std::time::SystemTime::now();
+            let mut out = Vec::new();
+            for dir in std::fs::read_dir(&root)? {
+                let dir = dir?;
+                if !dir.file_type()?.is_dir() {
+                    continue;
+                }
+                for f in std::fs::read_dir(dir.path())? {
+                    let f = f?;
+                    let name = f.file_name().to_string_lossy().into_owned();
+                    if !is_sha256(&name) {
+                        continue;
+                    }
+                    let modified = f.metadata()?.modified()?;
+                    let age = now
+                        .duration_since(modified)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0);
+                    out.push((name, age));
+                }
+            }
+            Ok::<_, std::io::Error>(out)
+        })
+        .await??)
+    }
+
     async fn reader(&self, facts: Facts) -> Result<Arc<dyn PackageReader>> {
         let file = std::fs::File::open(self.path(&facts.sha256)?)?;
         Ok(Arc::new(FileReader { file, facts }))

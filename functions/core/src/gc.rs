@@ -1,0 +1,80 @@
+//! Garbage collection of the package store: a blob that no repo references any more (a
+//! superseded index, a retired manifest past its grace period, a removed package) and that is
+//! older than `min_age` is deleted. The age threshold keeps blobs that an upload or a publish
+//! in flight has written but not committed yet, so GC is safe beside a running server.
+use crate::app::App;
+use crate::commit::{load_head, load_published, manifest_of};
+use crate::error::ApiResult;
+use crate::model::keys;
+use std::collections::HashSet;
+
+#[derive(serde::Serialize, Default, Debug)]
+pub struct GcReport {
+    pub blobs: usize,
+    pub referenced: usize,
+    pub deleted: usize,
+    pub bytes_freed: u64,
+}
+
+/// Marks every blob a repo references, then deletes the others older than `min_age` seconds.
+pub async fn collect(app: &App, min_age: u64) -> ApiResult<GcReport> {
+    let mut live: HashSet<String> = HashSet::new();
+    for key in app.meta.list(keys::REPO_PREFIX).await? {
+        let Some(repo) = key
+            .strip_prefix(keys::REPO_PREFIX)
+            .and_then(|k| k.strip_suffix("/config"))
+        else {
+            continue;
+        };
+        let (head, _) = load_head(app, repo).await?;
+        for rec in head.packages.values() {
+            live.insert(rec.sha256.clone());
+            live.insert(rec.analysis.clone());
+            if let Some(s) = &rec.signature {
+                live.insert(s.sha256.clone());
+            }
+        }
+        if let Some((p, _)) = load_published(app, repo).await? {
+            // Retired generations count while they are still served (see `commit::resolve`).
+            let now = app.now();
+            let manifests = std::iter::once(p.manifest.clone()).chain(
+                p.previous
+                    .iter()
+                    .filter(|r| now.saturating_sub(r.retired_at) < app.grace.as_secs())
+                    .map(|r| r.manifest.clone()),
+            );
+            for m in manifests {
+                live.insert(m.clone());
+                for blob in manifest_of(app, &m).await?.files.values() {
+                    live.insert(blob.sha256.clone());
+                }
+            }
+        }
+    }
+    // Large uploads whose bytes are stored but not yet committed.
+    for key in app.meta.list("upload/").await? {
+        if let Some(v) = app.meta.get(&key).await? {
+            if let Ok(state) = serde_json::from_slice::<serde_json::Value>(&v.value) {
+                if let Some(sha) = state["digests"]["sha256"].as_str() {
+                    live.insert(sha.to_string());
+                }
+            }
+        }
+    }
+    let blobs = app.packages.list().await?;
+    let mut report = GcReport {
+        blobs: blobs.len(),
+        referenced: live.len(),
+        ..Default::default()
+    };
+    for (sha, age) in blobs {
+        if age < min_age || live.contains(&sha) {
+            continue;
+        }
+        let size = app.packages.size(&sha).await?.unwrap_or(0);
+        app.packages.delete(&sha).await?;
+        report.deleted += 1;
+        report.bytes_freed += size;
+    }
+    Ok(report)
+}
