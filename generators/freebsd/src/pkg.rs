@@ -80,42 +80,8 @@ fn clean(name: &[u8]) -> &[u8] {
 /// The name of the first real tar member in the decompressed start of `head`, skipping pax
 /// headers; `None` when `head` does not decompress far enough to tell.
 fn first_member(codec: Codec, head: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut dec = decoder(codec, Mem::new(head.to_vec()));
-    let mut buf = [0u8; 4096];
-    while out.len() < 64 << 10 {
-        match dec.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-        }
-    }
-    let mut at = 0usize;
-    loop {
-        let h = out.get(at..at + 512)?;
-        let (kind, size) = (h[156], octal(&h[124..136])?);
-        if matches!(kind, b'x' | b'g') {
-            at = at
-                .checked_add(512)?
-                .checked_add(usize::try_from(size.div_ceil(512) * 512).ok()?)?;
-            continue;
-        }
-        let name = &h[..100];
-        let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(100)];
-        return Some(clean(name).to_vec());
-    }
-}
-
-fn octal(field: &[u8]) -> Option<u64> {
-    let s: Vec<u8> = field
-        .iter()
-        .copied()
-        .take_while(|&b| b != 0)
-        .filter(|&b| b != b' ')
-        .collect();
-    if s.is_empty() {
-        return Some(0);
-    }
-    u64::from_str_radix(std::str::from_utf8(&s).ok()?, 8).ok()
+    let name = reposmith_unpack::first_tar_member(decoder(codec, Mem::new(head.to_vec())))?;
+    Some(clean(&name).to_vec())
 }
 
 /// The manifests a package carries.
