@@ -34,8 +34,11 @@ bench_cleanup() {
   if [ -n "$CPID" ]; then kill "$CPID" 2>/dev/null || true; wait "$CPID" 2>/dev/null || true; fi
   if [ -n "$SPID" ] && kill -0 "$SPID" 2>/dev/null; then
     kill "$SPID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$SPID" 2>/dev/null || true
     wait "$SPID" 2>/dev/null || true
   fi
+  if [ -n "$W" ] && [ -d "$W/gnupg" ]; then gpgconf --homedir "$W/gnupg" --kill all 2>/dev/null; fi
   if [ "${KEEP:-0}" = 1 ]; then log "work dir kept: $W"; elif [ -n "$W" ]; then rm -rf "$W"; fi
   exit "$rc"
 }
@@ -49,23 +52,34 @@ bench_init() {
   trap 'exit 143' TERM
 }
 
-# start_server: the shipped generators, a fresh data dir, a free port (the server prints it)
+# start_server: the shipped generators (or $REPOSMITH_GENERATORS), a fresh data dir, a free
+# port (the server prints it). Sets URL, TOKEN and exports REPOSMITH_URL / REPOSMITH_TOKEN.
 start_server() {
-  mkdir -p "$W/generators" "$W/data"
-  cp "$TARGET"/wasm32-wasip2/release/reposmith_gen_*.wasm "$W/generators/" ||
-    die "no generators built (cargo generators)"
-  export REPOSMITH_TOKEN=bench-$RANDOM$RANDOM$RANDOM
+  local gens=${REPOSMITH_GENERATORS:-}
+  if [ -z "$gens" ]; then
+    gens=$W/generators
+    mkdir -p "$gens"
+    cp "$TARGET"/wasm32-wasip2/release/reposmith_gen_*.wasm "$gens/" ||
+      die "no generators built (cargo generators)"
+  fi
+  mkdir -p "$W/data"
+  TOKEN=bench-$RANDOM$RANDOM$RANDOM
+  export REPOSMITH_TOKEN=$TOKEN
   unset REPOSMITH_DATA REPOSMITH_LISTEN
-  "$BIN" serve --listen 127.0.0.1:0 --data "$W/data" --generators "$W/generators" >"$W/server.log" 2>&1 &
+  log "starting $BIN serve --listen 127.0.0.1:0 --data $W/data --generators $gens"
+  local t
+  t=$(now_us)
+  "$BIN" serve --listen 127.0.0.1:0 --data "$W/data" --generators "$gens" >"$W/server.log" 2>&1 &
   SPID=$!
-  local url=""
+  URL=""
+  # a fresh data dir compiles the generators first (seconds, more on a busy machine)
   for _ in $(seq 1200); do
     kill -0 "$SPID" 2>/dev/null || { cat "$W/server.log" >&2; die "server exited during startup"; }
-    url=$(sed -n 's#^reposmith listening on \(http://[^ /]*\).*#\1#p' "$W/server.log" | head -n 1)
-    [ -n "$url" ] && curl -fsS -o /dev/null "$url/repos/" 2>/dev/null && break
+    URL=$(sed -n 's#^reposmith listening on \(http://[^ /]*\).*#\1#p' "$W/server.log" | head -n 1)
+    [ -n "$URL" ] && curl -fsS -o /dev/null "$URL/repos/" 2>/dev/null && break
     sleep 0.1
   done
-  [ -n "$url" ] || { cat "$W/server.log" >&2; die "server not listening after 120 s"; }
-  export REPOSMITH_URL=$url
-  log "server pid $SPID at $url"
+  [ -n "$URL" ] || { cat "$W/server.log" >&2; die "server not listening after 120 s"; }
+  export REPOSMITH_URL=$URL
+  log "server pid $SPID at $URL ready in $(secs $(( $(now_us) - t )))s, VmHWM $(kib_to_mib "$(hwm_kib)") MiB"
 }

@@ -37,18 +37,14 @@ set -euo pipefail
 N=${1:-1000}
 case $N in ''|*[!0-9]*|0) echo "usage: publish-debs.sh [N>0]" >&2; exit 2 ;; esac
 RUNS=${RUNS:-5}
-STEP_TIMEOUT=${STEP_TIMEOUT:-1800}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
-TARGET=${CARGO_TARGET_DIR:-/root/.cache/reposmith-target}
-BIN=${MANAGE_REPO:-$TARGET/release/manage-repo}
 REPO=bench
 PREFIX=bench
-BASE=${TMPDIR:-/tmp}/reposmith-bench
-CACHE=${BENCH_CACHE:-$BASE/debs-$N}
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
+CACHE=${BENCH_CACHE:-$BASE/debs-$N}
 
 for c in dpkg-deb apt-ftparchive gzip xz gpg curl timeout; do
   command -v "$c" >/dev/null || die "$c not found (apt-get install dpkg-dev apt-utils gzip xz-utils gnupg curl coreutils)"
@@ -56,43 +52,7 @@ done
 [ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install time)"
 [ -x "$BIN" ] || die "manage-repo not found at $BIN (cargo build --release, or set MANAGE_REPO)"
 
-mkdir -p "$BASE"
-W=$(mktemp -d "$BASE/run.XXXXXX")
-SPID="" CPID=""
-cleanup() {
-  local rc=$?
-  if [ -n "$CPID" ]; then kill "$CPID" 2>/dev/null || true; wait "$CPID" 2>/dev/null || true; fi
-  if [ -n "$SPID" ] && kill -0 "$SPID" 2>/dev/null; then
-    kill "$SPID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$SPID" 2>/dev/null || true
-    wait "$SPID" 2>/dev/null || true
-  fi
-  [ -d "$W/gnupg" ] && gpgconf --homedir "$W/gnupg" --kill all 2>/dev/null
-  if [ "${KEEP:-0}" = 1 ]; then log "work dir kept: $W"; else rm -rf "$W"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# step CMD...: run CMD under `timeout STEP_TIMEOUT`, in the background, so that a signal to this
-# script is handled at once (bash defers traps until a foreground child exits)
-step() {
-  local rc=0
-  timeout "$STEP_TIMEOUT" "$@" &
-  CPID=$!
-  wait "$CPID" || rc=$?
-  CPID=""
-  return "$rc"
-}
-now_us() { echo "${EPOCHREALTIME/./}"; }
-# secs MICROSECONDS -> "12.345"
-secs() { printf '%d.%03d\n' $(( $1 / 1000000 )) $(( $1 % 1000000 / 1000 )); }
-# median of the numbers on stdin
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) exit 1; if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
-kib_to_mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k/1024}'; }
-hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$SPID/status"; }
+bench_init
 # ---------------------------------------------------------------- inputs
 log "N=$N RUNS=$RUNS  $(nproc) CPUs, $(uname -r), work dir $W"
 step "$ROOT/tests/fixtures/make-many-debs.sh" "$CACHE" "$N" "$PREFIX"
@@ -106,40 +66,8 @@ DEB_BYTES=$(cat "${FILES[@]}" | wc -c)
 log "$N packages, $(( DEB_BYTES / 1024 )) KiB in $CACHE"
 
 # ---------------------------------------------------------------- (a) reposmith
-GEN_ARGS=()
-if [ -n "${REPOSMITH_GENERATORS:-}" ]; then
-  GEN_ARGS=(--generators "$REPOSMITH_GENERATORS")
-else
-  shopt -s nullglob
-  gens=("$TARGET"/wasm32-wasip2/release/reposmith-gen-*.wasm "$TARGET"/wasm32-wasip2/release/reposmith_gen_*.wasm)
-  shopt -u nullglob
-  if [ ${#gens[@]} -gt 0 ]; then
-    mkdir -p "$W/generators"
-    cp "${gens[@]}" "$W/generators/"
-    GEN_ARGS=(--generators "$W/generators")
-  fi
-fi
-TOKEN=bench-$RANDOM$RANDOM$RANDOM
-export REPOSMITH_TOKEN=$TOKEN
-unset REPOSMITH_DATA REPOSMITH_LISTEN
-mkdir -p "$W/data"
-# port 0: the kernel picks a free port, the server prints it ("reposmith listening on http://...")
-log "starting $BIN serve --listen 127.0.0.1:0 --data $W/data ${GEN_ARGS[*]}"
-T=$(now_us)
-"$BIN" serve --listen "127.0.0.1:0" --data "$W/data" "${GEN_ARGS[@]}" >"$W/server.log" 2>&1 &
-SPID=$!
-URL=""
-# a fresh data dir compiles the generators first (seconds, more on a busy machine)
-for _ in $(seq 1200); do
-  kill -0 "$SPID" 2>/dev/null || { cat "$W/server.log" >&2; die "server exited during startup"; }
-  URL=$(sed -n 's#^reposmith listening on \(http://[^ /]*\).*#\1#p' "$W/server.log" | head -n 1)
-  [ -n "$URL" ] && curl -fsS -o /dev/null "$URL/repos/" 2>/dev/null && break
-  sleep 0.1
-done
-[ -n "$URL" ] || { cat "$W/server.log" >&2; die "server not listening after 120 s"; }
-export REPOSMITH_URL=$URL
+start_server
 CLI=("$BIN" --server "$URL" --token "$TOKEN")
-log "server pid $SPID at $URL ready in $(secs $(( $(now_us) - T )))s, VmHWM $(kib_to_mib "$(hwm_kib)") MiB; $(grep -m1 '^generators:' "$W/server.log" || echo 'generators: ?')"
 HWM_START=$(hwm_kib)
 
 step "${CLI[@]}" create "$REPO" >"$W/create.out" 2>&1 || { cat "$W/create.out" >&2; die "create failed"; }
