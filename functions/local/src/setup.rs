@@ -5,122 +5,20 @@
 //! DIR/meta (compare-and-set keys), DIR/generators (uploaded .wasm), DIR/cache (compiled
 //! generators).
 use anyhow::Context;
-use reposmith_core::generator::{Generator, Signer};
-use reposmith_core::store::PackageStore;
-use reposmith_core::{App, GeneratorLoader, Runtime};
-use reposmith_signing::{PgpKey, RsaDigest, RsaKey};
+use reposmith_core::generator::Generator;
+use reposmith_core::{App, GeneratorLoader};
+use reposmith_host::{PgpSigner, TokioRuntime};
+use reposmith_signing::{PgpKey, RsaKey};
 use reposmith_wasm_host::{Limits, WasmHost};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 pub struct Setup {
     pub app: Arc<App>,
     /// Set when this start created the token (so it is printed once).
     pub new_token: bool,
-}
-
-struct TokioRuntime;
-
-impl Runtime for TokioRuntime {
-    fn spawn_blocking(&self, f: Box<dyn FnOnce() + Send>) {
-        tokio::task::spawn_blocking(f);
-    }
-    fn sleep(&self, d: Duration) -> futures::future::BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep(d))
-    }
-    fn now(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    }
-}
-
-/// The repo signing keys in the host; generators only ever see signatures.
-struct PgpSigner {
-    key: PgpKey,
-    rsa: RsaKey,
-    public: String,
-    packages: Arc<dyn PackageStore>,
-    handle: tokio::runtime::Handle,
-}
-
-impl Signer for PgpSigner {
-    fn clearsign(&self, text: &str) -> Result<String, String> {
-        self.key.clearsign(text).map_err(|e| format!("{e:#}"))
-    }
-    fn detached(&self, data: &[u8], armor: bool) -> Result<Vec<u8>, String> {
-        self.key.detached(data, armor).map_err(|e| format!("{e:#}"))
-    }
-    fn detached_package(&self, sha256: &str) -> Result<Vec<u8>, String> {
-        // Called from a blocking thread (a generator call or an upload's signing step): safe
-        // to block on the store. The blob streams through the hasher, never whole in memory.
-        let size = self
-            .handle
-            .block_on(self.packages.size(sha256))
-            .map_err(|e| format!("{e:#}"))?
-            .ok_or_else(|| format!("no stored blob {sha256}"))?;
-        let facts = reposmith_core::generator::Facts {
-            sha256: sha256.to_string(),
-            size,
-            ..Default::default()
-        };
-        let reader = self
-            .handle
-            .block_on(self.packages.reader(facts))
-            .map_err(|e| format!("{e:#}"))?;
-        self.key
-            .detached_reader(BlobRead { reader, offset: 0 }, false)
-            .map_err(|e| format!("{e:#}"))
-    }
-    fn public_key(&self) -> String {
-        self.public.clone()
-    }
-    fn rsa_sign(&self, data: &[u8], sha1: bool) -> Result<Vec<u8>, String> {
-        let d = if sha1 {
-            RsaDigest::Sha1
-        } else {
-            RsaDigest::Sha256
-        };
-        self.rsa.sign(data, d).map_err(|e| format!("{e:#}"))
-    }
-    fn rsa_public_key(&self) -> String {
-        self.rsa.public_pem().unwrap_or_default()
-    }
-    fn rsa_key_name(&self) -> String {
-        self.rsa.name()
-    }
-    fn rsa_sign_blob(&self, sha256: &str, sha1: bool) -> Result<Vec<u8>, String> {
-        // Index files are small: read whole, from a blocking thread like every signer call.
-        let bytes = self
-            .handle
-            .block_on(self.packages.get_bytes(sha256))
-            .map_err(|e| format!("{e:#}"))?
-            .ok_or_else(|| format!("no stored blob {sha256}"))?;
-        self.rsa_sign(&bytes, sha1)
-    }
-}
-
-/// A stored blob as `std::io::Read`, by ranged reads.
-struct BlobRead {
-    reader: Arc<dyn reposmith_core::generator::PackageReader>,
-    offset: u64,
-}
-
-impl std::io::Read for BlobRead {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let len = buf.len().min(1 << 20) as u32;
-        let chunk = self
-            .reader
-            .read(self.offset, len)
-            .map_err(std::io::Error::other)?;
-        buf[..chunk.len()].copy_from_slice(&chunk);
-        self.offset += chunk.len() as u64;
-        Ok(chunk.len())
-    }
 }
 
 /// Keeps uploaded generators in DIR/generators so they load again at the next start.
@@ -191,7 +89,6 @@ pub fn open(
         RsaKey::generate(3072)?.to_pem()
     })?;
     let rsa = RsaKey::from_pem(&rsa_pem).context("reading DIR/rsa-key.pem")?;
-    let public = key.public_key_armored()?;
 
     let packages = reposmith_stores::open_package_store(&format!(
         "file://{}",
@@ -252,13 +149,7 @@ pub fn open(
             gens.push(g);
         }
     }
-    let signer = Arc::new(PgpSigner {
-        key,
-        rsa,
-        public,
-        packages: packages.clone(),
-        handle: tokio::runtime::Handle::current(),
-    });
+    let signer = Arc::new(PgpSigner::new(key, rsa, packages.clone())?);
     let mut app = App::new(meta, packages, gens, signer, token, Arc::new(TokioRuntime));
     app.loader = Some(Arc::new(LocalLoader {
         host,

@@ -1,0 +1,1 @@
+//! reposmith on AWS Lambda (work in progress).
