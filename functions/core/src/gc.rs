@@ -61,6 +61,8 @@ pub async fn collect(app: &App, min_age: u64) -> ApiResult<GcReport> {
             }
         }
     }
+    // Metadata values too large for the metadata store's items live in the blob space.
+    live.extend(app.meta.spilled().await?);
     let blobs = app.packages.list().await?;
     let mut report = GcReport {
         blobs: blobs.len(),

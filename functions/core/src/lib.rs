@@ -55,6 +55,9 @@ fn content_type(path: &str) -> &'static str {
 }
 
 /// A stored blob as a response, streamed; HEAD gets the headers only.
+/// Files served by a redirect to storage when it offers one (see `blob_response`).
+const REDIRECT_ABOVE: u64 = 1 << 20;
+
 pub(crate) async fn blob_response(
     app: &App,
     sha256: &str,
@@ -68,6 +71,18 @@ pub(crate) async fn blob_response(
         .header(http::header::ETAG, format!("\"{sha256}\""));
     if head_only {
         return Ok(builder.body(Body::Empty).expect("valid response"));
+    }
+    // Large files (package files in a pool) go straight from storage where it can hand out
+    // URLs: Lambda caps responses at 6 MB, and the bytes need not pass through us.
+    if size > REDIRECT_ABOVE {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        if let Some(url) = app.packages.presigned_get(sha256, name).await? {
+            return Ok(http::Response::builder()
+                .status(http::StatusCode::TEMPORARY_REDIRECT)
+                .header(http::header::LOCATION, url)
+                .body(Body::Empty)
+                .expect("valid response"));
+        }
     }
     let stream =
         app.packages.get(sha256, 0, None).await?.ok_or_else(|| {

@@ -44,6 +44,16 @@ pub trait PackageStore: Send + Sync {
     async fn presigned_get(&self, _sha256: &str, _filename: &str) -> Result<Option<String>> {
         Ok(None)
     }
+    /// A URL where a client may PUT the bytes of large upload `id` straight into storage
+    /// (S3 presigned PUT), when the backend can; then `adopt` takes them in.
+    async fn presigned_put(&self, _id: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
+    /// Moves what was PUT for upload `id` into the blob space under its sha256, hashing on
+    /// the way. None when nothing was PUT (or the backend has no staging area).
+    async fn adopt(&self, _id: &str) -> Result<Option<Digests>> {
+        Ok(None)
+    }
     /// Every blob with its age in seconds, for garbage collection. A backend that cannot list
     /// answers an empty list, and GC then removes nothing.
     async fn list(&self) -> Result<Vec<(String, u64)>> {
@@ -81,4 +91,42 @@ pub trait MetaStore: Send + Sync {
     ) -> Result<std::result::Result<(), Conflict>>;
     /// Keys starting with `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
+    /// Several writes that succeed or fail together (DynamoDB TransactWriteItems). The
+    /// default applies them in order and is atomic only per key: fine for the file store,
+    /// whose callers tolerate a crash between two of them.
+    async fn transact(&self, ops: Vec<Write>) -> Result<std::result::Result<(), Conflict>> {
+        for op in ops {
+            let done = match op {
+                Write::Put {
+                    key,
+                    value,
+                    expected,
+                } => self.put_if(&key, value, expected).await?.map(|_| ()),
+                Write::Delete { key, expected } => self.delete_if(&key, expected).await?,
+            };
+            if done.is_err() {
+                return Ok(Err(Conflict));
+            }
+        }
+        Ok(Ok(()))
+    }
+    /// Blobs in the package store that hold values too large for this backend's items:
+    /// garbage collection must keep them.
+    async fn spilled(&self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+}
+
+/// One write of a [`MetaStore::transact`].
+#[derive(Clone, Debug)]
+pub enum Write {
+    Put {
+        key: String,
+        value: Bytes,
+        expected: Option<u64>,
+    },
+    Delete {
+        key: String,
+        expected: u64,
+    },
 }

@@ -26,6 +26,12 @@ struct Cli {
     /// concurrently... it may: the stores are compare-and-set safe).
     #[arg(long, global = true, env = "REPOSMITH_DATA")]
     data: Option<PathBuf>,
+    /// Package store URL: s3://BUCKET/PREFIX (default: file:// under --data).
+    #[arg(long, global = true, env = "REPOSMITH_PACKAGES")]
+    packages: Option<String>,
+    /// Metadata store URL: dynamodb://TABLE (default: file:// under --data).
+    #[arg(long, global = true, env = "REPOSMITH_META")]
+    meta: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -75,6 +81,8 @@ enum Cmd {
     Rebuild { repo: String },
     /// List repositories, or the packages of one.
     List { repo: Option<String> },
+    /// Create the bucket and table that --packages and --meta name (development setups).
+    InitStores,
     /// Delete blobs no repo references any more (needs --data; safe beside a running server).
     Gc {
         /// Only blobs older than this (seconds): uploads and publishes in flight are younger.
@@ -94,6 +102,18 @@ fn limit_malloc_arenas() {
     }
 }
 
+async fn init_stores(stores: &setup::StoreUrls) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        stores.packages.is_some() || stores.meta.is_some(),
+        "give --packages s3://BUCKET/PREFIX and/or --meta dynamodb://TABLE"
+    );
+    for url in [&stores.packages, &stores.meta].into_iter().flatten() {
+        reposmith_stores::create_backing(url).await?;
+        println!("ready: {url}");
+    }
+    Ok(())
+}
+
 fn main() {
     limit_malloc_arenas();
     let cli = Cli::parse();
@@ -101,13 +121,18 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
+    let stores = setup::StoreUrls {
+        packages: cli.packages,
+        meta: cli.meta,
+    };
     let result = rt.block_on(async move {
         match cli.cmd {
             Cmd::Serve { listen, generators } => {
                 let data = cli.data.unwrap_or_else(|| PathBuf::from("reposmith-data"));
-                serve::run(listen, data, generators, cli.token).await
+                serve::run(listen, data, generators, cli.token, stores).await
             }
-            cmd => client::run(cli.server, cli.token, cli.data, cmd).await,
+            Cmd::InitStores => init_stores(&stores).await,
+            cmd => client::run(cli.server, cli.token, cli.data, stores, cmd).await,
         }
     });
     if let Err(e) = result {

@@ -17,8 +17,9 @@ pub async fn run(
     data: PathBuf,
     generators: Option<PathBuf>,
     token: Option<String>,
+    stores: crate::setup::StoreUrls,
 ) -> anyhow::Result<()> {
-    let setup = crate::setup::open(&data, generators, token)?;
+    let setup = crate::setup::open(&data, generators, token, &stores).await?;
     let app = setup.app;
     // A crash may have left a commit unpublished: publish it before serving.
     let recovered = reposmith_core::commit::recover(&app)
@@ -36,6 +37,8 @@ pub async fn run(
         .collect();
     println!("reposmith listening on http://{addr}");
     println!("data: {}", data.display());
+    let (packages_url, meta_url) = stores.resolve(&data);
+    println!("stores: {packages_url} {meta_url}");
     println!(
         "generators: {}",
         if names.is_empty() {

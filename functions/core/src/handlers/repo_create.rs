@@ -6,6 +6,7 @@ use crate::body::{Request, Response};
 use crate::commit::{ensure_published, load_config};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{keys, Head, RepoConfig};
+use crate::store::Write;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -65,12 +66,22 @@ pub async fn post(app: &App, repo: &str, req: Request) -> ApiResult<Response> {
         plain("architecture", a)?;
     }
     let value = serde_json::to_vec(&config).map_err(anyhow::Error::from)?;
-    let status = match app
-        .meta
-        .put_if(&keys::config(repo), value.into(), None)
-        .await?
-    {
-        Ok(_) => http::StatusCode::CREATED,
+    let head = serde_json::to_vec(&Head::default()).map_err(anyhow::Error::from)?;
+    // Config and an empty head together (one transaction where the store has them).
+    let ops = vec![
+        Write::Put {
+            key: keys::config(repo),
+            value: value.into(),
+            expected: None,
+        },
+        Write::Put {
+            key: keys::head(repo),
+            value: head.clone().into(),
+            expected: None,
+        },
+    ];
+    let status = match app.meta.transact(ops).await? {
+        Ok(()) => http::StatusCode::CREATED,
         Err(_) => {
             let existing = load_config(app, repo).await?;
             let same = existing.description == config.description
@@ -83,15 +94,14 @@ pub async fn post(app: &App, repo: &str, req: Request) -> ApiResult<Response> {
                     "repo {repo} already exists with other settings"
                 )));
             }
+            // A store without transactions may have stopped between the two writes.
+            let _ = app
+                .meta
+                .put_if(&keys::head(repo), head.into(), None)
+                .await?;
             http::StatusCode::OK
         }
     };
-    let head = serde_json::to_vec(&Head::default()).map_err(anyhow::Error::from)?;
-    // Absent → create; present (a repeat) → keep it.
-    let _ = app
-        .meta
-        .put_if(&keys::head(repo), head.into(), None)
-        .await?;
     let published = ensure_published(app, repo, 0).await?;
     let config = load_config(app, repo).await?;
     Ok(crate::json_response(

@@ -5,21 +5,25 @@ use crate::body::Response;
 use crate::commit::{load_config, load_head};
 use crate::error::ApiResult;
 use crate::model::keys;
+use crate::store::Write;
 
 pub async fn delete(app: &App, repo: &str) -> ApiResult<Response> {
     load_config(app, repo).await?;
     let (head, _) = load_head(app, repo).await?;
-    // Config first: from here on the repo is gone for every request.
-    for key in [keys::config(repo), keys::head(repo), keys::published(repo)] {
-        loop {
-            match app.meta.get(&key).await? {
-                None => break,
-                Some(v) => {
-                    if app.meta.delete_if(&key, v.version).await?.is_ok() {
-                        break;
-                    }
-                }
+    // All keys in one transaction where the store has them (config first otherwise: from
+    // then on the repo is gone for every request). A concurrent write makes us re-read.
+    loop {
+        let mut ops = Vec::new();
+        for key in [keys::config(repo), keys::head(repo), keys::published(repo)] {
+            if let Some(v) = app.meta.get(&key).await? {
+                ops.push(Write::Delete {
+                    key,
+                    expected: v.version,
+                });
             }
+        }
+        if ops.is_empty() || app.meta.transact(ops).await?.is_ok() {
+            break;
         }
     }
     Ok(crate::json_response(

@@ -1,0 +1,229 @@
+//! Fault injection for tests: wrappers that make chosen store calls fail, lose their reply
+//! or slow down, so tests can show that no package is lost and no metadata names a missing
+//! blob when storage misbehaves. Enabled only by `REPOSMITH_FAULTS`, e.g.
+//!
+//! `meta.put_if=lost-reply@0.2,meta.put_if=conflict@0.2,packages.put=delay:300@0.5`
+//!
+//! Each rule is `CALL=ACTION@PROBABILITY`. CALL is `meta.get|put_if|delete_if|list|transact`
+//! or `packages.put|put_bytes|get|size|adopt`. ACTION is `error` (fail before the call),
+//! `lost-reply` (make the call, then fail as a timeout would: the write landed, the caller
+//! does not know), `conflict` (answer compare-and-set lost without writing; meta writes
+//! only) or `delay:MS`.
+use async_trait::async_trait;
+use bytes::Bytes;
+use reposmith_core::body::ByteStream;
+use reposmith_core::digest::Digests;
+use reposmith_core::generator::{Facts, PackageReader};
+use reposmith_core::store::{Conflict, MetaStore, PackageStore, Result, Versioned, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone, Debug, PartialEq)]
+enum Action {
+    Error,
+    LostReply,
+    Conflict,
+    Delay(u64),
+}
+
+#[derive(Clone, Debug)]
+struct Rule {
+    call: String,
+    action: Action,
+    p: f64,
+}
+
+/// The parsed `REPOSMITH_FAULTS` rules.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    rules: Vec<Rule>,
+}
+
+impl Faults {
+    pub fn parse(spec: &str) -> anyhow::Result<Faults> {
+        let mut rules = Vec::new();
+        for r in spec.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+            let bad = || anyhow::anyhow!("fault rule {r:?}: expected CALL=ACTION@PROBABILITY");
+            let (call, rest) = r.split_once('=').ok_or_else(bad)?;
+            let (action, p) = rest.split_once('@').ok_or_else(bad)?;
+            let action = match action {
+                "error" => Action::Error,
+                "lost-reply" => Action::LostReply,
+                "conflict" => Action::Conflict,
+                a => match a.strip_prefix("delay:") {
+                    Some(ms) => Action::Delay(ms.parse()?),
+                    None => anyhow::bail!("fault rule {r:?}: unknown action {a:?}"),
+                },
+            };
+            rules.push(Rule {
+                call: call.to_string(),
+                action,
+                p: p.parse()?,
+            });
+        }
+        Ok(Faults { rules })
+    }
+
+    pub fn from_env() -> anyhow::Result<Option<Faults>> {
+        match std::env::var("REPOSMITH_FAULTS") {
+            Ok(s) if !s.trim().is_empty() => Ok(Some(Faults::parse(&s)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// What happens to this call: delays are served here, the rest is returned.
+    async fn roll(&self, call: &str) -> Option<Action> {
+        for r in self.rules.iter().filter(|r| r.call == call) {
+            if rand::random::<f64>() < r.p {
+                if let Action::Delay(ms) = r.action {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    continue;
+                }
+                return Some(r.action.clone());
+            }
+        }
+        None
+    }
+}
+
+fn injected(call: &str, what: &str) -> anyhow::Error {
+    anyhow::anyhow!("injected fault: {call} {what}")
+}
+
+/// Runs `$call` under the rules for `$name`: `error` before, `lost-reply` after it.
+macro_rules! faulty {
+    ($self:ident, $name:literal, $call:expr) => {{
+        match $self.faults.roll($name).await {
+            Some(Action::Error) => return Err(injected($name, "failed")),
+            Some(Action::LostReply) => {
+                let _ = $call.await;
+                return Err(injected($name, "timed out after the write landed"));
+            }
+            _ => $call.await,
+        }
+    }};
+}
+
+/// Same as `faulty!`, and `conflict` answers a lost compare-and-set without writing.
+macro_rules! faulty_cas {
+    ($self:ident, $name:literal, $call:expr) => {{
+        match $self.faults.roll($name).await {
+            Some(Action::Error) => return Err(injected($name, "failed")),
+            Some(Action::LostReply) => {
+                let _ = $call.await;
+                return Err(injected($name, "timed out after the write landed"));
+            }
+            Some(Action::Conflict) => return Ok(Err(Conflict)),
+            _ => $call.await,
+        }
+    }};
+}
+
+pub struct FaultyMeta {
+    pub inner: Arc<dyn MetaStore>,
+    pub faults: Faults,
+}
+
+#[async_trait]
+impl MetaStore for FaultyMeta {
+    async fn get(&self, key: &str) -> Result<Option<Versioned>> {
+        faulty!(self, "meta.get", self.inner.get(key))
+    }
+    async fn put_if(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: Option<u64>,
+    ) -> Result<std::result::Result<u64, Conflict>> {
+        faulty_cas!(
+            self,
+            "meta.put_if",
+            self.inner.put_if(key, value.clone(), expected)
+        )
+    }
+    async fn delete_if(
+        &self,
+        key: &str,
+        expected: u64,
+    ) -> Result<std::result::Result<(), Conflict>> {
+        faulty_cas!(self, "meta.delete_if", self.inner.delete_if(key, expected))
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        faulty!(self, "meta.list", self.inner.list(prefix))
+    }
+    async fn transact(&self, ops: Vec<Write>) -> Result<std::result::Result<(), Conflict>> {
+        faulty_cas!(self, "meta.transact", self.inner.transact(ops.clone()))
+    }
+    async fn spilled(&self) -> Result<Vec<String>> {
+        self.inner.spilled().await
+    }
+}
+
+pub struct FaultyPackages {
+    pub inner: Arc<dyn PackageStore>,
+    pub faults: Faults,
+}
+
+#[async_trait]
+impl PackageStore for FaultyPackages {
+    async fn put(&self, body: ByteStream) -> Result<Digests> {
+        // A stream can be consumed once: `lost-reply` stores it, then fails.
+        match self.faults.roll("packages.put").await {
+            Some(Action::Error) => Err(injected("packages.put", "failed")),
+            Some(Action::LostReply) => {
+                let _ = self.inner.put(body).await;
+                Err(injected("packages.put", "timed out after the write landed"))
+            }
+            _ => self.inner.put(body).await,
+        }
+    }
+    async fn put_bytes(&self, data: Bytes) -> Result<Digests> {
+        faulty!(
+            self,
+            "packages.put_bytes",
+            self.inner.put_bytes(data.clone())
+        )
+    }
+    async fn get(&self, sha256: &str, offset: u64, len: Option<u64>) -> Result<Option<ByteStream>> {
+        faulty!(self, "packages.get", self.inner.get(sha256, offset, len))
+    }
+    async fn get_bytes(&self, sha256: &str) -> Result<Option<Bytes>> {
+        faulty!(self, "packages.get", self.inner.get_bytes(sha256))
+    }
+    async fn size(&self, sha256: &str) -> Result<Option<u64>> {
+        faulty!(self, "packages.size", self.inner.size(sha256))
+    }
+    async fn delete(&self, sha256: &str) -> Result<()> {
+        self.inner.delete(sha256).await
+    }
+    async fn reader(&self, facts: Facts) -> Result<Arc<dyn PackageReader>> {
+        self.inner.reader(facts).await
+    }
+    async fn presigned_get(&self, sha256: &str, filename: &str) -> Result<Option<String>> {
+        self.inner.presigned_get(sha256, filename).await
+    }
+    async fn presigned_put(&self, id: &str) -> Result<Option<String>> {
+        self.inner.presigned_put(id).await
+    }
+    async fn adopt(&self, id: &str) -> Result<Option<Digests>> {
+        faulty!(self, "packages.adopt", self.inner.adopt(id))
+    }
+    async fn list(&self) -> Result<Vec<(String, u64)>> {
+        self.inner.list().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rules_and_refuses_bad_ones() {
+        let f = Faults::parse("meta.put_if=lost-reply@0.2, packages.put=delay:30@1").unwrap();
+        assert_eq!(f.rules.len(), 2);
+        assert_eq!(f.rules[0].action, Action::LostReply);
+        assert_eq!(f.rules[1].action, Action::Delay(30));
+        assert!(Faults::parse("meta.put_if=explode@1").is_err());
+        assert!(Faults::parse("meta.put_if").is_err());
+    }
+}

@@ -1,0 +1,514 @@
+//! `s3://BUCKET/PREFIX` package store on aws-sdk-s3 (any S3-compatible endpoint).
+//!
+//! Layout under the prefix:
+//! - `blobs/ab/abcdef…`: content-addressed blobs (packages, rendered indexes, analyses,
+//!   manifests, spilled metadata values), keyed by sha256 like the file store.
+//! - `staging/put-…`: multipart uploads in progress; copied to their blob key once the
+//!   sha256 is known, then deleted.
+//! - `uploads/{id}`: what a client PUT through a presigned URL (large uploads), until
+//!   `adopt` moves it into `blobs/`.
+//!
+//! A blob key is only ever written whole with the bytes its name promises (a single PUT of a
+//! buffered body, or a server-side copy of a completed upload), so a crash leaves staging
+//! leftovers at most, never a wrong blob. Staging is swept by a bucket lifecycle rule.
+use crate::aws::describe;
+use async_trait::async_trait;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream as S3Stream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::Client;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use reposmith_core::body::ByteStream;
+use reposmith_core::digest::{is_sha256, Digests, Hasher};
+use reposmith_core::generator::{Facts, PackageReader};
+use reposmith_core::store::{PackageStore, Result};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Multipart part size: bodies up to this go up in one PUT (most packages).
+const PART: usize = 8 << 20;
+/// Ranged reads for generators fetch aligned windows of this size and keep a few.
+const WINDOW: u64 = 1 << 20;
+
+#[derive(Clone)]
+pub struct S3PackageStore {
+    client: Client,
+    bucket: String,
+    prefix: String,
+    /// Lifetime of presigned URLs; None turns redirects off (downloads stream through).
+    presign: Option<Duration>,
+}
+
+impl S3PackageStore {
+    /// `prefix` is used as given ("" or ending in '/').
+    pub fn new(client: Client, bucket: &str, prefix: &str, presign: Option<Duration>) -> Self {
+        let prefix = match prefix.trim_matches('/') {
+            "" => String::new(),
+            p => format!("{p}/"),
+        };
+        S3PackageStore {
+            client,
+            bucket: bucket.to_string(),
+            prefix,
+            presign,
+        }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn blob_key(&self, sha256: &str) -> anyhow::Result<String> {
+        anyhow::ensure!(is_sha256(sha256), "not a sha256: {sha256:?}");
+        Ok(format!("{}blobs/{}/{}", self.prefix, &sha256[..2], sha256))
+    }
+
+    fn upload_key(&self, id: &str) -> anyhow::Result<String> {
+        anyhow::ensure!(
+            !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+            "bad upload id {id:?}"
+        );
+        Ok(format!("{}uploads/{id}", self.prefix))
+    }
+
+    /// Checks the bucket answers (a clear error at start instead of at the first upload).
+    pub async fn check(&self) -> anyhow::Result<()> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(|e| describe(e, &format!("S3 bucket {:?}", self.bucket)))?;
+        Ok(())
+    }
+
+    /// Creates the bucket (development setups); an existing one of ours is fine.
+    pub async fn create(&self, region: Option<&str>) -> anyhow::Result<()> {
+        let mut req = self.client.create_bucket().bucket(&self.bucket);
+        if let Some(r) = region.filter(|r| *r != "us-east-1") {
+            req = req.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(r.into())
+                    .build(),
+            );
+        }
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_bucket_already_owned_by_you()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(describe(
+                e,
+                &format!("creating S3 bucket {:?}", self.bucket),
+            )),
+        }
+    }
+
+    async fn exists(&self, key: &str) -> anyhow::Result<Option<u64>> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(Some(o.content_length().unwrap_or(0).max(0) as u64)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(describe(e, &format!("HEAD s3://{}/{key}", self.bucket))),
+        }
+    }
+
+    async fn put_object(&self, key: &str, data: Bytes) -> anyhow::Result<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(S3Stream::from(data))
+            .send()
+            .await
+            .map_err(|e| describe(e, &format!("PUT s3://{}/{key}", self.bucket)))?;
+        Ok(())
+    }
+
+    /// Server-side copy of a finished staging object to its blob key, then the staging
+    /// object goes.
+    async fn promote(&self, from: &str, sha256: &str) -> anyhow::Result<()> {
+        let dest = self.blob_key(sha256)?;
+        if self.exists(&dest).await?.is_none() {
+            self.client
+                .copy_object()
+                .bucket(&self.bucket)
+                .copy_source(format!("{}/{from}", self.bucket))
+                .key(&dest)
+                .send()
+                .await
+                .map_err(|e| describe(e, &format!("COPY to s3://{}/{dest}", self.bucket)))?;
+        }
+        self.delete_key(from).await
+    }
+
+    async fn delete_key(&self, key: &str) -> anyhow::Result<()> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| describe(e, &format!("DELETE s3://{}/{key}", self.bucket)))?;
+        Ok(())
+    }
+
+    /// Bytes `[offset, offset+len)` of an object (fewer at its end), or None if absent.
+    async fn get_range(
+        &self,
+        key: &str,
+        offset: u64,
+        len: Option<u64>,
+    ) -> anyhow::Result<Option<S3Stream>> {
+        let range = match len {
+            Some(0) => return Ok(Some(S3Stream::from_static(b""))),
+            Some(n) => format!("bytes={offset}-{}", offset + n - 1),
+            None => format!("bytes={offset}-"),
+        };
+        let mut req = self.client.get_object().bucket(&self.bucket).key(key);
+        if offset > 0 || len.is_some() {
+            req = req.range(range);
+        }
+        match req.send().await {
+            Ok(o) => Ok(Some(o.body)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            // Range past the end of an existing object: nothing to read.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
+                Ok(Some(S3Stream::from_static(b"")))
+            }
+            Err(e) => Err(describe(e, &format!("GET s3://{}/{key}", self.bucket))),
+        }
+    }
+
+    /// Streams `body` into staging as a multipart upload (first part already buffered).
+    async fn put_multipart(
+        &self,
+        first: Bytes,
+        mut body: ByteStream,
+        hasher: &mut Hasher,
+    ) -> anyhow::Result<String> {
+        let staging = format!(
+            "{}staging/put-{}",
+            self.prefix,
+            hex::encode(rand::random::<[u8; 12]>())
+        );
+        let up = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&staging)
+            .send()
+            .await
+            .map_err(|e| describe(e, "starting a multipart upload"))?;
+        let id = up.upload_id().unwrap_or_default().to_string();
+        let result: anyhow::Result<()> = async {
+            let mut parts = Vec::new();
+            let mut pending = Some(first);
+            let mut buf = BytesMut::new();
+            loop {
+                let chunk = match pending.take() {
+                    Some(c) => Some(c),
+                    None => {
+                        while buf.len() < PART {
+                            match body.next().await {
+                                Some(c) => {
+                                    let c = c?;
+                                    hasher.update(&c);
+                                    buf.extend_from_slice(&c);
+                                }
+                                None => break,
+                            }
+                        }
+                        (!buf.is_empty()).then(|| buf.split().freeze())
+                    }
+                };
+                let Some(chunk) = chunk else { break };
+                let n = parts.len() as i32 + 1;
+                let out = self
+                    .client
+                    .upload_part()
+                    .bucket(&self.bucket)
+                    .key(&staging)
+                    .upload_id(&id)
+                    .part_number(n)
+                    .body(S3Stream::from(chunk))
+                    .send()
+                    .await
+                    .map_err(|e| describe(e, "uploading a part"))?;
+                parts.push(
+                    CompletedPart::builder()
+                        .part_number(n)
+                        .set_e_tag(out.e_tag().map(str::to_string))
+                        .build(),
+                );
+            }
+            self.client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&staging)
+                .upload_id(&id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| describe(e, "completing a multipart upload"))?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&staging)
+                .upload_id(&id)
+                .send()
+                .await;
+            return Err(e);
+        }
+        Ok(staging)
+    }
+}
+
+fn into_stream(s: S3Stream) -> ByteStream {
+    futures::stream::unfold(s, |mut s| async move {
+        s.next()
+            .await
+            .map(|r| (r.map_err(std::io::Error::other), s))
+    })
+    .boxed()
+}
+
+#[async_trait]
+impl PackageStore for S3PackageStore {
+    async fn put(&self, mut body: ByteStream) -> Result<Digests> {
+        let mut hasher = Hasher::default();
+        let mut buf = BytesMut::new();
+        while buf.len() < PART {
+            match body.next().await {
+                Some(c) => {
+                    let c = c?;
+                    hasher.update(&c);
+                    buf.extend_from_slice(&c);
+                }
+                None => {
+                    // Fits in one part: one PUT straight to its blob key.
+                    let d = hasher.finish();
+                    self.put_object(&self.blob_key(&d.sha256)?, buf.freeze())
+                        .await?;
+                    return Ok(d);
+                }
+            }
+        }
+        let staging = self.put_multipart(buf.freeze(), body, &mut hasher).await?;
+        let d = hasher.finish();
+        self.promote(&staging, &d.sha256).await?;
+        Ok(d)
+    }
+
+    /// Unchanged index files, repeated analyses and manifests cost one HEAD, not a PUT.
+    async fn put_bytes(&self, data: Bytes) -> Result<Digests> {
+        let d = reposmith_core::digest::digests(&data);
+        let key = self.blob_key(&d.sha256)?;
+        if self.exists(&key).await?.is_none() {
+            if data.len() <= PART {
+                self.put_object(&key, data).await?;
+            } else {
+                return self
+                    .put(reposmith_core::Body::Bytes(data).into_stream())
+                    .await;
+            }
+        }
+        Ok(d)
+    }
+
+    async fn get(&self, sha256: &str, offset: u64, len: Option<u64>) -> Result<Option<ByteStream>> {
+        Ok(self
+            .get_range(&self.blob_key(sha256)?, offset, len)
+            .await?
+            .map(into_stream))
+    }
+
+    async fn get_bytes(&self, sha256: &str) -> Result<Option<Bytes>> {
+        match self.get_range(&self.blob_key(sha256)?, 0, None).await? {
+            None => Ok(None),
+            Some(s) => Ok(Some(s.collect().await?.into_bytes())),
+        }
+    }
+
+    async fn size(&self, sha256: &str) -> Result<Option<u64>> {
+        self.exists(&self.blob_key(sha256)?).await
+    }
+
+    async fn delete(&self, sha256: &str) -> Result<()> {
+        self.delete_key(&self.blob_key(sha256)?).await
+    }
+
+    async fn reader(&self, facts: Facts) -> Result<Arc<dyn PackageReader>> {
+        Ok(Arc::new(S3Reader {
+            key: self.blob_key(&facts.sha256)?,
+            store: self.clone(),
+            facts,
+            handle: tokio::runtime::Handle::current(),
+            windows: Mutex::new(Vec::new()),
+        }))
+    }
+
+    async fn presigned_get(&self, sha256: &str, filename: &str) -> Result<Option<String>> {
+        let Some(ttl) = self.presign else {
+            return Ok(None);
+        };
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.blob_key(sha256)?)
+            .response_content_disposition(format!(
+                "attachment; filename=\"{}\"",
+                filename.replace(['"', '\\'], "_")
+            ))
+            .presigned(PresigningConfig::expires_in(ttl)?)
+            .await
+            .map_err(|e| describe(e, "presigning a GET"))?;
+        Ok(Some(req.uri().to_string()))
+    }
+
+    async fn presigned_put(&self, id: &str) -> Result<Option<String>> {
+        // Uploads need a URL even when download redirects are off.
+        let ttl = self.presign.unwrap_or(Duration::from_secs(3600));
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.upload_key(id)?)
+            .presigned(PresigningConfig::expires_in(ttl)?)
+            .await
+            .map_err(|e| describe(e, "presigning a PUT"))?;
+        Ok(Some(req.uri().to_string()))
+    }
+
+    async fn adopt(&self, id: &str) -> Result<Option<Digests>> {
+        let key = self.upload_key(id)?;
+        let Some(s) = self.get_range(&key, 0, None).await? else {
+            return Ok(None);
+        };
+        let mut hasher = Hasher::default();
+        let mut s = into_stream(s);
+        while let Some(c) = s.next().await {
+            hasher.update(&c?);
+        }
+        let d = hasher.finish();
+        if d.size == 0 {
+            self.delete_key(&key).await?;
+            return Ok(Some(d));
+        }
+        self.promote(&key, &d.sha256).await?;
+        Ok(Some(d))
+    }
+
+    async fn list(&self) -> Result<Vec<(String, u64)>> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(format!("{}blobs/", self.prefix))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| describe(e, "listing blobs"))?;
+            for o in page.contents() {
+                let Some(sha) = o.key().and_then(|k| k.rsplit('/').next()) else {
+                    continue;
+                };
+                if is_sha256(sha) {
+                    let modified = o.last_modified().map(|t| t.secs()).unwrap_or(now);
+                    out.push((sha.to_string(), now.saturating_sub(modified).max(0) as u64));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Ranged reads of a stored package for a generator call (which runs on a blocking thread,
+/// so blocking on the runtime here is safe). Aligned windows keep small sequential reads
+/// (headers, then members) to one request per MiB.
+struct S3Reader {
+    store: S3PackageStore,
+    key: String,
+    facts: Facts,
+    handle: tokio::runtime::Handle,
+    windows: Mutex<Vec<(u64, Bytes)>>,
+}
+
+impl S3Reader {
+    fn window(&self, index: u64) -> std::result::Result<Bytes, String> {
+        if let Some((_, w)) = self
+            .windows
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(i, _)| *i == index)
+        {
+            return Ok(w.clone());
+        }
+        let offset = index * WINDOW;
+        let len = WINDOW.min(self.facts.size.saturating_sub(offset));
+        let data = self
+            .handle
+            .block_on(async {
+                match self.store.get_range(&self.key, offset, Some(len)).await? {
+                    Some(s) => Ok(s.collect().await?.into_bytes()),
+                    None => anyhow::bail!("blob {} is missing", self.facts.sha256),
+                }
+            })
+            .map_err(|e| format!("{e:#}"))?;
+        let mut w = self.windows.lock().unwrap();
+        if w.len() >= 4 {
+            w.remove(0);
+        }
+        w.push((index, data.clone()));
+        Ok(data)
+    }
+}
+
+impl PackageReader for S3Reader {
+    fn facts(&self) -> &Facts {
+        &self.facts
+    }
+
+    fn read(&self, offset: u64, len: u32) -> std::result::Result<Vec<u8>, String> {
+        let end = self.facts.size.min(offset.saturating_add(len as u64));
+        let mut out = Vec::with_capacity(end.saturating_sub(offset) as usize);
+        let mut pos = offset;
+        while pos < end {
+            let w = self.window(pos / WINDOW)?;
+            let start = (pos % WINDOW) as usize;
+            let take = ((end - pos) as usize).min(w.len().saturating_sub(start));
+            if take == 0 {
+                return Err(format!("short read at {pos} of {}", self.facts.sha256));
+            }
+            out.extend_from_slice(&w[start..start + take]);
+            pos += take as u64;
+        }
+        Ok(out)
+    }
+}
