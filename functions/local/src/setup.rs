@@ -70,10 +70,29 @@ pub fn default_generators_dir() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
-pub fn open(
+/// Where packages and metadata live: `file://` under the data directory unless given
+/// (`s3://BUCKET/PREFIX`, `dynamodb://TABLE`; see reposmith-stores).
+#[derive(Clone, Debug, Default)]
+pub struct StoreUrls {
+    pub packages: Option<String>,
+    pub meta: Option<String>,
+}
+
+impl StoreUrls {
+    pub fn resolve(&self, data: &Path) -> (String, String) {
+        let file = |sub: &str| format!("file://{}", data.join(sub).display());
+        (
+            self.packages.clone().unwrap_or_else(|| file("packages")),
+            self.meta.clone().unwrap_or_else(|| file("meta")),
+        )
+    }
+}
+
+pub async fn open(
     data: &Path,
     generators: Option<PathBuf>,
     token: Option<String>,
+    stores: &StoreUrls,
 ) -> anyhow::Result<Setup> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let (stored_token, new_token) = secret_file(&data.join("token"), || {
@@ -90,12 +109,13 @@ pub fn open(
     })?;
     let rsa = RsaKey::from_pem(&rsa_pem).context("reading DIR/rsa-key.pem")?;
 
-    let packages = reposmith_stores::open_package_store(&format!(
-        "file://{}",
-        data.join("packages").display()
-    ))?;
-    let meta =
-        reposmith_stores::open_meta_store(&format!("file://{}", data.join("meta").display()))?;
+    let (packages_url, meta_url) = stores.resolve(data);
+    let packages = reposmith_stores::open_package_store(&packages_url)
+        .await
+        .with_context(|| format!("package store {packages_url}"))?;
+    let meta = reposmith_stores::open_meta_store(&meta_url, packages.clone())
+        .await
+        .with_context(|| format!("metadata store {meta_url}"))?;
 
     let host = WasmHost::new(Some(data.join("cache")), Limits::default())?;
     let mut gens: Vec<Arc<dyn Generator>> = Vec::new();
