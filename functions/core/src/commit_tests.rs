@@ -281,3 +281,45 @@ fn gc_deletes_only_what_nothing_references() {
         assert_eq!(crate::gc::collect(&app, 0).await.unwrap().deleted, 0);
     });
 }
+
+#[test]
+fn gc_keeps_the_blobs_a_deployment_keeps_its_generators_in() {
+    use crate::store::MetaStore;
+    let gen = Arc::new(FakeGen::new());
+    let (app, meta, blobs) = app_with_grace(gen, std::time::Duration::ZERO);
+    futures::executor::block_on(async {
+        let wasm = app
+            .packages
+            .put_bytes(b"WASM".to_vec().into())
+            .await
+            .unwrap();
+        let artifact = app
+            .packages
+            .put_bytes(b"CWASM".to_vec().into())
+            .await
+            .unwrap();
+        let stray = app
+            .packages
+            .put_bytes(b"STRAY".to_vec().into())
+            .await
+            .unwrap();
+        let registry = serde_json::json!({ "generators": [{
+            "info": { "name": "x" },
+            "wasm": wasm.sha256,
+            "artifacts": { "x.cwasm": artifact.sha256 },
+        }]});
+        meta.put_if(
+            "generators/registry",
+            serde_json::to_vec(&registry).unwrap().into(),
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        crate::gc::collect(&app, 0).await.unwrap();
+        let left = blobs.blobs.lock().unwrap().clone();
+        assert!(left.contains_key(&wasm.sha256), "the .wasm stays");
+        assert!(left.contains_key(&artifact.sha256), "its artifact stays");
+        assert!(!left.contains_key(&stray.sha256), "an unnamed blob goes");
+    });
+}

@@ -61,6 +61,15 @@ pub async fn collect(app: &App, min_age: u64) -> ApiResult<GcReport> {
             }
         }
     }
+    // Generators a deployment keeps in the stores (Lambda: each .wasm and its compiled
+    // artifacts, listed under `generators/`): every sha256 named in those values.
+    for key in app.meta.list("generators/").await? {
+        if let Some(v) = app.meta.get(&key).await? {
+            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&v.value) {
+                named_blobs(&value, &mut live);
+            }
+        }
+    }
     // Metadata values too large for the metadata store's items live in the blob space.
     live.extend(app.meta.spilled().await?);
     let blobs = app.packages.list().await?;
@@ -79,4 +88,16 @@ pub async fn collect(app: &App, min_age: u64) -> ApiResult<GcReport> {
         report.bytes_freed += size;
     }
     Ok(report)
+}
+
+/// Every string in `v` that is a sha256.
+fn named_blobs(v: &serde_json::Value, live: &mut HashSet<String>) {
+    match v {
+        serde_json::Value::String(s) if crate::digest::is_sha256(s) => {
+            live.insert(s.clone());
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| named_blobs(x, live)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| named_blobs(x, live)),
+        _ => {}
+    }
 }

@@ -128,11 +128,12 @@ pub async fn run(
     server: Option<String>,
     token: Option<String>,
     data: Option<PathBuf>,
+    stores: crate::setup::StoreUrls,
     cmd: Cmd,
 ) -> anyhow::Result<()> {
     if let Cmd::Gc { min_age } = cmd {
         let dir = data.context("gc works on a data directory: give --data DIR")?;
-        let app = crate::setup::open(&dir, None, None)?.app;
+        let app = crate::setup::open(&dir, None, None, &stores).await?.app;
         let r = reposmith_core::gc::collect(&app, min_age)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -144,11 +145,11 @@ pub async fn run(
     }
     let t = match (server, data) {
         (Some(base), _) => Transport::Http { base, token },
-        (None, Some(dir)) => Transport::Local(crate::setup::open(&dir, None, None)?.app),
+        (None, Some(dir)) => Transport::Local(crate::setup::open(&dir, None, None, &stores).await?.app),
         (None, None) => bail!("give --server URL (or REPOSMITH_URL), or --data DIR to work on a data directory directly"),
     };
     match cmd {
-        Cmd::Serve { .. } | Cmd::Gc { .. } => unreachable!("handled above"),
+        Cmd::Serve { .. } | Cmd::Gc { .. } | Cmd::InitStores => unreachable!("handled above"),
         Cmd::Create {
             repo,
             description,
@@ -280,16 +281,7 @@ async fn add(
                     bar.println(format!("failed {}: no usable file name", f.display()));
                     return false;
                 };
-                let path = format!(
-                    "/repos/{}/packages/?filename={}{query}",
-                    enc(repo),
-                    enc(&name)
-                );
-                match t
-                    .call("POST", &path, Payload::File(f.clone(), bar.clone()))
-                    .await
-                    .and_then(ok)
-                {
+                match upload(t, repo, &name, query, &f, &bar).await {
                     Ok(v) => {
                         let what = if v["new"] == Value::Bool(false) {
                             "unchanged"
@@ -315,4 +307,78 @@ async fn add(
         bail!("{failed} of the uploads failed");
     }
     Ok(())
+}
+
+/// Above this a file goes through the large-upload flow when the server offers it: Lambda
+/// caps a request at 6 MB, and a binary body arrives there base64-encoded (4/3 larger).
+const LARGE: u64 = 4 << 20;
+
+/// One file: a direct POST, or for a large file over HTTP the large-upload flow
+/// (`POST uploads/`, PUT the bytes where it says, `POST uploads/{id}`), which servers
+/// without it answer 404/405 to, and then the direct POST is tried.
+async fn upload(
+    t: &Transport,
+    repo: &str,
+    name: &str,
+    query: &str,
+    f: &std::path::Path,
+    bar: &ProgressBar,
+) -> anyhow::Result<Value> {
+    let size = std::fs::metadata(f)
+        .with_context(|| f.display().to_string())?
+        .len();
+    if size > LARGE && matches!(t, Transport::Http { .. }) {
+        let start = format!(
+            "/repos/{}/uploads/?filename={}{query}",
+            enc(repo),
+            enc(name)
+        );
+        let (status, v) = t.call("POST", &start, Payload::None).await?;
+        if (200..300).contains(&status) {
+            return large_upload(t, v, f, bar).await;
+        }
+        let no_route = status == 404
+            && v["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("no route"));
+        if !(no_route || matches!(status, 405 | 501)) {
+            // The server has the flow and refused this upload (no such repo, bad name...).
+            ok((status, v))?;
+        }
+    }
+    let path = format!(
+        "/repos/{}/packages/?filename={}{query}",
+        enc(repo),
+        enc(name)
+    );
+    t.call("POST", &path, Payload::File(f.to_path_buf(), bar.clone()))
+        .await
+        .and_then(ok)
+}
+
+async fn large_upload(
+    t: &Transport,
+    started: Value,
+    f: &std::path::Path,
+    bar: &ProgressBar,
+) -> anyhow::Result<Value> {
+    let field = |k: &str| {
+        started[k]
+            .as_str()
+            .map(str::to_string)
+            .with_context(|| format!("the server's upload answer has no {k:?}: {started}"))
+    };
+    let (url, commit) = (field("url")?, field("commit")?);
+    let payload = Payload::File(f.to_path_buf(), bar.clone());
+    if started["presigned"] == Value::Bool(true) || url.starts_with("http") {
+        // Straight to storage: the URL carries its own signature, and never our token.
+        let st =
+            tokio::task::spawn_blocking(move || http_call("PUT", &url, None, payload)).await??;
+        if !(200..300).contains(&st.0) {
+            bail!("storage refused the upload: {} {}", st.0, st.1);
+        }
+    } else {
+        ok(t.call("PUT", &url, payload).await?)?;
+    }
+    ok(t.call("POST", &commit, Payload::None).await?)
 }

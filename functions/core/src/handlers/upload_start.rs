@@ -1,7 +1,8 @@
 //! `POST /repos/{repo}/uploads/`: begin a large upload (Lambda caps request bodies at
 //! 6 MB). Body: optional JSON `{"filename": ..., "hints": {...}}` (or `?filename=`).
-//! Answers an id, where to PUT the bytes (a presigned storage URL where the store has
-//! one, else this server's own `PUT /repos/{repo}/uploads/{id}`), and where to commit.
+//! Answers an id, where to PUT the bytes (`url`: a presigned storage URL where the store
+//! has one, `presigned: true`, to be sent without the token; else this server's own
+//! `PUT /repos/{repo}/uploads/{id}`), and where to `POST` to commit (`commit`).
 use super::{check_filename, check_repo_name, hint, query_value};
 use crate::app::App;
 use crate::body::{Request, Response};
@@ -61,9 +62,21 @@ pub async fn post(app: &App, repo: &str, req: Request) -> ApiResult<Response> {
         .put_if(&keys::upload(repo, &id), value.into(), None)
         .await?
         .map_err(|_| ApiError::internal("upload id collision"))?;
-    let url = format!("/repos/{repo}/uploads/{id}");
+    let commit = format!("/repos/{repo}/uploads/{id}");
+    // Straight into storage where it hands out URLs (S3: no size cap, no bytes through the
+    // function); else through this server's own `PUT` on the commit URL.
+    let (url, presigned) = match app.packages.presigned_put(&id).await? {
+        Some(u) => (u, true),
+        None => (commit.clone(), false),
+    };
     Ok(crate::json_response(
         http::StatusCode::CREATED,
-        &serde_json::json!({ "id": id, "method": "PUT", "url": url, "commit": url }),
+        &serde_json::json!({
+            "id": id,
+            "method": "PUT",
+            "url": url,
+            "presigned": presigned,
+            "commit": commit,
+        }),
     ))
 }
