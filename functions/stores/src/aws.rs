@@ -2,17 +2,25 @@
 //! (region, credentials, `AWS_ENDPOINT_URL`), retries with backoff on throttling and
 //! transient errors, timeouts so an unreachable endpoint fails instead of hanging, readable
 //! errors, and a count of the requests sent (`request_counts`, for logs and benchmarks).
+#[cfg(not(target_family = "wasm"))]
 use aws_config::meta::region::RegionProviderChain;
+#[cfg(not(target_family = "wasm"))]
 use aws_config::retry::RetryConfig;
+#[cfg(not(target_family = "wasm"))]
 use aws_config::timeout::TimeoutConfig;
+#[cfg(not(target_family = "wasm"))]
 use aws_config::{BehaviorVersion, SdkConfig};
+#[cfg(not(target_family = "wasm"))]
 use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
+#[cfg(not(target_family = "wasm"))]
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+#[cfg(not(target_family = "wasm"))]
 use std::time::Duration;
 
+#[cfg(not(target_family = "wasm"))]
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(RegionProviderChain::default_provider().or_else("us-east-1"))
@@ -45,10 +53,12 @@ pub fn request_counts() -> BTreeMap<String, u64> {
     COUNTS.lock().unwrap().clone()
 }
 
+#[cfg(not(target_family = "wasm"))]
 /// Counts every attempt that goes on the wire.
 #[derive(Debug)]
 pub(crate) struct CountRequests;
 
+#[cfg(not(target_family = "wasm"))]
 impl Intercept for CountRequests {
     fn name(&self) -> &'static str {
         "CountRequests"

@@ -125,6 +125,7 @@ impl DynamoMetaStore {
             if status.is_none_or(|s| s.as_str() == "ACTIVE") {
                 return Ok(());
             }
+            #[cfg(not(target_family = "wasm"))]
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
         anyhow::bail!("table {:?} did not become ACTIVE", table)

@@ -11,24 +11,37 @@
 //! AWS settings come from the environment as for every AWS SDK: `AWS_REGION`, credentials,
 //! `AWS_ENDPOINT_URL` for an emulator such as moto. `REPOSMITH_FAULTS` wraps both stores in
 //! fault injectors, for tests only (`faults`).
+//!
+//! For wasm32-wasip2 (the Spin build) only `s3` and `dynamodb` are compiled: the caller hands
+//! them SDK clients on a WASI HTTP client (no tokio, no aws-config, no files there).
 mod aws;
 mod dynamodb;
+#[cfg(not(target_family = "wasm"))]
 pub mod faults;
+#[cfg(not(target_family = "wasm"))]
 mod meta_file;
+#[cfg(not(target_family = "wasm"))]
 mod package_file;
 mod s3;
 
 pub use aws::request_counts;
 pub use dynamodb::DynamoMetaStore;
+#[cfg(not(target_family = "wasm"))]
 pub use meta_file::FileMetaStore;
+#[cfg(not(target_family = "wasm"))]
 pub use package_file::FilePackageStore;
 pub use s3::S3PackageStore;
 
+#[cfg(not(target_family = "wasm"))]
 use reposmith_core::store::{MetaStore, PackageStore};
+#[cfg(not(target_family = "wasm"))]
 use std::path::PathBuf;
+#[cfg(not(target_family = "wasm"))]
 use std::sync::Arc;
+#[cfg(not(target_family = "wasm"))]
 use std::time::Duration;
 
+#[cfg(not(target_family = "wasm"))]
 /// A parsed store URL.
 enum Url {
     File(PathBuf),
@@ -43,6 +56,7 @@ enum Url {
     },
 }
 
+#[cfg(not(target_family = "wasm"))]
 fn parse(url: &str) -> anyhow::Result<Url> {
     if let Some(p) = url.strip_prefix("file://") {
         anyhow::ensure!(!p.is_empty(), "store URL {url:?} names no directory");
@@ -88,6 +102,7 @@ fn parse(url: &str) -> anyhow::Result<Url> {
     )
 }
 
+#[cfg(not(target_family = "wasm"))]
 async fn s3_store(
     bucket: &str,
     prefix: &str,
@@ -102,6 +117,7 @@ async fn s3_store(
     S3PackageStore::new(aws_sdk_s3::Client::from_conf(conf), bucket, prefix, presign)
 }
 
+#[cfg(not(target_family = "wasm"))]
 async fn dynamo_client() -> aws_sdk_dynamodb::Client {
     let sdk = aws::sdk_config().await;
     let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
@@ -110,6 +126,7 @@ async fn dynamo_client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(conf)
 }
 
+#[cfg(not(target_family = "wasm"))]
 /// Opens a package store and checks that it answers.
 pub async fn open_package_store(url: &str) -> anyhow::Result<Arc<dyn PackageStore>> {
     let store: Arc<dyn PackageStore> = match parse(url)? {
@@ -135,6 +152,7 @@ pub async fn open_package_store(url: &str) -> anyhow::Result<Arc<dyn PackageStor
     })
 }
 
+#[cfg(not(target_family = "wasm"))]
 /// Opens a metadata store and checks that it answers. `packages` takes values too large
 /// for the backend's items.
 pub async fn open_meta_store(
@@ -159,6 +177,7 @@ pub async fn open_meta_store(
     })
 }
 
+#[cfg(not(target_family = "wasm"))]
 /// Creates what a store URL names if it is missing (S3 bucket, DynamoDB table, directory):
 /// for development setups; production creates them with the SAM template.
 pub async fn create_backing(url: &str) -> anyhow::Result<()> {
@@ -185,16 +204,18 @@ pub async fn create_backing(url: &str) -> anyhow::Result<()> {
     }
 }
 
+#[cfg(not(target_family = "wasm"))]
 /// fsync a directory so a rename inside it survives a crash.
 pub(crate) fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+#[cfg(not(target_family = "wasm"))]
 pub(crate) fn tmp_name() -> String {
     format!(".tmp-{}", hex::encode(rand::random::<[u8; 8]>()))
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 mod tests {
     use super::*;
 

@@ -23,12 +23,15 @@ use reposmith_core::body::ByteStream;
 use reposmith_core::digest::{is_sha256, Digests, Hasher};
 use reposmith_core::generator::{Facts, PackageReader};
 use reposmith_core::store::{PackageStore, Result};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+#[cfg(not(target_family = "wasm"))]
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Multipart part size: bodies up to this go up in one PUT (most packages).
 const PART: usize = 8 << 20;
 /// Ranged reads for generators fetch aligned windows of this size and keep a few.
+#[cfg(not(target_family = "wasm"))]
 const WINDOW: u64 = 1 << 20;
 
 #[derive(Clone)]
@@ -357,6 +360,7 @@ impl PackageStore for S3PackageStore {
         self.delete_key(&self.blob_key(sha256)?).await
     }
 
+    #[cfg(not(target_family = "wasm"))]
     async fn reader(&self, facts: Facts) -> Result<Arc<dyn PackageReader>> {
         Ok(Arc::new(S3Reader {
             key: self.blob_key(&facts.sha256)?,
@@ -365,6 +369,17 @@ impl PackageStore for S3PackageStore {
             handle: tokio::runtime::Handle::current(),
             windows: Mutex::new(Vec::new()),
         }))
+    }
+
+    /// wasm32-wasip2 (Spin): no blocking thread to run ranged reads from, so a generator
+    /// gets the whole blob, read once.
+    #[cfg(target_family = "wasm")]
+    async fn reader(&self, facts: Facts) -> Result<Arc<dyn PackageReader>> {
+        let data = self
+            .get_bytes(&facts.sha256)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("blob {} is missing", facts.sha256))?;
+        Ok(Arc::new(WholeBlob { facts, data }))
     }
 
     async fn presigned_get(&self, sha256: &str, filename: &str) -> Result<Option<String>> {
@@ -448,6 +463,7 @@ impl PackageStore for S3PackageStore {
     }
 }
 
+#[cfg(not(target_family = "wasm"))]
 /// Ranged reads of a stored package for a generator call (which runs on a blocking thread,
 /// so blocking on the runtime here is safe). Aligned windows keep small sequential reads
 /// (headers, then members) to one request per MiB.
@@ -459,6 +475,7 @@ struct S3Reader {
     windows: Mutex<Vec<(u64, Bytes)>>,
 }
 
+#[cfg(not(target_family = "wasm"))]
 impl S3Reader {
     fn window(&self, index: u64) -> std::result::Result<Bytes, String> {
         if let Some((_, w)) = self
@@ -490,6 +507,7 @@ impl S3Reader {
     }
 }
 
+#[cfg(not(target_family = "wasm"))]
 impl PackageReader for S3Reader {
     fn facts(&self) -> &Facts {
         &self.facts
@@ -510,5 +528,27 @@ impl PackageReader for S3Reader {
             pos += take as u64;
         }
         Ok(out)
+    }
+}
+
+/// A whole blob in memory (the wasm32 reader).
+#[cfg(target_family = "wasm")]
+struct WholeBlob {
+    facts: Facts,
+    data: Bytes,
+}
+
+#[cfg(target_family = "wasm")]
+impl PackageReader for WholeBlob {
+    fn facts(&self) -> &Facts {
+        &self.facts
+    }
+
+    fn read(&self, offset: u64, len: u32) -> std::result::Result<Vec<u8>, String> {
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.data.len());
+        let end = start.saturating_add(len as usize).min(self.data.len());
+        Ok(self.data[start..end].to_vec())
     }
 }

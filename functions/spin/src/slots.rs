@@ -1,0 +1,188 @@
+//! The handler's generator imports (`reposmith:spin/handler-slots`): one plain name per slot,
+//! each a wrapped generator or the empty slot, as spin.toml maps them.
+use crate::convert;
+use reposmith_core::generator::{
+    Assembled, Entry, GenError, Generator, Hint, Info, Output, PackageReader, Plan, RepoInfo,
+    ShelfSummary, Signer,
+};
+use reposmith_spin_wire as w;
+use reposmith_spin_wire::{decode, encode, ByteBuf, Reply, SignRequest, Signed};
+use std::sync::Arc;
+
+wit_bindgen::generate!({
+    path: ["../../wit", "../../wit/spin"],
+    world: "reposmith:spin/handler-slots",
+});
+
+#[derive(Clone, Copy)]
+enum Call {
+    Analyze,
+    Plan,
+    Finish,
+}
+
+macro_rules! slots {
+    ($($n:literal => $m:ident),*) => {
+        pub const COUNT: usize = [$($n),*].len();
+        fn info(slot: usize) -> Vec<u8> {
+            match slot { $($n => $m::info(),)* _ => Vec::new() }
+        }
+        fn claims(slot: usize, call: &[u8]) -> bool {
+            match slot { $($n => $m::claims(call),)* _ => false }
+        }
+        fn call(slot: usize, which: Call, call: &[u8]) -> Result<Vec<u8>, String> {
+            match slot {
+                $($n => match which {
+                    Call::Analyze => $m::analyze(call),
+                    Call::Plan => $m::plan(call),
+                    Call::Finish => $m::finish(call),
+                },)*
+                _ => Err(format!("no generator slot {slot}")),
+            }
+        }
+    };
+}
+
+slots!(1 => generator_1, 2 => generator_2, 3 => generator_3, 4 => generator_4,
+       5 => generator_5, 6 => generator_6, 7 => generator_7, 8 => generator_8);
+
+/// The generators the manifest plugged in (empty slots skipped), in slot order.
+pub fn load(signer: Arc<dyn Signer>) -> Result<Vec<Arc<dyn Generator>>, String> {
+    let mut out: Vec<Arc<dyn Generator>> = Vec::new();
+    for slot in 1..=COUNT {
+        let bytes = info(slot);
+        if bytes.is_empty() {
+            continue;
+        }
+        let info: w::Info = decode(&bytes)?;
+        out.push(Arc::new(Slot {
+            slot,
+            info: convert::info(info),
+            signer: signer.clone(),
+        }));
+    }
+    Ok(out)
+}
+
+struct Slot {
+    slot: usize,
+    info: Info,
+    signer: Arc<dyn Signer>,
+}
+
+/// Answers one signing request natively (keys from Spin variables, blobs from the stores).
+fn sign(signer: &dyn Signer, r: &SignRequest) -> Result<ByteBuf, String> {
+    let b = match r {
+        SignRequest::Clearsign(text) => signer.clearsign(text)?.into_bytes(),
+        SignRequest::Detached(data, armor) => signer.detached(data, *armor)?,
+        SignRequest::DetachedPackage(sha) => signer.detached_package(sha)?,
+        SignRequest::PublicKey => signer.public_key().into_bytes(),
+        SignRequest::RsaSign(data, sha1) => signer.rsa_sign(data, *sha1)?,
+        SignRequest::RsaPublicKey => signer.rsa_public_key().into_bytes(),
+        SignRequest::RsaKeyName => signer.rsa_key_name().into_bytes(),
+        SignRequest::RsaSignBlob(sha, sha1) => signer.rsa_sign_blob(sha, *sha1)?,
+    };
+    Ok(ByteBuf::from(b))
+}
+
+impl Slot {
+    /// One slot call, repeated with the signatures it asked for until it asks for none new
+    /// (see wit/spin/spin.wit). Generators are deterministic, so this takes two rounds at most
+    /// unless a signature covers bytes that hold another signature.
+    fn settle<T: serde::de::DeserializeOwned>(
+        &self,
+        which: Call,
+        signer: &dyn Signer,
+        make: impl Fn(Vec<Signed>) -> Vec<u8>,
+    ) -> Result<T, GenError> {
+        let mut known: Vec<Signed> = Vec::new();
+        for _ in 0..4 {
+            let reply = call(self.slot, which, &make(known.clone())).map_err(GenError::Rejected)?;
+            let reply: Reply<T> = decode(&reply).map_err(GenError::Failed)?;
+            if reply.missing.is_empty() {
+                return Ok(reply.value);
+            }
+            for request in reply.missing {
+                if known.iter().any(|k| k.request == request) {
+                    continue;
+                }
+                let answer = sign(signer, &request);
+                known.push(Signed { request, answer });
+            }
+        }
+        Err(GenError::Failed(format!(
+            "generator {}: its signing requests did not settle",
+            self.info.name
+        )))
+    }
+}
+
+impl Generator for Slot {
+    fn info(&self) -> &Info {
+        &self.info
+    }
+
+    fn claims(&self, filename: &str, head: &[u8], hints: &[Hint]) -> bool {
+        claims(
+            self.slot,
+            &encode(&w::ClaimsCall {
+                filename: filename.to_string(),
+                head: head.to_vec(),
+                hints: convert::hints(hints),
+            }),
+        )
+    }
+
+    fn analyze(&self, pkg: Arc<dyn PackageReader>, hints: &[Hint]) -> Result<Vec<Entry>, GenError> {
+        let facts = pkg.facts().clone();
+        let size = u32::try_from(facts.size).map_err(|_| {
+            GenError::Rejected("package too large for the Spin build (4 GiB)".into())
+        })?;
+        let data = pkg
+            .read(0, size)
+            .map_err(|e| GenError::Failed(format!("reading the package: {e}")))?;
+        let facts = convert::facts(&facts);
+        let hints = convert::hints(hints);
+        let entries: Vec<w::Entry> = self.settle(Call::Analyze, &*self.signer, |known| {
+            encode(&w::AnalyzeCall {
+                facts: facts.clone(),
+                data: data.clone(),
+                hints: hints.clone(),
+                known,
+            })
+        })?;
+        Ok(entries.into_iter().map(convert::entry).collect())
+    }
+
+    fn plan(&self, repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<Plan, GenError> {
+        let (repo, shelves) = (convert::repo(repo), convert::shelves(shelves));
+        let plan: w::Plan = self.settle(Call::Plan, &*self.signer, |known| {
+            encode(&w::PlanCall {
+                repo: repo.clone(),
+                shelves: shelves.clone(),
+                known,
+            })
+        })?;
+        Ok(convert::plan(plan))
+    }
+
+    fn finish(
+        &self,
+        repo: &RepoInfo,
+        shelves: &[ShelfSummary],
+        files: &[Assembled],
+        signer: Arc<dyn Signer>,
+    ) -> Result<Vec<Output>, GenError> {
+        let (repo, shelves) = (convert::repo(repo), convert::shelves(shelves));
+        let files: Vec<w::Assembled> = files.iter().map(convert::assembled).collect();
+        let outputs: Vec<w::Output> = self.settle(Call::Finish, &*signer, |known| {
+            encode(&w::FinishCall {
+                repo: repo.clone(),
+                shelves: shelves.clone(),
+                files: files.clone(),
+                known,
+            })
+        })?;
+        Ok(outputs.into_iter().map(convert::output).collect())
+    }
+}

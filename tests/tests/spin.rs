@@ -1,0 +1,383 @@
+//! The Spin build, end to end, without the `spin` CLI (none installs here): the handler
+//! component (spin-sdk 5.2, wasm32-wasip2) composed with the wrapped generator .wasm files as
+//! Spin composes `[component.reposmith.dependencies]` (wac-graph), served under
+//! wasmtime-wasi-http by `reposmith-spin-host` from the project's own spin.toml, against moto
+//! for S3 and DynamoDB. Real apt installs from it; the same upload and metadata GET are timed
+//! against the local server.
+mod common;
+use common::moto::Moto;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+fn target() -> PathBuf {
+    target_release().parent().unwrap().to_path_buf()
+}
+
+/// functions/spin/build.sh, once per test binary: target/spin/*.wasm and spin-host.
+fn spin_built() -> &'static PathBuf {
+    static B: OnceLock<PathBuf> = OnceLock::new();
+    B.get_or_init(|| {
+        let st = Command::new(workspace().join("functions/spin/build.sh"))
+            .env("CARGO_TARGET_DIR", target())
+            .status()
+            .expect("functions/spin/build.sh");
+        assert!(st.success(), "functions/spin/build.sh failed");
+        target().join("spin")
+    })
+}
+
+struct SpinHost {
+    child: Child,
+    url: String,
+    token: String,
+}
+
+impl SpinHost {
+    fn start(moto: &Moto, bucket: &str, keys_from: &std::path::Path) -> SpinHost {
+        spin_built();
+        let token = "spin-test-token".to_string();
+        let read = |f: &str| std::fs::read_to_string(keys_from.join(f)).unwrap();
+        let log = tmp().join("spin-host.log");
+        let mut child = Command::new(target().join("release/reposmith-spin-host"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--manifest"])
+            .arg(workspace().join("spin.toml"))
+            .env("CARGO_TARGET_DIR", target())
+            .env("SPIN_VARIABLE_TOKEN", &token)
+            .env("SPIN_VARIABLE_SIGNING_KEY", read("signing-key.asc"))
+            .env("SPIN_VARIABLE_RSA_KEY", read("rsa-key.pem"))
+            .env("SPIN_VARIABLE_BUCKET", bucket)
+            .env("SPIN_VARIABLE_PREFIX", "repo")
+            .env("SPIN_VARIABLE_TABLE", bucket)
+            .env("SPIN_VARIABLE_REGION", "us-east-1")
+            .env("SPIN_VARIABLE_AWS_ACCESS_KEY_ID", "testing")
+            .env("SPIN_VARIABLE_AWS_SECRET_ACCESS_KEY", "testing")
+            .env("SPIN_VARIABLE_AWS_ENDPOINT_URL", &moto.endpoint)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("reposmith-spin-host serve");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = match lines.next() {
+            Some(Ok(l)) if l.starts_with("spin-host listening on ") => l
+                .trim_start_matches("spin-host listening on ")
+                .trim()
+                .to_string(),
+            other => panic!(
+                "spin-host did not start ({other:?}): {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            ),
+        };
+        std::thread::spawn(move || for _ in lines {});
+        SpinHost { child, url, token }
+    }
+
+    fn u(&self, path: &str) -> String {
+        format!("{}{}", self.url, path)
+    }
+
+    fn send(&self, method: &str, path: &str, body: Option<&[u8]>) -> (u16, Vec<u8>) {
+        let req = ureq::request(method, &self.u(path))
+            .set("Authorization", &format!("Bearer {}", self.token));
+        let r = match body {
+            Some(b) => req.send_bytes(b),
+            None => req.call(),
+        };
+        let r = match r {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        let status = r.status();
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut r.into_reader(), &mut body).unwrap();
+        (status, body)
+    }
+
+    fn upload(&self, repo: &str, file: &std::path::Path) -> (u16, Vec<u8>) {
+        let name = file
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .replace('+', "%2B");
+        let data = std::fs::read(file).unwrap();
+        self.send(
+            "POST",
+            &format!("/repos/{repo}/packages/?filename={name}"),
+            Some(&data),
+        )
+    }
+}
+
+impl Drop for SpinHost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[test]
+fn spin_app_serves_apt_from_s3_and_dynamodb() {
+    // The local server makes the signing keys (as on first start) and is the baseline.
+    let local = Server::start(&tmp().join("local"));
+    let moto = Moto::start();
+    let (packages, _) = moto.stores("spinrepo");
+    assert_eq!(packages, "s3://spinrepo/repo");
+    let spin = SpinHost::start(&moto, "spinrepo", &local.data);
+
+    // Writes need the token.
+    let r = ureq::post(&spin.u("/repos/main/")).call();
+    assert!(matches!(r, Err(ureq::Error::Status(401, _))), "{r:?}");
+
+    let (st, body) = spin.send("POST", "/repos/main/", None);
+    assert_eq!(st, 201, "create: {}", text(&body));
+    let (st, body) = spin.send("GET", "/generators/", None);
+    assert_eq!(st, 200);
+    let gens = text(&body);
+    for g in ["deb", "rpm", "pacman", "apk", "freebsd"] {
+        assert!(gens.contains(&format!("\"{g}\"")), "{g} missing: {gens}");
+    }
+
+    let debs = fixture_debs();
+    for f in [
+        "harness-lib_1.0-1_all.deb",
+        "harness-app_1.0-1_amd64.deb",
+        "harness-epoch_2.0+dfsg-1_amd64.deb",
+    ] {
+        let (st, body) = spin.upload("main", &debs.join(f));
+        assert_eq!(st, 201, "upload {f}: {}", text(&body));
+    }
+    // Same bytes again: 200, nothing changes. Garbage: 422.
+    let (st, _) = spin.upload("main", &debs.join("harness-lib_1.0-1_all.deb"));
+    assert_eq!(st, 200);
+    let (st, body) = spin.send(
+        "POST",
+        "/repos/main/packages/?filename=x.deb",
+        Some(b"junk"),
+    );
+    assert_eq!(st, 422, "{}", text(&body));
+
+    // Read-your-writes: the Packages index already lists all three.
+    let (st, body) = spin.send(
+        "GET",
+        "/repos/main/dist/dists/stable/main/binary-amd64/Packages",
+        None,
+    );
+    assert_eq!(st, 200);
+    let packages = text(&body);
+    for p in ["harness-lib", "harness-app", "harness-epoch"] {
+        assert!(packages.contains(&format!("Package: {p}\n")), "{packages}");
+    }
+
+    // Real apt, signed-by the served key, installs with dependency resolution.
+    let (st, key) = spin.send("GET", "/repos/main/key.asc", None);
+    assert_eq!(st, 200);
+    let key_file = tmp().join("spin-key.asc");
+    std::fs::write(&key_file, &key).unwrap();
+    let out = Command::new("bash")
+        .arg(workspace().join("tests/clients/apt.sh"))
+        .arg(spin.u("/repos/main/dist"))
+        .env("APT_KEY", &key_file)
+        .env("APT_INSTALL", "harness-app harness-epoch")
+        .env(
+            "APT_EXPECT_PKGS",
+            "harness-lib=1.0-1 harness-app harness-epoch=1:2.0+dfsg-1",
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "apt: {}", text(&out.stderr));
+
+    // A foreign key makes apt fail.
+    let out = Command::new("bash")
+        .arg(workspace().join("tests/clients/apt.sh"))
+        .arg(spin.u("/repos/main/dist"))
+        .env("APT_KEY", foreign_key())
+        .env("APT_INSTALL", "harness-app")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "apt accepted a foreign key");
+
+    // The same upload and the same metadata GET, timed on both (median of 5).
+    local.create_repo("main");
+    let fresh = many_debs(10, "latency");
+    let (mut up_local, mut up_spin) = (Vec::new(), Vec::new());
+    for f in &fresh[..5] {
+        let t = Instant::now();
+        assert_eq!(local.upload("main", f).status, 201);
+        up_local.push(t.elapsed());
+        let t = Instant::now();
+        let (st, body) = spin.upload("main", f);
+        assert_eq!(st, 201, "{}", text(&body));
+        up_spin.push(t.elapsed());
+    }
+    let release = "/repos/main/dist/dists/stable/InRelease";
+    let (mut get_local, mut get_spin) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let t = Instant::now();
+        assert_eq!(local.get(release).status, 200);
+        get_local.push(t.elapsed());
+        let t = Instant::now();
+        assert_eq!(spin.send("GET", release, None).0, 200);
+        get_spin.push(t.elapsed());
+    }
+    println!(
+        "latency (median of 5): upload local {:?} spin {:?}; GET InRelease local {:?} spin {:?}",
+        median(up_local),
+        median(up_spin),
+        median(get_local),
+        median(get_spin)
+    );
+    for f in [
+        "reposmith.wasm",
+        "services.wasm",
+        "deb.wasm",
+        "rpm.wasm",
+        "pacman.wasm",
+        "apk.wasm",
+        "freebsd.wasm",
+    ] {
+        let size = std::fs::metadata(spin_built().join(f)).unwrap().len();
+        println!("component {f}: {size} bytes");
+    }
+}
+
+/// Every component source and dependency in spin.toml exists after the build, every slot
+/// names the slot export, and every route of the API reaches a component.
+#[test]
+fn spin_toml_is_complete() {
+    let dir = spin_built();
+    let text = std::fs::read_to_string(workspace().join("spin.toml")).unwrap();
+    let doc: toml::Table = toml::from_str(&text).unwrap();
+    assert_eq!(doc["spin_manifest_version"].as_integer(), Some(2));
+    let resolve = |p: &str| match p.strip_prefix("target/") {
+        Some(rest) => target().join(rest),
+        None => workspace().join(p),
+    };
+    let components = doc["component"].as_table().unwrap();
+    let mut slots = Vec::new();
+    for (id, c) in components {
+        let src = c["source"].as_str().unwrap();
+        assert!(resolve(src).is_file(), "component {id}: {src} missing");
+        if let Some(deps) = c.get("dependencies").and_then(|d| d.as_table()) {
+            for (name, d) in deps {
+                let p = d["path"].as_str().unwrap();
+                assert!(resolve(p).is_file(), "{id} dependency {name}: {p} missing");
+                assert_eq!(d["export"].as_str(), Some("reposmith:spin/slot@0.1.0"));
+                slots.push(name.clone());
+            }
+        }
+        // Every variable the handler reads is declared and passed through.
+        let vars = c["variables"].as_table().unwrap();
+        for v in [
+            "token",
+            "signing_key",
+            "rsa_key",
+            "bucket",
+            "prefix",
+            "table",
+            "region",
+            "aws_access_key_id",
+            "aws_secret_access_key",
+            "aws_session_token",
+            "aws_endpoint_url",
+        ] {
+            assert!(vars.contains_key(v), "component {id} lacks variable {v}");
+            assert!(
+                doc["variables"].get(v).is_some(),
+                "application lacks variable {v}"
+            );
+        }
+        let hosts = c["allowed_outbound_hosts"].as_array().unwrap();
+        assert!(hosts
+            .iter()
+            .any(|h| h.as_str() == Some("https://*.amazonaws.com")));
+    }
+    // The handler imports generator-1 ... generator-8 (wit/spin/spin.wit): all are mapped.
+    slots.sort();
+    let want: Vec<String> = (1..=8).map(|i| format!("generator-{i}")).collect();
+    assert_eq!(slots, want);
+    assert!(dir.join("reposmith.wasm").is_file());
+
+    // One example path per route of functions/core/src/routes.rs.
+    let routes: Vec<(String, String)> = doc["trigger"]["http"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["route"].as_str().unwrap().to_string(),
+                t["component"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let routed = |path: &str| {
+        routes.iter().any(|(r, c)| {
+            components.contains_key(c)
+                && match r.strip_suffix("/...") {
+                    Some(prefix) => {
+                        prefix.is_empty()
+                            || path == prefix
+                            || path.starts_with(&format!("{prefix}/"))
+                    }
+                    None => r == path,
+                }
+        })
+    };
+    let src = std::fs::read_to_string(workspace().join("functions/core/src/routes.rs")).unwrap();
+    for (variant, path) in [
+        ("Root", "/"),
+        ("Repos", "/repos/"),
+        ("Repo", "/repos/r/"),
+        ("Rebuild", "/repos/r/rebuild"),
+        ("Packages", "/repos/r/packages/"),
+        ("Package", "/repos/r/packages/x_1.0_all.deb"),
+        ("Key", "/repos/r/key.asc"),
+        ("Uploads", "/repos/r/uploads/"),
+        ("Upload", "/repos/r/uploads/id"),
+        ("Tree", "/repos/r/dist/dists/stable/InRelease"),
+        ("Generators", "/generators/"),
+        ("VieterRepo", "/r"),
+        ("VieterPublish", "/r/publish"),
+        ("VieterArch", "/r/x86_64"),
+        ("VieterFile", "/r/x86_64/r.db"),
+    ] {
+        assert!(
+            src.contains(&format!("Route::{variant}")),
+            "routes.rs has no {variant}"
+        );
+        assert!(
+            routed(path),
+            "{variant} ({path}) is not routed by spin.toml"
+        );
+    }
+    // Every variant of `Route` is in the list above (NotFound needs no route).
+    let variants = src
+        .split("pub enum Route {")
+        .nth(1)
+        .unwrap()
+        .split("\n}")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            (!l.starts_with("//") && !l.is_empty())
+                .then(|| l.split(['(', ',']).next().unwrap().to_string())
+        })
+        .filter(|v| !v.is_empty() && v != "NotFound")
+        .count();
+    assert_eq!(variants, 15, "a route was added to routes.rs: list it here");
+}
