@@ -47,5 +47,9 @@ fi
 echo "[run] cargo build --release --target wasm32-wasip2 -p reposmith-core" >&2
 cargo build --release --target wasm32-wasip2 -p reposmith-core
 
+# The Spin app (tests/tests/spin.rs): handler, services and wrapped generators in $CARGO_TARGET_DIR/spin.
+echo "[run] functions/spin/build.sh" >&2
+./functions/spin/build.sh >&2
+
 echo "[run] cargo test --release $*" >&2
 exec cargo test --release "$@"
