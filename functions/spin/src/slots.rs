@@ -43,8 +43,8 @@ macro_rules! slots {
     };
 }
 
-slots!(1 => generator_1, 2 => generator_2, 3 => generator_3, 4 => generator_4,
-       5 => generator_5, 6 => generator_6, 7 => generator_7, 8 => generator_8);
+slots!(1 => generator_a, 2 => generator_b, 3 => generator_c, 4 => generator_d,
+       5 => generator_e, 6 => generator_f, 7 => generator_g, 8 => generator_h);
 
 /// The generators the manifest plugged in (empty slots skipped), in slot order.
 pub fn load(signer: Arc<dyn Signer>) -> Result<Vec<Arc<dyn Generator>>, String> {

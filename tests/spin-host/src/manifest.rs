@@ -167,3 +167,23 @@ pub fn route_matches(route: &str, path: &str) -> bool {
         None => route == path,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_and_routes() {
+        let vars: BTreeMap<String, String> = [("bucket".to_string(), "b1".to_string())].into();
+        assert_eq!(render("{{ bucket }}", &vars).unwrap(), "b1");
+        assert_eq!(render("s3://{{bucket}}/x", &vars).unwrap(), "s3://b1/x");
+        assert!(render("{{ nope }}", &vars).is_err());
+        assert!(render("{{ bucket", &vars).is_err());
+        assert!(route_matches("/...", "/repos/a/"));
+        assert!(route_matches("/repos/...", "/repos/a/dist/x"));
+        assert!(route_matches("/repos/...", "/repos"));
+        assert!(!route_matches("/repos/...", "/reposx"));
+        assert!(route_matches("/exact", "/exact"));
+        assert!(!route_matches("/exact", "/exact/more"));
+    }
+}

@@ -38,6 +38,73 @@ pub struct State {
     http: WasiHttpCtx,
     table: ResourceTable,
     variables: Arc<BTreeMap<String, String>>,
+    outbound: Outbound,
+}
+
+/// Spin's `allowed_outbound_hosts`: `scheme://host[:port]` with `*` for a host's first
+/// labels (`*.amazonaws.com`) or for the port. Anything else is denied.
+#[derive(Clone)]
+struct Outbound(Arc<Vec<String>>);
+
+impl Outbound {
+    fn allows(&self, uri: &http::Uri) -> bool {
+        let scheme = uri.scheme_str().unwrap_or("http");
+        let host = uri.host().unwrap_or("");
+        let port = uri
+            .port_u16()
+            .unwrap_or(if scheme == "https" { 443 } else { 80 });
+        self.0.iter().any(|pattern| {
+            let Some((s, rest)) = pattern.split_once("://") else {
+                return false;
+            };
+            let (h, p) = match rest.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (rest, None),
+            };
+            let default = if s == "https" { 443 } else { 80 };
+            let port_ok = match p {
+                Some("*") => true,
+                Some(p) => p.parse::<u16>().ok() == Some(port),
+                None => port == default,
+            };
+            let host_ok = match h.strip_prefix("*.") {
+                Some(suffix) => host.ends_with(&format!(".{suffix}")),
+                None => h == "*" || h == host,
+            };
+            (s == "*" || s == scheme) && host_ok && port_ok
+        })
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpHooks for Outbound {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        fut: Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn std::future::Future<
+                Output = Result<
+                    (
+                        http::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<
+                            dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>>
+                                + Send,
+                        >,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        if !self.allows(request.uri()) {
+            eprintln!(
+                "outbound request denied (allowed_outbound_hosts): {}",
+                request.uri()
+            );
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        wasmtime_wasi_http::default_hooks().send_request(request, options, fut)
+    }
 }
 
 impl WasiView for State {
@@ -54,7 +121,7 @@ impl WasiHttpView for State {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: Default::default(),
+            hooks: &mut self.outbound,
         }
     }
 }
@@ -90,6 +157,7 @@ pub fn composed(c: &Component) -> Result<Vec<u8>> {
 struct App {
     pre: ProxyPre<State>,
     variables: Arc<BTreeMap<String, String>>,
+    outbound: Outbound,
 }
 
 pub async fn run(m: Manifest, listen: SocketAddr) -> Result<()> {
@@ -117,6 +185,7 @@ pub async fn run(m: Manifest, listen: SocketAddr) -> Result<()> {
             Arc::new(App {
                 pre,
                 variables: Arc::new(c.variables),
+                outbound: Outbound(Arc::new(c.allowed_outbound_hosts)),
             }),
         ));
     }
@@ -161,6 +230,7 @@ async fn handle(
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             variables: app.variables.clone(),
+            outbound: app.outbound.clone(),
         },
     );
     let (sender, receiver) = tokio::sync::oneshot::channel();
@@ -198,4 +268,26 @@ async fn handle(
         Err(e) => eprintln!("{method} {path} failed: {e:#}"),
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outbound;
+    use std::sync::Arc;
+
+    #[test]
+    fn outbound_hosts_follow_spin_patterns() {
+        let o = Outbound(Arc::new(vec![
+            "https://*.amazonaws.com".into(),
+            "http://127.0.0.1:*".into(),
+        ]));
+        let ok = |u: &str| o.allows(&u.parse().unwrap());
+        assert!(ok("https://s3.eu-west-1.amazonaws.com/b/k"));
+        assert!(ok("https://dynamodb.us-east-1.amazonaws.com:443/"));
+        assert!(!ok("http://s3.eu-west-1.amazonaws.com/b/k"));
+        assert!(!ok("https://amazonaws.com.evil.example/"));
+        assert!(!ok("https://s3.amazonaws.com:8443/"));
+        assert!(ok("http://127.0.0.1:5000/"));
+        assert!(!ok("http://10.0.0.1:5000/"));
+    }
 }
