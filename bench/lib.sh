@@ -69,7 +69,9 @@ start_server() {
   log "starting $BIN serve --listen 127.0.0.1:0 --data $W/data --generators $gens"
   local t
   t=$(now_us)
-  "$BIN" serve --listen 127.0.0.1:0 --data "$W/data" --generators "$gens" >"$W/server.log" 2>&1 &
+  # SERVE_ARGS: more serve arguments, e.g. "--packages s3://B/P --meta dynamodb://T"
+  # shellcheck disable=SC2086
+  "$BIN" serve --listen 127.0.0.1:0 --data "$W/data" --generators "$gens" ${SERVE_ARGS:-} >"$W/server.log" 2>&1 &
   SPID=$!
   URL=""
   # a fresh data dir compiles the generators first (seconds, more on a busy machine)

@@ -26,7 +26,22 @@ fn apt(
 
 #[test]
 fn apt_installs_signed_with_dependencies() {
-    let server = Server::start(&tmp().join("data"));
+    installs(&Server::start(&tmp().join("data")));
+}
+
+/// The same on S3 + DynamoDB (a moto server on the wire).
+#[test]
+fn apt_installs_from_s3_and_dynamodb() {
+    let moto = common::moto::Moto::start();
+    let opts = moto.server_opts("apt");
+    installs(&Server::start_opts(
+        &tmp().join("data"),
+        &built().generators,
+        opts,
+    ));
+}
+
+fn installs(server: &Server) {
     let out = server.cli(&["create", "main-repo", "--description", "apt e2e"]);
     assert!(
         out.status.success(),

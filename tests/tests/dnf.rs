@@ -83,7 +83,22 @@ fn list(p: &Path, q: &Path) -> String {
 
 #[test]
 fn dnf_and_zypper_install_signed_with_dependencies() {
-    let server = Server::start(&tmp().join("data"));
+    installs(&Server::start(&tmp().join("data")));
+}
+
+/// The same on S3 + DynamoDB (a moto server on the wire).
+#[test]
+fn dnf_and_zypper_install_from_s3_and_dynamodb() {
+    let moto = common::moto::Moto::start();
+    let opts = moto.server_opts("dnf");
+    installs(&Server::start_opts(
+        &tmp().join("data"),
+        &built().generators,
+        opts,
+    ));
+}
+
+fn installs(server: &Server) {
     server.create_repo("rpms");
     let files = all_rpms();
     assert_eq!(files.len(), 9, "fixtures: {files:?}");

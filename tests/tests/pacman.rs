@@ -45,7 +45,22 @@ fn upload_both(server: &Server, repo: &str) {
 
 #[test]
 fn pacman_installs_signed_with_dependencies() {
-    let server = Server::start(&tmp().join("data"));
+    installs(&Server::start(&tmp().join("data")));
+}
+
+/// The same on S3 + DynamoDB (a moto server on the wire).
+#[test]
+fn pacman_installs_from_s3_and_dynamodb() {
+    let moto = common::moto::Moto::start();
+    let opts = moto.server_opts("pacman");
+    installs(&Server::start_opts(
+        &tmp().join("data"),
+        &built().generators,
+        opts,
+    ));
+}
+
+fn installs(server: &Server) {
     upload_both(&server, "main-repo");
 
     // The tree pacman reads: the databases, their signatures, the packages and theirs, under

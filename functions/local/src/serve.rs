@@ -87,12 +87,14 @@ async fn serve_one(
             }
         })
         .boxed();
+    let before = reposmith_stores::request_counts();
     let resp =
         reposmith_core::handle(&app, http::Request::from_parts(parts, Body::Stream(stream))).await;
     eprintln!(
-        "{method} {path} {} {}ms",
+        "{method} {path} {} {}ms{}",
         resp.status().as_u16(),
-        started.elapsed().as_millis()
+        started.elapsed().as_millis(),
+        store_requests(&before)
     );
     let (parts, body) = resp.into_parts();
     let body: HyperBody = match body {
@@ -101,4 +103,21 @@ async fn serve_one(
         Body::Stream(s) => UnsyncBoxBody::new(StreamBody::new(s.map(|r| r.map(Frame::data)))),
     };
     Ok(hyper::Response::from_parts(parts, body))
+}
+
+/// S3 and DynamoDB requests sent while a request ran, as ` [DynamoDB.GetItem=3 S3.PUT=2]`:
+/// exact when requests do not overlap (the benchmarks), a hint otherwise.
+fn store_requests(before: &std::collections::BTreeMap<String, u64>) -> String {
+    let diff: Vec<String> = reposmith_stores::request_counts()
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let d = v - before.get(&k).copied().unwrap_or(0);
+            (d > 0).then(|| format!("{k}={d}"))
+        })
+        .collect();
+    if diff.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", diff.join(" "))
+    }
 }

@@ -3,6 +3,8 @@
 //! genuine packages with the project's fixture scripts, and talks HTTP.
 #![allow(dead_code)]
 
+pub mod moto;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -100,7 +102,15 @@ pub struct Built {
     pub misbehave: PathBuf,
 }
 
+/// Extra `serve` arguments and environment (other stores, fault injection).
+#[derive(Clone, Default)]
+pub struct Opts {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
 pub struct Server {
+    pub opts: Opts,
     pub child: Child,
     pub url: String,
     pub token: String,
@@ -115,6 +125,10 @@ impl Server {
     }
 
     pub fn start_with(data: &Path, generators: &Path) -> Server {
+        Self::start_opts(data, generators, Opts::default())
+    }
+
+    pub fn start_opts(data: &Path, generators: &Path, opts: Opts) -> Server {
         let b = built();
         std::fs::create_dir_all(data).unwrap();
         let log = data.with_extension("log");
@@ -123,6 +137,8 @@ impl Server {
             .arg(data)
             .arg("--generators")
             .arg(generators)
+            .args(&opts.args)
+            .envs(opts.env.iter().map(|(k, v)| (k, v)))
             .env_remove("REPOSMITH_TOKEN")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -152,6 +168,7 @@ impl Server {
             .trim()
             .to_string();
         Server {
+            opts,
             child,
             url,
             token,
@@ -169,7 +186,7 @@ impl Server {
     pub fn restart(&mut self) {
         self.kill9();
         let gens = self.generators.clone();
-        *self = Server::start_with(&self.data.clone(), &gens);
+        *self = Server::start_opts(&self.data.clone(), &gens, self.opts.clone());
     }
 
     pub fn u(&self, path: &str) -> String {
@@ -209,6 +226,7 @@ impl Server {
         Command::new(&built().bin)
             .args(["--server", &self.url, "--token", &self.token])
             .args(args)
+            .envs(self.opts.env.iter().map(|(k, v)| (k, v)))
             .output()
             .unwrap()
     }
