@@ -1,0 +1,351 @@
+//! The Lambda functions under `cargo lambda watch` (cargo-lambda's runtime emulator, the
+//! same lambda_http event path as AWS) against moto (S3, DynamoDB, Secrets Manager on the
+//! wire): no generator until one is `POST`ed to `/generators/` (bad .wasm refused with 422),
+//! then a repo, a small .deb uploaded directly and an 8 MB one through the presigned S3 flow
+//! (`manage-repo add` picks it by itself), then real apt installs both through the read
+//! function's HTTP endpoint (the large file by a 307 to a presigned S3 GET). A restarted
+//! write function (a cold instance) loads the generator from its precompiled artifact.
+mod common;
+use common::moto::Moto;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A Secrets Manager call on moto's JSON wire protocol (the request is what the SDK sends,
+/// minus a real signature, which moto does not check).
+fn secrets(moto: &Moto, target: &str, body: serde_json::Value) -> serde_json::Value {
+    let r = ureq::post(&moto.endpoint)
+        .set("Content-Type", "application/x-amz-json-1.1")
+        .set("X-Amz-Target", &format!("secretsmanager.{target}"))
+        .set(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .send_string(&body.to_string());
+    match r {
+        Ok(r) => r.into_json().unwrap(),
+        Err(ureq::Error::Status(s, r)) => panic!("{target}: {s} {}", r.into_string().unwrap()),
+        Err(e) => panic!("{target}: {e}"),
+    }
+}
+
+/// `cargo lambda watch` running both functions of functions/lambda.
+struct Watch {
+    child: Child,
+    port: u16,
+    log: Arc<Mutex<String>>,
+}
+
+impl Watch {
+    fn start(env: &[(String, String)]) -> Watch {
+        let port = free_port();
+        let target = target_release().parent().unwrap().to_path_buf();
+        let mut cmd = Command::new("cargo");
+        cmd.args([
+            "lambda",
+            "watch",
+            "--release",
+            "--ignore-changes",
+            "--quiet",
+        ])
+        .args(["-p", "reposmith-lambda", "-A", "127.0.0.1", "-P"])
+        .arg(port.to_string())
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(workspace())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so that Drop ends the functions it started too.
+        .process_group(0);
+        for (k, v) in env {
+            cmd.arg("--env-var").arg(format!("{k}={v}"));
+        }
+        let mut child = cmd
+            .spawn()
+            .expect("cargo lambda watch (pip install cargo-lambda)");
+        let log = Arc::new(Mutex::new(String::new()));
+        for out in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    eprintln!("[watch] {line}");
+                    let mut l = log.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            });
+        }
+        // Ready when it accepts connections (a request would wait for a function build).
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "cargo lambda watch did not start"
+            );
+            if let Some(st) = child.try_wait().unwrap() {
+                panic!("cargo lambda watch exited: {st}\n{}", log.lock().unwrap());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Watch { child, port, log }
+    }
+
+    /// Base URL of a function: `http://127.0.0.1:PORT/lambda-url/FUNCTION`.
+    fn url(&self, function: &str) -> String {
+        format!("http://127.0.0.1:{}/lambda-url/{function}", self.port)
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // The watcher and the function processes it started share its process group.
+        let _ = Command::new("kill")
+            .args(["-9", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn call(method: &str, url: &str, token: Option<&str>, body: Option<&[u8]>) -> Resp {
+    let mut req = ureq::request(method, url).timeout(Duration::from_secs(600));
+    if let Some(t) = token {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    let r = match body {
+        // With a Content-Type, as clients send files (cargo-lambda 1.9.2's emulator drops
+        // the connection on a binary body without one; API Gateway does not care).
+        Some(b) => req
+            .set("Content-Type", "application/octet-stream")
+            .send_bytes(b),
+        None => req.call(),
+    };
+    let resp = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = resp.status();
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut resp.into_reader(), &mut body).unwrap();
+    Resp { status, body }
+}
+
+/// An 8 MiB .deb of incompressible bytes: past Lambda's 6 MB request and response caps.
+fn big_deb(dir: &Path) -> PathBuf {
+    let script = r#"set -euo pipefail
+D=$1/harness-big
+mkdir -p "$D/DEBIAN" "$D/usr/share/harness-big"
+head -c 8388608 /dev/urandom > "$D/usr/share/harness-big/blob"
+cat > "$D/DEBIAN/control" <<EOF
+Package: harness-big
+Version: 1.0-1
+Architecture: amd64
+Maintainer: Reposmith Tests <tests@example.invalid>
+Installed-Size: 8192
+Description: large test fixture
+ Larger than Lambda's payload cap.
+EOF
+dpkg-deb --root-owner-group -Znone --build "$D" "$1/harness-big_1.0-1_amd64.deb" >/dev/null
+"#;
+    let st = Command::new("bash")
+        .args(["-c", script, "big"])
+        .arg(dir)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let p = dir.join("harness-big_1.0-1_amd64.deb");
+    assert!(std::fs::metadata(&p).unwrap().len() > 6_000_000);
+    p
+}
+
+fn manage_repo(server: &str, token: &str, args: &[&str]) -> std::process::Output {
+    Command::new(&built().bin)
+        .args(["--server", server, "--token", token])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn lambda_functions_serve_apt_with_uploads_of_any_size() {
+    let b = built();
+    let moto = Moto::start();
+    let (packages, meta) = moto.stores("lambda");
+    let token = "lambda-test-admin-token-0123456789";
+    let t = secrets(
+        &moto,
+        "CreateSecret",
+        serde_json::json!({ "Name": "reposmith/token", "SecretString": token }),
+    );
+    let token_arn = t["ARN"].as_str().unwrap().to_string();
+    let k = secrets(
+        &moto,
+        "CreateSecret",
+        serde_json::json!({ "Name": "reposmith/signing-keys" }),
+    );
+    let keys_arn = k["ARN"].as_str().unwrap().to_string();
+    let mut env: Vec<(String, String)> = moto.env();
+    env.push(("REPOSMITH_PACKAGES".into(), packages.clone()));
+    env.push(("REPOSMITH_META".into(), meta.clone()));
+    env.push(("REPOSMITH_TOKEN_SECRET".into(), token_arn));
+    env.push(("REPOSMITH_SIGNING_KEY_SECRET".into(), keys_arn.clone()));
+    let cache = tmp().join("generator-cache");
+    env.push((
+        "REPOSMITH_GENERATOR_CACHE".into(),
+        cache.display().to_string(),
+    ));
+
+    let mut watch = Watch::start(&env);
+    let w = watch.url("reposmith-write");
+    let r = watch.url("reposmith-read");
+
+    // No generator yet: a .deb is claimed by nobody.
+    let create = call("POST", &format!("{w}/repos/lam/"), Some(token), Some(b"{}"));
+    assert_eq!(create.status, 201, "create: {}", create.text());
+    let debs = fixture_debs();
+    let lib = std::fs::read(debs.join("harness-lib_1.0-1_all.deb")).unwrap();
+    let before = call(
+        "POST",
+        &format!("{w}/repos/lam/packages/?filename=harness-lib_1.0-1_all.deb"),
+        Some(token),
+        Some(&lib),
+    );
+    assert_eq!(before.status, 422, "{}", before.text());
+
+    // Generators: writes need the token; what breaks the contract is a clear 422.
+    let deb_wasm = std::fs::read(b.generators.join("deb.wasm")).unwrap();
+    let anon = call("POST", &format!("{w}/generators/"), None, Some(&deb_wasm));
+    assert_eq!(anon.status, 401);
+    for (bad, says) in [
+        (&b"not wasm at all"[..], "not a WebAssembly component"),
+        (&b"\0asm\x01\0\0\0"[..], "core WebAssembly module"),
+    ] {
+        let resp = call("POST", &format!("{w}/generators/"), Some(token), Some(bad));
+        assert_eq!(resp.status, 422, "{}", resp.text());
+        assert!(resp.text().contains(says), "{}", resp.text());
+    }
+    let added = call(
+        "POST",
+        &format!("{w}/generators/"),
+        Some(token),
+        Some(&deb_wasm),
+    );
+    assert_eq!(added.status, 201, "{}", added.text());
+    // Another function (another instance) lists it at once, from the registry.
+    let listed = call("GET", &format!("{r}/generators/"), None, None).json();
+    let names: Vec<&str> = listed["generators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["deb"], "{listed}");
+
+    // Small files straight in; the 8 MB one through the presigned flow.
+    let big = big_deb(&tmp());
+    let small: Vec<String> = [
+        "harness-lib_1.0-1_all.deb",
+        "harness-app_1.0-1_amd64.deb",
+        "harness-epoch_2.0+dfsg-1_amd64.deb",
+    ]
+    .iter()
+    .map(|f| debs.join(f).display().to_string())
+    .collect();
+    let mut args = vec!["add", "lam"];
+    args.extend(small.iter().map(String::as_str));
+    args.push(big.to_str().unwrap());
+    let out = manage_repo(&w, token, &args);
+    assert!(
+        out.status.success(),
+        "add: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = watch.log();
+    assert!(
+        log.contains("POST /repos/lam/uploads/ 201"),
+        "the large file took the upload flow:\n{log}"
+    );
+    assert!(
+        log.contains("POST /repos/lam/packages/ 201"),
+        "small files went directly:\n{log}"
+    );
+    let list = call("GET", &format!("{r}/repos/lam/packages/"), None, None).json();
+    assert_eq!(list["packages"].as_array().unwrap().len(), 4, "{list}");
+    // Nothing went past Lambda's cap: the big package downloads by redirect to S3.
+    let dl = ureq::AgentBuilder::new()
+        .redirects(0)
+        .build()
+        .get(&format!(
+            "{r}/repos/lam/packages/harness-big_1.0-1_amd64.deb"
+        ))
+        .call()
+        .unwrap();
+    assert_eq!(dl.status(), 307);
+    assert!(dl.header("location").unwrap().starts_with(&moto.endpoint));
+
+    // Real apt through the read function: signed metadata, dependencies, the 8 MB package.
+    let key = tmp().join("lam.asc");
+    let k = call("GET", &format!("{r}/repos/lam/key.asc"), None, None);
+    assert_eq!(k.status, 200, "{}", k.text());
+    std::fs::write(&key, &k.body).unwrap();
+    let apt = Command::new("bash")
+        .arg(workspace().join("tests/clients/apt.sh"))
+        .arg(format!("{r}/repos/lam/dist"))
+        .env("APT_KEY", &key)
+        .env("APT_INSTALL", "harness-app harness-epoch harness-big")
+        .env(
+            "APT_EXPECT_FILES",
+            "/usr/bin/harness-app /usr/share/harness-lib/VERSION /usr/share/harness-epoch/VERSION /usr/share/harness-big/blob",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        apt.status.success(),
+        "apt via the read function:\n{}\n{}",
+        String::from_utf8_lossy(&apt.stderr),
+        watch.log()
+    );
+
+    // A cold write instance (restarted, /tmp cache emptied) loads the generator from its
+    // precompiled artifact in S3, and serves the next upload with it.
+    drop(watch);
+    std::fs::remove_dir_all(&cache).unwrap();
+    watch = Watch::start(&env);
+    let w = watch.url("reposmith-write");
+    let again = manage_repo(&w, token, &["add", "lam", &small[0]]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let log = watch.log();
+    assert!(
+        log.contains("generator deb ready") && log.contains("precompiled artifact"),
+        "{log}"
+    );
+    for line in log
+        .lines()
+        .filter(|l| l.contains("init ") || l.contains("instantiated") || l.contains("generators "))
+    {
+        eprintln!("TIMING {line}");
+    }
+}
