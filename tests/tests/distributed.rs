@@ -207,8 +207,9 @@ fn an_unreachable_endpoint_is_a_clear_error_not_a_hang() {
         .local_addr()
         .unwrap()
         .port();
+    let bin = &built().bin;
     let t = Instant::now();
-    let out = std::process::Command::new(&built().bin)
+    let out = std::process::Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(tmp().join("data"))
         .args([
