@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+/// A loaded generator and the sha256 of the .wasm it came from.
+type Loaded = (String, Arc<dyn Generator>);
+
 pub struct Loader {
     pub host: WasmHost,
     /// The wasm host's artifact cache (under /tmp, the only writable place on Lambda).
@@ -21,7 +24,7 @@ pub struct Loader {
     pub meta: Arc<dyn MetaStore>,
     pub handle: tokio::runtime::Handle,
     /// name → (sha256 of the .wasm, the loaded generator)
-    loaded: Mutex<HashMap<String, (String, Arc<dyn Generator>)>>,
+    loaded: Mutex<HashMap<String, Loaded>>,
     /// The registry bytes `loaded` reflects.
     seen: Mutex<Option<Vec<u8>>>,
 }
