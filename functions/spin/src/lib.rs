@@ -73,12 +73,16 @@ fn error(detail: String) -> http::Response<Vec<u8>> {
         .expect("valid response")
 }
 
+/// A Spin variable, trimmed (keys read from files end with a newline, which the PEM parser
+/// refuses, as the local server's setup does).
 fn var(name: &str) -> anyhow::Result<String> {
-    spin_sdk::variables::get(name).map_err(|e| anyhow::anyhow!("Spin variable {name}: {e}"))
+    spin_sdk::variables::get(name)
+        .map(|v| v.trim().to_string())
+        .map_err(|e| anyhow::anyhow!("Spin variable {name}: {e}"))
 }
 
 fn opt_var(name: &str) -> String {
-    spin_sdk::variables::get(name).unwrap_or_default()
+    var(name).unwrap_or_default()
 }
 
 /// Everything per request: a Spin instance serves one request.
