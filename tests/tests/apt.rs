@@ -70,7 +70,7 @@ fn installs(server: &Server) {
     // The API lists all three; the metadata is consistent with its Release.
     let list = server.get("/repos/main-repo/packages/").json();
     assert_eq!(list["packages"].as_array().unwrap().len(), 3);
-    assert_eq!(check_release(&server, "main-repo", "stable"), 3);
+    assert_eq!(check_release(server, "main-repo", "stable"), 3);
     let packages = server
         .get("/repos/main-repo/dist/dists/stable/main/binary-amd64/Packages")
         .text();
@@ -95,7 +95,7 @@ fn installs(server: &Server) {
     std::fs::write(&key, &k.body).unwrap();
 
     let out = apt(
-        &server,
+        server,
         "main-repo",
         &key,
         "harness-app harness-epoch",
@@ -117,7 +117,7 @@ fn installs(server: &Server) {
     // A foreign key: apt must refuse the repo.
     let fkey = foreign_key();
     let out = apt(
-        &server,
+        server,
         "main-repo",
         &fkey,
         "harness-app",

@@ -102,9 +102,9 @@ fn installs(server: &Server) {
     server.create_repo("rpms");
     let files = all_rpms();
     assert_eq!(files.len(), 9, "fixtures: {files:?}");
-    add(&server, "rpms", &files);
+    add(server, "rpms", &files);
 
-    let repodata = fetch_repodata(&server, "rpms");
+    let repodata = fetch_repodata(server, "rpms");
     for (_, xml) in &repodata {
         assert_eq!(package_count(xml), 9);
     }
@@ -116,9 +116,9 @@ fn installs(server: &Server) {
     assert!(primary.contains(r#"<version epoch="3" ver="2.0~rc1" rel="1"/>"#));
     assert!(primary.contains(r#"<location href="packages/harness-caret-1.0^git5-1.noarch.rpm"/>"#));
 
-    let (repo_key, fixture_key) = keys(&server, "rpms");
+    let (repo_key, fixture_key) = keys(server, "rpms");
     let out = dnf(
-        &server,
+        server,
         "rpms",
         &[
             ("DNF_KEYS", list(&repo_key, &fixture_key)),
@@ -145,7 +145,7 @@ fn installs(server: &Server) {
             ("DNF_DOWNLOAD", "harness-extra".into()),
         ],
     );
-    ok("dnf", &out, &server);
+    ok("dnf", &out, server);
     let log = std::fs::read_to_string(&server.log).unwrap();
     assert!(
         log.contains("/repodata/repomd.xml.asc 200"),
@@ -166,7 +166,7 @@ fn installs(server: &Server) {
             ("ZYPPER_DOWNLOAD", "harness-extra".into()),
         ],
     );
-    ok("zypper", &out, &server);
+    ok("zypper", &out, server);
     let log = std::fs::read_to_string(&server.log).unwrap();
     assert!(
         log.contains("/repodata/repomd.xml.key 200"),
@@ -176,7 +176,7 @@ fn installs(server: &Server) {
     // A foreign key instead of the repository's: repo_gpgcheck must refuse repomd.xml.
     let foreign = foreign_key();
     let out = dnf(
-        &server,
+        server,
         "rpms",
         &[
             ("DNF_KEYS", list(&foreign, &fixture_key)),
@@ -192,7 +192,7 @@ fn installs(server: &Server) {
     assert!(err.contains("repomd.xml GPG signature"), "{err}");
     // And the repository key alone does not vouch for the packages (gpgcheck=1).
     let out = dnf(
-        &server,
+        server,
         "rpms",
         &[
             ("DNF_KEYS", repo_key.display().to_string()),

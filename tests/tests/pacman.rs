@@ -61,7 +61,7 @@ fn pacman_installs_from_s3_and_dynamodb() {
 }
 
 fn installs(server: &Server) {
-    upload_both(&server, "main-repo");
+    upload_both(server, "main-repo");
 
     // The tree pacman reads: the databases, their signatures, the packages and theirs, under
     // the architecture directory; the `any` package is there too.
@@ -90,7 +90,7 @@ fn installs(server: &Server) {
     assert_eq!(k.status, 200);
     std::fs::write(&key, &k.body).unwrap();
 
-    let out = pacman(&server, "main-repo", &key);
+    let out = pacman(server, "main-repo", &key);
     assert!(
         out.status.success(),
         "pacman failed:\n{}\n{}",
@@ -98,7 +98,7 @@ fn installs(server: &Server) {
         std::fs::read_to_string(&server.log).unwrap_or_default()
     );
 
-    let out = pacman(&server, "main-repo", &foreign_key());
+    let out = pacman(server, "main-repo", &foreign_key());
     assert!(
         !out.status.success(),
         "pacman must reject a database signed by another key"

@@ -30,6 +30,8 @@ use std::time::Duration;
 
 /// Multipart part size: bodies up to this go up in one PUT (most packages).
 const PART: usize = 8 << 20;
+/// Up to this size `put_bytes` PUTs without asking whether the blob exists.
+const SMALL: usize = 64 << 10;
 /// Ranged reads for generators fetch aligned windows of this size and keep a few.
 #[cfg(not(target_family = "wasm"))]
 const WINDOW: u64 = 1 << 20;
@@ -322,11 +324,14 @@ impl PackageStore for S3PackageStore {
         Ok(d)
     }
 
-    /// Unchanged index files, repeated analyses and manifests cost one HEAD, not a PUT.
+    /// Small blobs go up in one PUT whether or not they exist (same key, same bytes): one
+    /// request either way. Larger unchanged ones (big indexes) cost one HEAD, not a PUT.
     async fn put_bytes(&self, data: Bytes) -> Result<Digests> {
         let d = reposmith_core::digest::digests(&data);
         let key = self.blob_key(&d.sha256)?;
-        if self.exists(&key).await?.is_none() {
+        if data.len() <= SMALL {
+            self.put_object(&key, data).await?;
+        } else if self.exists(&key).await?.is_none() {
             if data.len() <= PART {
                 self.put_object(&key, data).await?;
             } else {
