@@ -31,6 +31,25 @@ pub trait PackageReader: Send + Sync {
     fn read(&self, offset: u64, len: u32) -> Result<Vec<u8>, String>;
 }
 
+/// A package already in memory (tests, and targets that fetch a blob whole).
+pub struct MemReader {
+    pub facts: Facts,
+    pub data: bytes::Bytes,
+}
+
+impl PackageReader for MemReader {
+    fn facts(&self) -> &Facts {
+        &self.facts
+    }
+    fn read(&self, offset: u64, len: u32) -> Result<Vec<u8>, String> {
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.data.len());
+        let end = start.saturating_add(len as usize).min(self.data.len());
+        Ok(self.data[start..end].to_vec())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fragment {
     pub name: String,

@@ -67,19 +67,6 @@ pub struct MemBlobs {
     pub blobs: Mutex<HashMap<String, Bytes>>,
 }
 
-struct MemReader(Facts, Bytes);
-
-impl PackageReader for MemReader {
-    fn facts(&self) -> &Facts {
-        &self.0
-    }
-    fn read(&self, offset: u64, len: u32) -> std::result::Result<Vec<u8>, String> {
-        let start = (offset as usize).min(self.1.len());
-        let end = (start + len as usize).min(self.1.len());
-        Ok(self.1[start..end].to_vec())
-    }
-}
-
 #[async_trait]
 impl PackageStore for MemBlobs {
     async fn put(&self, mut body: ByteStream) -> Result<Digests> {
@@ -132,7 +119,7 @@ impl PackageStore for MemBlobs {
             .get(&facts.sha256)
             .cloned()
             .unwrap_or_default();
-        Ok(Arc::new(MemReader(facts, b)))
+        Ok(Arc::new(crate::generator::MemReader { facts, data: b }))
     }
 }
 

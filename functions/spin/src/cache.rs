@@ -109,7 +109,10 @@ impl PackageStore for Cached {
             .get_bytes(&facts.sha256)
             .await?
             .ok_or_else(|| anyhow::anyhow!("blob {} is missing", facts.sha256))?;
-        Ok(Arc::new(Whole { facts, data }))
+        Ok(Arc::new(reposmith_core::generator::MemReader {
+            facts,
+            data,
+        }))
     }
 
     async fn presigned_get(&self, sha256: &str, filename: &str) -> Result<Option<String>> {
@@ -126,25 +129,6 @@ impl PackageStore for Cached {
 
     async fn list(&self) -> Result<Vec<(String, u64)>> {
         self.inner.list().await
-    }
-}
-
-struct Whole {
-    facts: Facts,
-    data: Bytes,
-}
-
-impl PackageReader for Whole {
-    fn facts(&self) -> &Facts {
-        &self.facts
-    }
-
-    fn read(&self, offset: u64, len: u32) -> std::result::Result<Vec<u8>, String> {
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(self.data.len());
-        let end = start.saturating_add(len as usize).min(self.data.len());
-        Ok(self.data[start..end].to_vec())
     }
 }
 

@@ -218,26 +218,8 @@ impl S3PackageStore {
         let id = up.upload_id().unwrap_or_default().to_string();
         let result: anyhow::Result<()> = async {
             let mut parts = Vec::new();
-            let mut pending = Some(first);
-            let mut buf = BytesMut::new();
-            loop {
-                let chunk = match pending.take() {
-                    Some(c) => Some(c),
-                    None => {
-                        while buf.len() < PART {
-                            match body.next().await {
-                                Some(c) => {
-                                    let c = c?;
-                                    hasher.update(&c);
-                                    buf.extend_from_slice(&c);
-                                }
-                                None => break,
-                            }
-                        }
-                        (!buf.is_empty()).then(|| buf.split().freeze())
-                    }
-                };
-                let Some(chunk) = chunk else { break };
+            let mut next = Some(first);
+            while let Some(chunk) = next.take() {
                 let n = parts.len() as i32 + 1;
                 let out = self
                     .client
@@ -256,6 +238,9 @@ impl S3PackageStore {
                         .set_e_tag(out.e_tag().map(str::to_string))
                         .build(),
                 );
+                let mut buf = BytesMut::new();
+                fill(&mut body, hasher, &mut buf).await?;
+                next = (!buf.is_empty()).then(|| buf.freeze());
             }
             self.client
                 .complete_multipart_upload()
@@ -288,6 +273,25 @@ impl S3PackageStore {
     }
 }
 
+/// Reads `body` into `buf`, hashing, until `buf` holds a part; true when the body ended.
+async fn fill(
+    body: &mut ByteStream,
+    hasher: &mut Hasher,
+    buf: &mut BytesMut,
+) -> std::io::Result<bool> {
+    while buf.len() < PART {
+        match body.next().await {
+            Some(c) => {
+                let c = c?;
+                hasher.update(&c);
+                buf.extend_from_slice(&c);
+            }
+            None => return Ok(true),
+        }
+    }
+    Ok(false)
+}
+
 fn into_stream(s: S3Stream) -> ByteStream {
     futures::stream::unfold(s, |mut s| async move {
         s.next()
@@ -302,21 +306,12 @@ impl PackageStore for S3PackageStore {
     async fn put(&self, mut body: ByteStream) -> Result<Digests> {
         let mut hasher = Hasher::default();
         let mut buf = BytesMut::new();
-        while buf.len() < PART {
-            match body.next().await {
-                Some(c) => {
-                    let c = c?;
-                    hasher.update(&c);
-                    buf.extend_from_slice(&c);
-                }
-                None => {
-                    // Fits in one part: one PUT straight to its blob key.
-                    let d = hasher.finish();
-                    self.put_object(&self.blob_key(&d.sha256)?, buf.freeze())
-                        .await?;
-                    return Ok(d);
-                }
-            }
+        if fill(&mut body, &mut hasher, &mut buf).await? {
+            // Fits in one part: one PUT straight to its blob key.
+            let d = hasher.finish();
+            self.put_object(&self.blob_key(&d.sha256)?, buf.freeze())
+                .await?;
+            return Ok(d);
         }
         let staging = self.put_multipart(buf.freeze(), body, &mut hasher).await?;
         let d = hasher.finish();
@@ -384,7 +379,10 @@ impl PackageStore for S3PackageStore {
             .get_bytes(&facts.sha256)
             .await?
             .ok_or_else(|| anyhow::anyhow!("blob {} is missing", facts.sha256))?;
-        Ok(Arc::new(WholeBlob { facts, data }))
+        Ok(Arc::new(reposmith_core::generator::MemReader {
+            facts,
+            data,
+        }))
     }
 
     async fn presigned_get(&self, sha256: &str, filename: &str) -> Result<Option<String>> {
@@ -533,27 +531,5 @@ impl PackageReader for S3Reader {
             pos += take as u64;
         }
         Ok(out)
-    }
-}
-
-/// A whole blob in memory (the wasm32 reader).
-#[cfg(target_family = "wasm")]
-struct WholeBlob {
-    facts: Facts,
-    data: Bytes,
-}
-
-#[cfg(target_family = "wasm")]
-impl PackageReader for WholeBlob {
-    fn facts(&self) -> &Facts {
-        &self.facts
-    }
-
-    fn read(&self, offset: u64, len: u32) -> std::result::Result<Vec<u8>, String> {
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(self.data.len());
-        let end = start.saturating_add(len as usize).min(self.data.len());
-        Ok(self.data[start..end].to_vec())
     }
 }
