@@ -90,30 +90,17 @@ fn injected(call: &str, what: &str) -> anyhow::Error {
     anyhow::anyhow!("injected fault: {call} {what}")
 }
 
-/// Runs `$call` under the rules for `$name`: `error` before, `lost-reply` after it.
+/// Runs `$call` under the rules for `$name`: `error` before, `lost-reply` after it, and for
+/// compare-and-set calls (given `Conflict`) a lost compare-and-set without writing.
 macro_rules! faulty {
-    ($self:ident, $name:literal, $call:expr) => {{
+    ($self:ident, $name:literal, $call:expr $(, $conflict:ident)?) => {{
         match $self.faults.roll($name).await {
             Some(Action::Error) => return Err(injected($name, "failed")),
             Some(Action::LostReply) => {
                 let _ = $call.await;
                 return Err(injected($name, "timed out after the write landed"));
             }
-            _ => $call.await,
-        }
-    }};
-}
-
-/// Same as `faulty!`, and `conflict` answers a lost compare-and-set without writing.
-macro_rules! faulty_cas {
-    ($self:ident, $name:literal, $call:expr) => {{
-        match $self.faults.roll($name).await {
-            Some(Action::Error) => return Err(injected($name, "failed")),
-            Some(Action::LostReply) => {
-                let _ = $call.await;
-                return Err(injected($name, "timed out after the write landed"));
-            }
-            Some(Action::Conflict) => return Ok(Err(Conflict)),
+            $(Some(Action::Conflict) => return Ok(Err($conflict)),)?
             _ => $call.await,
         }
     }};
@@ -135,10 +122,11 @@ impl MetaStore for FaultyMeta {
         value: Bytes,
         expected: Option<u64>,
     ) -> Result<std::result::Result<u64, Conflict>> {
-        faulty_cas!(
+        faulty!(
             self,
             "meta.put_if",
-            self.inner.put_if(key, value.clone(), expected)
+            self.inner.put_if(key, value.clone(), expected),
+            Conflict
         )
     }
     async fn delete_if(
@@ -146,13 +134,23 @@ impl MetaStore for FaultyMeta {
         key: &str,
         expected: u64,
     ) -> Result<std::result::Result<(), Conflict>> {
-        faulty_cas!(self, "meta.delete_if", self.inner.delete_if(key, expected))
+        faulty!(
+            self,
+            "meta.delete_if",
+            self.inner.delete_if(key, expected),
+            Conflict
+        )
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         faulty!(self, "meta.list", self.inner.list(prefix))
     }
     async fn transact(&self, ops: Vec<Write>) -> Result<std::result::Result<(), Conflict>> {
-        faulty_cas!(self, "meta.transact", self.inner.transact(ops.clone()))
+        faulty!(
+            self,
+            "meta.transact",
+            self.inner.transact(ops.clone()),
+            Conflict
+        )
     }
     async fn spilled(&self) -> Result<Vec<String>> {
         self.inner.spilled().await
