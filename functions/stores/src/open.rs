@@ -1,0 +1,244 @@
+//! Native only: store URLs, the SDK configuration from the environment (region,
+//! credentials, `AWS_ENDPOINT_URL`), retries with backoff on throttling and transient errors,
+//! timeouts so an unreachable endpoint fails instead of hanging, and opening a store by URL
+//! (checked at once, wrapped in fault injectors when `REPOSMITH_FAULTS` is set).
+use crate::{faults, DynamoMetaStore, FileMetaStore, FilePackageStore, S3PackageStore};
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use reposmith_core::store::{MetaStore, PackageStore};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A parsed store URL.
+enum Url {
+    File(PathBuf),
+    S3 {
+        bucket: String,
+        prefix: String,
+        presign: Option<Duration>,
+        path_style: bool,
+    },
+    Dynamo {
+        table: String,
+    },
+}
+
+fn parse(url: &str) -> anyhow::Result<Url> {
+    if let Some(p) = url.strip_prefix("file://") {
+        anyhow::ensure!(!p.is_empty(), "store URL {url:?} names no directory");
+        return Ok(Url::File(PathBuf::from(p)));
+    }
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let opt = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    };
+    if let Some(rest) = base.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        anyhow::ensure!(!bucket.is_empty(), "store URL {url:?} names no bucket");
+        let secs: u64 = match opt("presign") {
+            Some(s) => s
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{url:?}: presign takes seconds"))?,
+            None => 3600,
+        };
+        let path_style = match opt("path_style") {
+            Some(v) => v == "1" || v == "true",
+            None => std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+        };
+        return Ok(Url::S3 {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+            presign: (secs > 0).then(|| Duration::from_secs(secs)),
+            path_style,
+        });
+    }
+    if let Some(table) = base.strip_prefix("dynamodb://") {
+        let table = table.trim_end_matches('/');
+        anyhow::ensure!(!table.is_empty(), "store URL {url:?} names no table");
+        return Ok(Url::Dynamo {
+            table: table.to_string(),
+        });
+    }
+    anyhow::bail!(
+        "unsupported store URL {url:?} (known: file://DIR, s3://BUCKET/PREFIX, dynamodb://TABLE)"
+    )
+}
+
+async fn s3_store(
+    bucket: &str,
+    prefix: &str,
+    presign: Option<Duration>,
+    path_style: bool,
+) -> S3PackageStore {
+    let sdk = sdk_config().await;
+    let conf = aws_sdk_s3::config::Builder::from(&sdk)
+        .force_path_style(path_style)
+        .interceptor(CountRequests)
+        .build();
+    S3PackageStore::new(aws_sdk_s3::Client::from_conf(conf), bucket, prefix, presign)
+}
+
+async fn dynamo_client() -> aws_sdk_dynamodb::Client {
+    let sdk = sdk_config().await;
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(CountRequests)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
+}
+
+/// Opens a package store and checks that it answers.
+pub async fn open_package_store(url: &str) -> anyhow::Result<Arc<dyn PackageStore>> {
+    let store: Arc<dyn PackageStore> = match parse(url)? {
+        Url::File(p) => Arc::new(FilePackageStore::open(p)?),
+        Url::S3 {
+            bucket,
+            prefix,
+            presign,
+            path_style,
+        } => {
+            let s = s3_store(&bucket, &prefix, presign, path_style).await;
+            s.check().await?;
+            Arc::new(s)
+        }
+        Url::Dynamo { .. } => anyhow::bail!("{url:?} is a metadata store, not a package store"),
+    };
+    Ok(match faults::Faults::from_env()? {
+        Some(faults) => Arc::new(faults::FaultyPackages {
+            inner: store,
+            faults,
+        }),
+        None => store,
+    })
+}
+
+/// Opens a metadata store and checks that it answers. `packages` takes values too large
+/// for the backend's items.
+pub async fn open_meta_store(
+    url: &str,
+    packages: Arc<dyn PackageStore>,
+) -> anyhow::Result<Arc<dyn MetaStore>> {
+    let store: Arc<dyn MetaStore> = match parse(url)? {
+        Url::File(p) => Arc::new(FileMetaStore::open(p)?),
+        Url::Dynamo { table } => {
+            let s = DynamoMetaStore::new(dynamo_client().await, &table, packages);
+            s.check().await?;
+            Arc::new(s)
+        }
+        Url::S3 { .. } => anyhow::bail!("{url:?} is a package store, not a metadata store"),
+    };
+    Ok(match faults::Faults::from_env()? {
+        Some(faults) => Arc::new(faults::FaultyMeta {
+            inner: store,
+            faults,
+        }),
+        None => store,
+    })
+}
+
+/// Creates what a store URL names if it is missing (S3 bucket, DynamoDB table, directory):
+/// for development setups; production creates them with the SAM template.
+pub async fn create_backing(url: &str) -> anyhow::Result<()> {
+    match parse(url)? {
+        Url::File(p) => Ok(std::fs::create_dir_all(p)?),
+        Url::S3 {
+            bucket,
+            prefix,
+            presign,
+            path_style,
+        } => {
+            let region = sdk_config().await.region().map(|r| r.as_ref().to_string());
+            s3_store(&bucket, &prefix, presign, path_style)
+                .await
+                .create(region.as_deref())
+                .await
+        }
+        Url::Dynamo { table } => {
+            DynamoMetaStore::create_table(&dynamo_client().await, &table).await
+        }
+    }
+}
+
+pub(crate) async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(RegionProviderChain::default_provider().or_else("us-east-1"))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(5)
+                .with_initial_backoff(Duration::from_millis(50)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .read_timeout(Duration::from_secs(30))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// Counts every attempt that goes on the wire.
+#[derive(Debug)]
+pub(crate) struct CountRequests;
+
+impl Intercept for CountRequests {
+    fn name(&self) -> &'static str {
+        "CountRequests"
+    }
+
+    fn read_before_transmit(
+        &self,
+        ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        let req = ctx.request();
+        let label = match req.headers().get("x-amz-target") {
+            Some(t) => format!("DynamoDB.{}", t.rsplit('.').next().unwrap_or(t)),
+            None => format!("S3.{}", req.method()),
+        };
+        crate::aws::count(label);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_store_urls_and_names_the_bad_ones() {
+        match parse("s3://b/some/prefix?presign=0&path_style=1").unwrap() {
+            Url::S3 {
+                bucket,
+                prefix,
+                presign,
+                path_style,
+            } => {
+                assert_eq!((bucket.as_str(), prefix.as_str()), ("b", "some/prefix"));
+                assert_eq!(presign, None);
+                assert!(path_style);
+            }
+            _ => panic!("not s3"),
+        }
+        assert!(matches!(parse("dynamodb://t").unwrap(), Url::Dynamo { table } if table == "t"));
+        for bad in [
+            "s3://",
+            "dynamodb://",
+            "file://",
+            "redis://x",
+            "s3://b?presign=x",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}
