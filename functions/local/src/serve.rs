@@ -21,13 +21,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let setup = crate::setup::open(&data, generators, token, &stores).await?;
     let app = setup.app;
-    // A crash may have left a commit unpublished: publish it before serving.
-    let recovered = reposmith_core::commit::recover(&app)
-        .await
-        .map_err(|e| anyhow::anyhow!("recovery: {e}"))?;
-    if !recovered.is_empty() {
-        eprintln!("recovered unpublished commits in: {}", recovered.join(", "));
-    }
+    recover(&app).await;
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let names: Vec<String> = app
@@ -70,6 +64,27 @@ pub async fn run(
                 .await;
         });
     }
+}
+
+/// A crash may have left a commit unpublished: publish it before serving. A store that
+/// fails meanwhile (shared S3/DynamoDB hiccups) is retried; if it keeps failing, the server
+/// starts anyway: the next publish of that repo covers the commit too.
+async fn recover(app: &App) {
+    for attempt in 0..5 {
+        match reposmith_core::commit::recover(app).await {
+            Ok(repos) => {
+                if !repos.is_empty() {
+                    eprintln!("recovered unpublished commits in: {}", repos.join(", "));
+                }
+                return;
+            }
+            Err(e) => {
+                eprintln!("recovery attempt {}: {e}", attempt + 1);
+                tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+            }
+        }
+    }
+    eprintln!("recovery gave up for now: the next publish of each repo covers it");
 }
 
 async fn serve_one(
