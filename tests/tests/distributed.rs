@@ -196,10 +196,17 @@ fn download_redirects_to_a_presigned_url_curl_follows() {
         .output()
         .unwrap();
     assert!(body.status.success());
-    assert_eq!(
-        sha256_hex(&body.stdout),
-        sha256_hex(&std::fs::read(&deb).unwrap())
-    );
+    let want = sha256_hex(&std::fs::read(&deb).unwrap());
+    assert_eq!(sha256_hex(&body.stdout), want);
+    drop(server);
+
+    // Presigning off (`?presign=0`): the same download streams through the server.
+    let mut opts = moto.server_opts("redirect");
+    opts.args[1].push_str("?presign=0");
+    let server = Server::start_opts(&tmp().join("data2"), &built().generators, opts);
+    let r = server.get("/repos/r/packages/harness-app_1.0-1_amd64.deb");
+    assert_eq!(r.status, 200, "no redirect when presigning is off");
+    assert_eq!(sha256_hex(&r.body), want);
 }
 
 #[test]
