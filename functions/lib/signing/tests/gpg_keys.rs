@@ -43,13 +43,26 @@ impl GpgHome {
 
     /// `gpg --quick-gen-key UID ALGO USAGE never`, protected by `passphrase` ("" for none).
     fn generate(&self, passphrase: &str, uid: &str, algo: &str, usage: &str) {
-        let args = ["--passphrase", passphrase, "--quick-gen-key", uid, algo, usage, "never"];
+        let args = [
+            "--passphrase",
+            passphrase,
+            "--quick-gen-key",
+            uid,
+            algo,
+            usage,
+            "never",
+        ];
         self.gpg(&args);
     }
 
     /// The armored secret keys, as an operator exports them.
     fn export_secret(&self, passphrase: &str) -> String {
-        let armored = self.gpg(&["--passphrase", passphrase, "--armor", "--export-secret-keys"]);
+        let armored = self.gpg(&[
+            "--passphrase",
+            passphrase,
+            "--armor",
+            "--export-secret-keys",
+        ]);
         String::from_utf8(armored).unwrap()
     }
 }
