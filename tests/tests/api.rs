@@ -6,9 +6,7 @@ use common::*;
 #[test]
 fn routes_behave_as_documented() {
     let server = Server::start(&tmp().join("data"));
-    let debs = fixture_debs();
-    let lib = debs.join("harness-lib_1.0-1_all.deb");
-    let app = debs.join("harness-app_1.0-1_amd64.deb");
+    let [lib, app, epoch] = FIXTURE_DEBS.map(|f| fixture_debs().join(f));
 
     // Create with settings; the same again is 200, other settings 409.
     let body =
@@ -101,7 +99,6 @@ fn routes_behave_as_documented() {
     );
 
     // Large-upload flow: start, PUT the bytes, commit.
-    let epoch = debs.join("harness-epoch_2.0+dfsg-1_amd64.deb");
     let r = server.send(
         "POST",
         "/repos/api/uploads/",
