@@ -29,11 +29,8 @@ impl GpgHome {
             .stdin(Stdio::null())
             .output()
             .expect("run gpg");
-        assert!(
-            out.status.success(),
-            "gpg {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "gpg {args:?}: {stderr}");
         out.stdout
     }
 
