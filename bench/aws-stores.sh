@@ -12,14 +12,9 @@
 # (` [DynamoDB.GetItem=3 S3.PUT=2 ...]`): the medians over the N uploads are printed.
 # Needs: moto_server (pip install "moto[s3,dynamodb]" flask flask-cors), curl, dpkg-deb.
 set -euo pipefail
-N=${1:-100}
-case $N in ''|*[!0-9]*|0) echo "usage: aws-stores.sh [N>0]" >&2; exit 2 ;; esac
-RUNS=${RUNS:-3}
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
 # shellcheck source=bench/lib.sh
-. "$HERE/lib.sh"
-CACHE=${BENCH_CACHE:-$BASE/awsdebs-$N}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_args aws-stores.sh 100 3 awsdebs "$@"
 command -v moto_server >/dev/null || die "moto_server not found (pip install 'moto[s3,dynamodb]' flask flask-cors)"
 MPID=""
 stop_moto() { if [ -n "$MPID" ]; then kill "$MPID" 2>/dev/null || true; wait "$MPID" 2>/dev/null || true; fi; }
@@ -57,7 +52,7 @@ run() {
   p99=$(awk -v n="$N" 'NR == int((n*0.99)+0.999) {print; exit}' "$W/lat.sorted")
   printf '%-22s %10s %10s %14s\n' "$label" "$p50" "$p99" "$(median < "$W/rebuild.$label")" >> "$W/table"
   cp "$W/server.log" "$W/server.$label.log"
-  kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=""
+  stop_server
   rm -rf "$W/data"
 }
 

@@ -1,8 +1,9 @@
 # bench/lib.sh - shared helpers of the benchmark scripts (sourced, not run).
 # Sets nothing up by itself; a script calls bench_init, then start_server, and gets
 # W (work dir), SPID (server pid) and REPOSMITH_URL / REPOSMITH_TOKEN exported.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the variables set here are for the scripts that source it
 
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-/root/.cache/reposmith-target}
 BIN=${MANAGE_REPO:-$TARGET/release/manage-repo}
 BASE=${TMPDIR:-/tmp}/reposmith-bench
@@ -28,6 +29,138 @@ step() {
   CPID=""
   return "$rc"
 }
+
+# bench_args SCRIPT DEFAULT_N DEFAULT_RUNS CACHE_NAME [N]: N (a whole number above 0), RUNS
+# (env), CACHE (BENCH_CACHE, else BASE/CACHE_NAME-N: the inputs kept between runs), and the
+# benchmark's repo and package names REPO and PREFIX
+bench_args() {
+  N=${5:-$2}
+  case $N in ''|*[!0-9]*|0) echo "usage: $1 [N>0]" >&2; exit 2 ;; esac
+  RUNS=${RUNS:-$3}
+  CACHE=${BENCH_CACHE:-$BASE/$4-$N}
+  REPO=bench PREFIX=bench
+}
+
+# need HINT CMD...: every CMD is on PATH (else die saying how to install: HINT), and so is
+# /usr/bin/time (the reference tools' peak RSS)
+need() {
+  local hint=$1 c
+  shift
+  for c in "$@"; do
+    command -v "$c" >/dev/null || die "$c not found (apt-get install $hint)"
+  done
+  [ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install time)"
+}
+
+# many_inputs MAKER NAME_FORMAT: tests/fixtures/MAKER makes N packages PREFIX-NNNN in CACHE;
+# FILES = their paths (NAME_FORMAT: printf of PREFIX, WIDTH, i), BYTES = their total size
+many_inputs() {
+  local i f width=$(( ${#N} > 4 ? ${#N} : 4 ))
+  log "N=$N RUNS=$RUNS  $(nproc) CPUs, $(uname -r), work dir $W"
+  step "$ROOT/tests/fixtures/$1" "$CACHE" "$N" "$PREFIX"
+  FILES=()
+  for (( i = 1; i <= N; i++ )); do
+    # shellcheck disable=SC2059 # the format is the caller's
+    printf -v f "$CACHE/$2" "$PREFIX" "$width" "$i"
+    [ -s "$f" ] || die "missing $f"
+    FILES+=("$f")
+  done
+  BYTES=$(cat "${FILES[@]}" | wc -c)
+  log "$N packages, $(( BYTES / 1024 )) KiB in $CACHE"
+}
+
+# create_and_add: on the running server, creates REPO and uploads FILES with one
+# `manage-repo add`; sets CLI, HWM_START, ADD_US (the whole add) and HWM_UPLOAD
+create_and_add() {
+  local t
+  CLI=("$BIN" --server "$URL" --token "$TOKEN")
+  HWM_START=$(hwm_kib)
+  step "${CLI[@]}" create "$REPO" >"$W/create.out" 2>&1 || { cat "$W/create.out" >&2; die "create failed"; }
+  log "uploading $N packages: manage-repo add $REPO <$N files>"
+  t=$(now_us)
+  step "${CLI[@]}" add "$REPO" "${FILES[@]}" >"$W/add.out" 2>&1 || { tail -20 "$W/add.out" >&2; die "add failed"; }
+  ADD_US=$(( $(now_us) - t ))
+  HWM_UPLOAD=$(hwm_kib)
+  log "add: $(secs "$ADD_US") s total, $(secs $(( ADD_US / N ))) s per upload, server VmHWM $(kib_to_mib "$HWM_UPLOAD") MiB"
+}
+
+# rebuilds CHECK: `manage-repo rebuild REPO` RUNS times, each followed by `CHECK "after rebuild R"`;
+# the times go to $W/rebuild.times, RS_MED is their median, HWM_REBUILD the peak over the
+# rebuilds alone (where the kernel lets us reset it)
+rebuilds() {
+  local r t us
+  echo 5 > "/proc/$SPID/clear_refs" 2>/dev/null || log "cannot reset VmHWM (not root?): rebuild peak includes the uploads"
+  : > "$W/rebuild.times"
+  for (( r = 1; r <= RUNS; r++ )); do
+    t=$(now_us)
+    step "${CLI[@]}" rebuild "$REPO" >"$W/rebuild.out" 2>&1 || { cat "$W/rebuild.out" >&2; die "rebuild failed"; }
+    us=$(( $(now_us) - t ))
+    secs "$us" >> "$W/rebuild.times"
+    log "rebuild $r/$RUNS: $(secs "$us") s"
+    "$1" "after rebuild $r"
+  done
+  HWM_REBUILD=$(hwm_kib)
+  RS_MED=$(median < "$W/rebuild.times")
+}
+
+# stop_server: kills the server (its peak memory has been read by then)
+stop_server() {
+  kill "$SPID" 2>/dev/null || true
+  wait "$SPID" 2>/dev/null || true
+  SPID=""
+}
+
+# gpg_key: a throwaway ed25519 signing key in GNUPGHOME=$W/gnupg (exported); KEYID
+gpg_key() {
+  export GNUPGHOME=$W/gnupg
+  mkdir -m 700 "$GNUPGHOME"
+  gpg --batch --quiet --passphrase '' --quick-gen-key 'reposmith bench <bench@example.invalid>' ed25519 sign never
+  KEYID=$(gpg --batch --quiet --with-colons --list-keys 2>/dev/null | awk -F: '/^fpr:/ {print $10; exit}')
+}
+
+# timed_runs LABEL CMD...: CMD RUNS times under /usr/bin/time; the seconds go to
+# $W/LABEL.times and the peak RSS (KiB) of each run to $W/LABEL.rss; REF_MED is the median
+# time, REF_RSS the largest peak
+timed_runs() {
+  local label=$1 r t us
+  shift
+  : > "$W/$label.times"; : > "$W/$label.rss"
+  for (( r = 1; r <= RUNS; r++ )); do
+    t=$(now_us)
+    step /usr/bin/time -f %M -o "$W/rss.out" "$@" || die "$label run failed"
+    us=$(( $(now_us) - t ))
+    secs "$us" >> "$W/$label.times"
+    tail -1 "$W/rss.out" >> "$W/$label.rss"
+    log "$label $r/$RUNS: $(secs "$us") s, max RSS $(tail -1 "$W/rss.out") KiB"
+  done
+  REF_MED=$(median < "$W/$label.times")
+  REF_RSS=$(sort -n "$W/$label.rss" | tail -1)
+}
+
+# report_head WHAT: the report's first line (WHAT, runs, CPUs, date, manage-repo's version)
+report_head() {
+  local version
+  version=$("$BIN" --version 2>/dev/null | head -1 || true)
+  echo
+  echo "$1, $RUNS runs each, $(nproc) CPUs, $(date -u +%Y-%m-%d) ${version:+($version)}"
+  echo
+}
+
+# ratio_table WIDTH TITLE REFERENCE: reposmith's rebuilds (RS_MED, HWM_REBUILD) against the
+# reference tool's runs (REF_MED, REF_RSS), ratios reposmith / reference; sets RS_MIB
+ratio_table() {
+  local f="%-$1s %9s %9s %11s %10s\n" ref_mib
+  RS_MIB=$(kib_to_mib "$HWM_REBUILD"); ref_mib=$(kib_to_mib "$REF_RSS")
+  # shellcheck disable=SC2059 # the format is $f
+  {
+  printf "$f" "$2" "median s" "peak MiB" "time ratio" "mem ratio"
+  printf "$f" "reposmith: manage-repo rebuild" "$RS_MED" "$RS_MIB" "$(ratio "$RS_MED" "$REF_MED")" "$(ratio "$RS_MIB" "$ref_mib")"
+  printf "$f" "$3" "$REF_MED" "$ref_mib" "1.00x" "1.00x"
+  }
+}
+
+# ratio A B: "A/B" as "1.23x" ("-" when B is 0)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a/b; else print "-" }'; }
 
 bench_cleanup() {
   local rc=$?

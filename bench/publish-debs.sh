@@ -34,49 +34,19 @@
 # Only 127.0.0.1 traffic. The server is killed on exit, whatever happens.
 # Needs: dpkg-deb, apt-ftparchive (apt-utils), gzip, xz, gpg, curl, /usr/bin/time (package time).
 set -euo pipefail
-N=${1:-1000}
-case $N in ''|*[!0-9]*|0) echo "usage: publish-debs.sh [N>0]" >&2; exit 2 ;; esac
-RUNS=${RUNS:-5}
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-REPO=bench
-PREFIX=bench
-
 # shellcheck source=bench/lib.sh
-. "$HERE/lib.sh"
-CACHE=${BENCH_CACHE:-$BASE/debs-$N}
-
-for c in dpkg-deb apt-ftparchive gzip xz gpg curl timeout; do
-  command -v "$c" >/dev/null || die "$c not found (apt-get install dpkg-dev apt-utils gzip xz-utils gnupg curl coreutils)"
-done
-[ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install time)"
-[ -x "$BIN" ] || die "manage-repo not found at $BIN (cargo build --release, or set MANAGE_REPO)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_args publish-debs.sh 1000 5 debs "$@"
+need "dpkg-dev apt-utils gzip xz-utils gnupg curl coreutils" dpkg-deb apt-ftparchive gzip xz gpg curl timeout
 
 bench_init
 # ---------------------------------------------------------------- inputs
-log "N=$N RUNS=$RUNS  $(nproc) CPUs, $(uname -r), work dir $W"
-step "$ROOT/tests/fixtures/make-many-debs.sh" "$CACHE" "$N" "$PREFIX"
-FILES=()
-for (( i = 1; i <= N; i++ )); do
-  printf -v f '%s/%s-%0*d_1.0-1_amd64.deb' "$CACHE" "$PREFIX" "$(( ${#N} > 4 ? ${#N} : 4 ))" "$i"
-  [ -s "$f" ] || die "missing $f"
-  FILES+=("$f")
-done
-DEB_BYTES=$(cat "${FILES[@]}" | wc -c)
-log "$N packages, $(( DEB_BYTES / 1024 )) KiB in $CACHE"
+many_inputs make-many-debs.sh '%s-%0*d_1.0-1_amd64.deb'
+DEB_BYTES=$BYTES
 
 # ---------------------------------------------------------------- (a) reposmith
 start_server
-CLI=("$BIN" --server "$URL" --token "$TOKEN")
-HWM_START=$(hwm_kib)
-
-step "${CLI[@]}" create "$REPO" >"$W/create.out" 2>&1 || { cat "$W/create.out" >&2; die "create failed"; }
-log "uploading $N packages: manage-repo add $REPO <$N files>"
-T=$(now_us)
-step "${CLI[@]}" add "$REPO" "${FILES[@]}" >"$W/add.out" 2>&1 || { tail -20 "$W/add.out" >&2; die "add failed"; }
-ADD_US=$(( $(now_us) - T ))
-HWM_UPLOAD=$(hwm_kib)
-log "add: $(secs "$ADD_US") s total, $(secs $(( ADD_US / N ))) s per upload, server VmHWM $(kib_to_mib "$HWM_UPLOAD") MiB"
+create_and_add
 
 PKGURL=$URL/repos/$REPO/dist/dists/stable/main/binary-amd64
 # fetch_packages OUT: the published Packages, uncompressed (whichever encoding the server has)
@@ -95,18 +65,7 @@ check_packages() { # label
 check_packages "after add"
 
 # rebuild RUNS times; the peak is measured over the rebuilds only
-echo 5 > "/proc/$SPID/clear_refs" 2>/dev/null || log "cannot reset VmHWM (not root?): rebuild peak includes the uploads"
-: > "$W/rebuild.times"
-for (( r = 1; r <= RUNS; r++ )); do
-  T=$(now_us)
-  step "${CLI[@]}" rebuild "$REPO" >"$W/rebuild.out" 2>&1 || { cat "$W/rebuild.out" >&2; die "rebuild failed"; }
-  us=$(( $(now_us) - T ))
-  secs "$us" >> "$W/rebuild.times"
-  log "rebuild $r/$RUNS: $(secs "$us") s"
-  check_packages "after rebuild $r"
-done
-HWM_REBUILD=$(hwm_kib)
-RS_MED=$(median < "$W/rebuild.times")
+rebuilds check_packages
 RS_PKG_BYTES=$(wc -c < "$W/Packages.reposmith")
 RS_XZ=$(curl -fsS "$PKGURL/Packages.xz" 2>/dev/null | wc -c || true)
 DATA_KIB=$(du -sk "$W/data" | cut -f1)
@@ -120,18 +79,13 @@ if [ "${BENCH_APT_CHECK:-1}" = 1 ] && command -v apt-get >/dev/null; then
   log "apt check: signed repo verified, $PREFIX-0002 and its dependency installed in a throwaway root"
 fi
 HWM_ALL=$(( HWM_UPLOAD > HWM_REBUILD ? HWM_UPLOAD : HWM_REBUILD ))
-kill "$SPID" 2>/dev/null || true
-wait "$SPID" 2>/dev/null || true
-SPID=""
+stop_server
 
 # ---------------------------------------------------------------- (b) apt-ftparchive
 A=$W/apt-ftparchive
 mkdir -p "$A/pool/main" "$A/dists/stable/main/binary-amd64"
 ln "${FILES[@]}" "$A/pool/main/" 2>/dev/null || cp "${FILES[@]}" "$A/pool/main/"
-export GNUPGHOME=$W/gnupg
-mkdir -m 700 "$GNUPGHOME"
-gpg --batch --quiet --passphrase '' --quick-gen-key 'reposmith bench <bench@example.invalid>' ed25519 sign never
-KEYID=$(gpg --batch --quiet --with-colons --list-keys 2>/dev/null | awk -F: '/^fpr:/ {print $10; exit}')
+gpg_key
 cat > "$W/ftparchive.sh" <<'EOF'
 set -euo pipefail
 cd "$1"
@@ -146,37 +100,15 @@ mv "$2/Release.tmp" dists/stable/Release
 gpg --batch --quiet --yes --default-key "$3" --clearsign -o dists/stable/InRelease dists/stable/Release
 gpg --batch --quiet --yes --default-key "$3" -abs -o dists/stable/Release.gpg dists/stable/Release
 EOF
-: > "$W/ftp.times"; : > "$W/ftp.rss"
-for (( r = 1; r <= RUNS; r++ )); do
-  T=$(now_us)
-  step /usr/bin/time -f %M -o "$W/rss.out" bash "$W/ftparchive.sh" "$A" "$W" "$KEYID" \
-    || die "apt-ftparchive run failed"
-  us=$(( $(now_us) - T ))
-  secs "$us" >> "$W/ftp.times"
-  tail -1 "$W/rss.out" >> "$W/ftp.rss"
-  log "apt-ftparchive $r/$RUNS: $(secs "$us") s, max RSS $(tail -1 "$W/rss.out") KiB"
-done
+timed_runs apt-ftparchive bash "$W/ftparchive.sh" "$A" "$W" "$KEYID"
 n=$(grep -c '^Package: ' "$A/dists/stable/main/binary-amd64/Packages" || true)
 [ "$n" = "$N" ] || die "apt-ftparchive Packages lists $n packages, expected $N"
-FTP_MED=$(median < "$W/ftp.times")
-FTP_RSS=$(sort -n "$W/ftp.rss" | tail -1)
 FTP_PKG_BYTES=$(wc -c < "$A/dists/stable/main/binary-amd64/Packages")
 gpgconf --homedir "$GNUPGHOME" --kill all 2>/dev/null || true
 
 # ---------------------------------------------------------------- report
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a/b; else print "-" }'; }
-RS_MIB=$(kib_to_mib "$HWM_REBUILD"); FTP_MIB=$(kib_to_mib "$FTP_RSS")
-VERSION=$("$BIN" --version 2>/dev/null | head -1 || true)
-echo
-echo "publish $N .debs ($(( DEB_BYTES / 1024 )) KiB), $RUNS runs each, $(nproc) CPUs, $(date -u +%Y-%m-%d) ${VERSION:+($VERSION)}"
-echo
-F='%-42s %9s %9s %11s %10s\n'
-# shellcheck disable=SC2059
-{
-printf "$F" "full republish of $N packages" "median s" "peak MiB" "time ratio" "mem ratio"
-printf "$F" "reposmith: manage-repo rebuild" "$RS_MED" "$RS_MIB" "$(ratio "$RS_MED" "$FTP_MED")" "$(ratio "$RS_MIB" "$FTP_MIB")"
-printf "$F" "apt-ftparchive+gzip+xz+gpg (signed)" "$FTP_MED" "$FTP_MIB" "1.00x" "1.00x"
-}
+report_head "publish $N .debs ($(( DEB_BYTES / 1024 )) KiB)"
+ratio_table 42 "full republish of $N packages" "apt-ftparchive+gzip+xz+gpg (signed)"
 echo "ratio = reposmith / apt-ftparchive (below 1.00x: reposmith is faster / smaller)."
 echo "apt-ftparchive run = packages > Packages, gzip -9n, xz, release, gpg clearsign + detached"
 echo "signature with a throwaway ed25519 key; reposmith rebuild = drop metadata, rescan, republish, signed."
@@ -184,4 +116,4 @@ echo
 echo "reposmith uploads: $N x 'manage-repo add' (each returns after publish): $(secs "$ADD_US") s total, $(secs $(( ADD_US / N ))) s per upload"
 echo "reposmith server peak (VmHWM): $(kib_to_mib "$HWM_START") MiB idle, $(kib_to_mib "$HWM_UPLOAD") MiB during uploads, $RS_MIB MiB during rebuilds, $(kib_to_mib "$HWM_ALL") MiB overall"
 echo "Packages: reposmith $RS_PKG_BYTES bytes (xz ${RS_XZ:-0}), apt-ftparchive $FTP_PKG_BYTES bytes"
-echo "rebuild runs (s): $(paste -sd' ' "$W/rebuild.times")   apt-ftparchive runs (s): $(paste -sd' ' "$W/ftp.times")"
+echo "rebuild runs (s): $(paste -sd' ' "$W/rebuild.times")   apt-ftparchive runs (s): $(paste -sd' ' "$W/apt-ftparchive.times")"

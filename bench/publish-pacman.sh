@@ -14,17 +14,11 @@
 #     (unsigned: it would need a gpg key; reposmith signs); peak RSS via /usr/bin/time.
 # Only 127.0.0.1 traffic; the server is killed on exit.
 set -euo pipefail
-N=${1:-1000}
-case $N in ''|*[!0-9]*|0) echo "usage: publish-pacman.sh [N>0]" >&2; exit 2 ;; esac
-RUNS=${RUNS:-5}
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-for c in bsdtar zstd repo-add curl timeout; do
-  command -v "$c" >/dev/null || die "$c not found (apt-get install libarchive-tools zstd pacman-package-manager curl)"
-done
-[ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install time)"
+bench_args publish-pacman.sh 1000 5 pacman "$@"
+need "libarchive-tools zstd pacman-package-manager curl" bsdtar zstd repo-add curl timeout
 bench_init
-CACHE=${BENCH_CACHE:-$BASE/pacman-$N}
 
 # ---------------------------------------------------------------- inputs
 mkpkg() { # NAME ARCH

@@ -37,54 +37,23 @@
 # Only 127.0.0.1 traffic. The server is killed on exit, whatever happens.
 # Needs: rpmbuild (rpm), createrepo_c (createrepo-c), gpg, curl, gzip, /usr/bin/time (time).
 set -euo pipefail
-N=${1:-1000}
-case $N in ''|*[!0-9]*|0) echo "usage: rebuild-rpms.sh [N>0]" >&2; exit 2 ;; esac
-RUNS=${RUNS:-5}
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-REPO=bench
-PREFIX=bench
-
 # shellcheck source=bench/lib.sh
-. "$HERE/lib.sh"
-CACHE=${BENCH_CACHE:-$BASE/rpms-$N}
-
-for c in rpmbuild createrepo_c gzip gpg curl timeout; do
-  command -v "$c" >/dev/null || die "$c not found (apt-get install rpm createrepo-c gzip gnupg curl coreutils)"
-done
-[ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install time)"
-[ -x "$BIN" ] || die "manage-repo not found at $BIN (cargo build --release, or set MANAGE_REPO)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_args rebuild-rpms.sh 1000 5 rpms "$@"
+need "rpm createrepo-c gzip gnupg curl coreutils" rpmbuild createrepo_c gzip gpg curl timeout
 
 bench_init
 
 # ---------------------------------------------------------------- inputs
-log "N=$N RUNS=$RUNS  $(nproc) CPUs, $(uname -r), work dir $W"
-step "$ROOT/tests/fixtures/make-many-rpms.sh" "$CACHE" "$N" "$PREFIX"
-WIDTH=${#N}; [ "$WIDTH" -ge 4 ] || WIDTH=4
-FILES=()
-for (( i = 1; i <= N; i++ )); do
-  printf -v f '%s/%s-%0*d-1.0-1.noarch.rpm' "$CACHE" "$PREFIX" "$WIDTH" "$i"
-  [ -s "$f" ] || die "missing $f"
-  FILES+=("$f")
-done
-RPM_BYTES=$(cat "${FILES[@]}" | wc -c)
-log "$N packages, $(( RPM_BYTES / 1024 )) KiB in $CACHE"
+many_inputs make-many-rpms.sh '%s-%0*d-1.0-1.noarch.rpm'
+RPM_BYTES=$BYTES
 step "$ROOT/tests/fixtures/make-many-rpms.sh" "$W/one" 1 extra
 ONE=$W/one/extra-0001-1.0-1.noarch.rpm
 [ -s "$ONE" ] || die "missing $ONE"
 
 # ---------------------------------------------------------------- (a) reposmith
 start_server
-CLI=("$BIN" --server "$URL" --token "$TOKEN")
-HWM_START=$(hwm_kib)
-
-step "${CLI[@]}" create "$REPO" >"$W/create.out" 2>&1 || { cat "$W/create.out" >&2; die "create failed"; }
-log "uploading $N packages: manage-repo add $REPO <$N files>"
-T=$(now_us)
-step "${CLI[@]}" add "$REPO" "${FILES[@]}" >"$W/add.out" 2>&1 || { tail -20 "$W/add.out" >&2; die "add failed"; }
-ADD_US=$(( $(now_us) - T ))
-HWM_UPLOAD=$(hwm_kib)
-log "add: $(secs "$ADD_US") s total, $(secs $(( ADD_US / N ))) s per upload, server VmHWM $(kib_to_mib "$HWM_UPLOAD") MiB"
+create_and_add
 
 RD=$URL/repos/$REPO/repodata
 # fetch_primary OUT: the published primary.xml (decompressed), found through repomd.xml
@@ -100,20 +69,10 @@ check_primary() { # label EXPECTED
   n=$(grep -c '<package type="rpm">' "$W/primary.reposmith" || true)
   [ "$n" = "$2" ] || die "$1: the published primary.xml lists $n packages, expected $2"
 }
-check_primary "after add" "$N"
+check_all() { check_primary "$1" "$N"; } # label
+check_all "after add"
 
-echo 5 > "/proc/$SPID/clear_refs" 2>/dev/null || log "cannot reset VmHWM (not root?): rebuild peak includes the uploads"
-: > "$W/rebuild.times"
-for (( r = 1; r <= RUNS; r++ )); do
-  T=$(now_us)
-  step "${CLI[@]}" rebuild "$REPO" >"$W/rebuild.out" 2>&1 || { cat "$W/rebuild.out" >&2; die "rebuild failed"; }
-  us=$(( $(now_us) - T ))
-  secs "$us" >> "$W/rebuild.times"
-  log "rebuild $r/$RUNS: $(secs "$us") s"
-  check_primary "after rebuild $r" "$N"
-done
-HWM_REBUILD=$(hwm_kib)
-RS_MED=$(median < "$W/rebuild.times")
+rebuilds check_all
 RS_PRIMARY_BYTES=$(wc -c < "$W/primary.reposmith")
 
 # ---------------------------------------------------------------- (b) add one rpm
@@ -136,57 +95,30 @@ if [ "${BENCH_DNF_CHECK:-1}" = 1 ] && command -v dnf >/dev/null; then
     || { tail -30 "$W/dnf.log" >&2; die "dnf could not use the benchmarked repo"; }
   log "dnf check: $PREFIX-0002 and its dependency installed in a throwaway root"
 fi
-kill "$SPID" 2>/dev/null || true
-wait "$SPID" 2>/dev/null || true
-SPID=""
+stop_server
 
 # ---------------------------------------------------------------- (c) createrepo_c
 C=$W/createrepo_c
 mkdir -p "$C/Packages"
 ln "${FILES[@]}" "$C/Packages/" 2>/dev/null || cp "${FILES[@]}" "$C/Packages/"
-export GNUPGHOME=$W/gnupg
-mkdir -m 700 "$GNUPGHOME"
-gpg --batch --quiet --passphrase '' --quick-gen-key 'reposmith bench <bench@example.invalid>' ed25519 sign never
-KEYID=$(gpg --batch --quiet --with-colons --list-keys 2>/dev/null | awk -F: '/^fpr:/ {print $10; exit}')
+gpg_key
 cat > "$W/createrepo.sh" <<'SH'
 set -euo pipefail
 rm -rf "$1/repodata"
 createrepo_c --quiet --no-database "$1"
 gpg --batch --quiet --yes --default-key "$2" --detach-sign --armor -o "$1/repodata/repomd.xml.asc" "$1/repodata/repomd.xml"
 SH
-: > "$W/cr.times"; : > "$W/cr.rss"
-for (( r = 1; r <= RUNS; r++ )); do
-  T=$(now_us)
-  step /usr/bin/time -f %M -o "$W/rss.out" bash "$W/createrepo.sh" "$C" "$KEYID" \
-    || die "createrepo_c run failed"
-  us=$(( $(now_us) - T ))
-  secs "$us" >> "$W/cr.times"
-  tail -1 "$W/rss.out" >> "$W/cr.rss"
-  log "createrepo_c $r/$RUNS: $(secs "$us") s, max RSS $(tail -1 "$W/rss.out") KiB"
-done
+timed_runs createrepo_c bash "$W/createrepo.sh" "$C" "$KEYID"
 gzip -dc "$C"/repodata/*-primary.xml.gz > "$W/primary.createrepo_c"
 n=$(grep -c '<package type="rpm">' "$W/primary.createrepo_c" || true)
 [ "$n" = "$N" ] || die "createrepo_c primary lists $n packages, expected $N"
-CR_MED=$(median < "$W/cr.times")
-CR_RSS=$(sort -n "$W/cr.rss" | tail -1)
 CR_PRIMARY_BYTES=$(wc -c < "$W/primary.createrepo_c")
 gpgconf --homedir "$GNUPGHOME" --kill all 2>/dev/null || true
 
 # ---------------------------------------------------------------- report
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a/b; else print "-" }'; }
-RS_MIB=$(kib_to_mib "$HWM_REBUILD"); CR_MIB=$(kib_to_mib "$CR_RSS")
-VERSION=$("$BIN" --version 2>/dev/null | head -1 || true)
 CRV=$(createrepo_c --version 2>/dev/null | head -1 || true)
-echo
-echo "rebuild an rpm repo of $N packages ($(( RPM_BYTES / 1024 )) KiB) from scratch, $RUNS runs each, $(nproc) CPUs, $(date -u +%Y-%m-%d) ${VERSION:+($VERSION)}"
-echo
-F='%-44s %9s %9s %11s %10s\n'
-# shellcheck disable=SC2059
-{
-printf "$F" "full rebuild of $N rpms" "median s" "peak MiB" "time ratio" "mem ratio"
-printf "$F" "reposmith: manage-repo rebuild" "$RS_MED" "$RS_MIB" "$(ratio "$RS_MED" "$CR_MED")" "$(ratio "$RS_MIB" "$CR_MIB")"
-printf "$F" "createrepo_c --no-database + gpg (signed)" "$CR_MED" "$CR_MIB" "1.00x" "1.00x"
-}
+report_head "rebuild an rpm repo of $N packages ($(( RPM_BYTES / 1024 )) KiB) from scratch"
+ratio_table 44 "full rebuild of $N rpms" "createrepo_c --no-database + gpg (signed)"
 printf '%-44s %9s\n' "reposmith: add 1 rpm to the $N-rpm repo" "$ONE_MED"
 echo "ratio = reposmith / createrepo_c (below 1.00x: reposmith is faster / smaller)."
 echo "createrepo_c run = rm -rf repodata, createrepo_c --no-database ($CRV), gpg detached armored"
@@ -197,4 +129,4 @@ echo
 echo "reposmith uploads: $N x 'manage-repo add': $(secs "$ADD_US") s total, $(secs $(( ADD_US / N ))) s per upload"
 echo "reposmith server peak (VmHWM): $(kib_to_mib "$HWM_START") MiB idle, $(kib_to_mib "$HWM_UPLOAD") MiB during uploads, $RS_MIB MiB during rebuilds, $(kib_to_mib "$HWM_ALL") MiB after the single adds"
 echo "primary.xml: reposmith $RS_PRIMARY_BYTES bytes, createrepo_c $CR_PRIMARY_BYTES bytes"
-echo "rebuild runs (s): $(paste -sd' ' "$W/rebuild.times")   add-one runs (s): $(paste -sd' ' "$W/one.times")   createrepo_c runs (s): $(paste -sd' ' "$W/cr.times")"
+echo "rebuild runs (s): $(paste -sd' ' "$W/rebuild.times")   add-one runs (s): $(paste -sd' ' "$W/one.times")   createrepo_c runs (s): $(paste -sd' ' "$W/createrepo_c.times")"

@@ -23,20 +23,13 @@
 # a hash mismatch all fail here. Needs: apt, dpkg. Everything is printed on stderr (stdout stays
 # empty, so callers can capture or discard it freely).
 set -euo pipefail
-exec >&2
-URL=${1:?usage: apt.sh BASE_URL}
-URL=${URL%/}
+# shellcheck source=tests/clients/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+client_start apt "" "$@"
 SUITE=${APT_SUITE:-stable}; COMP=${APT_COMPONENT:-main}; ARCH=${APT_ARCH:-amd64}
-read -r -a INSTALL <<<"${APT_INSTALL-harness-app}"
-read -r -a DOWNLOAD <<<"${APT_DOWNLOAD-}"
 DEFAULT_EXPECT=""
 [ -n "${APT_INSTALL+set}" ] || DEFAULT_EXPECT="/usr/bin/harness-app /usr/share/harness-lib/VERSION"
-read -r -a EXPECT <<<"${APT_EXPECT_FILES-$DEFAULT_EXPECT}"
-read -r -a EXPECT_PKGS <<<"${APT_EXPECT_PKGS-}"
-
-TMPBASE=${HARNESS_TMP:-${TMPDIR:-/tmp}/reposmith-tests}
-mkdir -p "$TMPBASE"
-W=$(mktemp -d "$TMPBASE/apt.XXXXXX")
+lists APT INSTALL=harness-app DOWNLOAD "EXPECT_FILES=$DEFAULT_EXPECT" EXPECT_PKGS
 if [ "${KEEP:-0}" = 1 ]; then echo "[apt] work dir $W" >&2; else trap 'rm -rf "$W"' EXIT; fi
 R=$W/root
 mkdir -p "$W"/etc/apt/{sources.list.d,apt.conf.d,preferences.d,trusted.gpg.d} \
@@ -76,15 +69,7 @@ DPkg::Options { "--root=$R"; "--log=$W/log/dpkg.log"; "--force-script-chrootless
 CONF
 export APT_CONFIG=$W/apt.conf DEBIAN_FRONTEND=noninteractive
 
-# t CMD...: run, print "[apt] CMD  1.23s rc=N" on stderr, keep the exit status
-t() {
-  local s rc=0 us
-  s=${EPOCHREALTIME/./}
-  "$@" || rc=$?
-  us=$(( ${EPOCHREALTIME/./} - s ))
-  printf '[apt] %-60.60s %3d.%02ds rc=%d\n' "$*" $(( us / 1000000 )) $(( us % 1000000 / 10000 )) "$rc" >&2
-  return "$rc"
-}
+t() { timed 0 "$@"; }
 
 cat "$W/etc/apt/sources.list" >&2
 t apt-get -q update --error-on=any
@@ -97,7 +82,7 @@ if [ ${#INSTALL[@]} -gt 0 ]; then
   t apt-get -q -y install "${INSTALL[@]}" >/dev/null
   dpkg-query --admindir="$R/var/lib/dpkg" -W -f '${db:Status-Abbrev} ${Package} ${Version}\n' >&2
 fi
-for f in "${EXPECT[@]}"; do
+for f in "${EXPECT_FILES[@]}"; do
   [ -e "$R$f" ] || { echo "[apt] missing $f in root" >&2; exit 1; }
 done
 for p in "${EXPECT_PKGS[@]}"; do

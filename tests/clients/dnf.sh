@@ -25,20 +25,10 @@
 # metadata checksum mismatch, an unresolvable dependency all fail). Needs: dnf, rpm.
 # Everything is printed on stderr.
 set -euo pipefail
-exec >&2
-URL=${1:?usage: dnf.sh BASE_URL}
-URL=${URL%/}/
-read -r -a KEYS <<<"${DNF_KEYS-}"
-read -r -a INSTALL <<<"${DNF_INSTALL-harness-app}"
-read -r -a EXPECT <<<"${DNF_EXPECT_PKGS-}"
-read -r -a EXPECT_FILES <<<"${DNF_EXPECT_FILES-}"
-read -r -a AVAILABLE <<<"${DNF_AVAILABLE-}"
-read -r -a ABSENT <<<"${DNF_ABSENT-}"
-read -r -a DOWNLOAD <<<"${DNF_DOWNLOAD-}"
-
-TMPBASE=${HARNESS_TMP:-${TMPDIR:-/tmp}/reposmith-tests}
-mkdir -p "$TMPBASE"
-W=$(mktemp -d "$TMPBASE/dnf.XXXXXX")
+# shellcheck source=tests/clients/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+client_start dnf / "$@"
+lists DNF KEYS INSTALL=harness-app EXPECT_PKGS EXPECT_FILES AVAILABLE ABSENT DOWNLOAD
 if [ "${KEEP:-0}" = 1 ]; then echo "[dnf] work dir $W"; else trap 'rm -rf "$W"' EXIT; fi
 mkdir -p "$W/repos.d" "$W/dl" "$W/root" "$W/root2"
 
@@ -75,15 +65,7 @@ cat "$W/dnf.conf"
 D=(dnf -y -q --config="$W/dnf.conf" --installroot="$W/root" --releasever=1
    --setopt=reposdir="$W/repos.d" --noplugins --setopt=tsflags=nodocs)
 
-# t CMD...: run, print "[dnf] CMD  1.23s rc=N", keep the exit status
-t() {
-  local s rc=0 us
-  s=${EPOCHREALTIME/./}
-  "$@" || rc=$?
-  us=$(( ${EPOCHREALTIME/./} - s ))
-  printf '[dnf] %-60.60s %3d.%02ds rc=%d\n' "${*:${#D[@]}+1}" $(( us / 1000000 )) $(( us % 1000000 / 10000 )) "$rc"
-  return "$rc"
-}
+t() { timed "${#D[@]}" "$@"; }
 
 t "${D[@]}" makecache
 t "${D[@]}" repoquery --quiet --qf '%{name}-%{epoch}:%{version}-%{release}.%{arch} %{location}' > "$W/available"
@@ -99,7 +81,7 @@ done
 if [ ${#INSTALL[@]} -gt 0 ]; then
   t "${D[@]}" install "${INSTALL[@]}"
   rpm --root="$W/root" -qa --qf '%{NEVRA}\n' | sort
-  for p in "${EXPECT[@]}"; do
+  for p in "${EXPECT_PKGS[@]}"; do
     rpm --root="$W/root" -q "$p" >/dev/null || { echo "[dnf] $p not installed"; exit 1; }
   done
   for f in "${EXPECT_FILES[@]}"; do

@@ -24,19 +24,13 @@
 # Exit status: 0 ok; non-zero on the first failing step. Needs: pacman, pacman-key, gpg.
 # Everything is printed on stderr.
 set -euo pipefail
-exec >&2
-URL=${1:?usage: pacman.sh SERVER_URL}
-URL=${URL%/}
+# shellcheck source=tests/clients/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+client_start pacman "" "$@"
 REPO=${PACMAN_REPO:-harness}
 ARCH=${PACMAN_ARCH:-x86_64}
-read -r -a INSTALL <<<"${PACMAN_INSTALL-harness-app}"
-read -r -a EXPECT <<<"${PACMAN_EXPECT_PKGS-harness-app harness-lib}"
-read -r -a EXPECTF <<<"${PACMAN_EXPECT_FILES-/usr/bin/harness-app /usr/share/harness-lib/VERSION}"
-read -r -a DOWNLOAD <<<"${PACMAN_DOWNLOAD-harness-lib}"
-
-TMPBASE=${HARNESS_TMP:-${TMPDIR:-/tmp}/reposmith-tests}
-mkdir -p "$TMPBASE"
-W=$(mktemp -d "$TMPBASE/pacman.XXXXXX")
+lists PACMAN INSTALL=harness-app "EXPECT_PKGS=harness-app harness-lib" \
+  "EXPECT_FILES=/usr/bin/harness-app /usr/share/harness-lib/VERSION" DOWNLOAD=harness-lib
 R=$W/root
 mkdir -p "$R/var/lib/pacman" "$W/cache" "$W/dl" "$W/hooks"
 mkdir -m 700 "$W/gnupg"
@@ -47,14 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-t() {
-  local s ms rc=0
-  s=$(date +%s%N)
-  "$@" || rc=$?
-  ms=$(( ($(date +%s%N) - s) / 1000000 ))
-  printf '[pacman] %-60.60s %3d.%03ds rc=%d\n' "$*" $((ms / 1000)) $((ms % 1000)) "$rc"
-  return "$rc"
-}
+t() { timed 0 "$@"; }
 
 if [ -n "${PACMAN_KEY:-}" ]; then
   SIG="SigLevel = Required DatabaseRequired"
@@ -93,13 +80,13 @@ t "${P[@]}" -Sy
 t "${P[@]}" -Sl "$REPO"
 if [ "${#INSTALL[@]}" -gt 0 ]; then
   t "${P[@]}" -S "${INSTALL[@]}"
-  for p in "${EXPECT[@]}"; do "${Q[@]}" -Q "$p" >/dev/null || { echo "[pacman] $p not installed"; exit 1; }; done
-  for f in "${EXPECTF[@]}"; do [ -e "$R$f" ] || { echo "[pacman] missing $f in root"; exit 1; }; done
+  for p in "${EXPECT_PKGS[@]}"; do "${Q[@]}" -Q "$p" >/dev/null || { echo "[pacman] $p not installed"; exit 1; }; done
+  for f in "${EXPECT_FILES[@]}"; do [ -e "$R$f" ] || { echo "[pacman] missing $f in root"; exit 1; }; done
   "${Q[@]}" -Q
 fi
 if [ "${PACMAN_FILES:-0}" = 1 ]; then
   t "${P[@]}" -Fy
-  for p in "${EXPECT[@]}"; do t "${Q[@]}" -Fl "$REPO/$p"; done
+  for p in "${EXPECT_PKGS[@]}"; do t "${Q[@]}" -Fl "$REPO/$p"; done
 fi
 if [ "${#DOWNLOAD[@]}" -gt 0 ]; then
   # '-Sw --cachedir DIR' still finds the package in the config's CacheDir: use a second config.

@@ -15,17 +15,10 @@
 # zypper refresh exits 0 only when the repo refreshed; an unknown signing key is rejected in
 # non-interactive mode. Needs: zypper, rpm. Everything is printed on stderr.
 set -euo pipefail
-exec >&2
-URL=${1:?usage: zypper.sh BASE_URL}
-URL=${URL%/}/
-read -r -a KEYS <<<"${ZYPPER_KEYS-}"
-read -r -a INSTALL <<<"${ZYPPER_INSTALL-harness-app}"
-read -r -a EXPECT <<<"${ZYPPER_EXPECT_PKGS-}"
-read -r -a DOWNLOAD <<<"${ZYPPER_DOWNLOAD-}"
-
-TMPBASE=${HARNESS_TMP:-${TMPDIR:-/tmp}/reposmith-tests}
-mkdir -p "$TMPBASE"
-W=$(mktemp -d "$TMPBASE/zypper.XXXXXX")
+# shellcheck source=tests/clients/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+client_start zypper / "$@"
+lists ZYPPER KEYS INSTALL=harness-app EXPECT_PKGS DOWNLOAD
 # libzypp keeps its curl cookie jar at the HOST path /var/lib/YaST2/cookies whatever --root
 # says: remove it afterwards if this run created it.
 YAST_EXISTED=0; [ -e /var/lib/YaST2 ] && YAST_EXISTED=1
@@ -40,14 +33,7 @@ touch "$W/zypp.conf"
 export ZYPP_CONF=$W/zypp.conf ZYPP_LOGFILE=$W/zypper.log
 Z=(zypper --non-interactive --no-color --root "$R")
 
-t() {
-  local s rc=0 us
-  s=${EPOCHREALTIME/./}
-  "$@" || rc=$?
-  us=$(( ${EPOCHREALTIME/./} - s ))
-  printf '[zypper] %-57.57s %3d.%02ds rc=%d\n' "${*:${#Z[@]}+1}" $(( us / 1000000 )) $(( us % 1000000 / 10000 )) "$rc"
-  return "$rc"
-}
+t() { timed "${#Z[@]}" "$@"; }
 
 if [ ${#KEYS[@]} -gt 0 ]; then
   for k in "${KEYS[@]}"; do rpm --root "$R" --import "$k"; done
@@ -62,7 +48,7 @@ if [ ${#INSTALL[@]} -gt 0 ]; then
   # rpm on Debian prints "RPM should not be used directly ..." here: harmless
   t "${Z[@]}" install "${INSTALL[@]}" >/dev/null
   rpm --root "$R" -qa --qf '%{NEVRA}\n' | sort
-  for p in "${EXPECT[@]}"; do
+  for p in "${EXPECT_PKGS[@]}"; do
     rpm --root "$R" -q "$p" >/dev/null || { echo "[zypper] $p not installed"; exit 1; }
   done
 fi

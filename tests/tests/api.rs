@@ -6,9 +6,7 @@ use common::*;
 #[test]
 fn routes_behave_as_documented() {
     let server = Server::start(&tmp().join("data"));
-    let debs = fixture_debs();
-    let lib = debs.join("harness-lib_1.0-1_all.deb");
-    let app = debs.join("harness-app_1.0-1_amd64.deb");
+    let [lib, app, epoch] = FIXTURE_DEBS.map(|f| fixture_debs().join(f));
 
     // Create with settings; the same again is 200, other settings 409.
     let body =
@@ -22,11 +20,7 @@ fn routes_behave_as_documented() {
         409
     );
     let repos = server.get("/repos").json();
-    assert!(repos["repos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["name"] == "api"));
+    assert!(array(&repos, "repos").iter().any(|r| r["name"] == "api"));
 
     // An empty repo is already published for both architectures.
     assert_eq!(
@@ -105,7 +99,6 @@ fn routes_behave_as_documented() {
     );
 
     // Large-upload flow: start, PUT the bytes, commit.
-    let epoch = debs.join("harness-epoch_2.0+dfsg-1_amd64.deb");
     let r = server.send(
         "POST",
         "/repos/api/uploads/",
@@ -164,9 +157,7 @@ fn routes_behave_as_documented() {
 
     // Generators and key.
     let g = server.get("/generators/").json();
-    assert!(g["generators"]
-        .as_array()
-        .unwrap()
+    assert!(array(&g, "generators")
         .iter()
         .any(|g| g["name"] == "deb" && g["mount"] == "dist"));
     assert_eq!(
@@ -180,24 +171,9 @@ fn routes_behave_as_documented() {
     // The CLI: list, remove, rebuild, delete.
     let out = server.cli(&["list", "api"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("harness-lib_1.0-1_all.deb"));
-    let out = server.cli(&["rebuild", "api"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = server.cli(&["remove", "api", "harness-lib_1.0-1_all.deb"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = server.cli(&["delete", "api"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    server.cli_ok(&["rebuild", "api"]);
+    server.cli_ok(&["remove", "api", "harness-lib_1.0-1_all.deb"]);
+    server.cli_ok(&["delete", "api"]);
     assert_eq!(server.get("/repos/api/").status, 404);
     assert_eq!(
         server
@@ -240,11 +216,5 @@ fn misbehaving_generators_fail_the_request_and_the_server_keeps_serving() {
         let ok = server.upload("m", &fixture_debs().join("harness-lib_1.0-1_all.deb"));
         assert!(ok.status == 201 || ok.status == 200, "{}", ok.text());
     }
-    assert_eq!(
-        server.get("/repos/m/packages/").json()["packages"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(server.package_count("m"), 1);
 }

@@ -12,18 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn sh(dir: &Path, script: &str) -> Vec<u8> {
-    let out = Command::new("sh")
-        .arg("-ec")
-        .arg(script)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{script}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    run_ok(Command::new("sh").arg("-ec").arg(script).current_dir(dir)).stdout
 }
 
 /// `abuild-tar --cut`: members only, no end-of-archive blocks or record padding.
@@ -127,18 +116,8 @@ print(m[0].name[len(".SIGN.RSA."):])
 "#;
 
 fn python(dir: &Path, script: &str, args: &[&str]) -> String {
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut python = Command::new("python3");
+    let out = run_ok(python.arg("-c").arg(script).args(args).current_dir(dir));
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -221,12 +200,7 @@ fn apk_index_is_signed_complete_and_readable() {
         let r = server.upload("alp", &p.file);
         assert_eq!(r.status, 201, "upload {}: {}", p.name, r.text());
         // Claimed by the apk generator alone (pacman also reads .PKGINFO tars).
-        let gens: Vec<String> = r.json()["package"]["entries"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect();
+        let gens = r.claimed_by();
         assert_eq!(gens, ["apk"], "{} claimed by {gens:?}", p.name);
     }
     // The same bytes again: nothing changes.

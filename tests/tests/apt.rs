@@ -24,52 +24,22 @@ fn apt(
         .unwrap()
 }
 
-#[test]
-fn apt_installs_signed_with_dependencies() {
-    installs(&Server::start(&tmp().join("data")));
-}
-
-/// The same on S3 + DynamoDB (a moto server on the wire).
-#[test]
-fn apt_installs_from_s3_and_dynamodb() {
-    let moto = common::moto::Moto::start();
-    let opts = moto.server_opts("apt");
-    installs(&Server::start_opts(
-        &tmp().join("data"),
-        &built().generators,
-        opts,
-    ));
-}
+on_local_and_moto!(
+    apt_installs_signed_with_dependencies,
+    apt_installs_from_s3_and_dynamodb,
+    "apt",
+    installs
+);
 
 fn installs(server: &Server) {
-    let out = server.cli(&["create", "main-repo", "--description", "apt e2e"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let debs = fixture_debs();
-    let files: Vec<String> = [
-        "harness-lib_1.0-1_all.deb",
-        "harness-app_1.0-1_amd64.deb",
-        "harness-epoch_2.0+dfsg-1_amd64.deb",
-    ]
-    .iter()
-    .map(|f| debs.join(f).to_string_lossy().into_owned())
-    .collect();
+    server.cli_ok(&["create", "main-repo", "--description", "apt e2e"]);
+    let files = fixture_deb_args();
     let mut args = vec!["add", "main-repo"];
     args.extend(files.iter().map(String::as_str));
-    let out = server.cli(&args);
-    assert!(
-        out.status.success(),
-        "add: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    server.cli_ok(&args);
 
     // The API lists all three; the metadata is consistent with its Release.
-    let list = server.get("/repos/main-repo/packages/").json();
-    assert_eq!(list["packages"].as_array().unwrap().len(), 3);
+    assert_eq!(server.package_count("main-repo"), 3);
     assert_eq!(check_release(server, "main-repo", "stable"), 3);
     let packages = server
         .get("/repos/main-repo/dist/dists/stable/main/binary-amd64/Packages")
@@ -107,8 +77,8 @@ fn installs(server: &Server) {
         String::from_utf8_lossy(&out.stderr),
         std::fs::read_to_string(&server.log).unwrap_or_default()
     );
+    server.assert_logged("/InRelease 200", "apt fetched InRelease");
     let log = std::fs::read_to_string(&server.log).unwrap();
-    assert!(log.contains("/InRelease 200"), "apt fetched InRelease");
     assert!(
         log.contains("%2b") || log.contains("%2B"),
         "apt asked for the + file percent-encoded"

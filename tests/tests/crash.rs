@@ -86,12 +86,6 @@ fn kill_nine_mid_burst_loses_nothing_acknowledged() {
         let r = server.upload("crashy", deb);
         assert!(r.status == 201 || r.status == 200, "{}", r.text());
     }
-    assert_eq!(
-        server.get("/repos/crashy/packages/").json()["packages"]
-            .as_array()
-            .unwrap()
-            .len(),
-        48
-    );
+    assert_eq!(server.package_count("crashy"), 48);
     check_release(&server, "crashy", "stable");
 }

@@ -18,15 +18,11 @@ fn createrepo_c(rpms: &[std::path::PathBuf]) -> Vec<(DataFile, String)> {
     for r in rpms {
         std::fs::copy(r, dir.join("Packages").join(r.file_name().unwrap())).unwrap();
     }
-    let out = Command::new("createrepo_c")
-        .args(["--quiet", "--no-database"])
-        .arg(&dir)
-        .output()
-        .expect("createrepo_c (apt-get install createrepo-c)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    // createrepo_c: apt-get install createrepo-c
+    run_ok(
+        Command::new("createrepo_c")
+            .args(["--quiet", "--no-database"])
+            .arg(&dir),
     );
     let repomd = std::fs::read_to_string(dir.join("repodata/repomd.xml")).unwrap();
     parse_repomd(&repomd)
@@ -55,12 +51,7 @@ fn metadata_matches_createrepo_c() {
     let mut args = vec!["add".to_string(), "eq".to_string()];
     args.extend(rpms.iter().map(|p| p.to_string_lossy().into_owned()));
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = server.cli(&a);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    server.cli_ok(&a);
     let ours = fetch_repodata(&server, "eq");
     let theirs = createrepo_c(&rpms);
 

@@ -57,13 +57,7 @@ fn all_rpms() -> Vec<String> {
 fn add(server: &Server, repo: &str, files: &[String]) {
     let mut args = vec!["add", repo];
     args.extend(files.iter().map(String::as_str));
-    let out = server.cli(&args);
-    assert!(
-        out.status.success(),
-        "add: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    server.cli_ok(&args);
 }
 
 /// The repository key (signs repomd.xml) and the fixtures' key (signs the rpms), as files.
@@ -81,22 +75,12 @@ fn list(p: &Path, q: &Path) -> String {
     format!("{} {}", p.display(), q.display())
 }
 
-#[test]
-fn dnf_and_zypper_install_signed_with_dependencies() {
-    installs(&Server::start(&tmp().join("data")));
-}
-
-/// The same on S3 + DynamoDB (a moto server on the wire).
-#[test]
-fn dnf_and_zypper_install_from_s3_and_dynamodb() {
-    let moto = common::moto::Moto::start();
-    let opts = moto.server_opts("dnf");
-    installs(&Server::start_opts(
-        &tmp().join("data"),
-        &built().generators,
-        opts,
-    ));
-}
+on_local_and_moto!(
+    dnf_and_zypper_install_signed_with_dependencies,
+    dnf_and_zypper_install_from_s3_and_dynamodb,
+    "dnf",
+    installs
+);
 
 fn installs(server: &Server) {
     server.create_repo("rpms");
@@ -146,11 +130,7 @@ fn installs(server: &Server) {
         ],
     );
     ok("dnf", &out, server);
-    let log = std::fs::read_to_string(&server.log).unwrap();
-    assert!(
-        log.contains("/repodata/repomd.xml.asc 200"),
-        "dnf checked the signature"
-    );
+    server.assert_logged("/repodata/repomd.xml.asc 200", "dnf checked the signature");
 
     let out = client(
         "tests/clients/zypper.sh",
@@ -167,11 +147,7 @@ fn installs(server: &Server) {
         ],
     );
     ok("zypper", &out, server);
-    let log = std::fs::read_to_string(&server.log).unwrap();
-    assert!(
-        log.contains("/repodata/repomd.xml.key 200"),
-        "zypper fetched the key"
-    );
+    server.assert_logged("/repodata/repomd.xml.key 200", "zypper fetched the key");
 
     // A foreign key instead of the repository's: repo_gpgcheck must refuse repomd.xml.
     let foreign = foreign_key();
@@ -222,16 +198,17 @@ fn remove_and_rebuild_are_seen_by_dnf() {
     );
     let (repo_key, fixture_key) = keys(&server, "rr");
     let keys = list(&repo_key, &fixture_key);
-    let out = dnf(
-        &server,
-        "rr",
-        &[
+    // dnf (trusting both keys) installs harness-app with `lib`, and passes the `more` checks.
+    let installs_with = |lib: &str, more: &[(&str, String)], what: &str| {
+        let mut env = vec![
             ("DNF_KEYS", keys.clone()),
             ("DNF_INSTALL", "harness-app".into()),
-            ("DNF_EXPECT_PKGS", "harness-lib-1.1-1.noarch".into()),
-        ],
-    );
-    ok("dnf before removal", &out, &server);
+            ("DNF_EXPECT_PKGS", lib.to_string()),
+        ];
+        env.extend_from_slice(more);
+        ok(what, &dnf(&server, "rr", &env), &server);
+    };
+    installs_with("harness-lib-1.1-1.noarch", &[], "dnf before removal");
     let before = fetch_repodata(&server, "rr");
 
     let r = server.send(
@@ -249,26 +226,17 @@ fn remove_and_rebuild_are_seen_by_dnf() {
         let f = server.get(&format!("/repos/rr/{}", d.href));
         assert_eq!(f.status, 200, "{} of the previous generation", d.href);
     }
-    let out = dnf(
-        &server,
-        "rr",
+    installs_with(
+        "harness-lib-1.0-1.noarch",
         &[
-            ("DNF_KEYS", keys.clone()),
             ("DNF_ABSENT", "harness-lib-1.1-1.noarch".into()),
             ("DNF_AVAILABLE", "harness-lib-1.0-1.noarch".into()),
-            ("DNF_INSTALL", "harness-app".into()),
-            ("DNF_EXPECT_PKGS", "harness-lib-1.0-1.noarch".into()),
         ],
+        "dnf after removal",
     );
-    ok("dnf after removal", &out, &server);
 
     // Rebuild: everything re-analyzed; the same packages give the same metadata.
-    let out = server.cli(&["rebuild", "rr"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    server.cli_ok(&["rebuild", "rr"]);
     let rebuilt = fetch_repodata(&server, "rr");
     for ((a, _), (b, _)) in after.iter().zip(&rebuilt) {
         assert_eq!(
@@ -279,16 +247,7 @@ fn remove_and_rebuild_are_seen_by_dnf() {
     }
     // Put 1.1 back: dnf sees it again.
     add(&server, "rr", &rpms(&["harness-lib-1.1-1.noarch.rpm"]));
-    let out = dnf(
-        &server,
-        "rr",
-        &[
-            ("DNF_KEYS", keys),
-            ("DNF_INSTALL", "harness-app".into()),
-            ("DNF_EXPECT_PKGS", "harness-lib-1.1-1.noarch".into()),
-        ],
-    );
-    ok("dnf after re-adding", &out, &server);
+    installs_with("harness-lib-1.1-1.noarch", &[], "dnf after re-adding");
 }
 
 #[test]
@@ -344,8 +303,7 @@ fn rpm_uploads_are_claimed_by_content_and_malformed_ones_rejected() {
         let detail = r.json()["detail"].as_str().unwrap_or_default().to_string();
         assert!(detail.contains(expect), "{name}: {detail}");
     }
-    let list = server.get("/repos/up/packages/").json();
-    assert_eq!(list["packages"].as_array().unwrap().len(), 1);
+    assert_eq!(server.package_count("up"), 1);
     assert_eq!(
         package_count(kind(&fetch_repodata(&server, "up"), "primary")),
         1

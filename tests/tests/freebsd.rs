@@ -18,19 +18,13 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 const HELLO: &str = "hello-2.10_1.pkg";
 const LIB: &str = "libharness-1.0.pkg";
 const TOOL: &str = "tool-0.3.pkg";
 
 fn fixtures() -> &'static PathBuf {
-    static D: OnceLock<PathBuf> = OnceLock::new();
-    D.get_or_init(|| {
-        let dir = tmp();
-        script("tests/fixtures/make-freebsd.sh", &[dir.to_str().unwrap()]);
-        dir
-    })
+    fixture("make-freebsd.sh")
 }
 
 fn sh(script: &str, dir: &Path) -> std::process::Output {
@@ -186,12 +180,7 @@ fn freebsd_repo_is_signed_complete_and_readable() {
             r.status,
             r.text()
         );
-        let v = r.json();
-        let gens: Vec<&String> = v["package"]["entries"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .collect();
+        let gens = r.claimed_by();
         assert_eq!(gens, ["freebsd"], "{f} claimed by {gens:?}");
     }
 
@@ -367,25 +356,12 @@ fn bad_freebsd_packages_are_422_and_pacman_is_not_claimed() {
 
     // A pacman package (makepkg) is pacman's only, whatever its name.
     let pac = fixture_pacman().join("harness-lib-1.0-1-any.pkg.tar.zst");
-    let r = server.upload("r", &pac);
-    assert!((200..300).contains(&r.status), "{}", r.text());
-    let gens: Vec<String> = r.json()["package"]["entries"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
-    assert_eq!(gens, ["pacman"]);
     let renamed = tmp().join("harness-lib.pkg");
     std::fs::copy(&pac, &renamed).unwrap();
     server.create_repo("r2");
-    let r = server.upload("r2", &renamed);
-    assert!((200..300).contains(&r.status), "{}", r.text());
-    let gens: Vec<String> = r.json()["package"]["entries"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
-    assert_eq!(gens, ["pacman"]);
+    for (repo, file) in [("r", &pac), ("r2", &renamed)] {
+        let r = server.upload(repo, file);
+        assert!((200..300).contains(&r.status), "{}", r.text());
+        assert_eq!(r.claimed_by(), ["pacman"]);
+    }
 }

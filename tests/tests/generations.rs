@@ -61,16 +61,11 @@ fn earlier_generations_stay_readable_by_hash() {
     // GC beside the running server (min age 0): it may delete only what nothing references,
     // so everything served, every analysis (the next publish reads them all) and every
     // package still listed must survive it.
-    let out = std::process::Command::new(&built().bin)
-        .arg("--data")
-        .arg(&server.data)
-        .args(["gc", "--min-age", "0"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        std::process::Command::new(&built().bin)
+            .arg("--data")
+            .arg(&server.data)
+            .args(["gc", "--min-age", "0"]),
     );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("gc: "));
     let again = server.get(&by_hash);

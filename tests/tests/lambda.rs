@@ -15,14 +15,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A Secrets Manager call on moto's JSON wire protocol (the request is what the SDK sends,
 /// minus a real signature, which moto does not check).
 fn secrets(moto: &Moto, target: &str, body: serde_json::Value) -> serde_json::Value {
@@ -129,23 +121,12 @@ fn call(method: &str, url: &str, token: Option<&str>, body: Option<&[u8]>) -> Re
     if let Some(t) = token {
         req = req.set("Authorization", &format!("Bearer {t}"));
     }
-    let r = match body {
+    if body.is_some() {
         // With a Content-Type, as clients send files (cargo-lambda 1.9.2's emulator drops
         // the connection on a binary body without one; API Gateway does not care).
-        Some(b) => req
-            .set("Content-Type", "application/octet-stream")
-            .send_bytes(b),
-        None => req.call(),
-    };
-    let resp = match r {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {url}: {e}"),
-    };
-    let status = resp.status();
-    let mut body = Vec::new();
-    std::io::Read::read_to_end(&mut resp.into_reader(), &mut body).unwrap();
-    Resp { status, body }
+        req = req.set("Content-Type", "application/octet-stream");
+    }
+    common::call(req, body)
 }
 
 /// An 8 MiB .deb of incompressible bytes: past Lambda's 6 MB request and response caps.
@@ -217,16 +198,18 @@ fn lambda_functions_serve_apt_with_uploads_of_any_size() {
     let w = watch.url("reposmith-write");
     let r = watch.url("reposmith-read");
 
+    // An authorized POST to the write function.
+    let post =
+        |path: &str, body: &[u8]| call("POST", &format!("{w}{path}"), Some(token), Some(body));
+
     // No generator yet: a .deb is claimed by nobody.
-    let create = call("POST", &format!("{w}/repos/lam/"), Some(token), Some(b"{}"));
+    let create = post("/repos/lam/", b"{}");
     assert_eq!(create.status, 201, "create: {}", create.text());
     let debs = fixture_debs();
     let lib = std::fs::read(debs.join("harness-lib_1.0-1_all.deb")).unwrap();
-    let before = call(
-        "POST",
-        &format!("{w}/repos/lam/packages/?filename=harness-lib_1.0-1_all.deb"),
-        Some(token),
-        Some(&lib),
+    let before = post(
+        "/repos/lam/packages/?filename=harness-lib_1.0-1_all.deb",
+        &lib,
     );
     assert_eq!(before.status, 422, "{}", before.text());
 
@@ -238,22 +221,15 @@ fn lambda_functions_serve_apt_with_uploads_of_any_size() {
         (&b"not wasm at all"[..], "not a WebAssembly component"),
         (&b"\0asm\x01\0\0\0"[..], "core WebAssembly module"),
     ] {
-        let resp = call("POST", &format!("{w}/generators/"), Some(token), Some(bad));
+        let resp = post("/generators/", bad);
         assert_eq!(resp.status, 422, "{}", resp.text());
         assert!(resp.text().contains(says), "{}", resp.text());
     }
-    let added = call(
-        "POST",
-        &format!("{w}/generators/"),
-        Some(token),
-        Some(&deb_wasm),
-    );
+    let added = post("/generators/", &deb_wasm);
     assert_eq!(added.status, 201, "{}", added.text());
     // Another function (another instance) lists it at once, from the registry.
     let listed = call("GET", &format!("{r}/generators/"), None, None).json();
-    let names: Vec<&str> = listed["generators"]
-        .as_array()
-        .unwrap()
+    let names: Vec<&str> = array(&listed, "generators")
         .iter()
         .map(|g| g["name"].as_str().unwrap())
         .collect();
@@ -261,14 +237,7 @@ fn lambda_functions_serve_apt_with_uploads_of_any_size() {
 
     // Small files straight in; the 8 MB one through the presigned flow.
     let big = big_deb(&tmp());
-    let small: Vec<String> = [
-        "harness-lib_1.0-1_all.deb",
-        "harness-app_1.0-1_amd64.deb",
-        "harness-epoch_2.0+dfsg-1_amd64.deb",
-    ]
-    .iter()
-    .map(|f| debs.join(f).display().to_string())
-    .collect();
+    let small = fixture_deb_args();
     let mut args = vec!["add", "lam"];
     args.extend(small.iter().map(String::as_str));
     args.push(big.to_str().unwrap());
@@ -289,7 +258,7 @@ fn lambda_functions_serve_apt_with_uploads_of_any_size() {
         "small files went directly:\n{log}"
     );
     let list = call("GET", &format!("{r}/repos/lam/packages/"), None, None).json();
-    assert_eq!(list["packages"].as_array().unwrap().len(), 4, "{list}");
+    assert_eq!(array(&list, "packages").len(), 4, "{list}");
     // Nothing went past Lambda's cap: the big package downloads by redirect to S3.
     let dl = ureq::AgentBuilder::new()
         .redirects(0)

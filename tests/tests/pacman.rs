@@ -43,22 +43,12 @@ fn upload_both(server: &Server, repo: &str) {
     }
 }
 
-#[test]
-fn pacman_installs_signed_with_dependencies() {
-    installs(&Server::start(&tmp().join("data")));
-}
-
-/// The same on S3 + DynamoDB (a moto server on the wire).
-#[test]
-fn pacman_installs_from_s3_and_dynamodb() {
-    let moto = common::moto::Moto::start();
-    let opts = moto.server_opts("pacman");
-    installs(&Server::start_opts(
-        &tmp().join("data"),
-        &built().generators,
-        opts,
-    ));
-}
+on_local_and_moto!(
+    pacman_installs_signed_with_dependencies,
+    pacman_installs_from_s3_and_dynamodb,
+    "pacman",
+    installs
+);
 
 fn installs(server: &Server) {
     upload_both(server, "main-repo");
@@ -139,17 +129,12 @@ fn read_db(dir: &Path) -> Db {
 
 fn extract(archive: &Path, into: &Path) {
     std::fs::create_dir_all(into).unwrap();
-    let out = Command::new("bsdtar")
-        .arg("-xf")
-        .arg(archive)
-        .arg("-C")
-        .arg(into)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new("bsdtar")
+            .arg("-xf")
+            .arg(archive)
+            .arg("-C")
+            .arg(into),
     );
 }
 
@@ -165,16 +150,12 @@ fn pacman_databases_match_repo_add() {
     for f in [LIB, APP] {
         std::fs::copy(fixture_pacman().join(f), reference.join(f)).unwrap();
     }
-    let out = Command::new("repo-add")
-        .current_dir(&reference)
-        .args(["--quiet", "eq.db.tar.gz", LIB, APP])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(Command::new("repo-add").current_dir(&reference).args([
+        "--quiet",
+        "eq.db.tar.gz",
+        LIB,
+        APP,
+    ]));
 
     for kind in ["db", "files"] {
         let served = server.get(&format!("/repos/eq/pacman/x86_64/eq.{kind}"));

@@ -82,19 +82,8 @@ impl SpinHost {
     fn send(&self, method: &str, path: &str, body: Option<&[u8]>) -> (u16, Vec<u8>) {
         let req = ureq::request(method, &self.u(path))
             .set("Authorization", &format!("Bearer {}", self.token));
-        let r = match body {
-            Some(b) => req.send_bytes(b),
-            None => req.call(),
-        };
-        let r = match r {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{method} {path}: {e}"),
-        };
-        let status = r.status();
-        let mut body = Vec::new();
-        std::io::Read::read_to_end(&mut r.into_reader(), &mut body).unwrap();
-        (status, body)
+        let r = common::call(req, body);
+        (r.status, r.body)
     }
 
     fn upload(&self, repo: &str, file: &std::path::Path) -> (u16, Vec<u8>) {
@@ -156,11 +145,7 @@ fn spin_app_serves_apt_from_s3_and_dynamodb() {
     }
 
     let debs = fixture_debs();
-    for f in [
-        "harness-lib_1.0-1_all.deb",
-        "harness-app_1.0-1_amd64.deb",
-        "harness-epoch_2.0+dfsg-1_amd64.deb",
-    ] {
+    for f in FIXTURE_DEBS {
         let (st, body) = spin.upload("main", &debs.join(f));
         assert_eq!(st, 201, "upload {f}: {}", text(&body));
     }

@@ -18,6 +18,15 @@ async fn read_all(store: &dyn PackageStore, sha: &str, offset: u64, len: Option<
     out
 }
 
+/// A transaction's put of `value` at `key`, if its version is `expected` (None: absent).
+fn put(key: &str, value: &'static str, expected: Option<u64>) -> Write {
+    Write::Put {
+        key: key.into(),
+        value: Bytes::from(value),
+        expected,
+    }
+}
+
 async fn meta_semantics(meta: &dyn MetaStore) {
     let k = "repo/t/head";
     assert!(meta.get(k).await.unwrap().is_none());
@@ -47,31 +56,12 @@ async fn meta_semantics(meta: &dyn MetaStore) {
     assert_eq!(spilled.len(), 1, "GC must keep the spilled value");
 
     // A transaction with one stale condition applies nothing.
-    let ops = vec![
-        Write::Put {
-            key: "repo/t/config".into(),
-            value: Bytes::from("c"),
-            expected: None,
-        },
-        Write::Put {
-            key: k.into(),
-            value: Bytes::from("y"),
-            expected: Some(1),
-        },
-    ];
+    let ops = vec![put("repo/t/config", "c", None), put(k, "y", Some(1))];
     assert!(meta.transact(ops).await.unwrap().is_err());
     assert!(meta.get("repo/t/config").await.unwrap().is_none());
     let ops = vec![
-        Write::Put {
-            key: "repo/t/config".into(),
-            value: Bytes::from("c"),
-            expected: None,
-        },
-        Write::Put {
-            key: "repo/u/config".into(),
-            value: Bytes::from("d"),
-            expected: None,
-        },
+        put("repo/t/config", "c", None),
+        put("repo/u/config", "d", None),
     ];
     assert!(meta.transact(ops).await.unwrap().is_ok());
     assert_eq!(

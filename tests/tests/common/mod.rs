@@ -5,10 +5,11 @@
 
 pub mod moto;
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub fn workspace() -> PathBuf {
@@ -63,31 +64,10 @@ pub fn built() -> &'static Built {
         let wasm_dir = target.join("wasm32-wasip2/release");
         // The shipped generators only; the misbehaving one is opted into per test.
         let gens = tempfile::tempdir().unwrap().keep();
-        std::fs::copy(
-            wasm_dir.join("reposmith_gen_deb.wasm"),
-            gens.join("deb.wasm"),
-        )
-        .unwrap();
-        std::fs::copy(
-            wasm_dir.join("reposmith_gen_rpm.wasm"),
-            gens.join("rpm.wasm"),
-        )
-        .unwrap();
-        std::fs::copy(
-            wasm_dir.join("reposmith_gen_pacman.wasm"),
-            gens.join("pacman.wasm"),
-        )
-        .unwrap();
-        std::fs::copy(
-            wasm_dir.join("reposmith_gen_apk.wasm"),
-            gens.join("apk.wasm"),
-        )
-        .unwrap();
-        std::fs::copy(
-            wasm_dir.join("reposmith_gen_freebsd.wasm"),
-            gens.join("freebsd.wasm"),
-        )
-        .unwrap();
+        for name in ["deb", "rpm", "pacman", "apk", "freebsd"] {
+            let wasm = wasm_dir.join(format!("reposmith_gen_{name}.wasm"));
+            std::fs::copy(wasm, gens.join(format!("{name}.wasm"))).unwrap();
+        }
         Built {
             bin: target_release().join("manage-repo"),
             generators: gens,
@@ -221,14 +201,34 @@ impl Server {
         )
     }
 
-    /// `manage-repo` against this server.
-    pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(&built().bin)
-            .args(["--server", &self.url, "--token", &self.token])
+    fn cli_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&built().bin);
+        cmd.args(["--server", &self.url, "--token", &self.token])
             .args(args)
-            .envs(self.opts.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .unwrap()
+            .envs(self.opts.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    /// `manage-repo` against this server.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_command(args).output().unwrap()
+    }
+
+    /// `manage-repo` against this server, which must succeed.
+    pub fn cli_ok(&self, args: &[&str]) -> Output {
+        run_ok(&mut self.cli_command(args))
+    }
+
+    /// How many packages the API lists in `repo`.
+    pub fn package_count(&self, repo: &str) -> usize {
+        let list = self.get(&format!("/repos/{repo}/packages/")).json();
+        array(&list, "packages").len()
+    }
+
+    /// Asserts that the server's log holds `needle` (a request line such as `/InRelease 200`).
+    pub fn assert_logged(&self, needle: &str, what: &str) {
+        let log = std::fs::read_to_string(&self.log).unwrap();
+        assert!(log.contains(needle), "{what}");
     }
 }
 
@@ -251,9 +251,17 @@ impl Resp {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
+    /// Of an upload's answer: the generators that claimed the package (its entries' keys).
+    pub fn claimed_by(&self) -> Vec<String> {
+        let v = self.json();
+        let entries = v["package"]["entries"].as_object().unwrap();
+        entries.keys().cloned().collect()
+    }
 }
 
-fn call(req: ureq::Request, body: Option<&[u8]>) -> Resp {
+/// Sends `req` (with `body`, if any) and answers its status and body, whatever the status.
+pub fn call(req: ureq::Request, body: Option<&[u8]>) -> Resp {
+    let what = format!("{} {}", req.method(), req.url());
     let r = match body {
         Some(b) => req.send_bytes(b),
         None => req.call(),
@@ -261,7 +269,7 @@ fn call(req: ureq::Request, body: Option<&[u8]>) -> Resp {
     let resp = match r {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("request failed: {e}"),
+        Err(e) => panic!("{what}: {e}"),
     };
     let status = resp.status();
     let mut body = Vec::new();
@@ -269,52 +277,70 @@ fn call(req: ureq::Request, body: Option<&[u8]>) -> Resp {
     Resp { status, body }
 }
 
-/// Runs a project script (tests/…, bench/…) and asserts success.
-pub fn script(rel: &str, args: &[&str]) -> std::process::Output {
-    let out = Command::new("bash")
-        .arg(workspace().join(rel))
-        .args(args)
-        .output()
-        .unwrap();
+/// Runs `cmd` and asserts that it succeeded (its stdout and stderr in the message).
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(
         out.status.success(),
-        "{rel} {args:?} failed:\n{}{}",
+        "{cmd:?} failed:\n{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     out
 }
 
-/// The three hand-made .debs (arch all; a dependent; epoch and `+`), built once.
-pub fn fixture_debs() -> &'static PathBuf {
-    static D: OnceLock<PathBuf> = OnceLock::new();
-    D.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        script("tests/fixtures/make-debs.sh", &[dir.to_str().unwrap()]);
+/// Runs a project script (tests/…, bench/…) and asserts success.
+pub fn script(rel: &str, args: &[&str]) -> Output {
+    run_ok(Command::new("bash").arg(workspace().join(rel)).args(args))
+}
+
+/// Runs `tests/fixtures/NAME DIR` into a fresh DIR, once per test binary.
+pub fn fixture(name: &'static str) -> &'static PathBuf {
+    // One cell per fixture: different fixtures build at the same time, one builds once.
+    static MADE: Mutex<BTreeMap<&str, &'static OnceLock<PathBuf>>> = Mutex::new(BTreeMap::new());
+    let cell: &'static OnceLock<PathBuf> = *MADE
+        .lock()
+        .unwrap()
+        .entry(name)
+        .or_insert_with(|| Box::leak(Box::default()));
+    cell.get_or_init(|| {
+        let dir = tmp();
+        script(&format!("tests/fixtures/{name}"), &[dir.to_str().unwrap()]);
         dir
     })
+}
+
+/// The three hand-made .debs (arch all; a dependent; epoch and `+`), built once.
+pub fn fixture_debs() -> &'static PathBuf {
+    fixture("make-debs.sh")
+}
+
+/// The file names of the three .debs of [`fixture_debs`].
+pub const FIXTURE_DEBS: [&str; 3] = [
+    "harness-lib_1.0-1_all.deb",
+    "harness-app_1.0-1_amd64.deb",
+    "harness-epoch_2.0+dfsg-1_amd64.deb",
+];
+
+/// The paths of the three [`FIXTURE_DEBS`], as `manage-repo add` arguments.
+pub fn fixture_deb_args() -> Vec<String> {
+    let debs = fixture_debs();
+    FIXTURE_DEBS
+        .iter()
+        .map(|f| debs.join(f).display().to_string())
+        .collect()
 }
 
 /// The signed .rpm fixtures (tests/fixtures/make-rpms.sh), built once; the public key that
 /// signed them is `DIR/keys/fixture.asc`.
 pub fn fixture_rpms() -> &'static PathBuf {
-    static D: OnceLock<PathBuf> = OnceLock::new();
-    D.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        script("tests/fixtures/make-rpms.sh", &[dir.to_str().unwrap()]);
-        dir
-    })
+    fixture("make-rpms.sh")
 }
 
 /// The two makepkg packages (tests/fixtures/make-pacman.sh): harness-lib (any) and
 /// harness-app (x86_64, depends harness-lib>=1.0), built once.
 pub fn fixture_pacman() -> &'static PathBuf {
-    static D: OnceLock<PathBuf> = OnceLock::new();
-    D.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        script("tests/fixtures/make-pacman.sh", &[dir.to_str().unwrap()]);
-        dir
-    })
+    fixture("make-pacman.sh")
 }
 
 /// `n` small distinct genuine .debs named PREFIX-NNNN.
@@ -332,6 +358,17 @@ pub fn many_debs(n: usize, prefix: &str) -> Vec<PathBuf> {
     v.sort();
     assert_eq!(v.len(), n, "make-many-debs.sh made {} files", v.len());
     v
+}
+
+/// The array `v[key]` of a JSON answer (a listing of repos, packages, generators).
+pub fn array<'a>(v: &'a serde_json::Value, key: &str) -> &'a [serde_json::Value] {
+    v[key].as_array().unwrap()
+}
+
+/// A port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
 }
 
 pub fn tmp() -> PathBuf {
@@ -439,4 +476,24 @@ pub fn foreign_key() -> PathBuf {
     let key = tmp().join("foreign.asc");
     std::fs::write(&key, &exported.stdout).unwrap();
     key
+}
+
+/// Two tests that run `check(&Server)`: `$local` on the local file stores, `$moto` on S3 +
+/// DynamoDB (a moto server on the wire; bucket and table `$stores`).
+#[macro_export]
+macro_rules! on_local_and_moto {
+    ($local:ident, $moto:ident, $stores:literal, $check:ident) => {
+        #[test]
+        fn $local() {
+            let data = $crate::common::tmp().join("data");
+            $check(&$crate::common::Server::start(&data));
+        }
+
+        /// The same on S3 + DynamoDB (a moto server on the wire).
+        #[test]
+        fn $moto() {
+            let moto = $crate::common::moto::Moto::start();
+            $check(&moto.server($stores));
+        }
+    };
 }

@@ -10,11 +10,7 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = super::free_port();
         let child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -50,15 +46,10 @@ impl Moto {
     /// (package store, metadata store) URLs.
     pub fn stores(&self, name: &str) -> (String, String) {
         let urls = (format!("s3://{name}/repo"), format!("dynamodb://{name}"));
-        let out = Command::new(&super::built().bin)
-            .args(["init-stores", "--packages", &urls.0, "--meta", &urls.1])
-            .envs(self.env())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "init-stores: {}",
-            String::from_utf8_lossy(&out.stderr)
+        super::run_ok(
+            Command::new(&super::built().bin)
+                .args(["init-stores", "--packages", &urls.0, "--meta", &urls.1])
+                .envs(self.env()),
         );
         urls
     }
@@ -70,6 +61,12 @@ impl Moto {
             args: vec!["--packages".into(), packages, "--meta".into(), meta],
             env: self.env(),
         }
+    }
+
+    /// A server on fresh stores `NAME` here (the shipped generators, a fresh data dir).
+    pub fn server(&self, name: &str) -> super::Server {
+        let data = super::tmp().join("data");
+        super::Server::start_opts(&data, &super::built().generators, self.server_opts(name))
     }
 }
 

@@ -139,6 +139,14 @@ fn expect_failed(r: Result<Vec<reposmith_core::generator::Entry>, GenError>) -> 
     }
 }
 
+/// Analyzing `pkg` fails with GenError::Failed (its message is the answer), and the same
+/// instance then analyzes a normal package as before.
+fn failed_then_ok(g: &dyn Generator, pkg: Arc<dyn PackageReader>) -> String {
+    let m = expect_failed(g.analyze(pkg, &[]));
+    analyze_ok(g, "misbehave-afterwards.pkg");
+    m
+}
+
 #[test]
 fn info_and_claims() {
     let g = generator();
@@ -162,27 +170,24 @@ fn analyze_normal() {
     analyze_ok(&*generator(), "misbehave-ok.pkg");
 }
 
+/// A guest fault while analyzing `filename` is contained: a failure naming the generator that
+/// `says` what happened (a guest panic's message is kept), and the instance keeps working.
+fn guest_fault_is_contained(filename: &str, says: &str) {
+    let g = generator();
+    let m = failed_then_ok(&*g, Pkg::new(filename));
+    println!("{filename}: {m}");
+    assert!(m.starts_with("generator misbehave: analyze: "), "{m}");
+    assert!(m.contains(says), "{m}");
+}
+
 #[test]
 fn trap_is_contained() {
-    let g = generator();
-    let m = expect_failed(g.analyze(Pkg::new("misbehave-trap.pkg"), &[]));
-    println!("trap: {m}");
-    assert!(m.starts_with("generator misbehave: analyze: "), "{m}");
-    assert!(
-        m.contains("trap on purpose"),
-        "guest panic message kept: {m}"
-    );
-    analyze_ok(&*g, "misbehave-afterwards.pkg");
+    guest_fault_is_contained("misbehave-trap.pkg", "trap on purpose");
 }
 
 #[test]
 fn stack_overflow_is_contained() {
-    let g = generator();
-    let m = expect_failed(g.analyze(Pkg::new("misbehave-recurse.pkg"), &[]));
-    println!("recurse: {m}");
-    assert!(m.starts_with("generator misbehave: analyze: "), "{m}");
-    assert!(m.contains("call stack exhausted"), "{m}");
-    analyze_ok(&*g, "misbehave-afterwards.pkg");
+    guest_fault_is_contained("misbehave-recurse.pkg", "call stack exhausted");
 }
 
 #[test]
@@ -211,7 +216,7 @@ fn concurrent_calls() {
 fn infinite_loop_runs_out_of_fuel() {
     let g = generator();
     let t = Instant::now();
-    let m = expect_failed(g.analyze(Pkg::new("misbehave-loop.pkg"), &[]));
+    let m = failed_then_ok(&*g, Pkg::new("misbehave-loop.pkg"));
     println!("loop: {m} (after {:?})", t.elapsed());
     assert_eq!(
         m,
@@ -220,7 +225,6 @@ fn infinite_loop_runs_out_of_fuel() {
             Limits::default().fuel
         )
     );
-    analyze_ok(&*g, "misbehave-afterwards.pkg");
 }
 
 #[test]
@@ -232,22 +236,20 @@ fn unbounded_allocation_hits_the_memory_limit() {
     let host = WasmHost::new(None, limits).unwrap();
     let g = host.load_bytes(misbehave_wasm()).unwrap();
     let t = Instant::now();
-    let m = expect_failed(g.analyze(Pkg::new("misbehave-alloc.pkg"), &[]));
+    let m = failed_then_ok(&*g, Pkg::new("misbehave-alloc.pkg"));
     println!("alloc: {m} (after {:?})", t.elapsed());
     assert!(
         m.starts_with("generator misbehave: analyze: memory limit exceeded (limit 67108864 bytes)"),
         "{m}"
     );
-    analyze_ok(&*g, "misbehave-afterwards.pkg");
 
     // Same with the default limits (256 MiB), on the shared generator.
     let g = generator();
-    let m = expect_failed(g.analyze(Pkg::new("misbehave-alloc.pkg"), &[]));
+    let m = failed_then_ok(&*g, Pkg::new("misbehave-alloc.pkg"));
     assert!(
         m.contains("memory limit exceeded (limit 268435456 bytes)"),
         "{m}"
     );
-    analyze_ok(&*g, "misbehave-afterwards.pkg");
 }
 
 #[test]
@@ -281,9 +283,8 @@ fn host_panic_is_contained() {
         ..Facts::default()
     }));
     let g = generator();
-    let m = expect_failed(g.analyze(pkg, &[]));
+    let m = failed_then_ok(&*g, pkg);
     assert!(m.contains("host panicked"), "{m}");
-    analyze_ok(&*g, "misbehave-afterwards.pkg");
 }
 
 #[test]

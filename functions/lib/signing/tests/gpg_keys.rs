@@ -29,17 +29,48 @@ impl GpgHome {
             .stdin(Stdio::null())
             .output()
             .expect("run gpg");
-        assert!(
-            out.status.success(),
-            "gpg {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "gpg {args:?}: {stderr}");
         out.stdout
     }
 
     fn path(&self) -> &Path {
         self.0.path()
     }
+
+    /// `gpg --quick-gen-key UID ALGO USAGE never`, protected by `passphrase` ("" for none).
+    fn generate(&self, passphrase: &str, uid: &str, algo: &str, usage: &str) {
+        let args = [
+            "--passphrase",
+            passphrase,
+            "--quick-gen-key",
+            uid,
+            algo,
+            usage,
+            "never",
+        ];
+        self.gpg(&args);
+    }
+
+    /// The armored secret keys, as an operator exports them.
+    fn export_secret(&self, passphrase: &str) -> String {
+        let armored = self.gpg(&[
+            "--passphrase",
+            passphrase,
+            "--armor",
+            "--export-secret-keys",
+        ]);
+        String::from_utf8(armored).unwrap()
+    }
+}
+
+/// Loading a fresh rsa2048 GnuPG key (`usage`, protected by `passphrase`) must fail: the
+/// error's text, and its full chain for the assert message. None: gpg is not installed.
+fn refusal(passphrase: &str, uid: &str, usage: &str) -> Option<(String, String)> {
+    let home = GpgHome::new()?;
+    home.generate(passphrase, uid, "rsa2048", usage);
+    let err = PgpKey::from_armored_secret(&home.export_secret(passphrase)).unwrap_err();
+    Some((err.to_string(), format!("{err:#}")))
 }
 
 impl Drop for GpgHome {
@@ -55,17 +86,8 @@ impl Drop for GpgHome {
 #[test]
 fn gpg_generated_signing_key_loads_and_signs() {
     let Some(home) = GpgHome::new() else { return };
-    home.gpg(&[
-        "--passphrase",
-        "",
-        "--quick-gen-key",
-        "Imported <imp@example.invalid>",
-        "rsa3072",
-        "sign",
-        "never",
-    ]);
-    let armored = home.gpg(&["--passphrase", "", "--armor", "--export-secret-keys"]);
-    let key = PgpKey::from_armored_secret(std::str::from_utf8(&armored).unwrap()).unwrap();
+    home.generate("", "Imported <imp@example.invalid>", "rsa3072", "sign");
+    let key = PgpKey::from_armored_secret(&home.export_secret("")).unwrap();
 
     // Same fingerprint as GnuPG reports.
     let listing = String::from_utf8(home.gpg(&["--with-colons", "--list-keys"])).unwrap();
@@ -99,34 +121,16 @@ fn gpg_generated_signing_key_loads_and_signs() {
 
 #[test]
 fn passphrase_protected_key_is_refused() {
-    let Some(home) = GpgHome::new() else { return };
-    home.gpg(&[
-        "--passphrase",
-        "secret",
-        "--quick-gen-key",
-        "Locked <locked@example.invalid>",
-        "rsa2048",
-        "sign",
-        "never",
-    ]);
-    let armored = home.gpg(&["--passphrase", "secret", "--armor", "--export-secret-keys"]);
-    let err = PgpKey::from_armored_secret(std::str::from_utf8(&armored).unwrap()).unwrap_err();
-    assert!(err.to_string().contains("passphrase"), "{err:#}");
+    let Some((err, chain)) = refusal("secret", "Locked <locked@example.invalid>", "sign") else {
+        return;
+    };
+    assert!(err.contains("passphrase"), "{chain}");
 }
 
 #[test]
 fn certify_only_primary_is_refused() {
-    let Some(home) = GpgHome::new() else { return };
-    home.gpg(&[
-        "--passphrase",
-        "",
-        "--quick-gen-key",
-        "Cert only <cert@example.invalid>",
-        "rsa2048",
-        "cert",
-        "never",
-    ]);
-    let armored = home.gpg(&["--passphrase", "", "--armor", "--export-secret-keys"]);
-    let err = PgpKey::from_armored_secret(std::str::from_utf8(&armored).unwrap()).unwrap_err();
-    assert!(err.to_string().contains("not signing-capable"), "{err:#}");
+    let Some((err, chain)) = refusal("", "Cert only <cert@example.invalid>", "cert") else {
+        return;
+    };
+    assert!(err.contains("not signing-capable"), "{chain}");
 }
