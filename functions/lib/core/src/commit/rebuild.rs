@@ -45,8 +45,9 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
         packages: head.packages.len(),
         ..Default::default()
     };
-    let outcomes: Vec<(String, Outcome)> = futures::stream::iter(head.packages.values())
-        .map(|rec| async { (rec.filename.clone(), reanalyze(app, &config, rec).await) })
+    let config = &config;
+    let outcomes: Vec<(String, Outcome)> = futures::stream::iter(head.packages.values().cloned())
+        .map(|rec| async move { (rec.filename.clone(), reanalyze(app, config, &rec).await) })
         .buffer_unordered(PARALLEL)
         .collect()
         .await;
