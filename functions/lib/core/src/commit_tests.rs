@@ -347,7 +347,8 @@ fn malformed_names_in_urls_are_4xx_without_store_keys() {
 
 /// Adapters spawn `handle` on multi-threaded executors: its future must stay `Send` (a
 /// closure over borrowed records in a stream once broke that, caught only by manage-repo).
-#[allow(dead_code)]
+// `async fn` would not state the `Send` bound this checks.
+#[allow(dead_code, clippy::manual_async_fn)]
 fn handle_is_send(
     app: Arc<crate::App>,
     req: crate::Request,
