@@ -1,10 +1,12 @@
 //! The application state every handler receives: stores, generators, signer, token.
+use crate::commit::{CommitState, PublishState};
+use crate::error::Panicked;
 use crate::generator::{Generator, Signer};
 use crate::model::{Analysis, Manifest};
 use crate::store::{MetaStore, PackageStore};
 use futures::future::BoxFuture;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 /// What the core needs from the executor it runs on (tokio locally and on Lambda, Spin's
@@ -33,41 +35,28 @@ pub struct App {
     /// How long earlier generations stay readable after they are replaced.
     pub grace: Duration,
     /// Immutable blobs decoded once (content-addressed, so never stale).
-    pub(crate) analyses: Mutex<HashMap<String, Arc<Analysis>>>,
-    pub(crate) manifests: Mutex<HashMap<String, Arc<Manifest>>>,
+    pub(crate) analyses: Lock<HashMap<String, Arc<Analysis>>>,
+    pub(crate) manifests: Lock<HashMap<String, Arc<Manifest>>>,
     /// Per repo: the publish under way in this process and who waits for it.
-    pub(crate) publishers: Mutex<HashMap<String, PublishState>>,
+    pub(crate) publishers: Lock<HashMap<String, PublishState>>,
     /// Per repo: the group commit under way in this process and the records queued for it.
-    pub(crate) committers: Mutex<HashMap<String, CommitState>>,
+    pub(crate) committers: Lock<HashMap<String, CommitState>>,
     /// Per repo and generator: what its last `finish` was given (a digest) and made.
-    pub(crate) finished: Mutex<HashMap<String, Finished>>,
+    pub(crate) finished: Lock<HashMap<String, Finished>>,
 }
 
 /// A digest of a generator's `finish` inputs, and the (path, blob) pairs it made.
 pub(crate) type Finished = (String, Vec<(String, crate::model::BlobRef)>);
 
-/// What a queued request is told: its answer, or that it leads the next round.
-pub(crate) enum Turn<T> {
-    Done(T),
-    Lead,
-}
-
-pub(crate) type Reply<T> = futures::channel::oneshot::Sender<Turn<T>>;
-type PublishResult = crate::error::ApiResult<crate::model::Published>;
-/// (head sequence after the commit, whether the record was new)
-pub(crate) type CommitResult = crate::error::ApiResult<(u64, bool)>;
-
+/// A mutex that a panic does not poison. App's maps are caches and queues that are whole
+/// between any two statements, so a request that panicked must not lock out every repo.
 #[derive(Default)]
-pub(crate) struct PublishState {
-    pub running: bool,
-    /// (head sequence to cover, where to send the answer)
-    pub waiters: Vec<(u64, Reply<PublishResult>)>,
-}
+pub(crate) struct Lock<T>(Mutex<T>);
 
-#[derive(Default)]
-pub(crate) struct CommitState {
-    pub running: bool,
-    pub queue: Vec<(crate::model::PackageRecord, Reply<CommitResult>)>,
+impl<T> Lock<T> {
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl App {
@@ -88,28 +77,79 @@ impl App {
             runtime,
             loader: None,
             grace: Duration::from_secs(3600),
-            analyses: Mutex::new(HashMap::new()),
-            manifests: Mutex::new(HashMap::new()),
-            publishers: Mutex::new(HashMap::new()),
-            committers: Mutex::new(HashMap::new()),
-            finished: Mutex::new(HashMap::new()),
+            analyses: Lock::default(),
+            manifests: Lock::default(),
+            publishers: Lock::default(),
+            committers: Lock::default(),
+            finished: Lock::default(),
         }
     }
 
     pub fn generators(&self) -> Vec<Arc<dyn Generator>> {
-        self.generators.read().unwrap().clone()
+        self.generators
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
-    /// Runs CPU-bound work (a generator call) off the async executor.
-    pub async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+    /// Runs CPU-bound work (a generator call) off the async executor. A panic in `f` fails
+    /// this call only, as `E::from(Panicked)` (a 500 for an `ApiError`), instead of
+    /// panicking the caller.
+    pub async fn blocking<U, E>(
+        &self,
+        f: impl FnOnce() -> Result<U, E> + Send + 'static,
+    ) -> Result<U, E>
+    where
+        U: Send + 'static,
+        E: From<Panicked> + Send + 'static,
+    {
         let (tx, rx) = futures::channel::oneshot::channel();
         self.runtime.spawn_blocking(Box::new(move || {
-            let _ = tx.send(f());
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                .unwrap_or_else(|p| Err(Panicked(panic_message(p.as_ref())).into()));
+            let _ = tx.send(outcome);
         }));
-        rx.await.expect("blocking task dropped")
+        rx.await
+            .unwrap_or_else(|_| Err(Panicked("the job was dropped".into()).into()))
     }
 
     pub fn now(&self) -> u64 {
         self.runtime.now()
+    }
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::error::ApiError;
+    use crate::testkit::{app, FakeGen};
+    use std::sync::Arc;
+
+    #[test]
+    fn a_panicking_blocking_job_is_a_500_and_poisons_nothing() {
+        let (app, _, _) = app(Arc::new(FakeGen::new()));
+        futures::executor::block_on(async {
+            let app2 = app.clone();
+            let r: Result<(), ApiError> = app
+                .blocking(move || {
+                    // Panic while holding one of App's locks.
+                    let _held = app2.publishers.lock();
+                    panic!("boom");
+                })
+                .await;
+            let e = r.unwrap_err();
+            assert_eq!(e.status, 500);
+            assert!(e.detail.contains("boom"), "{e}");
+            // The lock is usable afterwards, and so is the app.
+            assert!(app.publishers.lock().is_empty());
+            let ok: Result<u8, ApiError> = app.blocking(|| Ok(7)).await;
+            assert_eq!(ok.unwrap(), 7);
+        });
     }
 }

@@ -5,8 +5,8 @@ use crate::app::App;
 use crate::digest::digests;
 use crate::error::{ApiError, ApiResult};
 use crate::generator::{
-    Assembled, BulkFile, Content, Encoding, Entry, GenError, Generator, Part, Piece, RepoInfo,
-    ShelfSummary,
+    Assembled, BulkFile, Content, Encoding, Entry, GenError, Generator, Link, Part, Piece,
+    RepoInfo, ShelfSummary,
 };
 
 /// An entry with the blobs of its package and of the package's upload-time signature.
@@ -23,6 +23,11 @@ use std::sync::Arc;
 
 fn gen_failed(name: &str, e: GenError) -> ApiError {
     ApiError::internal(format!("generator {name}: {e}"))
+}
+
+/// The generator asked for something impossible (a bad path, an unknown file).
+fn invalid(name: &str, detail: String) -> ApiError {
+    gen_failed(name, GenError::Failed(detail))
 }
 
 /// Generators write paths under their mount; refuse anything that could escape it.
@@ -146,13 +151,30 @@ fn entry_order(a: &Entry, b: &Entry) -> std::cmp::Ordering {
 }
 
 /// Renders one generator's tree: returns (path under the mount, blob) pairs, blobs stored.
+/// Plan and assemble the bulk files (off the executor), store them, then `finish`.
 pub async fn render_generator(
     app: &App,
     g: Arc<dyn Generator>,
     info: &RepoInfo,
     entries: Vec<Filed>,
 ) -> ApiResult<Vec<(String, BlobRef)>> {
-    let gname = g.info().name.clone();
+    let shelves = by_shelf(entries);
+    let summaries = summarize(&shelves);
+    let (g2, info2, sum2) = (g.clone(), info.clone(), summaries.clone());
+    let (built, linked) = app
+        .blocking(move || build(g2.as_ref(), &info2, &sum2, &shelves))
+        .await?;
+    let mut files: BTreeMap<String, BlobRef> = linked.into_iter().collect();
+    let mut assembled = Vec::with_capacity(built.len());
+    for (a, data) in built {
+        files.insert(a.path.clone(), store(app, data).await?);
+        assembled.push(a);
+    }
+    finish(app, g, info, summaries, assembled, files).await
+}
+
+/// Entries grouped by shelf, each group in the stable order.
+fn by_shelf(entries: Vec<Filed>) -> HashMap<String, Vec<Filed>> {
     let mut shelves: HashMap<String, Vec<Filed>> = HashMap::new();
     for f in entries {
         shelves.entry(f.entry.shelf.clone()).or_default().push(f);
@@ -160,6 +182,10 @@ pub async fn render_generator(
     for v in shelves.values_mut() {
         v.sort_by(|a, b| entry_order(&a.entry, &b.entry));
     }
+    shelves
+}
+
+fn summarize(shelves: &HashMap<String, Vec<Filed>>) -> Vec<ShelfSummary> {
     let mut summaries: Vec<ShelfSummary> = shelves
         .iter()
         .map(|(s, v)| ShelfSummary {
@@ -168,81 +194,98 @@ pub async fn render_generator(
         })
         .collect();
     summaries.sort_by(|a, b| a.shelf.cmp(&b.shelf));
+    summaries
+}
 
-    // plan + assembly + encoding: CPU work, off the executor.
-    let (g2, info2, sum2) = (g.clone(), info.clone(), summaries.clone());
-    type Built = (Vec<(Assembled, Vec<u8>)>, Vec<(String, BlobRef)>);
-    let built: Result<Built, ApiError> = app
-        .blocking(move || {
-            let plan = g2.plan(&info2, &sum2).map_err(|e| gen_failed(&gname, e))?;
-            let mut out = Vec::new();
-            for file in &plan.files {
-                check_path(&file.path).map_err(|e| gen_failed(&gname, GenError::Failed(e)))?;
-                let identity = assemble_identity(file, &shelves)
-                    .map_err(|e| gen_failed(&gname, GenError::Failed(e)))?;
-                let open = digests(&identity);
-                let mut encs = file.encodings.clone();
-                encs.dedup();
-                for enc in encs {
-                    let data = encode(&identity, enc)?;
-                    let d = digests(&data);
-                    out.push((
-                        Assembled {
-                            path: format!("{}{}", file.path, enc.suffix()),
-                            encoding: enc,
-                            size: d.size,
-                            md5: d.md5,
-                            sha1: d.sha1,
-                            sha256: d.sha256,
-                            sha512: d.sha512,
-                            open_size: open.size,
-                            open_sha256: open.sha256.clone(),
-                        },
-                        data,
-                    ));
-                }
-            }
-            // Links: each selected package (and its signature) again under the prefix.
-            let mut linked = Vec::new();
-            for link in &plan.links {
-                for f in link.shelves.iter().filter_map(|s| shelves.get(s)).flatten() {
-                    let base = f.entry.path.rsplit('/').next().unwrap_or_default();
-                    if base.is_empty() {
-                        continue;
-                    }
-                    let path = format!("{}{base}", link.prefix);
-                    check_path(&path).map_err(|e| gen_failed(&gname, GenError::Failed(e)))?;
-                    linked.push((path.clone(), f.package.clone()));
-                    if let (Some(suffix), Some(sig)) = (&link.signature, &f.signature) {
-                        linked.push((format!("{path}{suffix}"), sig.clone()));
-                    }
-                }
-            }
-            Ok((out, linked))
-        })
-        .await;
-    let (built, linked) = built?;
+/// Each bulk file in each encoding with its bytes, and the linked package files.
+type Built = (Vec<(Assembled, Vec<u8>)>, Vec<(String, BlobRef)>);
 
-    let mut files: BTreeMap<String, BlobRef> = linked.into_iter().collect();
-    let mut assembled = Vec::with_capacity(built.len());
-    for (a, data) in built {
-        let d = app.packages.put_bytes(data.into()).await?;
-        files.insert(
-            a.path.clone(),
-            BlobRef {
-                sha256: d.sha256,
-                size: d.size,
-            },
-        );
-        assembled.push(a);
+/// Plan, assembly and encoding: CPU work.
+fn build(
+    g: &dyn Generator,
+    info: &RepoInfo,
+    summaries: &[ShelfSummary],
+    shelves: &HashMap<String, Vec<Filed>>,
+) -> ApiResult<Built> {
+    let gname = &g.info().name;
+    let plan = g.plan(info, summaries).map_err(|e| gen_failed(gname, e))?;
+    let mut out = Vec::new();
+    for file in &plan.files {
+        out.extend(assemble_file(gname, file, shelves)?);
     }
+    Ok((out, links(gname, &plan.links, shelves)?))
+}
 
+/// One bulk file: its identity bytes, then each encoding of them with its digests.
+fn assemble_file(
+    gname: &str,
+    file: &BulkFile,
+    shelves: &HashMap<String, Vec<Filed>>,
+) -> ApiResult<Vec<(Assembled, Vec<u8>)>> {
+    check_path(&file.path).map_err(|e| invalid(gname, e))?;
+    let identity = assemble_identity(file, shelves).map_err(|e| invalid(gname, e))?;
+    let open = digests(&identity);
+    let mut encs = file.encodings.clone();
+    encs.dedup();
+    let mut out = Vec::new();
+    for enc in encs {
+        let data = encode(&identity, enc)?;
+        let d = digests(&data);
+        let a = Assembled {
+            path: format!("{}{}", file.path, enc.suffix()),
+            encoding: enc,
+            size: d.size,
+            md5: d.md5,
+            sha1: d.sha1,
+            sha256: d.sha256,
+            sha512: d.sha512,
+            open_size: open.size,
+            open_sha256: open.sha256.clone(),
+        };
+        out.push((a, data));
+    }
+    Ok(out)
+}
+
+/// Links: each selected package (and its signature) again under the link's prefix.
+fn links(
+    gname: &str,
+    links: &[Link],
+    shelves: &HashMap<String, Vec<Filed>>,
+) -> ApiResult<Vec<(String, BlobRef)>> {
+    let mut linked = Vec::new();
+    for link in links {
+        for f in link.shelves.iter().filter_map(|s| shelves.get(s)).flatten() {
+            let base = f.entry.path.rsplit('/').next().unwrap_or_default();
+            if base.is_empty() {
+                continue;
+            }
+            let path = format!("{}{base}", link.prefix);
+            check_path(&path).map_err(|e| invalid(gname, e))?;
+            linked.push((path.clone(), f.package.clone()));
+            if let (Some(suffix), Some(sig)) = (&link.signature, &f.signature) {
+                linked.push((format!("{path}{suffix}"), sig.clone()));
+            }
+        }
+    }
+    Ok(linked)
+}
+
+/// The generator's `finish` over the assembled files, its outputs stored next to `files`.
+/// Same generator, same shelves, same assembled files as last time: its finish would only
+/// differ by the date, so what it made then is kept (no re-signing of unchanged formats).
+async fn finish(
+    app: &App,
+    g: Arc<dyn Generator>,
+    info: &RepoInfo,
+    summaries: Vec<ShelfSummary>,
+    assembled: Vec<Assembled>,
+    mut files: BTreeMap<String, BlobRef>,
+) -> ApiResult<Vec<(String, BlobRef)>> {
     let gname = g.info().name.clone();
-    // Same generator, same shelves, same assembled files as last time: its finish would only
-    // differ by the date, so keep what it made (no re-signing of unchanged formats).
     let cache_key = finish_key(&g, info, &summaries, &assembled);
     let slot = format!("{}/{gname}", info.name);
-    if let Some((key, made)) = app.finished.lock().unwrap().get(&slot) {
+    if let Some((key, made)) = app.finished.lock().get(&slot) {
         if *key == cache_key {
             files.extend(made.iter().cloned());
             return Ok(files.into_iter().collect());
@@ -255,52 +298,8 @@ pub async fn render_generator(
         .await
         .map_err(|e| gen_failed(&gname, e))?;
     for o in outputs {
-        check_path(&o.path).map_err(|e| gen_failed(&gname, GenError::Failed(e)))?;
-        let blob = match o.content {
-            Content::Bytes(b) => {
-                let d = app.packages.put_bytes(b.into()).await?;
-                BlobRef {
-                    sha256: d.sha256,
-                    size: d.size,
-                }
-            }
-            Content::SameAs(p) => files.get(&p).cloned().ok_or_else(|| {
-                gen_failed(
-                    &gname,
-                    GenError::Failed(format!("{} is same-as unknown path {p}", o.path)),
-                )
-            })?,
-            Content::Concat(pieces, enc) => {
-                let mut joined = Vec::new();
-                for piece in pieces {
-                    match piece {
-                        Piece::Bytes(b) => joined.extend_from_slice(&b),
-                        Piece::File(p) => {
-                            let blob = files.get(&p).ok_or_else(|| {
-                                gen_failed(
-                                    &gname,
-                                    GenError::Failed(format!(
-                                        "{} concatenates unknown path {p}",
-                                        o.path
-                                    )),
-                                )
-                            })?;
-                            let bytes =
-                                app.packages.get_bytes(&blob.sha256).await?.ok_or_else(|| {
-                                    ApiError::internal(format!("blob of {p} is missing"))
-                                })?;
-                            joined.extend_from_slice(&bytes);
-                        }
-                    }
-                }
-                let data = app.blocking(move || encode(&joined, enc)).await?;
-                let d = app.packages.put_bytes(data.into()).await?;
-                BlobRef {
-                    sha256: d.sha256,
-                    size: d.size,
-                }
-            }
-        };
+        check_path(&o.path).map_err(|e| invalid(&gname, e))?;
+        let blob = output_blob(app, &gname, &o.path, o.content, &files).await?;
         files.insert(o.path, blob);
     }
     let made: Vec<(String, BlobRef)> = files
@@ -308,8 +307,57 @@ pub async fn render_generator(
         .filter(|(p, _)| !before.contains(*p))
         .map(|(p, b)| (p.clone(), b.clone()))
         .collect();
-    app.finished.lock().unwrap().insert(slot, (cache_key, made));
+    app.finished.lock().insert(slot, (cache_key, made));
     Ok(files.into_iter().collect())
+}
+
+/// One `finish` output as a stored blob: its bytes, a file published earlier in the tree,
+/// or pieces of both joined and encoded.
+async fn output_blob(
+    app: &App,
+    gname: &str,
+    path: &str,
+    content: Content,
+    files: &BTreeMap<String, BlobRef>,
+) -> ApiResult<BlobRef> {
+    let known = |p: &str, verb: &str| {
+        files
+            .get(p)
+            .cloned()
+            .ok_or_else(|| invalid(gname, format!("{path} {verb} unknown path {p}")))
+    };
+    match content {
+        Content::Bytes(b) => store(app, b).await,
+        Content::SameAs(p) => known(&p, "is same-as"),
+        Content::Concat(pieces, enc) => {
+            let mut joined = Vec::new();
+            for piece in pieces {
+                match piece {
+                    Piece::Bytes(b) => joined.extend_from_slice(&b),
+                    Piece::File(p) => {
+                        let blob = known(&p, "concatenates")?;
+                        let bytes =
+                            app.packages.get_bytes(&blob.sha256).await?.ok_or_else(|| {
+                                ApiError::internal(format!("blob of {p} is missing"))
+                            })?;
+                        joined.extend_from_slice(&bytes);
+                    }
+                }
+            }
+            let data = app
+                .blocking(move || encode(&joined, enc).map_err(ApiError::from))
+                .await?;
+            store(app, data).await
+        }
+    }
+}
+
+async fn store(app: &App, data: Vec<u8>) -> ApiResult<BlobRef> {
+    let d = app.packages.put_bytes(data.into()).await?;
+    Ok(BlobRef {
+        sha256: d.sha256,
+        size: d.size,
+    })
 }
 
 /// Everything `finish` depends on but the clock: the generator instance, the repo's

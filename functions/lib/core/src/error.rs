@@ -1,8 +1,12 @@
-//! Every failure the API reports: a status and `{"error": "...", "detail": "..."}`.
-use crate::body::{Body, Response};
+//! The core's one error type, and the one place it becomes HTTP: a status and
+//! `{"error": "...", "detail": "..."}`. A client's fault is a 4xx; only our own (a store, a
+//! generator that misbehaves, a panic) is a 5xx.
+use crate::body::Response;
+use crate::generator::GenError;
 use http::StatusCode;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{} {}: {}", .status.as_u16(), .error, .detail)]
 pub struct ApiError {
     pub status: StatusCode,
     pub error: String,
@@ -35,6 +39,10 @@ impl ApiError {
     pub fn unprocessable(error: &str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, error, detail)
     }
+    /// Too many conflicting compare-and-sets in a row: the client may simply retry.
+    pub fn busy(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", detail)
+    }
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error", detail)
     }
@@ -64,23 +72,22 @@ impl From<std::io::Error> for ApiError {
     }
 }
 
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.status.as_u16(),
-            self.error,
-            self.detail
-        )
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A blocking job (a generator call) panicked: that request fails with a 500, the server and
+/// every other repo go on (see `App::blocking`).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("a blocking job panicked: {0}")]
+pub struct Panicked(pub String);
+
+impl From<Panicked> for ApiError {
+    fn from(p: Panicked) -> Self {
+        ApiError::internal(p.to_string())
     }
 }
 
-pub type ApiResult<T> = Result<T, ApiError>;
-
-/// Empty-body helper kept next to the error type so handlers import one module.
-pub fn empty(status: StatusCode) -> Response {
-    let mut r = Response::new(Body::Empty);
-    *r.status_mut() = status;
-    r
+impl From<Panicked> for GenError {
+    fn from(p: Panicked) -> Self {
+        GenError::Failed(p.to_string())
+    }
 }

@@ -3,9 +3,8 @@
 //! older than `min_age` is deleted. The age threshold keeps blobs that an upload or a publish
 //! in flight has written but not committed yet, so GC is safe beside a running server.
 use crate::app::App;
-use crate::commit::{load_head, load_published, manifest_of};
+use crate::commit::{load_head, load_published, manifest_of, repo_names};
 use crate::error::ApiResult;
-use crate::model::keys;
 use std::collections::HashSet;
 
 #[derive(serde::Serialize, Default, Debug)]
@@ -19,14 +18,8 @@ pub struct GcReport {
 /// Marks every blob a repo references, then deletes the others older than `min_age` seconds.
 pub async fn collect(app: &App, min_age: u64) -> ApiResult<GcReport> {
     let mut live: HashSet<String> = HashSet::new();
-    for key in app.meta.list(keys::REPO_PREFIX).await? {
-        let Some(repo) = key
-            .strip_prefix(keys::REPO_PREFIX)
-            .and_then(|k| k.strip_suffix("/config"))
-        else {
-            continue;
-        };
-        let (head, _) = load_head(app, repo).await?;
+    for repo in repo_names(app).await? {
+        let (head, _) = load_head(app, &repo).await?;
         for rec in head.packages.values() {
             live.insert(rec.sha256.clone());
             live.insert(rec.analysis.clone());
@@ -34,7 +27,7 @@ pub async fn collect(app: &App, min_age: u64) -> ApiResult<GcReport> {
                 live.insert(s.sha256.clone());
             }
         }
-        if let Some((p, _)) = load_published(app, repo).await? {
+        if let Some((p, _)) = load_published(app, &repo).await? {
             // Retired generations count while they are still served (see `commit::resolve`).
             let now = app.now();
             let manifests = std::iter::once(p.manifest.clone()).chain(

@@ -1,8 +1,11 @@
 //! reposmith-core: the engine shared by every target (local, Lambda, Spin). No wasmtime and
 //! no AWS SDK here: generators and stores come in through traits.
 //!
-//! - `routes` maps a URL to a route; `handlers` has one plain function per route;
-//! - `commit` is the commit protocol (store, analyze, compare-and-set, publish, serve);
+//! - `routes` maps a URL to a route; `handlers` has one plain function per route, which
+//!   parses the request, calls one function of `commit` and shapes the response;
+//! - `commit` is the commit protocol (store, analyze, compare-and-set, publish, serve), a
+//!   file per step; `names` says which names a client may give; `error` is the one error
+//!   type and its HTTP mapping;
 //! - `assemble` builds a generator's bulk files natively; `store` and `generator` are the
 //!   seams to backends and to the wasm host.
 pub mod app;
@@ -17,6 +20,7 @@ pub mod gc;
 pub mod generator;
 pub mod handlers;
 pub mod model;
+pub mod names;
 pub mod routes;
 mod serde_bytes_b64;
 pub mod store;

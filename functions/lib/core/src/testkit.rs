@@ -169,6 +169,9 @@ impl Generator for FakeGen {
         _h: &[Hint],
     ) -> std::result::Result<Vec<Entry>, GenError> {
         let file = pkg.facts().filename.clone();
+        if file == "panic" {
+            panic!("the fake generator panics on a file named panic");
+        }
         // "PKG NAME ..." names the package NAME; the entry's index line is the file name.
         let head = String::from_utf8_lossy(&pkg.read(0, 64).unwrap_or_default()).into_owned();
         let pkg_name = head.split_whitespace().nth(1).unwrap_or(&file).to_string();

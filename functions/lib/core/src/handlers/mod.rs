@@ -1,5 +1,6 @@
-//! One handler per route: a plain async function from request to response, the domain work
-//! in `commit`. `handle` is the only entry point every adapter calls.
+//! One handler per route: a plain async function that parses the request, calls one
+//! function of `commit` (the domain work) and shapes the response. `handle` is the only
+//! entry point every adapter calls.
 mod generators_add;
 mod generators_list;
 mod key_get;
@@ -20,8 +21,10 @@ mod vieter;
 
 use crate::app::App;
 use crate::body::{Request, Response};
+use crate::commit::Added;
 use crate::error::{ApiError, ApiResult};
 use crate::generator::Hint;
+pub(crate) use crate::names::check_repo_name;
 use crate::routes::{route, Route};
 use http::Method;
 
@@ -38,14 +41,13 @@ async fn dispatch(app: &App, req: Request) -> ApiResult<Response> {
     if is_write(&m) {
         authorize(app, &req)?;
     }
-    let trace = Method::from_bytes(b"TRACE").expect("valid method");
     match (r, m) {
         (Route::Root, Method::GET | Method::HEAD) => root::get(app).await,
         (Route::Repos, Method::GET | Method::HEAD) => repos_list::get(app).await,
         (Route::Repo(repo), Method::GET | Method::HEAD) => packages_list::get(app, &repo).await,
         (Route::Repo(repo), Method::POST) => repo_create::post(app, &repo, req).await,
         (Route::Repo(repo), Method::DELETE) => repo_delete::delete(app, &repo).await,
-        (Route::Repo(repo), m) if m == trace => repo_rebuild::rebuild(app, &repo).await,
+        (Route::Repo(repo), Method::TRACE) => repo_rebuild::rebuild(app, &repo).await,
         (Route::Rebuild(repo), Method::POST) => repo_rebuild::rebuild(app, &repo).await,
         (Route::Packages(repo), Method::GET | Method::HEAD) => packages_list::get(app, &repo).await,
         (Route::Packages(repo), Method::POST) => package_add::post(app, &repo, req).await,
@@ -115,75 +117,21 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Repo names become store keys and URL segments: keep them plain.
-pub(crate) fn check_repo_name(name: &str) -> ApiResult<()> {
-    let ok = !name.is_empty()
-        && !crate::routes::RESERVED.contains(&name)
-        && name.len() <= 64
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(format!(
-            "invalid repo name {name:?}: use 1-64 of [A-Za-z0-9._+-], starting with a letter or digit, and not {:?}",
-            crate::routes::RESERVED
-        )))
-    }
-}
-
-/// Uploaded file names become URL segments and published paths.
-pub(crate) fn check_filename(name: &str) -> ApiResult<()> {
-    if name.is_empty() {
-        return Err(ApiError::bad_request(
-            "missing file name: give ?filename=NAME, Content-Disposition, or a multipart file name",
-        ));
-    }
-    if name.len() > 255
-        || name.contains('/')
-        || name.contains('\\')
-        || name == "."
-        || name == ".."
-        || name.starts_with('.')
-        || name.chars().any(|c| c.is_control() || c.is_whitespace())
-    {
-        return Err(ApiError::bad_request(format!(
-            "invalid file name {name:?}: no directories, no leading dot, no spaces or control characters"
-        )));
-    }
-    Ok(())
-}
-
 /// Hints from `?hint.KEY=VALUE` and `X-Reposmith-Hint: KEY=VALUE` (repeatable).
 pub(crate) fn hints_of(req: &Request) -> ApiResult<Vec<Hint>> {
     let mut hints = Vec::new();
     for (k, v) in crate::routes::query_pairs(req.uri().query()) {
         if let Some(key) = k.strip_prefix("hint.") {
-            hints.push(hint(key, &v)?);
+            hints.push(crate::names::hint(key, &v)?);
         }
     }
     for v in req.headers().get_all("x-reposmith-hint") {
         let s = v
             .to_str()
             .map_err(|_| ApiError::bad_request("X-Reposmith-Hint must be ASCII"))?;
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| ApiError::bad_request(format!("hint {s:?} is not KEY=VALUE")))?;
-        hints.push(hint(k.trim(), v.trim())?);
+        hints.push(crate::names::hint_pair(s)?);
     }
     Ok(hints)
-}
-
-pub(crate) fn hint(key: &str, value: &str) -> ApiResult<Hint> {
-    if key.is_empty() || key.starts_with("repo.") || key.chars().any(|c| c.is_control()) {
-        return Err(ApiError::bad_request(format!("invalid hint key {key:?}")));
-    }
-    Ok(Hint {
-        key: key.to_string(),
-        value: value.to_string(),
-    })
 }
 
 pub(crate) fn query_value(req: &Request, key: &str) -> Option<String> {
@@ -191,4 +139,35 @@ pub(crate) fn query_value(req: &Request, key: &str) -> Option<String> {
         .into_iter()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v)
+}
+
+/// An optional JSON body (at most 64 KiB): blank is `T::default()`. `what` names it in errors.
+pub(crate) async fn json_body<T>(req: Request, what: &str) -> ApiResult<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+{
+    let raw = req
+        .into_body()
+        .collect(64 * 1024)
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&raw).map_err(|e| ApiError::bad_request(format!("{what}: {e}")))
+}
+
+/// A package added: 201 when new, 200 for the same bytes again.
+pub(crate) fn added_response(added: Added) -> Response {
+    let status = if added.new {
+        http::StatusCode::CREATED
+    } else {
+        http::StatusCode::OK
+    };
+    crate::json_response(status, &added)
+}
+
+/// 200 with a JSON body.
+fn ok_json(value: &impl serde::Serialize) -> ApiResult<Response> {
+    Ok(crate::json_response(http::StatusCode::OK, value))
 }

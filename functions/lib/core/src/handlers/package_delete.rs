@@ -5,9 +5,6 @@ use crate::commit::remove;
 use crate::error::ApiResult;
 
 pub async fn delete(app: &App, repo: &str, filename: &str) -> ApiResult<Response> {
-    let (rec, published) = remove(app, repo, filename).await?;
-    Ok(crate::json_response(
-        http::StatusCode::OK,
-        &serde_json::json!({ "removed": rec.filename, "generation": published.generation }),
-    ))
+    let r = remove(app, repo, filename).await?;
+    super::ok_json(&serde_json::json!({ "removed": filename, "generation": r.generation }))
 }

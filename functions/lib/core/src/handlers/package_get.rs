@@ -2,16 +2,11 @@
 //! a presigned storage URL when the package store offers one.
 use crate::app::App;
 use crate::body::{Body, Response};
-use crate::commit::{load_config, load_head};
-use crate::error::{ApiError, ApiResult};
+use crate::commit::package;
+use crate::error::ApiResult;
 
 pub async fn get(app: &App, repo: &str, filename: &str, head_only: bool) -> ApiResult<Response> {
-    load_config(app, repo).await?;
-    let (head, _) = load_head(app, repo).await?;
-    let rec = head
-        .packages
-        .get(filename)
-        .ok_or_else(|| ApiError::not_found(format!("no package {filename:?} in repo {repo}")))?;
+    let rec = package(app, repo, filename).await?;
     if let Some(url) = app.packages.presigned_get(&rec.sha256, filename).await? {
         return Ok(http::Response::builder()
             .status(http::StatusCode::TEMPORARY_REDIRECT)

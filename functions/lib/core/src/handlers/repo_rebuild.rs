@@ -6,6 +6,5 @@ use crate::commit::rebuild as rebuild_repo;
 use crate::error::ApiResult;
 
 pub async fn rebuild(app: &App, repo: &str) -> ApiResult<Response> {
-    let report = rebuild_repo(app, repo).await?;
-    Ok(crate::json_response(http::StatusCode::OK, &report))
+    super::ok_json(&rebuild_repo(app, repo).await?)
 }

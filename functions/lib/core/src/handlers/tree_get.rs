@@ -2,13 +2,10 @@
 //! `repodata/`, `pacman/`, ...), resolved through the current generation's manifest.
 use crate::app::App;
 use crate::body::Response;
-use crate::commit::{load_config, resolve};
-use crate::error::{ApiError, ApiResult};
+use crate::commit::resolve_in;
+use crate::error::ApiResult;
 
 pub async fn get(app: &App, repo: &str, path: &str, head_only: bool) -> ApiResult<Response> {
-    load_config(app, repo).await?;
-    let blob = resolve(app, repo, path)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("{path} is not published in repo {repo}")))?;
+    let blob = resolve_in(app, repo, path).await?;
     crate::blob_response(app, &blob.sha256, blob.size, path, head_only).await
 }

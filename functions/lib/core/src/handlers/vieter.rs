@@ -57,7 +57,8 @@ pub async fn publish(app: &App, repo: &str, req: Request) -> ApiResult<Response>
         _ => "zst",
     };
     let filename = format!("{}-{}-{}.pkg.tar.{ext}", e.name, e.version, e.arch);
-    super::package_add::respond(app, repo, &filename, &d, &[]).await
+    let added = crate::commit::add_stored(app, repo, &filename, &d, &[]).await?;
+    Ok(super::added_response(added))
 }
 
 async fn create_default(app: &App, repo: &str) -> ApiResult<RepoConfig> {

@@ -1,0 +1,154 @@
+//! Step 2: the generators that claim a stored package analyze it (ranged reads only); the
+//! analysis is stored as an immutable blob and the record to commit names it. The package
+//! is signed once here too.
+use super::serve::remember_analysis;
+use super::to_json;
+use crate::app::App;
+use crate::digest::Digests;
+use crate::error::{ApiError, ApiResult};
+use crate::generator::{Facts, GenError, Generator, Hint, PackageReader};
+use crate::model::{Analysis, BlobRef, EntryId, PackageRecord, RepoConfig};
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// First bytes handed to `claims`.
+const HEAD_BYTES: u32 = 4096;
+
+/// Claims and analyzes a stored package. Returns the record to commit (unsigned).
+pub async fn analyze(
+    app: &App,
+    config: &RepoConfig,
+    filename: &str,
+    digests: &Digests,
+    hints: &[Hint],
+) -> ApiResult<PackageRecord> {
+    let reader = app.packages.reader(facts(filename, digests)).await?;
+    let (gens, fname, all_hints) = (
+        app.generators(),
+        filename.to_string(),
+        with_repo_hints(config, hints),
+    );
+    let analysis = app
+        .blocking(move || run_generators(&gens, reader, &fname, &all_hints))
+        .await?;
+    let stored = app.packages.put_bytes(to_json(&analysis)?.into()).await?;
+    let entries = analysis
+        .by_generator
+        .iter()
+        .map(|(g, es)| (g.clone(), es.iter().map(EntryId::from).collect()))
+        .collect();
+    remember_analysis(app, &stored.sha256, analysis);
+    Ok(PackageRecord {
+        filename: filename.to_string(),
+        size: digests.size,
+        md5: digests.md5.clone(),
+        sha1: digests.sha1.clone(),
+        sha256: digests.sha256.clone(),
+        sha512: digests.sha512.clone(),
+        hints: hints.iter().filter(|h| !is_reserved(h)).cloned().collect(),
+        uploaded: app.now(),
+        entries,
+        analysis: stored.sha256,
+        signature: None,
+    })
+}
+
+fn facts(filename: &str, d: &Digests) -> Facts {
+    Facts {
+        filename: filename.to_string(),
+        size: d.size,
+        md5: d.md5.clone(),
+        sha1: d.sha1.clone(),
+        sha256: d.sha256.clone(),
+        sha512: d.sha512.clone(),
+    }
+}
+
+fn is_reserved(h: &Hint) -> bool {
+    h.key.starts_with("repo.")
+}
+
+/// The client's hints plus the repo's defaults as reserved `repo.` hints: analyze has no
+/// other view of the repo.
+fn with_repo_hints(config: &RepoConfig, hints: &[Hint]) -> Vec<Hint> {
+    let mut all = hints.to_vec();
+    for (k, v) in [
+        ("repo.name", &config.name),
+        ("repo.default-suite", &config.default_suite),
+        ("repo.default-component", &config.default_component),
+    ] {
+        if !v.is_empty() {
+            all.push(Hint {
+                key: k.into(),
+                value: v.clone(),
+            });
+        }
+    }
+    all
+}
+
+/// The generator calls (CPU-bound, run off the executor): who claims the file, then what
+/// each claimant makes of it. Nobody claiming it, or one rejecting it, is a 422.
+fn run_generators(
+    gens: &[Arc<dyn Generator>],
+    reader: Arc<dyn PackageReader>,
+    fname: &str,
+    hints: &[Hint],
+) -> ApiResult<Analysis> {
+    let head = reader
+        .read(0, HEAD_BYTES)
+        .map_err(|e| ApiError::internal(format!("reading package: {e}")))?;
+    let claiming: Vec<&Arc<dyn Generator>> = gens
+        .iter()
+        .filter(|g| g.claims(fname, &head, hints))
+        .collect();
+    if claiming.is_empty() {
+        return Err(unknown_format(gens, fname));
+    }
+    let mut analysis = Analysis::default();
+    for g in claiming {
+        let name = g.info().name.clone();
+        let entries = g.analyze(reader.clone(), hints).map_err(|e| match e {
+            GenError::Rejected(m) => {
+                ApiError::unprocessable("malformed package", format!("{name}: {m}"))
+            }
+            GenError::Failed(m) => ApiError::internal(format!("generator {name} failed: {m}")),
+        })?;
+        analysis.by_generator.insert(name, entries);
+    }
+    Ok(analysis)
+}
+
+fn unknown_format(gens: &[Arc<dyn Generator>], fname: &str) -> ApiError {
+    let known: Vec<String> = gens
+        .iter()
+        .map(|g| format!("{} ({})", g.info().name, g.info().extensions.join(", ")))
+        .collect();
+    let known = if known.is_empty() {
+        "none loaded".to_string()
+    } else {
+        known.join("; ")
+    };
+    ApiError::unprocessable(
+        "unknown package format",
+        format!("no generator claims {fname:?}; known formats: {known}"),
+    )
+}
+
+/// The package's detached OpenPGP signature, made once when it is added (so that no publish
+/// reads a package file) and kept by rebuilds: it depends only on the bytes and the key.
+pub async fn sign_package(app: &App, sha256: &str) -> ApiResult<BlobRef> {
+    let (signer, sha) = (app.signer.clone(), sha256.to_string());
+    let sig = app
+        .blocking(move || {
+            signer
+                .detached_package(&sha)
+                .map_err(|e| ApiError::internal(format!("signing the package: {e}")))
+        })
+        .await?;
+    let d = app.packages.put_bytes(Bytes::from(sig)).await?;
+    Ok(BlobRef {
+        sha256: d.sha256,
+        size: d.size,
+    })
+}

@@ -1,0 +1,242 @@
+//! Coalescing, in one process: concurrent requests on a repo share the work of steps 3 and
+//! 4. Whoever finds no round running leads it; everyone who comes meanwhile waits in the
+//! round's queue and is answered by the leader's result, or handed the lead of the next round.
+//! Across processes the compare-and-sets decide; this only saves work.
+use super::load_published;
+use super::publish::publish_once;
+use super::record::{insert_record, one_version_generators, update_head, Change};
+use crate::app::{App, Lock};
+use crate::error::{ApiError, ApiResult};
+use crate::model::{PackageRecord, Published};
+use futures::channel::oneshot;
+use std::collections::HashMap;
+
+/// What a queued request is told: its answer, or that it leads the next round.
+pub(crate) enum Turn<T> {
+    Done(T),
+    Lead,
+}
+
+type Reply<T> = oneshot::Sender<Turn<T>>;
+type PublishResult = ApiResult<Published>;
+/// (head sequence after the commit, whether the record was new)
+type CommitResult = ApiResult<(u64, bool)>;
+
+/// One repo's round: whether somebody leads it, and who waits (what each needs, and where
+/// to send its answer).
+pub(crate) struct Round<T, U> {
+    running: bool,
+    waiting: Vec<(T, Reply<U>)>,
+}
+
+impl<T, U> Default for Round<T, U> {
+    fn default() -> Self {
+        Round {
+            running: false,
+            waiting: Vec::new(),
+        }
+    }
+}
+
+/// Publishes: the head sequence each waiter needs covered.
+pub(crate) type PublishState = Round<u64, PublishResult>;
+/// Group commits: the record each waiter brings.
+pub(crate) type CommitState = Round<PackageRecord, CommitResult>;
+type Rounds<T, U> = Lock<HashMap<String, Round<T, U>>>;
+
+impl<T, U> Round<T, U> {
+    /// Passes the lead to the first waiter (dropping any whose request is gone), or ends the
+    /// round when nobody waits.
+    fn hand_over(&mut self) {
+        while !self.waiting.is_empty() {
+            let (_, tx) = self.waiting.remove(0);
+            if tx.send(Turn::Lead).is_ok() {
+                return;
+            }
+        }
+        self.running = false;
+    }
+}
+
+/// Hands a round back if its leader is dropped mid-way (its client went away): the waiters
+/// see their channels close and start over.
+struct Leadership<'a, T, U> {
+    rounds: &'a Rounds<T, U>,
+    repo: &'a str,
+    done: bool,
+}
+
+impl<'a, T, U> Leadership<'a, T, U> {
+    fn new(rounds: &'a Rounds<T, U>, repo: &'a str) -> Self {
+        Leadership {
+            rounds,
+            repo,
+            done: false,
+        }
+    }
+
+    /// The round is over: pass the lead on (the caller holds the round's lock).
+    fn finish(mut self, round: &mut Round<T, U>) {
+        self.done = true;
+        round.hand_over();
+    }
+}
+
+impl<T, U> Drop for Leadership<'_, T, U> {
+    fn drop(&mut self) {
+        if !self.done {
+            if let Some(round) = self.rounds.lock().get_mut(self.repo) {
+                round.running = false;
+                round.waiting.clear();
+            }
+        }
+    }
+}
+
+/// Step 4: make sure the published generation covers head sequence `seq`.
+///
+/// Publishes of a repo coalesce: whoever finds no publish running becomes the leader and
+/// renders; everyone who commits meanwhile queues, and the next render (which reads a head
+/// holding their commits) answers them all at once. Across processes, the compare-and-set
+/// on the `published` pointer decides, and a loser re-reads what won.
+pub async fn ensure_published(app: &App, repo: &str, seq: u64) -> ApiResult<Published> {
+    loop {
+        if let Some((p, _)) = load_published(app, repo).await? {
+            if p.covers >= seq {
+                return Ok(p);
+            }
+        }
+        let rx = {
+            let mut rounds = app.publishers.lock();
+            let round = rounds.entry(repo.to_string()).or_default();
+            if round.running {
+                let (tx, rx) = oneshot::channel();
+                round.waiting.push((seq, tx));
+                Some(rx)
+            } else {
+                round.running = true;
+                None
+            }
+        };
+        match rx {
+            None => return lead_publish(app, repo, seq).await,
+            Some(rx) => match rx.await {
+                Ok(Turn::Done(r)) => return r,
+                Ok(Turn::Lead) => return lead_publish(app, repo, seq).await,
+                // The leader was dropped: start over, maybe leading.
+                Err(_) => continue,
+            },
+        }
+    }
+}
+
+/// Publishes until the leader is covered, answering every waiter its render covers; then
+/// hands the next round to a waiter that is still uncovered, so no request leads forever.
+async fn lead_publish(app: &App, repo: &str, seq: u64) -> ApiResult<Published> {
+    let guard = Leadership::new(&app.publishers, repo);
+    loop {
+        let result = publish_once(app, repo).await;
+        let mut rounds = app.publishers.lock();
+        let round = rounds.entry(repo.to_string()).or_default();
+        let mut pending = Vec::new();
+        for (s, tx) in std::mem::take(&mut round.waiting) {
+            match &result {
+                Ok(p) if p.covers < s => pending.push((s, tx)),
+                r => {
+                    let _ = tx.send(Turn::Done(r.clone()));
+                }
+            }
+        }
+        round.waiting = pending;
+        let covered = !matches!(&result, Ok(p) if p.covers < seq);
+        if covered {
+            guard.finish(round);
+            return result;
+        }
+    }
+}
+
+/// Step 3 for a new record, as a group commit: whoever finds no commit running leads and
+/// applies every record queued meanwhile in one compare-and-set of the head; the others get
+/// their answer from it. Returns the head sequence number after the commit and whether the
+/// record was new (false: the same file again).
+pub async fn commit_record(app: &App, repo: &str, record: PackageRecord) -> CommitResult {
+    let (tx, rx) = oneshot::channel();
+    let lead = {
+        let mut rounds = app.committers.lock();
+        let round = rounds.entry(repo.to_string()).or_default();
+        round.waiting.push((record.clone(), tx));
+        !std::mem::replace(&mut round.running, true)
+    };
+    if lead {
+        drop(rx);
+    } else {
+        match rx.await {
+            Ok(Turn::Done(r)) => return r,
+            Ok(Turn::Lead) => {
+                // hand_over took our entry off the queue to tell us: put the record back.
+                let (tx, _) = oneshot::channel();
+                let mut rounds = app.committers.lock();
+                let round = rounds.entry(repo.to_string()).or_default();
+                round.waiting.insert(0, (record.clone(), tx));
+            }
+            Err(_) => return Box::pin(commit_record(app, repo, record)).await,
+        }
+    }
+    lead_commit(app, repo, &record).await
+}
+
+/// Commits everything queued so far (`record` among it) and answers every request in it.
+async fn lead_commit(app: &App, repo: &str, record: &PackageRecord) -> CommitResult {
+    let guard = Leadership::new(&app.committers, repo);
+    let batch = std::mem::take(
+        &mut app
+            .committers
+            .lock()
+            .entry(repo.to_string())
+            .or_default()
+            .waiting,
+    );
+    let answers = apply_batch(app, repo, batch.iter().map(|(rec, _)| rec)).await;
+    let mut mine = None;
+    for ((rec, tx), answer) in batch.into_iter().zip(answers) {
+        if rec.filename == record.filename && rec.sha256 == record.sha256 && mine.is_none() {
+            mine = Some(answer.clone());
+        }
+        let _ = tx.send(Turn::Done(answer));
+    }
+    let mut rounds = app.committers.lock();
+    guard.finish(rounds.entry(repo.to_string()).or_default());
+    mine.unwrap_or_else(|| Err(ApiError::internal("own record missing from its batch")))
+}
+
+/// Inserts every record into the head in one compare-and-set; one answer per record.
+async fn apply_batch<'a>(
+    app: &App,
+    repo: &str,
+    records: impl Iterator<Item = &'a PackageRecord> + Clone,
+) -> Vec<CommitResult> {
+    let one_version = one_version_generators(app);
+    let mut outcomes: Vec<ApiResult<bool>> = Vec::new();
+    let seq = update_head(app, repo, |h| {
+        outcomes = records
+            .clone()
+            .map(|rec| insert_record(h, rec, &one_version).map(|c| matches!(c, Change::Changed)))
+            .collect();
+        Ok(if outcomes.iter().any(|o| matches!(o, Ok(true))) {
+            Change::Changed
+        } else {
+            Change::Unchanged
+        })
+    })
+    .await;
+    let n = records.count();
+    (0..n)
+        .map(|i| match (&seq, outcomes.get(i)) {
+            (Err(e), _) => Err(e.clone()),
+            (Ok(s), Some(Ok(new))) => Ok((*s, *new)),
+            (Ok(_), Some(Err(e))) => Err(e.clone()),
+            (Ok(_), None) => Err(ApiError::internal("commit outcome missing")),
+        })
+        .collect()
+}

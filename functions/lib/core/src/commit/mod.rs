@@ -1,0 +1,128 @@
+//! The commit protocol, in one place: a file per step.
+//!
+//! 1. `store`: store the package bytes under their sha256 (idempotent, not atomic, need not
+//!    be); `upload` does the same for a large upload in three requests;
+//! 2. `analyze`: ask every claiming generator to analyze it; store the analysis as an
+//!    immutable blob, and sign the package once;
+//! 3. `record`: compare-and-set the repo head: the record and the head's sequence number
+//!    advance together or not at all; on conflict re-read and retry (bounded, with jitter).
+//!    `group` batches the records of concurrent requests into one compare-and-set;
+//! 4. `publish`: render every format from the committed records, write each rendered file as
+//!    an immutable blob, write the manifest, then move the `published` pointer with one
+//!    compare-and-set. Concurrent publishers coalesce (`group`): whoever wins covers everyone
+//!    whose records it read, and the others find their sequence number already covered;
+//! 5. `serve`: a GET resolves the current generation's manifest, then the blob; retired
+//!    generations stay readable for `App::grace`.
+//!
+//! A crash between any two steps leaves orphan blobs at most: nothing names a blob before
+//! it is written, and nothing is visible before its compare-and-set; `recover` publishes a
+//! head left ahead of its generation. Around the steps: `repo` (create, list, load),
+//! `delete` (packages and repos) and `rebuild` (steps 2-4 again for every package).
+//!
+//! This file holds the public API that strings the steps together; handlers call one
+//! function of it each.
+mod analyze;
+mod delete;
+mod group;
+mod publish;
+mod rebuild;
+mod record;
+mod repo;
+mod serve;
+mod store;
+mod upload;
+
+pub use analyze::{analyze, sign_package};
+pub use delete::{delete_repo, remove, remove_where, Removed, RepoDeleted};
+pub use group::{commit_record, ensure_published};
+pub(crate) use group::{CommitState, PublishState};
+pub use publish::recover;
+pub use rebuild::{rebuild, RebuildReport};
+pub use record::{insert_record, one_version_generators, update_head, Change};
+pub use repo::{
+    create_repo, list_repos, load_config, load_head, load_published, package, packages, public_key,
+    repo_names, Created, Listing, Settings,
+};
+pub use serve::{analysis_of, manifest_of, resolve, resolve_in};
+pub use store::{PackageBody, StoredPackage};
+pub use upload::{commit_upload, put_upload, start_upload, Started, UploadStored};
+
+use crate::app::App;
+use crate::digest::Digests;
+use crate::error::{ApiError, ApiResult};
+use crate::generator::Hint;
+use crate::model::PackageRecord;
+use rand::Rng;
+use std::time::Duration;
+
+/// Compare-and-set attempts before a request gives up with 503 (the client may retry).
+const CAS_ATTEMPTS: u32 = 200;
+
+/// A package added: the record, the generation that publishes it, and whether it was new
+/// (false: the same bytes under the same name again, nothing changed).
+#[derive(serde::Serialize)]
+pub struct Added {
+    pub package: PackageRecord,
+    pub generation: u64,
+    pub new: bool,
+}
+
+/// Steps 1-4 for a package in a request body: `POST /repos/{repo}/packages/`.
+pub async fn add(
+    app: &App,
+    repo: &str,
+    filename: Option<String>,
+    hints: Vec<Hint>,
+    body: PackageBody,
+) -> ApiResult<Added> {
+    crate::names::check_repo_name(repo)?;
+    load_config(app, repo).await?;
+    let stored = store::store_package(app, filename, hints, body).await?;
+    add_stored(app, repo, &stored.filename, &stored.digests, &stored.hints).await
+}
+
+/// Steps 2-4 for a package already in the package store: the shared tail of a direct
+/// upload, a large upload's commit and a Vieter publish.
+pub async fn add_stored(
+    app: &App,
+    repo: &str,
+    filename: &str,
+    digests: &Digests,
+    hints: &[Hint],
+) -> ApiResult<Added> {
+    let config = load_config(app, repo).await?;
+    // Cheap checks before analysis: an identical repeat or a clash by name.
+    let (head, _) = load_head(app, repo).await?;
+    if let Some(old) = head.packages.get(filename) {
+        if old.sha256 != digests.sha256 {
+            return Err(record::exists_with_other_content(filename, &old.sha256));
+        }
+        let published = ensure_published(app, repo, head.seq).await?;
+        return Ok(Added {
+            package: old.clone(),
+            generation: published.generation,
+            new: false,
+        });
+    }
+    let mut record = analyze(app, &config, filename, digests, hints).await?;
+    record.signature = Some(sign_package(app, &digests.sha256).await?);
+    let (seq, new) = commit_record(app, repo, record.clone()).await?;
+    let published = ensure_published(app, repo, seq).await?;
+    Ok(Added {
+        package: record,
+        generation: published.generation,
+        new,
+    })
+}
+
+/// Waits a random, growing while before retrying a lost compare-and-set.
+async fn jitter(app: &App, attempt: u32) {
+    let max_ms = (2u64 << attempt.min(6)).min(100);
+    let ms = rand::thread_rng().gen_range(0..=max_ms);
+    app.runtime.sleep(Duration::from_millis(ms)).await;
+}
+
+/// Serializes a value the protocol writes (a head, a manifest, an analysis, ...).
+fn to_json(v: &impl serde::Serialize) -> ApiResult<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| ApiError::internal(format!("encoding JSON: {e}")))
+}

@@ -1,0 +1,131 @@
+//! Rebuild: drop all derived metadata, re-analyze every stored package with the current
+//! generators (ranged reads only, a few at a time), then publish a new generation.
+use super::{
+    analyze, ensure_published, load_config, load_head, sign_package, to_json, update_head, Change,
+};
+use crate::app::App;
+use crate::digest::Digests;
+use crate::error::ApiResult;
+use crate::model::{Analysis, PackageRecord, RepoConfig};
+use futures::StreamExt;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Packages re-analyzed at once.
+const PARALLEL: usize = 4;
+
+#[derive(serde::Serialize, Default)]
+pub struct RebuildReport {
+    pub packages: usize,
+    pub analyzed: usize,
+    /// Packages no generator accepts any more (kept, but published by none).
+    pub unclaimed: Vec<String>,
+    /// Packages whose blob is missing from the package store.
+    pub missing: Vec<String>,
+    pub generation: u64,
+    /// Time spent re-analyzing packages, and publishing (plan, assembly, finish, commit).
+    pub analyze_millis: u64,
+    pub publish_millis: u64,
+    pub millis: u64,
+}
+
+/// What re-analyzing one package came to.
+enum Outcome {
+    Fresh(PackageRecord),
+    /// Kept as it was, but no generator publishes it now (why).
+    Unclaimed(PackageRecord, String),
+    Missing,
+}
+
+pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
+    let started = Instant::now();
+    let config = load_config(app, repo).await?;
+    let (head, _) = load_head(app, repo).await?;
+    let mut report = RebuildReport {
+        packages: head.packages.len(),
+        ..Default::default()
+    };
+    let config = &config;
+    let outcomes: Vec<(String, Outcome)> = futures::stream::iter(head.packages.values().cloned())
+        .map(|rec| async move { (rec.filename.clone(), reanalyze(app, config, &rec).await) })
+        .buffer_unordered(PARALLEL)
+        .collect()
+        .await;
+    let mut fresh: BTreeMap<String, PackageRecord> = BTreeMap::new();
+    for (name, outcome) in outcomes {
+        match outcome {
+            Outcome::Missing => report.missing.push(name),
+            Outcome::Fresh(rec) => {
+                report.analyzed += 1;
+                fresh.insert(name, rec);
+            }
+            Outcome::Unclaimed(rec, why) => {
+                report.unclaimed.push(format!("{name}: {why}"));
+                fresh.insert(name, unpublished(app, rec).await?);
+            }
+        }
+    }
+    report.missing.sort();
+    report.unclaimed.sort();
+    report.analyze_millis = started.elapsed().as_millis() as u64;
+    let seq = update_head(app, repo, |h| {
+        for (name, rec) in h.packages.iter_mut() {
+            // Only records unchanged since we read them; newer uploads were analyzed fresh.
+            if let Some(f) = fresh.get(name) {
+                if f.sha256 == rec.sha256 {
+                    *rec = f.clone();
+                }
+            }
+        }
+        Ok(Change::Changed) // always a new generation: "drop all metadata, republish"
+    })
+    .await?;
+    let published = ensure_published(app, repo, seq).await?;
+    report.generation = published.generation;
+    report.millis = started.elapsed().as_millis() as u64;
+    report.publish_millis = report.millis - report.analyze_millis;
+    Ok(report)
+}
+
+/// Analyzes one stored package again, keeping its upload time and its signature (signing it
+/// if it has none yet).
+async fn reanalyze(app: &App, config: &RepoConfig, rec: &PackageRecord) -> Outcome {
+    let present = app
+        .packages
+        .size(&rec.sha256)
+        .await
+        .ok()
+        .flatten()
+        .is_some();
+    if !present {
+        return Outcome::Missing;
+    }
+    let d = Digests {
+        size: rec.size,
+        md5: rec.md5.clone(),
+        sha1: rec.sha1.clone(),
+        sha256: rec.sha256.clone(),
+        sha512: rec.sha512.clone(),
+    };
+    let mut fresh = match analyze(app, config, &rec.filename, &d, &rec.hints).await {
+        Ok(r) => r,
+        Err(e) => return Outcome::Unclaimed(rec.clone(), e.detail),
+    };
+    fresh.uploaded = rec.uploaded;
+    fresh.signature = match &rec.signature {
+        Some(s) => Some(s.clone()),
+        None => match sign_package(app, &rec.sha256).await {
+            Ok(s) => Some(s),
+            Err(e) => return Outcome::Unclaimed(rec.clone(), e.detail),
+        },
+    };
+    Outcome::Fresh(fresh)
+}
+
+/// The package kept (nothing is lost), with an empty analysis: no generator publishes it.
+async fn unpublished(app: &App, mut rec: PackageRecord) -> ApiResult<PackageRecord> {
+    rec.entries.clear();
+    let empty = to_json(&Analysis::default())?;
+    rec.analysis = app.packages.put_bytes(empty.into()).await?.sha256;
+    Ok(rec)
+}

@@ -1,0 +1,138 @@
+//! Step 3: the repo head (every package record and a sequence number) moves by
+//! read-modify-compare-and-set, retried on conflict; `insert_record` holds the clash rules.
+use super::{jitter, load_config, load_head, to_json, CAS_ATTEMPTS};
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::model::{keys, EntryId, Head, PackageRecord};
+
+/// What a head change did.
+pub enum Change {
+    /// Nothing to write (an idempotent repeat).
+    Unchanged,
+    Changed,
+}
+
+/// Read-modify-compare-and-set of the repo head, retried on conflict.
+/// `f` sees the current head and either edits it (Changed), leaves it (Unchanged) or refuses.
+/// Returns the head's sequence number after the change (or as found when unchanged).
+pub async fn update_head(
+    app: &App,
+    repo: &str,
+    mut f: impl FnMut(&mut Head) -> ApiResult<Change>,
+) -> ApiResult<u64> {
+    let key = keys::head(repo);
+    for attempt in 0..CAS_ATTEMPTS {
+        let (mut head, version) = load_head(app, repo).await?;
+        if version.is_none() {
+            // The head is created with the repo; if a crash came between the two, the
+            // config alone still makes the repo (the head starts empty).
+            load_config(app, repo).await?;
+        }
+        match f(&mut head)? {
+            Change::Unchanged => return Ok(head.seq),
+            Change::Changed => {}
+        }
+        head.seq += 1;
+        match app
+            .meta
+            .put_if(&key, to_json(&head)?.into(), version)
+            .await?
+        {
+            Ok(_) => return Ok(head.seq),
+            Err(_) => jitter(app, attempt).await,
+        }
+    }
+    Err(ApiError::busy(format!(
+        "repo {repo}: gave up after {CAS_ATTEMPTS} conflicting commits; retry"
+    )))
+}
+
+pub(super) fn exists_with_other_content(filename: &str, sha256: &str) -> ApiError {
+    ApiError::conflict(format!(
+        "{filename} already exists with other content (sha256 {sha256}); delete it first"
+    ))
+}
+
+/// The clash rules: a file name is one package; a published path and an
+/// (generator, shelf, name, version, arch) identity belong to one file at a time.
+/// `one_version` names the generators whose clients take one version per name.
+pub fn insert_record(
+    head: &mut Head,
+    rec: &PackageRecord,
+    one_version: &[String],
+) -> ApiResult<Change> {
+    if let Some(old) = head.packages.get(&rec.filename) {
+        if old.sha256 == rec.sha256 {
+            return Ok(Change::Unchanged);
+        }
+        return Err(exists_with_other_content(&rec.filename, &old.sha256));
+    }
+    let replaced = replaced_by(head, rec, one_version);
+    for other in head.packages.values() {
+        if !replaced.contains(&other.filename) {
+            refuse_clash(rec, other)?;
+        }
+    }
+    for f in &replaced {
+        head.packages.remove(f);
+    }
+    head.packages.insert(rec.filename.clone(), rec.clone());
+    Ok(Change::Changed)
+}
+
+/// For generators whose clients take one version per name, the upload replaces the packages
+/// holding the same name on the same shelf (repo-add's behaviour).
+fn replaced_by(head: &Head, rec: &PackageRecord, one_version: &[String]) -> Vec<String> {
+    head.packages
+        .values()
+        .filter(|other| {
+            rec.entries.iter().any(|(gen, ids)| {
+                one_version.contains(gen)
+                    && other.entries.get(gen).is_some_and(|os| {
+                        ids.iter()
+                            .any(|id| os.iter().any(|o| o.shelf == id.shelf && o.name == id.name))
+                    })
+            })
+        })
+        .map(|other| other.filename.clone())
+        .collect()
+}
+
+/// A conflict if `rec` publishes a path `other` publishes, or the same identity.
+fn refuse_clash(rec: &PackageRecord, other: &PackageRecord) -> ApiResult<()> {
+    for (gen, ids) in &rec.entries {
+        let Some(others) = other.entries.get(gen) else {
+            continue;
+        };
+        for id in ids {
+            for o in others {
+                if !id.path.is_empty() && id.path == o.path && other.sha256 != rec.sha256 {
+                    return Err(ApiError::conflict(format!(
+                        "{}: path {} is already published by {}",
+                        rec.filename, id.path, other.filename
+                    )));
+                }
+                if same_identity(id, o) {
+                    return Err(ApiError::conflict(format!(
+                        "{}: {} {} ({}) is already in {} as {}",
+                        rec.filename, id.name, id.version, id.arch, id.shelf, other.filename
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn same_identity(a: &EntryId, b: &EntryId) -> bool {
+    a.shelf == b.shelf && a.name == b.name && a.version == b.version && a.arch == b.arch
+}
+
+/// Names of the loaded generators that keep one version per name.
+pub fn one_version_generators(app: &App) -> Vec<String> {
+    app.generators()
+        .iter()
+        .filter(|g| g.info().one_version_per_name)
+        .map(|g| g.info().name.clone())
+        .collect()
+}

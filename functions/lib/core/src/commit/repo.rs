@@ -1,0 +1,193 @@
+//! A repo's keys in the metadata store (`config`, `head`, `published`): creating a repo,
+//! reading them, and listing repos.
+use super::{ensure_published, to_json};
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::model::{keys, Head, PackageRecord, Published, RepoConfig};
+use crate::names::{check_repo_name, check_setting, is_repo_name};
+use crate::store::{Versioned, Write};
+use std::collections::BTreeMap;
+
+pub async fn load_config(app: &App, repo: &str) -> ApiResult<RepoConfig> {
+    // A name no repo can have (`..`, a decoded `%2F`) never reaches the store's keys.
+    if !is_repo_name(repo) {
+        return Err(no_repo(repo));
+    }
+    match app.meta.get(&keys::config(repo)).await? {
+        Some(v) => Ok(serde_json::from_slice(&v.value)
+            .map_err(|e| ApiError::internal(format!("corrupt config of repo {repo}: {e}")))?),
+        None => Err(no_repo(repo)),
+    }
+}
+
+fn no_repo(repo: &str) -> ApiError {
+    ApiError::not_found(format!("no repo named {repo:?}"))
+}
+
+pub async fn load_head(app: &App, repo: &str) -> ApiResult<(Head, Option<u64>)> {
+    match app.meta.get(&keys::head(repo)).await? {
+        Some(v) => Ok((decode(&v, "head")?, Some(v.version))),
+        None => Ok((Head::default(), None)),
+    }
+}
+
+pub async fn load_published(app: &App, repo: &str) -> ApiResult<Option<(Published, u64)>> {
+    match app.meta.get(&keys::published(repo)).await? {
+        Some(v) => Ok(Some((decode(&v, "published")?, v.version))),
+        None => Ok(None),
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(v: &Versioned, what: &str) -> ApiResult<T> {
+    serde_json::from_slice(&v.value).map_err(|e| ApiError::internal(format!("corrupt {what}: {e}")))
+}
+
+/// The name of every repo (one with a config), sorted.
+pub async fn repo_names(app: &App) -> ApiResult<Vec<String>> {
+    Ok(app
+        .meta
+        .list(keys::REPO_PREFIX)
+        .await?
+        .iter()
+        .filter_map(|key| {
+            key.strip_prefix(keys::REPO_PREFIX)
+                .and_then(|k| k.strip_suffix("/config"))
+                .map(str::to_string)
+        })
+        .collect())
+}
+
+/// Every repo's settings (`GET /repos/`).
+pub async fn list_repos(app: &App) -> ApiResult<Vec<RepoConfig>> {
+    let mut repos = Vec::new();
+    for name in repo_names(app).await? {
+        if let Ok(c) = load_config(app, &name).await {
+            repos.push(c);
+        }
+    }
+    Ok(repos)
+}
+
+/// A repo's settings, its published generation and its packages (`GET /repos/{repo}/`).
+#[derive(serde::Serialize)]
+pub struct Listing {
+    pub repo: RepoConfig,
+    pub generation: Option<u64>,
+    pub packages: Vec<PackageRecord>,
+}
+
+pub async fn packages(app: &App, repo: &str) -> ApiResult<Listing> {
+    let config = load_config(app, repo).await?;
+    let (head, _) = load_head(app, repo).await?;
+    let generation = load_published(app, repo).await?.map(|(p, _)| p.generation);
+    Ok(Listing {
+        repo: config,
+        generation,
+        packages: head.packages.into_values().collect(),
+    })
+}
+
+/// One package's record, or 404.
+pub async fn package(app: &App, repo: &str, filename: &str) -> ApiResult<PackageRecord> {
+    load_config(app, repo).await?;
+    let (mut head, _) = load_head(app, repo).await?;
+    head.packages
+        .remove(filename)
+        .ok_or_else(|| ApiError::not_found(format!("no package {filename:?} in repo {repo}")))
+}
+
+/// The armored OpenPGP key that signs the repo's metadata.
+pub async fn public_key(app: &App, repo: &str) -> ApiResult<String> {
+    load_config(app, repo).await?;
+    Ok(app.signer.public_key())
+}
+
+/// A new repo's settings as the client gives them (each optional).
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub description: String,
+    #[serde(default, alias = "default_suite", alias = "distribution")]
+    pub suite: Option<String>,
+    #[serde(default, alias = "default_component")]
+    pub component: Option<String>,
+    #[serde(default)]
+    pub architectures: Vec<String>,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+/// A repo created (`new`), or found with the same settings.
+#[derive(serde::Serialize)]
+pub struct Created {
+    pub repo: RepoConfig,
+    pub generation: u64,
+    #[serde(skip)]
+    pub new: bool,
+}
+
+/// Creates a repo: its config and an empty head, then its first (empty) generation. The
+/// same settings again are a no-op; other settings are a conflict.
+pub async fn create_repo(app: &App, repo: &str, settings: Settings) -> ApiResult<Created> {
+    check_repo_name(repo)?;
+    let config = RepoConfig {
+        name: repo.to_string(),
+        description: settings.description.replace(['\n', '\r'], " "),
+        default_suite: settings.suite.unwrap_or_else(|| "stable".into()),
+        default_component: settings.component.unwrap_or_else(|| "main".into()),
+        architectures: settings.architectures,
+        options: settings.options,
+        created: app.now(),
+    };
+    check_setting("suite", &config.default_suite)?;
+    check_setting("component", &config.default_component)?;
+    for a in &config.architectures {
+        check_setting("architecture", a)?;
+    }
+    let head = to_json(&Head::default())?;
+    // Config and an empty head together (one transaction where the store has them).
+    let ops = vec![
+        Write::Put {
+            key: keys::config(repo),
+            value: to_json(&config)?.into(),
+            expected: None,
+        },
+        Write::Put {
+            key: keys::head(repo),
+            value: head.clone().into(),
+            expected: None,
+        },
+    ];
+    let new = match app.meta.transact(ops).await? {
+        Ok(()) => true,
+        Err(_) => {
+            let existing = load_config(app, repo).await?;
+            if !same_settings(&existing, &config) {
+                return Err(ApiError::conflict(format!(
+                    "repo {repo} already exists with other settings"
+                )));
+            }
+            // A store without transactions may have stopped between the two writes.
+            let _ = app
+                .meta
+                .put_if(&keys::head(repo), head.into(), None)
+                .await?;
+            false
+        }
+    };
+    let published = ensure_published(app, repo, 0).await?;
+    Ok(Created {
+        repo: load_config(app, repo).await?,
+        generation: published.generation,
+        new,
+    })
+}
+
+fn same_settings(a: &RepoConfig, b: &RepoConfig) -> bool {
+    a.description == b.description
+        && a.default_suite == b.default_suite
+        && a.default_component == b.default_component
+        && a.architectures == b.architectures
+        && a.options == b.options
+}

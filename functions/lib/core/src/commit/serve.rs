@@ -1,0 +1,98 @@
+//! Step 5: a GET resolves a path in the current generation's manifest (or a retired one
+//! within its grace period), then serves the blob. Manifests and analyses are immutable
+//! blobs, decoded once and cached.
+use super::{load_config, load_published};
+use crate::app::{App, Lock};
+use crate::error::{ApiError, ApiResult};
+use crate::model::{Analysis, BlobRef, Manifest};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Decoded immutable blobs kept in memory. A manifest is O(packages): keep only the few
+/// that serving needs (current and recently retired generations).
+const MANIFESTS_CACHED: usize = 8;
+const ANALYSES_CACHED: usize = 200_000;
+
+type Cache<T> = Lock<HashMap<String, Arc<T>>>;
+
+/// Resolves a served path (relative to `/repos/{repo}/`) in the current generation, or in a
+/// retired one still within its grace period (apt by-hash, clients mid-update).
+pub async fn resolve(app: &App, repo: &str, path: &str) -> ApiResult<Option<BlobRef>> {
+    let Some((p, _)) = load_published(app, repo).await? else {
+        return Ok(None);
+    };
+    let m = manifest_of(app, &p.manifest).await?;
+    if let Some(b) = m.files.get(path) {
+        return Ok(Some(b.clone()));
+    }
+    let now = app.now();
+    for r in &p.previous {
+        if now.saturating_sub(r.retired_at) >= app.grace.as_secs() {
+            continue;
+        }
+        if let Ok(m) = manifest_of(app, &r.manifest).await {
+            if let Some(b) = m.files.get(path) {
+                return Ok(Some(b.clone()));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// `resolve` for a GET of a repo's tree: 404 when the repo or the path is not there.
+pub async fn resolve_in(app: &App, repo: &str, path: &str) -> ApiResult<BlobRef> {
+    load_config(app, repo).await?;
+    resolve(app, repo, path)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{path} is not published in repo {repo}")))
+}
+
+pub async fn analysis_of(app: &App, sha256: &str) -> ApiResult<Arc<Analysis>> {
+    cached_json(app, &app.analyses, sha256, "analysis", ANALYSES_CACHED).await
+}
+
+pub async fn manifest_of(app: &App, sha256: &str) -> ApiResult<Arc<Manifest>> {
+    cached_json(app, &app.manifests, sha256, "manifest", MANIFESTS_CACHED).await
+}
+
+pub(super) fn remember_analysis(app: &App, sha256: &str, a: Analysis) {
+    remember(&app.analyses, sha256, Arc::new(a), ANALYSES_CACHED);
+}
+
+pub(super) fn remember_manifest(app: &App, sha256: &str, m: Manifest) {
+    remember(&app.manifests, sha256, Arc::new(m), MANIFESTS_CACHED);
+}
+
+/// An immutable JSON blob, decoded once and kept (bounded) in `cache`.
+async fn cached_json<T: serde::de::DeserializeOwned>(
+    app: &App,
+    cache: &Cache<T>,
+    sha256: &str,
+    what: &str,
+    cap: usize,
+) -> ApiResult<Arc<T>> {
+    if let Some(v) = cache.lock().get(sha256) {
+        return Ok(v.clone());
+    }
+    let bytes = app
+        .packages
+        .get_bytes(sha256)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("{what} blob {sha256} is missing")))?;
+    let v: Arc<T> = Arc::new(
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::internal(format!("corrupt {what} {sha256}: {e}")))?,
+    );
+    remember(cache, sha256, v.clone(), cap);
+    Ok(v)
+}
+
+/// Content-addressed, so never stale; bounded by dropping everything when full (a miss
+/// only costs one read of the blob).
+fn remember<T>(cache: &Cache<T>, key: &str, value: Arc<T>, cap: usize) {
+    let mut c = cache.lock();
+    if c.len() >= cap && !c.contains_key(key) {
+        c.clear();
+    }
+    c.insert(key.to_string(), value);
+}

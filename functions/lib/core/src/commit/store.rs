@@ -1,0 +1,125 @@
+//! Step 1: the package bytes go into the package store under their sha256 as they stream
+//! by (all four digests computed on the way), from a plain body or a multipart form.
+use crate::app::App;
+use crate::body::ByteStream;
+use crate::digest::Digests;
+use crate::error::{ApiError, ApiResult};
+use crate::generator::Hint;
+use crate::names::{check_filename, hint, hint_pair};
+use futures::StreamExt;
+
+/// A package upload's body as the request carries it.
+pub enum PackageBody {
+    /// The file itself.
+    Plain(ByteStream),
+    /// multipart/form-data with a `file` part and optional `hints` (a JSON object or
+    /// ["KEY=VALUE"]) and `filename` parts.
+    Multipart {
+        stream: ByteStream,
+        boundary: String,
+    },
+}
+
+/// A stored package: its name, the client's hints and the digests of its bytes.
+pub struct StoredPackage {
+    pub filename: String,
+    pub hints: Vec<Hint>,
+    pub digests: Digests,
+}
+
+/// Stores the file of an upload. `filename` is the one the request names outside the body
+/// (a multipart `filename` part or the file part's own name stand in when it names none).
+pub(super) async fn store_package(
+    app: &App,
+    filename: Option<String>,
+    mut hints: Vec<Hint>,
+    body: PackageBody,
+) -> ApiResult<StoredPackage> {
+    let (filename, digests) = match body {
+        PackageBody::Plain(stream) => {
+            let filename = filename.unwrap_or_default();
+            check_filename(&filename)?;
+            (filename, store_bytes(app, stream).await?)
+        }
+        PackageBody::Multipart { stream, boundary } => {
+            multipart(app, stream, boundary, filename, &mut hints).await?
+        }
+    };
+    Ok(StoredPackage {
+        filename,
+        hints,
+        digests,
+    })
+}
+
+/// Streams a body into the package store; an empty one is the client's mistake.
+pub(crate) async fn store_bytes(app: &App, stream: ByteStream) -> ApiResult<Digests> {
+    let d = app.packages.put(stream).await?;
+    non_empty(d)
+}
+
+pub(super) fn non_empty(d: Digests) -> ApiResult<Digests> {
+    if d.size == 0 {
+        return Err(ApiError::bad_request("empty body: send the package file"));
+    }
+    Ok(d)
+}
+
+async fn multipart(
+    app: &App,
+    stream: ByteStream,
+    boundary: String,
+    mut name_override: Option<String>,
+    hints: &mut Vec<Hint>,
+) -> ApiResult<(String, Digests)> {
+    let mut mp = multer::Multipart::new(stream, boundary);
+    let mut file: Option<(String, Digests)> = None;
+    let bad = |e: multer::Error| ApiError::bad_request(format!("multipart body: {e}"));
+    while let Some(field) = mp.next_field().await.map_err(bad)? {
+        match field.name().unwrap_or("") {
+            "hints" => {
+                let text = field.text().await.map_err(bad)?;
+                hints.extend(parse_hints_part(&text)?);
+            }
+            "filename" => name_override = Some(field.text().await.map_err(bad)?),
+            _ if field.file_name().is_some() || field.name() == Some("file") => {
+                if file.is_some() {
+                    return Err(ApiError::bad_request("one file per upload"));
+                }
+                let fname = name_override
+                    .clone()
+                    .or_else(|| field.file_name().map(str::to_string))
+                    .unwrap_or_default();
+                check_filename(&fname)?;
+                let s = field.map(|r| r.map_err(std::io::Error::other)).boxed();
+                let d = app.packages.put(s).await?;
+                file = Some((fname, d));
+            }
+            _ => {}
+        }
+    }
+    let (mut fname, d) =
+        file.ok_or_else(|| ApiError::bad_request("multipart body has no file part"))?;
+    // A `filename` part after the file part still names it.
+    if let Some(n) = name_override {
+        check_filename(&n)?;
+        fname = n;
+    }
+    Ok((fname, non_empty(d)?))
+}
+
+fn parse_hints_part(text: &str) -> ApiResult<Vec<Hint>> {
+    let v: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| ApiError::bad_request(format!("hints part is not JSON: {e}")))?;
+    match v {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| hint(k, v.as_str().unwrap_or(&v.to_string())))
+            .collect(),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .map(|s| hint_pair(s.as_str().unwrap_or_default()))
+            .collect(),
+        _ => Err(ApiError::bad_request("hints part: a JSON object or array")),
+    }
+}
