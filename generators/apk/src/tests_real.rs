@@ -7,7 +7,7 @@ use crate::reposmith::generator::types::{
     Assembled, BulkFile, Content, Encoding, Entry, Facts, Hint, Leaf, Part, Piece, RepoInfo,
     Selection, ShelfSummary,
 };
-use crate::tarball;
+use reposmith_generator_sdk::ustar;
 use crate::testapk::{self, sh};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -209,7 +209,7 @@ fn select(sel: &Selection, entries: &[Entry], out: &mut Vec<u8>) {
     }
 }
 
-/// Assembles a plan's file as the host does (`functions/core/src/assemble.rs`): literals, the
+/// Assembles a plan's file as the host does (`functions/lib/core/src/assemble.rs`): literals, the
 /// selected fragments in (name, version, path) order, tar members wrapped in a ustar header.
 fn assemble(file: &BulkFile, entries: &[Entry]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -225,7 +225,7 @@ fn assemble(file: &BulkFile, entries: &[Entry]) -> Vec<u8> {
                         Leaf::Entries(sel) => select(sel, entries, &mut content),
                     }
                 }
-                out.extend(tarball::file(&m.name, &content, m.mtime).unwrap());
+                out.extend(ustar::file(&m.name, &content, m.mtime).unwrap());
             }
         }
     }
