@@ -9,6 +9,7 @@ pub mod app;
 pub mod assemble;
 pub mod body;
 pub mod commit;
+pub mod commit_analyzed;
 #[cfg(test)]
 mod commit_tests;
 pub mod digest;

@@ -10,7 +10,9 @@ use crate::body::{Body, Request, Response};
 use crate::commit::{
     analysis_of, analyze, ensure_published, load_config, load_head, resolve, update_head, Change,
 };
+use crate::commit_analyzed::add_analyzed;
 use crate::error::{ApiError, ApiResult};
+use crate::generator::Hint;
 use crate::model::{keys, Head, PackageRecord, RepoConfig};
 
 /// The generator (and mount) these routes speak for.
@@ -19,6 +21,14 @@ const PACMAN: &str = "pacman";
 fn pacman_entries(rec: &PackageRecord) -> &[crate::model::EntryId] {
     rec.entries.get(PACMAN).map(Vec::as_slice).unwrap_or(&[])
 }
+
+/// The name a Vieter upload is analyzed under: the pacman generator, asked by
+/// `NAME_FROM_CONTENT`, names the package `NAME-VERSION-ARCH.pkg.tar.EXT` itself.
+const UPLOAD_NAME: &str = "upload.pkg.tar";
+/// The pacman generator's upload hint for that.
+const NAME_FROM_CONTENT: &str = "pacman.name-from-content";
+/// The fragment holding a package's `desc` as text.
+const DESC_TEXT: &str = "desc.txt";
 
 pub async fn publish(app: &App, repo: &str, req: Request) -> ApiResult<Response> {
     check_repo_name(repo)?;
@@ -31,33 +41,30 @@ pub async fn publish(app: &App, repo: &str, req: Request) -> ApiResult<Response>
     if d.size == 0 {
         return Err(ApiError::bad_request("empty body: send the package file"));
     }
-    // Vieter names the file after the package itself: NAME-VERSION-ARCH.pkg.tar.EXT.
-    let probe = analyze(app, &config, "upload.pkg.tar", &d, &[]).await?;
-    let Some(e) = pacman_entries(&probe).first() else {
+    let hint = Hint {
+        key: NAME_FROM_CONTENT.into(),
+        value: "1".into(),
+    };
+    let mut record = analyze(app, &config, UPLOAD_NAME, &d, &[hint]).await?;
+    let Some(e) = pacman_entries(&record).first() else {
         return Err(ApiError::unprocessable(
             "not a pacman package",
             "the pacman generator does not claim this file",
         ));
     };
-    let facts = crate::generator::Facts {
-        sha256: d.sha256.clone(),
-        size: d.size,
-        ..Default::default()
+    // The name the generator published the package under; the hint stays with this upload.
+    record.filename = e.path.rsplit('/').next().unwrap_or_default().to_string();
+    record.hints.clear();
+    let (rec, published, new) = add_analyzed(app, repo, record).await?;
+    let status = if new {
+        http::StatusCode::CREATED
+    } else {
+        http::StatusCode::OK
     };
-    let magic = app
-        .packages
-        .reader(facts)
-        .await?
-        .read(0, 6)
-        .unwrap_or_default();
-    let ext = match magic.as_slice() {
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => "zst",
-        [0xfd, b'7', b'z', b'X', b'Z', 0] => "xz",
-        [0x1f, 0x8b, ..] => "gz",
-        _ => "zst",
-    };
-    let filename = format!("{}-{}-{}.pkg.tar.{ext}", e.name, e.version, e.arch);
-    super::package_add::respond(app, repo, &filename, &d, &[]).await
+    Ok(crate::json_response(
+        status,
+        &serde_json::json!({ "package": rec, "generation": published.generation, "new": new }),
+    ))
 }
 
 async fn create_default(app: &App, repo: &str) -> ApiResult<RepoConfig> {
@@ -118,8 +125,8 @@ pub async fn get(
             .into_iter()
             .flatten()
             .flat_map(|e| &e.fragments)
-            .find(|f| f.name == "desc")
-            .and_then(|f| tar_member(&f.data, "/desc"))
+            .find(|f| f.name == DESC_TEXT)
+            .map(|f| f.data.clone())
             .ok_or_else(|| ApiError::internal(format!("no desc for {file}")))?;
         let len = desc.len();
         let body = if head_only {
@@ -136,30 +143,6 @@ pub async fn get(
     Err(ApiError::not_found(format!(
         "no package {file} in {repo}/{arch}"
     )))
-}
-
-/// The content of the first member of a plain ustar stream whose name ends with `suffix`
-/// (the generator stores each database entry as tar members, ready to concatenate).
-fn tar_member(tar: &[u8], suffix: &str) -> Option<Vec<u8>> {
-    let mut at = 0;
-    while at + 512 <= tar.len() {
-        let h = &tar[at..at + 512];
-        if h.iter().all(|&b| b == 0) {
-            return None;
-        }
-        let name_end = h[..100].iter().position(|&b| b == 0).unwrap_or(100);
-        let name = std::str::from_utf8(&h[..name_end]).ok()?;
-        let size_field = std::str::from_utf8(&h[124..136]).ok()?;
-        let size =
-            usize::from_str_radix(size_field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
-                .ok()?;
-        let start = at + 512;
-        if name.ends_with(suffix) {
-            return tar.get(start..start + size).map(<[u8]>::to_vec);
-        }
-        at = start + size.div_ceil(512) * 512;
-    }
-    None
 }
 
 /// Removes every package whose pacman entry matches, in one commit, then republishes.
@@ -206,26 +189,4 @@ pub async fn delete_package(app: &App, repo: &str, arch: &str, pkg: &str) -> Api
 /// `DELETE /{repo}/{arch}`: every package of that architecture (`any` packages stay).
 pub async fn delete_arch(app: &App, repo: &str, arch: &str) -> ApiResult<Response> {
     remove_where(app, repo, &format!("arch-repo {arch}"), |e| e.shelf == arch).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::tar_member;
-
-    #[test]
-    fn finds_a_member_in_a_ustar_stream() {
-        let mut tar = Vec::new();
-        for (name, data) in [("p-1-1/", &b""[..]), ("p-1-1/desc", &b"%NAME%\np\n"[..])] {
-            let mut h = [0u8; 512];
-            h[..name.len()].copy_from_slice(name.as_bytes());
-            let size = format!("{:011o}\0", data.len());
-            h[124..136].copy_from_slice(size.as_bytes());
-            tar.extend_from_slice(&h);
-            tar.extend_from_slice(data);
-            tar.resize(tar.len().div_ceil(512) * 512, 0);
-        }
-        assert_eq!(tar_member(&tar, "/desc").unwrap(), b"%NAME%\np\n");
-        assert_eq!(tar_member(&tar, "/files"), None);
-        assert_eq!(tar_member(&tar[..600], "/desc"), None, "truncated");
-    }
 }
