@@ -319,12 +319,8 @@ mod tests {
     use super::*;
     use crate::testdeb::{self, Compression};
 
-    fn reader(bytes: &[u8]) -> impl FnMut(u64, u32) -> Result<Vec<u8>, String> + '_ {
-        move |off, len| {
-            let start = (off as usize).min(bytes.len());
-            let end = start.saturating_add(len as usize).min(bytes.len());
-            Ok(bytes[start..end].to_vec())
-        }
+    fn reader(bytes: &[u8]) -> impl FnMut(u64, u32) -> Result<Vec<u8>, String> {
+        reposmith_generator_sdk::testing::reader(bytes.to_vec())
     }
 
     const CONTROL: &str = "Package: hello\nVersion: 2.10-3\nArchitecture: amd64\nDescription: hi\n";
