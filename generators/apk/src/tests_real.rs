@@ -7,8 +7,8 @@ use crate::reposmith::generator::types::{
     Assembled, BulkFile, Content, Encoding, Entry, Facts, Hint, Leaf, Part, Piece, RepoInfo,
     Selection, ShelfSummary,
 };
-use reposmith_generator_sdk::ustar;
 use crate::testapk::{self, sh};
+use reposmith_generator_sdk::ustar;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Write;

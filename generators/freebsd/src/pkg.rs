@@ -150,4 +150,3 @@ fn walk(decoder: Box<dyn Read + '_>, to_end: bool) -> Result<Manifests, String> 
     io::copy(&mut rest, &mut io::sink()).map_err(bad)?;
     Ok(out)
 }
-

@@ -1,7 +1,6 @@
 //! Genuine FreeBSD packages for the tests, laid out as `pkg create` makes them
 //! (`libpkg/pkg_create.c`: `+COMPACT_MANIFEST`, `+MANIFEST`, then the files under the prefix).
 
-
 use crate::reposmith::generator::types::{Facts, RepoInfo};
 
 pub use reposmith_generator_sdk::testing::{compress, reader};
@@ -114,4 +113,3 @@ pub fn repo(name: &str) -> RepoInfo {
         generation: 1,
     }
 }
-

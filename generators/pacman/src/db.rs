@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use crate::pkg;
 use crate::pkginfo::{clip, PkgInfo};
 use crate::reposmith::generator::types::{
-    BulkFile, Encoding, Entry, Facts, Fragment, Hint, Link, Part, PublishPlan, RepoInfo,
-    Selection, ShelfSummary,
+    BulkFile, Encoding, Entry, Facts, Fragment, Hint, Link, Part, PublishPlan, RepoInfo, Selection,
+    ShelfSummary,
 };
 use crate::{desc, files};
 use reposmith_generator_sdk::ustar;

@@ -384,7 +384,9 @@ fn dependencies(h: &Header, p: &mut Package) -> Result<(), String> {
             };
             let list = list_of(kind, num_flags);
             if list == PRV {
-                rules.provided.insert(rules.nfv(name, num_flags, full_version));
+                rules
+                    .provided
+                    .insert(rules.nfv(name, num_flags, full_version));
             } else if list == REQ {
                 if dep.name.starts_with("libc.so.6") {
                     match &libc {
@@ -393,10 +395,9 @@ fn dependencies(h: &Header, p: &mut Package) -> Result<(), String> {
                     }
                     continue;
                 }
-                rules.seen_requires.insert(
-                    dep.name.clone(),
-                    (dep.flags, full_version.clone(), dep.pre),
-                );
+                rules
+                    .seen_requires
+                    .insert(dep.name.clone(), (dep.flags, full_version.clone(), dep.pre));
             }
             out[list].push(dep);
         }

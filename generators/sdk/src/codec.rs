@@ -55,7 +55,10 @@ mod tests {
 
     #[test]
     fn sniffs_by_magic() {
-        assert_eq!(Codec::sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]), Some(Codec::Zstd));
+        assert_eq!(
+            Codec::sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
+            Some(Codec::Zstd)
+        );
         assert_eq!(Codec::sniff(b"\xfd7zXZ\0"), Some(Codec::Xz));
         assert_eq!(Codec::sniff(b"\x1f\x8b\x08"), Some(Codec::Gzip));
         assert_eq!(Codec::sniff(b"\x1f"), None);

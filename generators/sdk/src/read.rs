@@ -121,4 +121,3 @@ impl Source for Handle<'_> {
         Ok(s.pos >= s.buf.len())
     }
 }
-

@@ -58,7 +58,9 @@ pub fn header(path: &str, size: u64, kind: Kind, meta: Meta) -> Result<[u8; 512]
         return Err(format!("tar member {path} is too large ({size} bytes)"));
     }
     if meta.user.len() > 31 || meta.group.len() > 31 {
-        return Err(format!("tar member {path}: owner names are at most 31 bytes"));
+        return Err(format!(
+            "tar member {path}: owner names are at most 31 bytes"
+        ));
     }
     let (prefix, name) = split(path)?;
     let mut h = [0u8; 512];
@@ -123,7 +125,9 @@ fn split(path: &str) -> Result<(&str, &str), String> {
             return Ok((prefix, name));
         }
     }
-    Err(format!("tar member name is too long for a ustar header: {path}"))
+    Err(format!(
+        "tar member name is too long for a ustar header: {path}"
+    ))
 }
 
 /// `width - 1` zero-padded octal digits and a NUL.
@@ -172,7 +176,13 @@ mod tests {
         assert_eq!(
             seen,
             [
-                ("a-1.0-1/".into(), 0o755, 1_700_000_000, root(), String::new()),
+                (
+                    "a-1.0-1/".into(),
+                    0o755,
+                    1_700_000_000,
+                    root(),
+                    String::new()
+                ),
                 (
                     "a-1.0-1/desc".into(),
                     0o644,

@@ -52,4 +52,3 @@ impl<S: Source> Read for ZstdFrames<S> {
         }
     }
 }
-
