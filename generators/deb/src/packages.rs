@@ -524,14 +524,8 @@ mod tests {
 
     fn repo(arches: &[&str]) -> RepoInfo {
         RepoInfo {
-            name: "acme".into(),
-            description: String::new(),
-            default_suite: "stable".into(),
-            default_component: "main".into(),
-            architectures: arches.iter().map(|a| a.to_string()).collect(),
-            options: vec![],
             now: 0,
-            generation: 1,
+            ..reposmith_generator_sdk::testing::repo("acme", arches)
         }
     }
 

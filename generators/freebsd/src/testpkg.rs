@@ -102,14 +102,5 @@ pub fn facts(filename: &str, data: &[u8]) -> Facts {
 }
 
 pub fn repo(name: &str) -> RepoInfo {
-    RepoInfo {
-        name: name.into(),
-        description: String::new(),
-        default_suite: "stable".into(),
-        default_component: "main".into(),
-        architectures: vec!["amd64".into()],
-        options: Vec::new(),
-        now: 1_700_000_000,
-        generation: 1,
-    }
+    reposmith_generator_sdk::testing::repo(name, &["amd64"])
 }

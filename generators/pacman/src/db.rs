@@ -240,16 +240,7 @@ mod tests {
     use crate::testpkg::{self, Codec};
 
     pub fn repo(archs: &[&str]) -> RepoInfo {
-        RepoInfo {
-            name: "harness".into(),
-            description: String::new(),
-            default_suite: "stable".into(),
-            default_component: "main".into(),
-            architectures: archs.iter().map(|s| s.to_string()).collect(),
-            options: Vec::new(),
-            now: 1_700_000_000,
-            generation: 1,
-        }
+        reposmith_generator_sdk::testing::repo("harness", archs)
     }
 
     fn shelf(s: &str, n: u32) -> ShelfSummary {

@@ -121,16 +121,7 @@ pub fn facts(filename: &str, size: u64) -> Facts {
 }
 
 pub fn repo(name: &str) -> RepoInfo {
-    RepoInfo {
-        name: name.into(),
-        description: String::new(),
-        default_suite: "stable".into(),
-        default_component: "main".into(),
-        architectures: Vec::new(),
-        options: Vec::new(),
-        now: 1_700_000_000,
-        generation: 1,
-    }
+    reposmith_generator_sdk::testing::repo(name, &[])
 }
 
 /// Every member of a tar (without the end marker): (path, content).

@@ -63,3 +63,19 @@ pub fn damaged(good: &[u8], rounds: u32) -> impl Iterator<Item = Vec<u8>> + '_ {
         bad
     })
 }
+
+/// A repository as `plan` and `finish` see it: `name`, `architectures`, no options,
+/// published at 1 700 000 000 as generation 1.
+#[cfg(feature = "bindings")]
+pub fn repo(name: &str, architectures: &[&str]) -> crate::reposmith::generator::types::RepoInfo {
+    crate::reposmith::generator::types::RepoInfo {
+        name: name.into(),
+        description: String::new(),
+        default_suite: "stable".into(),
+        default_component: "main".into(),
+        architectures: architectures.iter().map(|a| a.to_string()).collect(),
+        options: Vec::new(),
+        now: 1_700_000_000,
+        generation: 1,
+    }
+}
