@@ -341,7 +341,8 @@ fn spin_toml_is_complete() {
                 }
         })
     };
-    let src = std::fs::read_to_string(workspace().join("functions/lib/core/src/routes.rs")).unwrap();
+    let src =
+        std::fs::read_to_string(workspace().join("functions/lib/core/src/routes.rs")).unwrap();
     for (variant, path) in [
         ("Root", "/"),
         ("Repos", "/repos/"),

@@ -29,7 +29,8 @@ fn shape(path: &str) -> String {
 
 /// Route variant → URL shape, from the slice patterns of `route()`.
 fn route_shapes() -> Vec<(String, String)> {
-    let src = std::fs::read_to_string(workspace().join("functions/lib/core/src/routes.rs")).unwrap();
+    let src =
+        std::fs::read_to_string(workspace().join("functions/lib/core/src/routes.rs")).unwrap();
     let body = &src[src.find("pub fn route(").expect("route() in routes.rs")..];
     let lines: Vec<&str> = body.lines().map(str::trim).collect();
     let mut out = Vec::new();
@@ -77,8 +78,8 @@ fn route_shapes() -> Vec<(String, String)> {
 
 /// (variant, method) pairs `dispatch` handles.
 fn dispatched() -> Vec<(String, String)> {
-    let src =
-        std::fs::read_to_string(workspace().join("functions/lib/core/src/handlers/mod.rs")).unwrap();
+    let src = std::fs::read_to_string(workspace().join("functions/lib/core/src/handlers/mod.rs"))
+        .unwrap();
     let mut out = Vec::new();
     for line in src.lines() {
         let l = line.trim();

@@ -13,7 +13,7 @@ use crate::reposmith::generator::types::{
     Assembled, BulkFile, Concat, Content, Encoding, Entry, Facts, Fragment, Leaf, Link, Output,
     Part, Piece, PublishPlan, RepoInfo, Selection, ShelfSummary, TarMember,
 };
-use crate::tarball;
+use reposmith_generator_sdk::ustar;
 
 /// The shelf of architecture-independent packages, folded into every architecture.
 pub const NOARCH: &str = "noarch";
@@ -159,7 +159,7 @@ pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, St
                         separator: Vec::new(),
                     })],
                 }),
-                Part::Literal(tarball::END.to_vec()),
+                Part::Literal(ustar::END.to_vec()),
             ],
             encodings: vec![Encoding::Gzip],
         });
@@ -245,7 +245,7 @@ pub fn signature_stream(
     mtime: u64,
 ) -> Result<Vec<u8>, String> {
     let kind = if sha256 { "RSA256" } else { "RSA" };
-    let member = tarball::file(&format!(".SIGN.{kind}.{key_file}"), sig, mtime)?;
+    let member = ustar::file(&format!(".SIGN.{kind}.{key_file}"), sig, mtime)?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(&member).map_err(|e| e.to_string())?;
     gz.finish().map_err(|e| e.to_string())

@@ -5,24 +5,18 @@
 //! This file is only the WIT glue; the format logic lives in plain modules that also build
 //! natively, so `cargo test -p reposmith-gen-apk --lib` runs without a wasm host.
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "generator-world",
-    additional_derives: [PartialEq],
-});
-
 mod apk;
 mod index;
 mod pkginfo;
-mod tarball;
 #[cfg(test)]
 mod testapk;
 #[cfg(test)]
 mod tests_real;
 
-use exports::reposmith::generator::generator::Guest;
-use reposmith::generator::signer;
-use reposmith::generator::types::{
+use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
+use reposmith_generator_sdk::reposmith;
+use reposmith_generator_sdk::reposmith::generator::signer;
+use reposmith_generator_sdk::reposmith::generator::types::{
     Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
 };
 
@@ -83,7 +77,7 @@ impl index::Sign for HostSigner {
     }
 }
 
-export!(Apk);
+reposmith_generator_sdk::export_generator!(Apk);
 
 #[cfg(test)]
 mod tests {

@@ -170,12 +170,8 @@ pub fn freebsd(codec: &str) -> Vec<u8> {
 }
 
 /// Reads from memory as the host's `package.read` does.
-pub fn reader(data: &[u8]) -> impl FnMut(u64, u32) -> Result<Vec<u8>, String> + '_ {
-    move |off, len| {
-        let start = (off as usize).min(data.len());
-        let end = (start + len as usize).min(data.len());
-        Ok(data[start..end].to_vec())
-    }
+pub fn reader(data: &[u8]) -> impl FnMut(u64, u32) -> Result<Vec<u8>, String> {
+    reposmith_generator_sdk::testing::reader(data.to_vec())
 }
 
 /// Python's independent computation of the identity: split the gzip members with zlib and

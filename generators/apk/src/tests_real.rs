@@ -7,8 +7,8 @@ use crate::reposmith::generator::types::{
     Assembled, BulkFile, Content, Encoding, Entry, Facts, Hint, Leaf, Part, Piece, RepoInfo,
     Selection, ShelfSummary,
 };
-use crate::tarball;
 use crate::testapk::{self, sh};
+use reposmith_generator_sdk::ustar;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Write;
@@ -225,7 +225,7 @@ fn assemble(file: &BulkFile, entries: &[Entry]) -> Vec<u8> {
                         Leaf::Entries(sel) => select(sel, entries, &mut content),
                     }
                 }
-                out.extend(tarball::file(&m.name, &content, m.mtime).unwrap());
+                out.extend(ustar::file(&m.name, &content, m.mtime).unwrap());
             }
         }
     }

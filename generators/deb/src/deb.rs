@@ -5,8 +5,7 @@
 
 use std::io::{self, Read};
 
-use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
-use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
+use reposmith_generator_sdk::{Codec, Mem};
 
 pub const AR_MAGIC: &[u8; 8] = b"!<arch>\n";
 const AR_HEADER_LEN: u64 = 60;
@@ -250,19 +249,13 @@ fn truncated(m: &Member, got: u64) -> String {
 
 /// Decompresses the control tarball (streaming) and pulls `./control` out of it.
 fn control_from_tar(member: &str, packed: &[u8]) -> Result<Vec<u8>, String> {
-    let decoder: Box<dyn Read + '_> = match member {
-        "control.tar.gz" => Box::new(flate2::read::MultiGzDecoder::new(packed)),
-        "control.tar.xz" => Box::new(lzma_rust2::XzReader::new_mem_limit(
-            packed,
-            true,
-            XZ_MEM_LIMIT_KB,
-        )),
-        "control.tar.zst" => Box::new(ZstdFrames {
-            rest: packed,
-            frame: None,
-        }),
-        _ => Box::new(packed),
+    let codec = match member {
+        "control.tar.gz" => Codec::Gzip,
+        "control.tar.xz" => Codec::Xz,
+        "control.tar.zst" => Codec::Zstd,
+        _ => Codec::Plain,
     };
+    let decoder = codec.decoder(Mem::new(packed.to_vec()), XZ_MEM_LIMIT_KB);
     let limited = Limit {
         inner: decoder,
         left: MAX_CONTROL_TAR,
@@ -321,57 +314,13 @@ impl<R: Read> Read for Limit<R> {
     }
 }
 
-/// A zstd stream of one or more frames (ruzstd's decoder reads exactly one).
-struct ZstdFrames<'a> {
-    rest: &'a [u8],
-    frame: Option<StreamingDecoder<&'a [u8], FrameDecoder>>,
-}
-
-impl Read for ZstdFrames<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        loop {
-            if let Some(frame) = &mut self.frame {
-                let n = frame.read(buf)?;
-                if n > 0 {
-                    return Ok(n);
-                }
-                if let Some(done) = self.frame.take() {
-                    self.rest = done.into_inner();
-                }
-            }
-            if self.rest.is_empty() {
-                return Ok(0);
-            }
-            match StreamingDecoder::new(self.rest) {
-                Ok(frame) => self.frame = Some(frame),
-                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
-                    length,
-                    ..
-                })) => {
-                    // Skippable frame: 8 header bytes, then `length` bytes of payload.
-                    let skip = 8usize.saturating_add(length as usize).min(self.rest.len());
-                    self.rest = &self.rest[skip..];
-                }
-                Err(e) => return Err(io::Error::other(format!("zstd: {e}"))),
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testdeb::{self, Compression};
 
-    fn reader(bytes: &[u8]) -> impl FnMut(u64, u32) -> Result<Vec<u8>, String> + '_ {
-        move |off, len| {
-            let start = (off as usize).min(bytes.len());
-            let end = start.saturating_add(len as usize).min(bytes.len());
-            Ok(bytes[start..end].to_vec())
-        }
+    fn reader(bytes: &[u8]) -> impl FnMut(u64, u32) -> Result<Vec<u8>, String> {
+        reposmith_generator_sdk::testing::reader(bytes.to_vec())
     }
 
     const CONTROL: &str = "Package: hello\nVersion: 2.10-3\nArchitecture: amd64\nDescription: hi\n";
@@ -559,18 +508,6 @@ mod tests {
     /// Random damage to valid packages of every compression must give errors, not panics.
     #[test]
     fn never_panics_on_damaged_input() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        // REPOSMITH_FUZZ_ROUNDS=100000 for a longer soak.
-        let rounds: u32 = std::env::var("REPOSMITH_FUZZ_ROUNDS")
-            .ok()
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(1500);
         for c in [
             Compression::None,
             Compression::Gzip,
@@ -578,17 +515,8 @@ mod tests {
             Compression::Zstd,
         ] {
             let good = testdeb::deb(CONTROL, c);
-            for round in 0..rounds {
-                let mut bad = good.clone();
-                match round % 3 {
-                    0 => bad.truncate(next() as usize % good.len()),
-                    _ => {
-                        for _ in 0..1 + next() % 4 {
-                            let i = next() as usize % bad.len();
-                            bad[i] = next() as u8;
-                        }
-                    }
-                }
+            // REPOSMITH_FUZZ_ROUNDS=100000 for a longer soak.
+            for bad in reposmith_generator_sdk::testing::damaged(&good, 1500) {
                 let _ = read_control(reader(&bad));
             }
         }

@@ -4,12 +4,6 @@
 //! This file is only the WIT glue; the format logic lives in plain modules that also build
 //! natively, so `cargo test -p reposmith-gen-deb --lib` runs without a wasm host.
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "generator-world",
-    additional_derives: [PartialEq],
-});
-
 mod control;
 mod deb;
 mod packages;
@@ -17,9 +11,10 @@ mod release;
 #[cfg(test)]
 mod testdeb;
 
-use exports::reposmith::generator::generator::Guest;
-use reposmith::generator::signer;
-use reposmith::generator::types::{
+use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
+use reposmith_generator_sdk::reposmith;
+use reposmith_generator_sdk::reposmith::generator::signer;
+use reposmith_generator_sdk::reposmith::generator::types::{
     Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
 };
 
@@ -75,7 +70,7 @@ impl release::Sign for HostSigner {
     }
 }
 
-export!(Deb);
+reposmith_generator_sdk::export_generator!(Deb);
 
 #[cfg(test)]
 mod tests {

@@ -334,12 +334,8 @@ mod tests {
         }
     }
 
-    fn reader(bytes: &[u8]) -> impl FnMut(u64, u32) -> Result<Vec<u8>, String> + '_ {
-        move |off, len| {
-            let start = (off as usize).min(bytes.len());
-            let end = start.saturating_add(len as usize).min(bytes.len());
-            Ok(bytes[start..end].to_vec())
-        }
+    fn reader(bytes: &[u8]) -> impl FnMut(u64, u32) -> Result<Vec<u8>, String> {
+        reposmith_generator_sdk::testing::reader(bytes.to_vec())
     }
 
     const HELLO: &str = "Package: hello\nVersion: 2.10-3\nArchitecture: amd64\nMaintainer: Santiago <s@d.org>\nInstalled-Size: 280\nDepends: libc6 (>= 2.34)\nSection: devel\nPriority: optional\nDescription: example package based on GNU hello\n The GNU hello program produces a familiar, friendly greeting.\n .\n It allows non-programmers to use a classic computer science tool.\n";
@@ -528,14 +524,8 @@ mod tests {
 
     fn repo(arches: &[&str]) -> RepoInfo {
         RepoInfo {
-            name: "acme".into(),
-            description: String::new(),
-            default_suite: "stable".into(),
-            default_component: "main".into(),
-            architectures: arches.iter().map(|a| a.to_string()).collect(),
-            options: vec![],
             now: 0,
-            generation: 1,
+            ..reposmith_generator_sdk::testing::repo("acme", arches)
         }
     }
 

@@ -1,7 +1,7 @@
 //! Test helpers: builds `.deb` files in memory (ar by hand, tar with the `tar` crate), and
 //! with the real `dpkg-deb` where it is installed.
 
-use std::io::Write;
+use reposmith_generator_sdk::Codec;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -24,25 +24,13 @@ impl Compression {
     }
 
     pub fn compress(self, data: &[u8]) -> Vec<u8> {
-        match self {
-            Compression::None => data.to_vec(),
-            Compression::Gzip => {
-                let mut gz =
-                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-                gz.write_all(data).unwrap();
-                gz.finish().unwrap()
-            }
-            Compression::Xz => {
-                let mut xz =
-                    lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(6))
-                        .unwrap();
-                xz.write_all(data).unwrap();
-                xz.finish().unwrap()
-            }
-            Compression::Zstd => {
-                ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
-            }
-        }
+        let codec = match self {
+            Compression::None => Codec::Plain,
+            Compression::Gzip => Codec::Gzip,
+            Compression::Xz => Codec::Xz,
+            Compression::Zstd => Codec::Zstd,
+        };
+        reposmith_generator_sdk::testing::compress(codec, data)
     }
 }
 

@@ -6,24 +6,18 @@
 //! This file is only the WIT glue; the format logic lives in plain modules that also build
 //! natively, so `cargo test -p reposmith-gen-freebsd --lib` runs without a wasm host.
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "generator-world",
-    additional_derives: [PartialEq],
-});
-
 mod manifest;
 mod pkg;
 mod repo;
-mod tarball;
 #[cfg(test)]
 mod testpkg;
 #[cfg(test)]
 mod tests;
 
-use exports::reposmith::generator::generator::Guest;
-use reposmith::generator::signer;
-use reposmith::generator::types::{
+use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
+use reposmith_generator_sdk::reposmith;
+use reposmith_generator_sdk::reposmith::generator::signer;
+use reposmith_generator_sdk::reposmith::generator::types::{
     Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
 };
 
@@ -77,4 +71,4 @@ impl repo::Sign for HostSigner {
     }
 }
 
-export!(FreeBsd);
+reposmith_generator_sdk::export_generator!(FreeBsd);

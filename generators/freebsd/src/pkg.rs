@@ -6,7 +6,7 @@
 //! reads until it has the manifests and, for packages up to `MAX_VERIFIED`, reads the rest of
 //! the compressed stream too, so a truncated or damaged package is refused at upload.
 
-use reposmith_generator_sdk::{Handle, Mem, Ranged, Source, ZstdFrames};
+use reposmith_generator_sdk::{Codec, Handle, Mem, Ranged};
 use std::cell::RefCell;
 use std::io::{self, Read};
 use std::rc::Rc;
@@ -26,37 +26,12 @@ pub const FULL: &str = "+MANIFEST";
 /// What a pacman package starts with: never ours.
 const PACMAN: [&str; 3] = [".PKGINFO", ".BUILDINFO", ".MTREE"];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Codec {
-    Zstd,
-    Xz,
-    Gzip,
-    /// An uncompressed tar (pkg's `tar` packing format).
-    Tar,
-}
-
-impl Codec {
-    pub fn sniff(head: &[u8]) -> Option<Codec> {
-        if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Some(Codec::Zstd)
-        } else if head.starts_with(&[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) {
-            Some(Codec::Xz)
-        } else if head.starts_with(&[0x1f, 0x8b]) {
-            Some(Codec::Gzip)
-        } else if head.len() >= 263 && &head[257..262] == b"ustar" {
-            Some(Codec::Tar)
-        } else {
-            None
-        }
-    }
-}
-
 /// Is this a FreeBSD package? A tar (compressed or not) whose first member is
 /// `+COMPACT_MANIFEST` or `+MANIFEST`. When `head` does not decompress far enough to tell,
 /// the name decides: `NAME.pkg` (never `.pkg.tar.*`, pacman's) with a known magic; `analyze`
 /// then checks fully. Never panics.
 pub fn claims(filename: &str, head: &[u8]) -> bool {
-    let Some(codec) = Codec::sniff(head) else {
+    let Some(codec) = Codec::sniff_tar(head) else {
         return false;
     };
     match first_member(codec, head) {
@@ -80,7 +55,9 @@ fn clean(name: &[u8]) -> &[u8] {
 /// The name of the first real tar member in the decompressed start of `head`, skipping pax
 /// headers; `None` when `head` does not decompress far enough to tell.
 fn first_member(codec: Codec, head: &[u8]) -> Option<Vec<u8>> {
-    let name = reposmith_generator_sdk::first_tar_member(decoder(codec, Mem::new(head.to_vec())))?;
+    let name = reposmith_generator_sdk::first_tar_member(
+        codec.decoder(Mem::new(head.to_vec()), XZ_MEM_LIMIT_KB),
+    )?;
     Some(clean(&name).to_vec())
 }
 
@@ -102,10 +79,13 @@ where
         s.peek(512)
             .map_err(|e| format!("reading the package failed: {e}"))?
     };
-    let codec = Codec::sniff(&head).ok_or_else(|| {
+    let codec = Codec::sniff_tar(&head).ok_or_else(|| {
         "not a FreeBSD package: not a tar, nor a zstd, xz or gzip compressed one".to_string()
     })?;
-    let result = walk(decoder(codec, Handle(src.clone())), size <= MAX_VERIFIED);
+    let result = walk(
+        codec.decoder(Handle(src.clone()), XZ_MEM_LIMIT_KB),
+        size <= MAX_VERIFIED,
+    );
     if let Some(e) = src.borrow_mut().failed.take() {
         return Err(format!("reading the package failed: {e}"));
     }
@@ -169,18 +149,4 @@ fn walk(decoder: Box<dyn Read + '_>, to_end: bool) -> Result<Manifests, String> 
     let mut rest = archive.into_inner();
     io::copy(&mut rest, &mut io::sink()).map_err(bad)?;
     Ok(out)
-}
-
-/// A decompressing reader over `src`.
-fn decoder<'a, S: Source + 'a>(codec: Codec, src: S) -> Box<dyn Read + 'a> {
-    match codec {
-        Codec::Gzip => Box::new(flate2::read::MultiGzDecoder::new(src)),
-        Codec::Xz => Box::new(lzma_rust2::XzReader::new_mem_limit(
-            src,
-            true,
-            XZ_MEM_LIMIT_KB,
-        )),
-        Codec::Zstd => Box::new(ZstdFrames::new(src)),
-        Codec::Tar => Box::new(src),
-    }
 }

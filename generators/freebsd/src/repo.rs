@@ -13,7 +13,7 @@ use crate::reposmith::generator::types::{
     Assembled, BulkFile, Concat, Content, Encoding, Entry, Facts, Fragment, Link, Output, Part,
     Piece, PublishPlan, RepoInfo, Selection, ShelfSummary,
 };
-use crate::tarball;
+use reposmith_generator_sdk::ustar;
 
 /// The catalogue line for `packagesite.yaml` (JSON + `\n`).
 pub const YAML: &str = "yaml";
@@ -192,6 +192,11 @@ pub fn meta_conf() -> String {
     .join("\n")
 }
 
+/// pkg's archive members: ustar, root:wheel, mode 0644 (libarchive reads any ustar).
+fn wheel(mtime: u64) -> ustar::Meta<'static> {
+    ustar::Meta::file(mtime).group("wheel")
+}
+
 /// The `signature` member: the raw RSA signature plus one NUL byte. pkg has always written
 /// `siglen + 1` bytes (`packing_append_buffer(pack, sigret, "signature", siglen + 1)` in
 /// `pkg_repo_pack_db()`, the buffer being `calloc(max_len + 1)`), and the client verifies the
@@ -201,7 +206,7 @@ pub fn meta_conf() -> String {
 pub fn signature_member(sig: &[u8], mtime: u64) -> Result<Vec<u8>, String> {
     let mut data = sig.to_vec();
     data.push(0);
-    tarball::member("signature", &data, mtime)
+    ustar::file_with("signature", &data, wheel(mtime))
 }
 
 /// The signed archive of one catalogue (pkg `pkg_repo_pack_db()`): a `signature` member, then
@@ -214,9 +219,14 @@ fn signed_archive(
     encoding: Encoding,
 ) -> Result<Content, String> {
     let mut head = signature_member(sig, mtime)?;
-    head.extend_from_slice(&tarball::header(member, file.open_size, mtime)?);
-    let mut tail = tarball::padding(file.open_size);
-    tail.extend_from_slice(&tarball::END);
+    head.extend_from_slice(&ustar::header(
+        member,
+        file.open_size,
+        ustar::Kind::File,
+        wheel(mtime),
+    )?);
+    let mut tail = vec![0; ustar::padding(file.open_size)];
+    tail.extend_from_slice(&ustar::END);
     Ok(Content::Concat(Concat {
         pieces: vec![
             Piece::Bytes(head),
@@ -245,8 +255,8 @@ fn meta_archive(meta: &[u8], signer: &dyn Sign, mtime: u64) -> Result<Content, S
     let hex = hex::encode(sha2::Sha256::digest(meta));
     let sig = signer.rsa_sign_sha256(hex.as_bytes())?;
     let mut tar = signature_member(&sig, mtime)?;
-    tar.extend(tarball::member("meta", meta, mtime)?);
-    tar.extend_from_slice(&tarball::END);
+    tar.extend(ustar::file_with("meta", meta, wheel(mtime))?);
+    tar.extend_from_slice(&ustar::END);
     Ok(Content::Concat(Concat {
         pieces: vec![Piece::Bytes(tar)],
         encoding: Encoding::Xz,

@@ -1,40 +1,12 @@
 //! Genuine FreeBSD packages for the tests, laid out as `pkg create` makes them
 //! (`libpkg/pkg_create.c`: `+COMPACT_MANIFEST`, `+MANIFEST`, then the files under the prefix).
 
-use std::io::Write;
-
 use crate::reposmith::generator::types::{Facts, RepoInfo};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Codec {
-    Zstd,
-    Xz,
-    Gzip,
-    Tar,
-}
+pub use reposmith_generator_sdk::testing::{compress, reader};
+pub use reposmith_generator_sdk::Codec;
 
-pub const ALL: [Codec; 4] = [Codec::Zstd, Codec::Xz, Codec::Gzip, Codec::Tar];
-
-pub fn compress(c: Codec, data: &[u8]) -> Vec<u8> {
-    match c {
-        Codec::Gzip => {
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            gz.write_all(data).unwrap();
-            gz.finish().unwrap()
-        }
-        Codec::Xz => {
-            let mut xz =
-                lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(6))
-                    .unwrap();
-            xz.write_all(data).unwrap();
-            xz.finish().unwrap()
-        }
-        Codec::Zstd => {
-            ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
-        }
-        Codec::Tar => data.to_vec(),
-    }
-}
+pub const ALL: [Codec; 4] = [Codec::Zstd, Codec::Xz, Codec::Gzip, Codec::Plain];
 
 /// A tar of `(path, content)`.
 pub fn tar(members: &[(&str, &[u8])]) -> Vec<u8> {
@@ -130,22 +102,5 @@ pub fn facts(filename: &str, data: &[u8]) -> Facts {
 }
 
 pub fn repo(name: &str) -> RepoInfo {
-    RepoInfo {
-        name: name.into(),
-        description: String::new(),
-        default_suite: "stable".into(),
-        default_component: "main".into(),
-        architectures: vec!["amd64".into()],
-        options: Vec::new(),
-        now: 1_700_000_000,
-        generation: 1,
-    }
-}
-
-pub fn reader(bytes: Vec<u8>) -> impl FnMut(u64, u32) -> Result<Vec<u8>, String> {
-    move |off, len| {
-        let start = (off as usize).min(bytes.len());
-        let end = start.saturating_add(len as usize).min(bytes.len());
-        Ok(bytes[start..end].to_vec())
-    }
+    reposmith_generator_sdk::testing::repo(name, &["amd64"])
 }

@@ -9,10 +9,11 @@ use std::collections::BTreeSet;
 use crate::pkg;
 use crate::pkginfo::{clip, PkgInfo};
 use crate::reposmith::generator::types::{
-    BulkFile, Encoding, Entry, Facts, Fragment, Link, Part, PublishPlan, RepoInfo, Selection,
+    BulkFile, Encoding, Entry, Facts, Fragment, Hint, Link, Part, PublishPlan, RepoInfo, Selection,
     ShelfSummary,
 };
-use crate::{desc, files, tarball};
+use crate::{desc, files};
+use reposmith_generator_sdk::ustar;
 
 /// The shelf of architecture-independent packages, folded into every architecture.
 pub const ANY: &str = "any";
@@ -20,8 +21,13 @@ pub const ANY: &str = "any";
 /// users run.
 pub const DEFAULT_ARCH: &str = "x86_64";
 
-/// One package → one entry with its `desc` and `files` fragments.
-pub fn analyze<'a, R>(read: R, facts: &Facts) -> Result<Vec<Entry>, String>
+/// The upload hint that names the package after its content, `NAME-VERSION-ARCH.pkg.tar.EXT`
+/// (as Vieter does), instead of after the uploaded file: the entry's `path` then carries the
+/// name the package is published under.
+pub const NAME_FROM_CONTENT: &str = "pacman.name-from-content";
+
+/// One package → one entry with its `desc` and `files` fragments, and the plain `desc` text.
+pub fn analyze<'a, R>(read: R, facts: &Facts, hints: &[Hint]) -> Result<Vec<Entry>, String>
 where
     R: FnMut(u64, u32) -> Result<Vec<u8>, String> + 'a,
 {
@@ -45,16 +51,29 @@ where
         .and_then(|d| d.parse::<u64>().ok())
         .unwrap_or(0);
 
+    let by_content = hints
+        .iter()
+        .any(|h| h.key == NAME_FROM_CONTENT && h.value == "1");
+    let facts = &Facts {
+        filename: if by_content {
+            format!("{name}-{version}-{arch}{}", pkg::suffix(contents.codec))
+        } else {
+            facts.filename.clone()
+        },
+        ..facts.clone()
+    };
+    check_filename(&facts.filename)?;
+
     let dir = format!("{name}-{version}");
     let desc_text = desc::render(&info, facts);
-    let mut desc_frag = tarball::dir(&dir, mtime)?;
-    desc_frag.extend(tarball::file(
+    let mut desc_frag = ustar::dir(&dir, mtime)?;
+    desc_frag.extend(ustar::file(
         &format!("{dir}/desc"),
         desc_text.as_bytes(),
         mtime,
     )?);
     let mut files_frag = desc_frag.clone();
-    files_frag.extend(tarball::file(
+    files_frag.extend(ustar::file(
         &format!("{dir}/files"),
         files::render(&contents.files).as_bytes(),
         mtime,
@@ -73,6 +92,11 @@ where
             Fragment {
                 name: files::FRAGMENT.into(),
                 data: files_frag,
+            },
+            // Served as is by Vieter's `GET /{repo}/{arch}/NAME-VERSION`; no bulk file selects it.
+            Fragment {
+                name: desc::TEXT_FRAGMENT.into(),
+                data: desc_text.into_bytes(),
             },
         ],
     }])
@@ -196,7 +220,7 @@ pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, St
                         fragment: fragment.into(),
                         separator: Vec::new(),
                     }),
-                    Part::Literal(tarball::END.to_vec()),
+                    Part::Literal(ustar::END.to_vec()),
                 ],
                 encodings: vec![Encoding::Gzip],
             });
@@ -216,16 +240,7 @@ mod tests {
     use crate::testpkg::{self, Codec};
 
     pub fn repo(archs: &[&str]) -> RepoInfo {
-        RepoInfo {
-            name: "harness".into(),
-            description: String::new(),
-            default_suite: "stable".into(),
-            default_component: "main".into(),
-            architectures: archs.iter().map(|s| s.to_string()).collect(),
-            options: Vec::new(),
-            now: 1_700_000_000,
-            generation: 1,
-        }
+        reposmith_generator_sdk::testing::repo("harness", archs)
     }
 
     fn shelf(s: &str, n: u32) -> ShelfSummary {
@@ -235,13 +250,7 @@ mod tests {
         }
     }
 
-    fn reader(bytes: Vec<u8>) -> impl FnMut(u64, u32) -> Result<Vec<u8>, String> {
-        move |off, len| {
-            let start = (off as usize).min(bytes.len());
-            let end = start.saturating_add(len as usize).min(bytes.len());
-            Ok(bytes[start..end].to_vec())
-        }
-    }
+    use reposmith_generator_sdk::testing::reader;
 
     #[test]
     fn arches_fold_in_defaults() {
@@ -297,7 +306,7 @@ mod tests {
     fn analyze_gives_one_entry_with_tar_fragments() {
         let p = testpkg::sample(Codec::Zstd);
         let facts = testpkg::facts("harness-1:2.0-3-x86_64.pkg.tar.zst", p.len() as u64);
-        let e = analyze(reader(p), &facts).unwrap();
+        let e = analyze(reader(p), &facts, &[]).unwrap();
         assert_eq!(e.len(), 1);
         let e = &e[0];
         assert_eq!(
@@ -328,6 +337,28 @@ mod tests {
             .1
             .starts_with("%FILENAME%\nharness-1:2.0-3-x86_64.pkg.tar.zst\n"));
         assert_eq!(testpkg::members(&e.fragments[0].data), members[..2]);
+        assert_eq!(e.fragments[2].name, "desc.txt");
+        assert_eq!(e.fragments[2].data, members[1].1.as_bytes());
+    }
+
+    #[test]
+    fn named_from_content_on_request() {
+        for (c, ext) in [(Codec::Zstd, "zst"), (Codec::Xz, "xz"), (Codec::Gzip, "gz")] {
+            let p = testpkg::sample(c);
+            let facts = testpkg::facts("upload.pkg.tar", p.len() as u64);
+            let hint = Hint {
+                key: NAME_FROM_CONTENT.into(),
+                value: "1".into(),
+            };
+            let e = analyze(reader(p.clone()), &facts, &[hint]).unwrap();
+            let name = format!("harness-1:2.0-3-x86_64.pkg.tar.{ext}");
+            assert_eq!(e[0].path, format!("pool/{name}"));
+            let desc = String::from_utf8(e[0].fragments[2].data.clone()).unwrap();
+            assert!(desc.starts_with(&format!("%FILENAME%\n{name}\n")), "{desc}");
+            // Without the hint, the uploaded name stays.
+            let e = analyze(reader(p), &facts, &[]).unwrap();
+            assert_eq!(e[0].path, "pool/upload.pkg.tar");
+        }
     }
 
     #[test]
@@ -345,10 +376,10 @@ mod tests {
         for (pkginfo, want) in cases {
             let tar = testpkg::tar(&[(".PKGINFO", pkginfo.as_bytes())]);
             let p = testpkg::compress(Codec::Gzip, &tar);
-            let err = analyze(reader(p), &testpkg::facts("a.pkg.tar.gz", 1)).unwrap_err();
+            let err = analyze(reader(p), &testpkg::facts("a.pkg.tar.gz", 1), &[]).unwrap_err();
             assert!(err.contains(want), "{pkginfo:?}: {err}");
         }
         let p = testpkg::sample(Codec::Gzip);
-        assert!(analyze(reader(p), &testpkg::facts("../x", 1)).is_err());
+        assert!(analyze(reader(p), &testpkg::facts("../x", 1), &[]).is_err());
     }
 }

@@ -9,6 +9,8 @@ use crate::reposmith::generator::types::Facts;
 
 /// The fragment name of a `.db` entry: the directory member and `desc`.
 pub const FRAGMENT: &str = "desc";
+/// The fragment holding the plain text of `desc`, for Vieter's desc route.
+pub const TEXT_FRAGMENT: &str = "desc.txt";
 
 /// The text of `desc`, in repo-add's field order.
 pub fn render(info: &PkgInfo, facts: &Facts) -> String {

@@ -6,12 +6,6 @@
 //! This file is only the WIT glue; the format logic lives in plain modules that also build
 //! natively, so `cargo test -p reposmith-gen-pacman --lib` runs without a wasm host.
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "generator-world",
-    additional_derives: [PartialEq],
-});
-
 mod db;
 mod desc;
 mod files;
@@ -19,15 +13,15 @@ mod finish;
 mod mtree;
 mod pkg;
 mod pkginfo;
-mod tarball;
 #[cfg(test)]
 mod testpkg;
 #[cfg(test)]
 mod tests_real;
 
-use exports::reposmith::generator::generator::Guest;
-use reposmith::generator::signer;
-use reposmith::generator::types::{
+use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
+use reposmith_generator_sdk::reposmith;
+use reposmith_generator_sdk::reposmith::generator::signer;
+use reposmith_generator_sdk::reposmith::generator::types::{
     Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
 };
 
@@ -54,9 +48,9 @@ impl Guest for Pacman {
         pkg::claims(&filename, &head)
     }
 
-    fn analyze(pkg: &Package, _hints: Vec<Hint>) -> Result<Vec<Entry>, String> {
+    fn analyze(pkg: &Package, hints: Vec<Hint>) -> Result<Vec<Entry>, String> {
         let facts = pkg.facts();
-        db::analyze(|offset, len| pkg.read(offset, len), &facts)
+        db::analyze(|offset, len| pkg.read(offset, len), &facts, &hints)
     }
 
     fn plan(repo: RepoInfo, shelves: Vec<ShelfSummary>) -> Result<PublishPlan, String> {
@@ -81,7 +75,7 @@ impl finish::Sign for HostSigner {
     }
 }
 
-export!(Pacman);
+reposmith_generator_sdk::export_generator!(Pacman);
 
 #[cfg(test)]
 mod tests {

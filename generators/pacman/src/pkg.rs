@@ -6,7 +6,8 @@
 //! reads until it has `.PKGINFO` and the file list: from `.MTREE` when the package has one
 //! (makepkg puts both first, so only the head is read), else from every tar header.
 
-use reposmith_generator_sdk::{Handle, Mem, Ranged, Source, ZstdFrames};
+pub use reposmith_generator_sdk::Codec;
+use reposmith_generator_sdk::{Handle, Mem, Ranged};
 use std::cell::RefCell;
 use std::io::{self, Read};
 use std::rc::Rc;
@@ -26,32 +27,12 @@ const CHUNK: u32 = 256 << 10;
 /// The dot-files pacman's tools put at the top of a package.
 pub const META_FILES: [&str; 5] = [".PKGINFO", ".BUILDINFO", ".MTREE", ".INSTALL", ".CHANGELOG"];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Codec {
-    Zstd,
-    Xz,
-    Gzip,
-}
-
-impl Codec {
-    pub fn sniff(head: &[u8]) -> Option<Codec> {
-        if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Some(Codec::Zstd)
-        } else if head.starts_with(&[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) {
-            Some(Codec::Xz)
-        } else if head.starts_with(&[0x1f, 0x8b]) {
-            Some(Codec::Gzip)
-        } else {
-            None
-        }
-    }
-
-    fn suffix(self) -> &'static str {
-        match self {
-            Codec::Zstd => ".pkg.tar.zst",
-            Codec::Xz => ".pkg.tar.xz",
-            Codec::Gzip => ".pkg.tar.gz",
-        }
+/// The file name ending a compression gets: the package's canonical file name ends so.
+pub fn suffix(codec: Codec) -> &'static str {
+    match codec {
+        Codec::Zstd => ".pkg.tar.zst",
+        Codec::Xz => ".pkg.tar.xz",
+        Codec::Gzip | Codec::Plain => ".pkg.tar.gz",
     }
 }
 
@@ -70,7 +51,7 @@ pub fn claims(filename: &str, head: &[u8]) -> bool {
     }
     match first_member(codec, head) {
         Some(name) => META_FILES.iter().any(|m| name.as_slice() == m.as_bytes()),
-        None => filename.ends_with(codec.suffix()),
+        None => filename.ends_with(suffix(codec)),
     }
 }
 
@@ -93,14 +74,18 @@ fn second_gzip_member(head: &[u8]) -> bool {
 /// The name of the first real tar member in the decompressed start of `head`, skipping pax
 /// headers; `None` when `head` does not decompress far enough to tell.
 fn first_member(codec: Codec, head: &[u8]) -> Option<Vec<u8>> {
-    let name = reposmith_generator_sdk::first_tar_member(decoder(codec, Mem::new(head.to_vec())))?;
+    let name = reposmith_generator_sdk::first_tar_member(
+        codec.decoder(Mem::new(head.to_vec()), XZ_MEM_LIMIT_KB),
+    )?;
     Some(name.strip_prefix(b"./").unwrap_or(&name).to_vec())
 }
 
 /// What a package says about itself.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Contents {
     pub pkginfo: Vec<u8>,
+    /// How the package is compressed (its canonical file name ends accordingly).
+    pub codec: Codec,
     /// Installed paths in tar order, directories with a trailing `/`.
     pub files: Vec<String>,
 }
@@ -118,7 +103,7 @@ where
     };
     let codec = Codec::sniff(&head)
         .ok_or_else(|| "not a pacman package: not a zstd, xz or gzip compressed tar".to_string())?;
-    let result = walk(decoder(codec, Handle(src.clone())));
+    let result = walk(codec.decoder(Handle(src.clone()), XZ_MEM_LIMIT_KB), codec);
     // A failed store read shows up as an I/O error inside the decoder: name it as such.
     if let Some(e) = src.borrow_mut().failed.take() {
         return Err(format!("reading the package failed: {e}"));
@@ -126,10 +111,14 @@ where
     result
 }
 
-fn walk(decoder: Box<dyn Read + '_>) -> Result<Contents, String> {
+fn walk(decoder: Box<dyn Read + '_>, codec: Codec) -> Result<Contents, String> {
     let bad = |e: io::Error| format!("bad package archive: {e}");
     let mut archive = tar::Archive::new(decoder);
-    let mut out = Contents::default();
+    let mut out = Contents {
+        pkginfo: Vec::new(),
+        codec,
+        files: Vec::new(),
+    };
     let mut pkginfo = false;
     let mut names_bytes = 0usize;
     let mut first = true;
@@ -205,31 +194,12 @@ fn walk(decoder: Box<dyn Read + '_>) -> Result<Contents, String> {
     Ok(out)
 }
 
-/// A decompressing reader over `src`.
-fn decoder<'a, S: Source + 'a>(codec: Codec, src: S) -> Box<dyn Read + 'a> {
-    match codec {
-        Codec::Gzip => Box::new(flate2::read::MultiGzDecoder::new(src)),
-        Codec::Xz => Box::new(lzma_rust2::XzReader::new_mem_limit(
-            src,
-            true,
-            XZ_MEM_LIMIT_KB,
-        )),
-        Codec::Zstd => Box::new(ZstdFrames::new(src)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testpkg::{self, Codec as C};
 
-    pub fn reader(bytes: Vec<u8>) -> impl FnMut(u64, u32) -> Result<Vec<u8>, String> {
-        move |off, len| {
-            let start = (off as usize).min(bytes.len());
-            let end = start.saturating_add(len as usize).min(bytes.len());
-            Ok(bytes[start..end].to_vec())
-        }
-    }
+    use reposmith_generator_sdk::testing::{damaged, reader};
 
     #[test]
     fn claims_by_content() {
@@ -398,30 +368,9 @@ mod tests {
     /// Random damage to valid packages of every compression must give errors, not panics.
     #[test]
     fn never_panics_on_damaged_input() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let rounds: u32 = std::env::var("REPOSMITH_FUZZ_ROUNDS")
-            .ok()
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(600);
         for c in [C::Zstd, C::Xz, C::Gzip] {
             let good = testpkg::sample(c);
-            for round in 0..rounds {
-                let mut bad = good.clone();
-                match round % 3 {
-                    0 => bad.truncate(next() as usize % good.len()),
-                    _ => {
-                        for _ in 0..1 + next() % 4 {
-                            let i = next() as usize % bad.len();
-                            bad[i] = next() as u8;
-                        }
-                    }
-                }
+            for bad in damaged(&good, 600) {
                 let _ = claims("a.pkg.tar.zst", &bad[..bad.len().min(4096)]);
                 if let Ok(c) = read_package(reader(bad)) {
                     let _ = crate::pkginfo::PkgInfo::parse(&c.pkginfo);

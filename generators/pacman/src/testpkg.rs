@@ -33,32 +33,8 @@ makedepend = gcc
 checkdepend = check
 ";
 
-#[derive(Clone, Copy, Debug)]
-pub enum Codec {
-    Zstd,
-    Xz,
-    Gzip,
-}
-
-pub fn compress(c: Codec, data: &[u8]) -> Vec<u8> {
-    match c {
-        Codec::Gzip => {
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            gz.write_all(data).unwrap();
-            gz.finish().unwrap()
-        }
-        Codec::Xz => {
-            let mut xz =
-                lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(6))
-                    .unwrap();
-            xz.write_all(data).unwrap();
-            xz.finish().unwrap()
-        }
-        Codec::Zstd => {
-            ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
-        }
-    }
-}
+pub use reposmith_generator_sdk::testing::compress;
+pub use reposmith_generator_sdk::Codec;
 
 /// A tar of `(path, content)`; a path ending in `/` is a directory.
 pub fn tar(members: &[(&str, &[u8])]) -> Vec<u8> {
@@ -145,16 +121,7 @@ pub fn facts(filename: &str, size: u64) -> Facts {
 }
 
 pub fn repo(name: &str) -> RepoInfo {
-    RepoInfo {
-        name: name.into(),
-        description: String::new(),
-        default_suite: "stable".into(),
-        default_component: "main".into(),
-        architectures: Vec::new(),
-        options: Vec::new(),
-        now: 1_700_000_000,
-        generation: 1,
-    }
+    reposmith_generator_sdk::testing::repo(name, &[])
 }
 
 /// Every member of a tar (without the end marker): (path, content).

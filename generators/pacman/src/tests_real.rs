@@ -39,6 +39,7 @@ fn analyze_file(file: &Path) -> Result<Vec<crate::Entry>, String> {
             Ok(bytes[start..end].to_vec())
         },
         &facts(file),
+        &[],
     )
 }
 
@@ -116,7 +117,7 @@ fn assembled_database_reads_back_with_bsdtar() {
         for p in &pkgs {
             db.extend(&analyze_file(p).unwrap()[0].fragments[fragment].data);
         }
-        db.extend_from_slice(&crate::tarball::END);
+        db.extend_from_slice(&reposmith_generator_sdk::ustar::END);
         let path = dir.join(file);
         std::fs::write(&path, &db).unwrap();
         // bsdtar checks every header checksum; -v shows modes and owners.

@@ -5,12 +5,6 @@
 //! This file is only the WIT glue; the format logic lives in plain modules that also build
 //! natively, so `cargo test -p reposmith-gen-rpm --lib` runs without a wasm host.
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "generator-world",
-    additional_derives: [PartialEq],
-});
-
 mod filelists;
 mod header;
 mod other;
@@ -22,9 +16,10 @@ mod repomd;
 mod testrpm;
 mod xml;
 
-use exports::reposmith::generator::generator::Guest;
-use reposmith::generator::signer;
-use reposmith::generator::types::{
+use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
+use reposmith_generator_sdk::reposmith;
+use reposmith_generator_sdk::reposmith::generator::signer;
+use reposmith_generator_sdk::reposmith::generator::types::{
     Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
 };
 
@@ -80,7 +75,7 @@ impl repomd::Sign for HostSigner {
     }
 }
 
-export!(Rpm);
+reposmith_generator_sdk::export_generator!(Rpm);
 
 #[cfg(test)]
 mod tests {

@@ -358,117 +358,48 @@ pub fn split_evr(s: &str) -> Option<(Option<String>, Option<String>, Option<Stri
     Some((Some(epoch.to_string()), Some(ver.to_string()), rel))
 }
 
-fn dependencies(h: &Header, p: &mut Package) -> Result<(), String> {
-    let primary_files: std::collections::HashSet<&str> = p
-        .files
-        .iter()
-        .map(|f| f.path.as_str())
-        .filter(|f| is_primary(f))
-        .collect();
-    let mut provided: std::collections::HashSet<String> = Default::default();
-    // name -> (flags, version, pre) of the last kept require with that name.
-    let mut seen_requires: std::collections::HashMap<String, (Option<&str>, String, bool)> =
-        Default::default();
-    let mut out: [Vec<Dep>; 8] = Default::default();
-    const PRV: usize = 0;
-    const REQ: usize = 1;
-    const CON: usize = 2;
-    const OBS: usize = 3;
-    const SUG: usize = 4;
-    const ENH: usize = 5;
-    const REC: usize = 6;
-    const SUP: usize = 7;
+// The lists `dependencies` sorts into, in `Package`'s order.
+const PRV: usize = 0;
+const REQ: usize = 1;
+const CON: usize = 2;
+const OBS: usize = 3;
+const SUG: usize = 4;
+const ENH: usize = 5;
+const REC: usize = 6;
+const SUP: usize = 7;
 
+fn dependencies(h: &Header, p: &mut Package) -> Result<(), String> {
+    let mut rules = DepRules::new(&p.files);
+    let mut out: [Vec<Dep>; 8] = Default::default();
     for (kind, name_tag, flags_tag, version_tag) in DEP_TAGS {
-        let (Some(names), Some(flags), Some(versions)) = (
-            h.strings(name_tag)?,
-            h.numbers(flags_tag)?,
-            h.strings(version_tag)?,
-        ) else {
+        let Some((names, flags, versions)) = dep_tags(h, kind, name_tag, flags_tag, version_tag)?
+        else {
             continue;
         };
-        if names.len() != flags.len() || names.len() != versions.len() {
-            return Err(format!(
-                "malformed rpm: {kind:?} has {} names, {} flags and {} versions",
-                names.len(),
-                flags.len(),
-                versions.len()
-            ));
-        }
+        // Of the libc.so.6 requires only the highest is kept, after the others.
         let mut libc: Option<Dep> = None;
         for ((name, &num_flags), full_version) in names.iter().zip(&flags).zip(&versions) {
-            let fl = flag_name(num_flags);
-            let nfv = format!("{name}{}{full_version}", fl.unwrap_or(""));
-            let mut pre = false;
-            if kind == Kind::Requires {
-                if name.starts_with("rpmlib(") {
-                    continue;
-                }
-                if name.starts_with('/') && primary_files.contains(name.as_str()) {
-                    continue;
-                }
-                if provided.contains(&nfv) {
-                    continue;
-                }
-                pre = num_flags & (SENSE_PREREQ | SENSE_SCRIPT_PRE | SENSE_SCRIPT_POST) != 0;
-                if let Some((f, v, p)) = seen_requires.get(name) {
-                    if *f == fl && v == full_version && *p == pre {
-                        continue;
-                    }
-                }
-            }
-            let Some((epoch, ver, rel)) = split_evr(full_version) else {
-                // createrepo_c warns and leaves the dependency out.
+            let Some(dep) = rules.admit(kind, name, num_flags, full_version) else {
                 continue;
             };
-            let dep = Dep {
-                name: name.clone(),
-                flags: fl,
-                epoch,
-                ver,
-                rel,
-                pre: false,
-            };
-            match kind {
-                Kind::Provides => {
-                    provided.insert(nfv);
-                    out[PRV].push(dep);
-                }
-                Kind::Conflicts => out[CON].push(dep),
-                Kind::Obsoletes => out[OBS].push(dep),
-                Kind::Requires => {
-                    if num_flags & SENSE_MISSINGOK != 0 {
-                        out[REC].push(dep);
-                        continue;
+            let list = list_of(kind, num_flags);
+            if list == PRV {
+                rules
+                    .provided
+                    .insert(rules.nfv(name, num_flags, full_version));
+            } else if list == REQ {
+                if dep.name.starts_with("libc.so.6") {
+                    match &libc {
+                        Some(best) if compare_libc(&best.name, &dep.name) != 2 => {}
+                        _ => libc = Some(dep),
                     }
-                    let dep = Dep { pre, ..dep };
-                    if dep.name.starts_with("libc.so.6") {
-                        match &libc {
-                            Some(best) if compare_libc(&best.name, &dep.name) != 2 => {}
-                            _ => libc = Some(dep),
-                        }
-                        continue;
-                    }
-                    seen_requires.insert(dep.name.clone(), (fl, full_version.clone(), dep.pre));
-                    out[REQ].push(dep);
+                    continue;
                 }
-                Kind::Suggests => out[SUG].push(dep),
-                Kind::Enhances => out[ENH].push(dep),
-                Kind::Recommends => out[REC].push(dep),
-                Kind::Supplements => out[SUP].push(dep),
-                Kind::OldSuggests => out[if num_flags & SENSE_STRONG != 0 {
-                    REC
-                } else {
-                    SUG
-                }]
-                .push(dep),
-                Kind::OldEnhances => out[if num_flags & SENSE_STRONG != 0 {
-                    SUP
-                } else {
-                    ENH
-                }]
-                .push(dep),
+                rules
+                    .seen_requires
+                    .insert(dep.name.clone(), (dep.flags, full_version.clone(), dep.pre));
             }
+            out[list].push(dep);
         }
         if let Some(l) = libc {
             out[REQ].push(l);
@@ -484,6 +415,115 @@ fn dependencies(h: &Header, p: &mut Package) -> Result<(), String> {
     p.recommends = rec;
     p.supplements = sup;
     Ok(())
+}
+
+/// One dependency kind's names, flags and versions (`None`: the package has none).
+#[allow(clippy::type_complexity)]
+fn dep_tags(
+    h: &Header,
+    kind: Kind,
+    name_tag: u32,
+    flags_tag: u32,
+    version_tag: u32,
+) -> Result<Option<(Vec<String>, Vec<u64>, Vec<String>)>, String> {
+    let (Some(names), Some(flags), Some(versions)) = (
+        h.strings(name_tag)?,
+        h.numbers(flags_tag)?,
+        h.strings(version_tag)?,
+    ) else {
+        return Ok(None);
+    };
+    if names.len() != flags.len() || names.len() != versions.len() {
+        return Err(format!(
+            "malformed rpm: {kind:?} has {} names, {} flags and {} versions",
+            names.len(),
+            flags.len(),
+            versions.len()
+        ));
+    }
+    Ok(Some((names, flags, versions)))
+}
+
+/// Which list a kept dependency goes to: a MISSINGOK require is a recommends, a STRONG legacy
+/// suggests/enhances a recommends/supplements.
+fn list_of(kind: Kind, num_flags: u64) -> usize {
+    let strong = num_flags & SENSE_STRONG != 0;
+    match kind {
+        Kind::Provides => PRV,
+        Kind::Conflicts => CON,
+        Kind::Obsoletes => OBS,
+        Kind::Requires if num_flags & SENSE_MISSINGOK != 0 => REC,
+        Kind::Requires => REQ,
+        Kind::Suggests => SUG,
+        Kind::Enhances => ENH,
+        Kind::Recommends => REC,
+        Kind::Supplements => SUP,
+        Kind::OldSuggests if strong => REC,
+        Kind::OldSuggests => SUG,
+        Kind::OldEnhances if strong => SUP,
+        Kind::OldEnhances => ENH,
+    }
+}
+
+/// What createrepo_c checks a require against: the package's own primary files, its
+/// provides, and the requires kept so far.
+struct DepRules<'a> {
+    primary_files: std::collections::HashSet<&'a str>,
+    /// `name` + flags + version of every provide.
+    provided: std::collections::HashSet<String>,
+    /// name -> (flags, version, pre) of the last kept require with that name.
+    seen_requires: std::collections::HashMap<String, (Option<&'static str>, String, bool)>,
+}
+
+impl<'a> DepRules<'a> {
+    fn new(files: &'a [File]) -> Self {
+        DepRules {
+            primary_files: files
+                .iter()
+                .map(|f| f.path.as_str())
+                .filter(|f| is_primary(f))
+                .collect(),
+            provided: Default::default(),
+            seen_requires: Default::default(),
+        }
+    }
+
+    fn nfv(&self, name: &str, num_flags: u64, full_version: &str) -> String {
+        format!("{name}{}{full_version}", flag_name(num_flags).unwrap_or(""))
+    }
+
+    /// The dependency as the metadata lists it, or `None` when createrepo_c leaves it out.
+    fn admit(&self, kind: Kind, name: &str, num_flags: u64, full_version: &str) -> Option<Dep> {
+        let flags = flag_name(num_flags);
+        let mut pre = false;
+        if kind == Kind::Requires {
+            if name.starts_with("rpmlib(")
+                || (name.starts_with('/') && self.primary_files.contains(name))
+                || self
+                    .provided
+                    .contains(&self.nfv(name, num_flags, full_version))
+            {
+                return None;
+            }
+            pre = num_flags & (SENSE_PREREQ | SENSE_SCRIPT_PRE | SENSE_SCRIPT_POST) != 0;
+            if let Some((f, v, p)) = self.seen_requires.get(name) {
+                if *f == flags && v == full_version && *p == pre {
+                    return None;
+                }
+            }
+        }
+        // createrepo_c warns and leaves out a version it cannot split.
+        let (epoch, ver, rel) = split_evr(full_version)?;
+        Some(Dep {
+            name: name.to_string(),
+            flags,
+            epoch,
+            ver,
+            rel,
+            // Only a require that stays a require is marked.
+            pre: pre && num_flags & SENSE_MISSINGOK == 0,
+        })
+    }
 }
 
 /// createrepo_c's libc.so.6 comparison: 0 same, 1 first bigger, 2 second bigger, -1 error.

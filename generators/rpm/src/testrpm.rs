@@ -143,12 +143,8 @@ pub fn header_bytes(tags: &[(u32, Value)]) -> Vec<u8> {
 }
 
 /// A ranged reader over bytes, like the host's package.read.
-pub fn reader(bytes: &[u8]) -> impl FnMut(u64, u32) -> Result<Vec<u8>, String> + '_ {
-    move |off, len| {
-        let start = (off.min(bytes.len() as u64)) as usize;
-        let end = start.saturating_add(len as usize).min(bytes.len());
-        Ok(bytes[start..end].to_vec())
-    }
+pub fn reader(bytes: &[u8]) -> impl FnMut(u64, u32) -> Result<Vec<u8>, String> {
+    reposmith_generator_sdk::testing::reader(bytes.to_vec())
 }
 
 /// A repository as `plan` and `finish` see it.

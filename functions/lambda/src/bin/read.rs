@@ -3,8 +3,8 @@
 use lambda_http::{service_fn, Error};
 use reposmith_core::routes::{route, Route};
 use reposmith_core::App;
-use reposmith_native::TokioRuntime;
 use reposmith_lambda::{adapter, load_public_keys, ms, registry, PublicSigner};
+use reposmith_native::TokioRuntime;
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -121,29 +121,11 @@ fn append_parts(
     Ok(())
 }
 
-/// A ustar header for a regular file: mode 0644, root:root, checksum filled in.
+/// A ustar header for a regular file: mode 0644, root:root, checksum filled in (the
+/// generators' writer, so host-built and generator-built members match).
 pub fn ustar_header(name: &str, size: u64, mtime: u64) -> Result<[u8; 512], String> {
-    if name.is_empty() || name.len() > 100 {
-        return Err(format!("tar member name {name:?} must be 1-100 bytes"));
-    }
-    let mut h = [0u8; 512];
-    h[..name.len()].copy_from_slice(name.as_bytes());
-    let mut field =
-        |at: usize, len: usize, v: &str| h[at..at + v.len().min(len)].copy_from_slice(v.as_bytes());
-    field(100, 8, "0000644\0");
-    field(108, 8, "0000000\0");
-    field(116, 8, "0000000\0");
-    field(124, 12, &format!("{size:011o}\0"));
-    field(136, 12, &format!("{:011o}\0", mtime.min(0o77777777777)));
-    field(148, 8, "        ");
-    field(156, 1, "0");
-    field(257, 6, "ustar\0");
-    field(263, 2, "00");
-    field(265, 32, "root");
-    field(297, 32, "root");
-    let sum: u32 = h.iter().map(|&b| b as u32).sum();
-    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-    Ok(h)
+    use reposmith_generator_sdk::ustar;
+    ustar::header(name, size, ustar::Kind::File, ustar::Meta::file(mtime))
 }
 
 fn entry_order(a: &Entry, b: &Entry) -> std::cmp::Ordering {

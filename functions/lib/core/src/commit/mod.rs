@@ -82,7 +82,7 @@ pub async fn add(
 }
 
 /// Steps 2-4 for a package already in the package store: the shared tail of a direct
-/// upload, a large upload's commit and a Vieter publish.
+/// upload and of a large upload's commit.
 pub async fn add_stored(
     app: &App,
     repo: &str,
@@ -91,21 +91,84 @@ pub async fn add_stored(
     hints: &[Hint],
 ) -> ApiResult<Added> {
     let config = load_config(app, repo).await?;
-    // Cheap checks before analysis: an identical repeat or a clash by name.
-    let (head, _) = load_head(app, repo).await?;
-    if let Some(old) = head.packages.get(filename) {
-        if old.sha256 != digests.sha256 {
-            return Err(record::exists_with_other_content(filename, &old.sha256));
-        }
-        let published = ensure_published(app, repo, head.seq).await?;
-        return Ok(Added {
-            package: old.clone(),
-            generation: published.generation,
-            new: false,
-        });
+    // Cheap check before analysis: an identical repeat or a clash by name.
+    if let Some(added) = already_added(app, repo, filename, &digests.sha256).await? {
+        return Ok(added);
     }
-    let mut record = analyze(app, &config, filename, digests, hints).await?;
-    record.signature = Some(sign_package(app, &digests.sha256).await?);
+    let record = analyze(app, &config, filename, digests, hints).await?;
+    commit_analyzed(app, repo, record).await
+}
+
+/// Steps 1-4 for a package the generator names from its content (Vieter's publish: the
+/// client sends no file name). The repo is created with default settings on first use; the
+/// package is analyzed once, under a provisional name, with `hint` asking `generator` to
+/// name it, and committed under the last segment of the entry's published path.
+pub async fn add_named_by_generator(
+    app: &App,
+    repo: &str,
+    generator: &str,
+    hint: Hint,
+    stream: crate::body::ByteStream,
+) -> ApiResult<Added> {
+    const PROVISIONAL: &str = "upload";
+    let config = match load_config(app, repo).await {
+        Ok(c) => c,
+        Err(e) if e.status == http::StatusCode::NOT_FOUND => {
+            create_repo(app, repo, Settings::default()).await?.repo
+        }
+        Err(e) => return Err(e),
+    };
+    let digests = store::store_bytes(app, stream).await?;
+    let mut record = analyze(app, &config, PROVISIONAL, &digests, &[hint]).await?;
+    let named = record
+        .entries
+        .get(generator)
+        .and_then(|es| es.first())
+        .and_then(|e| e.path.rsplit('/').next())
+        .filter(|n| !n.is_empty())
+        .map(str::to_string);
+    let Some(filename) = named else {
+        return Err(ApiError::unprocessable(
+            &format!("not a {generator} package"),
+            format!("the {generator} generator does not claim this file"),
+        ));
+    };
+    crate::names::check_filename(&filename)?;
+    // The hint asked for the name; it is not the package's.
+    record.hints.clear();
+    record.filename = filename;
+    if let Some(added) = already_added(app, repo, &record.filename, &record.sha256).await? {
+        return Ok(added);
+    }
+    commit_analyzed(app, repo, record).await
+}
+
+/// The package already under `filename`: the same bytes answer as added (not new), other
+/// bytes are a conflict.
+async fn already_added(
+    app: &App,
+    repo: &str,
+    filename: &str,
+    sha256: &str,
+) -> ApiResult<Option<Added>> {
+    let (head, _) = load_head(app, repo).await?;
+    let Some(old) = head.packages.get(filename) else {
+        return Ok(None);
+    };
+    if old.sha256 != sha256 {
+        return Err(record::exists_with_other_content(filename, &old.sha256));
+    }
+    let published = ensure_published(app, repo, head.seq).await?;
+    Ok(Some(Added {
+        package: old.clone(),
+        generation: published.generation,
+        new: false,
+    }))
+}
+
+/// Steps 3-4 for an analyzed record: sign the package, commit, publish.
+async fn commit_analyzed(app: &App, repo: &str, mut record: PackageRecord) -> ApiResult<Added> {
+    record.signature = Some(sign_package(app, &record.sha256).await?);
     let (seq, new) = commit_record(app, repo, record.clone()).await?;
     let published = ensure_published(app, repo, seq).await?;
     Ok(Added {

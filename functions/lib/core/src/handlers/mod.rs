@@ -24,7 +24,6 @@ use crate::body::{Request, Response};
 use crate::commit::Added;
 use crate::error::{ApiError, ApiResult};
 use crate::generator::Hint;
-pub(crate) use crate::names::check_repo_name;
 use crate::routes::{route, Route};
 use http::Method;
 

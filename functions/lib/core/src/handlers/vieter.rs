@@ -4,83 +4,34 @@
 //! package's `desc`), `POST /{repo}/publish`, `DELETE /{repo}/{arch}/{pkg}`,
 //! `DELETE /{repo}/{arch}` and `DELETE /{repo}`. As in Vieter, a repo is created by its first
 //! publish. The pacman generator's tree is served at `/repos/{repo}/pacman/{arch}/` too.
-use super::check_repo_name;
 use crate::app::App;
 use crate::body::{Body, Request, Response};
-use crate::commit::{
-    analysis_of, analyze, ensure_published, load_config, load_head, resolve, update_head, Change,
-};
+use crate::commit::{analysis_of, load_config, load_head, resolve};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{keys, Head, PackageRecord, RepoConfig};
+use crate::generator::Hint;
+use crate::model::PackageRecord;
 
 /// The generator (and mount) these routes speak for.
 const PACMAN: &str = "pacman";
+/// The pacman generator's upload hint: name the package `NAME-VERSION-ARCH.pkg.tar.EXT`
+/// from its content (Vieter clients send no file name).
+const NAME_FROM_CONTENT: &str = "pacman.name-from-content";
+/// The fragment holding a package's `desc` as text.
+const DESC_TEXT: &str = "desc.txt";
 
 fn pacman_entries(rec: &PackageRecord) -> &[crate::model::EntryId] {
     rec.entries.get(PACMAN).map(Vec::as_slice).unwrap_or(&[])
 }
 
+/// `POST /{repo}/publish`: the body is the package; the first publish creates the repo.
 pub async fn publish(app: &App, repo: &str, req: Request) -> ApiResult<Response> {
-    check_repo_name(repo)?;
-    let config = match load_config(app, repo).await {
-        Ok(c) => c,
-        Err(e) if e.status == http::StatusCode::NOT_FOUND => create_default(app, repo).await?,
-        Err(e) => return Err(e),
+    let hint = Hint {
+        key: NAME_FROM_CONTENT.into(),
+        value: "1".into(),
     };
-    let d = app.packages.put(req.into_body().into_stream()).await?;
-    if d.size == 0 {
-        return Err(ApiError::bad_request("empty body: send the package file"));
-    }
-    // Vieter names the file after the package itself: NAME-VERSION-ARCH.pkg.tar.EXT.
-    let probe = analyze(app, &config, "upload.pkg.tar", &d, &[]).await?;
-    let Some(e) = pacman_entries(&probe).first() else {
-        return Err(ApiError::unprocessable(
-            "not a pacman package",
-            "the pacman generator does not claim this file",
-        ));
-    };
-    let facts = crate::generator::Facts {
-        sha256: d.sha256.clone(),
-        size: d.size,
-        ..Default::default()
-    };
-    let magic = app
-        .packages
-        .reader(facts)
-        .await?
-        .read(0, 6)
-        .unwrap_or_default();
-    let ext = match magic.as_slice() {
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => "zst",
-        [0xfd, b'7', b'z', b'X', b'Z', 0] => "xz",
-        [0x1f, 0x8b, ..] => "gz",
-        _ => "zst",
-    };
-    let filename = format!("{}-{}-{}.pkg.tar.{ext}", e.name, e.version, e.arch);
-    let added = crate::commit::add_stored(app, repo, &filename, &d, &[]).await?;
+    let stream = req.into_body().into_stream();
+    let added = crate::commit::add_named_by_generator(app, repo, PACMAN, hint, stream).await?;
     Ok(super::added_response(added))
-}
-
-async fn create_default(app: &App, repo: &str) -> ApiResult<RepoConfig> {
-    let config = RepoConfig {
-        name: repo.to_string(),
-        default_suite: "stable".into(),
-        default_component: "main".into(),
-        created: app.now(),
-        ..Default::default()
-    };
-    let value = serde_json::to_vec(&config).map_err(anyhow::Error::from)?;
-    // A concurrent first publish may win: either way the repo exists afterwards.
-    let _ = app
-        .meta
-        .put_if(&keys::config(repo), value.into(), None)
-        .await?;
-    let head = serde_json::to_vec(&Head::default()).map_err(anyhow::Error::from)?;
-    let _ = app
-        .meta
-        .put_if(&keys::head(repo), head.into(), None)
-        .await?;
-    load_config(app, repo).await
 }
 
 pub async fn get(
@@ -119,8 +70,8 @@ pub async fn get(
             .into_iter()
             .flatten()
             .flat_map(|e| &e.fragments)
-            .find(|f| f.name == "desc")
-            .and_then(|f| tar_member(&f.data, "/desc"))
+            .find(|f| f.name == DESC_TEXT)
+            .map(|f| f.data.clone())
             .ok_or_else(|| ApiError::internal(format!("no desc for {file}")))?;
         let len = desc.len();
         let body = if head_only {
@@ -139,30 +90,6 @@ pub async fn get(
     )))
 }
 
-/// The content of the first member of a plain ustar stream whose name ends with `suffix`
-/// (the generator stores each database entry as tar members, ready to concatenate).
-fn tar_member(tar: &[u8], suffix: &str) -> Option<Vec<u8>> {
-    let mut at = 0;
-    while at + 512 <= tar.len() {
-        let h = &tar[at..at + 512];
-        if h.iter().all(|&b| b == 0) {
-            return None;
-        }
-        let name_end = h[..100].iter().position(|&b| b == 0).unwrap_or(100);
-        let name = std::str::from_utf8(&h[..name_end]).ok()?;
-        let size_field = std::str::from_utf8(&h[124..136]).ok()?;
-        let size =
-            usize::from_str_radix(size_field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
-                .ok()?;
-        let start = at + 512;
-        if name.ends_with(suffix) {
-            return tar.get(start..start + size).map(<[u8]>::to_vec);
-        }
-        at = start + size.div_ceil(512) * 512;
-    }
-    None
-}
-
 /// Removes every package whose pacman entry matches, in one commit, then republishes.
 async fn remove_where(
     app: &App,
@@ -170,29 +97,11 @@ async fn remove_where(
     what: &str,
     matches: impl Fn(&crate::model::EntryId) -> bool,
 ) -> ApiResult<Response> {
-    load_config(app, repo).await?;
-    let mut removed = Vec::new();
-    let seq = update_head(app, repo, |h| {
-        removed = h
-            .packages
-            .values()
-            .filter(|r| pacman_entries(r).iter().any(&matches))
-            .map(|r| r.filename.clone())
-            .collect();
-        if removed.is_empty() {
-            return Err(ApiError::not_found(format!("no {what} in {repo}")));
-        }
-        for f in &removed {
-            h.packages.remove(f);
-        }
-        Ok(Change::Changed)
+    let removed = crate::commit::remove_where(app, repo, &format!("{what} in {repo}"), |r| {
+        pacman_entries(r).iter().any(&matches)
     })
     .await?;
-    let published = ensure_published(app, repo, seq).await?;
-    Ok(crate::json_response(
-        http::StatusCode::OK,
-        &serde_json::json!({ "removed": removed, "generation": published.generation }),
-    ))
+    Ok(crate::json_response(http::StatusCode::OK, &removed))
 }
 
 /// `DELETE /{repo}/{arch}/{pkg}`: the package named `pkg` in that arch-repo. An `any`
@@ -207,26 +116,4 @@ pub async fn delete_package(app: &App, repo: &str, arch: &str, pkg: &str) -> Api
 /// `DELETE /{repo}/{arch}`: every package of that architecture (`any` packages stay).
 pub async fn delete_arch(app: &App, repo: &str, arch: &str) -> ApiResult<Response> {
     remove_where(app, repo, &format!("arch-repo {arch}"), |e| e.shelf == arch).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::tar_member;
-
-    #[test]
-    fn finds_a_member_in_a_ustar_stream() {
-        let mut tar = Vec::new();
-        for (name, data) in [("p-1-1/", &b""[..]), ("p-1-1/desc", &b"%NAME%\np\n"[..])] {
-            let mut h = [0u8; 512];
-            h[..name.len()].copy_from_slice(name.as_bytes());
-            let size = format!("{:011o}\0", data.len());
-            h[124..136].copy_from_slice(size.as_bytes());
-            tar.extend_from_slice(&h);
-            tar.extend_from_slice(data);
-            tar.resize(tar.len().div_ceil(512) * 512, 0);
-        }
-        assert_eq!(tar_member(&tar, "/desc").unwrap(), b"%NAME%\np\n");
-        assert_eq!(tar_member(&tar, "/files"), None);
-        assert_eq!(tar_member(&tar[..600], "/desc"), None, "truncated");
-    }
 }

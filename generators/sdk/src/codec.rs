@@ -1,0 +1,70 @@
+//! The compressions packages come in, told apart by their magic bytes, and a streaming
+//! decoder for each (pure Rust: they build for wasm32-wasip2).
+use crate::read::Source;
+use crate::zstd::ZstdFrames;
+use std::io::Read;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    Zstd,
+    Xz,
+    Gzip,
+    /// Not compressed.
+    Plain,
+}
+
+impl Codec {
+    /// zstd, xz or gzip, by the stream's first bytes.
+    pub fn sniff(head: &[u8]) -> Option<Codec> {
+        if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Codec::Zstd)
+        } else if head.starts_with(&[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) {
+            Some(Codec::Xz)
+        } else if head.starts_with(&[0x1f, 0x8b]) {
+            Some(Codec::Gzip)
+        } else {
+            None
+        }
+    }
+
+    /// As `sniff`, or `Plain` for an uncompressed ustar archive.
+    pub fn sniff_tar(head: &[u8]) -> Option<Codec> {
+        Codec::sniff(head)
+            .or_else(|| (head.len() >= 263 && &head[257..262] == b"ustar").then_some(Codec::Plain))
+    }
+
+    /// A decompressing reader over `src`: gzip members and zstd frames one after another are
+    /// read as one stream; xz may use up to `xz_mem_limit_kb` KiB of dictionary.
+    pub fn decoder<'a, S: Source + 'a>(self, src: S, xz_mem_limit_kb: u32) -> Box<dyn Read + 'a> {
+        match self {
+            Codec::Gzip => Box::new(flate2::read::MultiGzDecoder::new(src)),
+            Codec::Xz => Box::new(lzma_rust2::XzReader::new_mem_limit(
+                src,
+                true,
+                xz_mem_limit_kb,
+            )),
+            Codec::Zstd => Box::new(ZstdFrames::new(src)),
+            Codec::Plain => Box::new(src),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Codec;
+
+    #[test]
+    fn sniffs_by_magic() {
+        assert_eq!(
+            Codec::sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
+            Some(Codec::Zstd)
+        );
+        assert_eq!(Codec::sniff(b"\xfd7zXZ\0"), Some(Codec::Xz));
+        assert_eq!(Codec::sniff(b"\x1f\x8b\x08"), Some(Codec::Gzip));
+        assert_eq!(Codec::sniff(b"\x1f"), None);
+        let mut tar = [0u8; 512];
+        tar[257..263].copy_from_slice(b"ustar\0");
+        assert_eq!(Codec::sniff(&tar), None);
+        assert_eq!(Codec::sniff_tar(&tar), Some(Codec::Plain));
+    }
+}
