@@ -1,7 +1,7 @@
 //! The Spin build, end to end, without the `spin` CLI (none installs here): the handler
 //! component (spin-sdk 5.2, wasm32-wasip2) composed with the wrapped generator .wasm files as
 //! Spin composes `[component.reposmith.dependencies]` (wac-graph), served under
-//! wasmtime-wasi-http by `reposmith-spin-host` from the project's own spin.toml, against moto
+//! wasmtime-wasi-http by `reposmith-spin-compose` from the project's own spin.toml, against moto
 //! for S3 and DynamoDB. Real apt installs from it; the same upload and metadata GET are timed
 //! against the local server.
 mod common;
@@ -17,7 +17,7 @@ fn target() -> PathBuf {
     target_release().parent().unwrap().to_path_buf()
 }
 
-/// functions/spin/build.sh, once per test binary: target/spin/*.wasm and spin-host.
+/// functions/spin/build.sh, once per test binary: target/spin/*.wasm and spin-compose.
 fn spin_built() -> &'static PathBuf {
     static B: OnceLock<PathBuf> = OnceLock::new();
     B.get_or_init(|| {
@@ -41,8 +41,8 @@ impl SpinHost {
         spin_built();
         let token = "spin-test-token".to_string();
         let read = |f: &str| std::fs::read_to_string(keys_from.join(f)).unwrap();
-        let log = tmp().join("spin-host.log");
-        let mut child = Command::new(target().join("release/reposmith-spin-host"))
+        let log = tmp().join("spin-compose.log");
+        let mut child = Command::new(target().join("release/reposmith-spin-compose"))
             .args(["serve", "--listen", "127.0.0.1:0", "--manifest"])
             .arg(workspace().join("spin.toml"))
             .env("CARGO_TARGET_DIR", target())
@@ -59,15 +59,15 @@ impl SpinHost {
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
-            .expect("reposmith-spin-host serve");
+            .expect("reposmith-spin-compose serve");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let url = match lines.next() {
-            Some(Ok(l)) if l.starts_with("spin-host listening on ") => l
-                .trim_start_matches("spin-host listening on ")
+            Some(Ok(l)) if l.starts_with("spin-compose listening on ") => l
+                .trim_start_matches("spin-compose listening on ")
                 .trim()
                 .to_string(),
             other => panic!(
-                "spin-host did not start ({other:?}): {}",
+                "spin-compose did not start ({other:?}): {}",
                 std::fs::read_to_string(&log).unwrap_or_default()
             ),
         };
@@ -229,7 +229,7 @@ fn spin_app_serves_apt_from_s3_and_dynamodb() {
     for (name, server) in [
         ("local (file stores)", Some(&local)),
         ("local (moto)", Some(&local_moto)),
-        ("spin-host (moto)", None),
+        ("spin-compose (moto)", None),
     ] {
         let (mut up, mut get) = (Vec::new(), Vec::new());
         for f in &fresh {
@@ -331,7 +331,7 @@ fn spin_toml_is_complete() {
     assert_eq!(slots, want);
     assert!(dir.join("reposmith.wasm").is_file());
 
-    // One example path per route of functions/core/src/routes.rs.
+    // One example path per route of functions/lib/core/src/routes.rs.
     let routes: Vec<(String, String)> = doc["trigger"]["http"]
         .as_array()
         .unwrap()
@@ -356,7 +356,7 @@ fn spin_toml_is_complete() {
                 }
         })
     };
-    let src = std::fs::read_to_string(workspace().join("functions/core/src/routes.rs")).unwrap();
+    let src = std::fs::read_to_string(workspace().join("functions/lib/core/src/routes.rs")).unwrap();
     for (variant, path) in [
         ("Root", "/"),
         ("Repos", "/repos/"),

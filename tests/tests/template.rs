@@ -1,7 +1,7 @@
 //! template.yaml (AWS SAM): `cfn-lint` passes, and every API route the core dispatches is an
 //! HttpApi event of the right function. The route table is read from the code itself:
-//! the URL shapes from `route()` in functions/core/src/routes.rs, the methods from `dispatch`
-//! in functions/core/src/handlers/mod.rs; so a route added there and not here fails.
+//! the URL shapes from `route()` in functions/lib/core/src/routes.rs, the methods from `dispatch`
+//! in functions/lib/core/src/handlers/mod.rs; so a route added there and not here fails.
 mod common;
 use common::workspace;
 use std::collections::BTreeSet;
@@ -29,7 +29,7 @@ fn shape(path: &str) -> String {
 
 /// Route variant → URL shape, from the slice patterns of `route()`.
 fn route_shapes() -> Vec<(String, String)> {
-    let src = std::fs::read_to_string(workspace().join("functions/core/src/routes.rs")).unwrap();
+    let src = std::fs::read_to_string(workspace().join("functions/lib/core/src/routes.rs")).unwrap();
     let body = &src[src.find("pub fn route(").expect("route() in routes.rs")..];
     let lines: Vec<&str> = body.lines().map(str::trim).collect();
     let mut out = Vec::new();
@@ -78,7 +78,7 @@ fn route_shapes() -> Vec<(String, String)> {
 /// (variant, method) pairs `dispatch` handles.
 fn dispatched() -> Vec<(String, String)> {
     let src =
-        std::fs::read_to_string(workspace().join("functions/core/src/handlers/mod.rs")).unwrap();
+        std::fs::read_to_string(workspace().join("functions/lib/core/src/handlers/mod.rs")).unwrap();
     let mut out = Vec::new();
     for line in src.lines() {
         let l = line.trim();

@@ -7,9 +7,9 @@
 use anyhow::Context;
 use reposmith_core::generator::Generator;
 use reposmith_core::{App, GeneratorLoader};
-use reposmith_host::{PgpSigner, TokioRuntime};
+use reposmith_native::{PgpSigner, TokioRuntime};
 use reposmith_signing::{PgpKey, RsaKey};
-use reposmith_wasm_host::{Limits, WasmHost};
+use reposmith_generator_host::{Limits, WasmHost};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};

@@ -209,7 +209,7 @@ fn select(sel: &Selection, entries: &[Entry], out: &mut Vec<u8>) {
     }
 }
 
-/// Assembles a plan's file as the host does (`functions/core/src/assemble.rs`): literals, the
+/// Assembles a plan's file as the host does (`functions/lib/core/src/assemble.rs`): literals, the
 /// selected fragments in (name, version, path) order, tar members wrapped in a ustar header.
 fn assemble(file: &BulkFile, entries: &[Entry]) -> Vec<u8> {
     let mut out = Vec::new();

@@ -6,7 +6,7 @@
 //! reads until it has the manifests and, for packages up to `MAX_VERIFIED`, reads the rest of
 //! the compressed stream too, so a truncated or damaged package is refused at upload.
 
-use reposmith_unpack::{Handle, Mem, Ranged, Source, ZstdFrames};
+use reposmith_generator_sdk::{Handle, Mem, Ranged, Source, ZstdFrames};
 use std::cell::RefCell;
 use std::io::{self, Read};
 use std::rc::Rc;
@@ -80,7 +80,7 @@ fn clean(name: &[u8]) -> &[u8] {
 /// The name of the first real tar member in the decompressed start of `head`, skipping pax
 /// headers; `None` when `head` does not decompress far enough to tell.
 fn first_member(codec: Codec, head: &[u8]) -> Option<Vec<u8>> {
-    let name = reposmith_unpack::first_tar_member(decoder(codec, Mem::new(head.to_vec())))?;
+    let name = reposmith_generator_sdk::first_tar_member(decoder(codec, Mem::new(head.to_vec())))?;
     Some(clean(&name).to_vec())
 }
 

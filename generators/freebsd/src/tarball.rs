@@ -1,5 +1,5 @@
 //! ustar members built in `finish`, where the sizes are known: the same header layout as the
-//! host's (`functions/core/src/assemble.rs` `ustar_header`), owner root, mode 0644. libarchive
+//! host's (`functions/lib/core/src/assemble.rs` `ustar_header`), owner root, mode 0644. libarchive
 //! (pkg's reader) accepts it as any ustar.
 
 /// The 512-byte ustar header of a regular file.

@@ -6,7 +6,7 @@
 //! reads until it has `.PKGINFO` and the file list: from `.MTREE` when the package has one
 //! (makepkg puts both first, so only the head is read), else from every tar header.
 
-use reposmith_unpack::{Handle, Mem, Ranged, Source, ZstdFrames};
+use reposmith_generator_sdk::{Handle, Mem, Ranged, Source, ZstdFrames};
 use std::cell::RefCell;
 use std::io::{self, Read};
 use std::rc::Rc;
@@ -93,7 +93,7 @@ fn second_gzip_member(head: &[u8]) -> bool {
 /// The name of the first real tar member in the decompressed start of `head`, skipping pax
 /// headers; `None` when `head` does not decompress far enough to tell.
 fn first_member(codec: Codec, head: &[u8]) -> Option<Vec<u8>> {
-    let name = reposmith_unpack::first_tar_member(decoder(codec, Mem::new(head.to_vec())))?;
+    let name = reposmith_generator_sdk::first_tar_member(decoder(codec, Mem::new(head.to_vec())))?;
     Some(name.strip_prefix(b"./").unwrap_or(&name).to_vec())
 }
 

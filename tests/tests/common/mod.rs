@@ -40,7 +40,7 @@ fn cargo(args: &[&str]) {
 pub fn built() -> &'static Built {
     static B: OnceLock<Built> = OnceLock::new();
     B.get_or_init(|| {
-        cargo(&["build", "--release", "-p", "reposmith-local"]);
+        cargo(&["build", "--release", "-p", "reposmith-manage-repo"]);
         cargo(&[
             "build",
             "--release",

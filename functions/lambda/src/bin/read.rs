@@ -3,7 +3,7 @@
 use lambda_http::{service_fn, Error};
 use reposmith_core::routes::{route, Route};
 use reposmith_core::App;
-use reposmith_host::TokioRuntime;
+use reposmith_native::TokioRuntime;
 use reposmith_lambda::{adapter, load_public_keys, ms, registry, PublicSigner};
 use std::sync::Arc;
 use std::time::Instant;

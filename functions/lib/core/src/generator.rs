@@ -1,5 +1,5 @@
 //! The generator contract as the core sees it: plain Rust mirrors of `wit/generator.wit`.
-//! The wasmtime host (functions/wasm-host) implements [`Generator`] for a loaded component;
+//! The wasmtime host (functions/lib/generator-host) implements [`Generator`] for a loaded component;
 //! the core never knows how a generator runs.
 
 use serde::{Deserialize, Serialize};

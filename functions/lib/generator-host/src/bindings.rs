@@ -3,7 +3,7 @@
 use reposmith_core::generator as core;
 
 wasmtime::component::bindgen!({
-    path: "../../wit",
+    path: "../../../wit",
     world: "generator-world",
     // The `package` resource is a host object in the store's ResourceTable.
     with: {

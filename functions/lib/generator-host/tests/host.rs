@@ -4,14 +4,14 @@ use reposmith_core::generator::{
     Assembled, Content, Encoding, Facts, GenError, Generator, PackageReader, Part, RepoInfo,
     ShelfSummary, Signer,
 };
-use reposmith_wasm_host::{Limits, WasmHost};
+use reposmith_generator_host::{Limits, WasmHost};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
 }
 
 /// Build the misbehave component (once per test binary) and return its bytes.
@@ -383,7 +383,7 @@ fn bad_binaries_are_refused_clearly() {
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir =
-        std::env::temp_dir().join(format!("reposmith-wasm-host-{name}-{}", std::process::id()));
+        std::env::temp_dir().join(format!("reposmith-generator-host-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

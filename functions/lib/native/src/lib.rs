@@ -1,4 +1,4 @@
-//! reposmith-host: the native pieces every host target shares (the local server and the
+//! reposmith-native: the native pieces every host target shares (the local server and the
 //! Lambda functions): the tokio [`Runtime`] and the repo [`PgpSigner`], which keeps the
 //! OpenPGP and RSA private keys in the host so that generators only ever see signatures.
 use reposmith_core::generator::{Facts, PackageReader, Signer};

@@ -1,11 +1,11 @@
-//! spin-host: the Spin build's test host and build helper (no `spin` CLI can be installed
+//! spin-compose: the Spin build's test host and build helper (no `spin` CLI can be installed
 //! here). It does what Spin does at app load, with the same crates:
 //!
-//!   spin-host wrap --services S.wasm --adapter A.wasm GENERATOR.wasm OUT.wasm
+//!   spin-compose wrap --services S.wasm --adapter A.wasm GENERATOR.wasm OUT.wasm
 //!       an unchanged generator component made into a `reposmith:spin/slot` (wit/spin)
-//!   spin-host compose --manifest spin.toml [--component ID] OUT.wasm
+//!   spin-compose compose --manifest spin.toml [--component ID] OUT.wasm
 //!       the component with its `[component.ID.dependencies]` plugged in (wac-graph)
-//!   spin-host serve --manifest spin.toml [--listen 127.0.0.1:0]
+//!   spin-compose serve --manifest spin.toml [--listen 127.0.0.1:0]
 //!       composes every routed component and serves it under wasmtime-wasi-http, with the
 //!       manifest's variables (`SPIN_VARIABLE_NAME` from the environment, as Spin reads them)
 //!       behind `fermyon:spin/variables`.
@@ -29,7 +29,7 @@ fn flag(args: &mut Vec<String>, name: &str) -> Option<String> {
 fn main() -> Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.is_empty() {
-        bail!("usage: spin-host wrap|compose|serve ...");
+        bail!("usage: spin-compose wrap|compose|serve ...");
     }
     let cmd = args.remove(0);
     match cmd.as_str() {

@@ -191,7 +191,7 @@ pub async fn run(m: Manifest, listen: SocketAddr) -> Result<()> {
     }
     let apps = Arc::new(apps);
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    println!("spin-host listening on http://{}", listener.local_addr()?);
+    println!("spin-compose listening on http://{}", listener.local_addr()?);
     loop {
         let (client, _) = listener.accept().await?;
         let apps = apps.clone();

@@ -10,7 +10,7 @@ use reposmith_spin_wire::{decode, encode, ByteBuf, Reply, SignRequest, Signed};
 use std::sync::Arc;
 
 wit_bindgen::generate!({
-    path: ["../../wit", "../../wit/spin"],
+    path: ["../../../wit", "../../../wit/spin"],
     world: "reposmith:spin/handler-slots",
 });
 

@@ -4,7 +4,7 @@
 //! records what it could not answer. Its `slot` export is the empty slot, so that spin.toml can
 //! fill an unused `generator-N` import with this same file.
 wit_bindgen::generate!({
-    path: ["../../wit", "../../wit/spin"],
+    path: ["../../../wit", "../../../wit/spin"],
     world: "reposmith:spin/services-world",
 });
 

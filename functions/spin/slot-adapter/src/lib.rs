@@ -1,8 +1,8 @@
 //! The Spin build's adapter component (wit/spin/spin.wit, `adapter-world`): the generator's
-//! interface in, `reposmith:spin/slot` out, plain data only. `spin-host wrap` composes it with
+//! interface in, `reposmith:spin/slot` out, plain data only. `spin-compose wrap` composes it with
 //! an unchanged generator .wasm and the services component into one self-contained slot.
 wit_bindgen::generate!({
-    path: ["../../wit", "../../wit/spin"],
+    path: ["../../../wit", "../../../wit/spin"],
     world: "reposmith:spin/adapter-world",
     generate_all,
 });

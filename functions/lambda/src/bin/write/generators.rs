@@ -7,7 +7,7 @@ use reposmith_core::store::{MetaStore, PackageStore};
 use reposmith_core::{App, GeneratorLoader};
 use reposmith_lambda::ms;
 use reposmith_lambda::registry::{self, Registered};
-use reposmith_wasm_host::WasmHost;
+use reposmith_generator_host::WasmHost;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -7,9 +7,9 @@ use generators::Loader;
 use lambda_http::{service_fn, Error};
 use reposmith_core::routes::{route, Route};
 use reposmith_core::App;
-use reposmith_host::{PgpSigner, TokioRuntime};
+use reposmith_native::{PgpSigner, TokioRuntime};
 use reposmith_lambda::{adapter, ms, PublicKeys, PUBLIC_KEYS};
-use reposmith_wasm_host::{Limits, WasmHost};
+use reposmith_generator_host::{Limits, WasmHost};
 use std::sync::Arc;
 use std::time::Instant;
 
