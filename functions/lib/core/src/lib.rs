@@ -17,8 +17,8 @@ pub mod gc;
 pub mod generator;
 pub mod handlers;
 pub mod model;
+pub mod registry;
 pub mod routes;
-mod serde_bytes_b64;
 pub mod store;
 #[cfg(test)]
 mod testkit;

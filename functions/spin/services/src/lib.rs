@@ -12,7 +12,7 @@ use exports::reposmith::generator::signer::{Guest as SignerGuest, RsaDigest};
 use exports::reposmith::generator::types::{Facts, Guest as TypesGuest, GuestPackage};
 use exports::reposmith::spin::services::{Guest as ServicesGuest, Package};
 use exports::reposmith::spin::slot::Guest as SlotGuest;
-use reposmith_spin_wire::{decode, encode, SignRequest, Signed};
+use reposmith_contract::wire::{decode, encode, SignRequest, Signed};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
