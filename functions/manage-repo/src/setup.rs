@@ -8,7 +8,7 @@ use anyhow::Context;
 use reposmith_core::generator::Generator;
 use reposmith_core::store::{MetaStore, PackageStore};
 use reposmith_core::{registry, App, GeneratorLoader};
-use reposmith_native::{pgp_signer, TokioRuntime};
+use reposmith_native::pgp_signer;
 use reposmith_signing::{PgpKey, RsaKey};
 use reposmith_generator_host::{Limits, WasmHost};
 use std::io::Write;
@@ -109,14 +109,7 @@ pub async fn open(
     let (packages, meta) = open_stores(data, stores).await?;
 
     let signer = Arc::new(pgp_signer(key, rsa, packages.clone())?);
-    let mut app = App::new(
-        meta,
-        packages,
-        Vec::new(),
-        signer,
-        token,
-        Arc::new(TokioRuntime),
-    );
+    let mut app = reposmith_native::app(meta, packages, signer, token);
     let host = WasmHost::new(Some(data.join("cache")), Limits::default())?;
     let uploaded = data.join("generators");
     install_generators(&app, &host, generators, &uploaded)?;

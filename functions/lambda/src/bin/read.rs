@@ -3,7 +3,6 @@
 use lambda_http::Error;
 use reposmith_core::routes::{route, Route};
 use reposmith_core::App;
-use reposmith_native::TokioRuntime;
 use reposmith_lambda::{adapter, load_public_keys, ms, registry, PublicSigner};
 use std::sync::Arc;
 use std::time::Instant;
@@ -53,14 +52,7 @@ async fn init() -> anyhow::Result<Read> {
     *signer.keys.write().unwrap() = load_public_keys(meta.as_ref()).await?;
     // No write reaches this function; a token nobody knows keeps them refused all the same.
     let token = hex::encode(rand::random::<[u8; 24]>());
-    let mut app = App::new(
-        meta,
-        packages,
-        Vec::new(),
-        signer.clone(),
-        token,
-        Arc::new(TokioRuntime),
-    );
+    let mut app = reposmith_native::app(meta, packages, signer.clone(), token);
     app.loader = Some(Arc::new(registry::Listing::new()));
     Ok(Read { app, signer })
 }

@@ -53,12 +53,16 @@ impl PackageReader for MemReader {
         &self.facts
     }
     fn read(&self, offset: u64, len: u32) -> Result<Vec<u8>, String> {
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(self.data.len());
-        let end = start.saturating_add(len as usize).min(self.data.len());
-        Ok(self.data[start..end].to_vec())
+        Ok(range(&self.data, offset, len).to_vec())
     }
+}
+
+/// `package.read` over bytes in memory: up to `len` bytes from `offset`, fewer at the end,
+/// none past it.
+pub fn range(data: &[u8], offset: u64, len: u32) -> &[u8] {
+    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+    let end = start.saturating_add(len as usize).min(data.len());
+    &data[start..end]
 }
 
 /// A named piece of an index file, rendered at upload. `data` is base64 in JSON (stored

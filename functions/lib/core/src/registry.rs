@@ -4,7 +4,6 @@
 //! [`GeneratorLoader`] only does the I/O (compile a .wasm, persist it after a successful
 //! install, reload what other instances installed).
 use crate::app::App;
-use crate::body::Request;
 use crate::error::{ApiError, ApiResult};
 use crate::generator::{Generator, Info};
 use crate::routes::{route, Route};
@@ -65,12 +64,12 @@ pub fn install(app: &App, generator: Arc<dyn Generator>) -> ApiResult<Info> {
 
 /// The "registry changed" hook: before a request that may run generators (any write) or
 /// list them, the loader brings the app's set up to date.
-pub async fn refresh(app: &App, req: &Request) -> ApiResult<()> {
+pub async fn refresh(app: &App, method: &http::Method, path: &str) -> ApiResult<()> {
     let Some(loader) = &app.loader else {
         return Ok(());
     };
-    let reads = matches!(*req.method(), http::Method::GET | http::Method::HEAD);
-    let lists = matches!(route(req.uri().path()), Route::Root | Route::Generators);
+    let reads = matches!(*method, http::Method::GET | http::Method::HEAD);
+    let lists = matches!(route(path), Route::Root | Route::Generators);
     if reads && !lists {
         return Ok(());
     }

@@ -2,9 +2,9 @@
 //! Lambda functions): the tokio [`Runtime`] and the stores as the repo signer's blob reader
 //! ([`StoreBlobs`], for `reposmith_signing::RepoSigner`, which keeps the private keys in the
 //! host so that generators only ever see signatures).
-use reposmith_core::generator::{Facts, PackageReader};
-use reposmith_core::store::PackageStore;
-use reposmith_core::Runtime;
+use reposmith_core::generator::{Facts, PackageReader, Signer};
+use reposmith_core::store::{MetaStore, PackageStore};
+use reposmith_core::{App, Runtime};
 use reposmith_signing::{Blobs, PgpKey, RepoSigner, RsaKey};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +25,17 @@ impl Runtime for TokioRuntime {
             .map(|d| d.as_secs())
             .unwrap_or(0)
     }
+}
+
+/// A native target's app on tokio, without generators yet (start-up installs them through
+/// `reposmith_core::registry`).
+pub fn app(
+    meta: Arc<dyn MetaStore>,
+    packages: Arc<dyn PackageStore>,
+    signer: Arc<dyn Signer>,
+    token: String,
+) -> App {
+    App::new(meta, packages, Vec::new(), signer, token, Arc::new(TokioRuntime))
 }
 
 /// The repo signer of a native target.

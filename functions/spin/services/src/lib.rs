@@ -62,11 +62,7 @@ impl GuestPackage for PackageBytes {
     }
 
     fn read(&self, offset: u64, len: u32) -> Result<Vec<u8>, String> {
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(self.data.len());
-        let end = start.saturating_add(len as usize).min(self.data.len());
-        Ok(self.data[start..end].to_vec())
+        Ok(reposmith_contract::range(&self.data, offset, len).to_vec())
     }
 }
 

@@ -6,7 +6,7 @@ mod keys;
 use generators::Loader;
 use lambda_http::Error;
 use reposmith_core::{App, GeneratorLoader};
-use reposmith_native::{pgp_signer, TokioRuntime};
+use reposmith_native::pgp_signer;
 use reposmith_lambda::{adapter, ms, PublicKeys, PUBLIC_KEYS};
 use reposmith_generator_host::{Limits, WasmHost};
 use std::sync::Arc;
@@ -66,14 +66,7 @@ async fn init() -> anyhow::Result<Write> {
         packages.clone(),
         meta.clone(),
     ));
-    let mut app = App::new(
-        meta,
-        packages,
-        Vec::new(),
-        signer,
-        token,
-        Arc::new(TokioRuntime),
-    );
+    let mut app = reposmith_native::app(meta, packages, signer, token);
     app.loader = Some(loader.clone());
     publish_public_keys(&app).await?;
     let t = Instant::now();
