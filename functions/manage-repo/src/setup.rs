@@ -8,9 +8,9 @@ use anyhow::Context;
 use reposmith_core::generator::Generator;
 use reposmith_core::store::{MetaStore, PackageStore};
 use reposmith_core::{registry, App, GeneratorLoader};
+use reposmith_generator_host::{Limits, WasmHost};
 use reposmith_native::pgp_signer;
 use reposmith_signing::{PgpKey, RsaKey};
-use reposmith_generator_host::{Limits, WasmHost};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -167,14 +167,15 @@ fn install_generators(
         None => shipped_generators(host)?,
     };
     if uploaded.is_dir() {
-        loaded.extend(host.load_dir(uploaded).with_context(|| {
-            format!("loading uploaded generators from {}", uploaded.display())
-        })?);
+        loaded.extend(
+            host.load_dir(uploaded).with_context(|| {
+                format!("loading uploaded generators from {}", uploaded.display())
+            })?,
+        );
     }
     for g in loaded {
         let name = g.info().name.clone();
-        registry::install(app, g)
-            .map_err(|e| anyhow::anyhow!("generator {name}: {}", e.detail))?;
+        registry::install(app, g).map_err(|e| anyhow::anyhow!("generator {name}: {}", e.detail))?;
     }
     Ok(())
 }

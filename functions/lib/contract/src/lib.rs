@@ -60,7 +60,9 @@ impl PackageReader for MemReader {
 /// `package.read` over bytes in memory: up to `len` bytes from `offset`, fewer at the end,
 /// none past it.
 pub fn range(data: &[u8], offset: u64, len: u32) -> &[u8] {
-    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(data.len());
     let end = start.saturating_add(len as usize).min(data.len());
     &data[start..end]
 }

@@ -57,8 +57,10 @@ pub fn check(app: &App, info: &Info) -> ApiResult<()> {
 /// Installs a generator in `app`, live for the next request (409 when its mount is taken).
 pub fn install(app: &App, generator: Arc<dyn Generator>) -> ApiResult<Info> {
     let info = generator.info().clone();
-    place(&mut app.generators.write().unwrap(), generator, |g| g.info())
-        .map_err(ApiError::conflict)?;
+    place(&mut app.generators.write().unwrap(), generator, |g| {
+        g.info()
+    })
+    .map_err(ApiError::conflict)?;
     Ok(info)
 }
 

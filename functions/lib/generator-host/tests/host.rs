@@ -382,8 +382,10 @@ fn bad_binaries_are_refused_clearly() {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("reposmith-generator-host-{name}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "reposmith-generator-host-{name}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -35,7 +35,14 @@ pub fn app(
     signer: Arc<dyn Signer>,
     token: String,
 ) -> App {
-    App::new(meta, packages, Vec::new(), signer, token, Arc::new(TokioRuntime))
+    App::new(
+        meta,
+        packages,
+        Vec::new(),
+        signer,
+        token,
+        Arc::new(TokioRuntime),
+    )
 }
 
 /// The repo signer of a native target.

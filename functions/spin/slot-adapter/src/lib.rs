@@ -66,7 +66,8 @@ impl Guest for Adapter {
 
     fn plan(call: Vec<u8>) -> Result<Vec<u8>, String> {
         let c: w::PlanCall = decode(&call)?;
-        let (repo, shelves): (t::RepoInfo, Vec<t::ShelfSummary>) = (c.repo.into(), to_wit(c.shelves));
+        let (repo, shelves): (t::RepoInfo, Vec<t::ShelfSummary>) =
+            (c.repo.into(), to_wit(c.shelves));
         with_known(&c.known, || {
             g::plan(&repo, &shelves).map(reposmith_contract::Plan::from)
         })
@@ -74,11 +75,11 @@ impl Guest for Adapter {
 
     fn finish(call: Vec<u8>) -> Result<Vec<u8>, String> {
         let c: w::FinishCall = decode(&call)?;
-        let (repo, shelves): (t::RepoInfo, Vec<t::ShelfSummary>) = (c.repo.into(), to_wit(c.shelves));
+        let (repo, shelves): (t::RepoInfo, Vec<t::ShelfSummary>) =
+            (c.repo.into(), to_wit(c.shelves));
         let files: Vec<t::Assembled> = to_wit(c.files);
         with_known(&c.known, || {
-            g::finish(&repo, &shelves, &files)
-                .map(from_wit::<_, reposmith_contract::Output>)
+            g::finish(&repo, &shelves, &files).map(from_wit::<_, reposmith_contract::Output>)
         })
     }
 }

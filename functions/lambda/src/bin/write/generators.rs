@@ -3,12 +3,12 @@
 //! reloaded by every instance whose registry bytes differ from what it loaded.
 use anyhow::Context;
 use reposmith_core::generator::Generator;
-use reposmith_core::store::{MetaStore, PackageStore};
 use reposmith_core::registry::place;
+use reposmith_core::store::{MetaStore, PackageStore};
 use reposmith_core::{App, GeneratorLoader};
+use reposmith_generator_host::WasmHost;
 use reposmith_lambda::ms;
 use reposmith_lambda::registry::{self, Registered};
-use reposmith_generator_host::WasmHost;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

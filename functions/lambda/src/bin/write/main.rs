@@ -6,9 +6,9 @@ mod keys;
 use generators::Loader;
 use lambda_http::Error;
 use reposmith_core::{App, GeneratorLoader};
-use reposmith_native::pgp_signer;
-use reposmith_lambda::{adapter, ms, PublicKeys, PUBLIC_KEYS};
 use reposmith_generator_host::{Limits, WasmHost};
+use reposmith_lambda::{adapter, ms, PublicKeys, PUBLIC_KEYS};
+use reposmith_native::pgp_signer;
 use std::sync::Arc;
 use std::time::Instant;
 
