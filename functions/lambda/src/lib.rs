@@ -73,6 +73,17 @@ impl PublicSigner {
 
 const READ_ONLY: &str = "the read function holds no private key";
 
+impl PublicSigner {
+    fn field(&self, f: impl Fn(&PublicKeys) -> &String) -> String {
+        self.keys
+            .read()
+            .unwrap()
+            .as_ref()
+            .map(|k| f(k).clone())
+            .unwrap_or_default()
+    }
+}
+
 impl Signer for PublicSigner {
     fn clearsign(&self, _: &str) -> Result<String, String> {
         Err(READ_ONLY.into())
@@ -84,35 +95,43 @@ impl Signer for PublicSigner {
         Err(READ_ONLY.into())
     }
     fn public_key(&self) -> String {
-        self.keys
-            .read()
-            .unwrap()
-            .as_ref()
-            .map(|k| k.pgp.clone())
-            .unwrap_or_default()
+        self.field(|k| &k.pgp)
     }
     fn rsa_sign(&self, _: &[u8], _: bool) -> Result<Vec<u8>, String> {
         Err(READ_ONLY.into())
     }
     fn rsa_public_key(&self) -> String {
-        self.keys
-            .read()
-            .unwrap()
-            .as_ref()
-            .map(|k| k.rsa_pem.clone())
-            .unwrap_or_default()
+        self.field(|k| &k.rsa_pem)
     }
     fn rsa_key_name(&self) -> String {
-        self.keys
-            .read()
-            .unwrap()
-            .as_ref()
-            .map(|k| k.rsa_name.clone())
-            .unwrap_or_default()
+        self.field(|k| &k.rsa_name)
     }
     fn rsa_sign_blob(&self, _: &str, _: bool) -> Result<Vec<u8>, String> {
         Err(READ_ONLY.into())
     }
+}
+
+/// Serves requests with `serve` until Lambda stops the instance, one log line per request
+/// (CloudWatch on AWS), as the local server logs: the loop both functions run.
+pub async fn run<F>(
+    serve: impl Fn(lambda_http::Request) -> F + Copy + Send + Sync + 'static,
+) -> Result<(), lambda_http::Error>
+where
+    F: std::future::Future<Output = http::Response<lambda_http::Body>> + Send,
+{
+    lambda_http::run(lambda_http::service_fn(
+        move |req: lambda_http::Request| async move {
+            let (t, method, path) = (
+                std::time::Instant::now(),
+                req.method().clone(),
+                req.uri().path().to_string(),
+            );
+            let resp = serve(req).await;
+            eprintln!("{method} {path} {} {:.0}ms", resp.status().as_u16(), ms(t));
+            Ok::<_, lambda_http::Error>(resp)
+        },
+    ))
+    .await
 }
 
 /// Milliseconds since `t`, for the init and load timings both functions log.

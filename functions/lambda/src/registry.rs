@@ -8,9 +8,10 @@ use reposmith_core::generator::{
     ShelfSummary, Signer,
 };
 use reposmith_core::store::MetaStore;
+use reposmith_core::{App, GeneratorLoader};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub const KEY: &str = "generators/registry";
 
@@ -78,4 +79,44 @@ pub fn described(reg: &Registry) -> Vec<Arc<dyn Generator>> {
         .iter()
         .map(|r| Arc::new(Described(r.info.clone())) as Arc<dyn Generator>)
         .collect()
+}
+
+/// The read function's loader: it lists what the registry holds (another instance may have
+/// added a generator since) and never loads one (writes go to the write function).
+pub struct Listing {
+    /// Registry bytes the listed generators were made from.
+    seen: Mutex<Option<Vec<u8>>>,
+}
+
+impl Listing {
+    pub fn new() -> Self {
+        Listing {
+            seen: Mutex::new(None),
+        }
+    }
+}
+
+impl Default for Listing {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[async_trait::async_trait]
+impl GeneratorLoader for Listing {
+    fn load(&self, _: &[u8]) -> anyhow::Result<Arc<dyn Generator>> {
+        anyhow::bail!("{NOT_HERE}")
+    }
+    fn keep(&self, _: &Arc<dyn Generator>, _: &[u8]) -> anyhow::Result<()> {
+        anyhow::bail!("{NOT_HERE}")
+    }
+    async fn refresh(&self, app: &App) -> anyhow::Result<()> {
+        let (reg, _, bytes) = read(app.meta.as_ref()).await?;
+        let mut seen = self.seen.lock().unwrap();
+        if seen.as_deref() != Some(&bytes[..]) {
+            *app.generators.write().unwrap() = described(&reg);
+            *seen = Some(bytes);
+        }
+        Ok(())
+    }
 }

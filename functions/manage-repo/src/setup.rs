@@ -6,9 +6,10 @@
 //! generators).
 use anyhow::Context;
 use reposmith_core::generator::Generator;
-use reposmith_core::{App, GeneratorLoader};
+use reposmith_core::store::{MetaStore, PackageStore};
+use reposmith_core::{registry, App, GeneratorLoader};
 use reposmith_generator_host::{Limits, WasmHost};
-use reposmith_native::{PgpSigner, TokioRuntime};
+use reposmith_native::pgp_signer;
 use reposmith_signing::{PgpKey, RsaKey};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -29,13 +30,16 @@ struct LocalLoader {
 
 impl GeneratorLoader for LocalLoader {
     fn load(&self, wasm: &[u8]) -> anyhow::Result<Arc<dyn Generator>> {
-        let g = self.host.load_bytes(wasm)?;
+        self.host.load_bytes(wasm)
+    }
+
+    fn keep(&self, g: &Arc<dyn Generator>, wasm: &[u8]) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
         let path = self.dir.join(format!("{}.wasm", g.info().name));
         let tmp = self.dir.join(format!(".{}.tmp", g.info().name));
         std::fs::write(&tmp, wasm)?;
         std::fs::rename(&tmp, &path)?;
-        Ok(g)
+        Ok(())
     }
 }
 
@@ -88,6 +92,8 @@ impl StoreUrls {
     }
 }
 
+/// Opens (creating on first start) everything under `data`: the admin token (`token`, when
+/// given, wins), the signing keys, the stores, and the generators.
 pub async fn open(
     data: &Path,
     generators: Option<PathBuf>,
@@ -99,6 +105,26 @@ pub async fn open(
         Ok(hex::encode(rand::random::<[u8; 24]>()))
     })?;
     let token = token.filter(|t| !t.is_empty()).unwrap_or(stored_token);
+    let (key, rsa) = signing_keys(data)?;
+    let (packages, meta) = open_stores(data, stores).await?;
+
+    let signer = Arc::new(pgp_signer(key, rsa, packages.clone())?);
+    let mut app = reposmith_native::app(meta, packages, signer, token);
+    let host = WasmHost::new(Some(data.join("cache")), Limits::default())?;
+    let uploaded = data.join("generators");
+    install_generators(&app, &host, generators, &uploaded)?;
+    app.loader = Some(Arc::new(LocalLoader {
+        host,
+        dir: uploaded,
+    }));
+    Ok(Setup {
+        app: Arc::new(app),
+        new_token,
+    })
+}
+
+/// DIR/signing-key.asc and DIR/rsa-key.pem, made on first start.
+fn signing_keys(data: &Path) -> anyhow::Result<(PgpKey, RsaKey)> {
     let (armored, _) = secret_file(&data.join("signing-key.asc"), || {
         PgpKey::generate("reposmith repository signing key <reposmith@localhost>")?
             .to_armored_secret()
@@ -108,7 +134,13 @@ pub async fn open(
         RsaKey::generate(3072)?.to_pem()
     })?;
     let rsa = RsaKey::from_pem(&rsa_pem).context("reading DIR/rsa-key.pem")?;
+    Ok((key, rsa))
+}
 
+async fn open_stores(
+    data: &Path,
+    stores: &StoreUrls,
+) -> anyhow::Result<(Arc<dyn PackageStore>, Arc<dyn MetaStore>)> {
     let (packages_url, meta_url) = stores.resolve(data);
     let packages = reposmith_stores::open_package_store(&packages_url)
         .await
@@ -116,67 +148,54 @@ pub async fn open(
     let meta = reposmith_stores::open_meta_store(&meta_url, packages.clone())
         .await
         .with_context(|| format!("metadata store {meta_url}"))?;
+    Ok((packages, meta))
+}
 
-    let host = WasmHost::new(Some(data.join("cache")), Limits::default())?;
-    let mut gens: Vec<Arc<dyn Generator>> = Vec::new();
-    let mut loaded = Vec::new();
-    match generators {
-        Some(dir) => loaded.extend(
-            host.load_dir(&dir)
-                .with_context(|| format!("loading generators from {}", dir.display()))?,
-        ),
-        // The workspace's build folder also holds test generators: take the shipped ones.
-        None => {
-            if let Some(dir) = default_generators_dir() {
-                let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| {
-                        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                            n.starts_with("reposmith_gen_") && n.ends_with(".wasm")
-                        })
-                    })
-                    .collect();
-                files.sort();
-                for f in files {
-                    loaded.push(
-                        host.load_file(&f)
-                            .with_context(|| f.display().to_string())?,
-                    );
-                }
-            }
-        }
-    }
-    let uploaded = data.join("generators");
+/// The generators to start with: those of `given` (else the workspace's shipped ones), then
+/// the uploaded ones, each installed by the core's rule (a later one replaces a generator of
+/// the same name; two names on one mount stop the start).
+fn install_generators(
+    app: &App,
+    host: &WasmHost,
+    given: Option<PathBuf>,
+    uploaded: &Path,
+) -> anyhow::Result<()> {
+    let mut loaded = match given {
+        Some(dir) => host
+            .load_dir(&dir)
+            .with_context(|| format!("loading generators from {}", dir.display()))?,
+        None => shipped_generators(host)?,
+    };
     if uploaded.is_dir() {
         loaded.extend(
-            host.load_dir(&uploaded).with_context(|| {
+            host.load_dir(uploaded).with_context(|| {
                 format!("loading uploaded generators from {}", uploaded.display())
             })?,
         );
     }
-    {
-        for g in loaded {
-            // A later folder (uploads) replaces a generator of the same name.
-            gens.retain(|o| o.info().name != g.info().name);
-            if let Some(o) = gens.iter().find(|o| o.info().mount == g.info().mount) {
-                anyhow::bail!(
-                    "generators {} and {} both want mount {}",
-                    o.info().name,
-                    g.info().name,
-                    g.info().mount
-                );
-            }
-            gens.push(g);
-        }
+    for g in loaded {
+        let name = g.info().name.clone();
+        registry::install(app, g).map_err(|e| anyhow::anyhow!("generator {name}: {}", e.detail))?;
     }
-    let signer = Arc::new(PgpSigner::new(key, rsa, packages.clone())?);
-    let mut app = App::new(meta, packages, gens, signer, token, Arc::new(TokioRuntime));
-    app.loader = Some(Arc::new(LocalLoader {
-        host,
-        dir: data.join("generators"),
-    }));
-    Ok(Setup {
-        app: Arc::new(app),
-        new_token,
-    })
+    Ok(())
+}
+
+/// The workspace's build folder also holds test generators: take the shipped ones.
+fn shipped_generators(host: &WasmHost) -> anyhow::Result<Vec<Arc<dyn Generator>>> {
+    let Some(dir) = default_generators_dir() else {
+        return Ok(Vec::new());
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("reposmith_gen_") && n.ends_with(".wasm"))
+        })
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| host.load_file(f).with_context(|| f.display().to_string()))
+        .collect()
 }

@@ -1,6 +1,6 @@
 //! `reposmith-read`: the GET/HEAD function. No wasmtime, no private key, no Secrets Manager:
 //! it opens the stores and serves published blobs.
-use lambda_http::{service_fn, Error};
+use lambda_http::Error;
 use reposmith_core::routes::{route, Route};
 use reposmith_core::App;
 use reposmith_lambda::{adapter, load_public_keys, ms, registry, PublicSigner};
@@ -11,23 +11,9 @@ use std::time::Instant;
 struct Read {
     app: App,
     signer: Arc<PublicSigner>,
-    /// Registry bytes the listed generators were made from.
-    seen: std::sync::Mutex<Option<Vec<u8>>>,
 }
 
 impl Read {
-    /// `GET /generators/` and `GET /` list generators: read the registry for them (another
-    /// instance may have added one since).
-    async fn refresh_generators(&self) -> anyhow::Result<()> {
-        let (reg, _, bytes) = registry::read(self.app.meta.as_ref()).await?;
-        let mut seen = self.seen.lock().unwrap();
-        if seen.as_deref() != Some(&bytes[..]) {
-            *self.app.generators.write().unwrap() = registry::described(&reg);
-            *seen = Some(bytes);
-        }
-        Ok(())
-    }
-
     async fn serve(&self, req: lambda_http::Request) -> http::Response<lambda_http::Body> {
         let method = req.method().clone();
         if !matches!(method, http::Method::GET | http::Method::HEAD) {
@@ -38,9 +24,9 @@ impl Read {
                 &format!("{method} goes to the write function (see template.yaml)"),
             );
         }
+        // Listings see the current registry through the core's refresh hook (`Listing`).
         let r = route(req.uri().path());
         let fresh = match r {
-            Route::Root | Route::Generators => self.refresh_generators().await,
             Route::Key(_) if self.signer.is_empty() => load_public_keys(self.app.meta.as_ref())
                 .await
                 .map(|k| *self.signer.keys.write().unwrap() = k),
@@ -67,19 +53,9 @@ async fn init() -> anyhow::Result<Read> {
     *signer.keys.write().unwrap() = load_public_keys(meta.as_ref()).await?;
     // No write reaches this function; a token nobody knows keeps them refused all the same.
     let token = hex::encode(rand::random::<[u8; 24]>());
-    let app = App::new(
-        meta,
-        packages,
-        Vec::new(),
-        signer.clone(),
-        token,
-        Arc::new(TokioRuntime),
-    );
-    Ok(Read {
-        app,
-        signer,
-        seen: std::sync::Mutex::new(None),
-    })
+    let mut app = reposmith_native::app(meta, packages, signer.clone(), token);
+    app.loader = Some(Arc::new(registry::Listing::new()));
+    Ok(Read { app, signer })
 }
 
 #[tokio::main]
@@ -87,16 +63,5 @@ async fn main() -> Result<(), Error> {
     let started = Instant::now();
     let read: &'static Read = Box::leak(Box::new(init().await.map_err(|e| format!("{e:#}"))?));
     eprintln!("reposmith-read: init {:.1} ms", ms(started));
-    lambda_http::run(service_fn(move |req: lambda_http::Request| async move {
-        let (t, method, path) = (
-            Instant::now(),
-            req.method().clone(),
-            req.uri().path().to_string(),
-        );
-        let resp = read.serve(req).await;
-        // One line per request, as the local server logs (CloudWatch on AWS).
-        eprintln!("{method} {path} {} {:.0}ms", resp.status().as_u16(), ms(t));
-        Ok::<_, Error>(resp)
-    }))
-    .await
+    reposmith_lambda::run(move |req| read.serve(req)).await
 }

@@ -18,10 +18,7 @@ pub trait Runtime: Send + Sync {
     fn now(&self) -> u64;
 }
 
-/// Turns an uploaded .wasm into a live generator and keeps it (local disk, S3, ...).
-pub trait GeneratorLoader: Send + Sync {
-    fn load(&self, wasm: &[u8]) -> anyhow::Result<Arc<dyn Generator>>;
-}
+pub use crate::registry::GeneratorLoader;
 
 pub struct App {
     pub meta: Arc<dyn MetaStore>,

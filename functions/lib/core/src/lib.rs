@@ -21,8 +21,8 @@ pub mod generator;
 pub mod handlers;
 pub mod model;
 pub mod names;
+pub mod registry;
 pub mod routes;
-mod serde_bytes_b64;
 pub mod store;
 #[cfg(test)]
 mod testkit;

@@ -3,7 +3,7 @@
 use crate::bindings::{self, GeneratorWorld, GeneratorWorldPre};
 use crate::state::{HostState, PackageHandle};
 use crate::Limits;
-use reposmith_core::generator::{
+use reposmith_contract::{
     Assembled, Entry, GenError, Generator, Hint, Info, Output, PackageReader, Plan, RepoInfo,
     ShelfSummary, Signer,
 };
@@ -137,7 +137,7 @@ impl Generator for WasmGenerator {
 
     fn claims(&self, filename: &str, head: &[u8], hints: &[Hint]) -> bool {
         let head = &head[..head.len().min(MAX_HEAD)];
-        let hints = bindings::hints(hints);
+        let hints: Vec<bindings::wit::Hint> = bindings::to_wit(hints);
         self.call("claims", None, |store, w| {
             w.reposmith_generator_generator()
                 .call_claims(store, filename, head, &hints)
@@ -146,7 +146,7 @@ impl Generator for WasmGenerator {
     }
 
     fn analyze(&self, pkg: Arc<dyn PackageReader>, hints: &[Hint]) -> Result<Vec<Entry>, GenError> {
-        let hints = bindings::hints(hints);
+        let hints: Vec<bindings::wit::Hint> = bindings::to_wit(hints);
         let r = self.call("analyze", None, |store, w| {
             let handle = store.data_mut().table.push(PackageHandle::new(pkg))?;
             // A borrow: the host keeps ownership, the store (and the handle) die after the call.
@@ -164,12 +164,12 @@ impl Generator for WasmGenerator {
                     .map(|f| f.name.len() + f.data.len())
                     .sum::<usize>()
         })?;
-        Ok(entries.into_iter().map(bindings::entry).collect())
+        Ok(entries.into_iter().map(Into::into).collect())
     }
 
     fn plan(&self, repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<Plan, GenError> {
-        let repo = bindings::repo_info(repo);
-        let shelves = bindings::shelves(shelves);
+        let repo: bindings::wit::RepoInfo = repo.clone().into();
+        let shelves: Vec<bindings::wit::ShelfSummary> = bindings::to_wit(shelves);
         let r = self.call("plan", None, |store, w| {
             w.reposmith_generator_generator()
                 .call_plan(store, &repo, &shelves)
@@ -199,8 +199,8 @@ impl Generator for WasmGenerator {
             l.prefix.len() + l.shelves.iter().map(String::len).sum::<usize>()
         })?;
         Ok(Plan {
-            files: files.into_iter().map(bindings::bulk_file).collect(),
-            links: links.into_iter().map(bindings::link).collect(),
+            files: files.into_iter().map(Into::into).collect(),
+            links: links.into_iter().map(Into::into).collect(),
         })
     }
 
@@ -211,9 +211,9 @@ impl Generator for WasmGenerator {
         files: &[Assembled],
         signer: Arc<dyn Signer>,
     ) -> Result<Vec<Output>, GenError> {
-        let repo = bindings::repo_info(repo);
-        let shelves = bindings::shelves(shelves);
-        let files = bindings::assembled(files);
+        let repo: bindings::wit::RepoInfo = repo.clone().into();
+        let shelves: Vec<bindings::wit::ShelfSummary> = bindings::to_wit(shelves);
+        let files: Vec<bindings::wit::Assembled> = bindings::to_wit(files);
         let r = self.call("finish", Some(signer), |store, w| {
             w.reposmith_generator_generator()
                 .call_finish(store, &repo, &shelves, &files)
@@ -233,7 +233,7 @@ impl Generator for WasmGenerator {
                         .sum(),
                 }
         })?;
-        Ok(outputs.into_iter().map(bindings::output).collect())
+        Ok(outputs.into_iter().map(Into::into).collect())
     }
 }
 

@@ -13,7 +13,7 @@ mod state;
 
 use anyhow::{anyhow, bail, Context as _};
 use bindings::{GeneratorWorld, GeneratorWorldPre, EXPORT_NAME};
-use reposmith_core::generator::{Generator, Info};
+use reposmith_contract::{Generator, Info};
 use sha2::{Digest, Sha256};
 use state::HostState;
 use std::hash::{Hash, Hasher};

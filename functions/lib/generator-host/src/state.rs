@@ -3,7 +3,7 @@
 
 use crate::bindings::{reposmith::generator::signer, wit};
 use bytes::Bytes;
-use reposmith_core::generator::{PackageReader, Signer};
+use reposmith_contract::{PackageReader, Signer};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -231,7 +231,7 @@ impl wit::Host for HostState {}
 impl wit::HostPackage for HostState {
     fn facts(&mut self, pkg: Resource<PackageHandle>) -> wit::Facts {
         match self.table.get(&pkg) {
-            Ok(h) => crate::bindings::facts(h.reader.facts()),
+            Ok(h) => h.reader.facts().clone().into(),
             // Unreachable for a well-typed borrow; an empty answer beats a host panic.
             Err(_) => wit::Facts {
                 filename: String::new(),

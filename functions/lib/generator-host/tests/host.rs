@@ -1,6 +1,6 @@
 //! The host against a real component: `tests/generators/misbehave`, built on first use.
 
-use reposmith_core::generator::{
+use reposmith_contract::{
     Assembled, Content, Encoding, Facts, GenError, Generator, PackageReader, Part, RepoInfo,
     ShelfSummary, Signer,
 };
@@ -132,7 +132,7 @@ fn analyze_ok(g: &dyn Generator, filename: &str) {
     assert_eq!(*pkg.reads.lock().unwrap(), vec![(0, 16)]);
 }
 
-fn expect_failed(r: Result<Vec<reposmith_core::generator::Entry>, GenError>) -> String {
+fn expect_failed(r: Result<Vec<reposmith_contract::Entry>, GenError>) -> String {
     match r {
         Err(GenError::Failed(m)) => m,
         other => panic!("expected GenError::Failed, got {other:?}"),
@@ -303,7 +303,7 @@ fn plan_and_finish() {
     let plan = g.plan(&repo, &shelves).unwrap();
     assert_eq!(
         plan.links,
-        vec![reposmith_core::generator::Link {
+        vec![reposmith_contract::Link {
             shelves: vec!["s".into()],
             prefix: "linked/".into(),
             signature: Some(".sig".into()),

@@ -1,10 +1,11 @@
 //! reposmith-native: the native pieces every host target shares (the local server and the
-//! Lambda functions): the tokio [`Runtime`] and the repo [`PgpSigner`], which keeps the
-//! OpenPGP and RSA private keys in the host so that generators only ever see signatures.
+//! Lambda functions): the tokio [`Runtime`] and the stores as the repo signer's blob reader
+//! ([`StoreBlobs`], for `reposmith_signing::RepoSigner`, which keeps the private keys in the
+//! host so that generators only ever see signatures).
 use reposmith_core::generator::{Facts, PackageReader, Signer};
-use reposmith_core::store::PackageStore;
-use reposmith_core::Runtime;
-use reposmith_signing::{PgpKey, RsaDigest, RsaKey};
+use reposmith_core::store::{MetaStore, PackageStore};
+use reposmith_core::{App, Runtime};
+use reposmith_signing::{Blobs, PgpKey, RepoSigner, RsaKey};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,40 +27,54 @@ impl Runtime for TokioRuntime {
     }
 }
 
-/// The repo signing keys in the host; generators only ever see signatures.
-pub struct PgpSigner {
+/// A native target's app on tokio, without generators yet (start-up installs them through
+/// `reposmith_core::registry`).
+pub fn app(
+    meta: Arc<dyn MetaStore>,
+    packages: Arc<dyn PackageStore>,
+    signer: Arc<dyn Signer>,
+    token: String,
+) -> App {
+    App::new(
+        meta,
+        packages,
+        Vec::new(),
+        signer,
+        token,
+        Arc::new(TokioRuntime),
+    )
+}
+
+/// The repo signer of a native target.
+pub type PgpSigner = RepoSigner<StoreBlobs>;
+
+/// The repo signer over the package store. Must be called inside a tokio runtime: package
+/// signatures read the store from the blocking threads generator calls run on.
+pub fn pgp_signer(
     key: PgpKey,
     rsa: RsaKey,
-    public: String,
+    packages: Arc<dyn PackageStore>,
+) -> anyhow::Result<PgpSigner> {
+    RepoSigner::new(
+        key,
+        rsa,
+        StoreBlobs {
+            packages,
+            handle: tokio::runtime::Handle::current(),
+        },
+    )
+}
+
+/// The package store as the signer reads it: from a blocking thread (a generator call or an
+/// upload's signing step), so it is safe to block on the store.
+pub struct StoreBlobs {
     packages: Arc<dyn PackageStore>,
     handle: tokio::runtime::Handle,
 }
 
-impl PgpSigner {
-    /// Must be called inside a tokio runtime: package signatures read the store from the
-    /// blocking threads generator calls run on.
-    pub fn new(key: PgpKey, rsa: RsaKey, packages: Arc<dyn PackageStore>) -> anyhow::Result<Self> {
-        let public = key.public_key_armored()?;
-        Ok(PgpSigner {
-            key,
-            rsa,
-            public,
-            packages,
-            handle: tokio::runtime::Handle::current(),
-        })
-    }
-}
-
-impl Signer for PgpSigner {
-    fn clearsign(&self, text: &str) -> Result<String, String> {
-        self.key.clearsign(text).map_err(|e| format!("{e:#}"))
-    }
-    fn detached(&self, data: &[u8], armor: bool) -> Result<Vec<u8>, String> {
-        self.key.detached(data, armor).map_err(|e| format!("{e:#}"))
-    }
-    fn detached_package(&self, sha256: &str) -> Result<Vec<u8>, String> {
-        // Called from a blocking thread (a generator call or an upload's signing step): safe
-        // to block on the store. The blob streams through the hasher, never whole in memory.
+impl Blobs for StoreBlobs {
+    /// The blob streams through the hasher by ranged reads, never whole in memory.
+    fn open(&self, sha256: &str) -> Result<Box<dyn std::io::Read + '_>, String> {
         let size = self
             .handle
             .block_on(self.packages.size(sha256))
@@ -74,35 +89,17 @@ impl Signer for PgpSigner {
             .handle
             .block_on(self.packages.reader(facts))
             .map_err(|e| format!("{e:#}"))?;
-        self.key
-            .detached_reader(BlobRead { reader, offset: 0 }, false)
-            .map_err(|e| format!("{e:#}"))
+        Ok(Box::new(BlobRead { reader, offset: 0 }))
     }
-    fn public_key(&self) -> String {
-        self.public.clone()
-    }
-    fn rsa_sign(&self, data: &[u8], sha1: bool) -> Result<Vec<u8>, String> {
-        let d = if sha1 {
-            RsaDigest::Sha1
-        } else {
-            RsaDigest::Sha256
-        };
-        self.rsa.sign(data, d).map_err(|e| format!("{e:#}"))
-    }
-    fn rsa_public_key(&self) -> String {
-        self.rsa.public_pem().unwrap_or_default()
-    }
-    fn rsa_key_name(&self) -> String {
-        self.rsa.name()
-    }
-    fn rsa_sign_blob(&self, sha256: &str, sha1: bool) -> Result<Vec<u8>, String> {
-        // Index files are small: read whole, from a blocking thread like every signer call.
+
+    /// Index files are small: read whole, in one request.
+    fn read_all(&self, sha256: &str) -> Result<Vec<u8>, String> {
         let bytes = self
             .handle
             .block_on(self.packages.get_bytes(sha256))
             .map_err(|e| format!("{e:#}"))?
             .ok_or_else(|| format!("no stored blob {sha256}"))?;
-        self.rsa_sign(&bytes, sha1)
+        Ok(bytes.to_vec())
     }
 }
 

@@ -9,8 +9,12 @@
 //! Keys are v4 RSA-3072 with SHA-256 signatures: v6 / Ed25519 (RFC 9580) keys are rejected by
 //! the gpgv of Debian 12 and other still-supported distributions, so RSA is the portable choice.
 //! Built on rPGP without default features, so it also compiles for `wasm32-wasip2`.
+//!
+//! [`RepoSigner`] is the contract's `signer` over these keys, shared by every target.
 
+mod repo_signer;
 mod rsa_key;
+pub use repo_signer::{Blobs, RepoSigner};
 pub use rsa_key::{RsaDigest, RsaKey};
 
 use std::io::Read;

@@ -8,9 +8,9 @@ use bytes::Bytes;
 use futures::StreamExt;
 use reposmith_core::body::ByteStream;
 use reposmith_core::digest::Digests;
-use reposmith_core::generator::{Facts, PackageReader, Signer};
+use reposmith_core::generator::{Facts, PackageReader};
 use reposmith_core::store::{PackageStore, Result};
-use reposmith_signing::{PgpKey, RsaDigest, RsaKey};
+use reposmith_signing::Blobs;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -132,58 +132,12 @@ impl PackageStore for Cached {
     }
 }
 
-/// The repository keys (from Spin variables) in the handler: generators only ever see
-/// signatures.
-pub struct KeySigner {
-    pub key: PgpKey,
-    pub rsa: RsaKey,
-    pub public: String,
-    pub blobs: Arc<Cached>,
-}
-
-impl KeySigner {
-    fn blob(&self, sha256: &str) -> std::result::Result<Bytes, String> {
-        self.blobs.held(sha256).ok_or_else(|| {
+/// The repo signer's blobs on Spin: only those this request stored or read (see above).
+impl Blobs for Cached {
+    fn open(&self, sha256: &str) -> std::result::Result<Box<dyn std::io::Read + '_>, String> {
+        let b = self.held(sha256).ok_or_else(|| {
             format!("blob {sha256} was not stored or read in this request (Spin build)")
-        })
-    }
-}
-
-fn digest(sha1: bool) -> RsaDigest {
-    if sha1 {
-        RsaDigest::Sha1
-    } else {
-        RsaDigest::Sha256
-    }
-}
-
-impl Signer for KeySigner {
-    fn clearsign(&self, text: &str) -> std::result::Result<String, String> {
-        self.key.clearsign(text).map_err(|e| format!("{e:#}"))
-    }
-    fn detached(&self, data: &[u8], armor: bool) -> std::result::Result<Vec<u8>, String> {
-        self.key.detached(data, armor).map_err(|e| format!("{e:#}"))
-    }
-    fn detached_package(&self, sha256: &str) -> std::result::Result<Vec<u8>, String> {
-        let b = self.blob(sha256)?;
-        self.key.detached(&b, false).map_err(|e| format!("{e:#}"))
-    }
-    fn public_key(&self) -> String {
-        self.public.clone()
-    }
-    fn rsa_sign(&self, data: &[u8], sha1: bool) -> std::result::Result<Vec<u8>, String> {
-        self.rsa
-            .sign(data, digest(sha1))
-            .map_err(|e| format!("{e:#}"))
-    }
-    fn rsa_public_key(&self) -> String {
-        self.rsa.public_pem().unwrap_or_default()
-    }
-    fn rsa_key_name(&self) -> String {
-        self.rsa.name()
-    }
-    fn rsa_sign_blob(&self, sha256: &str, sha1: bool) -> std::result::Result<Vec<u8>, String> {
-        let b = self.blob(sha256)?;
-        self.rsa_sign(&b, sha1)
+        })?;
+        Ok(Box::new(std::io::Cursor::new(b)))
     }
 }

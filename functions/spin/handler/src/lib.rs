@@ -7,15 +7,14 @@
 //! - generators through the `generator-N` slot imports that spin.toml fills (`slots`);
 //! - keys, token, bucket, table and region from Spin variables.
 mod cache;
-mod convert;
 mod slots;
 
 use aws_smithy_wasm::wasi::{WasiHttpClientBuilder, WasiSleep};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::StreamExt;
-use reposmith_core::{App, Body, Runtime};
-use reposmith_signing::{PgpKey, RsaKey};
+use reposmith_core::{registry, App, Body, Runtime};
+use reposmith_signing::{PgpKey, RepoSigner, RsaKey};
 use reposmith_stores::{DynamoMetaStore, S3PackageStore};
 use spin_sdk::http_component;
 use std::future::Future;
@@ -126,23 +125,26 @@ fn app() -> anyhow::Result<App> {
         packages.clone(),
     ));
 
-    let key = PgpKey::from_armored_secret(&var("signing_key")?)?;
-    let public = key.public_key_armored()?;
-    let signer = Arc::new(cache::KeySigner {
-        key,
-        rsa: RsaKey::from_pem(&var("rsa_key")?)?,
-        public,
-        blobs: packages.clone(),
-    });
+    let signer = Arc::new(RepoSigner::new(
+        PgpKey::from_armored_secret(&var("signing_key")?)?,
+        RsaKey::from_pem(&var("rsa_key")?)?,
+        packages.clone(),
+    )?);
     let generators = slots::load(signer.clone()).map_err(anyhow::Error::msg)?;
-    Ok(App::new(
+    let app = App::new(
         meta,
         packages,
-        generators,
+        Vec::new(),
         signer,
         var("token")?,
         Arc::new(WasiRuntime),
-    ))
+    );
+    for g in generators {
+        let name = g.info().name.clone();
+        registry::install(&app, g)
+            .map_err(|e| anyhow::anyhow!("generator {name}: {}", e.detail))?;
+    }
+    Ok(app)
 }
 
 /// One thread, one executor: "blocking" work runs in place; sleeping is wstd's timer.

@@ -1,12 +1,11 @@
 //! The handler's generator imports (`reposmith:spin/handler-slots`): one plain name per slot,
 //! each a wrapped generator or the empty slot, as spin.toml maps them.
-use crate::convert;
-use reposmith_core::generator::{
+//! The slot messages are the contract types themselves, postcard-encoded: nothing to convert.
+use reposmith_contract::wire::{self as w, decode, encode, ByteBuf, Reply, SignRequest, Signed};
+use reposmith_contract::{
     Assembled, Entry, GenError, Generator, Hint, Info, Output, PackageReader, Plan, RepoInfo,
     ShelfSummary, Signer,
 };
-use reposmith_spin_wire as w;
-use reposmith_spin_wire::{decode, encode, ByteBuf, Reply, SignRequest, Signed};
 use std::sync::Arc;
 
 wit_bindgen::generate!({
@@ -54,10 +53,9 @@ pub fn load(signer: Arc<dyn Signer>) -> Result<Vec<Arc<dyn Generator>>, String> 
         if bytes.is_empty() {
             continue;
         }
-        let info: w::Info = decode(&bytes)?;
         out.push(Arc::new(Slot {
             slot,
-            info: convert::info(info),
+            info: decode(&bytes)?,
             signer: signer.clone(),
         }));
     }
@@ -128,7 +126,7 @@ impl Generator for Slot {
             &encode(&w::ClaimsCall {
                 filename: filename.to_string(),
                 head: head.to_vec(),
-                hints: convert::hints(hints),
+                hints: hints.to_vec(),
             }),
         )
     }
@@ -141,29 +139,25 @@ impl Generator for Slot {
         let data = pkg
             .read(0, size)
             .map_err(|e| GenError::Failed(format!("reading the package: {e}")))?;
-        let facts = convert::facts(&facts);
-        let hints = convert::hints(hints);
-        let entries: Vec<w::Entry> = self.settle(Call::Analyze, &*self.signer, |known| {
+        let hints = hints.to_vec();
+        self.settle(Call::Analyze, &*self.signer, |known| {
             encode(&w::AnalyzeCall {
                 facts: facts.clone(),
                 data: data.clone(),
                 hints: hints.clone(),
                 known,
             })
-        })?;
-        Ok(entries.into_iter().map(convert::entry).collect())
+        })
     }
 
     fn plan(&self, repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<Plan, GenError> {
-        let (repo, shelves) = (convert::repo(repo), convert::shelves(shelves));
-        let plan: w::Plan = self.settle(Call::Plan, &*self.signer, |known| {
+        self.settle(Call::Plan, &*self.signer, |known| {
             encode(&w::PlanCall {
                 repo: repo.clone(),
-                shelves: shelves.clone(),
+                shelves: shelves.to_vec(),
                 known,
             })
-        })?;
-        Ok(convert::plan(plan))
+        })
     }
 
     fn finish(
@@ -173,16 +167,13 @@ impl Generator for Slot {
         files: &[Assembled],
         signer: Arc<dyn Signer>,
     ) -> Result<Vec<Output>, GenError> {
-        let (repo, shelves) = (convert::repo(repo), convert::shelves(shelves));
-        let files: Vec<w::Assembled> = files.iter().map(convert::assembled).collect();
-        let outputs: Vec<w::Output> = self.settle(Call::Finish, &*signer, |known| {
+        self.settle(Call::Finish, &*signer, |known| {
             encode(&w::FinishCall {
                 repo: repo.clone(),
-                shelves: shelves.clone(),
-                files: files.clone(),
+                shelves: shelves.to_vec(),
+                files: files.to_vec(),
                 known,
             })
-        })?;
-        Ok(outputs.into_iter().map(convert::output).collect())
+        })
     }
 }

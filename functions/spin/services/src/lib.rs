@@ -12,7 +12,7 @@ use exports::reposmith::generator::signer::{Guest as SignerGuest, RsaDigest};
 use exports::reposmith::generator::types::{Facts, Guest as TypesGuest, GuestPackage};
 use exports::reposmith::spin::services::{Guest as ServicesGuest, Package};
 use exports::reposmith::spin::slot::Guest as SlotGuest;
-use reposmith_spin_wire::{decode, encode, SignRequest, Signed};
+use reposmith_contract::wire::{decode, encode, SignRequest, Signed};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -62,11 +62,7 @@ impl GuestPackage for PackageBytes {
     }
 
     fn read(&self, offset: u64, len: u32) -> Result<Vec<u8>, String> {
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(self.data.len());
-        let end = start.saturating_add(len as usize).min(self.data.len());
-        Ok(self.data[start..end].to_vec())
+        Ok(reposmith_contract::range(&self.data, offset, len).to_vec())
     }
 }
 

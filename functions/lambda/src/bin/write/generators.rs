@@ -3,6 +3,7 @@
 //! reloaded by every instance whose registry bytes differ from what it loaded.
 use anyhow::Context;
 use reposmith_core::generator::Generator;
+use reposmith_core::registry::place;
 use reposmith_core::store::{MetaStore, PackageStore};
 use reposmith_core::{App, GeneratorLoader};
 use reposmith_generator_host::WasmHost;
@@ -70,7 +71,7 @@ impl Loader {
     /// Brings `app.generators` in line with the registry: one metadata read when nothing
     /// changed; otherwise the changed generators are fetched and instantiated from their
     /// precompiled artifacts (compiled here only when no artifact fits this engine).
-    pub async fn refresh(&self, app: &App) -> anyhow::Result<()> {
+    async fn reload(&self, app: &App) -> anyhow::Result<()> {
         let (reg, _, bytes) = registry::read(self.meta.as_ref()).await?;
         if self.seen.lock().unwrap().as_deref() == Some(&bytes[..]) {
             return Ok(());
@@ -148,20 +149,14 @@ impl Loader {
         }
         for _ in 0..20 {
             let (mut reg, version, _) = rt.block_on(registry::read(self.meta.as_ref()))?;
-            if let Some(o) = reg
-                .generators
-                .iter()
-                .find(|o| o.info.mount == info.mount && o.info.name != info.name)
-            {
-                anyhow::bail!("mount {} is taken by generator {}", info.mount, o.info.name);
-            }
-            reg.generators.retain(|o| o.info.name != info.name);
-            reg.generators.push(Registered {
+            let entry = Registered {
                 info: info.clone(),
                 wasm: wasm_sha.clone(),
                 size: wasm.len() as u64,
                 artifacts: artifacts.clone(),
-            });
+            };
+            // Another instance may have installed a generator on this mount meanwhile.
+            place(&mut reg.generators, entry, |r| &r.info).map_err(anyhow::Error::msg)?;
             reg.generators.sort_by(|a, b| a.info.name.cmp(&b.info.name));
             let value = serde_json::to_vec(&reg)?;
             if rt
@@ -190,9 +185,9 @@ impl Loader {
     }
 }
 
+#[async_trait::async_trait]
 impl GeneratorLoader for Loader {
-    /// Checks the .wasm against the contract and compiles it (errors become a 422), stores
-    /// it with its compiled artifact and registers it for every instance.
+    /// Checks the .wasm against the contract and compiles it (errors become a 422).
     fn load(&self, wasm: &[u8]) -> anyhow::Result<Arc<dyn Generator>> {
         let t = Instant::now();
         let g = self.host.load_bytes(wasm)?;
@@ -201,8 +196,15 @@ impl GeneratorLoader for Loader {
             g.info().name,
             ms(t)
         );
-        self.register(&g, wasm)
-            .context("storing the generator (it was valid)")?;
         Ok(g)
+    }
+
+    /// Stores the .wasm with its compiled artifact and registers it for every instance.
+    fn keep(&self, g: &Arc<dyn Generator>, wasm: &[u8]) -> anyhow::Result<()> {
+        self.register(g, wasm)
+    }
+
+    async fn refresh(&self, app: &App) -> anyhow::Result<()> {
+        self.reload(app).await
     }
 }

@@ -4,30 +4,21 @@ mod generators;
 mod keys;
 
 use generators::Loader;
-use lambda_http::{service_fn, Error};
-use reposmith_core::routes::{route, Route};
-use reposmith_core::App;
+use lambda_http::Error;
+use reposmith_core::{App, GeneratorLoader};
 use reposmith_generator_host::{Limits, WasmHost};
 use reposmith_lambda::{adapter, ms, PublicKeys, PUBLIC_KEYS};
-use reposmith_native::{PgpSigner, TokioRuntime};
+use reposmith_native::pgp_signer;
 use std::sync::Arc;
 use std::time::Instant;
 
 struct Write {
     app: App,
-    loader: Arc<Loader>,
 }
 
 impl Write {
+    /// The current registry is loaded by the core's refresh hook (`Loader::refresh`).
     async fn serve(&self, req: lambda_http::Request) -> http::Response<lambda_http::Body> {
-        let reads = matches!(*req.method(), http::Method::GET | http::Method::HEAD);
-        let lists = matches!(route(req.uri().path()), Route::Root | Route::Generators);
-        // Anything that may run a generator (or lists them) sees the current registry.
-        if !reads || lists {
-            if let Err(e) = self.loader.refresh(&self.app).await {
-                return adapter::error(500, "loading generators", &format!("{e:#}"));
-            }
-        }
         let resp = reposmith_core::handle(&self.app, adapter::to_core(req)).await;
         adapter::from_core(resp).await
     }
@@ -63,7 +54,7 @@ async fn init() -> anyhow::Result<Write> {
     let (packages, meta) = reposmith_lambda::open_stores().await?;
     let (token, (pgp, rsa)) = tokio::try_join!(keys::token(&conf), keys::signing_keys(&conf))?;
     eprintln!("reposmith-write: stores and secrets {:.1} ms", ms(t));
-    let signer = Arc::new(PgpSigner::new(pgp, rsa, packages.clone())?);
+    let signer = Arc::new(pgp_signer(pgp, rsa, packages.clone())?);
     let cache = std::env::var("REPOSMITH_GENERATOR_CACHE")
         .unwrap_or_else(|_| "/tmp/reposmith-generators".into());
     let t = Instant::now();
@@ -75,14 +66,7 @@ async fn init() -> anyhow::Result<Write> {
         packages.clone(),
         meta.clone(),
     ));
-    let mut app = App::new(
-        meta,
-        packages,
-        Vec::new(),
-        signer,
-        token,
-        Arc::new(TokioRuntime),
-    );
+    let mut app = reposmith_native::app(meta, packages, signer, token);
     app.loader = Some(loader.clone());
     publish_public_keys(&app).await?;
     let t = Instant::now();
@@ -92,7 +76,7 @@ async fn init() -> anyhow::Result<Write> {
         app.generators().len(),
         ms(t)
     );
-    Ok(Write { app, loader })
+    Ok(Write { app })
 }
 
 #[tokio::main]
@@ -100,16 +84,5 @@ async fn main() -> Result<(), Error> {
     let started = Instant::now();
     let write: &'static Write = Box::leak(Box::new(init().await.map_err(|e| format!("{e:#}"))?));
     eprintln!("reposmith-write: init {:.1} ms", ms(started));
-    lambda_http::run(service_fn(move |req: lambda_http::Request| async move {
-        let (t, method, path) = (
-            Instant::now(),
-            req.method().clone(),
-            req.uri().path().to_string(),
-        );
-        let resp = write.serve(req).await;
-        // One line per request, as the local server logs (CloudWatch on AWS).
-        eprintln!("{method} {path} {} {:.0}ms", resp.status().as_u16(), ms(t));
-        Ok::<_, Error>(resp)
-    }))
-    .await
+    reposmith_lambda::run(move |req| write.serve(req)).await
 }

@@ -1,9 +1,11 @@
 //! `POST /generators/` (admin): the body is a generator .wasm. It is checked against the
-//! contract, compiled and kept by the target's loader, and live for the next request. A
-//! generator with the same name is replaced; another name on a taken mount is refused.
+//! contract and compiled by the target's loader, installed (`registry`: the same name is
+//! replaced, another name on a taken mount is refused), kept by the loader only then, and
+//! live for the next request.
 use crate::app::App;
 use crate::body::{Request, Response};
 use crate::error::{ApiError, ApiResult};
+use crate::registry;
 
 const MAX_WASM: usize = 64 << 20;
 
@@ -23,26 +25,16 @@ pub async fn post(app: &App, req: Request) -> ApiResult<Response> {
     if wasm.is_empty() {
         return Err(ApiError::bad_request("empty body: send a generator .wasm"));
     }
-    let g = app
-        .blocking(move || loader.load(&wasm))
+    let invalid = |e: anyhow::Error| ApiError::unprocessable("invalid generator", format!("{e:#}"));
+    let (l, w) = (loader.clone(), wasm.clone());
+    let g = app.blocking(move || l.load(&w)).await.map_err(invalid)?;
+    // A refused generator is never persisted: check, keep, then install.
+    registry::check(app, g.info())?;
+    let kept = g.clone();
+    app.blocking(move || loader.keep(&kept, &wasm))
         .await
-        .map_err(|e| ApiError::unprocessable("invalid generator", format!("{e:#}")))?;
-    let info = g.info().clone();
-    {
-        let mut gens = app.generators.write().unwrap();
-        if let Some(other) = gens
-            .iter()
-            .find(|o| o.info().mount == info.mount && o.info().name != info.name)
-        {
-            return Err(ApiError::conflict(format!(
-                "mount {} is taken by generator {}",
-                info.mount,
-                other.info().name
-            )));
-        }
-        gens.retain(|o| o.info().name != info.name);
-        gens.push(g);
-    }
+        .map_err(|e| invalid(e.context("storing the generator (it was valid)")))?;
+    let info = registry::install(app, g)?;
     Ok(crate::json_response(
         http::StatusCode::CREATED,
         &serde_json::json!({ "generator": info }),

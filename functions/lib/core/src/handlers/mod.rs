@@ -35,6 +35,7 @@ pub async fn handle(app: &App, req: Request) -> Response {
 }
 
 async fn dispatch(app: &App, req: Request) -> ApiResult<Response> {
+    crate::registry::refresh(app, req.method(), req.uri().path()).await?;
     let r = route(req.uri().path());
     let m = req.method().clone();
     if is_write(&m) {

@@ -1,0 +1,284 @@
+//! reposmith's generator contract (`wit/generator.wit`) as plain Rust, defined once.
+//!
+//! The records are serde types: the core stores analyses (entries and their fragments) as
+//! JSON, the Spin build sends calls across a slot as postcard (`wire`, a cargo feature).
+//! [`Generator`], [`Signer`] and [`PackageReader`] are the contract's three interfaces as the
+//! host sees them; the wasmtime host and the Spin slots implement [`Generator`], each target
+//! its own [`Signer`] and [`PackageReader`]. [`wit_conversions!`] writes the conversions
+//! between these types and a bindgen's (wasmtime's or wit-bindgen's) once for both.
+//!
+//! No I/O and no runtime here: this crate builds for every target, wasm32-wasip2 included.
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+pub mod bytes_serde;
+mod convert;
+#[cfg(feature = "wire")]
+pub mod wire;
+
+/// A key/value pair (upload hints, repo options).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hint {
+    pub key: String,
+    pub value: String,
+}
+
+/// Digests and size computed by the host while storing a package.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facts {
+    pub filename: String,
+    pub size: u64,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+    pub sha512: String,
+}
+
+/// Ranged access to a stored package (`package.read` in the WIT). Synchronous on purpose:
+/// a generator call is a synchronous, CPU-bound call run off the async executor.
+pub trait PackageReader: Send + Sync {
+    fn facts(&self) -> &Facts;
+    /// Up to `len` bytes from `offset` (fewer at the end, none past it).
+    fn read(&self, offset: u64, len: u32) -> Result<Vec<u8>, String>;
+}
+
+/// A package already in memory (tests, and targets that fetch a blob whole).
+pub struct MemReader {
+    pub facts: Facts,
+    pub data: bytes::Bytes,
+}
+
+impl PackageReader for MemReader {
+    fn facts(&self) -> &Facts {
+        &self.facts
+    }
+    fn read(&self, offset: u64, len: u32) -> Result<Vec<u8>, String> {
+        Ok(range(&self.data, offset, len).to_vec())
+    }
+}
+
+/// `package.read` over bytes in memory: up to `len` bytes from `offset`, fewer at the end,
+/// none past it.
+pub fn range(data: &[u8], offset: u64, len: u32) -> &[u8] {
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(data.len());
+    let end = start.saturating_add(len as usize).min(data.len());
+    &data[start..end]
+}
+
+/// A named piece of an index file, rendered at upload. `data` is base64 in JSON (stored
+/// analyses), raw bytes in binary formats (the Spin wire).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fragment {
+    pub name: String,
+    #[serde(with = "bytes_serde")]
+    pub data: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub name: String,
+    pub version: String,
+    pub arch: String,
+    /// Published path of the package file, relative to the generator's mount ("" = none).
+    pub path: String,
+    pub shelf: String,
+    pub fragments: Vec<Fragment>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoInfo {
+    pub name: String,
+    pub description: String,
+    pub default_suite: String,
+    pub default_component: String,
+    pub architectures: Vec<String>,
+    pub options: Vec<Hint>,
+    pub now: u64,
+    pub generation: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShelfSummary {
+    pub shelf: String,
+    pub entries: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Selection {
+    pub shelves: Vec<String>,
+    pub fragment: String,
+    #[serde(with = "bytes_serde")]
+    pub separator: Vec<u8>,
+}
+
+/// `part` and `leaf` of the WIT in one type: a tar member's parts are never tar members.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Part {
+    Literal(#[serde(with = "bytes_serde")] Vec<u8>),
+    Entries(Selection),
+    /// A ustar member built around the assembled `parts` (Literal/Entries only).
+    TarMember {
+        name: String,
+        mtime: u64,
+        parts: Vec<Part>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    Xz,
+    Zstd,
+}
+
+impl Encoding {
+    /// File name suffix the host appends for this encoding.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Encoding::Identity => "",
+            Encoding::Gzip => ".gz",
+            Encoding::Xz => ".xz",
+            Encoding::Zstd => ".zst",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkFile {
+    pub path: String,
+    pub parts: Vec<Part>,
+    pub encodings: Vec<Encoding>,
+}
+
+/// Package files served again under `prefix` (see `link` in the WIT).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub shelves: Vec<String>,
+    pub prefix: String,
+    pub signature: Option<String>,
+}
+
+/// `publish-plan` in the WIT.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub files: Vec<BulkFile>,
+    pub links: Vec<Link>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assembled {
+    pub path: String,
+    pub encoding: Encoding,
+    pub size: u64,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+    pub sha512: String,
+    pub open_size: u64,
+    pub open_sha256: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Content {
+    Bytes(#[serde(with = "bytes_serde")] Vec<u8>),
+    SameAs(String),
+    /// Pieces (bytes, or a path published earlier in this tree) joined, then encoded.
+    Concat(Vec<Piece>, Encoding),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Piece {
+    Bytes(#[serde(with = "bytes_serde")] Vec<u8>),
+    File(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    pub path: String,
+    pub content: Content,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Info {
+    pub name: String,
+    pub mount: String,
+    pub extensions: Vec<String>,
+    pub description: String,
+    pub contract: String,
+    /// An upload replaces entries of the same name on its shelves (see the WIT).
+    #[serde(default)]
+    pub one_version_per_name: bool,
+}
+
+/// Why a generator call failed: the package is bad (the generator said so: 422), or the
+/// generator itself misbehaved (trap, fuel or memory exhausted: 500, the server keeps going).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GenError {
+    Rejected(String),
+    Failed(String),
+}
+
+impl std::fmt::Display for GenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GenError::Rejected(m) => write!(f, "{m}"),
+            GenError::Failed(m) => write!(f, "generator failed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for GenError {}
+
+/// The host's signing service, handed to generators as the `signer` import.
+pub trait Signer: Send + Sync {
+    fn clearsign(&self, text: &str) -> Result<String, String>;
+    fn detached(&self, data: &[u8], armor: bool) -> Result<Vec<u8>, String>;
+    /// Detached binary signature of a stored package by sha256 (the host reads the file).
+    fn detached_package(&self, sha256: &str) -> Result<Vec<u8>, String>;
+    fn public_key(&self) -> String;
+    /// RSA PKCS#1 v1.5 over `data` hashed with SHA-256 (`sha1 = false`) or SHA-1.
+    fn rsa_sign(&self, data: &[u8], sha1: bool) -> Result<Vec<u8>, String>;
+    /// SubjectPublicKeyInfo PEM of the RSA key.
+    fn rsa_public_key(&self) -> String;
+    fn rsa_key_name(&self) -> String;
+    /// `rsa_sign` over a stored blob by sha256 (the host reads it).
+    fn rsa_sign_blob(&self, sha256: &str, sha1: bool) -> Result<Vec<u8>, String>;
+}
+
+/// A loaded generator. Every call is synchronous and sandboxed; run it off the async executor.
+pub trait Generator: Send + Sync {
+    fn info(&self) -> &Info;
+    /// Never fails: a generator that traps here simply does not claim the file.
+    fn claims(&self, filename: &str, head: &[u8], hints: &[Hint]) -> bool;
+    fn analyze(&self, pkg: Arc<dyn PackageReader>, hints: &[Hint]) -> Result<Vec<Entry>, GenError>;
+    fn plan(&self, repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<Plan, GenError>;
+    fn finish(
+        &self,
+        repo: &RepoInfo,
+        shelves: &[ShelfSummary],
+        files: &[Assembled],
+        signer: Arc<dyn Signer>,
+    ) -> Result<Vec<Output>, GenError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Analyses stored before this crate existed hold fragment data as base64 in JSON.
+    #[test]
+    fn stored_entries_still_decode() {
+        let stored = r#"{"name":"hello","version":"1","arch":"amd64","path":"pool/h.deb","shelf":"s","fragments":[{"name":"Packages","data":"UGFja2FnZTogaGVsbG8K"}]}"#;
+        let e: Entry = serde_json::from_str(stored).unwrap();
+        assert_eq!(e.fragments[0].data, b"Package: hello\n");
+        assert_eq!(serde_json::to_string(&e).unwrap(), stored);
+        let info: Info = serde_json::from_str(
+            r#"{"name":"deb","mount":"dist","extensions":[],"description":"","contract":"0.1.0"}"#,
+        )
+        .unwrap();
+        assert!(!info.one_version_per_name);
+    }
+}

@@ -1,0 +1,139 @@
+//! What crosses a Spin generator slot (`reposmith:spin/slot`, wit/spin/spin.wit): the
+//! contract's records, postcard-encoded, plus the call records and the signing requests of the
+//! slot protocol. The adapter (in the wrapped generator), the services component and the
+//! handler all use this module, so every end agrees by construction.
+use crate::{bytes_serde, Assembled, Facts, Hint, RepoInfo, ShelfSummary};
+use serde::{Deserialize, Serialize};
+
+pub use serde_bytes::ByteBuf;
+
+pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    postcard::to_stdvec(v).expect("postcard encoding of plain records does not fail")
+}
+
+pub fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> Result<T, String> {
+    postcard::from_bytes(b).map_err(|e| format!("slot message: {e}"))
+}
+
+/// One call of the generator's `signer` import. `detached-package` and `rsa-sign-blob` name
+/// a stored blob by sha256: the handler reads it, the bytes never cross the slot.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SignRequest {
+    Clearsign(String),
+    Detached(#[serde(with = "bytes_serde")] Vec<u8>, bool),
+    DetachedPackage(String),
+    PublicKey,
+    /// data, sha1 (else sha256)
+    RsaSign(#[serde(with = "bytes_serde")] Vec<u8>, bool),
+    RsaPublicKey,
+    RsaKeyName,
+    /// blob sha256, sha1 (else sha256)
+    RsaSignBlob(String, bool),
+}
+
+/// A request and its answer: bytes (UTF-8 for the string-valued calls) or the signer's error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signed {
+    pub request: SignRequest,
+    pub answer: Result<ByteBuf, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimsCall {
+    pub filename: String,
+    #[serde(with = "bytes_serde")]
+    pub head: Vec<u8>,
+    pub hints: Vec<Hint>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalyzeCall {
+    pub facts: Facts,
+    /// The whole package (see the README: Spin hands the bytes over; no ranged reads back).
+    #[serde(with = "bytes_serde")]
+    pub data: Vec<u8>,
+    pub hints: Vec<Hint>,
+    pub known: Vec<Signed>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanCall {
+    pub repo: RepoInfo,
+    pub shelves: Vec<ShelfSummary>,
+    pub known: Vec<Signed>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinishCall {
+    pub repo: RepoInfo,
+    pub shelves: Vec<ShelfSummary>,
+    pub files: Vec<Assembled>,
+    pub known: Vec<Signed>,
+}
+
+/// A slot call's answer, and the signatures it asked for that were not known (placeholders
+/// were used: the handler signs them and calls again).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply<T> {
+    pub value: T,
+    pub missing: Vec<SignRequest>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Content, Encoding, Entry, Fragment, Output, Piece};
+
+    #[test]
+    fn round_trip() {
+        let call = FinishCall {
+            repo: RepoInfo {
+                name: "r".into(),
+                ..Default::default()
+            },
+            shelves: vec![ShelfSummary {
+                shelf: "stable/main/amd64".into(),
+                entries: 3,
+            }],
+            files: vec![],
+            known: vec![Signed {
+                request: SignRequest::Detached(b"Release".to_vec(), true),
+                answer: Ok(ByteBuf::from(b"sig".to_vec())),
+            }],
+        };
+        let back: FinishCall = decode(&encode(&call)).unwrap();
+        assert_eq!(back, call);
+        let reply = Reply {
+            value: vec![Output {
+                path: "dists/stable/InRelease".into(),
+                content: Content::Concat(
+                    vec![Piece::Bytes(vec![1]), Piece::File("x".into())],
+                    Encoding::Gzip,
+                ),
+            }],
+            missing: vec![SignRequest::RsaSignBlob("ab".into(), true)],
+        };
+        let back: Reply<Vec<Output>> = decode(&encode(&reply)).unwrap();
+        assert_eq!(back, reply);
+        assert!(decode::<FinishCall>(b"\xff").is_err());
+    }
+
+    /// Fragments cross the slot as raw bytes (postcard), not as base64 text.
+    #[test]
+    fn bytes_are_raw_on_the_wire() {
+        let e = Entry {
+            name: "n".into(),
+            version: "1".into(),
+            arch: "a".into(),
+            path: String::new(),
+            shelf: "s".into(),
+            fragments: vec![Fragment {
+                name: "f".into(),
+                data: vec![0xff; 64],
+            }],
+        };
+        let b = encode(&e);
+        assert!(b.len() < 64 + 16, "{} bytes", b.len());
+        assert_eq!(decode::<Entry>(&b).unwrap(), e);
+    }
+}

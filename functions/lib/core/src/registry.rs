@@ -1,0 +1,116 @@
+//! The generators an app runs, and the one rule for installing one: a generator of the same
+//! name is replaced, another name on a taken mount is refused (one generator per mount).
+//! Every target installs through here, at start-up and on `POST /generators/`; a
+//! [`GeneratorLoader`] only does the I/O (compile a .wasm, persist it after a successful
+//! install, reload what other instances installed).
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::generator::{Generator, Info};
+use crate::routes::{route, Route};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// Where a deployment keeps its generators (local disk, S3, ...).
+#[async_trait]
+pub trait GeneratorLoader: Send + Sync {
+    /// Checks an uploaded .wasm against the contract and compiles it; an error says what is
+    /// wrong with the generator. Persists nothing.
+    fn load(&self, wasm: &[u8]) -> anyhow::Result<Arc<dyn Generator>>;
+    /// Persists a generator that was just installed, so that it loads again (at the next
+    /// start, on other instances). Never called for a refused one.
+    fn keep(&self, generator: &Arc<dyn Generator>, wasm: &[u8]) -> anyhow::Result<()>;
+    /// "The registry changed": brings `app`'s generators in line with what other instances
+    /// installed. Runs before every request that may run or list generators.
+    async fn refresh(&self, _app: &App) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// Why `new` is refused among `others`: another name holds its mount.
+fn taken<'a>(mut others: impl Iterator<Item = &'a Info>, new: &Info) -> Option<String> {
+    others
+        .find(|o| o.mount == new.mount && o.name != new.name)
+        .map(|o| format!("mount {} is taken by generator {}", new.mount, o.name))
+}
+
+/// Puts `item` into `list` by the install rule; `info` tells an item's generator. The error
+/// names the generator holding the mount.
+pub fn place<T>(list: &mut Vec<T>, item: T, info: impl Fn(&T) -> &Info) -> Result<(), String> {
+    if let Some(e) = taken(list.iter().map(&info), info(&item)) {
+        return Err(e);
+    }
+    let name = info(&item).name.clone();
+    list.retain(|o| info(o).name != name);
+    list.push(item);
+    Ok(())
+}
+
+/// Would `info` be refused (409)? Checked before a loader persists anything.
+pub fn check(app: &App, info: &Info) -> ApiResult<()> {
+    let gens = app.generators.read().unwrap();
+    match taken(gens.iter().map(|g| g.info()), info) {
+        Some(e) => Err(ApiError::conflict(e)),
+        None => Ok(()),
+    }
+}
+
+/// Installs a generator in `app`, live for the next request (409 when its mount is taken).
+pub fn install(app: &App, generator: Arc<dyn Generator>) -> ApiResult<Info> {
+    let info = generator.info().clone();
+    place(&mut app.generators.write().unwrap(), generator, |g| {
+        g.info()
+    })
+    .map_err(ApiError::conflict)?;
+    Ok(info)
+}
+
+/// The "registry changed" hook: before a request that may run generators (any write) or
+/// list them, the loader brings the app's set up to date.
+pub async fn refresh(app: &App, method: &http::Method, path: &str) -> ApiResult<()> {
+    let Some(loader) = &app.loader else {
+        return Ok(());
+    };
+    let reads = matches!(*method, http::Method::GET | http::Method::HEAD);
+    let lists = matches!(route(path), Route::Root | Route::Generators);
+    if reads && !lists {
+        return Ok(());
+    }
+    loader.refresh(app).await.map_err(|e| {
+        ApiError::new(
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            "loading generators",
+            format!("{e:#}"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(name: &str, mount: &str) -> Info {
+        Info {
+            name: name.into(),
+            mount: mount.into(),
+            extensions: vec![],
+            description: String::new(),
+            contract: "0.1.0".into(),
+            one_version_per_name: false,
+        }
+    }
+
+    #[test]
+    fn same_name_replaces_and_a_taken_mount_is_refused() {
+        let mut list = vec![info("deb", "dist"), info("rpm", "repodata")];
+        let mut newer = info("deb", "dist");
+        newer.description = "newer".into();
+        place(&mut list, newer, |i| i).unwrap();
+        assert_eq!(list.len(), 2);
+        assert!(list.iter().any(|i| i.description == "newer"));
+        let err = place(&mut list, info("other", "dist"), |i| i).unwrap_err();
+        assert_eq!(err, "mount dist is taken by generator deb");
+        // A generator may move to a free mount under its own name.
+        place(&mut list, info("deb", "apt"), |i| i).unwrap();
+        assert_eq!(list.len(), 2);
+    }
+}
