@@ -38,7 +38,7 @@ struct Rule {
 
 /// The parsed `REPOSMITH_FAULTS` rules.
 #[derive(Clone, Debug, Default)]
-pub struct Faults {
+pub(crate) struct Faults {
     rules: Vec<Rule>,
 }
 
@@ -126,9 +126,9 @@ macro_rules! faulty {
     }};
 }
 
-pub struct FaultyMeta {
-    pub inner: Arc<dyn MetaStore>,
-    pub faults: Faults,
+struct FaultyMeta {
+    inner: Arc<dyn MetaStore>,
+    faults: Faults,
 }
 
 #[async_trait]
@@ -168,9 +168,9 @@ impl MetaStore for FaultyMeta {
     }
 }
 
-pub struct FaultyPackages {
-    pub inner: Arc<dyn PackageStore>,
-    pub faults: Faults,
+struct FaultyPackages {
+    inner: Arc<dyn PackageStore>,
+    faults: Faults,
 }
 
 #[async_trait]

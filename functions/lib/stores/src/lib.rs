@@ -18,7 +18,7 @@
 mod aws;
 mod dynamodb;
 #[cfg(all(feature = "faults", not(target_family = "wasm")))]
-pub mod faults;
+mod faults;
 #[cfg(not(target_family = "wasm"))]
 mod meta_file;
 #[cfg(not(target_family = "wasm"))]

@@ -73,10 +73,6 @@ impl S3PackageStore {
         }
     }
 
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
     fn blob_key(&self, sha256: &str) -> Result<String> {
         Ok(format!("{}{}", self.prefix, blob_path(sha256)?))
     }
