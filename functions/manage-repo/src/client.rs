@@ -124,6 +124,7 @@ fn ok((status, v): (u16, Value)) -> anyhow::Result<Value> {
     bail!("{status} {err}: {detail}")
 }
 
+/// Runs a client command: `gc` on a data directory, the others through a transport.
 pub async fn run(
     server: Option<String>,
     token: Option<String>,
@@ -133,15 +134,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     if let Cmd::Gc { min_age } = cmd {
         let dir = data.context("gc works on a data directory: give --data DIR")?;
-        let app = crate::setup::open(&dir, None, None, &stores).await?.app;
-        let r = reposmith_core::gc::collect(&app, min_age)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        println!(
-            "gc: {} blobs, {} referenced, {} deleted ({} bytes freed)",
-            r.blobs, r.referenced, r.deleted, r.bytes_freed
-        );
-        return Ok(());
+        return gc(&dir, &stores, min_age).await;
     }
     let t = match (server, data) {
         (Some(base), _) => Transport::Http { base, token },
@@ -156,93 +149,115 @@ pub async fn run(
             suite,
             component,
             architectures,
-        } => {
-            let mut body =
-                serde_json::json!({ "description": description, "architectures": architectures });
-            if let Some(s) = suite {
-                body["suite"] = s.into();
-            }
-            if let Some(c) = component {
-                body["component"] = c.into();
-            }
-            let v = ok(t
-                .call(
-                    "POST",
-                    &format!("/repos/{}/", enc(&repo)),
-                    Payload::Json(body),
-                )
-                .await?)?;
-            println!("created {repo} (generation {})", v["generation"]);
-        }
+        } => create(&t, &repo, description, suite, component, architectures).await,
         Cmd::Add {
             repo,
             files,
             hints,
             jobs,
-        } => add(&t, &repo, files, hints, jobs).await?,
-        Cmd::Remove { repo, filename } => {
-            let v = ok(t
-                .call(
-                    "DELETE",
-                    &format!("/repos/{}/packages/{}", enc(&repo), enc(&filename)),
-                    Payload::None,
-                )
-                .await?)?;
-            println!("removed {filename} (generation {})", v["generation"]);
-        }
-        Cmd::Delete { repo } => {
-            let v = ok(t
-                .call("DELETE", &format!("/repos/{}/", enc(&repo)), Payload::None)
-                .await?)?;
-            println!("deleted {repo} ({} packages)", v["packages"]);
-        }
-        Cmd::Rebuild { repo } => {
-            let bar = ProgressBar::new_spinner().with_message(format!("rebuilding {repo}"));
-            bar.enable_steady_tick(std::time::Duration::from_millis(120));
-            let r = t
-                .call(
-                    "POST",
-                    &format!("/repos/{}/rebuild", enc(&repo)),
-                    Payload::None,
-                )
-                .await;
-            bar.finish_and_clear();
-            let v = ok(r?)?;
+        } => add(&t, &repo, files, hints, jobs).await,
+        Cmd::Remove { repo, filename } => remove(&t, &repo, &filename).await,
+        Cmd::Delete { repo } => delete(&t, &repo).await,
+        Cmd::Rebuild { repo } => rebuild(&t, &repo).await,
+        Cmd::List { repo } => list(&t, repo.as_deref()).await,
+    }
+}
+
+async fn gc(
+    dir: &std::path::Path,
+    stores: &crate::setup::StoreUrls,
+    min_age: u64,
+) -> anyhow::Result<()> {
+    let app = crate::setup::open(dir, None, None, stores).await?.app;
+    let r = reposmith_core::gc::collect(&app, min_age)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "gc: {} blobs, {} referenced, {} deleted ({} bytes freed)",
+        r.blobs, r.referenced, r.deleted, r.bytes_freed
+    );
+    Ok(())
+}
+
+async fn create(
+    t: &Transport,
+    repo: &str,
+    description: String,
+    suite: Option<String>,
+    component: Option<String>,
+    architectures: Vec<String>,
+) -> anyhow::Result<()> {
+    let mut body =
+        serde_json::json!({ "description": description, "architectures": architectures });
+    if let Some(s) = suite {
+        body["suite"] = s.into();
+    }
+    if let Some(c) = component {
+        body["component"] = c.into();
+    }
+    let path = format!("/repos/{}/", enc(repo));
+    let v = ok(t.call("POST", &path, Payload::Json(body)).await?)?;
+    println!("created {repo} (generation {})", v["generation"]);
+    Ok(())
+}
+
+async fn remove(t: &Transport, repo: &str, filename: &str) -> anyhow::Result<()> {
+    let path = format!("/repos/{}/packages/{}", enc(repo), enc(filename));
+    let v = ok(t.call("DELETE", &path, Payload::None).await?)?;
+    println!("removed {filename} (generation {})", v["generation"]);
+    Ok(())
+}
+
+async fn delete(t: &Transport, repo: &str) -> anyhow::Result<()> {
+    let path = format!("/repos/{}/", enc(repo));
+    let v = ok(t.call("DELETE", &path, Payload::None).await?)?;
+    println!("deleted {repo} ({} packages)", v["packages"]);
+    Ok(())
+}
+
+async fn rebuild(t: &Transport, repo: &str) -> anyhow::Result<()> {
+    let bar = ProgressBar::new_spinner().with_message(format!("rebuilding {repo}"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let path = format!("/repos/{}/rebuild", enc(repo));
+    let r = t.call("POST", &path, Payload::None).await;
+    bar.finish_and_clear();
+    let v = ok(r?)?;
+    println!(
+        "rebuilt {repo}: {} packages, generation {}, {} ms",
+        v["analyzed"], v["generation"], v["millis"]
+    );
+    for u in v["unclaimed"].as_array().into_iter().flatten() {
+        println!("  unclaimed: {}", u.as_str().unwrap_or_default());
+    }
+    for m in v["missing"].as_array().into_iter().flatten() {
+        println!("  missing blob: {}", m.as_str().unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// The packages of `repo` (name, size, sha256), or with no repo the repos (name, description).
+async fn list(t: &Transport, repo: Option<&str>) -> anyhow::Result<()> {
+    let path = match repo {
+        Some(r) => format!("/repos/{}/packages/", enc(r)),
+        None => "/repos/".to_string(),
+    };
+    let v = ok(t.call("GET", &path, Payload::None).await?)?;
+    if repo.is_some() {
+        for p in v["packages"].as_array().into_iter().flatten() {
             println!(
-                "rebuilt {repo}: {} packages, generation {}, {} ms",
-                v["analyzed"], v["generation"], v["millis"]
+                "{}\t{}\t{}",
+                p["filename"].as_str().unwrap_or_default(),
+                p["size"],
+                p["sha256"].as_str().unwrap_or_default()
             );
-            for u in v["unclaimed"].as_array().into_iter().flatten() {
-                println!("  unclaimed: {}", u.as_str().unwrap_or_default());
-            }
-            for m in v["missing"].as_array().into_iter().flatten() {
-                println!("  missing blob: {}", m.as_str().unwrap_or_default());
-            }
         }
-        Cmd::List { repo } => {
-            let path = match &repo {
-                Some(r) => format!("/repos/{}/packages/", enc(r)),
-                None => "/repos/".to_string(),
-            };
-            let v = ok(t.call("GET", &path, Payload::None).await?)?;
-            if repo.is_some() {
-                for p in v["packages"].as_array().into_iter().flatten() {
-                    println!(
-                        "{}\t{}\t{}",
-                        p["filename"].as_str().unwrap_or_default(),
-                        p["size"],
-                        p["sha256"].as_str().unwrap_or_default()
-                    );
-                }
-            } else {
-                for r in v["repos"].as_array().into_iter().flatten() {
-                    println!(
-                        "{}\t{}",
-                        r["name"].as_str().unwrap_or_default(),
-                        r["description"].as_str().unwrap_or_default()
-                    );
-                }
-            }
+    } else {
+        for r in v["repos"].as_array().into_iter().flatten() {
+            println!(
+                "{}\t{}",
+                r["name"].as_str().unwrap_or_default(),
+                r["description"].as_str().unwrap_or_default()
+            );
         }
     }
     Ok(())

@@ -41,7 +41,15 @@ fn cargo(args: &[&str]) {
 pub fn built() -> &'static Built {
     static B: OnceLock<Built> = OnceLock::new();
     B.get_or_init(|| {
-        cargo(&["build", "--release", "-p", "reposmith-manage-repo"]);
+        // With the store fault injector: tests/tests/distributed.rs sets REPOSMITH_FAULTS.
+        cargo(&[
+            "build",
+            "--release",
+            "-p",
+            "reposmith-manage-repo",
+            "--features",
+            "faults",
+        ]);
         cargo(&[
             "build",
             "--release",

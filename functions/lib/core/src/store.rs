@@ -4,14 +4,100 @@
 //!   rendered index files, analysis records and manifests. Writes are idempotent.
 //! - The metadata store holds a few small mutable keys per repo, each with a version, and
 //!   offers compare-and-set: the whole commit protocol rests on `put_if`.
+//!
+//! Every call fails with a [`StoreError`]. Absence is not an error (`Ok(None)`), and neither
+//! is a lost compare-and-set (`Ok(Err(Conflict))`): callers decide what those mean.
 use crate::body::ByteStream;
 use crate::digest::Digests;
-use crate::generator::PackageReader;
+use crate::generator::{Facts, MemReader, PackageReader};
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::sync::Arc;
 
-pub type Result<T> = anyhow::Result<T>;
+/// A cause kept under a store error (SDK errors, parse errors), with its own chain.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A key, sha256 or upload id the store cannot take, as a request gave it: the client's
+    /// fault (400).
+    #[error("invalid {what} {value:?}")]
+    InvalidKey { what: &'static str, value: String },
+    /// Something the store itself refers to is gone (a spilled value, the blob a reader was
+    /// opened on): the store is inconsistent, the request is not wrong.
+    #[error("{0} is missing")]
+    Missing(String),
+    /// Stored data that cannot be read back (a metadata item without a version, say).
+    #[error("corrupt store data: {0}")]
+    Corrupt(String),
+    /// The backend did not answer, or not in time (connection refused, timeout): worth a
+    /// retry later (503).
+    #[error("{what}")]
+    Unavailable {
+        what: String,
+        #[source]
+        source: Cause,
+    },
+    /// The backend answered with an error (access denied, no such bucket, a bad request).
+    #[error("{what}")]
+    Backend {
+        what: String,
+        #[source]
+        source: Cause,
+    },
+    /// A local file operation failed (`file://` stores).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl StoreError {
+    pub fn invalid(what: &'static str, value: &str) -> Self {
+        StoreError::InvalidKey {
+            what,
+            value: value.to_string(),
+        }
+    }
+
+    pub fn backend(what: impl Into<String>, source: impl Into<Cause>) -> Self {
+        StoreError::Backend {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+
+    /// The message with its whole cause chain, `what: cause: cause's cause`.
+    pub fn chain(&self) -> String {
+        let mut out = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            out.push_str(": ");
+            out.push_str(&c.to_string());
+            cause = c.source();
+        }
+        out
+    }
+}
+
+impl From<StoreError> for crate::error::ApiError {
+    fn from(e: StoreError) -> Self {
+        use crate::error::ApiError;
+        match e {
+            StoreError::InvalidKey { .. } => ApiError::bad_request(e.to_string()),
+            StoreError::Unavailable { .. } => ApiError::new(
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                "store unavailable",
+                e.chain(),
+            ),
+            _ => ApiError::internal(e.chain()),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A compare-and-set outcome: the call failed, or it ran and won or lost.
+pub type Cas<T> = Result<Result<T, Conflict>>;
 
 #[async_trait]
 pub trait PackageStore: Send + Sync {
@@ -39,7 +125,7 @@ pub trait PackageStore: Send + Sync {
     async fn size(&self, sha256: &str) -> Result<Option<u64>>;
     async fn delete(&self, sha256: &str) -> Result<()>;
     /// Synchronous ranged reader for generators (`package.read`), over a stored blob.
-    async fn reader(&self, facts: crate::generator::Facts) -> Result<Arc<dyn PackageReader>>;
+    async fn reader(&self, facts: Facts) -> Result<Arc<dyn PackageReader>>;
     /// A URL a client may fetch the blob from directly (a 307 target), when the backend can.
     async fn presigned_get(&self, _sha256: &str, _filename: &str) -> Result<Option<String>> {
         Ok(None)
@@ -77,24 +163,15 @@ pub trait MetaStore: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<Versioned>>;
     /// Writes `value` if the key is absent (`expected = None`) or still at version `expected`.
     /// Returns the new version.
-    async fn put_if(
-        &self,
-        key: &str,
-        value: Bytes,
-        expected: Option<u64>,
-    ) -> Result<std::result::Result<u64, Conflict>>;
+    async fn put_if(&self, key: &str, value: Bytes, expected: Option<u64>) -> Cas<u64>;
     /// Deletes the key if it is still at version `expected`.
-    async fn delete_if(
-        &self,
-        key: &str,
-        expected: u64,
-    ) -> Result<std::result::Result<(), Conflict>>;
+    async fn delete_if(&self, key: &str, expected: u64) -> Cas<()>;
     /// Keys starting with `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
     /// Several writes that succeed or fail together (DynamoDB TransactWriteItems). The
     /// default applies them in order and is atomic only per key: fine for the file store,
     /// whose callers tolerate a crash between two of them.
-    async fn transact(&self, ops: Vec<Write>) -> Result<std::result::Result<(), Conflict>> {
+    async fn transact(&self, ops: Vec<Write>) -> Cas<()> {
         for op in ops {
             let done = match op {
                 Write::Put {
@@ -129,4 +206,41 @@ pub enum Write {
         key: String,
         expected: u64,
     },
+}
+
+/// A reader over the whole blob, read into memory once: for backends that cannot block on a
+/// ranged read from inside a generator call (wasm32-wasip2, Spin).
+pub async fn whole_reader(
+    store: &dyn PackageStore,
+    facts: Facts,
+) -> Result<Arc<dyn PackageReader>> {
+    let data = store
+        .get_bytes(&facts.sha256)
+        .await?
+        .ok_or_else(|| StoreError::Missing(format!("blob {}", facts.sha256)))?;
+    Ok(Arc::new(MemReader { facts, data }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ApiError;
+
+    #[test]
+    fn client_faults_are_4xx_and_causes_reach_the_detail() {
+        let bad: ApiError = StoreError::invalid("upload id", "../x").into();
+        assert_eq!(bad.status, 400);
+        assert_eq!(bad.detail, r#"invalid upload id "../x""#);
+        let gone: ApiError = StoreError::Unavailable {
+            what: "GET s3://b/k".into(),
+            source: "dispatch failure".into(),
+        }
+        .into();
+        assert_eq!(
+            (gone.status.as_u16(), gone.detail.as_str()),
+            (503, "GET s3://b/k: dispatch failure")
+        );
+        let broken: ApiError = StoreError::Corrupt("item without a version".into()).into();
+        assert_eq!(broken.status, 500);
+    }
 }

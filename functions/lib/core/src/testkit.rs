@@ -4,7 +4,7 @@ use crate::app::{App, Runtime};
 use crate::body::{Body, ByteStream};
 use crate::digest::{digests, Digests};
 use crate::generator::*;
-use crate::store::{Conflict, MetaStore, PackageStore, Result, Versioned};
+use crate::store::{Cas, Conflict, MetaStore, PackageStore, Result, Versioned};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -23,12 +23,7 @@ impl MetaStore for MemMeta {
     async fn get(&self, key: &str) -> Result<Option<Versioned>> {
         Ok(self.map.lock().unwrap().get(key).cloned())
     }
-    async fn put_if(
-        &self,
-        key: &str,
-        value: Bytes,
-        expected: Option<u64>,
-    ) -> Result<std::result::Result<u64, Conflict>> {
+    async fn put_if(&self, key: &str, value: Bytes, expected: Option<u64>) -> Cas<u64> {
         let mut m = self.map.lock().unwrap();
         let cur = m.get(key).map(|v| v.version);
         if cur != expected {
@@ -38,11 +33,7 @@ impl MetaStore for MemMeta {
         m.insert(key.to_string(), Versioned { value, version });
         Ok(Ok(version))
     }
-    async fn delete_if(
-        &self,
-        key: &str,
-        expected: u64,
-    ) -> Result<std::result::Result<(), Conflict>> {
+    async fn delete_if(&self, key: &str, expected: u64) -> Cas<()> {
         let mut m = self.map.lock().unwrap();
         if m.get(key).map(|v| v.version) != Some(expected) {
             return Ok(Err(Conflict));

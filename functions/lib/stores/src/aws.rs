@@ -1,13 +1,38 @@
-//! What the S3 and DynamoDB stores share on every target: readable errors, and the count of
-//! the requests sent (`request_counts`, for logs and benchmarks; the native clients count
-//! through an interceptor, see `open`).
-use aws_smithy_types::error::display::DisplayErrorContext;
+//! What the S3 and DynamoDB stores share on every target: SDK errors as store errors, and the
+//! count of the requests sent (`request_counts`, for logs and benchmarks; the native clients
+//! count through an interceptor, see `open`).
+use aws_sdk_s3::error::SdkError;
+use reposmith_core::store::{Result, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-/// An SDK error with its whole cause chain ("dispatch failure" alone says nothing).
-pub fn describe<E: std::error::Error>(e: E, what: &str) -> anyhow::Error {
-    anyhow::anyhow!("{what}: {}", DisplayErrorContext(&e))
+/// SDK results as store results, saying what was asked.
+pub(crate) trait OrStoreError<T> {
+    fn or_store_error(self, what: impl Into<String>) -> Result<T>;
+}
+
+/// No answer (timeout, connection refused, a broken response) is `Unavailable`; an answer
+/// with an error is `Backend`. The SDK error stays as the cause, with its own chain
+/// ("dispatch failure" alone says nothing).
+impl<T, E, R> OrStoreError<T> for std::result::Result<T, SdkError<E, R>>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn or_store_error(self, what: impl Into<String>) -> Result<T> {
+        self.map_err(|e| {
+            let what = what.into();
+            match e {
+                SdkError::TimeoutError(_)
+                | SdkError::DispatchFailure(_)
+                | SdkError::ResponseError(_) => StoreError::Unavailable {
+                    what,
+                    source: e.into(),
+                },
+                _ => StoreError::backend(what, e),
+            }
+        })
+    }
 }
 
 static COUNTS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());

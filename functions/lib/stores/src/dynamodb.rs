@@ -14,7 +14,8 @@
 //!
 //! Listing a prefix is a Query on its partition (`begins_with(sk, prefix)`). Several keys
 //! change together in one `TransactWriteItems` (repo create and delete).
-use crate::aws::describe;
+use crate::aws::OrStoreError;
+use crate::token;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
@@ -23,7 +24,9 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use bytes::Bytes;
-use reposmith_core::store::{Conflict, MetaStore, PackageStore, Result, Versioned, Write};
+use reposmith_core::store::{
+    Cas, Conflict, MetaStore, PackageStore, Result, StoreError, Versioned, Write,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -51,15 +54,38 @@ fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn version_of(item: &Item) -> anyhow::Result<u64> {
+/// Every item a Query or Scan request pages through (the paginators share no trait).
+macro_rules! all_items {
+    ($req:expr, $what:expr) => {
+        $req.into_paginator()
+            .items()
+            .send()
+            .collect::<std::result::Result<Vec<Item>, _>>()
+            .await
+            .or_store_error($what)?
+    };
+}
+
+/// An item's primary key: the partition (the key's first segment) and the whole key.
+fn primary_key(key: &str) -> Item {
+    Item::from([("pk".into(), s(partition(key))), ("sk".into(), s(key))])
+}
+
+fn version_of(item: &Item) -> Result<u64> {
     match item.get("v") {
-        Some(AttributeValue::N(v)) => Ok(v.parse()?),
-        _ => anyhow::bail!("metadata item without a version"),
+        Some(AttributeValue::N(v)) => v
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("metadata item version {v:?}"))),
+        _ => Err(StoreError::Corrupt(
+            "metadata item without a version".into(),
+        )),
     }
 }
 
-fn token() -> String {
-    hex::encode(rand::random::<[u8; 12]>())
+/// A request the SDK refused to build (a required field missing): a bug here, not the
+/// backend's.
+fn built<T>(r: std::result::Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T> {
+    r.map_err(|e| StoreError::backend("building a DynamoDB request", e))
 }
 
 impl DynamoMetaStore {
@@ -72,18 +98,14 @@ impl DynamoMetaStore {
     }
 
     /// Checks the table answers (a clear error at start instead of at the first upload).
-    pub async fn check(&self) -> anyhow::Result<()> {
-        self.client
-            .describe_table()
-            .table_name(&self.table)
-            .send()
-            .await
-            .map_err(|e| describe(e, &format!("DynamoDB table {:?}", self.table)))?;
-        Ok(())
+    pub async fn check(&self) -> Result<()> {
+        let what = format!("DynamoDB table {:?}", self.table);
+        let describe = self.client.describe_table().table_name(&self.table);
+        describe.send().await.map(drop).or_store_error(what)
     }
 
     /// Creates the table (development setups, on-demand billing); an existing one is fine.
-    pub async fn create_table(client: &Client, table: &str) -> anyhow::Result<()> {
+    pub async fn create_table(client: &Client, table: &str) -> Result<()> {
         let attr = |name: &str| {
             AttributeDefinition::builder()
                 .attribute_name(name)
@@ -99,19 +121,22 @@ impl DynamoMetaStore {
         let made = client
             .create_table()
             .table_name(table)
-            .attribute_definitions(attr("pk")?)
-            .attribute_definitions(attr("sk")?)
-            .key_schema(key("pk", KeyType::Hash)?)
-            .key_schema(key("sk", KeyType::Range)?)
+            .attribute_definitions(built(attr("pk"))?)
+            .attribute_definitions(built(attr("sk"))?)
+            .key_schema(built(key("pk", KeyType::Hash))?)
+            .key_schema(built(key("sk", KeyType::Range))?)
             .billing_mode(BillingMode::PayPerRequest)
             .send()
             .await;
         match made {
-            Ok(_) => {}
             Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_in_use_exception()) => {}
-            Err(e) => return Err(describe(e, &format!("creating table {:?}", table))),
+                if !e
+                    .as_service_error()
+                    .is_some_and(|s| s.is_resource_in_use_exception()) =>
+            {
+                return Err(e).or_store_error(format!("creating table {table:?}"));
+            }
+            _ => {}
         }
         // A new table is CREATING for a while on AWS.
         for _ in 0..120 {
@@ -120,7 +145,7 @@ impl DynamoMetaStore {
                 .table_name(table)
                 .send()
                 .await
-                .map_err(|e| describe(e, "describing the table"))?;
+                .or_store_error("describing the table")?;
             let status = t.table().and_then(|t| t.table_status());
             if status.is_none_or(|s| s.as_str() == "ACTIVE") {
                 return Ok(());
@@ -128,29 +153,29 @@ impl DynamoMetaStore {
             #[cfg(not(target_family = "wasm"))]
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
-        anyhow::bail!("table {:?} did not become ACTIVE", table)
+        Err(StoreError::backend(
+            format!("table {table:?}"),
+            "did not become ACTIVE",
+        ))
     }
 
-    async fn read(&self, key: &str) -> anyhow::Result<Option<Item>> {
+    async fn read(&self, key: &str) -> Result<Option<Item>> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(partition(key)))
-            .key("sk", s(key))
+            .set_key(Some(primary_key(key)))
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| describe(e, &format!("GetItem {key}")))?;
+            .or_store_error(format!("GetItem {key}"))?;
         Ok(out.item)
     }
 
     /// The item for `value` at `version`, spilling a large value to the package store first
     /// (so an item never names a blob that is not there).
-    async fn item(&self, key: &str, value: Bytes, version: u64, w: &str) -> anyhow::Result<Item> {
-        let mut item = Item::new();
-        item.insert("pk".into(), s(partition(key)));
-        item.insert("sk".into(), s(key));
+    async fn item(&self, key: &str, value: Bytes, version: u64, w: &str) -> Result<Item> {
+        let mut item = primary_key(key);
         item.insert("v".into(), n(version));
         item.insert("w".into(), s(w));
         if value.len() > SPILL {
@@ -184,18 +209,13 @@ impl MetaStore for DynamoMetaStore {
                 .spill
                 .get_bytes(sha)
                 .await?
-                .ok_or_else(|| anyhow::anyhow!("{key}: spilled value {sha} is missing"))?,
-            _ => anyhow::bail!("{key}: item without a value"),
+                .ok_or_else(|| StoreError::Missing(format!("{key}: spilled value {sha}")))?,
+            _ => return Err(StoreError::Corrupt(format!("{key}: item without a value"))),
         };
         Ok(Some(Versioned { value, version }))
     }
 
-    async fn put_if(
-        &self,
-        key: &str,
-        value: Bytes,
-        expected: Option<u64>,
-    ) -> Result<std::result::Result<u64, Conflict>> {
+    async fn put_if(&self, key: &str, value: Bytes, expected: Option<u64>) -> Cas<u64> {
         let version = expected.map_or(1, |v| v + 1);
         let w = token();
         let item = self.item(key, value, version, &w).await?;
@@ -221,21 +241,16 @@ impl MetaStore for DynamoMetaStore {
                 });
                 Ok(if mine { Ok(version) } else { Err(Conflict) })
             }
-            Err(e) => Err(describe(e, &format!("PutItem {key}"))),
+            Err(e) => Err(e).or_store_error(format!("PutItem {key}")),
         }
     }
 
-    async fn delete_if(
-        &self,
-        key: &str,
-        expected: u64,
-    ) -> Result<std::result::Result<(), Conflict>> {
+    async fn delete_if(&self, key: &str, expected: u64) -> Cas<()> {
         let res = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", s(partition(key)))
-            .key("sk", s(key))
+            .set_key(Some(primary_key(key)))
             .condition_expression("v = :v")
             .expression_attribute_values(":v", n(expected))
             .send()
@@ -252,13 +267,12 @@ impl MetaStore for DynamoMetaStore {
                     Some(_) => Err(Conflict),
                 })
             }
-            Err(e) => Err(describe(e, &format!("DeleteItem {key}"))),
+            Err(e) => Err(e).or_store_error(format!("DeleteItem {key}")),
         }
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        let mut pages = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
@@ -266,22 +280,13 @@ impl MetaStore for DynamoMetaStore {
             .expression_attribute_values(":p", s(partition(prefix)))
             .expression_attribute_values(":s", s(prefix))
             .projection_expression("sk")
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| describe(e, &format!("Query {prefix}")))?;
-            for item in page.items() {
-                if let Some(AttributeValue::S(k)) = item.get("sk") {
-                    out.push(k.clone());
-                }
-            }
-        }
+            .consistent_read(true);
+        let mut out = strings(all_items!(query, format!("Query {prefix}")), "sk");
         out.sort();
         Ok(out)
     }
 
-    async fn transact(&self, ops: Vec<Write>) -> Result<std::result::Result<(), Conflict>> {
+    async fn transact(&self, ops: Vec<Write>) -> Cas<()> {
         let mut req = self
             .client
             .transact_write_items()
@@ -300,19 +305,20 @@ impl MetaStore for DynamoMetaStore {
                         .table_name(&self.table)
                         .set_item(Some(self.item(&key, value, version, &token()).await?))
                         .condition_expression(cond)
-                        .set_expression_attribute_values(values.map(|v| HashMap::from([v])))
-                        .build()?;
-                    TransactWriteItem::builder().put(put).build()
+                        .set_expression_attribute_values(values.map(|v| HashMap::from([v])));
+                    TransactWriteItem::builder()
+                        .put(built(put.build())?)
+                        .build()
                 }
                 Write::Delete { key, expected } => {
                     let del = Delete::builder()
                         .table_name(&self.table)
-                        .key("pk", s(partition(&key)))
-                        .key("sk", s(&key))
+                        .set_key(Some(primary_key(&key)))
                         .condition_expression("v = :v")
-                        .expression_attribute_values(":v", n(expected))
-                        .build()?;
-                    TransactWriteItem::builder().delete(del).build()
+                        .expression_attribute_values(":v", n(expected));
+                    TransactWriteItem::builder()
+                        .delete(built(del.build())?)
+                        .build()
                 }
             };
             req = req.transact_items(item);
@@ -327,32 +333,33 @@ impl MetaStore for DynamoMetaStore {
                 if lost {
                     Ok(Err(Conflict))
                 } else {
-                    Err(describe(e, "TransactWriteItems"))
+                    Err(e).or_store_error("TransactWriteItems")
                 }
             }
         }
     }
 
     async fn spilled(&self) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        let mut pages = self
+        let scan = self
             .client
             .scan()
             .table_name(&self.table)
             .filter_expression("attribute_exists(#r)")
             .expression_attribute_names("#r", "ref")
             .projection_expression("#r")
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| describe(e, "Scan for spilled values"))?;
-            for item in page.items() {
-                if let Some(AttributeValue::S(sha)) = item.get("ref") {
-                    out.push(sha.clone());
-                }
-            }
-        }
-        Ok(out)
+            .consistent_read(true);
+        Ok(strings(all_items!(scan, "Scan for spilled values"), "ref"))
     }
+}
+
+/// The string attribute `name` of each item that has one.
+fn strings(items: Vec<Item>, name: &str) -> Vec<String> {
+    let mut items = items;
+    items
+        .iter_mut()
+        .filter_map(|i| match i.remove(name) {
+            Some(AttributeValue::S(v)) => Some(v),
+            _ => None,
+        })
+        .collect()
 }

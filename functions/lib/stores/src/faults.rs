@@ -1,6 +1,7 @@
 //! Fault injection for tests: wrappers that make chosen store calls fail, lose their reply
 //! or slow down, so tests can show that no package is lost and no metadata names a missing
-//! blob when storage misbehaves. Enabled only by `REPOSMITH_FAULTS`, e.g.
+//! blob when storage misbehaves. Compiled with the `faults` feature only (the end-to-end
+//! tests build `manage-repo` with it), and enabled by `REPOSMITH_FAULTS`, e.g.
 //!
 //! `meta.put_if=lost-reply@0.2,meta.put_if=conflict@0.2,packages.put=delay:300@0.5`
 //!
@@ -14,7 +15,9 @@ use bytes::Bytes;
 use reposmith_core::body::ByteStream;
 use reposmith_core::digest::Digests;
 use reposmith_core::generator::{Facts, PackageReader};
-use reposmith_core::store::{Conflict, MetaStore, PackageStore, Result, Versioned, Write};
+use reposmith_core::store::{
+    Cas, Conflict, MetaStore, PackageStore, Result, StoreError, Versioned, Write,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,7 +38,7 @@ struct Rule {
 
 /// The parsed `REPOSMITH_FAULTS` rules.
 #[derive(Clone, Debug, Default)]
-pub struct Faults {
+pub(crate) struct Faults {
     rules: Vec<Rule>,
 }
 
@@ -65,10 +68,23 @@ impl Faults {
     }
 
     pub fn from_env() -> anyhow::Result<Option<Faults>> {
-        match std::env::var("REPOSMITH_FAULTS") {
-            Ok(s) if !s.trim().is_empty() => Ok(Some(Faults::parse(&s)?)),
-            _ => Ok(None),
-        }
+        crate::open::faults_spec()
+            .map(|s| Faults::parse(&s))
+            .transpose()
+    }
+
+    pub fn packages(self, inner: Arc<dyn PackageStore>) -> Arc<dyn PackageStore> {
+        Arc::new(FaultyPackages {
+            inner,
+            faults: self,
+        })
+    }
+
+    pub fn meta(self, inner: Arc<dyn MetaStore>) -> Arc<dyn MetaStore> {
+        Arc::new(FaultyMeta {
+            inner,
+            faults: self,
+        })
     }
 
     /// What happens to this call: delays are served here, the rest is returned.
@@ -86,8 +102,12 @@ impl Faults {
     }
 }
 
-fn injected(call: &str, what: &str) -> anyhow::Error {
-    anyhow::anyhow!("injected fault: {call} {what}")
+/// As a store would fail when its backend does not answer.
+fn injected(call: &str, what: &str) -> StoreError {
+    StoreError::Unavailable {
+        what: format!("{call} {what}"),
+        source: "injected fault (REPOSMITH_FAULTS)".into(),
+    }
 }
 
 /// Runs `$call` under the rules for `$name`: `error` before, `lost-reply` after it, and for
@@ -106,9 +126,9 @@ macro_rules! faulty {
     }};
 }
 
-pub struct FaultyMeta {
-    pub inner: Arc<dyn MetaStore>,
-    pub faults: Faults,
+struct FaultyMeta {
+    inner: Arc<dyn MetaStore>,
+    faults: Faults,
 }
 
 #[async_trait]
@@ -116,12 +136,7 @@ impl MetaStore for FaultyMeta {
     async fn get(&self, key: &str) -> Result<Option<Versioned>> {
         faulty!(self, "meta.get", self.inner.get(key))
     }
-    async fn put_if(
-        &self,
-        key: &str,
-        value: Bytes,
-        expected: Option<u64>,
-    ) -> Result<std::result::Result<u64, Conflict>> {
+    async fn put_if(&self, key: &str, value: Bytes, expected: Option<u64>) -> Cas<u64> {
         faulty!(
             self,
             "meta.put_if",
@@ -129,11 +144,7 @@ impl MetaStore for FaultyMeta {
             Conflict
         )
     }
-    async fn delete_if(
-        &self,
-        key: &str,
-        expected: u64,
-    ) -> Result<std::result::Result<(), Conflict>> {
+    async fn delete_if(&self, key: &str, expected: u64) -> Cas<()> {
         faulty!(
             self,
             "meta.delete_if",
@@ -144,7 +155,7 @@ impl MetaStore for FaultyMeta {
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         faulty!(self, "meta.list", self.inner.list(prefix))
     }
-    async fn transact(&self, ops: Vec<Write>) -> Result<std::result::Result<(), Conflict>> {
+    async fn transact(&self, ops: Vec<Write>) -> Cas<()> {
         faulty!(
             self,
             "meta.transact",
@@ -157,9 +168,9 @@ impl MetaStore for FaultyMeta {
     }
 }
 
-pub struct FaultyPackages {
-    pub inner: Arc<dyn PackageStore>,
-    pub faults: Faults,
+struct FaultyPackages {
+    inner: Arc<dyn PackageStore>,
+    faults: Faults,
 }
 
 #[async_trait]

@@ -10,14 +10,15 @@
 //!
 //! AWS settings come from the environment as for every AWS SDK: `AWS_REGION`, credentials,
 //! `AWS_ENDPOINT_URL` for an emulator such as moto. `REPOSMITH_FAULTS` wraps both stores in
-//! fault injectors, for tests only (`faults`).
+//! fault injectors (`faults`), in builds with the `faults` feature only (tests); other builds
+//! refuse to start with it set.
 //!
 //! For wasm32-wasip2 (the Spin build) only `s3` and `dynamodb` are compiled: the caller hands
 //! them SDK clients on a WASI HTTP client (no tokio, no aws-config, no files there).
 mod aws;
 mod dynamodb;
-#[cfg(not(target_family = "wasm"))]
-pub mod faults;
+#[cfg(all(feature = "faults", not(target_family = "wasm")))]
+mod faults;
 #[cfg(not(target_family = "wasm"))]
 mod meta_file;
 #[cfg(not(target_family = "wasm"))]
@@ -36,6 +37,26 @@ pub use open::{create_backing, open_meta_store, open_package_store};
 pub use package_file::FilePackageStore;
 pub use s3::S3PackageStore;
 
+use reposmith_core::store::{Result, StoreError};
+
+/// Where a blob lives under a store's root: `blobs/ab/abcdef…`. A sha256 that is not one is
+/// the caller's fault (it comes from a request).
+pub(crate) fn blob_path(sha256: &str) -> Result<String> {
+    if !reposmith_core::digest::is_sha256(sha256) {
+        return Err(StoreError::invalid("sha256", sha256));
+    }
+    Ok(format!("blobs/{}/{sha256}", &sha256[..2]))
+}
+
+/// Runs blocking file work on tokio's blocking threads (a panic there is an I/O error).
+#[cfg(not(target_family = "wasm"))]
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T> {
+    let done = tokio::task::spawn_blocking(f).await;
+    Ok(done.map_err(std::io::Error::other)??)
+}
+
 #[cfg(not(target_family = "wasm"))]
 /// fsync a directory so a rename inside it survives a crash.
 pub(crate) fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
@@ -45,4 +66,9 @@ pub(crate) fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
 #[cfg(not(target_family = "wasm"))]
 pub(crate) fn tmp_name() -> String {
     format!(".tmp-{}", hex::encode(rand::random::<[u8; 8]>()))
+}
+
+/// A random name part: staging objects, write tokens.
+pub(crate) fn token() -> String {
+    hex::encode(rand::random::<[u8; 12]>())
 }

@@ -2,10 +2,10 @@
 //! the value. Compare-and-set takes an exclusive `flock` on the key's lock file (shared by
 //! every process on this machine), checks the version, writes a temp file, fsyncs and
 //! renames it over the key: readers see the old value or the new one, never half.
-use crate::{sync_dir, tmp_name};
+use crate::{blocking, sync_dir, tmp_name};
 use async_trait::async_trait;
 use bytes::Bytes;
-use reposmith_core::store::{Conflict, MetaStore, Result, Versioned};
+use reposmith_core::store::{Cas, Conflict, MetaStore, Result, StoreError, Versioned};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -14,19 +14,18 @@ pub struct FileMetaStore {
 }
 
 impl FileMetaStore {
-    pub fn open(root: PathBuf) -> anyhow::Result<Self> {
+    pub fn open(root: PathBuf) -> Result<Self> {
         std::fs::create_dir_all(&root)?;
         Ok(FileMetaStore { root })
     }
 
-    fn path(&self, key: &str) -> anyhow::Result<PathBuf> {
-        anyhow::ensure!(
-            !key.is_empty()
-                && key
-                    .split('/')
-                    .all(|s| !s.is_empty() && s != "." && s != ".." && !s.starts_with('.')),
-            "invalid key {key:?}"
-        );
+    /// A key names a file under the root: no empty, dot or dot-dot segments (locks and temp
+    /// files start with a dot).
+    fn path(&self, key: &str) -> Result<PathBuf> {
+        let fits = |seg: &str| !seg.is_empty() && !seg.starts_with('.');
+        if key.is_empty() || !key.split('/').all(fits) {
+            return Err(StoreError::invalid("metadata key", key));
+        }
         Ok(self.root.join(key))
     }
 }
@@ -95,17 +94,12 @@ fn first_version() -> u64 {
 impl MetaStore for FileMetaStore {
     async fn get(&self, key: &str) -> Result<Option<Versioned>> {
         let path = self.path(key)?;
-        Ok(tokio::task::spawn_blocking(move || read(&path)).await??)
+        blocking(move || read(&path)).await
     }
 
-    async fn put_if(
-        &self,
-        key: &str,
-        value: Bytes,
-        expected: Option<u64>,
-    ) -> Result<std::result::Result<u64, Conflict>> {
+    async fn put_if(&self, key: &str, value: Bytes, expected: Option<u64>) -> Cas<u64> {
         let path = self.path(key)?;
-        let r = tokio::task::spawn_blocking(move || {
+        blocking(move || {
             locked(&path, || {
                 let current = read(&path)?.map(|v| v.version);
                 if current != expected {
@@ -119,17 +113,12 @@ impl MetaStore for FileMetaStore {
                 Ok(Ok(next))
             })
         })
-        .await??;
-        Ok(r)
+        .await
     }
 
-    async fn delete_if(
-        &self,
-        key: &str,
-        expected: u64,
-    ) -> Result<std::result::Result<(), Conflict>> {
+    async fn delete_if(&self, key: &str, expected: u64) -> Cas<()> {
         let path = self.path(key)?;
-        let r = tokio::task::spawn_blocking(move || {
+        blocking(move || {
             locked(&path, || {
                 if read(&path)?.map(|v| v.version) != Some(expected) {
                     return Ok(Err(Conflict));
@@ -139,21 +128,20 @@ impl MetaStore for FileMetaStore {
                 Ok(Ok(()))
             })
         })
-        .await??;
-        Ok(r)
+        .await
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let root = self.root.clone();
         let prefix = prefix.to_string();
-        Ok(tokio::task::spawn_blocking(move || {
+        blocking(move || {
             let mut out = Vec::new();
             walk(&root, &root, &mut out)?;
             out.retain(|k| k.starts_with(&prefix));
             out.sort();
-            Ok::<_, std::io::Error>(out)
+            Ok(out)
         })
-        .await??)
+        .await
     }
 }
 
@@ -225,6 +213,9 @@ mod tests {
         assert_eq!(store.delete_if("k/a", v1).await.unwrap(), Err(Conflict));
         store.delete_if("k/a", end.version).await.unwrap().unwrap();
         assert!(store.get("k/a").await.unwrap().is_none());
-        assert!(store.put_if("../x", "".into(), None).await.is_err());
+        for bad in ["../x", "a//b", "", "k/.lock"] {
+            let r = store.put_if(bad, "".into(), None).await;
+            assert!(matches!(r, Err(StoreError::InvalidKey { .. })), "{bad}");
+        }
     }
 }

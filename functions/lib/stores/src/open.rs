@@ -2,7 +2,9 @@
 //! credentials, `AWS_ENDPOINT_URL`), retries with backoff on throttling and transient errors,
 //! timeouts so an unreachable endpoint fails instead of hanging, and opening a store by URL
 //! (checked at once, wrapped in fault injectors when `REPOSMITH_FAULTS` is set).
-use crate::{faults, DynamoMetaStore, FileMetaStore, FilePackageStore, S3PackageStore};
+#[cfg(feature = "faults")]
+use crate::faults::Faults;
+use crate::{DynamoMetaStore, FileMetaStore, FilePackageStore, S3PackageStore};
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -17,15 +19,16 @@ use std::time::Duration;
 /// A parsed store URL.
 enum Url {
     File(PathBuf),
-    S3 {
-        bucket: String,
-        prefix: String,
-        presign: Option<Duration>,
-        path_style: bool,
-    },
-    Dynamo {
-        table: String,
-    },
+    S3(S3Url),
+    Dynamo { table: String },
+}
+
+/// `s3://BUCKET/PREFIX?presign=SECONDS&path_style=1`
+struct S3Url {
+    bucket: String,
+    prefix: String,
+    presign: Option<Duration>,
+    path_style: bool,
 }
 
 fn parse(url: &str) -> anyhow::Result<Url> {
@@ -54,12 +57,12 @@ fn parse(url: &str) -> anyhow::Result<Url> {
             Some(v) => v == "1" || v == "true",
             None => std::env::var_os("AWS_ENDPOINT_URL").is_some(),
         };
-        return Ok(Url::S3 {
+        return Ok(Url::S3(S3Url {
             bucket: bucket.to_string(),
             prefix: prefix.to_string(),
             presign: (secs > 0).then(|| Duration::from_secs(secs)),
             path_style,
-        });
+        }));
     }
     if let Some(table) = base.strip_prefix("dynamodb://") {
         let table = table.trim_end_matches('/');
@@ -73,18 +76,14 @@ fn parse(url: &str) -> anyhow::Result<Url> {
     )
 }
 
-async fn s3_store(
-    bucket: &str,
-    prefix: &str,
-    presign: Option<Duration>,
-    path_style: bool,
-) -> S3PackageStore {
+async fn s3_store(url: &S3Url) -> S3PackageStore {
     let sdk = sdk_config().await;
     let conf = aws_sdk_s3::config::Builder::from(&sdk)
-        .force_path_style(path_style)
+        .force_path_style(url.path_style)
         .interceptor(CountRequests)
         .build();
-    S3PackageStore::new(aws_sdk_s3::Client::from_conf(conf), bucket, prefix, presign)
+    let client = aws_sdk_s3::Client::from_conf(conf);
+    S3PackageStore::new(client, &url.bucket, &url.prefix, url.presign)
 }
 
 async fn dynamo_client() -> aws_sdk_dynamodb::Client {
@@ -99,25 +98,14 @@ async fn dynamo_client() -> aws_sdk_dynamodb::Client {
 pub async fn open_package_store(url: &str) -> anyhow::Result<Arc<dyn PackageStore>> {
     let store: Arc<dyn PackageStore> = match parse(url)? {
         Url::File(p) => Arc::new(FilePackageStore::open(p)?),
-        Url::S3 {
-            bucket,
-            prefix,
-            presign,
-            path_style,
-        } => {
-            let s = s3_store(&bucket, &prefix, presign, path_style).await;
+        Url::S3(s3) => {
+            let s = s3_store(&s3).await;
             s.check().await?;
             Arc::new(s)
         }
         Url::Dynamo { .. } => anyhow::bail!("{url:?} is a metadata store, not a package store"),
     };
-    Ok(match faults::Faults::from_env()? {
-        Some(faults) => Arc::new(faults::FaultyPackages {
-            inner: store,
-            faults,
-        }),
-        None => store,
-    })
+    with_faults(store, Faults::packages)
 }
 
 /// Opens a metadata store and checks that it answers. `packages` takes values too large
@@ -133,13 +121,18 @@ pub async fn open_meta_store(
             s.check().await?;
             Arc::new(s)
         }
-        Url::S3 { .. } => anyhow::bail!("{url:?} is a package store, not a metadata store"),
+        Url::S3(_) => anyhow::bail!("{url:?} is a package store, not a metadata store"),
     };
-    Ok(match faults::Faults::from_env()? {
-        Some(faults) => Arc::new(faults::FaultyMeta {
-            inner: store,
-            faults,
-        }),
+    with_faults(store, Faults::meta)
+}
+
+/// The store, wrapped by `wrap` in fault injectors when `REPOSMITH_FAULTS` asks for them.
+fn with_faults<S: ?Sized>(
+    store: Arc<S>,
+    wrap: fn(Faults, Arc<S>) -> Arc<S>,
+) -> anyhow::Result<Arc<S>> {
+    Ok(match Faults::from_env()? {
+        Some(faults) => wrap(faults, store),
         None => store,
     })
 }
@@ -149,21 +142,43 @@ pub async fn open_meta_store(
 pub async fn create_backing(url: &str) -> anyhow::Result<()> {
     match parse(url)? {
         Url::File(p) => Ok(std::fs::create_dir_all(p)?),
-        Url::S3 {
-            bucket,
-            prefix,
-            presign,
-            path_style,
-        } => {
+        Url::S3(s3) => {
             let region = sdk_config().await.region().map(|r| r.as_ref().to_string());
-            s3_store(&bucket, &prefix, presign, path_style)
-                .await
-                .create(region.as_deref())
-                .await
+            Ok(s3_store(&s3).await.create(region.as_deref()).await?)
         }
         Url::Dynamo { table } => {
-            DynamoMetaStore::create_table(&dynamo_client().await, &table).await
+            Ok(DynamoMetaStore::create_table(&dynamo_client().await, &table).await?)
         }
+    }
+}
+
+/// The fault rules, if `REPOSMITH_FAULTS` is set and not blank.
+pub(crate) fn faults_spec() -> Option<String> {
+    std::env::var("REPOSMITH_FAULTS")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// A build without the `faults` feature has no injector: it refuses `REPOSMITH_FAULTS`
+/// rather than run without the faults a test asked for.
+#[cfg(not(feature = "faults"))]
+enum Faults {}
+
+#[cfg(not(feature = "faults"))]
+impl Faults {
+    fn from_env() -> anyhow::Result<Option<Faults>> {
+        anyhow::ensure!(
+            faults_spec().is_none(),
+            "REPOSMITH_FAULTS is set, but this build has no fault injector \
+             (build with `--features faults`; tests only)"
+        );
+        Ok(None)
+    }
+    fn packages(self, _: Arc<dyn PackageStore>) -> Arc<dyn PackageStore> {
+        match self {}
+    }
+    fn meta(self, _: Arc<dyn MetaStore>) -> Arc<dyn MetaStore> {
+        match self {}
     }
 }
 
@@ -218,15 +233,13 @@ mod tests {
     #[test]
     fn parses_store_urls_and_names_the_bad_ones() {
         match parse("s3://b/some/prefix?presign=0&path_style=1").unwrap() {
-            Url::S3 {
-                bucket,
-                prefix,
-                presign,
-                path_style,
-            } => {
-                assert_eq!((bucket.as_str(), prefix.as_str()), ("b", "some/prefix"));
-                assert_eq!(presign, None);
-                assert!(path_style);
+            Url::S3(s3) => {
+                assert_eq!(
+                    (s3.bucket.as_str(), s3.prefix.as_str()),
+                    ("b", "some/prefix")
+                );
+                assert_eq!(s3.presign, None);
+                assert!(s3.path_style);
             }
             _ => panic!("not s3"),
         }

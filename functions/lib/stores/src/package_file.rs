@@ -1,7 +1,7 @@
 //! `file://DIR` package store: content-addressed blobs at `DIR/blobs/ab/abcdef…`.
 //! A put streams into a temp file while hashing, fsyncs it, then renames it to its sha256:
 //! a crash leaves a temp file at most, never a blob with the wrong bytes.
-use crate::{sync_dir, tmp_name};
+use crate::{blob_path, blocking, sync_dir, tmp_name};
 use async_trait::async_trait;
 use futures::StreamExt;
 use reposmith_core::body::ByteStream;
@@ -18,15 +18,14 @@ pub struct FilePackageStore {
 }
 
 impl FilePackageStore {
-    pub fn open(root: PathBuf) -> anyhow::Result<Self> {
+    pub fn open(root: PathBuf) -> Result<Self> {
         std::fs::create_dir_all(root.join("blobs"))?;
         std::fs::create_dir_all(root.join("tmp"))?;
         Ok(FilePackageStore { root })
     }
 
-    fn path(&self, sha256: &str) -> anyhow::Result<PathBuf> {
-        anyhow::ensure!(is_sha256(sha256), "not a sha256: {sha256:?}");
-        Ok(self.root.join("blobs").join(&sha256[..2]).join(sha256))
+    fn path(&self, sha256: &str) -> Result<PathBuf> {
+        Ok(self.root.join(blob_path(sha256)?))
     }
 }
 
@@ -60,7 +59,7 @@ impl PackageStore for FilePackageStore {
             let dir = dest.parent().expect("blob has a parent").to_path_buf();
             tokio::fs::create_dir_all(&dir).await?;
             tokio::fs::rename(&tmp, &dest).await?;
-            tokio::task::spawn_blocking(move || sync_dir(&dir)).await??;
+            blocking(move || sync_dir(&dir)).await?;
         }
         Ok(d)
     }
@@ -107,7 +106,7 @@ impl PackageStore for FilePackageStore {
 
     async fn list(&self) -> Result<Vec<(String, u64)>> {
         let root = self.root.join("blobs");
-        Ok(tokio::task::spawn_blocking(move || {
+        blocking(move || {
             let now = std::time::SystemTime::now();
             let mut out = Vec::new();
             for dir in std::fs::read_dir(&root)? {
@@ -129,9 +128,9 @@ impl PackageStore for FilePackageStore {
                     out.push((name, age));
                 }
             }
-            Ok::<_, std::io::Error>(out)
+            Ok(out)
         })
-        .await??)
+        .await
     }
 
     async fn reader(&self, facts: Facts) -> Result<Arc<dyn PackageReader>> {

@@ -11,7 +11,8 @@
 //! A blob key is only ever written whole with the bytes its name promises (a single PUT of a
 //! buffered body, or a server-side copy of a completed upload), so a crash leaves staging
 //! leftovers at most, never a wrong blob. Staging is swept by a bucket lifecycle rule.
-use crate::aws::describe;
+use crate::aws::OrStoreError;
+use crate::{blob_path, token};
 use async_trait::async_trait;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream as S3Stream;
@@ -22,7 +23,7 @@ use futures::StreamExt;
 use reposmith_core::body::ByteStream;
 use reposmith_core::digest::{is_sha256, Digests, Hasher};
 use reposmith_core::generator::{Facts, PackageReader};
-use reposmith_core::store::{PackageStore, Result};
+use reposmith_core::store::{PackageStore, Result, StoreError};
 use std::sync::Arc;
 #[cfg(not(target_family = "wasm"))]
 use std::sync::Mutex;
@@ -45,6 +46,18 @@ pub struct S3PackageStore {
     presign: Option<Duration>,
 }
 
+/// A request `$op` on multipart upload `$id` of object `$key`: a part, completing, aborting.
+macro_rules! on_upload {
+    ($self:ident, $op:ident, $key:expr, $id:expr) => {
+        $self
+            .client
+            .$op()
+            .bucket(&$self.bucket)
+            .key($key)
+            .upload_id($id)
+    };
+}
+
 impl S3PackageStore {
     /// `prefix` is used as given ("" or ending in '/').
     pub fn new(client: Client, bucket: &str, prefix: &str, presign: Option<Duration>) -> Self {
@@ -60,36 +73,27 @@ impl S3PackageStore {
         }
     }
 
-    pub fn bucket(&self) -> &str {
-        &self.bucket
+    fn blob_key(&self, sha256: &str) -> Result<String> {
+        Ok(format!("{}{}", self.prefix, blob_path(sha256)?))
     }
 
-    fn blob_key(&self, sha256: &str) -> anyhow::Result<String> {
-        anyhow::ensure!(is_sha256(sha256), "not a sha256: {sha256:?}");
-        Ok(format!("{}blobs/{}/{}", self.prefix, &sha256[..2], sha256))
-    }
-
-    fn upload_key(&self, id: &str) -> anyhow::Result<String> {
-        anyhow::ensure!(
-            !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
-            "bad upload id {id:?}"
-        );
+    /// Upload ids come from request paths: anything but letters, digits and '-' is refused.
+    fn upload_key(&self, id: &str) -> Result<String> {
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(StoreError::invalid("upload id", id));
+        }
         Ok(format!("{}uploads/{id}", self.prefix))
     }
 
     /// Checks the bucket answers (a clear error at start instead of at the first upload).
-    pub async fn check(&self) -> anyhow::Result<()> {
-        self.client
-            .head_bucket()
-            .bucket(&self.bucket)
-            .send()
-            .await
-            .map_err(|e| describe(e, &format!("S3 bucket {:?}", self.bucket)))?;
-        Ok(())
+    pub async fn check(&self) -> Result<()> {
+        let what = format!("S3 bucket {:?}", self.bucket);
+        let head = self.client.head_bucket().bucket(&self.bucket);
+        head.send().await.map(drop).or_store_error(what)
     }
 
     /// Creates the bucket (development setups); an existing one of ours is fine.
-    pub async fn create(&self, region: Option<&str>) -> anyhow::Result<()> {
+    pub async fn create(&self, region: Option<&str>) -> Result<()> {
         let mut req = self.client.create_bucket().bucket(&self.bucket);
         if let Some(r) = region.filter(|r| *r != "us-east-1") {
             req = req.create_bucket_configuration(
@@ -99,21 +103,18 @@ impl S3PackageStore {
             );
         }
         match req.send().await {
-            Ok(_) => Ok(()),
             Err(e)
-                if e.as_service_error()
+                if !e
+                    .as_service_error()
                     .is_some_and(|s| s.is_bucket_already_owned_by_you()) =>
             {
-                Ok(())
+                Err(e).or_store_error(format!("creating S3 bucket {:?}", self.bucket))
             }
-            Err(e) => Err(describe(
-                e,
-                &format!("creating S3 bucket {:?}", self.bucket),
-            )),
+            _ => Ok(()),
         }
     }
 
-    async fn exists(&self, key: &str) -> anyhow::Result<Option<u64>> {
+    async fn exists(&self, key: &str) -> Result<Option<u64>> {
         match self
             .client
             .head_object()
@@ -124,11 +125,11 @@ impl S3PackageStore {
         {
             Ok(o) => Ok(Some(o.content_length().unwrap_or(0).max(0) as u64)),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
-            Err(e) => Err(describe(e, &format!("HEAD s3://{}/{key}", self.bucket))),
+            Err(e) => Err(e).or_store_error(format!("HEAD s3://{}/{key}", self.bucket)),
         }
     }
 
-    async fn put_object(&self, key: &str, data: Bytes) -> anyhow::Result<()> {
+    async fn put_object(&self, key: &str, data: Bytes) -> Result<()> {
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -136,13 +137,13 @@ impl S3PackageStore {
             .body(S3Stream::from(data))
             .send()
             .await
-            .map_err(|e| describe(e, &format!("PUT s3://{}/{key}", self.bucket)))?;
+            .or_store_error(format!("PUT s3://{}/{key}", self.bucket))?;
         Ok(())
     }
 
     /// Server-side copy of a finished staging object to its blob key, then the staging
     /// object goes.
-    async fn promote(&self, from: &str, sha256: &str) -> anyhow::Result<()> {
+    async fn promote(&self, from: &str, sha256: &str) -> Result<()> {
         let dest = self.blob_key(sha256)?;
         if self.exists(&dest).await?.is_none() {
             self.client
@@ -152,19 +153,19 @@ impl S3PackageStore {
                 .key(&dest)
                 .send()
                 .await
-                .map_err(|e| describe(e, &format!("COPY to s3://{}/{dest}", self.bucket)))?;
+                .or_store_error(format!("COPY to s3://{}/{dest}", self.bucket))?;
         }
         self.delete_key(from).await
     }
 
-    async fn delete_key(&self, key: &str) -> anyhow::Result<()> {
+    async fn delete_key(&self, key: &str) -> Result<()> {
         self.client
             .delete_object()
             .bucket(&self.bucket)
             .key(key)
             .send()
             .await
-            .map_err(|e| describe(e, &format!("DELETE s3://{}/{key}", self.bucket)))?;
+            .or_store_error(format!("DELETE s3://{}/{key}", self.bucket))?;
         Ok(())
     }
 
@@ -174,7 +175,7 @@ impl S3PackageStore {
         key: &str,
         offset: u64,
         len: Option<u64>,
-    ) -> anyhow::Result<Option<S3Stream>> {
+    ) -> Result<Option<S3Stream>> {
         let range = match len {
             Some(0) => return Ok(Some(S3Stream::from_static(b""))),
             Some(n) => format!("bytes={offset}-{}", offset + n - 1),
@@ -191,7 +192,7 @@ impl S3PackageStore {
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
                 Ok(Some(S3Stream::from_static(b"")))
             }
-            Err(e) => Err(describe(e, &format!("GET s3://{}/{key}", self.bucket))),
+            Err(e) => Err(e).or_store_error(format!("GET s3://{}/{key}", self.bucket)),
         }
     }
 
@@ -201,12 +202,8 @@ impl S3PackageStore {
         first: Bytes,
         mut body: ByteStream,
         hasher: &mut Hasher,
-    ) -> anyhow::Result<String> {
-        let staging = format!(
-            "{}staging/put-{}",
-            self.prefix,
-            hex::encode(rand::random::<[u8; 12]>())
-        );
+    ) -> Result<String> {
+        let staging = format!("{}staging/put-{}", self.prefix, token());
         let up = self
             .client
             .create_multipart_upload()
@@ -214,24 +211,19 @@ impl S3PackageStore {
             .key(&staging)
             .send()
             .await
-            .map_err(|e| describe(e, "starting a multipart upload"))?;
+            .or_store_error("starting a multipart upload")?;
         let id = up.upload_id().unwrap_or_default().to_string();
-        let result: anyhow::Result<()> = async {
+        let result: Result<()> = async {
             let mut parts = Vec::new();
             let mut next = Some(first);
             while let Some(chunk) = next.take() {
                 let n = parts.len() as i32 + 1;
-                let out = self
-                    .client
-                    .upload_part()
-                    .bucket(&self.bucket)
-                    .key(&staging)
-                    .upload_id(&id)
+                let out = on_upload!(self, upload_part, &staging, &id)
                     .part_number(n)
                     .body(S3Stream::from(chunk))
                     .send()
                     .await
-                    .map_err(|e| describe(e, "uploading a part"))?;
+                    .or_store_error("uploading a part")?;
                 parts.push(
                     CompletedPart::builder()
                         .part_number(n)
@@ -242,11 +234,7 @@ impl S3PackageStore {
                 fill(&mut body, hasher, &mut buf).await?;
                 next = (!buf.is_empty()).then(|| buf.freeze());
             }
-            self.client
-                .complete_multipart_upload()
-                .bucket(&self.bucket)
-                .key(&staging)
-                .upload_id(&id)
+            on_upload!(self, complete_multipart_upload, &staging, &id)
                 .multipart_upload(
                     CompletedMultipartUpload::builder()
                         .set_parts(Some(parts))
@@ -254,19 +242,13 @@ impl S3PackageStore {
                 )
                 .send()
                 .await
-                .map_err(|e| describe(e, "completing a multipart upload"))?;
+                .or_store_error("completing a multipart upload")?;
             Ok(())
         }
         .await;
         if let Err(e) = result {
-            let _ = self
-                .client
-                .abort_multipart_upload()
-                .bucket(&self.bucket)
-                .key(&staging)
-                .upload_id(&id)
-                .send()
-                .await;
+            let abort = on_upload!(self, abort_multipart_upload, &staging, &id);
+            let _ = abort.send().await;
             return Err(e);
         }
         Ok(staging)
@@ -290,6 +272,21 @@ async fn fill(
         }
     }
     Ok(false)
+}
+
+/// A whole object body into memory; a body that breaks off is an unavailable backend.
+async fn collect(s: S3Stream) -> Result<Bytes> {
+    match s.collect().await {
+        Ok(data) => Ok(data.into_bytes()),
+        Err(e) => Err(StoreError::Unavailable {
+            what: "reading an S3 object".into(),
+            source: e.into(),
+        }),
+    }
+}
+
+fn presigning(ttl: Duration) -> Result<PresigningConfig> {
+    PresigningConfig::expires_in(ttl).map_err(|e| StoreError::backend("presigning", e))
 }
 
 fn into_stream(s: S3Stream) -> ByteStream {
@@ -348,7 +345,7 @@ impl PackageStore for S3PackageStore {
     async fn get_bytes(&self, sha256: &str) -> Result<Option<Bytes>> {
         match self.get_range(&self.blob_key(sha256)?, 0, None).await? {
             None => Ok(None),
-            Some(s) => Ok(Some(s.collect().await?.into_bytes())),
+            Some(s) => Ok(Some(collect(s).await?)),
         }
     }
 
@@ -375,14 +372,7 @@ impl PackageStore for S3PackageStore {
     /// gets the whole blob, read once.
     #[cfg(target_family = "wasm")]
     async fn reader(&self, facts: Facts) -> Result<Arc<dyn PackageReader>> {
-        let data = self
-            .get_bytes(&facts.sha256)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("blob {} is missing", facts.sha256))?;
-        Ok(Arc::new(reposmith_core::generator::MemReader {
-            facts,
-            data,
-        }))
+        reposmith_core::store::whole_reader(self, facts).await
     }
 
     async fn presigned_get(&self, sha256: &str, filename: &str) -> Result<Option<String>> {
@@ -398,9 +388,9 @@ impl PackageStore for S3PackageStore {
                 "attachment; filename=\"{}\"",
                 filename.replace(['"', '\\'], "_")
             ))
-            .presigned(PresigningConfig::expires_in(ttl)?)
+            .presigned(presigning(ttl)?)
             .await
-            .map_err(|e| describe(e, "presigning a GET"))?;
+            .or_store_error("presigning a GET")?;
         Ok(Some(req.uri().to_string()))
     }
 
@@ -412,9 +402,9 @@ impl PackageStore for S3PackageStore {
             .put_object()
             .bucket(&self.bucket)
             .key(self.upload_key(id)?)
-            .presigned(PresigningConfig::expires_in(ttl)?)
+            .presigned(presigning(ttl)?)
             .await
-            .map_err(|e| describe(e, "presigning a PUT"))?;
+            .or_store_error("presigning a PUT")?;
         Ok(Some(req.uri().to_string()))
     }
 
@@ -451,7 +441,7 @@ impl PackageStore for S3PackageStore {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| describe(e, "listing blobs"))?;
+            let page = page.or_store_error("listing blobs")?;
             for o in page.contents() {
                 let Some(sha) = o.key().and_then(|k| k.rsplit('/').next()) else {
                     continue;
@@ -496,11 +486,11 @@ impl S3Reader {
             .handle
             .block_on(async {
                 match self.store.get_range(&self.key, offset, Some(len)).await? {
-                    Some(s) => Ok(s.collect().await?.into_bytes()),
-                    None => anyhow::bail!("blob {} is missing", self.facts.sha256),
+                    Some(s) => collect(s).await,
+                    None => Err(StoreError::Missing(format!("blob {}", self.facts.sha256))),
                 }
             })
-            .map_err(|e| format!("{e:#}"))?;
+            .map_err(|e| e.chain())?;
         let mut w = self.windows.lock().unwrap();
         if w.len() >= 4 {
             w.remove(0);

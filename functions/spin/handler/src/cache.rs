@@ -105,14 +105,7 @@ impl PackageStore for Cached {
 
     /// The whole package, read once (and kept for signing it).
     async fn reader(&self, facts: Facts) -> Result<Arc<dyn PackageReader>> {
-        let data = self
-            .get_bytes(&facts.sha256)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("blob {} is missing", facts.sha256))?;
-        Ok(Arc::new(reposmith_core::generator::MemReader {
-            facts,
-            data,
-        }))
+        reposmith_core::store::whole_reader(self, facts).await
     }
 
     async fn presigned_get(&self, sha256: &str, filename: &str) -> Result<Option<String>> {
