@@ -306,7 +306,7 @@ pub fn script(rel: &str, args: &[&str]) -> Output {
 pub fn fixture(name: &'static str) -> &'static PathBuf {
     // One cell per fixture: different fixtures build at the same time, one builds once.
     static MADE: Mutex<BTreeMap<&str, &'static OnceLock<PathBuf>>> = Mutex::new(BTreeMap::new());
-    let cell: &'static OnceLock<PathBuf> = *MADE
+    let cell: &'static OnceLock<PathBuf> = MADE
         .lock()
         .unwrap()
         .entry(name)

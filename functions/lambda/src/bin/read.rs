@@ -4,7 +4,6 @@ use lambda_http::Error;
 use reposmith_core::routes::{route, Route};
 use reposmith_core::App;
 use reposmith_lambda::{adapter, load_public_keys, ms, registry, PublicSigner};
-use reposmith_native::TokioRuntime;
 use std::sync::Arc;
 use std::time::Instant;
 
