@@ -175,13 +175,9 @@ pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, St
 /// The bulk file `plan` asks for in every `ARCH/` (published gzipped, with `.gz`).
 pub const UNSIGNED: &str = "APKINDEX.unsigned.tar";
 
-/// What `finish` needs from the host's signer.
-pub trait Sign {
-    fn rsa_public_key(&self) -> String;
-    fn rsa_key_name(&self) -> String;
-    /// RSA PKCS#1 v1.5 over a stored blob (by sha256), SHA-256 if `sha256` else SHA-1.
-    fn rsa_sign_blob(&self, blob_sha256: &str, sha256: bool) -> Result<Vec<u8>, String>;
-}
+use reposmith_generator_sdk::RsaDigest;
+/// The host's signer (a trait, so tests sign without a host).
+pub use reposmith_generator_sdk::Signer as Sign;
 
 /// The key file name apk looks up in `/etc/apk/keys/` (and names in `.SIGN.RSA.<file>`).
 pub fn key_file(signer: &dyn Sign) -> String {
@@ -209,13 +205,18 @@ pub fn finish(
         return Err(format!("unusable RSA key name {name:?}"));
     }
     let sha256 = wants_sha256(repo);
+    let digest = if sha256 {
+        RsaDigest::Sha256
+    } else {
+        RsaDigest::Sha1
+    };
     let suffix = format!("/{UNSIGNED}.gz");
     let mut out = Vec::new();
     for f in files.iter().filter(|f| f.encoding == Encoding::Gzip) {
         let Some(arch) = f.path.strip_suffix(&suffix) else {
             continue;
         };
-        let sig = signer.rsa_sign_blob(&f.sha256, sha256)?;
+        let sig = signer.rsa_sign_blob(&f.sha256, digest)?;
         out.push(Output {
             path: format!("{arch}/APKINDEX.tar.gz"),
             content: Content::Concat(Concat {

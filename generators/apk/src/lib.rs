@@ -15,24 +15,22 @@ mod tests_real;
 
 use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
 use reposmith_generator_sdk::reposmith;
-use reposmith_generator_sdk::reposmith::generator::signer;
 use reposmith_generator_sdk::reposmith::generator::types::{
     Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
 };
+use reposmith_generator_sdk::HostSigner;
 
 struct Apk;
 
 impl Guest for Apk {
     fn info() -> Info {
-        Info {
-            name: "apk".into(),
-            mount: "apk".into(),
-            extensions: vec![".apk".into()],
-            description: "Alpine Linux packages for apk: ARCH/APKINDEX.tar.gz and the RSA key"
-                .into(),
-            contract: "0.1.0".into(),
-            one_version_per_name: true,
-        }
+        reposmith_generator_sdk::info(
+            "apk",
+            "apk",
+            &[".apk"],
+            "Alpine Linux packages for apk: ARCH/APKINDEX.tar.gz and the RSA key",
+            true,
+        )
     }
 
     fn claims(filename: String, head: Vec<u8>, _hints: Vec<Hint>) -> bool {
@@ -54,26 +52,6 @@ impl Guest for Apk {
         files: Vec<Assembled>,
     ) -> Result<Vec<Output>, String> {
         index::finish(&repo, &files, &HostSigner)
-    }
-}
-
-/// The host's `signer` import.
-struct HostSigner;
-
-impl index::Sign for HostSigner {
-    fn rsa_public_key(&self) -> String {
-        signer::rsa_public_key()
-    }
-    fn rsa_key_name(&self) -> String {
-        signer::rsa_key_name()
-    }
-    fn rsa_sign_blob(&self, blob_sha256: &str, sha256: bool) -> Result<Vec<u8>, String> {
-        let digest = if sha256 {
-            signer::RsaDigest::Sha256
-        } else {
-            signer::RsaDigest::Sha1
-        };
-        signer::rsa_sign_blob(blob_sha256, digest)
     }
 }
 

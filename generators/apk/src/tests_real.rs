@@ -8,7 +8,7 @@ use crate::reposmith::generator::types::{
     Selection, ShelfSummary,
 };
 use crate::testapk::{self, sh};
-use reposmith_generator_sdk::ustar;
+use reposmith_generator_sdk::{ustar, RsaDigest};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Write;
@@ -251,7 +251,7 @@ impl Sign for TestKey {
     fn rsa_key_name(&self) -> String {
         "0123abcd".into()
     }
-    fn rsa_sign_blob(&self, blob: &str, sha256: bool) -> Result<Vec<u8>, String> {
+    fn rsa_sign_blob(&self, blob: &str, digest: RsaDigest) -> Result<Vec<u8>, String> {
         let data = self
             .blobs
             .borrow()
@@ -260,7 +260,11 @@ impl Sign for TestKey {
             .ok_or("no such blob")?;
         let d = testapk::scratch();
         std::fs::write(d.join("blob"), data).unwrap();
-        let dgst = if sha256 { "sha256" } else { "sha1" };
+        let dgst = if digest == RsaDigest::Sha256 {
+            "sha256"
+        } else {
+            "sha1"
+        };
         Ok(sh(
             &d,
             &format!(

@@ -13,23 +13,22 @@ mod testdeb;
 
 use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
 use reposmith_generator_sdk::reposmith;
-use reposmith_generator_sdk::reposmith::generator::signer;
 use reposmith_generator_sdk::reposmith::generator::types::{
     Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
 };
+use reposmith_generator_sdk::HostSigner;
 
 struct Deb;
 
 impl Guest for Deb {
     fn info() -> Info {
-        Info {
-            name: "deb".into(),
-            mount: "dist".into(),
-            extensions: vec![".deb".into(), ".udeb".into()],
-            description: "Debian packages for apt: pool/, dists/*/Packages, signed Release".into(),
-            contract: "0.1.0".into(),
-            one_version_per_name: false,
-        }
+        reposmith_generator_sdk::info(
+            "deb",
+            "dist",
+            &[".deb", ".udeb"],
+            "Debian packages for apt: pool/, dists/*/Packages, signed Release",
+            false,
+        )
     }
 
     fn claims(_filename: String, head: Vec<u8>, _hints: Vec<Hint>) -> bool {
@@ -54,19 +53,6 @@ impl Guest for Deb {
         files: Vec<Assembled>,
     ) -> Result<Vec<Output>, String> {
         release::finish(&repo, &shelves, &files, &HostSigner)
-    }
-}
-
-/// The host's `signer` import.
-struct HostSigner;
-
-impl release::Sign for HostSigner {
-    fn clearsign(&self, text: &str) -> Result<String, String> {
-        signer::clearsign(text)
-    }
-
-    fn detached(&self, data: &[u8], armor: bool) -> Result<Vec<u8>, String> {
-        signer::detached(data, armor)
     }
 }
 

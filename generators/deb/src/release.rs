@@ -5,11 +5,8 @@
 use crate::packages::{layout, SuiteLayout};
 use crate::reposmith::generator::types::{Assembled, Content, Output, RepoInfo, ShelfSummary};
 
-/// The host's signer; a trait so tests can sign without a host.
-pub trait Sign {
-    fn clearsign(&self, text: &str) -> Result<String, String>;
-    fn detached(&self, data: &[u8], armor: bool) -> Result<Vec<u8>, String>;
-}
+/// The host's signer (a trait, so tests sign without a host).
+pub use reposmith_generator_sdk::Signer as Sign;
 
 pub fn finish(
     repo: &RepoInfo,

@@ -16,25 +16,23 @@ mod tests;
 
 use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
 use reposmith_generator_sdk::reposmith;
-use reposmith_generator_sdk::reposmith::generator::signer;
 use reposmith_generator_sdk::reposmith::generator::types::{
     Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
 };
+use reposmith_generator_sdk::HostSigner;
 
 struct FreeBsd;
 
 impl Guest for FreeBsd {
     fn info() -> Info {
-        Info {
-            name: "freebsd".into(),
-            mount: "freebsd".into(),
-            extensions: vec![".pkg".into()],
-            description: "FreeBSD pkg repositories: ABI/meta.conf, packagesite.pkg, data.pkg, \
-                          signed with the repo's RSA key (signature_type: pubkey)"
-                .into(),
-            contract: "0.1.0".into(),
-            one_version_per_name: true,
-        }
+        reposmith_generator_sdk::info(
+            "freebsd",
+            "freebsd",
+            &[".pkg"],
+            "FreeBSD pkg repositories: ABI/meta.conf, packagesite.pkg, data.pkg, \
+             signed with the repo's RSA key (signature_type: pubkey)",
+            true,
+        )
     }
 
     fn claims(filename: String, head: Vec<u8>, _hints: Vec<Hint>) -> bool {
@@ -56,18 +54,6 @@ impl Guest for FreeBsd {
         files: Vec<Assembled>,
     ) -> Result<Vec<Output>, String> {
         repo::finish(&repo, &files, &HostSigner)
-    }
-}
-
-/// The host's `signer` import.
-struct HostSigner;
-
-impl repo::Sign for HostSigner {
-    fn rsa_sign_sha256(&self, data: &[u8]) -> Result<Vec<u8>, String> {
-        signer::rsa_sign(data, signer::RsaDigest::Sha256)
-    }
-    fn rsa_public_key(&self) -> String {
-        signer::rsa_public_key()
     }
 }
 

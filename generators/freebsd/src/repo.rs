@@ -170,12 +170,9 @@ pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, St
     Ok(PublishPlan { files, links })
 }
 
-/// What `finish` needs from the host's signer.
-pub trait Sign {
-    /// RSA PKCS#1 v1.5 with SHA-256 over `data`.
-    fn rsa_sign_sha256(&self, data: &[u8]) -> Result<Vec<u8>, String>;
-    fn rsa_public_key(&self) -> String;
-}
+use reposmith_generator_sdk::RsaDigest;
+/// The host's signer (a trait, so tests sign without a host).
+pub use reposmith_generator_sdk::Signer as Sign;
 
 /// `meta.conf` as `pkg repo` writes it (pkg `libpkg/pkg_repo_meta.c` `pkg_repo_meta_to_ucl()`,
 /// emitted as UCL config; the defaults of `pkg_repo_meta_set_default()`).
@@ -245,7 +242,7 @@ pub fn sign_catalogue(file: &Assembled, signer: &dyn Sign) -> Result<Vec<u8>, St
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!("{}: unusable sha256 {hex:?}", file.path));
     }
-    signer.rsa_sign_sha256(hex.as_bytes())
+    signer.rsa_sign(hex.as_bytes(), RsaDigest::Sha256)
 }
 
 /// `meta.txz`, which pkg fetches first (`pkg_repo_fetch_meta()`: `meta` + `.txz`, checked
@@ -253,7 +250,7 @@ pub fn sign_catalogue(file: &Assembled, signer: &dyn Sign) -> Result<Vec<u8>, St
 fn meta_archive(meta: &[u8], signer: &dyn Sign, mtime: u64) -> Result<Content, String> {
     use sha2::Digest;
     let hex = hex::encode(sha2::Sha256::digest(meta));
-    let sig = signer.rsa_sign_sha256(hex.as_bytes())?;
+    let sig = signer.rsa_sign(hex.as_bytes(), RsaDigest::Sha256)?;
     let mut tar = signature_member(&sig, mtime)?;
     tar.extend(ustar::file_with("meta", meta, wheel(mtime))?);
     tar.extend_from_slice(&ustar::END);

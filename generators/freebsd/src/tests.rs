@@ -2,6 +2,7 @@
 //! refused (never a panic); pacman packages never claimed; plan and finish checked by
 //! assembling the outputs the way the host does and reading them back with the `tar` crate.
 
+use reposmith_generator_sdk::RsaDigest;
 use std::collections::BTreeMap;
 use std::io::Read;
 
@@ -255,7 +256,7 @@ fn meta_conf_has_pkg_repo_defaults() {
 struct FakeSigner;
 
 impl repo::Sign for FakeSigner {
-    fn rsa_sign_sha256(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+    fn rsa_sign(&self, data: &[u8], _digest: RsaDigest) -> Result<Vec<u8>, String> {
         let mut v = b"SIG(".to_vec();
         v.extend_from_slice(data);
         v.push(b')');

@@ -6,11 +6,8 @@
 use crate::db;
 use crate::reposmith::generator::types::{Assembled, Content, Output, RepoInfo, ShelfSummary};
 
-/// The host's signer, as far as pacman needs it.
-pub trait Sign {
-    /// Detached binary OpenPGP signature of a stored blob, by its sha256.
-    fn detached_package(&self, sha256: &str) -> Result<Vec<u8>, String>;
-}
+/// The host's signer (a trait, so tests sign without a host).
+pub use reposmith_generator_sdk::Signer as Sign;
 
 pub fn finish(
     repo: &RepoInfo,

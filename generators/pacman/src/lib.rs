@@ -20,28 +20,22 @@ mod tests_real;
 
 use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
 use reposmith_generator_sdk::reposmith;
-use reposmith_generator_sdk::reposmith::generator::signer;
 use reposmith_generator_sdk::reposmith::generator::types::{
     Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
 };
+use reposmith_generator_sdk::HostSigner;
 
 struct Pacman;
 
 impl Guest for Pacman {
     fn info() -> Info {
-        Info {
-            name: "pacman".into(),
-            mount: "pacman".into(),
-            extensions: vec![
-                ".pkg.tar.zst".into(),
-                ".pkg.tar.xz".into(),
-                ".pkg.tar.gz".into(),
-            ],
-            description: "Arch Linux packages for pacman: ARCH/REPO.db and REPO.files, signed"
-                .into(),
-            contract: "0.1.0".into(),
-            one_version_per_name: true,
-        }
+        reposmith_generator_sdk::info(
+            "pacman",
+            "pacman",
+            &[".pkg.tar.zst", ".pkg.tar.xz", ".pkg.tar.gz"],
+            "Arch Linux packages for pacman: ARCH/REPO.db and REPO.files, signed",
+            true,
+        )
     }
 
     fn claims(filename: String, head: Vec<u8>, _hints: Vec<Hint>) -> bool {
@@ -63,15 +57,6 @@ impl Guest for Pacman {
         files: Vec<Assembled>,
     ) -> Result<Vec<Output>, String> {
         finish::finish(&repo, &shelves, &files, &HostSigner)
-    }
-}
-
-/// The host's `signer` import.
-struct HostSigner;
-
-impl finish::Sign for HostSigner {
-    fn detached_package(&self, sha256: &str) -> Result<Vec<u8>, String> {
-        signer::detached_package(sha256)
     }
 }
 

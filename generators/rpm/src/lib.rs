@@ -18,23 +18,22 @@ mod xml;
 
 use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
 use reposmith_generator_sdk::reposmith;
-use reposmith_generator_sdk::reposmith::generator::signer;
 use reposmith_generator_sdk::reposmith::generator::types::{
     Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
 };
+use reposmith_generator_sdk::HostSigner;
 
 struct Rpm;
 
 impl Guest for Rpm {
     fn info() -> Info {
-        Info {
-            name: "rpm".into(),
-            mount: "repodata".into(),
-            extensions: vec![".rpm".into()],
-            description: "rpm packages for yum/dnf/zypper: repodata/ (primary, filelists, other), signed repomd.xml".into(),
-            contract: "0.1.0".into(),
-            one_version_per_name: false,
-        }
+        reposmith_generator_sdk::info(
+            "rpm",
+            "repodata",
+            &[".rpm"],
+            "rpm packages for yum/dnf/zypper: repodata/ (primary, filelists, other), signed repomd.xml",
+            false,
+        )
     }
 
     fn claims(_filename: String, head: Vec<u8>, _hints: Vec<Hint>) -> bool {
@@ -59,19 +58,6 @@ impl Guest for Rpm {
         files: Vec<Assembled>,
     ) -> Result<Vec<Output>, String> {
         repomd::finish(&repo, &files, &HostSigner)
-    }
-}
-
-/// The host's `signer` import.
-struct HostSigner;
-
-impl repomd::Sign for HostSigner {
-    fn detached(&self, data: &[u8], armor: bool) -> Result<Vec<u8>, String> {
-        signer::detached(data, armor)
-    }
-
-    fn public_key(&self) -> String {
-        signer::public_key()
     }
 }
 

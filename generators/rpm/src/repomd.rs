@@ -9,11 +9,8 @@
 use crate::repodata::KINDS;
 use crate::reposmith::generator::types::{Assembled, Content, Encoding, Output, RepoInfo};
 
-/// The host's signer; a trait so tests can sign without a host.
-pub trait Sign {
-    fn detached(&self, data: &[u8], armor: bool) -> Result<Vec<u8>, String>;
-    fn public_key(&self) -> String;
-}
+/// The host's signer (a trait, so tests sign without a host).
+pub use reposmith_generator_sdk::Signer as Sign;
 
 pub fn finish(
     repo: &RepoInfo,

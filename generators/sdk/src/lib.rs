@@ -18,13 +18,39 @@ wit_bindgen::generate!({
 
 pub mod codec;
 pub mod read;
+pub mod sign;
 pub mod tar;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod ustar;
 pub mod zstd;
 
+/// The contract version these bindings implement (`wit/generator.wit`).
+pub const CONTRACT: &str = "0.1.0";
+
+/// A generator's `info` for this SDK's contract version.
+#[cfg(feature = "bindings")]
+pub fn info(
+    name: &str,
+    mount: &str,
+    extensions: &[&str],
+    description: &str,
+    one_version_per_name: bool,
+) -> reposmith::generator::types::Info {
+    reposmith::generator::types::Info {
+        name: name.into(),
+        mount: mount.into(),
+        extensions: extensions.iter().map(|e| e.to_string()).collect(),
+        description: description.into(),
+        contract: CONTRACT.into(),
+        one_version_per_name,
+    }
+}
+
 pub use codec::Codec;
 pub use read::{Handle, Mem, Ranged, Source};
+#[cfg(feature = "bindings")]
+pub use sign::HostSigner;
+pub use sign::{RsaDigest, Signer};
 pub use tar::{first_tar_member, octal};
 pub use zstd::ZstdFrames;
