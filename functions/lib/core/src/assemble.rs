@@ -21,13 +21,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::sync::Arc;
 
-fn gen_failed(name: &str, e: GenError) -> ApiError {
-    ApiError::internal(format!("generator {name}: {e}"))
-}
-
 /// The generator asked for something impossible (a bad path, an unknown file).
 fn invalid(name: &str, detail: String) -> ApiError {
-    gen_failed(name, GenError::Failed(detail))
+    ApiError::from_publishing_generator(name, GenError::Failed(detail))
 }
 
 /// Generators write paths under their mount; refuse anything that could escape it.
@@ -190,7 +186,9 @@ fn build(
     shelves: &HashMap<String, Vec<Filed>>,
 ) -> ApiResult<Built> {
     let gname = &g.info().name;
-    let plan = g.plan(info, summaries).map_err(|e| gen_failed(gname, e))?;
+    let plan = g
+        .plan(info, summaries)
+        .map_err(|e| ApiError::from_publishing_generator(gname, e))?;
     let mut out = Vec::new();
     for file in &plan.files {
         out.extend(assemble_file(gname, file, shelves)?);
@@ -278,7 +276,7 @@ async fn finish(
     let outputs = app
         .blocking(move || g.finish(&info2, &summaries, &assembled, signer))
         .await
-        .map_err(|e| gen_failed(&gname, e))?;
+        .map_err(|e| ApiError::from_publishing_generator(&gname, e))?;
     for o in outputs {
         check_path(&o.path).map_err(|e| invalid(&gname, e))?;
         let blob = output_blob(app, &gname, &o.path, o.content, &files).await?;

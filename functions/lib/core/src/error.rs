@@ -3,6 +3,7 @@
 //! generator that misbehaves, a panic) is a 5xx.
 use crate::body::Response;
 use crate::generator::GenError;
+use crate::store::StoreError;
 use http::StatusCode;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -69,6 +70,41 @@ impl From<anyhow::Error> for ApiError {
 impl From<std::io::Error> for ApiError {
     fn from(e: std::io::Error) -> Self {
         ApiError::internal(e.to_string())
+    }
+}
+
+/// A store fault: a malformed key (client-given, e.g. an upload id) is the client's; an
+/// unreachable store is worth a retry; the rest are ours.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::InvalidKey { .. } => ApiError::bad_request(e.to_string()),
+            StoreError::Unavailable { .. } => ApiError::new(
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                "store unavailable",
+                e.chain(),
+            ),
+            _ => ApiError::internal(e.chain()),
+        }
+    }
+}
+
+impl ApiError {
+    /// A generator call's failure: a package it rejects is the client's (422); a generator
+    /// that fails at its own work is ours.
+    pub fn from_generator(name: &str, e: GenError) -> Self {
+        match e {
+            GenError::Rejected(m) => {
+                ApiError::unprocessable("malformed package", format!("{name}: {m}"))
+            }
+            GenError::Failed(m) => ApiError::internal(format!("generator {name} failed: {m}")),
+        }
+    }
+
+    /// A generator call at publish (plan, finish): no package of the client's is at stake,
+    /// so whatever the generator says, the fault is ours.
+    pub fn from_publishing_generator(name: &str, e: GenError) -> Self {
+        ApiError::internal(format!("generator {name}: {e}"))
     }
 }
 

@@ -79,21 +79,6 @@ impl StoreError {
     }
 }
 
-impl From<StoreError> for crate::error::ApiError {
-    fn from(e: StoreError) -> Self {
-        use crate::error::ApiError;
-        match e {
-            StoreError::InvalidKey { .. } => ApiError::bad_request(e.to_string()),
-            StoreError::Unavailable { .. } => ApiError::new(
-                http::StatusCode::SERVICE_UNAVAILABLE,
-                "store unavailable",
-                e.chain(),
-            ),
-            _ => ApiError::internal(e.chain()),
-        }
-    }
-}
-
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// A compare-and-set outcome: the call failed, or it ran and won or lost.

@@ -6,7 +6,7 @@ use super::to_json;
 use crate::app::App;
 use crate::digest::Digests;
 use crate::error::{ApiError, ApiResult};
-use crate::generator::{Facts, GenError, Generator, Hint, PackageReader};
+use crate::generator::{Facts, Generator, Hint, PackageReader};
 use crate::model::{Analysis, BlobRef, EntryId, PackageRecord, RepoConfig};
 use bytes::Bytes;
 use std::sync::Arc;
@@ -108,12 +108,9 @@ fn run_generators(
     let mut analysis = Analysis::default();
     for g in claiming {
         let name = g.info().name.clone();
-        let entries = g.analyze(reader.clone(), hints).map_err(|e| match e {
-            GenError::Rejected(m) => {
-                ApiError::unprocessable("malformed package", format!("{name}: {m}"))
-            }
-            GenError::Failed(m) => ApiError::internal(format!("generator {name} failed: {m}")),
-        })?;
+        let entries = g
+            .analyze(reader.clone(), hints)
+            .map_err(|e| ApiError::from_generator(&name, e))?;
         analysis.by_generator.insert(name, entries);
     }
     Ok(analysis)
