@@ -230,6 +230,18 @@ impl Intercept for CountRequests {
 mod tests {
     use super::*;
 
+    #[cfg(not(feature = "faults"))]
+    #[test]
+    fn a_build_without_the_injector_refuses_reposmith_faults() {
+        // The only test here that touches this variable.
+        std::env::set_var("REPOSMITH_FAULTS", "meta.put_if=error@1");
+        let refused = Faults::from_env();
+        std::env::remove_var("REPOSMITH_FAULTS");
+        let err = refused.err().expect("refused").to_string();
+        assert!(err.contains("--features faults"), "{err}");
+        assert!(Faults::from_env().unwrap().is_none());
+    }
+
     #[test]
     fn parses_store_urls_and_names_the_bad_ones() {
         match parse("s3://b/some/prefix?presign=0&path_style=1").unwrap() {
