@@ -1,10 +1,10 @@
 //! Step 5: a GET resolves a path in the current generation's manifest (or a retired one
 //! within its grace period), then serves the blob. Manifests and analyses are immutable
 //! blobs, decoded once and cached.
-use super::{load_config, load_published};
+use super::{load_config, load_head, load_published};
 use crate::app::{App, Lock};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Analysis, BlobRef, Manifest};
+use crate::model::{Analysis, BlobRef, EntryId, Manifest};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -45,6 +45,44 @@ pub async fn resolve_in(app: &App, repo: &str, path: &str) -> ApiResult<BlobRef>
     resolve(app, repo, path)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("{path} is not published in repo {repo}")))
+}
+
+/// The fragment `fragment` that `generator` made at upload for the first of the repo's
+/// packages with an entry `matches` picks (Vieter's `GET /{repo}/{arch}/NAME-VERSION` serves
+/// pacman's `desc.txt` this way). `None` when no entry matches.
+pub async fn entry_fragment(
+    app: &App,
+    repo: &str,
+    generator: &str,
+    fragment: &str,
+    matches: impl Fn(&EntryId) -> bool,
+) -> ApiResult<Option<Vec<u8>>> {
+    load_config(app, repo).await?;
+    let (head, _) = load_head(app, repo).await?;
+    let Some(rec) = head.packages.values().find(|r| {
+        r.entries
+            .get(generator)
+            .is_some_and(|es| es.iter().any(&matches))
+    }) else {
+        return Ok(None);
+    };
+    let analysis = analysis_of(app, &rec.analysis).await?;
+    let data = analysis
+        .by_generator
+        .get(generator)
+        .into_iter()
+        .flatten()
+        .flat_map(|e| &e.fragments)
+        .find(|f| f.name == fragment)
+        .map(|f| f.data.clone());
+    match data {
+        Some(d) => Ok(Some(d)),
+        // Analyses made before the generator emitted this fragment.
+        None => Err(ApiError::internal(format!(
+            "{} has no {generator} fragment {fragment}: rebuild repo {repo} (POST /repos/{repo}/rebuild)",
+            rec.filename
+        ))),
+    }
 }
 
 pub async fn analysis_of(app: &App, sha256: &str) -> ApiResult<Arc<Analysis>> {

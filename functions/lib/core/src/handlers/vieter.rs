@@ -6,7 +6,7 @@
 //! publish. The pacman generator's tree is served at `/repos/{repo}/pacman/{arch}/` too.
 use crate::app::App;
 use crate::body::{Body, Request, Response};
-use crate::commit::{analysis_of, load_config, load_head, resolve};
+use crate::commit::{entry_fragment, resolve_in};
 use crate::error::{ApiError, ApiResult};
 use crate::generator::Hint;
 use crate::model::PackageRecord;
@@ -34,6 +34,9 @@ pub async fn publish(app: &App, repo: &str, req: Request) -> ApiResult<Response>
     Ok(super::added_response(added))
 }
 
+/// `GET/HEAD /{repo}/{arch}/{file}`: a file of the published pacman tree (databases,
+/// packages, signatures); otherwise `file` is `NAME-VERSION` and the answer that package's
+/// `desc`, as the pacman generator rendered it at upload.
 pub async fn get(
     app: &App,
     repo: &str,
@@ -41,53 +44,29 @@ pub async fn get(
     file: &str,
     head_only: bool,
 ) -> ApiResult<Response> {
-    load_config(app, repo).await?;
-    // Databases, packages and their signatures: the pacman tree as published.
-    if let Some(blob) = resolve(app, repo, &format!("{PACMAN}/{arch}/{file}")).await? {
-        return crate::blob_response(app, &blob.sha256, blob.size, file, head_only).await;
-    }
-    let is_db = [".db", ".files", ".db.tar.gz", ".files.tar.gz"]
-        .iter()
-        .any(|x| file.ends_with(x));
-    if is_db || file.contains(".pkg") {
-        return Err(ApiError::not_found(format!(
-            "{file} is not in {repo}/{arch}"
-        )));
-    }
-    // Otherwise `file` is NAME-VERSION: that package's desc from the database.
-    let (head, _) = load_head(app, repo).await?;
-    for rec in head.packages.values() {
-        let found = pacman_entries(rec).iter().any(|e| {
-            (e.shelf == arch || e.shelf == "any") && format!("{}-{}", e.name, e.version) == file
-        });
-        if !found {
-            continue;
+    match resolve_in(app, repo, &format!("{PACMAN}/{arch}/{file}")).await {
+        Ok(blob) => {
+            return crate::blob_response(app, &blob.sha256, blob.size, file, head_only).await
         }
-        let analysis = analysis_of(app, &rec.analysis).await?;
-        let desc = analysis
-            .by_generator
-            .get(PACMAN)
-            .into_iter()
-            .flatten()
-            .flat_map(|e| &e.fragments)
-            .find(|f| f.name == DESC_TEXT)
-            .map(|f| f.data.clone())
-            .ok_or_else(|| ApiError::internal(format!("no desc for {file}")))?;
-        let len = desc.len();
-        let body = if head_only {
-            Body::Empty
-        } else {
-            Body::from(desc)
-        };
-        return Ok(http::Response::builder()
-            .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
-            .header(http::header::CONTENT_LENGTH, len)
-            .body(body)
-            .expect("valid response"));
+        Err(e) if e.status == http::StatusCode::NOT_FOUND => {}
+        Err(e) => return Err(e),
     }
-    Err(ApiError::not_found(format!(
-        "no package {file} in {repo}/{arch}"
-    )))
+    let desc = entry_fragment(app, repo, PACMAN, DESC_TEXT, |e| {
+        (e.shelf == arch || e.shelf == "any") && format!("{}-{}", e.name, e.version) == file
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("{file} is not in {repo}/{arch}")))?;
+    let len = desc.len();
+    let body = if head_only {
+        Body::Empty
+    } else {
+        Body::from(desc)
+    };
+    Ok(http::Response::builder()
+        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .header(http::header::CONTENT_LENGTH, len)
+        .body(body)
+        .expect("valid response"))
 }
 
 /// Removes every package whose pacman entry matches, in one commit, then republishes.
