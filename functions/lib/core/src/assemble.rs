@@ -316,10 +316,7 @@ async fn output_blob(
                     Piece::Bytes(b) => joined.extend_from_slice(&b),
                     Piece::File(p) => {
                         let blob = known(&p, "concatenates")?;
-                        let bytes =
-                            app.packages.get_bytes(&blob.sha256).await?.ok_or_else(|| {
-                                ApiError::internal(format!("blob of {p} is missing"))
-                            })?;
+                        let bytes = crate::commit::read_blob(app, &blob).await?;
                         joined.extend_from_slice(&bytes);
                     }
                 }
@@ -334,10 +331,7 @@ async fn output_blob(
 
 async fn store(app: &App, data: Vec<u8>) -> ApiResult<BlobRef> {
     let d = app.packages.put_bytes(data.into()).await?;
-    Ok(BlobRef {
-        sha256: d.sha256,
-        size: d.size,
-    })
+    Ok(BlobRef::stored(d.sha256, d.size))
 }
 
 /// Everything `finish` depends on but the clock: the generator instance, the repo's
@@ -387,10 +381,7 @@ mod tests {
         };
         Filed {
             entry,
-            package: BlobRef {
-                sha256: "0".repeat(64),
-                size: 0,
-            },
+            package: BlobRef::stored("0".repeat(64), 0),
             signature: None,
         }
     }

@@ -39,7 +39,7 @@ pub async fn collect(app: &App, min_age: u64) -> ApiResult<GcReport> {
             for m in manifests {
                 live.insert(m.clone());
                 for blob in manifest_of(app, &m).await?.files.values() {
-                    live.insert(blob.sha256.clone());
+                    live.extend(blob.stored_blobs().into_iter().map(|p| p.sha256));
                 }
             }
         }

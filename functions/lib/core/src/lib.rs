@@ -64,11 +64,11 @@ const REDIRECT_ABOVE: u64 = 1 << 20;
 
 pub(crate) async fn blob_response(
     app: &App,
-    sha256: &str,
-    size: u64,
+    blob: &model::BlobRef,
     path: &str,
     head_only: bool,
 ) -> error::ApiResult<Response> {
+    let (sha256, size) = (&blob.sha256, blob.size);
     let builder = http::Response::builder()
         .header(http::header::CONTENT_TYPE, content_type(path))
         .header(http::header::CONTENT_LENGTH, size)
@@ -78,7 +78,7 @@ pub(crate) async fn blob_response(
     }
     // Large files (package files in a pool) go straight from storage where it can hand out
     // URLs: Lambda caps responses at 6 MB, and the bytes need not pass through us.
-    if size > REDIRECT_ABOVE {
+    if size > REDIRECT_ABOVE && blob.pieces.is_empty() {
         let name = path.rsplit('/').next().unwrap_or(path);
         if let Some(url) = app.packages.presigned_get(sha256, name).await? {
             return Ok(http::Response::builder()
@@ -88,9 +88,6 @@ pub(crate) async fn blob_response(
                 .expect("valid response"));
         }
     }
-    let stream =
-        app.packages.get(sha256, 0, None).await?.ok_or_else(|| {
-            error::ApiError::internal(format!("blob {sha256} of {path} is missing"))
-        })?;
+    let stream = commit::open_blob(app, blob, 0, None).await?;
     Ok(builder.body(Body::Stream(stream)).expect("valid response"))
 }

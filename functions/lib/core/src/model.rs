@@ -118,11 +118,46 @@ pub struct Head {
     pub packages: BTreeMap<String, PackageRecord>,
 }
 
-/// A served path: a blob in the package store.
+/// A served path: a blob in the package store, or the concatenation of several (`pieces`).
+/// An incremental publish builds a big index file from pieces kept from earlier generations
+/// (gzip members, zstd frames, xz blocks), so only the changed pieces are written; `sha256`
+/// and `size` are then those of the whole concatenation, which is never stored as one blob.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BlobRef {
     pub sha256: String,
     pub size: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pieces: Vec<Piece>,
+}
+
+/// One stored blob of a composite [`BlobRef`].
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Piece {
+    pub sha256: String,
+    pub size: u64,
+}
+
+impl BlobRef {
+    /// A plain stored blob.
+    pub fn stored(sha256: impl Into<String>, size: u64) -> Self {
+        BlobRef {
+            sha256: sha256.into(),
+            size,
+            pieces: Vec::new(),
+        }
+    }
+
+    /// The stored blobs holding the bytes: the pieces, or the blob itself.
+    pub fn stored_blobs(&self) -> Vec<Piece> {
+        if self.pieces.is_empty() {
+            vec![Piece {
+                sha256: self.sha256.clone(),
+                size: self.size,
+            }]
+        } else {
+            self.pieces.clone()
+        }
+    }
 }
 
 /// Every path a generation serves, relative to `/repos/{repo}/`.

@@ -144,8 +144,5 @@ pub async fn sign_package(app: &App, sha256: &str) -> ApiResult<BlobRef> {
         })
         .await?;
     let d = app.packages.put_bytes(Bytes::from(sig)).await?;
-    Ok(BlobRef {
-        sha256: d.sha256,
-        size: d.size,
-    })
+    Ok(BlobRef::stored(d.sha256, d.size))
 }

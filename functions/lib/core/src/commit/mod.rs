@@ -43,7 +43,9 @@ pub use repo::{
     create_repo, list_repos, load_config, load_head, load_published, package, packages, public_key,
     repo_names, Created, Listing, Settings,
 };
-pub use serve::{analysis_of, entry_fragment, manifest_of, resolve, resolve_in};
+pub use serve::{
+    analysis_of, entry_fragment, manifest_of, open_blob, read_blob, resolve, resolve_in,
+};
 pub use store::{PackageBody, StoredPackage};
 pub use upload::{commit_upload, put_upload, start_upload, Started, UploadStored};
 

@@ -90,10 +90,7 @@ async fn render(
         let (gname, mount) = (g.info().name.clone(), g.info().mount.clone());
         let mut entries = Vec::new();
         for (rec, a) in &analyses {
-            let package = BlobRef {
-                sha256: rec.sha256.clone(),
-                size: rec.size,
-            };
+            let package = BlobRef::stored(rec.sha256.clone(), rec.size);
             for e in a.by_generator.get(&gname).into_iter().flatten() {
                 // The package file itself, at the entry's path.
                 if !e.path.is_empty() {

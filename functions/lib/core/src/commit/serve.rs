@@ -3,6 +3,7 @@
 //! blobs, decoded once and cached.
 use super::{load_config, load_head, load_published};
 use crate::app::{App, Lock};
+use crate::body::ByteStream;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Analysis, BlobRef, EntryId, Manifest};
 use std::collections::HashMap;
@@ -83,6 +84,55 @@ pub async fn entry_fragment(
             rec.filename
         ))),
     }
+}
+
+/// The bytes of a served blob from `offset`, `len` of them (or to the end): one stored blob,
+/// or the pieces of a composite one, each opened when the stream reaches it.
+pub async fn open_blob(
+    app: &App,
+    blob: &BlobRef,
+    offset: u64,
+    len: Option<u64>,
+) -> ApiResult<ByteStream> {
+    use futures::{StreamExt, TryStreamExt};
+    let end = len.map_or(blob.size, |l| offset.saturating_add(l).min(blob.size));
+    // Each stored blob overlapping [offset, end), with the range within it.
+    let mut wanted = Vec::new();
+    let mut at = 0u64;
+    for p in blob.stored_blobs() {
+        let (start, stop) = (at, at + p.size);
+        at = stop;
+        if stop <= offset || start >= end {
+            continue;
+        }
+        let from = offset.saturating_sub(start);
+        let to = end.min(stop) - start;
+        wanted.push((p.sha256, from, to - from));
+    }
+    let store = app.packages.clone();
+    let stream = futures::stream::iter(wanted)
+        .then(move |(sha, from, n)| {
+            let store = store.clone();
+            async move {
+                let opened = store.get(&sha, from, Some(n)).await.map_err(|e| {
+                    std::io::Error::other(format!("reading blob {sha}: {}", e.chain()))
+                })?;
+                opened.ok_or_else(|| std::io::Error::other(format!("blob {sha} is missing")))
+            }
+        })
+        .try_flatten();
+    Ok(stream.boxed())
+}
+
+/// A small served blob, whole, in memory (a file `finish` concatenates).
+pub async fn read_blob(app: &App, blob: &BlobRef) -> ApiResult<bytes::Bytes> {
+    use futures::StreamExt;
+    let mut s = open_blob(app, blob, 0, None).await?;
+    let mut buf = Vec::with_capacity(blob.size as usize);
+    while let Some(c) = s.next().await {
+        buf.extend_from_slice(&c.map_err(|e| ApiError::internal(e.to_string()))?);
+    }
+    Ok(buf.into())
 }
 
 pub async fn analysis_of(app: &App, sha256: &str) -> ApiResult<Arc<Analysis>> {

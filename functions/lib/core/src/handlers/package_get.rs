@@ -14,5 +14,11 @@ pub async fn get(app: &App, repo: &str, filename: &str, head_only: bool) -> ApiR
             .body(Body::Empty)
             .expect("valid response"));
     }
-    crate::blob_response(app, &rec.sha256, rec.size, filename, head_only).await
+    crate::blob_response(
+        app,
+        &crate::model::BlobRef::stored(rec.sha256.clone(), rec.size),
+        filename,
+        head_only,
+    )
+    .await
 }

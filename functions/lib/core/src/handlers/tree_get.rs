@@ -7,5 +7,5 @@ use crate::error::ApiResult;
 
 pub async fn get(app: &App, repo: &str, path: &str, head_only: bool) -> ApiResult<Response> {
     let blob = resolve_in(app, repo, path).await?;
-    crate::blob_response(app, &blob.sha256, blob.size, path, head_only).await
+    crate::blob_response(app, &blob, path, head_only).await
 }

@@ -45,9 +45,7 @@ pub async fn get(
     head_only: bool,
 ) -> ApiResult<Response> {
     match resolve_in(app, repo, &format!("{PACMAN}/{arch}/{file}")).await {
-        Ok(blob) => {
-            return crate::blob_response(app, &blob.sha256, blob.size, file, head_only).await
-        }
+        Ok(blob) => return crate::blob_response(app, &blob, file, head_only).await,
         Err(e) if e.status == http::StatusCode::NOT_FOUND => {}
         Err(e) => return Err(e),
     }
