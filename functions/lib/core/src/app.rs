@@ -40,6 +40,12 @@ pub struct App {
     pub(crate) committers: Lock<HashMap<String, CommitState>>,
     /// Per repo and generator: what its last `finish` was given (a digest) and made.
     pub(crate) finished: Lock<HashMap<String, Finished>>,
+    /// Per repo: the head this process read or wrote last, and its stored root.
+    pub(crate) heads: Lock<HashMap<String, (bytes::Bytes, crate::model::Head)>>,
+    /// Per repo: what its last render assembled, for the next one to reuse.
+    pub(crate) chunks: Lock<HashMap<String, crate::assemble::ChunkCache>>,
+    /// Package file paths of a head bucket under a generation's trees (see `commit::serve`).
+    pub(crate) paths: Lock<HashMap<String, Arc<HashMap<String, crate::model::BlobRef>>>>,
 }
 
 /// A digest of a generator's `finish` inputs, and the (path, blob) pairs it made.
@@ -79,6 +85,9 @@ impl App {
             publishers: Lock::default(),
             committers: Lock::default(),
             finished: Lock::default(),
+            heads: Lock::default(),
+            chunks: Lock::default(),
+            paths: Lock::default(),
         }
     }
 

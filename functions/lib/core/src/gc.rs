@@ -20,6 +20,7 @@ pub async fn collect(app: &App, min_age: u64) -> ApiResult<GcReport> {
     let mut live: HashSet<String> = HashSet::new();
     for repo in repo_names(app).await? {
         let (head, _) = load_head(app, &repo).await?;
+        live.extend(head.packages.roots().unwrap_or_default().into_values());
         for rec in head.packages.values() {
             live.insert(rec.sha256.clone());
             live.insert(rec.analysis.clone());
@@ -38,7 +39,16 @@ pub async fn collect(app: &App, min_age: u64) -> ApiResult<GcReport> {
             );
             for m in manifests {
                 live.insert(m.clone());
-                for blob in manifest_of(app, &m).await?.files.values() {
+                let manifest = manifest_of(app, &m).await?;
+                // A generation's head buckets: its package files are served from them.
+                for sha in manifest.records.values() {
+                    live.insert(sha.clone());
+                    for rec in crate::commit::bucket_blob(app, sha).await?.values() {
+                        live.insert(rec.sha256.clone());
+                        live.extend(rec.signature.iter().map(|s| s.sha256.clone()));
+                    }
+                }
+                for blob in manifest.files.values() {
                     live.extend(blob.stored_blobs().into_iter().map(|p| p.sha256));
                 }
             }

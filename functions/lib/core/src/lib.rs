@@ -21,6 +21,7 @@ pub mod generator;
 pub mod handlers;
 pub mod model;
 pub mod names;
+pub mod records;
 pub mod registry;
 pub mod routes;
 pub mod store;

@@ -111,10 +111,24 @@ pub struct Analysis {
     pub by_generator: BTreeMap<String, Vec<Entry>>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// The repo head in memory: every package record and a sequence number.
+#[derive(Clone, Debug, Default)]
 pub struct Head {
     /// Bumped by every commit; `published.covers` says up to where a generation reaches.
     pub seq: u64,
+    pub packages: crate::records::Records,
+}
+
+/// The head as the metadata store holds it: small whatever the number of packages.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct StoredHead {
+    pub seq: u64,
+    /// Bucket number (two hex digits) → sha256 of the blob holding its records (a JSON map
+    /// file name → record); empty buckets are left out. See `records`.
+    #[serde(default)]
+    pub buckets: BTreeMap<String, String>,
+    /// Heads written before buckets held every record inline: still read, never written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub packages: BTreeMap<String, PackageRecord>,
 }
 
@@ -160,11 +174,28 @@ impl BlobRef {
     }
 }
 
-/// Every path a generation serves, relative to `/repos/{repo}/`.
+/// What a generation serves, relative to `/repos/{repo}/`: its index files by path, and the
+/// package files of the head it was rendered from (`records`, read through `trees`), so a
+/// manifest stays small whatever the number of packages.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Manifest {
     pub generation: u64,
     pub files: BTreeMap<String, BlobRef>,
+    /// The head's buckets at render time (see [`StoredHead::buckets`]).
+    #[serde(default)]
+    pub records: BTreeMap<String, String>,
+    /// Each generator's mount and links: where its entries' package files are served.
+    #[serde(default)]
+    pub trees: Vec<Tree>,
+}
+
+/// A generator's tree: package files at `mount/entry.path`, and again under each link.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Tree {
+    pub generator: String,
+    pub mount: String,
+    #[serde(default)]
+    pub links: Vec<crate::generator::Link>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -24,6 +24,7 @@
 mod analyze;
 mod delete;
 mod group;
+mod head;
 mod publish;
 mod rebuild;
 mod record;
@@ -36,11 +37,12 @@ pub use analyze::{analyze, sign_package};
 pub use delete::{delete_repo, remove, remove_where, Removed, RepoDeleted};
 pub use group::{commit_record, ensure_published};
 pub(crate) use group::{CommitState, PublishState};
+pub use head::{bucket_blob, load_head};
 pub use publish::recover;
 pub use rebuild::{rebuild, RebuildReport};
 pub use record::{insert_record, one_version_generators, update_head, Change};
 pub use repo::{
-    create_repo, list_repos, load_config, load_head, load_published, package, packages, public_key,
+    create_repo, list_repos, load_config, load_published, package, packages, public_key,
     repo_names, Created, Listing, Settings,
 };
 pub use serve::{

@@ -3,13 +3,13 @@
 //! `group::ensure_published` decides who publishes; this is one publish.
 use super::serve::remember_manifest;
 use super::{
-    analysis_of, ensure_published, jitter, load_config, load_head, load_published, repo_names,
-    to_json, CAS_ATTEMPTS,
+    ensure_published, jitter, load_config, load_head, load_published, repo_names, to_json,
+    CAS_ATTEMPTS,
 };
 use crate::app::App;
 use crate::assemble;
 use crate::error::{ApiError, ApiResult};
-use crate::model::{keys, BlobRef, Head, Manifest, Published, RepoConfig, Retired};
+use crate::model::{keys, Head, Manifest, Published, RepoConfig, Retired, Tree};
 use std::collections::BTreeMap;
 
 /// Retired generations a `published` pointer keeps at most (each within the grace period).
@@ -31,7 +31,7 @@ pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> 
             None => (None, None),
         };
         let generation = prev.as_ref().map_or(1, |p| p.generation + 1);
-        let manifest = render(app, &config, &head, generation).await?;
+        let manifest = render(app, repo, &config, &head, generation).await?;
         let stored = app.packages.put_bytes(to_json(&manifest)?.into()).await?;
         remember_manifest(app, &stored.sha256, manifest);
         let now = app.now();
@@ -73,42 +73,61 @@ fn retire(app: &App, prev: Published, now: u64) -> Vec<Retired> {
     kept
 }
 
-/// Renders every generator's tree from the head: plan, assemble natively, finish.
+/// Renders every generator's tree from the head: plan, assemble natively (reusing what the
+/// repo's last render made, see `assemble`), finish.
 async fn render(
     app: &App,
+    repo: &str,
     config: &RepoConfig,
     head: &Head,
     generation: u64,
 ) -> ApiResult<Manifest> {
-    let mut analyses = Vec::with_capacity(head.packages.len());
-    for rec in head.packages.values() {
-        analyses.push((rec, analysis_of(app, &rec.analysis).await?));
-    }
     let info = config.info(app.now(), generation);
+    // One publisher per repo runs in a process (see `group`): it owns the repo's cache.
+    let mut cache = app.chunks.lock().remove(repo).unwrap_or_default();
     let mut files = BTreeMap::new();
+    let mut trees = Vec::new();
+    let mut outcome = Ok(());
     for g in app.generators() {
         let (gname, mount) = (g.info().name.clone(), g.info().mount.clone());
-        let mut entries = Vec::new();
-        for (rec, a) in &analyses {
-            let package = BlobRef::stored(rec.sha256.clone(), rec.size);
-            for e in a.by_generator.get(&gname).into_iter().flatten() {
-                // The package file itself, at the entry's path.
-                if !e.path.is_empty() {
-                    files.insert(format!("{mount}/{}", e.path), package.clone());
+        match assemble::render_generator(app, &mut cache, g, &info, head).await {
+            Ok(r) => {
+                for (path, blob) in r.files {
+                    files.insert(format!("{mount}/{path}"), blob);
                 }
-                entries.push(assemble::Filed {
-                    entry: e.clone(),
-                    package: package.clone(),
-                    signature: rec.signature.clone(),
+                trees.push(Tree {
+                    generator: gname,
+                    mount,
+                    links: r.links,
                 });
             }
-        }
-        let rendered = assemble::render_generator(app, g.clone(), &info, entries).await?;
-        for (path, blob) in rendered {
-            files.insert(format!("{mount}/{path}"), blob);
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
         }
     }
-    Ok(Manifest { generation, files })
+    if outcome.is_ok() {
+        cache.sweep();
+    }
+    app.chunks.lock().insert(repo.to_string(), cache);
+    outcome?;
+    let records = head
+        .packages
+        .roots()
+        .ok_or_else(|| ApiError::internal("publishing a head that is not stored"))?;
+    Ok(Manifest {
+        generation,
+        files,
+        records,
+        trees,
+    })
+}
+
+/// Forgets the chunks of the repo's last render: the next publish assembles and encodes
+/// everything again (rebuild). `finish` is still skipped when what it lists is unchanged.
+pub(super) fn forget_render(app: &App, repo: &str) {
+    app.chunks.lock().remove(repo);
 }
 
 /// After a crash between step 3 and step 4, a head can be ahead of its published

@@ -69,17 +69,18 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
     report.unclaimed.sort();
     report.analyze_millis = started.elapsed().as_millis() as u64;
     let seq = update_head(app, repo, |h| {
-        for (name, rec) in h.packages.iter_mut() {
-            // Only records unchanged since we read them; newer uploads were analyzed fresh.
-            if let Some(f) = fresh.get(name) {
-                if f.sha256 == rec.sha256 {
-                    *rec = f.clone();
-                }
-            }
-        }
+        // Only records unchanged since we read them; newer uploads were analyzed fresh.
+        h.packages.replace_where(|rec| {
+            fresh
+                .get(&rec.filename)
+                .filter(|f| f.sha256 == rec.sha256)
+                .cloned()
+        });
         Ok(Change::Changed) // always a new generation: "drop all metadata, republish"
     })
     .await?;
+    // "Drop all metadata, republish": nothing of the last render is reused.
+    super::publish::forget_render(app, repo);
     let published = ensure_published(app, repo, seq).await?;
     report.generation = published.generation;
     report.millis = started.elapsed().as_millis() as u64;

@@ -1,6 +1,6 @@
 //! Step 3: the repo head (every package record and a sequence number) moves by
 //! read-modify-compare-and-set, retried on conflict; `insert_record` holds the clash rules.
-use super::{jitter, load_config, load_head, to_json, CAS_ATTEMPTS};
+use super::{jitter, load_config, load_head, CAS_ATTEMPTS};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{keys, EntryId, Head, PackageRecord};
@@ -33,12 +33,12 @@ pub async fn update_head(
             Change::Changed => {}
         }
         head.seq += 1;
-        match app
-            .meta
-            .put_if(&key, to_json(&head)?.into(), version)
-            .await?
-        {
-            Ok(_) => return Ok(head.seq),
+        let root = bytes::Bytes::from(super::head::store_buckets(app, &mut head).await?);
+        match app.meta.put_if(&key, root.clone(), version).await? {
+            Ok(_) => {
+                super::head::remember(app, repo, root, &head);
+                return Ok(head.seq);
+            }
             Err(_) => jitter(app, attempt).await,
         }
     }

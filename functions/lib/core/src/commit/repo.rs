@@ -1,9 +1,9 @@
 //! A repo's keys in the metadata store (`config`, `head`, `published`): creating a repo,
 //! reading them, and listing repos.
-use super::{ensure_published, to_json};
+use super::{ensure_published, load_head, to_json};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::model::{keys, Head, PackageRecord, Published, RepoConfig};
+use crate::model::{keys, PackageRecord, Published, RepoConfig, StoredHead};
 use crate::names::{check_repo_name, check_setting, is_repo_name};
 use crate::store::{Versioned, Write};
 use std::collections::BTreeMap;
@@ -22,13 +22,6 @@ pub async fn load_config(app: &App, repo: &str) -> ApiResult<RepoConfig> {
 
 fn no_repo(repo: &str) -> ApiError {
     ApiError::not_found(format!("no repo named {repo:?}"))
-}
-
-pub async fn load_head(app: &App, repo: &str) -> ApiResult<(Head, Option<u64>)> {
-    match app.meta.get(&keys::head(repo)).await? {
-        Some(v) => Ok((decode(&v, "head")?, Some(v.version))),
-        None => Ok((Head::default(), None)),
-    }
 }
 
 pub async fn load_published(app: &App, repo: &str) -> ApiResult<Option<(Published, u64)>> {
@@ -83,16 +76,17 @@ pub async fn packages(app: &App, repo: &str) -> ApiResult<Listing> {
     Ok(Listing {
         repo: config,
         generation,
-        packages: head.packages.into_values().collect(),
+        packages: head.packages.sorted().into_iter().cloned().collect(),
     })
 }
 
 /// One package's record, or 404.
 pub async fn package(app: &App, repo: &str, filename: &str) -> ApiResult<PackageRecord> {
     load_config(app, repo).await?;
-    let (mut head, _) = load_head(app, repo).await?;
+    let (head, _) = load_head(app, repo).await?;
     head.packages
-        .remove(filename)
+        .get(filename)
+        .cloned()
         .ok_or_else(|| ApiError::not_found(format!("no package {filename:?} in repo {repo}")))
 }
 
@@ -145,7 +139,7 @@ pub async fn create_repo(app: &App, repo: &str, settings: Settings) -> ApiResult
     for a in &config.architectures {
         check_setting("architecture", a)?;
     }
-    let head = to_json(&Head::default())?;
+    let head = to_json(&StoredHead::default())?;
     // Config and an empty head together (one transaction where the store has them).
     let ops = vec![
         Write::Put {

@@ -5,14 +5,16 @@ use super::{load_config, load_head, load_published};
 use crate::app::{App, Lock};
 use crate::body::ByteStream;
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Analysis, BlobRef, EntryId, Manifest};
+use crate::model::{Analysis, BlobRef, EntryId, Manifest, Tree};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Decoded immutable blobs kept in memory. A manifest is O(packages): keep only the few
 /// that serving needs (current and recently retired generations).
 const MANIFESTS_CACHED: usize = 8;
-const ANALYSES_CACHED: usize = 200_000;
+const ANALYSES_CACHED: usize = 16_384;
+/// Path indexes of head buckets (256 a generation at most).
+const PATHS_CACHED: usize = 4096;
 
 type Cache<T> = Lock<HashMap<String, Arc<T>>>;
 
@@ -23,8 +25,8 @@ pub async fn resolve(app: &App, repo: &str, path: &str) -> ApiResult<Option<Blob
         return Ok(None);
     };
     let m = manifest_of(app, &p.manifest).await?;
-    if let Some(b) = m.files.get(path) {
-        return Ok(Some(b.clone()));
+    if let Some(b) = find(app, repo, &m, path).await? {
+        return Ok(Some(b));
     }
     let now = app.now();
     for r in &p.previous {
@@ -32,12 +34,83 @@ pub async fn resolve(app: &App, repo: &str, path: &str) -> ApiResult<Option<Blob
             continue;
         }
         if let Ok(m) = manifest_of(app, &r.manifest).await {
-            if let Some(b) = m.files.get(path) {
-                return Ok(Some(b.clone()));
+            if let Some(b) = find(app, repo, &m, path).await? {
+                return Ok(Some(b));
             }
         }
     }
     Ok(None)
+}
+
+/// A path in one generation: an index file it lists, or a package file of the head it was
+/// rendered from (at an entry's path under its generator's mount, or under a link).
+async fn find(app: &App, repo: &str, m: &Manifest, path: &str) -> ApiResult<Option<BlobRef>> {
+    if let Some(b) = m.files.get(path) {
+        return Ok(Some(b.clone()));
+    }
+    if !m.trees.iter().any(|t| {
+        path.strip_prefix(t.mount.as_str())
+            .is_some_and(|rest| rest.starts_with('/'))
+    }) {
+        return Ok(None);
+    }
+    let trees = crate::digest::sha256_hex(&super::to_json(&m.trees)?);
+    for (bucket, sha) in &m.records {
+        let index = paths_of(app, repo, bucket, sha, &m.trees, &trees).await?;
+        if let Some(b) = index.get(path) {
+            return Ok(Some(b.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// Every package file path one bucket of records publishes under `trees`, cached by the
+/// bucket's blob and the trees (both immutable).
+async fn paths_of(
+    app: &App,
+    repo: &str,
+    bucket: &str,
+    sha: &str,
+    trees: &[Tree],
+    trees_key: &str,
+) -> ApiResult<Arc<HashMap<String, BlobRef>>> {
+    let key = format!("{sha}{trees_key}");
+    if let Some(p) = app.paths.lock().get(&key) {
+        return Ok(p.clone());
+    }
+    // The head this process holds has the current buckets; older ones come from the store.
+    let held = usize::from_str_radix(bucket, 16).ok().and_then(|b| {
+        let heads = app.heads.lock();
+        let (records, s) = heads.get(repo)?.1.packages.bucket(b.min(255));
+        (s.map(|s| &**s) == Some(sha)).then(|| records.clone())
+    });
+    let records = match held {
+        Some(r) => r,
+        None => super::head::bucket_blob(app, sha).await?,
+    };
+    let mut index = HashMap::new();
+    for rec in records.values() {
+        let package = BlobRef::stored(rec.sha256.clone(), rec.size);
+        for t in trees {
+            for id in rec.entries.get(&t.generator).into_iter().flatten() {
+                if id.path.is_empty() {
+                    continue;
+                }
+                index.insert(format!("{}/{}", t.mount, id.path), package.clone());
+                let base = id.path.rsplit('/').next().unwrap_or_default();
+                for link in t.links.iter().filter(|l| l.shelves.contains(&id.shelf)) {
+                    let at = format!("{}/{}{base}", t.mount, link.prefix);
+                    if let (Some(suffix), Some(sig)) = (&link.signature, &rec.signature) {
+                        index.insert(format!("{at}{suffix}"), sig.clone());
+                    }
+                    index.insert(at, package.clone());
+                }
+            }
+        }
+    }
+    let index = Arc::new(index);
+    remember(&app.paths, &key, index.clone(), PATHS_CACHED);
+    Ok(index)
 }
 
 /// `resolve` for a GET of a repo's tree: 404 when the repo or the path is not there.

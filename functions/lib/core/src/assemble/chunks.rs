@@ -1,0 +1,489 @@
+//! Incremental assembly. A bulk file is a run of segments: literal bytes, and chunks of
+//! selected entries. Chunk boundaries depend only on the entries (content-defined: after an
+//! entry whose key hashes to 0 mod `CHUNK_MEAN`), so adding or removing a package changes one
+//! chunk, and every other chunk keeps its key, its stored bytes and its encodings from the
+//! generation before. Each segment is encoded apart (a gzip member, a zstd frame, an xz
+//! block) and a served file is the list of those stored pieces (`BlobRef::pieces`). Digests
+//! of the whole file resume from the hasher state after the longest unchanged prefix of
+//! pieces, kept from the last render.
+use super::codec::{encode_segment, frame};
+use super::{check_path, invalid, ustar_header};
+use crate::app::App;
+use crate::commit::analysis_of;
+use crate::digest::{Digests, Hasher};
+use crate::error::{ApiError, ApiResult};
+use crate::generator::{Assembled, BulkFile, Encoding, Part, Selection};
+use crate::model::{BlobRef, EntryId, PackageRecord, Piece};
+use futures::StreamExt;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher as _};
+use std::sync::Arc;
+
+/// Mean entries per chunk, and the most a chunk takes (bounds the worst case).
+const CHUNK_MEAN: u64 = 64;
+const CHUNK_MAX: usize = 512;
+
+/// A generator's entry as the head knows it: what orders and shelves it, and where its
+/// fragments are (entry `index` of the record's analysis for this generator).
+#[derive(Clone, Copy)]
+pub struct Slot<'a> {
+    pub id: &'a EntryId,
+    pub rec: &'a PackageRecord,
+    pub index: usize,
+}
+
+pub fn slot_order(a: &Slot, b: &Slot) -> std::cmp::Ordering {
+    (&a.id.name, &a.id.version, &a.id.path).cmp(&(&b.id.name, &b.id.version, &b.id.path))
+}
+
+/// Bytes kept in memory with the sha256 they are stored under.
+#[derive(Clone)]
+pub struct Stored {
+    pub sha256: String,
+    pub bytes: Arc<Vec<u8>>,
+    pub xz_records: Vec<(u64, u64)>,
+}
+
+/// A segment: its identity bytes, whether it holds any entry's bytes, and its encodings.
+pub struct Chunk {
+    identity: Stored,
+    emits: bool,
+    encoded: crate::app::Lock<HashMap<Encoding, Stored>>,
+}
+
+/// What a repo's renders keep for the next one: the chunks the last render used, and for
+/// every file it made the hasher state after each of its pieces.
+#[derive(Default)]
+pub struct ChunkCache {
+    chunks: HashMap<String, Arc<Chunk>>,
+    prefixes: HashMap<String, Vec<(String, Hasher)>>,
+    used: HashSet<String>,
+    stored: HashSet<String>,
+}
+
+impl ChunkCache {
+    /// Drops what this render did not use (a generation's chunks are kept for one more).
+    pub fn sweep(&mut self) {
+        let used = std::mem::take(&mut self.used);
+        self.chunks.retain(|k, _| used.contains(k));
+        if self.stored.len() > 100_000 {
+            self.stored.clear();
+        }
+    }
+}
+
+/// An assembled file: what `finish` is told, the served blob, and its pieces' bytes.
+pub struct Made {
+    pub assembled: Assembled,
+    pub blob: BlobRef,
+    pub bytes: Vec<Arc<Vec<u8>>>,
+}
+
+/// One bulk file in every encoding it asks for.
+pub async fn assemble_file(
+    app: &App,
+    cache: &mut ChunkCache,
+    gname: &str,
+    file: &BulkFile,
+    shelves: &HashMap<&str, Vec<Slot<'_>>>,
+) -> ApiResult<Vec<Made>> {
+    check_path(&file.path).map_err(|e| invalid(gname, e))?;
+    let mut encs = file.encodings.clone();
+    encs.dedup();
+    let mut segments = Vec::new();
+    segment_parts(app, cache, gname, &file.parts, shelves, &mut segments).await?;
+    if segments.is_empty() {
+        // An empty file is still one (empty) gzip member, zstd frame or xz stream.
+        segments.push(literal(app, cache, Vec::new()).await?);
+    }
+    encode_missing(app, &segments, &encs).await?;
+    let open = compose(app, cache, &file.path, Encoding::Identity, &segments, false).await?;
+    let mut out = Vec::new();
+    for enc in encs {
+        let path = format!("{}{}", file.path, enc.suffix());
+        let (d, blob, bytes) = if enc == Encoding::Identity {
+            open.clone()
+        } else {
+            compose(app, cache, &path, enc, &segments, true).await?
+        };
+        let a = Assembled {
+            path,
+            encoding: enc,
+            size: d.size,
+            md5: d.md5,
+            sha1: d.sha1,
+            sha256: d.sha256,
+            sha512: d.sha512,
+            open_size: open.0.size,
+            open_sha256: open.0.sha256.clone(),
+        };
+        out.push(Made {
+            assembled: a,
+            blob,
+            bytes,
+        });
+    }
+    Ok(out)
+}
+
+/// The segments of `parts`, in order; a tar member's header comes once its content's size
+/// is known.
+async fn segment_parts(
+    app: &App,
+    cache: &mut ChunkCache,
+    gname: &str,
+    parts: &[Part],
+    shelves: &HashMap<&str, Vec<Slot<'_>>>,
+    out: &mut Vec<Arc<Chunk>>,
+) -> ApiResult<()> {
+    for part in parts {
+        match part {
+            Part::Literal(b) => out.push(literal(app, cache, b.clone()).await?),
+            Part::Entries(sel) => select(app, cache, gname, sel, shelves, out).await?,
+            Part::TarMember { name, mtime, parts } => {
+                let mut content = Vec::new();
+                Box::pin(segment_parts(
+                    app,
+                    cache,
+                    gname,
+                    parts,
+                    shelves,
+                    &mut content,
+                ))
+                .await?;
+                let size: u64 = content.iter().map(|c| c.identity.bytes.len() as u64).sum();
+                let header = ustar_header(name, size, *mtime).map_err(|e| invalid(gname, e))?;
+                out.push(literal(app, cache, header.to_vec()).await?);
+                out.extend(content);
+                let pad = (512 - size % 512) % 512;
+                if pad > 0 {
+                    out.push(literal(app, cache, vec![0; pad as usize]).await?);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A literal segment (content-addressed like a chunk).
+async fn literal(app: &App, cache: &mut ChunkCache, bytes: Vec<u8>) -> ApiResult<Arc<Chunk>> {
+    let key = format!("L{}", crate::digest::sha256_hex(&bytes));
+    if let Some(c) = cache.chunks.get(&key) {
+        cache.used.insert(key);
+        return Ok(c.clone());
+    }
+    let chunk = new_chunk(app, cache, bytes, true).await?;
+    cache.chunks.insert(key.clone(), chunk.clone());
+    cache.used.insert(key);
+    Ok(chunk)
+}
+
+async fn new_chunk(
+    app: &App,
+    cache: &mut ChunkCache,
+    bytes: Vec<u8>,
+    emits: bool,
+) -> ApiResult<Arc<Chunk>> {
+    let identity = store(app, cache, bytes, Vec::new()).await?;
+    Ok(Arc::new(Chunk {
+        identity,
+        emits,
+        encoded: Default::default(),
+    }))
+}
+
+/// Stores bytes (once per process) and keeps them.
+async fn store(
+    app: &App,
+    cache: &mut ChunkCache,
+    bytes: Vec<u8>,
+    xz_records: Vec<(u64, u64)>,
+) -> ApiResult<Stored> {
+    let sha256 = crate::digest::sha256_hex(&bytes);
+    let bytes = Arc::new(bytes);
+    if !cache.stored.contains(&sha256) {
+        app.packages
+            .put_bytes(bytes::Bytes::from((*bytes).clone()))
+            .await?;
+        cache.stored.insert(sha256.clone());
+    }
+    Ok(Stored {
+        sha256,
+        bytes,
+        xz_records,
+    })
+}
+
+/// The chunks of one selection: entries of several shelves merged into one ordered run, cut
+/// where the entries say, each chunk looked up by what it is made of.
+async fn select(
+    app: &App,
+    cache: &mut ChunkCache,
+    gname: &str,
+    sel: &Selection,
+    shelves: &HashMap<&str, Vec<Slot<'_>>>,
+    out: &mut Vec<Arc<Chunk>>,
+) -> ApiResult<()> {
+    let mut picked: Vec<Slot> = sel
+        .shelves
+        .iter()
+        .filter_map(|s| shelves.get(s.as_str()))
+        .flatten()
+        .copied()
+        .collect();
+    if sel.shelves.len() > 1 {
+        picked.sort_by(slot_order);
+    }
+    // Whether an entry before this chunk wrote bytes: its first entry then takes a separator.
+    let mut leading = false;
+    for run in cut(&picked) {
+        let key = chunk_key(gname, sel, leading, run);
+        let chunk = match cache.chunks.get(&key) {
+            Some(c) => c.clone(),
+            None => {
+                let (bytes, emits) = entries_bytes(app, gname, sel, leading, run).await?;
+                let c = new_chunk(app, cache, bytes, emits).await?;
+                cache.chunks.insert(key.clone(), c.clone());
+                c
+            }
+        };
+        cache.used.insert(key);
+        leading |= chunk.emits;
+        out.push(chunk);
+    }
+    Ok(())
+}
+
+/// Content-defined cut points: a chunk ends after an entry whose key hashes to 0 mod
+/// CHUNK_MEAN, or at CHUNK_MAX entries.
+fn cut<'s, 'a>(slots: &'s [Slot<'a>]) -> Vec<&'s [Slot<'a>]> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for (i, s) in slots.iter().enumerate() {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (&s.id.name, &s.id.version, &s.id.path).hash(&mut h);
+        if h.finish() % CHUNK_MEAN == 0 || i + 1 - start >= CHUNK_MAX {
+            runs.push(&slots[start..=i]);
+            start = i + 1;
+        }
+    }
+    if start < slots.len() {
+        runs.push(&slots[start..]);
+    }
+    runs
+}
+
+/// What a chunk's bytes are made of: the selection's fragment and separator, whether it
+/// follows written entries, and each entry's analysis (content-addressed) and index in it.
+fn chunk_key(gname: &str, sel: &Selection, leading: bool, run: &[Slot]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(format!("{gname}\0{}\0{leading}\0", sel.fragment));
+    h.update(&sel.separator);
+    for s in run {
+        h.update(format!("\0{}:{}", s.rec.analysis, s.index));
+    }
+    format!("E{}", hex::encode(h.finalize()))
+}
+
+/// A chunk's bytes from its entries' stored fragments.
+async fn entries_bytes(
+    app: &App,
+    gname: &str,
+    sel: &Selection,
+    mut leading: bool,
+    run: &[Slot<'_>],
+) -> ApiResult<(Vec<u8>, bool)> {
+    let mut out = Vec::new();
+    let mut emits = false;
+    for s in run {
+        let analysis = analysis_of(app, &s.rec.analysis).await?;
+        let entry = analysis
+            .by_generator
+            .get(gname)
+            .and_then(|es| es.get(s.index))
+            .ok_or_else(|| {
+                ApiError::internal(format!(
+                    "analysis of {} lacks {gname} entry {}",
+                    s.rec.filename, s.index
+                ))
+            })?;
+        let Some(f) = entry.fragments.iter().find(|f| f.name == sel.fragment) else {
+            continue;
+        };
+        if leading {
+            out.extend_from_slice(&sel.separator);
+        }
+        out.extend_from_slice(&f.data);
+        leading = true;
+        emits = true;
+    }
+    Ok((out, emits))
+}
+
+/// Encodes every segment that lacks one of `encs`, in parallel off the executor.
+async fn encode_missing(app: &App, segments: &[Arc<Chunk>], encs: &[Encoding]) -> ApiResult<()> {
+    let mut jobs = Vec::new();
+    let mut seen = HashSet::new();
+    for c in segments {
+        for &enc in encs {
+            if enc == Encoding::Identity || c.encoded.lock().contains_key(&enc) {
+                continue;
+            }
+            if seen.insert((Arc::as_ptr(c) as usize, enc)) {
+                jobs.push((c.clone(), enc));
+            }
+        }
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let results: Vec<ApiResult<()>> = futures::stream::iter(jobs)
+        .map(|(c, enc)| async move {
+            let data = c.identity.bytes.clone();
+            let e = app
+                .blocking(move || encode_segment(&data, enc).map_err(ApiError::from))
+                .await?;
+            let sha256 = crate::digest::sha256_hex(&e.bytes);
+            app.packages
+                .put_bytes(bytes::Bytes::from(e.bytes.clone()))
+                .await?;
+            c.encoded.lock().insert(
+                enc,
+                Stored {
+                    sha256,
+                    bytes: Arc::new(e.bytes),
+                    xz_records: e.xz_records,
+                },
+            );
+            Ok(())
+        })
+        .buffer_unordered(cores)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+/// One encoding of a file: its pieces (framed), their digests resumed from the last render's
+/// hasher states, and the served blob (composite when it has more than one piece).
+async fn compose(
+    app: &App,
+    cache: &mut ChunkCache,
+    path: &str,
+    enc: Encoding,
+    segments: &[Arc<Chunk>],
+    encoded: bool,
+) -> ApiResult<(Digests, BlobRef, Vec<Arc<Vec<u8>>>)> {
+    let mut pieces: Vec<Stored> = Vec::with_capacity(segments.len() + 2);
+    for c in segments {
+        let s =
+            if encoded {
+                c.encoded.lock().get(&enc).cloned().ok_or_else(|| {
+                    ApiError::internal(format!("{path}: a segment was not encoded"))
+                })?
+            } else {
+                c.identity.clone()
+            };
+        pieces.push(s);
+    }
+    let records: Vec<(u64, u64)> = pieces.iter().flat_map(|p| p.xz_records.clone()).collect();
+    let (head, tail) = frame(enc, &records);
+    if !head.is_empty() {
+        pieces.insert(0, store(app, cache, head, Vec::new()).await?);
+    }
+    if !tail.is_empty() {
+        pieces.push(store(app, cache, tail, Vec::new()).await?);
+    }
+    let key = format!("{path}\0{enc:?}");
+    let prev = cache.prefixes.remove(&key).unwrap_or_default();
+    let same = prev
+        .iter()
+        .zip(&pieces)
+        .take_while(|((sha, _), p)| *sha == p.sha256)
+        .count();
+    let mut states: Vec<(String, Hasher)> = prev.into_iter().take(same).collect();
+    let rest: Vec<Stored> = pieces[same..].to_vec();
+    let start = states.last().map(|(_, h)| h.clone()).unwrap_or_default();
+    let (digests, more) = app
+        .blocking(move || {
+            let mut h = start;
+            let mut more = Vec::with_capacity(rest.len());
+            for p in rest {
+                h.update(&p.bytes);
+                more.push((p.sha256, h.clone()));
+            }
+            Ok::<_, ApiError>((h.finish(), more))
+        })
+        .await?;
+    states.extend(more);
+    cache.prefixes.insert(key, states);
+    let blob = if pieces.len() == 1 {
+        BlobRef::stored(pieces[0].sha256.clone(), digests.size)
+    } else {
+        BlobRef {
+            sha256: digests.sha256.clone(),
+            size: digests.size,
+            pieces: pieces
+                .iter()
+                .map(|p| Piece {
+                    sha256: p.sha256.clone(),
+                    size: p.bytes.len() as u64,
+                })
+                .collect(),
+        }
+    };
+    Ok((digests, blob, pieces.into_iter().map(|p| p.bytes).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(name: &str) -> EntryId {
+        EntryId {
+            name: name.into(),
+            version: "1".into(),
+            arch: "amd64".into(),
+            path: format!("pool/{name}.deb"),
+            shelf: "s".into(),
+        }
+    }
+
+    #[test]
+    fn cuts_depend_only_on_the_entries() {
+        let ids: Vec<EntryId> = (0..2000).map(|i| id(&format!("p{i:05}"))).collect();
+        let rec = PackageRecord {
+            filename: String::new(),
+            size: 0,
+            md5: String::new(),
+            sha1: String::new(),
+            sha256: String::new(),
+            sha512: String::new(),
+            hints: vec![],
+            uploaded: 0,
+            entries: Default::default(),
+            analysis: String::new(),
+            signature: None,
+        };
+        let slots: Vec<Slot> = ids
+            .iter()
+            .map(|id| Slot {
+                id,
+                rec: &rec,
+                index: 0,
+            })
+            .collect();
+        let all = cut(&slots);
+        assert!(all.len() > 10 && all.len() < 100, "{}", all.len());
+        assert_eq!(all.iter().map(|r| r.len()).sum::<usize>(), 2000);
+        // Without entry 1000, every chunk but the one that held it is the same.
+        let mut fewer = slots.clone();
+        fewer.remove(1000);
+        let names = |runs: Vec<&[Slot]>| -> Vec<Vec<String>> {
+            runs.iter()
+                .map(|r| r.iter().map(|s| s.id.name.clone()).collect())
+                .collect()
+        };
+        let (a, b) = (names(all), names(cut(&fewer)));
+        let differ = a.iter().filter(|r| !b.contains(r)).count();
+        assert!(differ <= 2, "{differ} chunks changed");
+    }
+}

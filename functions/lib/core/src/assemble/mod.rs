@@ -1,0 +1,296 @@
+//! Publish, host side: a generator's plan is assembled here natively from the stored
+//! fragments (no per-package data crosses into wasm), encoded, hashed and stored, reusing the
+//! chunks of the last render (`chunks`); then the generator's `finish` renders the files that
+//! list them. Package files are not listed here: the manifest names the head they come from.
+mod chunks;
+mod codec;
+
+pub use chunks::ChunkCache;
+pub use codec::encode;
+
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::generator::{Content, GenError, Generator, Link, Piece, RepoInfo, ShelfSummary};
+use crate::model::{BlobRef, Head};
+use chunks::{assemble_file, slot_order, Slot};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// The generator asked for something impossible (a bad path, an unknown file).
+fn invalid(name: &str, detail: String) -> ApiError {
+    ApiError::from_publishing_generator(name, GenError::Failed(detail))
+}
+
+/// Generators write paths under their mount; refuse anything that could escape it.
+pub fn check_path(p: &str) -> Result<(), String> {
+    if p.is_empty()
+        || p.starts_with('/')
+        || p.split('/').any(|s| s.is_empty() || s == "." || s == "..")
+        || p.chars().any(|c| c.is_control() || c == '\\')
+    {
+        return Err(format!("invalid published path {p:?}"));
+    }
+    Ok(())
+}
+
+/// A ustar header for a regular file: mode 0644, root:root, checksum filled in (the
+/// generators' writer, so host-built and generator-built members match).
+pub fn ustar_header(name: &str, size: u64, mtime: u64) -> Result<[u8; 512], String> {
+    use reposmith_generator_sdk::ustar;
+    ustar::header(name, size, ustar::Kind::File, ustar::Meta::file(mtime))
+}
+
+/// One generator's tree: its index files (path under the mount → blob), and the links its
+/// plan asked for (package files served again under other directories).
+pub struct Rendered {
+    pub files: Vec<(String, BlobRef)>,
+    pub links: Vec<Link>,
+}
+
+/// Renders one generator's tree from the head: plan, assemble (incrementally), `finish`.
+pub async fn render_generator(
+    app: &App,
+    cache: &mut ChunkCache,
+    g: Arc<dyn Generator>,
+    info: &RepoInfo,
+    head: &Head,
+) -> ApiResult<Rendered> {
+    let gname = g.info().name.clone();
+    let shelves = by_shelf(&gname, head);
+    let summaries = summarize(&shelves);
+    let (g2, info2, sum2) = (g.clone(), info.clone(), summaries.clone());
+    let plan = app
+        .blocking(move || g2.plan(&info2, &sum2))
+        .await
+        .map_err(|e| ApiError::from_publishing_generator(&gname, e))?;
+    for link in &plan.links {
+        // What a link adds is prefix + a file name: the prefix must stay under the mount.
+        check_path(&format!("{}x", link.prefix)).map_err(|e| invalid(&gname, e))?;
+    }
+    let mut files = BTreeMap::new();
+    let mut assembled = Vec::new();
+    let mut wholes: HashMap<String, Vec<Arc<Vec<u8>>>> = HashMap::new();
+    for file in &plan.files {
+        for made in assemble_file(app, cache, &gname, file, &shelves).await? {
+            files.insert(made.assembled.path.clone(), made.blob.clone());
+            if !made.blob.pieces.is_empty() {
+                wholes.insert(made.blob.sha256.clone(), made.bytes);
+            }
+            assembled.push(made.assembled);
+        }
+    }
+    let files = finish(app, g, info, summaries, assembled, files, wholes).await?;
+    Ok(Rendered {
+        files,
+        links: plan.links,
+    })
+}
+
+/// The generator's entries grouped by shelf, each group in the stable order.
+fn by_shelf<'a>(gname: &str, head: &'a Head) -> HashMap<&'a str, Vec<Slot<'a>>> {
+    let mut shelves: HashMap<&str, Vec<Slot>> = HashMap::new();
+    for rec in head.packages.values() {
+        for (index, id) in rec.entries.get(gname).into_iter().flatten().enumerate() {
+            shelves
+                .entry(id.shelf.as_str())
+                .or_default()
+                .push(Slot { id, rec, index });
+        }
+    }
+    for v in shelves.values_mut() {
+        v.sort_by(slot_order);
+    }
+    shelves
+}
+
+fn summarize(shelves: &HashMap<&str, Vec<Slot>>) -> Vec<ShelfSummary> {
+    let mut summaries: Vec<ShelfSummary> = shelves
+        .iter()
+        .map(|(s, v)| ShelfSummary {
+            shelf: s.to_string(),
+            entries: v.len() as u32,
+        })
+        .collect();
+    summaries.sort_by(|a, b| a.shelf.cmp(&b.shelf));
+    summaries
+}
+
+/// The generator's `finish` over the assembled files, its outputs stored next to `files`.
+/// Same generator, same shelves, same assembled files as last time: its finish would only
+/// differ by the date, so what it made then is kept (no re-signing of unchanged formats).
+async fn finish(
+    app: &App,
+    g: Arc<dyn Generator>,
+    info: &RepoInfo,
+    summaries: Vec<ShelfSummary>,
+    assembled: Vec<crate::generator::Assembled>,
+    mut files: BTreeMap<String, BlobRef>,
+    wholes: HashMap<String, Vec<Arc<Vec<u8>>>>,
+) -> ApiResult<Vec<(String, BlobRef)>> {
+    let gname = g.info().name.clone();
+    let cache_key = finish_key(&g, info, &summaries, &assembled);
+    let slot = format!("{}/{gname}", info.name);
+    if let Some((key, made)) = app.finished.lock().get(&slot) {
+        if *key == cache_key {
+            files.extend(made.iter().cloned());
+            return Ok(files.into_iter().collect());
+        }
+    }
+    let before: std::collections::BTreeSet<String> = files.keys().cloned().collect();
+    let signer: Arc<dyn crate::generator::Signer> = Arc::new(PiecedSigner {
+        inner: app.signer.clone(),
+        wholes: wholes.clone(),
+    });
+    let info2 = info.clone();
+    let outputs = app
+        .blocking(move || g.finish(&info2, &summaries, &assembled, signer))
+        .await
+        .map_err(|e| ApiError::from_publishing_generator(&gname, e))?;
+    for o in outputs {
+        check_path(&o.path).map_err(|e| invalid(&gname, e))?;
+        let blob = output_blob(app, &gname, &o.path, o.content, &files, &wholes).await?;
+        files.insert(o.path, blob);
+    }
+    let made: Vec<(String, BlobRef)> = files
+        .iter()
+        .filter(|(p, _)| !before.contains(*p))
+        .map(|(p, b)| (p.clone(), b.clone()))
+        .collect();
+    app.finished.lock().insert(slot, (cache_key, made));
+    Ok(files.into_iter().collect())
+}
+
+/// The repo signer, able to sign an assembled file that is stored only as pieces.
+struct PiecedSigner {
+    inner: Arc<dyn crate::generator::Signer>,
+    wholes: HashMap<String, Vec<Arc<Vec<u8>>>>,
+}
+
+impl PiecedSigner {
+    fn whole(&self, sha256: &str) -> Option<Vec<u8>> {
+        self.wholes
+            .get(sha256)
+            .map(|ps| ps.iter().flat_map(|p| p.iter().copied()).collect())
+    }
+}
+
+impl crate::generator::Signer for PiecedSigner {
+    fn clearsign(&self, text: &str) -> Result<String, String> {
+        self.inner.clearsign(text)
+    }
+    fn detached(&self, data: &[u8], armor: bool) -> Result<Vec<u8>, String> {
+        self.inner.detached(data, armor)
+    }
+    fn detached_package(&self, sha256: &str) -> Result<Vec<u8>, String> {
+        match self.whole(sha256) {
+            Some(data) => self.inner.detached(&data, false),
+            None => self.inner.detached_package(sha256),
+        }
+    }
+    fn public_key(&self) -> String {
+        self.inner.public_key()
+    }
+    fn rsa_sign(&self, data: &[u8], sha1: bool) -> Result<Vec<u8>, String> {
+        self.inner.rsa_sign(data, sha1)
+    }
+    fn rsa_public_key(&self) -> String {
+        self.inner.rsa_public_key()
+    }
+    fn rsa_key_name(&self) -> String {
+        self.inner.rsa_key_name()
+    }
+    fn rsa_sign_blob(&self, sha256: &str, sha1: bool) -> Result<Vec<u8>, String> {
+        match self.whole(sha256) {
+            Some(data) => self.inner.rsa_sign(&data, sha1),
+            None => self.inner.rsa_sign_blob(sha256, sha1),
+        }
+    }
+}
+
+/// One `finish` output as a stored blob: its bytes, a file published earlier in the tree,
+/// or pieces of both joined and encoded.
+async fn output_blob(
+    app: &App,
+    gname: &str,
+    path: &str,
+    content: Content,
+    files: &BTreeMap<String, BlobRef>,
+    wholes: &HashMap<String, Vec<Arc<Vec<u8>>>>,
+) -> ApiResult<BlobRef> {
+    let known = |p: &str, verb: &str| {
+        files
+            .get(p)
+            .cloned()
+            .ok_or_else(|| invalid(gname, format!("{path} {verb} unknown path {p}")))
+    };
+    match content {
+        Content::Bytes(b) => store(app, b).await,
+        Content::SameAs(p) => known(&p, "is same-as"),
+        Content::Concat(pieces, enc) => {
+            let mut joined = Vec::new();
+            for piece in pieces {
+                match piece {
+                    Piece::Bytes(b) => joined.extend_from_slice(&b),
+                    Piece::File(p) => {
+                        let blob = known(&p, "concatenates")?;
+                        match wholes.get(&blob.sha256) {
+                            Some(ps) => ps.iter().for_each(|b| joined.extend_from_slice(b)),
+                            None => joined
+                                .extend_from_slice(&crate::commit::read_blob(app, &blob).await?),
+                        }
+                    }
+                }
+            }
+            let data = app
+                .blocking(move || encode(&joined, enc).map_err(ApiError::from))
+                .await?;
+            store(app, data).await
+        }
+    }
+}
+
+async fn store(app: &App, data: Vec<u8>) -> ApiResult<BlobRef> {
+    let d = app.packages.put_bytes(data.into()).await?;
+    Ok(BlobRef::stored(d.sha256, d.size))
+}
+
+/// Everything `finish` depends on but the clock: the generator instance, the repo's
+/// settings, the shelves and the assembled files' digests.
+fn finish_key(
+    g: &Arc<dyn Generator>,
+    info: &RepoInfo,
+    summaries: &[ShelfSummary],
+    assembled: &[crate::generator::Assembled],
+) -> String {
+    let mut text = format!(
+        "{:p}|{}|{}|{}|{}|{:?}|{:?}\n",
+        Arc::as_ptr(g),
+        info.name,
+        info.description,
+        info.default_suite,
+        info.default_component,
+        info.architectures,
+        info.options
+    );
+    for s in summaries {
+        text.push_str(&format!("{} {}\n", s.shelf, s.entries));
+    }
+    for a in assembled {
+        text.push_str(&format!("{} {}\n", a.path, a.sha256));
+    }
+    crate::digest::sha256_hex(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn published_paths_cannot_escape_the_mount() {
+        for bad in ["", "/abs", "a/../b", "a//b", "./a", "a\\b", "a\nb"] {
+            assert!(check_path(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_path("dists/stable/main/binary-amd64/Packages.xz").is_ok());
+        assert!(ustar_header(&"n".repeat(101), 0, 0).is_err());
+    }
+}

@@ -1,0 +1,100 @@
+//! The head in the stores: a small root under the `head` key and one blob per bucket of
+//! records (see `records`). Reading fetches only the buckets that changed since the head this
+//! process last saw; writing stores only the buckets a change touched, then moves the root
+//! with one compare-and-set (in `record::update_head`).
+use super::to_json;
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::model::{keys, Head, StoredHead};
+use crate::records::{Bucket, BUCKETS};
+use std::sync::Arc;
+
+/// The repo head and the version of the `head` key it was read at (None: no head yet).
+pub async fn load_head(app: &App, repo: &str) -> ApiResult<(Head, Option<u64>)> {
+    let Some(v) = app.meta.get(&keys::head(repo)).await? else {
+        return Ok((Head::default(), None));
+    };
+    // Keyed by the root's bytes, not its version: a repo deleted and made again restarts
+    // its versions, and another process may have done it.
+    if let Some((root, head)) = app.heads.lock().get(repo) {
+        if *root == v.value {
+            return Ok((head.clone(), Some(v.version)));
+        }
+    }
+    let stored: StoredHead = serde_json::from_slice(&v.value)
+        .map_err(|e| ApiError::internal(format!("corrupt head of repo {repo}: {e}")))?;
+    let known = app.heads.lock().get(repo).map(|(_, h)| h.clone());
+    let head = decode(app, stored, known.as_ref()).await?;
+    remember(app, repo, v.value, &head);
+    Ok((head, Some(v.version)))
+}
+
+/// Builds a head from its stored root, reusing the buckets `known` already holds.
+async fn decode(app: &App, stored: StoredHead, known: Option<&Head>) -> ApiResult<Head> {
+    let mut head = Head {
+        seq: stored.seq,
+        ..Head::default()
+    };
+    for (name, rec) in stored.packages {
+        head.packages.insert(name, rec); // a head from before buckets
+    }
+    for (b, sha) in &stored.buckets {
+        let b = usize::from_str_radix(b, 16)
+            .ok()
+            .filter(|b| *b < BUCKETS)
+            .ok_or_else(|| ApiError::internal(format!("corrupt head: bucket {b:?}")))?;
+        let reused = known.and_then(|k| match k.packages.bucket(b) {
+            (records, Some(s)) if **s == **sha => Some(records.clone()),
+            _ => None,
+        });
+        let records = match reused {
+            Some(r) => r,
+            None => bucket_blob(app, sha).await?,
+        };
+        head.packages
+            .set_bucket(b, records, Some(Arc::from(sha.as_str())));
+    }
+    Ok(head)
+}
+
+/// A bucket's records from its blob.
+pub async fn bucket_blob(app: &App, sha: &str) -> ApiResult<Arc<Bucket>> {
+    let bytes = app
+        .packages
+        .get_bytes(sha)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("head bucket {sha} is missing")))?;
+    let bucket: Bucket = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::internal(format!("corrupt head bucket {sha}: {e}")))?;
+    Ok(Arc::new(bucket))
+}
+
+/// Stores the buckets of `head` that changed since read, and answers the root to write.
+pub(super) async fn store_buckets(app: &App, head: &mut Head) -> ApiResult<Vec<u8>> {
+    for b in 0..BUCKETS {
+        let (records, sha) = head.packages.bucket(b);
+        if sha.is_some() || records.is_empty() {
+            continue;
+        }
+        let records = records.clone();
+        let d = app.packages.put_bytes(to_json(&*records)?.into()).await?;
+        head.packages
+            .set_bucket(b, records, Some(Arc::from(d.sha256)));
+    }
+    let buckets = head
+        .packages
+        .roots()
+        .ok_or_else(|| ApiError::internal("a head bucket was left unstored"))?;
+    to_json(&StoredHead {
+        seq: head.seq,
+        buckets,
+        packages: Default::default(),
+    })
+}
+
+/// Keeps the head this process read or wrote last (its buckets are shared, not copied).
+pub(super) fn remember(app: &App, repo: &str, root: bytes::Bytes, head: &Head) {
+    app.heads
+        .lock()
+        .insert(repo.to_string(), (root, head.clone()));
+}

@@ -1,0 +1,166 @@
+//! A repo's package records, split into 256 buckets by the first byte of sha256(file name).
+//!
+//! The head is stored as one small root (a bucket number → the sha256 of that bucket's blob)
+//! and one immutable blob per bucket, so a commit writes only the buckets it changed and a
+//! reader that knows the previous head fetches only those: the bytes a commit moves grow with
+//! N/256, not N. In memory a bucket is an `Arc`: cloning a head costs 256 pointer copies, and
+//! a change copies one bucket (copy-on-write), which also tells the writer what changed.
+use crate::model::PackageRecord;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub const BUCKETS: usize = 256;
+
+pub type Bucket = BTreeMap<String, PackageRecord>;
+
+#[derive(Clone, Debug)]
+pub struct Records {
+    buckets: Vec<Arc<Bucket>>,
+    /// The blob each bucket was read from or last written to; None once it changed.
+    shas: Vec<Option<Arc<str>>>,
+}
+
+impl Default for Records {
+    fn default() -> Self {
+        Records {
+            buckets: vec![Arc::new(Bucket::new()); BUCKETS],
+            shas: vec![None; BUCKETS],
+        }
+    }
+}
+
+/// The bucket a file name falls in (stable forever: stored heads depend on it).
+pub fn bucket_of(filename: &str) -> usize {
+    use sha2::Digest;
+    sha2::Sha256::digest(filename.as_bytes())[0] as usize
+}
+
+impl Records {
+    pub fn get(&self, filename: &str) -> Option<&PackageRecord> {
+        self.buckets[bucket_of(filename)].get(filename)
+    }
+
+    pub fn contains_key(&self, filename: &str) -> bool {
+        self.get(filename).is_some()
+    }
+
+    pub fn insert(&mut self, filename: String, rec: PackageRecord) -> Option<PackageRecord> {
+        let b = bucket_of(&filename);
+        self.shas[b] = None;
+        Arc::make_mut(&mut self.buckets[b]).insert(filename, rec)
+    }
+
+    pub fn remove(&mut self, filename: &str) -> Option<PackageRecord> {
+        let b = bucket_of(filename);
+        if !self.buckets[b].contains_key(filename) {
+            return None;
+        }
+        self.shas[b] = None;
+        Arc::make_mut(&mut self.buckets[b]).remove(filename)
+    }
+
+    /// Every record, bucket by bucket (not in file-name order: see `sorted`).
+    pub fn values(&self) -> impl Iterator<Item = &PackageRecord> + Clone {
+        self.buckets.iter().flat_map(|b| b.values())
+    }
+
+    /// Every record in file-name order.
+    pub fn sorted(&self) -> Vec<&PackageRecord> {
+        let mut all: Vec<&PackageRecord> = self.values().collect();
+        all.sort_by(|a, b| a.filename.cmp(&b.filename));
+        all
+    }
+
+    pub fn len(&self) -> usize {
+        self.buckets.iter().map(|b| b.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buckets.iter().all(|b| b.is_empty())
+    }
+
+    /// Rewrites the records `f` answers a replacement for.
+    pub fn replace_where(&mut self, mut f: impl FnMut(&PackageRecord) -> Option<PackageRecord>) {
+        for b in 0..BUCKETS {
+            let changes: Vec<PackageRecord> = self.buckets[b].values().filter_map(&mut f).collect();
+            if changes.is_empty() {
+                continue;
+            }
+            self.shas[b] = None;
+            let bucket = Arc::make_mut(&mut self.buckets[b]);
+            for rec in changes {
+                bucket.insert(rec.filename.clone(), rec);
+            }
+        }
+    }
+
+    /// Bucket `b` and the blob it is stored in, if it is unchanged since read or written.
+    pub fn bucket(&self, b: usize) -> (&Arc<Bucket>, Option<&Arc<str>>) {
+        (&self.buckets[b], self.shas[b].as_ref())
+    }
+
+    /// Sets bucket `b` as read from (or written to) blob `sha`.
+    pub fn set_bucket(&mut self, b: usize, records: Arc<Bucket>, sha: Option<Arc<str>>) {
+        self.buckets[b] = records;
+        self.shas[b] = sha;
+    }
+
+    /// The stored form: bucket number (two hex digits) → blob, for the non-empty buckets.
+    /// None if a bucket changed since it was stored.
+    pub fn roots(&self) -> Option<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        for b in 0..BUCKETS {
+            if self.buckets[b].is_empty() {
+                continue;
+            }
+            out.insert(format!("{b:02x}"), self.shas[b].as_deref()?.to_string());
+        }
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(name: &str) -> PackageRecord {
+        PackageRecord {
+            filename: name.into(),
+            size: 1,
+            md5: String::new(),
+            sha1: String::new(),
+            sha256: name.into(),
+            sha512: String::new(),
+            hints: vec![],
+            uploaded: 0,
+            entries: BTreeMap::new(),
+            analysis: String::new(),
+            signature: None,
+        }
+    }
+
+    #[test]
+    fn a_change_unshares_only_its_bucket() {
+        let mut a = Records::default();
+        for i in 0..1000 {
+            a.insert(format!("p{i}"), rec(&format!("p{i}")));
+        }
+        for b in 0..BUCKETS {
+            let bucket = a.bucket(b).0.clone();
+            a.set_bucket(b, bucket, Some(Arc::from(format!("sha{b}"))));
+        }
+        let mut c = a.clone();
+        c.insert("new".into(), rec("new"));
+        let changed: Vec<usize> = (0..BUCKETS)
+            .filter(|&b| !Arc::ptr_eq(a.bucket(b).0, c.bucket(b).0))
+            .collect();
+        assert_eq!(changed, vec![bucket_of("new")]);
+        assert!(c.bucket(bucket_of("new")).1.is_none());
+        assert!(c.roots().is_none() && a.roots().is_some());
+        assert_eq!(c.len(), 1001);
+        assert!(c.remove("absent").is_none());
+        assert_eq!(c.remove("p7").map(|r| r.filename), Some("p7".into()));
+        let sorted: Vec<&str> = c.sorted().iter().map(|r| r.filename.as_str()).collect();
+        assert!(sorted.windows(2).all(|w| w[0] < w[1]));
+    }
+}
