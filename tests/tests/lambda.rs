@@ -184,6 +184,7 @@ fn lambda_functions_serve_apt_with_uploads_of_any_size() {
     );
     let keys_arn = k["ARN"].as_str().unwrap().to_string();
     let mut env: Vec<(String, String)> = moto.env();
+    env.push(("REPOSMITH_CHUNK_MEAN".into(), "2".into()));
     env.push(("REPOSMITH_PACKAGES".into(), packages.clone()));
     env.push(("REPOSMITH_META".into(), meta.clone()));
     env.push(("REPOSMITH_TOKEN_SECRET".into(), token_arn));

@@ -126,6 +126,8 @@ impl Server {
             .arg("--generators")
             .arg(generators)
             .args(&opts.args)
+            // Index files of many pieces even in small repos (see the core's assemble).
+            .env("REPOSMITH_CHUNK_MEAN", "2")
             .envs(opts.env.iter().map(|(k, v)| (k, v)))
             .env_remove("REPOSMITH_TOKEN")
             .stdout(Stdio::piped())

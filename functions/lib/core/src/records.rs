@@ -6,12 +6,75 @@
 //! N/256, not N. In memory a bucket is an `Arc`: cloning a head costs 256 pointer copies, and
 //! a change copies one bucket (copy-on-write), which also tells the writer what changed.
 use crate::model::PackageRecord;
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
 
 pub const BUCKETS: usize = 256;
 
-pub type Bucket = BTreeMap<String, PackageRecord>;
+/// One bucket's records by file name, stored as a JSON map. Its clash index (see
+/// `clash_keys`) is built on first use and lives as long as this version of the bucket.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Bucket {
+    records: BTreeMap<String, PackageRecord>,
+    #[serde(skip)]
+    index: OnceLock<HashMap<String, Vec<String>>>,
+}
+
+impl Clone for Bucket {
+    fn clone(&self) -> Self {
+        Bucket {
+            records: self.records.clone(),
+            index: OnceLock::new(),
+        }
+    }
+}
+
+impl Bucket {
+    pub fn get(&self, filename: &str) -> Option<&PackageRecord> {
+        self.records.get(filename)
+    }
+    pub fn values(&self) -> impl Iterator<Item = &PackageRecord> + Clone {
+        self.records.values()
+    }
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+    /// The records to edit: the index is dropped, to be built again when next asked.
+    fn edit(&mut self) -> &mut BTreeMap<String, PackageRecord> {
+        self.index = OnceLock::new();
+        &mut self.records
+    }
+    fn index(&self) -> &HashMap<String, Vec<String>> {
+        self.index.get_or_init(|| {
+            let mut index: HashMap<String, Vec<String>> = HashMap::new();
+            for rec in self.records.values() {
+                for key in clash_keys(rec) {
+                    index.entry(key).or_default().push(rec.filename.clone());
+                }
+            }
+            index
+        })
+    }
+}
+
+/// What two records must share to clash or to replace one another: a published path of a
+/// generator, or a (generator, shelf, name).
+pub fn clash_keys(rec: &PackageRecord) -> Vec<String> {
+    let mut keys = Vec::new();
+    for (gen, ids) in &rec.entries {
+        for id in ids {
+            if !id.path.is_empty() {
+                keys.push(format!("p\0{gen}\0{}", id.path));
+            }
+            keys.push(format!("n\0{gen}\0{}\0{}", id.shelf, id.name));
+        }
+    }
+    keys
+}
 
 #[derive(Clone, Debug)]
 pub struct Records {
@@ -23,7 +86,7 @@ pub struct Records {
 impl Default for Records {
     fn default() -> Self {
         Records {
-            buckets: vec![Arc::new(Bucket::new()); BUCKETS],
+            buckets: vec![Arc::new(Bucket::default()); BUCKETS],
             shas: vec![None; BUCKETS],
         }
     }
@@ -47,16 +110,18 @@ impl Records {
     pub fn insert(&mut self, filename: String, rec: PackageRecord) -> Option<PackageRecord> {
         let b = bucket_of(&filename);
         self.shas[b] = None;
-        Arc::make_mut(&mut self.buckets[b]).insert(filename, rec)
+        Arc::make_mut(&mut self.buckets[b])
+            .edit()
+            .insert(filename, rec)
     }
 
     pub fn remove(&mut self, filename: &str) -> Option<PackageRecord> {
         let b = bucket_of(filename);
-        if !self.buckets[b].contains_key(filename) {
+        if self.buckets[b].get(filename).is_none() {
             return None;
         }
         self.shas[b] = None;
-        Arc::make_mut(&mut self.buckets[b]).remove(filename)
+        Arc::make_mut(&mut self.buckets[b]).edit().remove(filename)
     }
 
     /// Every record, bucket by bucket (not in file-name order: see `sorted`).
@@ -87,11 +152,28 @@ impl Records {
                 continue;
             }
             self.shas[b] = None;
-            let bucket = Arc::make_mut(&mut self.buckets[b]);
+            let bucket = Arc::make_mut(&mut self.buckets[b]).edit();
             for rec in changes {
                 bucket.insert(rec.filename.clone(), rec);
             }
         }
+    }
+
+    /// The records sharing any of `keys` (see `clash_keys`), each once: the only ones the
+    /// clash rules need to look at, found without a pass over every record.
+    pub fn sharing(&self, keys: &[String]) -> Vec<&PackageRecord> {
+        let mut out: Vec<&PackageRecord> = Vec::new();
+        for bucket in &self.buckets {
+            let index = bucket.index();
+            for name in keys.iter().filter_map(|k| index.get(k)).flatten() {
+                if let Some(rec) = bucket.get(name) {
+                    if !out.iter().any(|o| o.filename == rec.filename) {
+                        out.push(rec);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Bucket `b` and the blob it is stored in, if it is unchanged since read or written.

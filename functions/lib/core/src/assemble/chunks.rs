@@ -23,6 +23,19 @@ use std::sync::Arc;
 const CHUNK_MEAN: u64 = 64;
 const CHUNK_MAX: usize = 512;
 
+/// `CHUNK_MEAN`, or `REPOSMITH_CHUNK_MEAN` (1 to 4096): the tests set 2, so that the real
+/// clients read files of many pieces from repos of a few packages.
+fn chunk_mean() -> u64 {
+    static MEAN: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *MEAN.get_or_init(|| {
+        std::env::var("REPOSMITH_CHUNK_MEAN")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|m| (1..=4096).contains(m))
+            .unwrap_or(CHUNK_MEAN)
+    })
+}
+
 /// A generator's entry as the head knows it: what orders and shelves it, and where its
 /// fragments are (entry `index` of the record's analysis for this generator).
 #[derive(Clone, Copy)]
@@ -254,15 +267,15 @@ async fn select(
     Ok(())
 }
 
-/// Content-defined cut points: a chunk ends after an entry whose key hashes to 0 mod
-/// CHUNK_MEAN, or at CHUNK_MAX entries.
+/// Content-defined cut points: a chunk ends after an entry whose key hashes to 0 mod the
+/// chunk mean, or at CHUNK_MAX entries.
 fn cut<'s, 'a>(slots: &'s [Slot<'a>]) -> Vec<&'s [Slot<'a>]> {
     let mut runs = Vec::new();
     let mut start = 0;
     for (i, s) in slots.iter().enumerate() {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (&s.id.name, &s.id.version, &s.id.path).hash(&mut h);
-        if h.finish() % CHUNK_MEAN == 0 || i + 1 - start >= CHUNK_MAX {
+        if h.finish() % chunk_mean() == 0 || i + 1 - start >= CHUNK_MAX {
             runs.push(&slots[start..=i]);
             start = i + 1;
         }

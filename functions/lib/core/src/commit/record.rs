@@ -67,8 +67,10 @@ pub fn insert_record(
         }
         return Err(exists_with_other_content(&rec.filename, &old.sha256));
     }
-    let replaced = replaced_by(head, rec, one_version);
-    for other in head.packages.values() {
+    // Only records sharing a path or a (generator, shelf, name) can clash or be replaced.
+    let near = head.packages.sharing(&crate::records::clash_keys(rec));
+    let replaced = replaced_by(&near, rec, one_version);
+    for other in &near {
         if !replaced.contains(&other.filename) {
             refuse_clash(rec, other)?;
         }
@@ -82,9 +84,12 @@ pub fn insert_record(
 
 /// For generators whose clients take one version per name, the upload replaces the packages
 /// holding the same name on the same shelf (repo-add's behaviour).
-fn replaced_by(head: &Head, rec: &PackageRecord, one_version: &[String]) -> Vec<String> {
-    head.packages
-        .values()
+fn replaced_by(
+    near: &[&PackageRecord],
+    rec: &PackageRecord,
+    one_version: &[String],
+) -> Vec<String> {
+    near.iter()
         .filter(|other| {
             rec.entries.iter().any(|(gen, ids)| {
                 one_version.contains(gen)
