@@ -45,8 +45,15 @@ pub struct Slot<'a> {
     pub index: usize,
 }
 
+/// The host's stable order (name, version, path), then the file name, so that a full render
+/// and an incremental one cut the same chunks.
 pub fn slot_order(a: &Slot, b: &Slot) -> std::cmp::Ordering {
-    (&a.id.name, &a.id.version, &a.id.path).cmp(&(&b.id.name, &b.id.version, &b.id.path))
+    (&a.id.name, &a.id.version, &a.id.path, &a.rec.filename).cmp(&(
+        &b.id.name,
+        &b.id.version,
+        &b.id.path,
+        &b.rec.filename,
+    ))
 }
 
 /// Bytes kept in memory with the sha256 they are stored under.
