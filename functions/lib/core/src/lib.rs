@@ -12,6 +12,7 @@ pub mod app;
 pub mod assemble;
 pub mod body;
 pub mod commit;
+pub mod counting;
 #[cfg(test)]
 mod commit_tests;
 pub mod digest;
