@@ -21,9 +21,9 @@
 #              p50/p99; after each, the package must be listed in the published index (debs:
 #              in a Packages.xz whose sha256 the InRelease names);
 #   memory     the server's VmRSS after the step and its peak so far (VmHWM);
-#   requests   store calls per upload, by kind, from the server's GET /metrics read before and
-#              after the single uploads (exact: one at a time) and the bulk load (with group
-#              commit: 8 in flight); on STORES=moto also the S3 and DynamoDB requests sent;
+#   requests   store calls per upload, by kind, from the server's GET /metrics read around each
+#              single upload (exact: one at a time) and the bulk load (with group commit: 8 in
+#              flight); on STORES=moto also the S3 and DynamoDB requests sent;
 #   rebuild    at REBUILD_AT sizes (default 1,000, N/10, 10,000 and N, those up to N): `manage-repo
 #              rebuild` (peak memory over it alone), next to the reference tool on the same files:
 #              apt-ftparchive packages + gzip + xz + release + gpg sign (deb), createrepo_c
@@ -245,11 +245,13 @@ for SIZE in "${SIZES[@]}"; do
     CUR=$n
     log "size $CUR: loaded $bulk in $(secs "$us") s ($rate packages/s)"
   fi
-  # single uploads, one at a time
-  [ "$HAVE_METRICS" = 1 ] && store_counts > "$W/c0"
-  : > "$W/lat"
+  # single uploads, one at a time; the counters are read around each upload alone (the index
+  # checks in between read the stores too)
+  : > "$W/lat"; : > "$W/single.raw"
   for (( i = CUR; i < CUR + singles; i++ )); do
+    [ "$HAVE_METRICS" = 1 ] && store_counts > "$W/c0"
     read -r code t < <(upload "${FILES[i]}")
+    if [ "$HAVE_METRICS" = 1 ]; then store_counts > "$W/c1"; counts_diff "$W/c0" "$W/c1" 1 >> "$W/single.raw"; fi
     case $code in 200|201) ;; *)
       STOPPED="a single upload at $CUR packages answered HTTP $code after $t s"
       [ "$code" = 000 ] && STOPPED="a single upload at $CUR packages ran out of STEP_TIMEOUT (${STEP_TIMEOUT} s)"
@@ -263,8 +265,7 @@ for SIZE in "${SIZES[@]}"; do
   CUR=$(( CUR + singles ))
   calls_single="-" wire_single="-"
   if [ "$HAVE_METRICS" = 1 ]; then
-    store_counts > "$W/c1"
-    counts_diff "$W/c0" "$W/c1" "$singles" > "$W/single.$SIZE"
+    awk -v n="$singles" '{ s[$1] += $2 } END { for (k in s) printf "%s %.1f\n", k, s[k] / n }' "$W/single.raw" | sort > "$W/single.$SIZE"
     cut -d' ' -f1 "$W/single.$SIZE" >> "$W/kinds"
     calls_single=$(sum_kinds "$W/single.$SIZE" '^(meta|packages)[.]')
     [ "$STORES" = moto ] && wire_single=$(sum_kinds "$W/single.$SIZE" '^(S3|DynamoDB)[.]')
@@ -329,7 +330,8 @@ plot() { # SUFFIX TITLE YLABEL "COLUMN:TITLE"... (columns of the .tsv, or of -re
     col=${spec%%:*} t=${spec#*:} file=$OUT.tsv
     case $col in r*) col=${col#r}; file=$OUT-rebuild.tsv ;; esac
     cmds+=("'$file' using 1:(valid($col) ? column($col) : NaN) with linespoints title '$t'")
-    if [ -n "${COMPARE:-}" ]; then
+    # the reference tool's curve is the same in both runs: drawn once
+    if [ -n "${COMPARE:-}" ] && [ "$spec" != "r4:$REF_TOOL" ]; then
       f=$COMPARE; [ "$file" = "$OUT-rebuild.tsv" ] && f=${COMPARE%.tsv}-rebuild.tsv
       if [ -s "$f" ]; then cmds+=("'$f' using 1:(valid($col) ? column($col) : NaN) with linespoints dashtype 2 title '$t ($(basename "${f%.tsv}"))'"); fi
     fi
