@@ -220,7 +220,10 @@ for SIZE in "${SIZES[@]}"; do
     T=$(now_us) rc=0
     for (( i = CUR; i < CUR + bulk; i += 1000 )); do
       b=$(( CUR + bulk - i < 1000 ? CUR + bulk - i : 1000 ))
-      step "${CLI[@]}" add -j "$JOBS" "$REPO" "${FILES[@]:i:b}" >"$W/add.out" 2>&1 || { rc=$?; break; }
+      # the step's batches share one STEP_TIMEOUT
+      left=$(( STEP_TIMEOUT - ($(now_us) - T) / 1000000 ))
+      [ "$left" -gt 0 ] || { rc=124; break; }
+      STEP_TIMEOUT=$left step "${CLI[@]}" add -j "$JOBS" "$REPO" "${FILES[@]:i:b}" >"$W/add.out" 2>&1 || { rc=$?; break; }
     done
     us=$(( $(now_us) - T ))
     if [ "$rc" != 0 ]; then
