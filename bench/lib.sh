@@ -261,3 +261,23 @@ store_counts() {
 counts_diff() {
   awk -v n="$3" 'NR == FNR { b[$1] = $2; next } { d = $2 - b[$1]; if (d > 0) printf "%s %.1f\n", $1, d / n }' "$1" "$2"
 }
+
+# ftparchive_script FILE: the reference apt publish as a bash script taking TREE TMPDIR KEYID:
+# apt-ftparchive packages > Packages, gzip -9n, xz, release, gpg clearsign + detached signature
+# (TREE has pool/main and dists/stable/main/binary-amd64)
+ftparchive_script() {
+  cat > "$1" <<'EOF'
+set -euo pipefail
+cd "$1"
+D=dists/stable/main/binary-amd64
+apt-ftparchive --arch amd64 packages pool/main > "$D/Packages"
+gzip -9kfn "$D/Packages"
+xz -kf "$D/Packages"
+apt-ftparchive -o APT::FTPArchive::Release::Origin=bench -o APT::FTPArchive::Release::Suite=stable \
+  -o APT::FTPArchive::Release::Codename=stable -o APT::FTPArchive::Release::Architectures=amd64 \
+  -o APT::FTPArchive::Release::Components=main release dists/stable > "$2/Release.tmp"
+mv "$2/Release.tmp" dists/stable/Release
+gpg --batch --quiet --yes --default-key "$3" --clearsign -o dists/stable/InRelease dists/stable/Release
+gpg --batch --quiet --yes --default-key "$3" -abs -o dists/stable/Release.gpg dists/stable/Release
+EOF
+}

@@ -154,32 +154,19 @@ ref_run() { # SIZE: the reference tool on FILES[0..SIZE), timed; sets REF_S, REF
     rpm) mkdir -p "$R/Packages"; printf '%s\0' "${FILES[@]:0:s}" | xargs -0 ln -t "$R/Packages" ;;
     pacman) mkdir -p "$R/pool" "$R/db"; printf '%s\0' "${FILES[@]:0:s}" | xargs -0 ln -t "$R/pool" ;;
   esac
-  timed_runs "ref-$s" bash "$W/ref.sh" "$R" "$KEYID"
+  timed_runs "ref-$s" bash "$W/ref.sh" "$R" "$W" "$KEYID"
   REF_S=$REF_MED REF_MIB=$(kib_to_mib "$REF_RSS")
 }
 case $FORMAT in
   deb) REF_TOOL="apt-ftparchive + gzip + xz + release + gpg"
-    cat > "$W/ref.sh" <<'SH'
-set -euo pipefail
-cd "$1"
-D=dists/stable/main/binary-amd64
-apt-ftparchive --arch amd64 packages pool/main > "$D/Packages"
-gzip -9kfn "$D/Packages"
-xz -kf "$D/Packages"
-apt-ftparchive -o APT::FTPArchive::Release::Origin=bench -o APT::FTPArchive::Release::Suite=stable \
-  -o APT::FTPArchive::Release::Codename=stable -o APT::FTPArchive::Release::Architectures=amd64 \
-  -o APT::FTPArchive::Release::Components=main release dists/stable > Release.tmp
-mv Release.tmp dists/stable/Release
-gpg --batch --quiet --yes --default-key "$2" --clearsign -o dists/stable/InRelease dists/stable/Release
-gpg --batch --quiet --yes --default-key "$2" -abs -o dists/stable/Release.gpg dists/stable/Release
-SH
+    ftparchive_script "$W/ref.sh"
     ;;
   rpm) REF_TOOL="createrepo_c --no-database + gpg"
     cat > "$W/ref.sh" <<'SH'
 set -euo pipefail
 rm -rf "$1/repodata"
 createrepo_c --quiet --no-database "$1"
-gpg --batch --quiet --yes --default-key "$2" --detach-sign --armor -o "$1/repodata/repomd.xml.asc" "$1/repodata/repomd.xml"
+gpg --batch --quiet --yes --default-key "$3" --detach-sign --armor -o "$1/repodata/repomd.xml.asc" "$1/repodata/repomd.xml"
 SH
     ;;
   pacman) REF_TOOL="repo-add (unsigned)"
