@@ -32,7 +32,9 @@ fn metrics_count_store_calls_by_kind() {
     let server = Server::start(&tmp().join("data"));
     let m = server.get("/metrics");
     assert_eq!(m.status, 200, "{}", m.text());
-    assert!(m.text().contains("# TYPE reposmith_store_calls_total counter"));
+    assert!(m
+        .text()
+        .contains("# TYPE reposmith_store_calls_total counter"));
     let before = calls(&m.text());
     assert!(before.contains_key("meta.put_if") && before.contains_key("packages.put"));
 
@@ -42,8 +44,14 @@ fn metrics_count_store_calls_by_kind() {
     let after = calls(&server.get("/metrics/").text());
     let moved = |k: &str| after[k] - before[k];
     // The upload stored the package and committed metadata by compare-and-set.
-    assert!(moved("packages.put") + moved("packages.put_bytes") >= 1, "{after:?}");
-    assert!(moved("meta.put_if") + moved("meta.transact") >= 1, "{after:?}");
+    assert!(
+        moved("packages.put") + moved("packages.put_bytes") >= 1,
+        "{after:?}"
+    );
+    assert!(
+        moved("meta.put_if") + moved("meta.transact") >= 1,
+        "{after:?}"
+    );
     assert!(after.values().sum::<u64>() > before.values().sum::<u64>());
 
     // "metrics" is a route, so it is not a repo name.

@@ -40,7 +40,10 @@ pub struct StoreCounts {
 impl StoreCounts {
     /// `(store, call, count)` for every call, in a fixed order (`meta` then `packages`).
     pub fn counts(&self) -> Vec<(&'static str, &'static str, u64)> {
-        let meta = META_CALLS.iter().zip(&self.meta).map(|(c, n)| ("meta", *c, n));
+        let meta = META_CALLS
+            .iter()
+            .zip(&self.meta)
+            .map(|(c, n)| ("meta", *c, n));
         let packages = PACKAGE_CALLS
             .iter()
             .zip(&self.packages)
@@ -187,7 +190,7 @@ impl PackageStore for CountedPackages {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::{MemMeta, MemBlobs};
+    use crate::testkit::{MemBlobs, MemMeta};
 
     #[test]
     fn the_indexes_name_the_calls() {

@@ -12,9 +12,9 @@ pub mod app;
 pub mod assemble;
 pub mod body;
 pub mod commit;
-pub mod counting;
 #[cfg(test)]
 mod commit_tests;
+pub mod counting;
 pub mod digest;
 pub mod error;
 pub mod gc;
