@@ -237,11 +237,11 @@ for SIZE in "${SIZES[@]}"; do
   fi
   # single uploads, one at a time; the counters are read around each upload alone (the index
   # checks in between read the stores too)
-  : > "$W/lat"; : > "$W/single.raw"
+  : > "$W/lat"; : > "$W/singles.raw"
   for (( i = CUR; i < CUR + singles; i++ )); do
     [ "$HAVE_METRICS" = 1 ] && store_counts > "$W/c0"
     read -r code t < <(upload "${FILES[i]}")
-    if [ "$HAVE_METRICS" = 1 ]; then store_counts > "$W/c1"; counts_diff "$W/c0" "$W/c1" 1 >> "$W/single.raw"; fi
+    if [ "$HAVE_METRICS" = 1 ]; then store_counts > "$W/c1"; counts_diff "$W/c0" "$W/c1" 1 >> "$W/singles.raw"; fi
     case $code in 200|201) ;; *)
       STOPPED="a single upload at $CUR packages answered HTTP $code after $t s"
       [ "$code" = 000 ] && STOPPED="a single upload at $CUR packages ran out of STEP_TIMEOUT (${STEP_TIMEOUT} s)"
@@ -255,7 +255,7 @@ for SIZE in "${SIZES[@]}"; do
   CUR=$(( CUR + singles ))
   calls_single="-" wire_single="-"
   if [ "$HAVE_METRICS" = 1 ]; then
-    awk -v n="$singles" '{ s[$1] += $2 } END { for (k in s) printf "%s %.1f\n", k, s[k] / n }' "$W/single.raw" | sort > "$W/single.$SIZE"
+    awk -v n="$singles" '{ s[$1] += $2 } END { for (k in s) printf "%s %.1f\n", k, s[k] / n }' "$W/singles.raw" | sort > "$W/single.$SIZE"
     cut -d' ' -f1 "$W/single.$SIZE" >> "$W/kinds"
     calls_single=$(sum_kinds "$W/single.$SIZE" '^(meta|packages)[.]')
     [ "$STORES" = moto ] && wire_single=$(sum_kinds "$W/single.$SIZE" '^(S3|DynamoDB)[.]')
