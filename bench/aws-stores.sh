@@ -16,8 +16,6 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_args aws-stores.sh 100 3 awsdebs "$@"
 command -v moto_server >/dev/null || die "moto_server not found (pip install 'moto[s3,dynamodb]' flask flask-cors)"
-MPID=""
-stop_moto() { if [ -n "$MPID" ]; then kill "$MPID" 2>/dev/null || true; wait "$MPID" 2>/dev/null || true; fi; }
 
 bench_init
 trap 'stop_moto; bench_cleanup' EXIT
@@ -59,13 +57,8 @@ run() {
 printf '%-22s %10s %10s %14s\n' "stores (N=$N)" "upload p50" "p99 (ms)" "rebuild med (s)" > "$W/table"
 SERVE_ARGS="" run local-file
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-moto_server -H 127.0.0.1 -p "$PORT" >"$W/moto.log" 2>&1 &
-MPID=$!
-for _ in $(seq 300); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/moto-api/" && break; sleep 0.1; done
-export AWS_ENDPOINT_URL=http://127.0.0.1:$PORT AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
-"$BIN" init-stores --packages s3://bench/r --meta dynamodb://bench >/dev/null
-SERVE_ARGS="--packages s3://bench/r --meta dynamodb://bench" run s3+dynamodb-moto
+start_moto # lib.sh: sets SERVE_ARGS
+run s3+dynamodb-moto
 
 cat "$W/table"
 echo

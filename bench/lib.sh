@@ -218,3 +218,66 @@ start_server() {
   export REPOSMITH_URL=$URL
   log "server pid $SPID at $URL ready in $(secs $(( $(now_us) - t )))s, VmHWM $(kib_to_mib "$(hwm_kib)") MiB"
 }
+
+# ---------------------------------------------------------------- added for scale.sh
+MPID=""
+
+# start_moto: a moto server (S3 + DynamoDB) on a free 127.0.0.1 port, the AWS_* variables
+# pointing at it (exported), the bucket and table made with `init-stores`, and SERVE_ARGS set
+# for start_server. The caller's EXIT trap calls stop_moto.
+start_moto() {
+  command -v moto_server >/dev/null || die "moto_server not found (pip install 'moto[s3,dynamodb]' flask flask-cors)"
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+  moto_server -H 127.0.0.1 -p "$port" >"$W/moto.log" 2>&1 &
+  MPID=$!
+  for _ in $(seq 300); do curl -fs -o /dev/null "http://127.0.0.1:$port/moto-api/" && break; sleep 0.1; done
+  export AWS_ENDPOINT_URL=http://127.0.0.1:$port AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+  "$BIN" init-stores --packages s3://bench/r --meta dynamodb://bench >/dev/null
+  SERVE_ARGS="--packages s3://bench/r --meta dynamodb://bench"
+  log "moto at $AWS_ENDPOINT_URL (pid $MPID)"
+}
+stop_moto() { if [ -n "$MPID" ]; then kill "$MPID" 2>/dev/null || true; wait "$MPID" 2>/dev/null || true; MPID=""; fi; }
+
+# rss_kib: the server's resident memory now (VmRSS, KiB)
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$SPID/status"; }
+
+# percentile P: the P-th percentile (nearest rank) of the numbers on stdin
+percentile() { sort -n | awk -v p="$1" '{a[NR]=$1} END {if (NR==0) exit 1; i=int(NR*p/100+0.999); if (i<1) i=1; print a[i]}'; }
+
+# store_counts: the server's counters from GET /metrics as "store.call N" lines
+# (meta.get, packages.put, ...; S3.GET, DynamoDB.PutItem on AWS backends); fails when the server
+# has no /metrics (binaries older than it)
+store_counts() {
+  curl -fsS "$URL/metrics" 2>/dev/null | awk '
+    /^reposmith_store_calls_total\{/ { match($0, /store="[^"]*"/); s = substr($0, RSTART+7, RLENGTH-8)
+      match($0, /call="[^"]*"/); c = substr($0, RSTART+6, RLENGTH-7); print s "." c, $NF }
+    /^reposmith_backend_requests_total\{/ { match($0, /service="[^"]*"/); s = substr($0, RSTART+9, RLENGTH-10)
+      match($0, /operation="[^"]*"/); c = substr($0, RSTART+11, RLENGTH-12); print s "." c, $NF }'
+}
+
+# counts_diff BEFORE AFTER UPLOADS: per kind, (after - before) / UPLOADS as "kind value" lines
+# (kinds that moved only)
+counts_diff() {
+  awk -v n="$3" 'NR == FNR { b[$1] = $2; next } { d = $2 - b[$1]; if (d > 0) printf "%s %.1f\n", $1, d / n }' "$1" "$2"
+}
+
+# ftparchive_script FILE: the reference apt publish as a bash script taking TREE TMPDIR KEYID:
+# apt-ftparchive packages > Packages, gzip -9n, xz, release, gpg clearsign + detached signature
+# (TREE has pool/main and dists/stable/main/binary-amd64)
+ftparchive_script() {
+  cat > "$1" <<'EOF'
+set -euo pipefail
+cd "$1"
+D=dists/stable/main/binary-amd64
+apt-ftparchive --arch amd64 packages pool/main > "$D/Packages"
+gzip -9kfn "$D/Packages"
+xz -kf "$D/Packages"
+apt-ftparchive -o APT::FTPArchive::Release::Origin=bench -o APT::FTPArchive::Release::Suite=stable \
+  -o APT::FTPArchive::Release::Codename=stable -o APT::FTPArchive::Release::Architectures=amd64 \
+  -o APT::FTPArchive::Release::Components=main release dists/stable > "$2/Release.tmp"
+mv "$2/Release.tmp" dists/stable/Release
+gpg --batch --quiet --yes --default-key "$3" --clearsign -o dists/stable/InRelease dists/stable/Release
+gpg --batch --quiet --yes --default-key "$3" -abs -o dists/stable/Release.gpg dists/stable/Release
+EOF
+}

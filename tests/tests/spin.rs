@@ -355,6 +355,7 @@ fn spin_toml_is_complete() {
         ("Upload", "/repos/r/uploads/id"),
         ("Tree", "/repos/r/dist/dists/stable/InRelease"),
         ("Generators", "/generators/"),
+        ("Metrics", "/metrics"),
         ("VieterRepo", "/r"),
         ("VieterPublish", "/r/publish"),
         ("VieterArch", "/r/x86_64"),
@@ -385,5 +386,5 @@ fn spin_toml_is_complete() {
         })
         .filter(|v| !v.is_empty() && v != "NotFound")
         .count();
-    assert_eq!(variants, 15, "a route was added to routes.rs: list it here");
+    assert_eq!(variants, 16, "a route was added to routes.rs: list it here");
 }

@@ -110,6 +110,7 @@ pub async fn open(
 
     let signer = Arc::new(pgp_signer(key, rsa, packages.clone())?);
     let mut app = reposmith_native::app(meta, packages, signer, token);
+    app.backend_counts = Some(reposmith_stores::request_counts);
     let host = WasmHost::new(Some(data.join("cache")), Limits::default())?;
     let uploaded = data.join("generators");
     install_generators(&app, &host, generators, &uploaded)?;

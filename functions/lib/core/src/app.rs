@@ -1,11 +1,12 @@
 //! The application state every handler receives: stores, generators, signer, token.
 use crate::commit::{CommitState, PublishState};
+use crate::counting::StoreCounts;
 use crate::error::Panicked;
 use crate::generator::{Generator, Signer};
 use crate::model::{Analysis, Manifest};
 use crate::store::{MetaStore, PackageStore};
 use futures::future::BoxFuture;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -31,6 +32,11 @@ pub struct App {
     pub loader: Option<Arc<dyn GeneratorLoader>>,
     /// How long earlier generations stay readable after they are replaced.
     pub grace: Duration,
+    /// Calls into `meta` and `packages` (which `new` wraps in counters), for `GET /metrics`.
+    pub store_counts: Arc<StoreCounts>,
+    /// What the backends sent on the wire (`S3.GET`, `DynamoDB.PutItem`, ...), when the
+    /// adapter counts it; shown by `GET /metrics` beside `store_counts`.
+    pub backend_counts: Option<fn() -> BTreeMap<String, u64>>,
     /// Immutable blobs decoded once (content-addressed, so never stale).
     pub(crate) analyses: Lock<HashMap<String, Arc<Analysis>>>,
     pub(crate) manifests: Lock<HashMap<String, Arc<Manifest>>>,
@@ -71,6 +77,8 @@ impl App {
         token: String,
         runtime: Arc<dyn Runtime>,
     ) -> Self {
+        let store_counts = Arc::new(StoreCounts::default());
+        let (meta, packages) = crate::counting::counted(meta, packages, store_counts.clone());
         App {
             meta,
             packages,
@@ -80,6 +88,8 @@ impl App {
             runtime,
             loader: None,
             grace: Duration::from_secs(3600),
+            store_counts,
+            backend_counts: None,
             analyses: Lock::default(),
             manifests: Lock::default(),
             publishers: Lock::default(),

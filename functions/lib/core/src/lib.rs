@@ -14,6 +14,7 @@ pub mod body;
 pub mod commit;
 #[cfg(test)]
 mod commit_tests;
+pub mod counting;
 pub mod digest;
 pub mod error;
 pub mod gc;

@@ -26,6 +26,8 @@ pub enum Route {
     Tree(String, String),
     /// `/generators/`
     Generators,
+    /// `/metrics`: store call counts, Prometheus text.
+    Metrics,
     /// Vieter's pacman routes, for its users to switch: `/{repo}`, `/{repo}/publish`,
     /// `/{repo}/{arch}`, `/{repo}/{arch}/{filename}`.
     VieterRepo(String),
@@ -36,7 +38,7 @@ pub enum Route {
 }
 
 /// Top-level names of the main API: never Vieter repos, and refused as repo names.
-pub const RESERVED: &[&str] = &["repos", "generators"];
+pub const RESERVED: &[&str] = &["repos", "generators", "metrics"];
 
 /// Decodes a path into segments; `None` if a segment is not valid UTF-8 after decoding.
 pub fn segments(path: &str) -> Option<Vec<String>> {
@@ -65,6 +67,7 @@ pub fn route(path: &str) -> Route {
         [] => Route::Root,
         ["repos"] => Route::Repos,
         ["generators"] => Route::Generators,
+        ["metrics"] => Route::Metrics,
         ["repos", repo] => Route::Repo(repo.to_string()),
         ["repos", repo, "rebuild"] => Route::Rebuild(repo.to_string()),
         ["repos", repo, "packages"] => Route::Packages(repo.to_string()),
@@ -134,6 +137,7 @@ mod tests {
         assert_eq!(route("/repos/a/dist/a%2F..%2Fb"), Route::NotFound);
         assert_eq!(route("/repos/a/key.asc"), Route::Key("a".into()));
         assert_eq!(route("/generators/"), Route::Generators);
+        assert_eq!(route("/metrics"), Route::Metrics);
         assert_eq!(route("/a/b/c/d"), Route::NotFound);
         assert_eq!(route("/bur/publish"), Route::VieterPublish("bur".into()));
         assert_eq!(

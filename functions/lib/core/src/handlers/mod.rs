@@ -4,6 +4,7 @@
 mod generators_add;
 mod generators_list;
 mod key_get;
+mod metrics_get;
 mod package_add;
 mod package_delete;
 mod package_get;
@@ -63,6 +64,7 @@ async fn dispatch(app: &App, req: Request) -> ApiResult<Response> {
             tree_get::get(app, &repo, &path, m == Method::HEAD).await
         }
         (Route::Generators, Method::GET | Method::HEAD) => generators_list::get(app).await,
+        (Route::Metrics, Method::GET | Method::HEAD) => metrics_get::get(app).await,
         (Route::Generators, Method::POST) => generators_add::post(app, req).await,
         (Route::VieterRepo(repo), Method::DELETE) => repo_delete::delete(app, &repo).await,
         (Route::VieterPublish(repo), Method::POST | Method::PUT) => {

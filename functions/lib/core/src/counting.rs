@@ -1,0 +1,258 @@
+//! Store calls counted by kind, always on: `App::new` wraps both stores in counters (one
+//! relaxed atomic add per call), and `GET /metrics` shows the totals. The benchmarks read them
+//! before and after a batch of uploads to print store requests per upload, the figure that
+//! must stay flat as a repo grows. These are the calls the core makes; what a backend sends on
+//! the wire for them (S3 and DynamoDB requests, retries included) is counted by the adapter
+//! and shown beside them (`App::backend_counts`).
+use crate::body::ByteStream;
+use crate::digest::Digests;
+use crate::generator::{Facts, PackageReader};
+use crate::store::{Cas, MetaStore, PackageStore, Result, Versioned, Write};
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The metadata store's calls, in the order `counts` lists them.
+pub const META_CALLS: &[&str] = &["get", "put_if", "delete_if", "list", "transact", "spilled"];
+/// The package store's calls, in the order `counts` lists them.
+pub const PACKAGE_CALLS: &[&str] = &[
+    "put",
+    "put_bytes",
+    "get",
+    "get_bytes",
+    "size",
+    "delete",
+    "reader",
+    "presigned_get",
+    "presigned_put",
+    "adopt",
+    "list",
+];
+
+/// Calls made since start, per store and call.
+#[derive(Default)]
+pub struct StoreCounts {
+    meta: [AtomicU64; META_CALLS.len()],
+    packages: [AtomicU64; PACKAGE_CALLS.len()],
+}
+
+impl StoreCounts {
+    /// `(store, call, count)` for every call, in a fixed order (`meta` then `packages`).
+    pub fn counts(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let meta = META_CALLS
+            .iter()
+            .zip(&self.meta)
+            .map(|(c, n)| ("meta", *c, n));
+        let packages = PACKAGE_CALLS
+            .iter()
+            .zip(&self.packages)
+            .map(|(c, n)| ("packages", *c, n));
+        meta.chain(packages)
+            .map(|(s, c, n)| (s, c, n.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    fn meta(&self, call: usize) {
+        self.meta[call].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn package(&self, call: usize) {
+        self.packages[call].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Both stores wrapped so that every call counts in `counts`.
+pub fn counted(
+    meta: Arc<dyn MetaStore>,
+    packages: Arc<dyn PackageStore>,
+    counts: Arc<StoreCounts>,
+) -> (Arc<dyn MetaStore>, Arc<dyn PackageStore>) {
+    (
+        Arc::new(CountedMeta {
+            inner: meta,
+            counts: counts.clone(),
+        }),
+        Arc::new(CountedPackages {
+            inner: packages,
+            counts,
+        }),
+    )
+}
+
+struct CountedMeta {
+    inner: Arc<dyn MetaStore>,
+    counts: Arc<StoreCounts>,
+}
+
+// Indexes into META_CALLS / PACKAGE_CALLS (a unit test checks they match the names).
+const M_GET: usize = 0;
+const M_PUT_IF: usize = 1;
+const M_DELETE_IF: usize = 2;
+const M_LIST: usize = 3;
+const M_TRANSACT: usize = 4;
+const M_SPILLED: usize = 5;
+const P_PUT: usize = 0;
+const P_PUT_BYTES: usize = 1;
+const P_GET: usize = 2;
+const P_GET_BYTES: usize = 3;
+const P_SIZE: usize = 4;
+const P_DELETE: usize = 5;
+const P_READER: usize = 6;
+const P_PRESIGNED_GET: usize = 7;
+const P_PRESIGNED_PUT: usize = 8;
+const P_ADOPT: usize = 9;
+const P_LIST: usize = 10;
+
+#[async_trait]
+impl MetaStore for CountedMeta {
+    async fn get(&self, key: &str) -> Result<Option<Versioned>> {
+        self.counts.meta(M_GET);
+        self.inner.get(key).await
+    }
+    async fn put_if(&self, key: &str, value: Bytes, expected: Option<u64>) -> Cas<u64> {
+        self.counts.meta(M_PUT_IF);
+        self.inner.put_if(key, value, expected).await
+    }
+    async fn delete_if(&self, key: &str, expected: u64) -> Cas<()> {
+        self.counts.meta(M_DELETE_IF);
+        self.inner.delete_if(key, expected).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        self.counts.meta(M_LIST);
+        self.inner.list(prefix).await
+    }
+    // One call, whatever the backend does with it (the file store's default applies the
+    // writes one by one without coming back through this wrapper).
+    async fn transact(&self, ops: Vec<Write>) -> Cas<()> {
+        self.counts.meta(M_TRANSACT);
+        self.inner.transact(ops).await
+    }
+    async fn spilled(&self) -> Result<Vec<String>> {
+        self.counts.meta(M_SPILLED);
+        self.inner.spilled().await
+    }
+}
+
+struct CountedPackages {
+    inner: Arc<dyn PackageStore>,
+    counts: Arc<StoreCounts>,
+}
+
+#[async_trait]
+impl PackageStore for CountedPackages {
+    async fn put(&self, body: ByteStream) -> Result<Digests> {
+        self.counts.package(P_PUT);
+        self.inner.put(body).await
+    }
+    async fn put_bytes(&self, data: Bytes) -> Result<Digests> {
+        self.counts.package(P_PUT_BYTES);
+        self.inner.put_bytes(data).await
+    }
+    async fn get(&self, sha256: &str, offset: u64, len: Option<u64>) -> Result<Option<ByteStream>> {
+        self.counts.package(P_GET);
+        self.inner.get(sha256, offset, len).await
+    }
+    async fn get_bytes(&self, sha256: &str) -> Result<Option<Bytes>> {
+        self.counts.package(P_GET_BYTES);
+        self.inner.get_bytes(sha256).await
+    }
+    async fn size(&self, sha256: &str) -> Result<Option<u64>> {
+        self.counts.package(P_SIZE);
+        self.inner.size(sha256).await
+    }
+    async fn delete(&self, sha256: &str) -> Result<()> {
+        self.counts.package(P_DELETE);
+        self.inner.delete(sha256).await
+    }
+    async fn reader(&self, facts: Facts) -> Result<Arc<dyn PackageReader>> {
+        self.counts.package(P_READER);
+        self.inner.reader(facts).await
+    }
+    async fn presigned_get(&self, sha256: &str, filename: &str) -> Result<Option<String>> {
+        self.counts.package(P_PRESIGNED_GET);
+        self.inner.presigned_get(sha256, filename).await
+    }
+    async fn presigned_put(&self, id: &str) -> Result<Option<String>> {
+        self.counts.package(P_PRESIGNED_PUT);
+        self.inner.presigned_put(id).await
+    }
+    async fn adopt(&self, id: &str) -> Result<Option<Digests>> {
+        self.counts.package(P_ADOPT);
+        self.inner.adopt(id).await
+    }
+    async fn list(&self) -> Result<Vec<(String, u64)>> {
+        self.counts.package(P_LIST);
+        self.inner.list().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{MemBlobs, MemMeta};
+
+    #[test]
+    fn the_indexes_name_the_calls() {
+        let m = [
+            (M_GET, "get"),
+            (M_PUT_IF, "put_if"),
+            (M_DELETE_IF, "delete_if"),
+            (M_LIST, "list"),
+            (M_TRANSACT, "transact"),
+            (M_SPILLED, "spilled"),
+        ];
+        assert!(m.iter().all(|(i, n)| META_CALLS[*i] == *n));
+        let p = [
+            (P_PUT, "put"),
+            (P_PUT_BYTES, "put_bytes"),
+            (P_GET, "get"),
+            (P_GET_BYTES, "get_bytes"),
+            (P_SIZE, "size"),
+            (P_DELETE, "delete"),
+            (P_READER, "reader"),
+            (P_PRESIGNED_GET, "presigned_get"),
+            (P_PRESIGNED_PUT, "presigned_put"),
+            (P_ADOPT, "adopt"),
+            (P_LIST, "list"),
+        ];
+        assert!(p.iter().all(|(i, n)| PACKAGE_CALLS[*i] == *n));
+    }
+
+    #[test]
+    fn every_call_counts_once_by_kind() {
+        let counts = Arc::new(StoreCounts::default());
+        let (meta, packages) = counted(
+            Arc::new(MemMeta::default()),
+            Arc::new(MemBlobs::default()),
+            counts.clone(),
+        );
+        futures::executor::block_on(async {
+            meta.put_if("k", Bytes::from_static(b"v"), None)
+                .await
+                .unwrap()
+                .unwrap();
+            meta.get("k").await.unwrap().unwrap();
+            meta.get("absent").await.unwrap();
+            let d = packages
+                .put_bytes(Bytes::from_static(b"blob"))
+                .await
+                .unwrap();
+            packages.size(&d.sha256).await.unwrap();
+        });
+        let got: Vec<_> = counts
+            .counts()
+            .into_iter()
+            .filter(|(_, _, n)| *n > 0)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("meta", "get", 2),
+                ("meta", "put_if", 1),
+                ("packages", "put_bytes", 1),
+                ("packages", "size", 1),
+            ]
+        );
+    }
+}
