@@ -40,6 +40,11 @@ pub struct App {
     pub(crate) committers: Lock<HashMap<String, CommitState>>,
     /// Per repo and generator: what its last `finish` was given (a digest) and made.
     pub(crate) finished: Lock<HashMap<String, Finished>>,
+    /// Per repo: its published pointer as last read, decoded, and its config; checked
+    /// against the store once per request (`commit::load_published`), never served stale.
+    pub(crate) views: Lock<HashMap<String, Arc<crate::commit::RepoView>>>,
+    /// Small served blobs, whole (content-addressed, so never stale), by sha256.
+    pub(crate) blobs: Lock<crate::respond::BlobCache>,
 }
 
 /// A digest of a generator's `finish` inputs, and the (path, blob) pairs it made.
@@ -79,6 +84,8 @@ impl App {
             publishers: Lock::default(),
             committers: Lock::default(),
             finished: Lock::default(),
+            views: Lock::default(),
+            blobs: Lock::default(),
         }
     }
 
