@@ -26,7 +26,12 @@ fn req(method: &str, url: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, 
     let hs = resp
         .headers_names()
         .into_iter()
-        .map(|n| (n.to_lowercase(), resp.header(&n).unwrap_or_default().to_string()))
+        .map(|n| {
+            (
+                n.to_lowercase(),
+                resp.header(&n).unwrap_or_default().to_string(),
+            )
+        })
         .collect();
     let mut body = Vec::new();
     resp.into_reader().read_to_end(&mut body).unwrap();
@@ -66,12 +71,17 @@ fn conditional_and_range_requests() {
     assert_eq!(status, 200);
     let etag = header(&hs, "etag").unwrap().to_string();
     assert_eq!(etag, format!("\"{}\"", sha256_hex(&whole)));
-    let lm = header(&hs, "last-modified").expect("Last-Modified").to_string();
+    let lm = header(&hs, "last-modified")
+        .expect("Last-Modified")
+        .to_string();
     assert_eq!(header(&hs, "accept-ranges"), Some("bytes"));
 
     // 304 with no body, for GET and HEAD, by ETag or by date.
     for method in ["GET", "HEAD"] {
-        for h in [("If-None-Match", etag.as_str()), ("If-Modified-Since", lm.as_str())] {
+        for h in [
+            ("If-None-Match", etag.as_str()),
+            ("If-Modified-Since", lm.as_str()),
+        ] {
             let (status, hs, body) = req(method, &url, &[h]);
             assert_eq!(status, 304, "{method} with {h:?}");
             assert!(body.is_empty());
@@ -80,7 +90,11 @@ fn conditional_and_range_requests() {
     }
     let (status, _, body) = req("GET", &url, &[("If-None-Match", "\"other\"")]);
     assert_eq!((status, body.len()), (200, whole.len()));
-    let (status, _, _) = req("GET", &url, &[("If-Modified-Since", "Thu, 01 Jan 2004 00:00:00 GMT")]);
+    let (status, _, _) = req(
+        "GET",
+        &url,
+        &[("If-Modified-Since", "Thu, 01 Jan 2004 00:00:00 GMT")],
+    );
     assert_eq!(status, 200);
     // A client holding the previous generation's copy asks right after a write: 200, even
     // when both generations were published within the same second.
@@ -88,7 +102,10 @@ fn conditional_and_range_requests() {
     let before = header(&hs, "last-modified").unwrap().to_string();
     assert_eq!(server.upload("h", &debs[2]).status, 201);
     let (status, _, fresh) = req("GET", &url, &[("If-Modified-Since", &before)]);
-    assert_eq!(status, 200, "a write is not hidden by a date in the same second");
+    assert_eq!(
+        status, 200,
+        "a write is not hidden by a date in the same second"
+    );
     assert_ne!(fresh, whole);
 
     // Ranges, compared with the whole file as curl fetches it, on a package in the pool
@@ -121,7 +138,10 @@ fn conditional_and_range_requests() {
         }
         let (status, hs, body) = req("GET", &url, &[("Range", "bytes=100-199")]);
         assert_eq!(status, 206);
-        assert_eq!(header(&hs, "content-range"), Some(format!("bytes 100-199/{n}").as_str()));
+        assert_eq!(
+            header(&hs, "content-range"),
+            Some(format!("bytes 100-199/{n}").as_str())
+        );
         assert_eq!(body, &whole[100..200]);
         // HEAD: the same status and headers, no body.
         let (hstatus, hhs, hbody) = req("HEAD", &url, &[("Range", "bytes=100-199")]);
@@ -133,11 +153,20 @@ fn conditional_and_range_requests() {
         // Past the end: 416 with a JSON body; a changed file (If-Range): the whole of it.
         let (status, hs, body) = req("GET", &url, &[("Range", &format!("bytes={n}-"))]);
         assert_eq!(status, 416);
-        assert_eq!(header(&hs, "content-range"), Some(format!("bytes */{n}").as_str()));
+        assert_eq!(
+            header(&hs, "content-range"),
+            Some(format!("bytes */{n}").as_str())
+        );
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert!(v["detail"].as_str().unwrap().contains(&n.to_string()), "{v}");
-        let (status, _, body) =
-            req("GET", &url, &[("Range", "bytes=0-9"), ("If-Range", "\"other\"")]);
+        assert!(
+            v["detail"].as_str().unwrap().contains(&n.to_string()),
+            "{v}"
+        );
+        let (status, _, body) = req(
+            "GET",
+            &url,
+            &[("Range", "bytes=0-9"), ("If-Range", "\"other\"")],
+        );
         assert_eq!((status, body.len()), (200, n));
         // An interrupted download resumed by curl.
         let part = dir.join("resumed");
@@ -173,7 +202,11 @@ fn every_write_is_seen_by_the_next_read_in_both_servers_on_one_data_dir() {
         let writer = if i % 2 == 0 { &a } else { &b };
         assert_eq!(writer.upload("rw", deb).status, 201);
         for s in [&a, &b] {
-            assert_eq!(listed(s), i + 1, "the upload is in the next read's Packages");
+            assert_eq!(
+                listed(s),
+                i + 1,
+                "the upload is in the next read's Packages"
+            );
             let (status, _, _) = req(
                 "GET",
                 &s.u(&format!("/repos/rw/dist{IN_RELEASE}")),

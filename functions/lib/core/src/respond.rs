@@ -44,7 +44,10 @@ pub fn plan(headers: &HeaderMap, sha256: &str, size: u64, dates: Dates) -> Plan 
             return Plan::NotModified;
         }
     } else if let Some(since) = text(IF_MODIFIED_SINCE).and_then(parse_date) {
-        if dates.last_modified.is_some_and(|lm| unchanged_since(lm, since, dates.exact)) {
+        if dates
+            .last_modified
+            .is_some_and(|lm| unchanged_since(lm, since, dates.exact))
+        {
             return Plan::NotModified;
         }
     }
@@ -218,7 +221,9 @@ pub async fn body(app: &App, blob: &BlobRef, start: u64, len: u64) -> ApiResult<
             b
         }
     };
-    Ok(Body::Bytes(whole.slice(start as usize..(start + len) as usize)))
+    Ok(Body::Bytes(
+        whole.slice(start as usize..(start + len) as usize),
+    ))
 }
 
 #[cfg(test)]
@@ -249,14 +254,26 @@ mod tests {
         let p = |pairs: &[(&'static str, &str)], d| plan(&h(pairs), SHA, 10, d);
         assert_eq!(p(&[], d), Plan::Whole);
         assert_eq!(p(&[("if-none-match", "\"abc\"")], d), Plan::NotModified);
-        assert_eq!(p(&[("if-none-match", "\"x\", W/\"abc\"")], d), Plan::NotModified);
+        assert_eq!(
+            p(&[("if-none-match", "\"x\", W/\"abc\"")], d),
+            Plan::NotModified
+        );
         assert_eq!(p(&[("if-none-match", "*")], d), Plan::NotModified);
         assert_eq!(p(&[("if-none-match", "\"x\"")], d), Plan::Whole);
         assert_eq!(p(&[("if-modified-since", &lm)], d), Plan::NotModified);
         // A date shared with other bytes is not proof; a later one is.
-        assert_eq!(p(&[("if-modified-since", &lm)], dates(1_000_000_000, false)), Plan::Whole);
+        assert_eq!(
+            p(&[("if-modified-since", &lm)], dates(1_000_000_000, false)),
+            Plan::Whole
+        );
         let later = format_date(1_000_000_001);
-        assert_eq!(p(&[("if-modified-since", &later)], dates(1_000_000_000, false)), Plan::NotModified);
+        assert_eq!(
+            p(
+                &[("if-modified-since", &later)],
+                dates(1_000_000_000, false)
+            ),
+            Plan::NotModified
+        );
         let earlier = format_date(999_999_999);
         assert_eq!(p(&[("if-modified-since", &earlier)], d), Plan::Whole);
         // If-None-Match wins over If-Modified-Since.
@@ -280,7 +297,14 @@ mod tests {
         assert_eq!(p("bytes=10-20", 10), Plan::Unsatisfiable);
         assert_eq!(p("bytes=-0", 10), Plan::Unsatisfiable);
         assert_eq!(p("bytes=0-", 0), Plan::Unsatisfiable);
-        for ignored in ["bytes=3-1", "bytes=0-1,3-4", "items=0-1", "bytes=a-b", "bytes=-", "bytes=+1-2"] {
+        for ignored in [
+            "bytes=3-1",
+            "bytes=0-1,3-4",
+            "items=0-1",
+            "bytes=a-b",
+            "bytes=-",
+            "bytes=+1-2",
+        ] {
             assert_eq!(p(ignored, 10), Plan::Whole, "{ignored}");
         }
         // If-Range: the range only while the validator still matches.
@@ -289,7 +313,10 @@ mod tests {
         assert_eq!(r("\"abc\"", d), Plan::Part { start: 2, len: 8 });
         assert_eq!(r("\"x\"", d), Plan::Whole);
         assert_eq!(r("W/\"abc\"", d), Plan::Whole);
-        assert_eq!(r(&lm, dates(1_000_000_000, true)), Plan::Part { start: 2, len: 8 });
+        assert_eq!(
+            r(&lm, dates(1_000_000_000, true)),
+            Plan::Part { start: 2, len: 8 }
+        );
         assert_eq!(r(&lm, dates(1_000_000_000, false)), Plan::Whole);
         assert_eq!(r(&lm, dates(1_000_000_001, true)), Plan::Whole);
     }

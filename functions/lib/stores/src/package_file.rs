@@ -8,10 +8,10 @@ use reposmith_core::body::ByteStream;
 use reposmith_core::digest::{is_sha256, Digests, Hasher};
 use reposmith_core::generator::{Facts, PackageReader};
 use reposmith_core::store::{PackageStore, Result};
+use std::io::{Read, Seek};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::io::{Read, Seek};
 use tokio::io::AsyncWriteExt;
 
 /// Bytes per read of a blob being served.
@@ -217,7 +217,10 @@ mod tests {
             read(&store, &d.sha256, a, Some(len)).await,
             &data[a as usize..(a + len) as usize]
         );
-        assert_eq!(read(&store, &d.sha256, n - 3, Some(100)).await, &data[(n - 3) as usize..]);
+        assert_eq!(
+            read(&store, &d.sha256, n - 3, Some(100)).await,
+            &data[(n - 3) as usize..]
+        );
         assert!(read(&store, &d.sha256, n, None).await.is_empty());
         assert!(store.get(&"0".repeat(64), 0, None).await.unwrap().is_none());
     }

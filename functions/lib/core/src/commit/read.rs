@@ -25,8 +25,8 @@ pub async fn resolve_served(app: &App, repo: &str, path: &str) -> ApiResult<Serv
     if view.as_ref().is_none_or(|v| v.config.is_none()) {
         config_of(app, repo).await?; // 404 for no repo; then cached
     }
-    let blob =
-        found.ok_or_else(|| ApiError::not_found(format!("{path} is not published in repo {repo}")))?;
+    let blob = found
+        .ok_or_else(|| ApiError::not_found(format!("{path} is not published in repo {repo}")))?;
     let dates = view
         .map(|v| dates_of(&v.published, app.grace.as_secs()))
         .unwrap_or_default();

@@ -6,8 +6,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::{keys, Head, PackageRecord, Published, RepoConfig};
 use crate::names::{check_repo_name, check_setting, is_repo_name};
 use crate::store::{Fresh, Versioned, Write};
-use std::sync::Arc;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub async fn load_config(app: &App, repo: &str) -> ApiResult<RepoConfig> {
     Ok((*config_of(app, repo).await?).clone())
