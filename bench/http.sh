@@ -66,7 +66,8 @@ for s in "${SIZES[@]}"; do
     p=${PATHS["$s $label"]}
     curl -fsS -o "$DOC/repos/$p" "$URL/repos/$p" || die "GET $p failed"
   done
-  pool=$(xz -dc "$DOC/repos/$dist/main/binary-amd64/Packages.xz" | sed -n 's/^Filename: //p' | head -1)
+  xz -dc "$DOC/repos/$dist/main/binary-amd64/Packages.xz" > "$W/Packages"
+  pool=$(awk '/^Filename: / {print $2; exit}' "$W/Packages")
   [ -n "$pool" ] || die "no Filename in http$s's Packages"
   PATHS["$s .deb"]=http$s/dist/$pool
   mkdir -p "$(dirname "$DOC/repos/http$s/dist/$pool")"
