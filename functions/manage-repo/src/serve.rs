@@ -56,6 +56,8 @@ pub async fn run(
             _ = tokio::signal::ctrl_c() => return Ok(()),
         };
         let app = app.clone();
+        // Answers are whole writes already: don't let Nagle hold a small one back.
+        let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(stream);
             let svc = hyper::service::service_fn(move |req| serve_one(app.clone(), req));
@@ -105,12 +107,14 @@ async fn serve_one(
     let before = reposmith_stores::request_counts();
     let resp =
         reposmith_core::handle(&app, http::Request::from_parts(parts, Body::Stream(stream))).await;
-    eprintln!(
-        "{method} {path} {} {}ms{}",
+    // One write per line (stderr is unbuffered: `eprintln!` writes each piece).
+    let line = format!(
+        "{method} {path} {} {}ms{}\n",
         resp.status().as_u16(),
         started.elapsed().as_millis(),
         store_requests(&before)
     );
+    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
     let (parts, body) = resp.into_parts();
     let body: HyperBody = match body {
         Body::Empty => Empty::new().map_err(|e| match e {}).boxed_unsync(),

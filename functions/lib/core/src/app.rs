@@ -52,6 +52,11 @@ pub struct App {
     pub(crate) chunks: Lock<HashMap<String, crate::assemble::ChunkCache>>,
     /// Package file paths of a head bucket under a generation's trees (see `commit::serve`).
     pub(crate) paths: Lock<HashMap<String, Arc<HashMap<String, crate::model::BlobRef>>>>,
+    /// Per repo: its published pointer as last read, decoded, and its config; checked
+    /// against the store once per request (`commit::load_published`), never served stale.
+    pub(crate) views: Lock<HashMap<String, Arc<crate::commit::RepoView>>>,
+    /// Small served blobs, whole (content-addressed, so never stale), by sha256.
+    pub(crate) blobs: Lock<crate::respond::BlobCache>,
 }
 
 /// A digest of a generator's `finish` inputs, and the (path, blob) pairs it made.
@@ -98,6 +103,8 @@ impl App {
             heads: Lock::default(),
             chunks: Lock::default(),
             paths: Lock::default(),
+            views: Lock::default(),
+            blobs: Lock::default(),
         }
     }
 

@@ -24,6 +24,7 @@ pub mod model;
 pub mod names;
 pub mod records;
 pub mod registry;
+pub mod respond;
 pub mod routes;
 pub mod store;
 #[cfg(test)]
@@ -60,36 +61,64 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-/// A stored blob as a response, streamed; HEAD gets the headers only.
 /// Files served by a redirect to storage when it offers one (see `blob_response`).
 const REDIRECT_ABOVE: u64 = 1 << 20;
 
+/// A stored blob as the answer to a GET (HEAD: the same headers, no body), by the request's
+/// conditional and range headers (`respond`): 200, 206, 304 or 416.
 pub(crate) async fn blob_response(
     app: &App,
     blob: &model::BlobRef,
     path: &str,
+    headers: &http::HeaderMap,
+    dates: respond::Dates,
     head_only: bool,
 ) -> error::ApiResult<Response> {
+    use http::header;
     let (sha256, size) = (&blob.sha256, blob.size);
-    let builder = http::Response::builder()
-        .header(http::header::CONTENT_TYPE, content_type(path))
-        .header(http::header::CONTENT_LENGTH, size)
-        .header(http::header::ETAG, format!("\"{sha256}\""));
+    let mut builder = http::Response::builder()
+        .header(header::ETAG, format!("\"{sha256}\""))
+        .header(header::ACCEPT_RANGES, "bytes");
+    if let Some(lm) = dates.last_modified {
+        builder = builder.header(header::LAST_MODIFIED, respond::format_date(lm));
+    }
+    let (status, start, len) = match respond::plan(headers, sha256, size, dates) {
+        respond::Plan::NotModified => {
+            return Ok(builder
+                .status(http::StatusCode::NOT_MODIFIED)
+                .body(Body::Empty)
+                .expect("valid response"))
+        }
+        respond::Plan::Unsatisfiable => return Ok(respond::unsatisfiable(size)),
+        respond::Plan::Whole => (http::StatusCode::OK, 0, size),
+        respond::Plan::Part { start, len } => {
+            builder = builder.header(
+                header::CONTENT_RANGE,
+                format!("bytes {start}-{}/{size}", start + len - 1),
+            );
+            (http::StatusCode::PARTIAL_CONTENT, start, len)
+        }
+    };
+    let builder = builder
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type(path))
+        .header(header::CONTENT_LENGTH, len);
     if head_only {
         return Ok(builder.body(Body::Empty).expect("valid response"));
     }
     // Large files (package files in a pool) go straight from storage where it can hand out
-    // URLs: Lambda caps responses at 6 MB, and the bytes need not pass through us.
+    // URLs: Lambda caps responses at 6 MB, and the bytes need not pass through us. Storage
+    // answers the range itself.
     if size > REDIRECT_ABOVE && blob.pieces.is_empty() {
         let name = path.rsplit('/').next().unwrap_or(path);
         if let Some(url) = app.packages.presigned_get(sha256, name).await? {
             return Ok(http::Response::builder()
                 .status(http::StatusCode::TEMPORARY_REDIRECT)
-                .header(http::header::LOCATION, url)
+                .header(header::LOCATION, url)
                 .body(Body::Empty)
                 .expect("valid response"));
         }
     }
-    let stream = commit::open_blob(app, blob, 0, None).await?;
-    Ok(builder.body(Body::Stream(stream)).expect("valid response"))
+    let body = respond::body(app, blob, start, len).await?;
+    Ok(builder.body(body).expect("valid response"))
 }

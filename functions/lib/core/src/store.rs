@@ -139,6 +139,15 @@ pub struct Versioned {
     pub version: u64,
 }
 
+/// What [`MetaStore::get_fresh`] found.
+#[derive(Debug)]
+pub enum Fresh {
+    /// The key holds what the caller knows.
+    Unchanged,
+    /// The key holds something else now (or nothing).
+    Changed(Option<Versioned>),
+}
+
 /// Compare-and-set lost: somebody else wrote first. Re-read and retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Conflict;
@@ -151,6 +160,17 @@ pub trait MetaStore: Send + Sync {
     async fn put_if(&self, key: &str, value: Bytes, expected: Option<u64>) -> Cas<u64>;
     /// Deletes the key if it is still at version `expected`.
     async fn delete_if(&self, key: &str, expected: u64) -> Cas<()>;
+    /// `get` for a read cache that holds `known` (an earlier answer for `key`): `Unchanged`
+    /// when the key still holds it, else what `get` answers now. One read of the key: the
+    /// freshness check of every cached GET. The default compares version and bytes (a
+    /// version alone may repeat after a delete); a store whose versions never repeat may
+    /// compare those only, and skip reading the value.
+    async fn get_fresh(&self, key: &str, known: &Versioned) -> Result<Fresh> {
+        Ok(match self.get(key).await? {
+            Some(v) if v.version == known.version && v.value == known.value => Fresh::Unchanged,
+            now => Fresh::Changed(now),
+        })
+    }
     /// Keys starting with `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
     /// Several writes that succeed or fail together (DynamoDB TransactWriteItems). The

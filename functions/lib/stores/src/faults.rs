@@ -16,7 +16,7 @@ use reposmith_core::body::ByteStream;
 use reposmith_core::digest::Digests;
 use reposmith_core::generator::{Facts, PackageReader};
 use reposmith_core::store::{
-    Cas, Conflict, MetaStore, PackageStore, Result, StoreError, Versioned, Write,
+    Cas, Conflict, Fresh, MetaStore, PackageStore, Result, StoreError, Versioned, Write,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,6 +135,9 @@ struct FaultyMeta {
 impl MetaStore for FaultyMeta {
     async fn get(&self, key: &str) -> Result<Option<Versioned>> {
         faulty!(self, "meta.get", self.inner.get(key))
+    }
+    async fn get_fresh(&self, key: &str, known: &Versioned) -> Result<Fresh> {
+        faulty!(self, "meta.get", self.inner.get_fresh(key, known))
     }
     async fn put_if(&self, key: &str, value: Bytes, expected: Option<u64>) -> Cas<u64> {
         faulty!(

@@ -5,7 +5,7 @@
 use crate::{blocking, sync_dir, tmp_name};
 use async_trait::async_trait;
 use bytes::Bytes;
-use reposmith_core::store::{Cas, Conflict, MetaStore, Result, StoreError, Versioned};
+use reposmith_core::store::{Cas, Conflict, Fresh, MetaStore, Result, StoreError, Versioned};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -53,6 +53,35 @@ fn read(path: &Path) -> std::io::Result<Option<Versioned>> {
     }
 }
 
+/// The version line of a key's file alone (None if absent).
+fn read_version(path: &Path) -> std::io::Result<Option<u64>> {
+    use std::io::Read;
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    // `v` and at most 20 digits, then the newline.
+    let mut buf = [0u8; 24];
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+        if buf[..n].contains(&b'\n') {
+            break;
+        }
+    }
+    let line = buf[..n].split(|&b| b == b'\n').next().unwrap_or_default();
+    std::str::from_utf8(line)
+        .ok()
+        .and_then(|s| s.strip_prefix('v'))
+        .and_then(|s| s.parse().ok())
+        .map(Some)
+        .ok_or_else(|| std::io::Error::other(format!("corrupt metadata file {}", path.display())))
+}
+
 /// Runs `f` holding the key's exclusive lock (blocking; call from a blocking thread).
 fn locked<T>(path: &Path, f: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
     let dir = path.parent().expect("key has a parent");
@@ -95,6 +124,18 @@ impl MetaStore for FileMetaStore {
     async fn get(&self, key: &str) -> Result<Option<Versioned>> {
         let path = self.path(key)?;
         blocking(move || read(&path)).await
+    }
+
+    /// Versions never repeat here (`first_version`), so the version line alone says whether
+    /// the key changed. Read inline: a few bytes of a page-cached file cost less than a hop
+    /// to the blocking pool, and this runs on every cached GET.
+    async fn get_fresh(&self, key: &str, known: &Versioned) -> Result<Fresh> {
+        let path = self.path(key)?;
+        match read_version(&path)? {
+            Some(v) if v == known.version => Ok(Fresh::Unchanged),
+            None => Ok(Fresh::Changed(None)),
+            Some(_) => Ok(Fresh::Changed(read(&path)?)),
+        }
     }
 
     async fn put_if(&self, key: &str, value: Bytes, expected: Option<u64>) -> Cas<u64> {

@@ -8,10 +8,14 @@ use reposmith_core::body::ByteStream;
 use reposmith_core::digest::{is_sha256, Digests, Hasher};
 use reposmith_core::generator::{Facts, PackageReader};
 use reposmith_core::store::{PackageStore, Result};
+use std::io::{Read, Seek};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
+
+/// Bytes per read of a blob being served.
+const CHUNK: u64 = 1 << 20;
 
 pub struct FilePackageStore {
     root: PathBuf,
@@ -75,18 +79,42 @@ impl PackageStore for FilePackageStore {
             .await
     }
 
+    /// Large reads on a blocking thread, straight into the buffer each chunk is sent from
+    /// (tokio's `File` would copy every chunk once more through its own buffer).
     async fn get(&self, sha256: &str, offset: u64, len: Option<u64>) -> Result<Option<ByteStream>> {
         let path = self.path(sha256)?;
-        let mut f = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let opened = blocking(move || match std::fs::File::open(&path) {
+            Ok(mut f) => {
+                f.seek(std::io::SeekFrom::Start(offset))?;
+                Ok(Some(f))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await?;
+        let Some(file) = opened else {
+            return Ok(None);
         };
-        f.seek(std::io::SeekFrom::Start(offset)).await?;
-        let reader = f.take(len.unwrap_or(u64::MAX));
-        Ok(Some(
-            tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024).boxed(),
-        ))
+        let left = len.unwrap_or(u64::MAX);
+        let chunks = futures::stream::try_unfold((file, left), |(mut file, left)| async move {
+            if left == 0 {
+                return Ok(None);
+            }
+            let want = left.min(CHUNK);
+            let (file, buf) = tokio::task::spawn_blocking(move || {
+                let mut buf = Vec::with_capacity(want as usize);
+                (&mut file).take(want).read_to_end(&mut buf)?;
+                Ok::<_, std::io::Error>((file, buf))
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            if buf.is_empty() {
+                return Ok(None); // the end of the blob
+            }
+            let left = left - buf.len() as u64;
+            Ok(Some((bytes::Bytes::from(buf), (file, left))))
+        });
+        Ok(Some(chunks.boxed()))
     }
 
     async fn size(&self, sha256: &str) -> Result<Option<u64>> {
@@ -160,5 +188,40 @@ impl PackageReader for FileReader {
             .read_exact_at(&mut buf, offset)
             .map_err(|e| format!("read {}+{}: {e}", offset, buf.len()))?;
         Ok(buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read(store: &FilePackageStore, sha: &str, offset: u64, len: Option<u64>) -> Vec<u8> {
+        let mut s = store.get(sha, offset, len).await.unwrap().unwrap();
+        let mut out = Vec::new();
+        while let Some(c) = s.next().await {
+            out.extend_from_slice(&c.unwrap());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_range_of_a_blob_across_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FilePackageStore::open(dir.path().to_path_buf()).unwrap();
+        let data: Vec<u8> = (0..(3 * CHUNK + 17)).map(|i| (i % 251) as u8).collect();
+        let d = store.put_bytes(data.clone().into()).await.unwrap();
+        let n = data.len() as u64;
+        assert_eq!(read(&store, &d.sha256, 0, None).await, data);
+        let (a, len) = (CHUNK - 5, CHUNK + 10);
+        assert_eq!(
+            read(&store, &d.sha256, a, Some(len)).await,
+            &data[a as usize..(a + len) as usize]
+        );
+        assert_eq!(
+            read(&store, &d.sha256, n - 3, Some(100)).await,
+            &data[(n - 3) as usize..]
+        );
+        assert!(read(&store, &d.sha256, n, None).await.is_empty());
+        assert!(store.get(&"0".repeat(64), 0, None).await.unwrap().is_none());
     }
 }

@@ -84,6 +84,7 @@ pub async fn delete_repo(app: &App, repo: &str) -> ApiResult<RepoDeleted> {
             break;
         }
     }
+    super::repo::forget_view(app, repo);
     Ok(RepoDeleted {
         deleted: repo.to_string(),
         packages: head.packages.len(),

@@ -26,6 +26,7 @@ mod delete;
 mod group;
 mod head;
 mod publish;
+mod read;
 mod rebuild;
 mod record;
 mod repo;
@@ -39,11 +40,12 @@ pub use group::{commit_record, ensure_published};
 pub(crate) use group::{CommitState, PublishState};
 pub use head::{bucket_blob, load_head};
 pub use publish::recover;
+pub use read::{dates_of, resolve_served, Served};
 pub use rebuild::{rebuild, RebuildReport};
 pub use record::{insert_record, one_version_generators, update_head, Change};
 pub use repo::{
     create_repo, list_repos, load_config, load_published, package, packages, public_key,
-    repo_names, Created, Listing, Settings,
+    repo_names, Created, Listing, RepoView, Settings,
 };
 pub use serve::{
     analysis_of, entry_fragment, manifest_of, open_blob, read_blob, resolve, resolve_in,

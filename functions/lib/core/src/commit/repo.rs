@@ -5,14 +5,41 @@ use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{keys, PackageRecord, Published, RepoConfig, StoredHead};
 use crate::names::{check_repo_name, check_setting, is_repo_name};
-use crate::store::{Versioned, Write};
+use crate::store::{Fresh, Versioned, Write};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub async fn load_config(app: &App, repo: &str) -> ApiResult<RepoConfig> {
+    Ok((*config_of(app, repo).await?).clone())
+}
+
+/// The repo's settings, or 404. Cached with its published pointer: a repo's settings change
+/// only by deleting it, which removes the pointer, so the pointer's freshness check (one read)
+/// covers them; a repo without a pointer (being created, or deleted) is read from the store.
+pub(crate) async fn config_of(app: &App, repo: &str) -> ApiResult<Arc<RepoConfig>> {
     // A name no repo can have (`..`, a decoded `%2F`) never reaches the store's keys.
     if !is_repo_name(repo) {
         return Err(no_repo(repo));
     }
+    let view = published_view(app, repo).await?;
+    if let Some(c) = view.as_ref().and_then(|v| v.config.clone()) {
+        return Ok(c);
+    }
+    let config = Arc::new(read_config(app, repo).await?);
+    if let Some(view) = view {
+        let mut views = app.views.lock();
+        if views.get(repo).is_some_and(|v| Arc::ptr_eq(v, &view)) {
+            let with = RepoView {
+                config: Some(config.clone()),
+                ..(*view).clone()
+            };
+            views.insert(repo.to_string(), Arc::new(with));
+        }
+    }
+    Ok(config)
+}
+
+async fn read_config(app: &App, repo: &str) -> ApiResult<RepoConfig> {
     match app.meta.get(&keys::config(repo)).await? {
         Some(v) => Ok(serde_json::from_slice(&v.value)
             .map_err(|e| ApiError::internal(format!("corrupt config of repo {repo}: {e}")))?),
@@ -25,10 +52,68 @@ fn no_repo(repo: &str) -> ApiError {
 }
 
 pub async fn load_published(app: &App, repo: &str) -> ApiResult<Option<(Published, u64)>> {
-    match app.meta.get(&keys::published(repo)).await? {
-        Some(v) => Ok(Some((decode(&v, "published")?, v.version))),
-        None => Ok(None),
+    Ok(published_view(app, repo)
+        .await?
+        .map(|v| ((*v.published).clone(), v.raw.version)))
+}
+
+/// What the read cache holds for a repo (`App::views`): the published pointer as stored,
+/// decoded, and the repo's settings once read.
+#[derive(Clone)]
+pub struct RepoView {
+    pub(crate) raw: Versioned,
+    pub(crate) published: Arc<Published>,
+    pub(crate) config: Option<Arc<RepoConfig>>,
+}
+
+/// The repo's published pointer, current as of this call: one read of the store, which says
+/// "unchanged" when the cache holds the current version (then nothing is decoded). So a read
+/// after any write that returned sees it, in this process or another one.
+pub(crate) async fn published_view(app: &App, repo: &str) -> ApiResult<Option<Arc<RepoView>>> {
+    let key = keys::published(repo);
+    let known = app.views.lock().get(repo).cloned();
+    let now = match &known {
+        Some(view) => match app.meta.get_fresh(&key, &view.raw).await? {
+            Fresh::Unchanged => return Ok(known),
+            Fresh::Changed(now) => now,
+        },
+        None => app.meta.get(&key).await?,
+    };
+    let Some(raw) = now else {
+        app.views.lock().remove(repo);
+        return Ok(None);
+    };
+    let published: Published = decode(&raw, "published")?;
+    // The settings carry over to the next generation of the same repo (the new pointer
+    // retires the one we knew); a repo deleted and created again starts a new chain.
+    let config = known
+        .filter(|k| {
+            published.previous.first().is_some_and(|r| {
+                r.generation == k.published.generation && r.manifest == k.published.manifest
+            })
+        })
+        .and_then(|k| k.config.clone());
+    let view = Arc::new(RepoView {
+        raw,
+        published: Arc::new(published),
+        config,
+    });
+    app.views.lock().insert(repo.to_string(), view.clone());
+    Ok(Some(view))
+}
+
+/// The view `published_view` left for `repo` during this request, without reading again
+/// (or a fresh one if it is gone meanwhile).
+pub(crate) async fn last_view(app: &App, repo: &str) -> ApiResult<Option<Arc<RepoView>>> {
+    if let Some(v) = app.views.lock().get(repo).cloned() {
+        return Ok(Some(v));
     }
+    published_view(app, repo).await
+}
+
+/// Forgets what the read cache holds for a repo (it was created or deleted here).
+pub(crate) fn forget_view(app: &App, repo: &str) {
+    app.views.lock().remove(repo);
 }
 
 fn decode<T: serde::de::DeserializeOwned>(v: &Versioned, what: &str) -> ApiResult<T> {
@@ -170,6 +255,7 @@ pub async fn create_repo(app: &App, repo: &str, settings: Settings) -> ApiResult
             false
         }
     };
+    forget_view(app, repo);
     let published = ensure_published(app, repo, 0).await?;
     Ok(Created {
         repo: load_config(app, repo).await?,

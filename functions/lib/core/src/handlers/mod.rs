@@ -53,7 +53,7 @@ async fn dispatch(app: &App, req: Request) -> ApiResult<Response> {
         (Route::Packages(repo), Method::GET | Method::HEAD) => packages_list::get(app, &repo).await,
         (Route::Packages(repo), Method::POST) => package_add::post(app, &repo, req).await,
         (Route::Package(repo, p), m @ (Method::GET | Method::HEAD)) => {
-            package_get::get(app, &repo, &p, m == Method::HEAD).await
+            package_get::get(app, &repo, &p, req.headers(), m == Method::HEAD).await
         }
         (Route::Package(repo, p), Method::DELETE) => package_delete::delete(app, &repo, &p).await,
         (Route::Key(repo), Method::GET | Method::HEAD) => key_get::get(app, &repo).await,
@@ -61,7 +61,7 @@ async fn dispatch(app: &App, req: Request) -> ApiResult<Response> {
         (Route::Upload(repo, id), Method::PUT) => upload_put::put(app, &repo, &id, req).await,
         (Route::Upload(repo, id), Method::POST) => upload_commit::post(app, &repo, &id).await,
         (Route::Tree(repo, path), m @ (Method::GET | Method::HEAD)) => {
-            tree_get::get(app, &repo, &path, m == Method::HEAD).await
+            tree_get::get(app, &repo, &path, req.headers(), m == Method::HEAD).await
         }
         (Route::Generators, Method::GET | Method::HEAD) => generators_list::get(app).await,
         (Route::Metrics, Method::GET | Method::HEAD) => metrics_get::get(app).await,
@@ -74,7 +74,7 @@ async fn dispatch(app: &App, req: Request) -> ApiResult<Response> {
             vieter::delete_arch(app, &repo, &arch).await
         }
         (Route::VieterFile(repo, arch, file), m @ (Method::GET | Method::HEAD)) => {
-            vieter::get(app, &repo, &arch, &file, m == Method::HEAD).await
+            vieter::get(app, &repo, &arch, &file, req.headers(), m == Method::HEAD).await
         }
         (Route::VieterFile(repo, arch, pkg), Method::DELETE) => {
             vieter::delete_package(app, &repo, &arch, &pkg).await

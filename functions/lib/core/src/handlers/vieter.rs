@@ -6,7 +6,7 @@
 //! publish. The pacman generator's tree is served at `/repos/{repo}/pacman/{arch}/` too.
 use crate::app::App;
 use crate::body::{Body, Request, Response};
-use crate::commit::{entry_fragment, resolve_in};
+use crate::commit::{entry_fragment, resolve_served};
 use crate::error::{ApiError, ApiResult};
 use crate::generator::Hint;
 use crate::model::PackageRecord;
@@ -42,10 +42,13 @@ pub async fn get(
     repo: &str,
     arch: &str,
     file: &str,
+    headers: &http::HeaderMap,
     head_only: bool,
 ) -> ApiResult<Response> {
-    match resolve_in(app, repo, &format!("{PACMAN}/{arch}/{file}")).await {
-        Ok(blob) => return crate::blob_response(app, &blob, file, head_only).await,
+    match resolve_served(app, repo, &format!("{PACMAN}/{arch}/{file}")).await {
+        Ok(s) => {
+            return crate::blob_response(app, &s.blob, file, headers, s.dates, head_only).await
+        }
         Err(e) if e.status == http::StatusCode::NOT_FOUND => {}
         Err(e) => return Err(e),
     }

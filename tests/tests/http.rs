@@ -1,0 +1,252 @@
+//! HTTP semantics of published files over real HTTP (ureq and curl against the local
+//! server): `ETag` / `Last-Modified`, 304 for `If-None-Match` and `If-Modified-Since`, single
+//! byte ranges (206, 416, `curl -C -` resuming), HEAD like GET; and the read cache never
+//! serving a stale answer: every write is seen by the next read, in the same server and in
+//! another server process on the same data directory, with the caches warm.
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+const IN_RELEASE: &str = "/dists/stable/InRelease";
+const PACKAGES: &str = "/dists/stable/main/binary-amd64/Packages";
+
+/// Status, headers (lower-case names) and body of a request with extra headers.
+fn req(method: &str, url: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut r = ureq::request(method, url);
+    for (k, v) in headers {
+        r = r.set(k, v);
+    }
+    let resp = match r.call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = resp.status();
+    let hs = resp
+        .headers_names()
+        .into_iter()
+        .map(|n| {
+            (
+                n.to_lowercase(),
+                resp.header(&n).unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let mut body = Vec::new();
+    resp.into_reader().read_to_end(&mut body).unwrap();
+    (status, hs, body)
+}
+
+fn header<'a>(hs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    hs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// `curl ARGS URL` into a fresh file: (status, the file's bytes).
+fn curl(args: &[&str], url: &str, out: &Path) -> (u16, Vec<u8>) {
+    let o = run_ok(
+        Command::new("curl")
+            .args(["-sS", "-o"])
+            .arg(out)
+            .args(["-w", "%{http_code}"])
+            .args(args)
+            .arg(url),
+    );
+    let status = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+    (status, std::fs::read(out).unwrap_or_default())
+}
+
+#[test]
+fn conditional_and_range_requests() {
+    let server = Server::start(&tmp().join("data"));
+    server.create_repo("h");
+    let debs = many_debs(3, "http");
+    assert_eq!(server.upload("h", &debs[0]).status, 201);
+    // Generations in different seconds: Last-Modified names one generation's bytes.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(server.upload("h", &debs[1]).status, 201);
+
+    let url = server.u(&format!("/repos/h/dist{IN_RELEASE}"));
+    let (status, hs, whole) = req("GET", &url, &[]);
+    assert_eq!(status, 200);
+    let etag = header(&hs, "etag").unwrap().to_string();
+    assert_eq!(etag, format!("\"{}\"", sha256_hex(&whole)));
+    let lm = header(&hs, "last-modified")
+        .expect("Last-Modified")
+        .to_string();
+    assert_eq!(header(&hs, "accept-ranges"), Some("bytes"));
+
+    // 304 with no body, for GET and HEAD, by ETag or by date.
+    for method in ["GET", "HEAD"] {
+        for h in [
+            ("If-None-Match", etag.as_str()),
+            ("If-Modified-Since", lm.as_str()),
+        ] {
+            let (status, hs, body) = req(method, &url, &[h]);
+            assert_eq!(status, 304, "{method} with {h:?}");
+            assert!(body.is_empty());
+            assert_eq!(header(&hs, "etag"), Some(etag.as_str()));
+        }
+    }
+    let (status, _, body) = req("GET", &url, &[("If-None-Match", "\"other\"")]);
+    assert_eq!((status, body.len()), (200, whole.len()));
+    let (status, _, _) = req(
+        "GET",
+        &url,
+        &[("If-Modified-Since", "Thu, 01 Jan 2004 00:00:00 GMT")],
+    );
+    assert_eq!(status, 200);
+    // A client holding the previous generation's copy asks right after a write: 200, even
+    // when both generations were published within the same second.
+    let (_, hs, _) = req("GET", &url, &[]);
+    let before = header(&hs, "last-modified").unwrap().to_string();
+    assert_eq!(server.upload("h", &debs[2]).status, 201);
+    let (status, _, fresh) = req("GET", &url, &[("If-Modified-Since", &before)]);
+    assert_eq!(
+        status, 200,
+        "a write is not hidden by a date in the same second"
+    );
+    assert_ne!(fresh, whole);
+
+    // Ranges, compared with the whole file as curl fetches it, on a package in the pool
+    // (tree route) and on the package route.
+    let packages = server.get(&format!("/repos/h/dist{PACKAGES}")).text();
+    let pool = stanzas(&packages)
+        .iter()
+        .map(|s| field(s, "Filename").unwrap().to_string())
+        .next()
+        .unwrap();
+    let name = pool.rsplit('/').next().unwrap().to_string();
+    let dir = tmp();
+    for url in [
+        server.u(&format!("/repos/h/dist/{pool}")),
+        server.u(&format!("/repos/h/packages/{name}")),
+    ] {
+        let (status, whole) = curl(&[], &url, &dir.join("whole"));
+        assert_eq!(status, 200);
+        let n = whole.len();
+        assert!(n > 200);
+        for (range, want) in [
+            ("0-99", &whole[..100]),
+            ("100-", &whole[100..]),
+            ("-50", &whole[n - 50..]),
+            ("10-10", &whole[10..11]),
+            (&format!("{}-{}", n - 5, n + 100), &whole[n - 5..]),
+        ] {
+            let (status, got) = curl(&["-r", range], &url, &dir.join("part"));
+            assert_eq!((status, got.as_slice()), (206, want), "{url} -r {range}");
+        }
+        let (status, hs, body) = req("GET", &url, &[("Range", "bytes=100-199")]);
+        assert_eq!(status, 206);
+        assert_eq!(
+            header(&hs, "content-range"),
+            Some(format!("bytes 100-199/{n}").as_str())
+        );
+        assert_eq!(body, &whole[100..200]);
+        // HEAD: the same status and headers, no body.
+        let (hstatus, hhs, hbody) = req("HEAD", &url, &[("Range", "bytes=100-199")]);
+        assert_eq!(hstatus, 206);
+        assert!(hbody.is_empty());
+        for h in ["content-range", "content-length", "etag", "content-type"] {
+            assert_eq!(header(&hhs, h), header(&hs, h), "HEAD {h}");
+        }
+        // Past the end: 416 with a JSON body; a changed file (If-Range): the whole of it.
+        let (status, hs, body) = req("GET", &url, &[("Range", &format!("bytes={n}-"))]);
+        assert_eq!(status, 416);
+        assert_eq!(
+            header(&hs, "content-range"),
+            Some(format!("bytes */{n}").as_str())
+        );
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(
+            v["detail"].as_str().unwrap().contains(&n.to_string()),
+            "{v}"
+        );
+        let (status, _, body) = req(
+            "GET",
+            &url,
+            &[("Range", "bytes=0-9"), ("If-Range", "\"other\"")],
+        );
+        assert_eq!((status, body.len()), (200, n));
+        // An interrupted download resumed by curl.
+        let part = dir.join("resumed");
+        std::fs::write(&part, &whole[..n / 3]).unwrap();
+        let (status, got) = curl(&["-C", "-"], &url, &part);
+        assert_eq!(status, 206);
+        assert_eq!(got, whole, "resumed download");
+    }
+}
+
+#[test]
+fn every_write_is_seen_by_the_next_read_in_both_servers_on_one_data_dir() {
+    let data = tmp().join("data");
+    let a = Server::start(&data);
+    let b = Server::start(&data);
+    a.create_repo("rw");
+    let debs = many_debs(4, "rw");
+    let listed = |s: &Server| {
+        let r = s.get(&format!("/repos/rw/dist{PACKAGES}"));
+        assert_eq!(r.status, 200);
+        stanzas(&r.text()).len()
+    };
+    for (i, deb) in debs.iter().enumerate() {
+        // Warm both caches on the current generation.
+        for s in [&a, &b] {
+            for _ in 0..3 {
+                assert_eq!(listed(s), i);
+            }
+        }
+        let (_, hs, _) = req("GET", &b.u(&format!("/repos/rw/dist{IN_RELEASE}")), &[]);
+        let etag = header(&hs, "etag").unwrap().to_string();
+        // Writes alternate between the servers; both read the new generation at once.
+        let writer = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(writer.upload("rw", deb).status, 201);
+        for s in [&a, &b] {
+            assert_eq!(
+                listed(s),
+                i + 1,
+                "the upload is in the next read's Packages"
+            );
+            let (status, _, _) = req(
+                "GET",
+                &s.u(&format!("/repos/rw/dist{IN_RELEASE}")),
+                &[("If-None-Match", &etag)],
+            );
+            assert_eq!(status, 200, "the old InRelease's ETag no longer matches");
+        }
+    }
+    // A deleted repo is gone for both at once; created again, it is the new one.
+    assert_eq!(a.send("DELETE", "/repos/rw/", None).status, 200);
+    for s in [&a, &b] {
+        assert_eq!(s.get(&format!("/repos/rw/dist{IN_RELEASE}")).status, 404);
+        assert_eq!(s.get(&format!("/repos/rw/dist{PACKAGES}")).status, 404);
+    }
+    b.create_repo("rw");
+    for s in [&a, &b] {
+        assert_eq!(listed(s), 0);
+    }
+}
+
+#[test]
+fn a_cached_get_on_dynamodb_reads_one_item_and_no_object() {
+    let moto = common::moto::Moto::start();
+    let server = moto.server("cached");
+    server.create_repo("d");
+    assert_eq!(server.upload("d", &many_debs(1, "ddb")[0]).status, 201);
+    for path in [IN_RELEASE, PACKAGES] {
+        let url = format!("/repos/d/dist{path}");
+        for _ in 0..3 {
+            assert_eq!(server.get(&url).status, 200);
+        }
+        // The server logs the store requests each request sent (they do not overlap here).
+        let log = std::fs::read_to_string(&server.log).unwrap();
+        let line = log
+            .lines()
+            .rfind(|l| l.starts_with(&format!("GET {url} 200")))
+            .unwrap();
+        assert!(
+            line.ends_with("[DynamoDB.GetItem=1]"),
+            "a cached GET checks the published pointer once and reads nothing else: {line}"
+        );
+    }
+}
