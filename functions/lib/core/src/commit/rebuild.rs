@@ -1,5 +1,7 @@
 //! Rebuild: drop all derived metadata, re-analyze every stored package with the current
-//! generators (ranged reads only, a few at a time), then publish a new generation.
+//! generators (ranged reads only, a few per core at a time), then publish a new generation.
+//! The stored digests are trusted (blobs are content-addressed): no package is re-read whole
+//! or re-hashed. Generator instances stay warm across the packages (generator-host).
 use super::{
     analyze, ensure_published, load_config, load_head, sign_package, to_json, update_head, Change,
 };
@@ -11,8 +13,11 @@ use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-/// Packages re-analyzed at once.
-const PARALLEL: usize = 4;
+/// Packages re-analyzed at once: enough to keep every core busy while others wait on the
+/// store, and few enough that only that many packages are open at any time.
+fn in_flight() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) * 2
+}
 
 #[derive(serde::Serialize, Default)]
 pub struct RebuildReport {
@@ -46,13 +51,11 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
         ..Default::default()
     };
     let config = &config;
-    let outcomes: Vec<(String, Outcome)> = futures::stream::iter(head.packages.values().cloned())
-        .map(|rec| async move { (rec.filename.clone(), reanalyze(app, config, &rec).await) })
-        .buffer_unordered(PARALLEL)
-        .collect()
-        .await;
+    let mut outcomes = futures::stream::iter(head.packages.values())
+        .map(|rec| async move { (rec.filename.clone(), reanalyze(app, config, rec).await) })
+        .buffer_unordered(in_flight().max(4));
     let mut fresh: BTreeMap<String, PackageRecord> = BTreeMap::new();
-    for (name, outcome) in outcomes {
+    while let Some((name, outcome)) = outcomes.next().await {
         match outcome {
             Outcome::Missing => report.missing.push(name),
             Outcome::Fresh(rec) => {
@@ -65,6 +68,7 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
             }
         }
     }
+    drop(outcomes);
     report.missing.sort();
     report.unclaimed.sort();
     report.analyze_millis = started.elapsed().as_millis() as u64;
