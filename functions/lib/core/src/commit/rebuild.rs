@@ -51,8 +51,8 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
         ..Default::default()
     };
     let config = &config;
-    let mut outcomes = futures::stream::iter(head.packages.values())
-        .map(|rec| async move { (rec.filename.clone(), reanalyze(app, config, rec).await) })
+    let mut outcomes = futures::stream::iter(head.packages.values().cloned())
+        .map(|rec| async move { (rec.filename.clone(), reanalyze(app, config, &rec).await) })
         .buffer_unordered(in_flight().max(4));
     let mut fresh: BTreeMap<String, PackageRecord> = BTreeMap::new();
     while let Some((name, outcome)) = outcomes.next().await {
