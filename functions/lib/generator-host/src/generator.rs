@@ -25,8 +25,9 @@ pub struct WasmGenerator {
     pre: GeneratorWorldPre<HostState>,
     info: Info,
     limits: Limits,
-    /// Instances kept warm between calls (see [`Warm`]).
+    /// Instances kept warm between calls (see [`Warm`]), the most recently used last.
     idle: Mutex<Vec<Warm>>,
+    max_idle: usize,
 }
 
 /// An instance kept after a call that returned normally, for the next call of the same repo:
@@ -43,8 +44,11 @@ struct Warm {
     calls: u32,
 }
 
-/// Warm instances kept per generator (across repos): enough for every core to keep one.
-const MAX_IDLE: usize = 8;
+/// Warm instances kept per generator (across repos): as many as a rebuild keeps busy (two
+/// per core), so that none of them is instantiated twice.
+fn max_idle() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get() * 2).clamp(2, 16)
+}
 /// Calls before an instance is retired anyway (a guest that leaks memory or slows down).
 const MAX_CALLS: u32 = 2_000;
 /// An instance whose linear memory grew past this is not kept (idle memory stays small).
@@ -58,6 +62,7 @@ impl WasmGenerator {
             info,
             limits,
             idle: Mutex::new(Vec::new()),
+            max_idle: max_idle(),
         }
     }
 
@@ -121,7 +126,7 @@ impl WasmGenerator {
             return;
         }
         let mut idle = self.lock_idle();
-        if idle.len() >= MAX_IDLE {
+        if idle.len() >= self.max_idle {
             idle.remove(0); // the least recently used
         }
         idle.push(warm);
