@@ -77,11 +77,6 @@ impl WasmGenerator {
         })
     }
 
-    /// Warm instances idle now (for tests and diagnostics).
-    pub fn idle_instances(&self) -> usize {
-        self.lock_idle().len()
-    }
-
     fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Warm>> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -126,10 +121,11 @@ impl WasmGenerator {
             return;
         }
         let mut idle = self.lock_idle();
-        if idle.len() >= self.max_idle {
-            idle.remove(0); // the least recently used
-        }
+        // The least recently used goes, dropped (unmapped) after the lock is released.
+        let evicted = (idle.len() >= self.max_idle).then(|| idle.remove(0));
         idle.push(warm);
+        drop(idle);
+        drop(evicted);
     }
 
     /// Map the guest's own `result` and bound what it returns.
