@@ -234,7 +234,12 @@ fn a_rebuild_republishes_the_same_indexes_even_when_a_generator_traps_midway() {
         let r = server.upload("rb", &fixture_debs().join(f));
         assert_eq!(r.status, 201, "{}", r.text());
     }
-    for name in ["misbehave-a", "misbehave-freshonly", "misbehave-b", "misbehave-c"] {
+    for name in [
+        "misbehave-a",
+        "misbehave-freshonly",
+        "misbehave-b",
+        "misbehave-c",
+    ] {
         let r = server.send(
             "POST",
             &format!("/repos/rb/packages/?filename={name}.pkg"),

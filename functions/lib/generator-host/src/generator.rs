@@ -47,7 +47,9 @@ struct Warm {
 /// Warm instances kept per generator (across repos): as many as a rebuild keeps busy (two
 /// per core), so that none of them is instantiated twice.
 fn max_idle() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get() * 2).clamp(2, 16)
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get() * 2)
+        .clamp(2, 16)
 }
 /// Calls before an instance is retired anyway (a guest that leaks memory or slows down).
 const MAX_CALLS: u32 = 2_000;

@@ -94,16 +94,6 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
 /// Analyzes one stored package again, keeping its upload time and its signature (signing it
 /// if it has none yet).
 async fn reanalyze(app: &App, config: &RepoConfig, rec: &PackageRecord) -> Outcome {
-    let present = app
-        .packages
-        .size(&rec.sha256)
-        .await
-        .ok()
-        .flatten()
-        .is_some();
-    if !present {
-        return Outcome::Missing;
-    }
     let d = Digests {
         size: rec.size,
         md5: rec.md5.clone(),
@@ -113,6 +103,9 @@ async fn reanalyze(app: &App, config: &RepoConfig, rec: &PackageRecord) -> Outco
     };
     let mut fresh = match analyze(app, config, &rec.filename, &d, &rec.hints).await {
         Ok(r) => r,
+        // Only a failure asks whether the blob is there at all: a store request per package
+        // saved (a HEAD on S3) when all is well.
+        Err(_) if !present(app, &rec.sha256).await => return Outcome::Missing,
         Err(e) => return Outcome::Unclaimed(rec.clone(), e.detail),
     };
     fresh.uploaded = rec.uploaded;
@@ -124,6 +117,10 @@ async fn reanalyze(app: &App, config: &RepoConfig, rec: &PackageRecord) -> Outco
         },
     };
     Outcome::Fresh(fresh)
+}
+
+async fn present(app: &App, sha256: &str) -> bool {
+    app.packages.size(sha256).await.ok().flatten().is_some()
 }
 
 /// The package kept (nothing is lost), with an empty analysis: no generator publishes it.
