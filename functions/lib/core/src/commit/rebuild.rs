@@ -1,7 +1,7 @@
 //! Rebuild: drop all derived metadata, re-analyze every stored package with the current
-//! generators (ranged reads only, a few per core at a time), then publish a new generation.
-//! The stored digests are trusted (blobs are content-addressed): no package is re-read whole
-//! or re-hashed. Generator instances stay warm across the packages (generator-host).
+//! generators (ranged reads only; batches of packages, two per core in flight), then publish a
+//! new generation. The stored digests are trusted (blobs are content-addressed): no package is
+//! re-read whole or re-hashed. Generator instances stay warm across packages (generator-host).
 use super::analyze::{analyze_again, Again};
 use super::{ensure_published, load_config, load_head, sign_package, to_json, update_head, Change};
 use crate::app::App;
