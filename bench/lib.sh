@@ -84,24 +84,33 @@ create_and_add() {
   log "add: $(secs "$ADD_US") s total, $(secs $(( ADD_US / N ))) s per upload, server VmHWM $(kib_to_mib "$HWM_UPLOAD") MiB"
 }
 
-# rebuilds CHECK: `manage-repo rebuild REPO` RUNS times, each followed by `CHECK "after rebuild R"`;
-# the times go to $W/rebuild.times, RS_MED is their median, HWM_REBUILD the peak over the
-# rebuilds alone (where the kernel lets us reset it)
+# rebuilds CHECK: POST /repos/REPO/rebuild (what `manage-repo rebuild` sends) RUNS times, each
+# followed by `CHECK "after rebuild R"`; the times go to $W/rebuild.times, RS_MED is their
+# median, RS_ANALYZE / RS_PUBLISH the medians of the server's own split (re-analysis, publish;
+# seconds), HWM_REBUILD the peak over the rebuilds alone (where the kernel lets us reset it)
 rebuilds() {
-  local r t us
+  local r t us a p
   echo 5 > "/proc/$SPID/clear_refs" 2>/dev/null || log "cannot reset VmHWM (not root?): rebuild peak includes the uploads"
-  : > "$W/rebuild.times"
+  : > "$W/rebuild.times"; : > "$W/rebuild.analyze"; : > "$W/rebuild.publish"
   for (( r = 1; r <= RUNS; r++ )); do
     t=$(now_us)
-    step "${CLI[@]}" rebuild "$REPO" >"$W/rebuild.out" 2>&1 || { cat "$W/rebuild.out" >&2; die "rebuild failed"; }
+    step curl -fsS -X POST -H "Authorization: Bearer $TOKEN" "$URL/repos/$REPO/rebuild" >"$W/rebuild.out" 2>&1 \
+      || { cat "$W/rebuild.out" >&2; die "rebuild failed"; }
     us=$(( $(now_us) - t ))
     secs "$us" >> "$W/rebuild.times"
-    log "rebuild $r/$RUNS: $(secs "$us") s"
+    a=$(json_num analyze_millis < "$W/rebuild.out"); p=$(json_num publish_millis < "$W/rebuild.out")
+    secs $(( a * 1000 )) >> "$W/rebuild.analyze"; secs $(( p * 1000 )) >> "$W/rebuild.publish"
+    log "rebuild $r/$RUNS: $(secs "$us") s (analyze $(secs $(( a * 1000 ))) s, publish $(secs $(( p * 1000 ))) s)"
     "$1" "after rebuild $r"
   done
   HWM_REBUILD=$(hwm_kib)
   RS_MED=$(median < "$W/rebuild.times")
+  RS_ANALYZE=$(median < "$W/rebuild.analyze")
+  RS_PUBLISH=$(median < "$W/rebuild.publish")
 }
+
+# json_num KEY: the number KEY has in the JSON object on stdin (0 if absent)
+json_num() { tr -d ' \n' | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" | grep . || echo 0; }
 
 # stop_server: kills the server (its peak memory has been read by then)
 stop_server() {
@@ -157,6 +166,34 @@ ratio_table() {
   printf "$f" "reposmith: manage-repo rebuild" "$RS_MED" "$RS_MIB" "$(ratio "$RS_MED" "$REF_MED")" "$(ratio "$RS_MIB" "$ref_mib")"
   printf "$f" "$3" "$REF_MED" "$ref_mib" "1.00x" "1.00x"
   }
+}
+
+# apt_ftparchive_runs FILES...: the work a full apt republish does, on FILES, RUNS times
+# (timed_runs label apt-ftparchive): `apt-ftparchive packages` > Packages, gzip -9n, xz,
+# `apt-ftparchive release`, InRelease + Release.gpg signed with a throwaway gpg key (made before
+# the clock starts). The tree is $W/apt-ftparchive; FTP_PACKAGES its Packages file.
+apt_ftparchive_runs() {
+  local a=$W/apt-ftparchive
+  mkdir -p "$a/pool/main" "$a/dists/stable/main/binary-amd64"
+  ln "$@" "$a/pool/main/" 2>/dev/null || cp "$@" "$a/pool/main/"
+  gpg_key
+  cat > "$W/ftparchive.sh" <<'EOF'
+set -euo pipefail
+cd "$1"
+D=dists/stable/main/binary-amd64
+apt-ftparchive --arch amd64 packages pool/main > "$D/Packages"
+gzip -9kfn "$D/Packages"
+xz -kf "$D/Packages"
+apt-ftparchive -o APT::FTPArchive::Release::Origin=bench -o APT::FTPArchive::Release::Suite=stable \
+  -o APT::FTPArchive::Release::Codename=stable -o APT::FTPArchive::Release::Architectures=amd64 \
+  -o APT::FTPArchive::Release::Components=main release dists/stable > "$2/Release.tmp"
+mv "$2/Release.tmp" dists/stable/Release
+gpg --batch --quiet --yes --default-key "$3" --clearsign -o dists/stable/InRelease dists/stable/Release
+gpg --batch --quiet --yes --default-key "$3" -abs -o dists/stable/Release.gpg dists/stable/Release
+EOF
+  timed_runs apt-ftparchive bash "$W/ftparchive.sh" "$a" "$W" "$KEYID"
+  FTP_PACKAGES=$a/dists/stable/main/binary-amd64/Packages
+  gpgconf --homedir "$GNUPGHOME" --kill all 2>/dev/null || true
 }
 
 # ratio A B: "A/B" as "1.23x" ("-" when B is 0)

@@ -82,16 +82,10 @@ HWM_ALL=$(( HWM_UPLOAD > HWM_REBUILD ? HWM_UPLOAD : HWM_REBUILD ))
 stop_server
 
 # ---------------------------------------------------------------- (b) apt-ftparchive
-A=$W/apt-ftparchive
-mkdir -p "$A/pool/main" "$A/dists/stable/main/binary-amd64"
-ln "${FILES[@]}" "$A/pool/main/" 2>/dev/null || cp "${FILES[@]}" "$A/pool/main/"
-gpg_key
-ftparchive_script "$W/ftparchive.sh"
-timed_runs apt-ftparchive bash "$W/ftparchive.sh" "$A" "$W" "$KEYID"
-n=$(grep -c '^Package: ' "$A/dists/stable/main/binary-amd64/Packages" || true)
+apt_ftparchive_runs "${FILES[@]}"
+n=$(grep -c '^Package: ' "$FTP_PACKAGES" || true)
 [ "$n" = "$N" ] || die "apt-ftparchive Packages lists $n packages, expected $N"
-FTP_PKG_BYTES=$(wc -c < "$A/dists/stable/main/binary-amd64/Packages")
-gpgconf --homedir "$GNUPGHOME" --kill all 2>/dev/null || true
+FTP_PKG_BYTES=$(wc -c < "$FTP_PACKAGES")
 
 # ---------------------------------------------------------------- report
 report_head "publish $N .debs ($(( DEB_BYTES / 1024 )) KiB)"

@@ -5,8 +5,7 @@
 #   bench/publish-pacman.sh          # N=1000
 #   RUNS=3 bench/publish-pacman.sh 200
 #
-# Packages: N small genuine-format pacman packages (.PKGINFO, .MTREE, one file; zstd), made with
-# bsdtar (makepkg takes seconds per package; repo-add and pacman read these the same way).
+# Packages: N small genuine-format pacman packages from tests/fixtures/make-many-pacman.sh.
 # (a) reposmith: `manage-repo add` of all N (4 in flight; each returns once published), then
 #     `manage-repo rebuild` RUNS times (re-read every package, republish db and files, signed);
 #     peak memory: VmHWM of the server.
@@ -21,42 +20,7 @@ need "libarchive-tools zstd pacman-package-manager curl" bsdtar zstd repo-add cu
 bench_init
 
 # ---------------------------------------------------------------- inputs
-mkpkg() { # NAME ARCH
-  local name=$1 arch=$2 d
-  d=$(mktemp -d "$W/pkg.XXXXXX")
-  mkdir -p "$d/usr/share/$name"
-  echo "$name 1.0" > "$d/usr/share/$name/VERSION"
-  cat > "$d/.PKGINFO" <<PKGINFO
-pkgname = $name
-pkgbase = $name
-pkgver = 1.0-1
-pkgdesc = reposmith benchmark package $name
-url = https://example.invalid/$name
-builddate = 1700000000
-packager = Bench <bench@example.invalid>
-size = 16
-arch = $arch
-license = MIT
-depend = glibc
-PKGINFO
-  ( cd "$d" && bsdtar -cf - --format=mtree --options='!all,use-set,type,uid,gid,mode,time,size,sha256,link' \
-      .PKGINFO usr | gzip -n > .MTREE &&
-    bsdtar -cf - --uid 0 --gid 0 .PKGINFO .MTREE usr | zstd -q -19 -o "$CACHE/$name-1.0-1-$arch.pkg.tar.zst" )
-  rm -rf "$d"
-}
-mkdir -p "$CACHE"
-have=$(find "$CACHE" -name '*.pkg.tar.zst' | wc -l)
-if [ "$have" -ne "$N" ]; then
-  rm -f "$CACHE"/*.pkg.tar.zst
-  T=$(now_us)
-  for (( i = 1; i <= N; i++ )); do
-    printf -v name 'bench-%04d' "$i"
-    mkpkg "$name" x86_64
-  done
-  log "made $N packages in $(secs $(( $(now_us) - T ))) s"
-fi
-mapfile -t FILES < <(find "$CACHE" -name '*.pkg.tar.zst' | sort)
-log "$N packages, $(( $(cat "${FILES[@]}" | wc -c) / 1024 )) KiB in $CACHE"
+many_inputs make-many-pacman.sh '%s-%0*d-1.0-1-x86_64.pkg.tar.zst'
 
 # ---------------------------------------------------------------- (a) reposmith
 start_server

@@ -218,3 +218,53 @@ fn misbehaving_generators_fail_the_request_and_the_server_keeps_serving() {
     }
     assert_eq!(server.package_count("m"), 1);
 }
+
+/// A rebuild republishes exactly what was published before it, with generator instances kept
+/// warm across packages: a package whose analysis traps in a reused instance
+/// (`misbehave-freshonly`) gets a fresh one, in the middle of the rebuild as at upload.
+#[test]
+fn a_rebuild_republishes_the_same_indexes_even_when_a_generator_traps_midway() {
+    let b = built();
+    let gens = tmp();
+    std::fs::copy(b.generators.join("deb.wasm"), gens.join("deb.wasm")).unwrap();
+    std::fs::copy(&b.misbehave, gens.join("misbehave.wasm")).unwrap();
+    let server = Server::start_with(&tmp().join("data"), &gens);
+    server.create_repo("rb");
+    for f in FIXTURE_DEBS {
+        let r = server.upload("rb", &fixture_debs().join(f));
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    for name in [
+        "misbehave-a",
+        "misbehave-freshonly",
+        "misbehave-b",
+        "misbehave-c",
+    ] {
+        let r = server.send(
+            "POST",
+            &format!("/repos/rb/packages/?filename={name}.pkg"),
+            Some(b"0123456789abcdef"),
+        );
+        assert_eq!(r.status, 201, "{name}: {}", r.text());
+    }
+    let total = FIXTURE_DEBS.len() + 4;
+    let published = || {
+        (
+            server
+                .get("/repos/rb/dist/dists/stable/main/binary-amd64/Packages")
+                .text(),
+            server.get("/repos/rb/misbehave/index").text(),
+        )
+    };
+    let before = published();
+    assert!(before.0.contains("Package: harness-lib"), "{}", before.0);
+    assert!(before.1.contains("misbehave-freshonly.pkg"), "{}", before.1);
+    for _ in 0..3 {
+        let r = server.send("POST", "/repos/rb/rebuild", None);
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v = r.json();
+        assert_eq!(v["analyzed"], total, "{v}");
+        assert_eq!(v["unclaimed"], serde_json::json!([]), "{v}");
+        assert_eq!(published(), before);
+    }
+}

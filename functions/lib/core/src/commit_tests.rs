@@ -355,3 +355,45 @@ fn handle_is_send(
 ) -> impl std::future::Future<Output = crate::Response> + Send + 'static {
     async move { crate::handle(&app, req).await }
 }
+
+#[test]
+fn a_rebuild_reanalyzes_every_package_and_reports_a_lost_blob_as_missing() {
+    let (app, _, blobs) = app(Arc::new(FakeGen::new()));
+    futures::executor::block_on(async {
+        send(&app, "POST", "/repos/r/", b"").await;
+        for (f, body) in [
+            ("a", &b"PKG a"[..]),
+            ("b", &b"PKG b"[..]),
+            ("c", &b"PKG c"[..]),
+        ] {
+            assert_eq!(add(&app, f, body).await, 201);
+        }
+        let rebuild = || async {
+            let r = crate::handle(&app, req("POST", "/repos/r/rebuild", b"")).await;
+            assert_eq!(r.status(), 200);
+            let b = r.into_body().collect(1 << 20).await.unwrap();
+            serde_json::from_slice::<serde_json::Value>(&b).unwrap()
+        };
+        let (_, before) = text(&app, "/repos/r/fake/index").await;
+        let v = rebuild().await;
+        assert_eq!(
+            (
+                v["analyzed"].as_u64(),
+                v["missing"].as_array().map(Vec::len)
+            ),
+            (Some(3), Some(0)),
+            "{v}"
+        );
+        assert_eq!(text(&app, "/repos/r/fake/index").await.1, before);
+
+        blobs
+            .blobs
+            .lock()
+            .unwrap()
+            .remove(&digests(b"PKG b").sha256);
+        let v = rebuild().await;
+        assert_eq!(v["analyzed"], 2, "{v}");
+        assert_eq!(v["missing"], serde_json::json!(["b"]), "{v}");
+        assert_eq!(v["unclaimed"], serde_json::json!([]), "{v}");
+    });
+}

@@ -1,4 +1,5 @@
-//! A loaded generator component: every call runs in a fresh, limited store.
+//! A loaded generator component: every call runs with fresh fuel and a memory limit, in an
+//! instance kept warm for the same repo or a fresh one.
 
 use crate::bindings::{self, GeneratorWorld, GeneratorWorldPre};
 use crate::state::{HostState, PackageHandle};
@@ -8,7 +9,8 @@ use reposmith_contract::{
     ShelfSummary, Signer,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use wasmtime::component::Resource;
 use wasmtime::{Store, Trap};
 
 /// `claims` gets at most this much of the file head (the contract says up to 4 KiB).
@@ -23,12 +25,47 @@ pub struct WasmGenerator {
     pre: GeneratorWorldPre<HostState>,
     info: Info,
     limits: Limits,
+    /// Instances kept warm between calls (see [`Warm`]), the most recently used last.
+    idle: Mutex<Vec<Warm>>,
+    max_idle: usize,
 }
+
+/// An instance kept after a call that returned normally, for the next call of the same repo:
+/// instantiating costs far more than a `claims` call (mmap, page faults, the guest's start-up).
+/// A call that fails in any way drops its instance, and a failure in a reused instance is
+/// retried once in a fresh one, so a reused instance answers what a fresh one would have
+/// (memory or state left by earlier calls never turns into an error).
+struct Warm {
+    store: Store<HostState>,
+    world: GeneratorWorld,
+    /// The repo whose calls this instance served: a guest's globals must never carry one
+    /// repo's data into another's output, so an instance only serves the repo it started with.
+    scope: String,
+    calls: u32,
+}
+
+/// Warm instances kept per generator (across repos): as many as a rebuild keeps busy (two
+/// per core), so that none of them is instantiated twice.
+fn max_idle() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get() * 2)
+        .clamp(2, 16)
+}
+/// Calls before an instance is retired anyway (a guest that leaks memory or slows down).
+const MAX_CALLS: u32 = 2_000;
+/// An instance whose linear memory grew past this is not kept (idle memory stays small).
+const MAX_IDLE_MEMORY: usize = 32 << 20;
 
 impl WasmGenerator {
     /// `info` is trusted to have been validated by the loader.
     pub(crate) fn new(pre: GeneratorWorldPre<HostState>, info: Info, limits: Limits) -> Self {
-        WasmGenerator { pre, info, limits }
+        WasmGenerator {
+            pre,
+            info,
+            limits,
+            idle: Mutex::new(Vec::new()),
+            max_idle: max_idle(),
+        }
     }
 
     /// Call `info()` in a fresh store; used once, at load.
@@ -36,19 +73,61 @@ impl WasmGenerator {
         pre: &GeneratorWorldPre<HostState>,
         limits: &Limits,
     ) -> Result<bindings::wit::Info, String> {
-        run(pre, limits, None, |store, world| {
+        let mut warm = instantiate(pre, limits, String::new())?;
+        run(&mut warm, limits, None, |store, world| {
             world.reposmith_generator_generator().call_info(store)
         })
     }
 
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Warm>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// One call for `scope` (the repo): in a warm instance of that repo if one is idle, else
+    /// in a fresh one; the error is what a fresh instance would have failed with.
     fn call<R>(
         &self,
         what: &str,
+        scope: &str,
         signer: Option<Arc<dyn Signer>>,
-        f: impl FnOnce(&mut Store<HostState>, &GeneratorWorld) -> wasmtime::Result<R>,
+        f: impl Fn(&mut Store<HostState>, &GeneratorWorld) -> wasmtime::Result<R>,
     ) -> Result<R, GenError> {
-        run(&self.pre, &self.limits, signer, f)
-            .map_err(|m| GenError::Failed(format!("generator {}: {what}: {m}", self.info.name)))
+        let fail =
+            |m: String| GenError::Failed(format!("generator {}: {what}: {m}", self.info.name));
+        let reused = {
+            let mut idle = self.lock_idle();
+            // The most recently used first: its pages are the likeliest still in cache.
+            idle.iter()
+                .rposition(|w| w.scope == scope)
+                .map(|i| idle.remove(i))
+        };
+        if let Some(mut warm) = reused {
+            if let Ok(r) = run(&mut warm, &self.limits, signer.clone(), &f) {
+                self.keep(warm);
+                return Ok(r);
+            }
+            // Dropped: whatever went wrong, the fresh instance below decides.
+        }
+        let mut warm = instantiate(&self.pre, &self.limits, scope.to_string()).map_err(fail)?;
+        let r = run(&mut warm, &self.limits, signer, &f).map_err(fail)?;
+        self.keep(warm);
+        Ok(r)
+    }
+
+    /// Back to the idle list, unless it has served enough or holds too much memory.
+    fn keep(&self, mut warm: Warm) {
+        warm.calls += 1;
+        let data = warm.store.data_mut();
+        data.signer = None;
+        if warm.calls >= MAX_CALLS || data.limiter.memory_size > MAX_IDLE_MEMORY {
+            return;
+        }
+        let mut idle = self.lock_idle();
+        // The least recently used goes, dropped (unmapped) after the lock is released.
+        let evicted = (idle.len() >= self.max_idle).then(|| idle.remove(0));
+        idle.push(warm);
+        drop(idle);
+        drop(evicted);
     }
 
     /// Map the guest's own `result` and bound what it returns.
@@ -70,28 +149,50 @@ impl WasmGenerator {
     }
 }
 
-/// One sandboxed call: fresh store, fresh fuel, the memory limiter, panics contained.
-/// The error is a message without the generator/call prefix.
-fn run<R>(
+/// A fresh store with the memory limiter, and the component instantiated in it.
+fn instantiate(
     pre: &GeneratorWorldPre<HostState>,
+    limits: &Limits,
+    scope: String,
+) -> Result<Warm, String> {
+    let mut store = Store::new(pre.engine(), HostState::new(limits.memory_bytes, None));
+    store.limiter(|s| &mut s.limiter);
+    store
+        .set_fuel(limits.fuel)
+        .map_err(|e| format!("cannot set fuel: {e}"))?;
+    // The guest's start-up (its constructors) runs here and spends this call's fuel.
+    match catch_unwind(AssertUnwindSafe(|| pre.instantiate(&mut store))) {
+        Ok(Ok(world)) => Ok(Warm {
+            store,
+            world,
+            scope,
+            calls: 0,
+        }),
+        Ok(Err(e)) => Err(describe(&store, limits, &e)),
+        Err(_) => Err("the host panicked during the call".into()),
+    }
+}
+
+/// One sandboxed call in `warm`: fresh fuel, this call's signer, the memory limiter, panics
+/// contained. The error is a message without the generator/call prefix; after one the
+/// instance must be dropped (a trapped instance cannot be entered again).
+fn run<R>(
+    warm: &mut Warm,
     limits: &Limits,
     signer: Option<Arc<dyn Signer>>,
     f: impl FnOnce(&mut Store<HostState>, &GeneratorWorld) -> wasmtime::Result<R>,
 ) -> Result<R, String> {
-    let mut store = Store::new(pre.engine(), HostState::new(limits.memory_bytes, signer));
-    store.limiter(|s| &mut s.limiter);
+    let Warm { store, world, .. } = warm;
+    store.data_mut().reset(signer);
     store
         .set_fuel(limits.fuel)
         .map_err(|e| format!("cannot set fuel: {e}"))?;
     // wasmtime propagates host panics through wasm frames; keep them from reaching the caller
     // (e.g. a PackageReader that panics mid-call).
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        let world = pre.instantiate(&mut store)?;
-        f(&mut store, &world)
-    }));
+    let result = catch_unwind(AssertUnwindSafe(|| f(store, world)));
     match result {
         Ok(Ok(r)) => Ok(r),
-        Ok(Err(e)) => Err(describe(&store, limits, &e)),
+        Ok(Err(e)) => Err(describe(store, limits, &e)),
         Err(_) => Err("the host panicked during the call".into()),
     }
 }
@@ -137,8 +238,9 @@ impl Generator for WasmGenerator {
 
     fn claims(&self, filename: &str, head: &[u8], hints: &[Hint]) -> bool {
         let head = &head[..head.len().min(MAX_HEAD)];
+        let scope = scope(hints);
         let hints: Vec<bindings::wit::Hint> = bindings::to_wit(hints);
-        self.call("claims", None, |store, w| {
+        self.call("claims", scope, None, |store, w| {
             w.reposmith_generator_generator()
                 .call_claims(store, filename, head, &hints)
         })
@@ -146,12 +248,24 @@ impl Generator for WasmGenerator {
     }
 
     fn analyze(&self, pkg: Arc<dyn PackageReader>, hints: &[Hint]) -> Result<Vec<Entry>, GenError> {
+        let scope = scope(hints);
         let hints: Vec<bindings::wit::Hint> = bindings::to_wit(hints);
-        let r = self.call("analyze", None, |store, w| {
-            let handle = store.data_mut().table.push(PackageHandle::new(pkg))?;
-            // A borrow: the host keeps ownership, the store (and the handle) die after the call.
-            w.reposmith_generator_generator()
-                .call_analyze(store, handle, &hints)
+        let r = self.call("analyze", scope, None, |store, w| {
+            let handle = store
+                .data_mut()
+                .table
+                .push(PackageHandle::new(pkg.clone()))?;
+            let rep = handle.rep();
+            // A borrow: the host keeps ownership, and drops it after the call (the instance
+            // may serve more calls).
+            let r = w
+                .reposmith_generator_generator()
+                .call_analyze(&mut *store, handle, &hints);
+            let _ = store
+                .data_mut()
+                .table
+                .delete(Resource::<PackageHandle>::new_own(rep));
+            r
         })?;
         let entries = self.answer("analyze", r, |e| {
             e.name.len()
@@ -170,7 +284,7 @@ impl Generator for WasmGenerator {
     fn plan(&self, repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<Plan, GenError> {
         let repo: bindings::wit::RepoInfo = repo.clone().into();
         let shelves: Vec<bindings::wit::ShelfSummary> = bindings::to_wit(shelves);
-        let r = self.call("plan", None, |store, w| {
+        let r = self.call("plan", &repo.name, None, |store, w| {
             w.reposmith_generator_generator()
                 .call_plan(store, &repo, &shelves)
         })?;
@@ -214,7 +328,7 @@ impl Generator for WasmGenerator {
         let repo: bindings::wit::RepoInfo = repo.clone().into();
         let shelves: Vec<bindings::wit::ShelfSummary> = bindings::to_wit(shelves);
         let files: Vec<bindings::wit::Assembled> = bindings::to_wit(files);
-        let r = self.call("finish", Some(signer), |store, w| {
+        let r = self.call("finish", &repo.name, Some(signer), |store, w| {
             w.reposmith_generator_generator()
                 .call_finish(store, &repo, &shelves, &files)
         })?;
@@ -235,6 +349,14 @@ impl Generator for WasmGenerator {
         })?;
         Ok(outputs.into_iter().map(Into::into).collect())
     }
+}
+
+/// The repo a `claims` or `analyze` call is for: the host's reserved `repo.name` hint.
+fn scope(hints: &[Hint]) -> &str {
+    hints
+        .iter()
+        .find(|h| h.key == "repo.name")
+        .map_or("", |h| h.value.as_str())
 }
 
 fn selection_size(s: &bindings::wit::Selection) -> usize {

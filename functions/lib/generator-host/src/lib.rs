@@ -1,9 +1,10 @@
 //! The sandboxed wasmtime host for reposmith generators (`wit/generator.wit`).
 //!
 //! [`WasmHost`] checks a component against the contract, compiles it ahead of time (cached on
-//! disk), and hands back an `Arc<dyn Generator>`. Every generator call runs in a fresh store
-//! with fresh fuel, a memory limit and a WASI context that grants nothing, so a generator that
-//! traps, loops or allocates without bound fails that one call and nothing else.
+//! disk), and hands back an `Arc<dyn Generator>`. Every generator call gets fresh fuel, a memory
+//! limit and a WASI context that grants nothing, so a generator that traps, loops or allocates
+//! without bound fails that one call and nothing else. Instances are kept warm per repo between
+//! calls (instantiating costs more than most calls); a failed one is dropped (`generator.rs`).
 //!
 //! Calls are synchronous and CPU-bound: run them off the async executor (`spawn_blocking`).
 

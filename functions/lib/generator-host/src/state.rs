@@ -68,11 +68,21 @@ impl HostState {
             table: ResourceTable::new(),
             limiter: Limiter {
                 memory_bytes,
+                memory_size: 0,
                 exceeded: None,
             },
             signer,
             stderr,
         }
+    }
+}
+
+impl HostState {
+    /// Ready for the next call in this store: its signer, no limit hit yet, no stderr kept.
+    pub fn reset(&mut self, signer: Option<Arc<dyn Signer>>) {
+        self.signer = signer;
+        self.limiter.exceeded = None;
+        self.stderr.clear();
     }
 }
 
@@ -90,6 +100,8 @@ impl WasiView for HostState {
 /// so the error names the cause.
 pub struct Limiter {
     pub memory_bytes: usize,
+    /// The linear memory's size after its last growth.
+    pub memory_size: usize,
     /// The size asked for when the limit was hit.
     pub exceeded: Option<usize>,
 }
@@ -110,6 +122,7 @@ impl ResourceLimiter for Limiter {
                 self.memory_bytes
             );
         }
+        self.memory_size = self.memory_size.max(desired);
         Ok(true)
     }
 
@@ -156,6 +169,12 @@ impl StderrTail {
         if buf.len() > 2 * STDERR_KEEP {
             let cut = buf.len() - STDERR_KEEP;
             buf.drain(..cut);
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut buf) = self.0.lock() {
+            buf.clear();
         }
     }
 

@@ -212,6 +212,66 @@ fn concurrent_calls() {
     }
 }
 
+fn repo_hint(repo: &str) -> Vec<reposmith_contract::Hint> {
+    vec![reposmith_contract::Hint {
+        key: "repo.name".into(),
+        value: repo.into(),
+    }]
+}
+
+/// The version `misbehave-count` answers: how many calls its instance has served.
+fn count(g: &dyn Generator, repo: &str) -> String {
+    let e = g.analyze(Pkg::new("misbehave-count.pkg"), &repo_hint(repo));
+    e.expect("count").remove(0).version
+}
+
+#[test]
+fn instances_stay_warm_per_repo_and_a_failure_drops_them() {
+    // A generator of its own: the shared one's idle instances belong to the other tests.
+    let g = WasmHost::new(None, Limits::default())
+        .unwrap()
+        .load_bytes(misbehave_wasm())
+        .unwrap();
+    // Within a repo the instance is reused (the guest's global counts on)...
+    assert_eq!(count(&*g, "a"), "1");
+    assert!(g.claims("misbehave-x", b"", &repo_hint("a")));
+    assert_eq!(count(&*g, "a"), "2");
+    // ...but another repo never gets it: what a guest keeps cannot reach another repo.
+    assert_eq!(count(&*g, "b"), "1");
+    assert_eq!(count(&*g, "a"), "3");
+    // A trap drops the instance: the next call starts afresh.
+    let r = g.analyze(Pkg::new("misbehave-trap.pkg"), &repo_hint("a"));
+    assert!(matches!(r, Err(GenError::Failed(_))), "{r:?}");
+    assert_eq!(count(&*g, "a"), "1");
+    // A call that fails in a reused instance gets a fresh one: the answer is a fresh
+    // instance's, whatever earlier calls left behind.
+    let e = g.analyze(Pkg::new("misbehave-freshonly.pkg"), &repo_hint("a"));
+    assert_eq!(e.expect("retried in a fresh instance")[0].version, "1");
+    // The signer of a finish does not stay with the instance.
+    let signer: Arc<dyn Signer> = Arc::new(FakeSigner::default());
+    let repo = RepoInfo {
+        name: "a".into(),
+        ..RepoInfo::default()
+    };
+    let files = [Assembled {
+        path: "index".into(),
+        encoding: Encoding::Identity,
+        size: 0,
+        md5: String::new(),
+        sha1: String::new(),
+        sha256: String::new(),
+        sha512: String::new(),
+        open_size: 0,
+        open_sha256: String::new(),
+    }];
+    g.finish(&repo, &[], &files, signer).unwrap();
+    let r = g.analyze(Pkg::new("misbehave-sign.pkg"), &repo_hint("a"));
+    assert!(
+        matches!(&r, Err(GenError::Rejected(m)) if m.starts_with("signer not available")),
+        "{r:?}"
+    );
+}
+
 #[test]
 fn infinite_loop_runs_out_of_fuel() {
     let g = generator();

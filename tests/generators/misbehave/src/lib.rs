@@ -3,8 +3,10 @@
 //!
 //! `analyze` decides by the file name (`misbehave-<what>...`): `trap` panics, `loop` never
 //! returns, `recurse` overflows the stack, `alloc` allocates without bound, `reject` answers
-//! `err`, `sign` calls the signer (which must refuse outside finish); anything else is a
-//! normal package.
+//! `err`, `sign` calls the signer (which must refuse outside finish), `count` answers a
+//! normal entry whose version is the number of `analyze` calls this instance has served (state
+//! kept in a global), `freshonly` panics unless it is the instance's first `analyze`; anything
+//! else is a normal package.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "generator-world" });
 
@@ -16,6 +18,9 @@ use reposmith::generator::types::{
 };
 
 struct Misbehave;
+
+/// `analyze` calls served by this instance.
+static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 impl Guest for Misbehave {
     fn info() -> Info {
@@ -35,6 +40,10 @@ impl Guest for Misbehave {
 
     fn analyze(pkg: &Package, _hints: Vec<Hint>) -> Result<Vec<Entry>, String> {
         let filename = pkg.facts().filename;
+        let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if filename.contains("freshonly") && calls > 1 {
+            panic!("not a fresh instance ({calls} calls)");
+        }
         if filename.contains("trap") {
             panic!("trap on purpose");
         }
@@ -70,9 +79,14 @@ impl Guest for Misbehave {
         // Exercise the package resource: a read error is the package's problem.
         let _head = pkg.read(0, 16)?;
         let name = filename.split('.').next().unwrap_or(&filename).to_string();
+        let version = if filename.contains("count") {
+            calls.to_string()
+        } else {
+            "1".into()
+        };
         Ok(vec![Entry {
             name,
-            version: "1".into(),
+            version,
             arch: "any".into(),
             path: filename.clone(),
             shelf: "s".into(),

@@ -4,7 +4,7 @@
 use super::serve::remember_analysis;
 use super::to_json;
 use crate::app::App;
-use crate::digest::Digests;
+use crate::digest::{sha256_hex, Digests};
 use crate::error::{ApiError, ApiResult};
 use crate::generator::{Facts, Generator, Hint, PackageReader};
 use crate::model::{Analysis, BlobRef, EntryId, PackageRecord, RepoConfig};
@@ -31,14 +31,101 @@ pub async fn analyze(
     let analysis = app
         .blocking(move || run_generators(&gens, reader, &fname, &all_hints))
         .await?;
-    let stored = app.packages.put_bytes(to_json(&analysis)?.into()).await?;
+    let stored = app
+        .packages
+        .put_bytes(to_json(&analysis)?.into())
+        .await?
+        .sha256;
+    Ok(record(app, filename, digests, hints, analysis, stored))
+}
+
+/// A stored package to analyze again (a rebuild), with the analysis blob its record names.
+pub struct Again<'a> {
+    pub filename: &'a str,
+    pub digests: Digests,
+    pub hints: &'a [Hint],
+    pub analysis: &'a str,
+}
+
+/// [`analyze`] for several packages with one hop to a blocking thread for all their generator
+/// calls (a hop costs more than a warm `claims`). An analysis that comes out as the blob the
+/// record already names is not stored again: the record keeps that blob alive. Answers in
+/// the order of `jobs`.
+pub async fn analyze_again(
+    app: &App,
+    config: &RepoConfig,
+    jobs: &[Again<'_>],
+) -> Vec<ApiResult<PackageRecord>> {
+    let mut calls = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        let reader = app.packages.reader(facts(j.filename, &j.digests)).await;
+        let hints = with_repo_hints(config, j.hints);
+        calls.push((
+            reader.map_err(ApiError::from),
+            j.filename.to_string(),
+            hints,
+        ));
+    }
+    let gens = app.generators();
+    let n = jobs.len();
+    let analyses = app
+        .blocking(move || {
+            Ok::<_, ApiError>(
+                calls
+                    .into_iter()
+                    .map(|(reader, fname, hints)| {
+                        // A panic fails its own package, not the batch.
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            run_generators(&gens, reader?, &fname, &hints)
+                        }))
+                        .unwrap_or_else(|_| Err(ApiError::internal("analysis panicked")))
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .await
+        .unwrap_or_else(|e| vec![Err(e); n]);
+    let mut out = Vec::with_capacity(n);
+    for (j, analysis) in jobs.iter().zip(analyses) {
+        out.push(store_again(app, j, analysis).await);
+    }
+    out
+}
+
+async fn store_again(
+    app: &App,
+    j: &Again<'_>,
+    analysis: ApiResult<Analysis>,
+) -> ApiResult<PackageRecord> {
+    let analysis = analysis?;
+    let json = to_json(&analysis)?;
+    let sha = sha256_hex(&json);
+    let stored = if sha == j.analysis {
+        sha
+    } else {
+        app.packages.put_bytes(json.into()).await?.sha256
+    };
+    Ok(record(
+        app, j.filename, &j.digests, j.hints, analysis, stored,
+    ))
+}
+
+/// The record to commit for `analysis`, stored as blob `stored`.
+fn record(
+    app: &App,
+    filename: &str,
+    digests: &Digests,
+    hints: &[Hint],
+    analysis: Analysis,
+    stored: String,
+) -> PackageRecord {
     let entries = analysis
         .by_generator
         .iter()
         .map(|(g, es)| (g.clone(), es.iter().map(EntryId::from).collect()))
         .collect();
-    remember_analysis(app, &stored.sha256, analysis);
-    Ok(PackageRecord {
+    remember_analysis(app, &stored, analysis);
+    PackageRecord {
         filename: filename.to_string(),
         size: digests.size,
         md5: digests.md5.clone(),
@@ -48,9 +135,9 @@ pub async fn analyze(
         hints: hints.iter().filter(|h| !is_reserved(h)).cloned().collect(),
         uploaded: app.now(),
         entries,
-        analysis: stored.sha256,
+        analysis: stored,
         signature: None,
-    })
+    }
 }
 
 fn facts(filename: &str, d: &Digests) -> Facts {
@@ -98,6 +185,8 @@ fn run_generators(
     let head = reader
         .read(0, HEAD_BYTES)
         .map_err(|e| ApiError::internal(format!("reading package: {e}")))?;
+    // Every generator is asked: `extensions` are informative only (`claims` decides, by
+    // content), and a warm instance makes a `claims` call cost microseconds.
     let claiming: Vec<&Arc<dyn Generator>> = gens
         .iter()
         .filter(|g| g.claims(fname, &head, hints))

@@ -1,8 +1,9 @@
 //! Rebuild: drop all derived metadata, re-analyze every stored package with the current
-//! generators (ranged reads only, a few at a time), then publish a new generation.
-use super::{
-    analyze, ensure_published, load_config, load_head, sign_package, to_json, update_head, Change,
-};
+//! generators (ranged reads only; batches of packages, two per core in flight), then publish a
+//! new generation. The stored digests are trusted (blobs are content-addressed): no package is
+//! re-read whole or re-hashed. Generator instances stay warm across packages (generator-host).
+use super::analyze::{analyze_again, Again};
+use super::{ensure_published, load_config, load_head, sign_package, to_json, update_head, Change};
 use crate::app::App;
 use crate::digest::Digests;
 use crate::error::ApiResult;
@@ -11,8 +12,15 @@ use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-/// Packages re-analyzed at once.
-const PARALLEL: usize = 4;
+/// Batches re-analyzed at once: enough to keep every core busy while others wait on the
+/// store, and few enough that only that many packages are open (and their analyses held) at
+/// any time, whatever the size of the repo.
+fn in_flight() -> usize {
+    (std::thread::available_parallelism().map_or(1, |n| n.get()) * 2).max(4)
+}
+
+/// Packages whose generator calls share one hop to a blocking thread.
+const BATCH: usize = 16;
 
 #[derive(serde::Serialize, Default)]
 pub struct RebuildReport {
@@ -46,13 +54,15 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
         ..Default::default()
     };
     let config = &config;
-    let outcomes: Vec<(String, Outcome)> = futures::stream::iter(head.packages.values().cloned())
-        .map(|rec| async move { (rec.filename.clone(), reanalyze(app, config, &rec).await) })
-        .buffer_unordered(PARALLEL)
-        .collect()
-        .await;
+    let all: Vec<PackageRecord> = head.packages.values().cloned().collect();
+    let batches: Vec<Vec<PackageRecord>> = all.chunks(BATCH).map(<[_]>::to_vec).collect();
+    drop(all);
+    let mut outcomes = futures::stream::iter(batches)
+        .map(|batch| async move { reanalyze(app, config, batch).await })
+        .buffer_unordered(in_flight())
+        .flat_map(futures::stream::iter);
     let mut fresh: BTreeMap<String, PackageRecord> = BTreeMap::new();
-    for (name, outcome) in outcomes {
+    while let Some((name, outcome)) = outcomes.next().await {
         match outcome {
             Outcome::Missing => report.missing.push(name),
             Outcome::Fresh(rec) => {
@@ -65,6 +75,7 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
             }
         }
     }
+    drop(outcomes);
     report.missing.sort();
     report.unclaimed.sort();
     report.analyze_millis = started.elapsed().as_millis() as u64;
@@ -88,28 +99,42 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
     Ok(report)
 }
 
-/// Analyzes one stored package again, keeping its upload time and its signature (signing it
-/// if it has none yet).
-async fn reanalyze(app: &App, config: &RepoConfig, rec: &PackageRecord) -> Outcome {
-    let present = app
-        .packages
-        .size(&rec.sha256)
-        .await
-        .ok()
-        .flatten()
-        .is_some();
-    if !present {
-        return Outcome::Missing;
+/// Analyzes a batch of stored packages again, keeping their upload times and signatures
+/// (signing one that has none yet).
+async fn reanalyze(
+    app: &App,
+    config: &RepoConfig,
+    batch: Vec<PackageRecord>,
+) -> Vec<(String, Outcome)> {
+    let jobs: Vec<Again> = batch
+        .iter()
+        .map(|rec| Again {
+            filename: &rec.filename,
+            digests: Digests {
+                size: rec.size,
+                md5: rec.md5.clone(),
+                sha1: rec.sha1.clone(),
+                sha256: rec.sha256.clone(),
+                sha512: rec.sha512.clone(),
+            },
+            hints: &rec.hints,
+            analysis: &rec.analysis,
+        })
+        .collect();
+    let analyzed = analyze_again(app, config, &jobs).await;
+    let mut out = Vec::with_capacity(batch.len());
+    for (rec, r) in batch.iter().zip(analyzed) {
+        out.push((rec.filename.clone(), outcome(app, rec, r).await));
     }
-    let d = Digests {
-        size: rec.size,
-        md5: rec.md5.clone(),
-        sha1: rec.sha1.clone(),
-        sha256: rec.sha256.clone(),
-        sha512: rec.sha512.clone(),
-    };
-    let mut fresh = match analyze(app, config, &rec.filename, &d, &rec.hints).await {
+    out
+}
+
+async fn outcome(app: &App, rec: &PackageRecord, analyzed: ApiResult<PackageRecord>) -> Outcome {
+    let mut fresh = match analyzed {
         Ok(r) => r,
+        // Only a failure asks whether the blob is there at all: a store request per package
+        // saved (a HEAD on S3) when all is well.
+        Err(_) if !present(app, &rec.sha256).await => return Outcome::Missing,
         Err(e) => return Outcome::Unclaimed(rec.clone(), e.detail),
     };
     fresh.uploaded = rec.uploaded;
@@ -121,6 +146,10 @@ async fn reanalyze(app: &App, config: &RepoConfig, rec: &PackageRecord) -> Outco
         },
     };
     Outcome::Fresh(fresh)
+}
+
+async fn present(app: &App, sha256: &str) -> bool {
+    app.packages.size(sha256).await.ok().flatten().is_some()
 }
 
 /// The package kept (nothing is lost), with an empty analysis: no generator publishes it.
