@@ -18,7 +18,7 @@ pub struct DataFile {
 
 pub fn gunzip(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(data)
+    flate2::read::MultiGzDecoder::new(data)
         .read_to_end(&mut out)
         .expect("gzip");
     out

@@ -250,7 +250,9 @@ fn gc_deletes_only_what_nothing_references() {
         let (p, _) = load_published(&app, "r").await.unwrap().unwrap();
         let m = manifest_of(&app, &p.manifest).await.unwrap();
         for b in m.files.values() {
-            assert!(left.contains_key(&b.sha256));
+            for piece in b.stored_blobs() {
+                assert!(left.contains_key(&piece.sha256));
+            }
         }
         assert_eq!(text(&app, "/repos/r/fake/index").await.1, "b\n");
         assert_eq!(text(&app, "/repos/r/fake/pool/b").await.1, "PKG b");

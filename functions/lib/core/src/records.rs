@@ -86,7 +86,8 @@ pub struct Records {
 impl Default for Records {
     fn default() -> Self {
         Records {
-            buckets: vec![Arc::new(Bucket::default()); BUCKETS],
+            // One shared empty bucket: copied on the first write to each.
+            buckets: std::iter::repeat_n(Arc::new(Bucket::default()), BUCKETS).collect(),
             shas: vec![None; BUCKETS],
         }
     }
@@ -117,9 +118,7 @@ impl Records {
 
     pub fn remove(&mut self, filename: &str) -> Option<PackageRecord> {
         let b = bucket_of(filename);
-        if self.buckets[b].get(filename).is_none() {
-            return None;
-        }
+        self.buckets[b].get(filename)?;
         self.shas[b] = None;
         Arc::make_mut(&mut self.buckets[b]).edit().remove(filename)
     }

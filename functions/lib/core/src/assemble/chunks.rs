@@ -6,7 +6,7 @@
 //! block) and a served file is the list of those stored pieces (`BlobRef::pieces`). Digests
 //! of the whole file resume from the hasher state after the longest unchanged prefix of
 //! pieces, kept from the last render.
-use super::codec::{encode_segment, frame};
+use super::codec::{crc_of, encode_segment, frame};
 use super::{check_path, invalid, ustar_header};
 use crate::app::App;
 use crate::commit::analysis_of;
@@ -67,6 +67,8 @@ pub struct Stored {
 /// A segment: its identity bytes, whether it holds any entry's bytes, and its encodings.
 pub struct Chunk {
     identity: Stored,
+    /// CRC-32 and length of the identity bytes (a gzip trailer combines them).
+    crc: (u32, u64),
     emits: bool,
     encoded: crate::app::Lock<HashMap<Encoding, Stored>>,
 }
@@ -204,9 +206,11 @@ async fn new_chunk(
     bytes: Vec<u8>,
     emits: bool,
 ) -> ApiResult<Arc<Chunk>> {
+    let crc = crc_of(&bytes);
     let identity = store(app, cache, bytes, Vec::new()).await?;
     Ok(Arc::new(Chunk {
         identity,
+        crc,
         emits,
         encoded: Default::default(),
     }))
@@ -282,7 +286,7 @@ fn cut<'s, 'a>(slots: &'s [Slot<'a>]) -> Vec<&'s [Slot<'a>]> {
     for (i, s) in slots.iter().enumerate() {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (&s.id.name, &s.id.version, &s.id.path).hash(&mut h);
-        if h.finish() % chunk_mean() == 0 || i + 1 - start >= CHUNK_MAX {
+        if h.finish().is_multiple_of(chunk_mean()) || i + 1 - start >= CHUNK_MAX {
             runs.push(&slots[start..=i]);
             start = i + 1;
         }
@@ -405,7 +409,8 @@ async fn compose(
         pieces.push(s);
     }
     let records: Vec<(u64, u64)> = pieces.iter().flat_map(|p| p.xz_records.clone()).collect();
-    let (head, tail) = frame(enc, &records);
+    let crcs: Vec<(u32, u64)> = segments.iter().map(|c| c.crc).collect();
+    let (head, tail) = frame(enc, &records, &crcs);
     if !head.is_empty() {
         pieces.insert(0, store(app, cache, head, Vec::new()).await?);
     }

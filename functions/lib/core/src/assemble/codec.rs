@@ -1,7 +1,11 @@
 //! Encodings, whole and in pieces. A bulk file is encoded segment by segment so that an
-//! unchanged segment's encoding is reused by the next generation: gzip members and zstd frames
-//! concatenate into a valid file; xz does not for apt (it reads the first stream only), so a
-//! segment is one xz *block* and the file one stream whose index and footer are written here.
+//! unchanged segment's encoding is reused by the next generation. zstd frames concatenate into
+//! a valid file. gzip members would too, but some readers take member boundaries to mean
+//! something (apk-tools verifies an index's signature over one member), so a segment is raw
+//! deflate ending on a full flush (byte-aligned, not final, as pigz joins them) and the file is
+//! ONE member whose header and trailer (CRC-32 combined from the segments') are written here.
+//! xz streams do not concatenate for apt (it reads the first only), so a segment is one xz
+//! *block* and the file one stream whose index and footer are written here.
 use crate::generator::Encoding;
 use std::io::Write;
 
@@ -29,6 +33,28 @@ pub fn encode(data: &[u8], enc: Encoding) -> std::io::Result<Vec<u8>> {
     })
 }
 
+/// Raw deflate of `data`, ended by a full flush: joinable with other such segments.
+fn deflate_segment(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut c = flate2::Compress::new(flate2::Compression::default(), false);
+    let mut out = Vec::with_capacity(data.len() / 3 + 1024);
+    loop {
+        let at = c.total_in() as usize;
+        c.compress_vec(&data[at..], &mut out, flate2::FlushCompress::Full)
+            .map_err(std::io::Error::other)?;
+        if c.total_in() as usize == data.len() && out.len() < out.capacity() {
+            return Ok(out);
+        }
+        out.reserve(out.capacity().max(1024));
+    }
+}
+
+/// A segment's CRC-32 and length, for a gzip trailer over all of them.
+pub fn crc_of(data: &[u8]) -> (u32, u64) {
+    let mut h = crc32fast::Hasher::new();
+    h.update(data);
+    (h.finalize(), data.len() as u64)
+}
+
 /// One segment encoded to be joined with others: a gzip member, a zstd frame, or xz blocks
 /// (with their index records: unpadded size, uncompressed size) to go into one stream.
 #[derive(Clone, Debug)]
@@ -38,6 +64,12 @@ pub struct Encoded {
 }
 
 pub fn encode_segment(data: &[u8], enc: Encoding) -> std::io::Result<Encoded> {
+    if enc == Encoding::Gzip {
+        return Ok(Encoded {
+            bytes: deflate_segment(data)?,
+            xz_records: Vec::new(),
+        });
+    }
     let bytes = encode(data, enc)?;
     if enc != Encoding::Xz {
         return Ok(Encoded {
@@ -60,8 +92,11 @@ fn bad(what: &str) -> std::io::Error {
     std::io::Error::other(format!("unexpected xz stream: {what}"))
 }
 
+/// An xz index record: unpadded size, uncompressed size.
+type XzRecord = (u64, u64);
+
 /// The blocks of a single xz stream and its index records.
-fn xz_blocks(stream: &[u8]) -> std::io::Result<(&[u8], Vec<(u64, u64)>)> {
+fn xz_blocks(stream: &[u8]) -> std::io::Result<(&[u8], Vec<XzRecord>)> {
     let n = stream.len();
     if n < 24 || stream[..6] != XZ_MAGIC || stream[6..8] != XZ_FLAGS || &stream[n - 2..] != b"YZ" {
         return Err(bad("header or footer"));
@@ -136,11 +171,26 @@ pub fn xz_trailer(records: &[(u64, u64)]) -> Vec<u8> {
     out
 }
 
-/// The bytes a file in `enc` begins and ends with around its encoded segments (an xz
-/// stream's header, index and footer), given the segments' xz index records.
-pub fn frame(enc: Encoding, records: &[(u64, u64)]) -> (Vec<u8>, Vec<u8>) {
+/// The bytes a file in `enc` begins and ends with around its encoded segments (a gzip
+/// member's header and trailer; an xz stream's header, index and footer), given the
+/// segments' xz index records and their identity CRC-32s and lengths.
+pub fn frame(enc: Encoding, records: &[(u64, u64)], crcs: &[(u32, u64)]) -> (Vec<u8>, Vec<u8>) {
     match enc {
         Encoding::Xz => (xz_header(), xz_trailer(records)),
+        Encoding::Gzip => {
+            // No name, no mtime, default level, unknown OS: as `encode` writes it.
+            let head = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+            let mut all = crc32fast::Hasher::new();
+            for &(crc, len) in crcs {
+                all.combine(&crc32fast::Hasher::new_with_initial_len(crc, len));
+            }
+            let total: u64 = crcs.iter().map(|c| c.1).sum();
+            // An empty final fixed-Huffman block, then CRC-32 and size mod 2^32.
+            let mut tail = vec![0x03, 0x00];
+            tail.extend_from_slice(&all.finalize().to_le_bytes());
+            tail.extend_from_slice(&(total as u32).to_le_bytes());
+            (head, tail)
+        }
         _ => (Vec::new(), Vec::new()),
     }
 }
@@ -155,7 +205,8 @@ mod tests {
         match enc {
             Encoding::Identity => out = data.to_vec(),
             Encoding::Gzip => {
-                flate2::read::MultiGzDecoder::new(data)
+                // One member: a single-member reader gets it all.
+                flate2::read::GzDecoder::new(data)
                     .read_to_end(&mut out)
                     .unwrap();
             }
@@ -199,9 +250,29 @@ mod tests {
                 records.extend(e.xz_records);
                 body.extend(e.bytes);
             }
-            let (head, tail) = frame(enc, &records);
+            let crcs: Vec<(u32, u64)> = parts.iter().map(|p| crc_of(p)).collect();
+            let (head, tail) = frame(enc, &records, &crcs);
             let file = [head, body, tail].concat();
             assert_eq!(decode(&file, enc), whole, "{enc:?}");
+            if enc == Encoding::Gzip {
+                let dir = std::env::temp_dir().join(format!("gz-join-{}", std::process::id()));
+                std::fs::create_dir_all(&dir).unwrap();
+                let path = dir.join("p.gz");
+                std::fs::write(&path, &file).unwrap();
+                if let Ok(out) = std::process::Command::new("gzip")
+                    .arg("-dc")
+                    .arg(&path)
+                    .output()
+                {
+                    assert!(
+                        out.status.success(),
+                        "{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                    assert_eq!(out.stdout, whole);
+                }
+                let _ = std::fs::remove_dir_all(dir);
+            }
             if enc == Encoding::Xz {
                 let dir = std::env::temp_dir().join(format!("xz-join-{}", std::process::id()));
                 std::fs::create_dir_all(&dir).unwrap();
