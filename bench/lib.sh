@@ -177,20 +177,7 @@ apt_ftparchive_runs() {
   mkdir -p "$a/pool/main" "$a/dists/stable/main/binary-amd64"
   ln "$@" "$a/pool/main/" 2>/dev/null || cp "$@" "$a/pool/main/"
   gpg_key
-  cat > "$W/ftparchive.sh" <<'EOF'
-set -euo pipefail
-cd "$1"
-D=dists/stable/main/binary-amd64
-apt-ftparchive --arch amd64 packages pool/main > "$D/Packages"
-gzip -9kfn "$D/Packages"
-xz -kf "$D/Packages"
-apt-ftparchive -o APT::FTPArchive::Release::Origin=bench -o APT::FTPArchive::Release::Suite=stable \
-  -o APT::FTPArchive::Release::Codename=stable -o APT::FTPArchive::Release::Architectures=amd64 \
-  -o APT::FTPArchive::Release::Components=main release dists/stable > "$2/Release.tmp"
-mv "$2/Release.tmp" dists/stable/Release
-gpg --batch --quiet --yes --default-key "$3" --clearsign -o dists/stable/InRelease dists/stable/Release
-gpg --batch --quiet --yes --default-key "$3" -abs -o dists/stable/Release.gpg dists/stable/Release
-EOF
+  ftparchive_script "$W/ftparchive.sh"
   timed_runs apt-ftparchive bash "$W/ftparchive.sh" "$a" "$W" "$KEYID"
   FTP_PACKAGES=$a/dists/stable/main/binary-amd64/Packages
   gpgconf --homedir "$GNUPGHOME" --kill all 2>/dev/null || true
