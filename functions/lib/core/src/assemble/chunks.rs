@@ -75,22 +75,43 @@ pub struct Chunk {
 
 /// What a repo's renders keep for the next one: the chunks the last render used, and for
 /// every file it made the hasher state after each of its pieces.
+///
+/// Reusing a chunk trusts that its blobs are still stored. They are: the last render's
+/// generation names them, and GC keeps what a generation names until `grace` after it is
+/// retired; so a cache older than half the grace period is not used (`fresh`).
 #[derive(Default)]
 pub struct ChunkCache {
     chunks: HashMap<String, Arc<Chunk>>,
     prefixes: HashMap<String, Vec<(String, Hasher)>>,
     used: HashSet<String>,
+    /// Blobs stored by the last render and this one (not stored again).
     stored: HashSet<String>,
+    stored_now: HashSet<String>,
+    /// When the last render ended (seconds since the epoch).
+    rendered_at: u64,
 }
 
 impl ChunkCache {
-    /// Drops what this render did not use (a generation's chunks are kept for one more).
-    pub fn sweep(&mut self) {
+    /// The cache, if the last render is recent enough for its blobs to be trusted.
+    pub fn fresh(self, now: u64, grace: u64) -> Self {
+        if now.saturating_sub(self.rendered_at) < grace / 2 {
+            self
+        } else {
+            ChunkCache::default()
+        }
+    }
+
+    /// Keeps only what this render used, for the next one.
+    pub fn sweep(&mut self, now: u64) {
         let used = std::mem::take(&mut self.used);
         self.chunks.retain(|k, _| used.contains(k));
-        if self.stored.len() > 100_000 {
-            self.stored.clear();
+        self.stored = std::mem::take(&mut self.stored_now);
+        for c in self.chunks.values() {
+            self.stored.insert(c.identity.sha256.clone());
+            self.stored
+                .extend(c.encoded.lock().values().map(|s| s.sha256.clone()));
         }
+        self.rendered_at = now;
     }
 }
 
@@ -231,6 +252,7 @@ async fn store(
             .await?;
         cache.stored.insert(sha256.clone());
     }
+    cache.stored_now.insert(sha256.clone());
     Ok(Stored {
         sha256,
         bytes,

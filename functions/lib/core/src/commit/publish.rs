@@ -84,7 +84,12 @@ async fn render(
 ) -> ApiResult<Manifest> {
     let info = config.info(app.now(), generation);
     // One publisher per repo runs in a process (see `group`): it owns the repo's cache.
-    let mut cache = app.chunks.lock().remove(repo).unwrap_or_default();
+    let mut cache = app
+        .chunks
+        .lock()
+        .remove(repo)
+        .unwrap_or_default()
+        .fresh(app.now(), app.grace.as_secs());
     let mut files = BTreeMap::new();
     let mut trees = Vec::new();
     let mut outcome = Ok(());
@@ -108,7 +113,7 @@ async fn render(
         }
     }
     if outcome.is_ok() {
-        cache.sweep();
+        cache.sweep(app.now());
     }
     app.chunks.lock().insert(repo.to_string(), cache);
     outcome?;
