@@ -92,12 +92,20 @@ pub struct ChunkCache {
 }
 
 impl ChunkCache {
-    /// The cache, if the last render is recent enough for its blobs to be trusted.
-    pub fn fresh(self, now: u64, grace: u64) -> Self {
+    /// The cache, if the last render is recent enough for its blobs to be trusted. A cache
+    /// that no render finished yet (one failed mid-way) dates from when it was started: what
+    /// it holds is as young as that, and GC spares young blobs.
+    pub fn fresh(mut self, now: u64, grace: u64) -> Self {
+        if self.rendered_at == 0 {
+            self.rendered_at = now;
+        }
         if now.saturating_sub(self.rendered_at) < grace / 2 {
             self
         } else {
-            ChunkCache::default()
+            ChunkCache {
+                rendered_at: now,
+                ..ChunkCache::default()
+            }
         }
     }
 
@@ -247,9 +255,7 @@ async fn store(
     let sha256 = crate::digest::sha256_hex(&bytes);
     let bytes = Arc::new(bytes);
     if !cache.stored.contains(&sha256) {
-        app.packages
-            .put_bytes(bytes::Bytes::from((*bytes).clone()))
-            .await?;
+        super::put_blob(app, bytes::Bytes::from((*bytes).clone())).await?;
         cache.stored.insert(sha256.clone());
     }
     cache.stored_now.insert(sha256.clone());
@@ -389,9 +395,7 @@ async fn encode_missing(app: &App, segments: &[Arc<Chunk>], encs: &[Encoding]) -
                 .blocking(move || encode_segment(&data, enc).map_err(ApiError::from))
                 .await?;
             let sha256 = crate::digest::sha256_hex(&e.bytes);
-            app.packages
-                .put_bytes(bytes::Bytes::from(e.bytes.clone()))
-                .await?;
+            super::put_blob(app, bytes::Bytes::from(e.bytes.clone())).await?;
             c.encoded.lock().insert(
                 enc,
                 Stored {

@@ -250,8 +250,29 @@ async fn output_blob(
 }
 
 async fn store(app: &App, data: Vec<u8>) -> ApiResult<BlobRef> {
-    let d = app.packages.put_bytes(data.into()).await?;
+    let d = put_blob(app, data.into()).await?;
     Ok(BlobRef::stored(d.sha256, d.size))
+}
+
+/// Stores a blob, retrying a failed write a few times: blobs are content-addressed, so a
+/// write is idempotent and a retry is always safe. A render writes a piece per changed
+/// segment and encoding; one lost write should not fail the whole publish.
+pub async fn put_blob(app: &App, data: bytes::Bytes) -> ApiResult<crate::digest::Digests> {
+    const ATTEMPTS: u32 = 4;
+    let mut attempt = 0;
+    loop {
+        match app.packages.put_bytes(data.clone()).await {
+            Ok(d) => return Ok(d),
+            Err(e) if attempt + 1 < ATTEMPTS => {
+                attempt += 1;
+                let _ = e;
+                app.runtime
+                    .sleep(std::time::Duration::from_millis(10 << attempt))
+                    .await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Everything `finish` depends on but the clock: the generator instance, the repo's
