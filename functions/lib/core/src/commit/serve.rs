@@ -113,14 +113,6 @@ async fn paths_of(
     Ok(index)
 }
 
-/// `resolve` for a GET of a repo's tree: 404 when the repo or the path is not there.
-pub async fn resolve_in(app: &App, repo: &str, path: &str) -> ApiResult<BlobRef> {
-    load_config(app, repo).await?;
-    resolve(app, repo, path)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("{path} is not published in repo {repo}")))
-}
-
 /// The fragment `fragment` that `generator` made at upload for the first of the repo's
 /// packages with an entry `matches` picks (Vieter's `GET /{repo}/{arch}/NAME-VERSION` serves
 /// pacman's `desc.txt` this way). `None` when no entry matches.
