@@ -14,6 +14,7 @@ use crate::digest::{Digests, Hasher};
 use crate::error::{ApiError, ApiResult};
 use crate::generator::{Assembled, BulkFile, Encoding, Part, Selection};
 use crate::model::{BlobRef, EntryId, PackageRecord, Piece};
+use bytes::Bytes;
 use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher as _};
@@ -60,7 +61,7 @@ pub fn slot_order(a: &Slot, b: &Slot) -> std::cmp::Ordering {
 #[derive(Clone)]
 pub struct Stored {
     pub sha256: String,
-    pub bytes: Arc<Vec<u8>>,
+    pub bytes: Bytes,
     pub xz_records: Vec<(u64, u64)>,
 }
 
@@ -84,9 +85,6 @@ pub struct ChunkCache {
     chunks: HashMap<String, Arc<Chunk>>,
     prefixes: HashMap<String, Vec<(String, Hasher)>>,
     used: HashSet<String>,
-    /// Blobs stored by the last render and this one (not stored again).
-    stored: HashSet<String>,
-    stored_now: HashSet<String>,
     /// When the last render ended (seconds since the epoch).
     rendered_at: u64,
 }
@@ -113,12 +111,6 @@ impl ChunkCache {
     pub fn sweep(&mut self, now: u64) {
         let used = std::mem::take(&mut self.used);
         self.chunks.retain(|k, _| used.contains(k));
-        self.stored = std::mem::take(&mut self.stored_now);
-        for c in self.chunks.values() {
-            self.stored.insert(c.identity.sha256.clone());
-            self.stored
-                .extend(c.encoded.lock().values().map(|s| s.sha256.clone()));
-        }
         self.rendered_at = now;
     }
 }
@@ -127,7 +119,7 @@ impl ChunkCache {
 pub struct Made {
     pub assembled: Assembled,
     pub blob: BlobRef,
-    pub bytes: Vec<Arc<Vec<u8>>>,
+    pub bytes: Vec<Bytes>,
 }
 
 /// One bulk file in every encoding it asks for.
@@ -216,27 +208,23 @@ async fn segment_parts(
     Ok(())
 }
 
-/// A literal segment (content-addressed like a chunk).
+/// A literal segment (content-addressed like a chunk; also a file's frame: a gzip header or
+/// trailer, an xz stream's header, index and footer).
 async fn literal(app: &App, cache: &mut ChunkCache, bytes: Vec<u8>) -> ApiResult<Arc<Chunk>> {
     let key = format!("L{}", crate::digest::sha256_hex(&bytes));
     if let Some(c) = cache.chunks.get(&key) {
         cache.used.insert(key);
         return Ok(c.clone());
     }
-    let chunk = new_chunk(app, cache, bytes, true).await?;
+    let chunk = new_chunk(app, bytes, true).await?;
     cache.chunks.insert(key.clone(), chunk.clone());
     cache.used.insert(key);
     Ok(chunk)
 }
 
-async fn new_chunk(
-    app: &App,
-    cache: &mut ChunkCache,
-    bytes: Vec<u8>,
-    emits: bool,
-) -> ApiResult<Arc<Chunk>> {
+async fn new_chunk(app: &App, bytes: Vec<u8>, emits: bool) -> ApiResult<Arc<Chunk>> {
     let crc = crc_of(&bytes);
-    let identity = store(app, cache, bytes, Vec::new()).await?;
+    let identity = store(app, bytes, Vec::new()).await?;
     Ok(Arc::new(Chunk {
         identity,
         crc,
@@ -245,22 +233,12 @@ async fn new_chunk(
     }))
 }
 
-/// Stores bytes (once per process) and keeps them.
-async fn store(
-    app: &App,
-    cache: &mut ChunkCache,
-    bytes: Vec<u8>,
-    xz_records: Vec<(u64, u64)>,
-) -> ApiResult<Stored> {
-    let sha256 = crate::digest::sha256_hex(&bytes);
-    let bytes = Arc::new(bytes);
-    if !cache.stored.contains(&sha256) {
-        super::put_blob(app, bytes::Bytes::from((*bytes).clone())).await?;
-        cache.stored.insert(sha256.clone());
-    }
-    cache.stored_now.insert(sha256.clone());
+/// Stores bytes and keeps them (`Bytes`: the store and the cache share one copy).
+async fn store(app: &App, bytes: Vec<u8>, xz_records: Vec<(u64, u64)>) -> ApiResult<Stored> {
+    let bytes = Bytes::from(bytes);
+    let d = crate::commit::put_blob(app, bytes.clone()).await?;
     Ok(Stored {
-        sha256,
+        sha256: d.sha256,
         bytes,
         xz_records,
     })
@@ -294,7 +272,7 @@ async fn select(
             Some(c) => c.clone(),
             None => {
                 let (bytes, emits) = entries_bytes(app, gname, sel, leading, run).await?;
-                let c = new_chunk(app, cache, bytes, emits).await?;
+                let c = new_chunk(app, bytes, emits).await?;
                 cache.chunks.insert(key.clone(), c.clone());
                 c
             }
@@ -394,16 +372,8 @@ async fn encode_missing(app: &App, segments: &[Arc<Chunk>], encs: &[Encoding]) -
             let e = app
                 .blocking(move || encode_segment(&data, enc).map_err(ApiError::from))
                 .await?;
-            let sha256 = crate::digest::sha256_hex(&e.bytes);
-            super::put_blob(app, bytes::Bytes::from(e.bytes.clone())).await?;
-            c.encoded.lock().insert(
-                enc,
-                Stored {
-                    sha256,
-                    bytes: Arc::new(e.bytes),
-                    xz_records: e.xz_records,
-                },
-            );
+            let stored = store(app, e.bytes, e.xz_records).await?;
+            c.encoded.lock().insert(enc, stored);
             Ok(())
         })
         .buffer_unordered(cores)
@@ -421,7 +391,7 @@ async fn compose(
     enc: Encoding,
     segments: &[Arc<Chunk>],
     encoded: bool,
-) -> ApiResult<(Digests, BlobRef, Vec<Arc<Vec<u8>>>)> {
+) -> ApiResult<(Digests, BlobRef, Vec<Bytes>)> {
     let mut pieces: Vec<Stored> = Vec::with_capacity(segments.len() + 2);
     for c in segments {
         let s =
@@ -438,10 +408,10 @@ async fn compose(
     let crcs: Vec<(u32, u64)> = segments.iter().map(|c| c.crc).collect();
     let (head, tail) = frame(enc, &records, &crcs);
     if !head.is_empty() {
-        pieces.insert(0, store(app, cache, head, Vec::new()).await?);
+        pieces.insert(0, literal(app, cache, head).await?.identity.clone());
     }
     if !tail.is_empty() {
-        pieces.push(store(app, cache, tail, Vec::new()).await?);
+        pieces.push(literal(app, cache, tail).await?.identity.clone());
     }
     let key = format!("{path}\0{enc:?}");
     let prev = cache.prefixes.remove(&key).unwrap_or_default();

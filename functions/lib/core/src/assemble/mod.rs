@@ -69,7 +69,7 @@ pub async fn render_generator(
     }
     let mut files = BTreeMap::new();
     let mut assembled = Vec::new();
-    let mut wholes: HashMap<String, Vec<Arc<Vec<u8>>>> = HashMap::new();
+    let mut wholes: HashMap<String, Vec<bytes::Bytes>> = HashMap::new();
     for file in &plan.files {
         for made in assemble_file(app, cache, &gname, file, &shelves).await? {
             files.insert(made.assembled.path.clone(), made.blob.clone());
@@ -125,7 +125,7 @@ async fn finish(
     summaries: Vec<ShelfSummary>,
     assembled: Vec<crate::generator::Assembled>,
     mut files: BTreeMap<String, BlobRef>,
-    wholes: HashMap<String, Vec<Arc<Vec<u8>>>>,
+    wholes: HashMap<String, Vec<bytes::Bytes>>,
 ) -> ApiResult<Vec<(String, BlobRef)>> {
     let gname = g.info().name.clone();
     let cache_key = finish_key(&g, info, &summaries, &assembled);
@@ -163,7 +163,7 @@ async fn finish(
 /// The repo signer, able to sign an assembled file that is stored only as pieces.
 struct PiecedSigner {
     inner: Arc<dyn crate::generator::Signer>,
-    wholes: HashMap<String, Vec<Arc<Vec<u8>>>>,
+    wholes: HashMap<String, Vec<bytes::Bytes>>,
 }
 
 impl PiecedSigner {
@@ -215,7 +215,7 @@ async fn output_blob(
     path: &str,
     content: Content,
     files: &BTreeMap<String, BlobRef>,
-    wholes: &HashMap<String, Vec<Arc<Vec<u8>>>>,
+    wholes: &HashMap<String, Vec<bytes::Bytes>>,
 ) -> ApiResult<BlobRef> {
     let known = |p: &str, verb: &str| {
         files
@@ -250,29 +250,8 @@ async fn output_blob(
 }
 
 async fn store(app: &App, data: Vec<u8>) -> ApiResult<BlobRef> {
-    let d = put_blob(app, data.into()).await?;
+    let d = crate::commit::put_blob(app, data.into()).await?;
     Ok(BlobRef::stored(d.sha256, d.size))
-}
-
-/// Stores a blob, retrying a failed write a few times: blobs are content-addressed, so a
-/// write is idempotent and a retry is always safe. A render writes a piece per changed
-/// segment and encoding; one lost write should not fail the whole publish.
-pub async fn put_blob(app: &App, data: bytes::Bytes) -> ApiResult<crate::digest::Digests> {
-    const ATTEMPTS: u32 = 4;
-    let mut attempt = 0;
-    loop {
-        match app.packages.put_bytes(data.clone()).await {
-            Ok(d) => return Ok(d),
-            Err(e) if attempt + 1 < ATTEMPTS => {
-                attempt += 1;
-                let _ = e;
-                app.runtime
-                    .sleep(std::time::Duration::from_millis(10 << attempt))
-                    .await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
 }
 
 /// Everything `finish` depends on but the clock: the generator instance, the repo's

@@ -77,7 +77,7 @@ pub(super) async fn store_buckets(app: &App, head: &mut Head) -> ApiResult<Vec<u
             continue;
         }
         let records = records.clone();
-        let d = crate::assemble::put_blob(app, to_json(&*records)?.into()).await?;
+        let d = super::put_blob(app, to_json(&*records)?.into()).await?;
         head.packages
             .set_bucket(b, records, Some(Arc::from(d.sha256)));
     }

@@ -48,7 +48,7 @@ pub use repo::{
     repo_names, Created, Listing, RepoView, Settings,
 };
 pub use serve::{analysis_of, entry_fragment, manifest_of, open_blob, read_blob, resolve};
-pub use store::{PackageBody, StoredPackage};
+pub use store::{put_blob, PackageBody, StoredPackage};
 pub use upload::{commit_upload, put_upload, start_upload, Started, UploadStored};
 
 use crate::app::App;

@@ -32,7 +32,7 @@ pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> 
         };
         let generation = prev.as_ref().map_or(1, |p| p.generation + 1);
         let manifest = render(app, repo, &config, &head, generation).await?;
-        let stored = assemble::put_blob(app, to_json(&manifest)?.into()).await?;
+        let stored = super::put_blob(app, to_json(&manifest)?.into()).await?;
         remember_manifest(app, &stored.sha256, manifest);
         let now = app.now();
         let next = Published {

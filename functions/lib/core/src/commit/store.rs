@@ -123,3 +123,24 @@ fn parse_hints_part(text: &str) -> ApiResult<Vec<Hint>> {
         _ => Err(ApiError::bad_request("hints part: a JSON object or array")),
     }
 }
+
+/// Stores a small blob the protocol made (an analysis, a signature, a head bucket, a piece of
+/// an index file, a manifest), retrying a failed write a few times: blobs are
+/// content-addressed, so a write is idempotent and a retry always safe. A publish writes a
+/// piece per changed segment and encoding; one lost write should not fail it.
+pub async fn put_blob(app: &App, data: bytes::Bytes) -> ApiResult<Digests> {
+    const ATTEMPTS: u32 = 4;
+    let mut attempt = 0;
+    loop {
+        match app.packages.put_bytes(data.clone()).await {
+            Ok(d) => return Ok(d),
+            Err(_) if attempt + 1 < ATTEMPTS => {
+                attempt += 1;
+                app.runtime
+                    .sleep(std::time::Duration::from_millis(10 << attempt))
+                    .await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
