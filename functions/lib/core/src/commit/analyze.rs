@@ -31,9 +31,7 @@ pub async fn analyze(
     let analysis = app
         .blocking(move || run_generators(&gens, reader, &fname, &all_hints))
         .await?;
-    let stored = app
-        .packages
-        .put_bytes(to_json(&analysis)?.into())
+    let stored = super::put_blob(app, to_json(&analysis)?.into())
         .await?
         .sha256;
     Ok(record(app, filename, digests, hints, analysis, stored))
@@ -103,7 +101,7 @@ async fn store_again(
     let stored = if sha == j.analysis {
         sha
     } else {
-        app.packages.put_bytes(json.into()).await?.sha256
+        super::put_blob(app, json.into()).await?.sha256
     };
     Ok(record(
         app, j.filename, &j.digests, j.hints, analysis, stored,
@@ -232,6 +230,6 @@ pub async fn sign_package(app: &App, sha256: &str) -> ApiResult<BlobRef> {
                 .map_err(|e| ApiError::internal(format!("signing the package: {e}")))
         })
         .await?;
-    let d = app.packages.put_bytes(Bytes::from(sig)).await?;
+    let d = super::put_blob(app, Bytes::from(sig)).await?;
     Ok(BlobRef::stored(d.sha256, d.size))
 }

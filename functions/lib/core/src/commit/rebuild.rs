@@ -156,6 +156,6 @@ async fn present(app: &App, sha256: &str) -> bool {
 async fn unpublished(app: &App, mut rec: PackageRecord) -> ApiResult<PackageRecord> {
     rec.entries.clear();
     let empty = to_json(&Analysis::default())?;
-    rec.analysis = app.packages.put_bytes(empty.into()).await?.sha256;
+    rec.analysis = super::put_blob(app, empty.into()).await?.sha256;
     Ok(rec)
 }
