@@ -62,7 +62,7 @@ impl RepoConfig {
 }
 
 /// One package in a repo: the stored file and what each claiming generator made of it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct PackageRecord {
     pub filename: String,
     pub size: u64,

@@ -207,16 +207,9 @@ mod tests {
     fn rec(name: &str) -> PackageRecord {
         PackageRecord {
             filename: name.into(),
-            size: 1,
-            md5: String::new(),
-            sha1: String::new(),
             sha256: name.into(),
-            sha512: String::new(),
-            hints: vec![],
-            uploaded: 0,
-            entries: BTreeMap::new(),
-            analysis: String::new(),
-            signature: None,
+            size: 1,
+            ..Default::default()
         }
     }
 

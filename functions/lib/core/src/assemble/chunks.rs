@@ -471,19 +471,7 @@ mod tests {
     #[test]
     fn cuts_depend_only_on_the_entries() {
         let ids: Vec<EntryId> = (0..2000).map(|i| id(&format!("p{i:05}"))).collect();
-        let rec = PackageRecord {
-            filename: String::new(),
-            size: 0,
-            md5: String::new(),
-            sha1: String::new(),
-            sha256: String::new(),
-            sha512: String::new(),
-            hints: vec![],
-            uploaded: 0,
-            entries: Default::default(),
-            analysis: String::new(),
-            signature: None,
-        };
+        let rec = PackageRecord::default();
         let slots: Vec<Slot> = ids
             .iter()
             .map(|id| Slot {
