@@ -95,6 +95,40 @@ fn concurrent_adds_all_publish_and_coalesce() {
     });
 }
 
+/// A head written before buckets (every record inline) is still read, and a generation
+/// rendered from it names bucket blobs that serve its package files.
+#[test]
+fn a_head_with_inline_records_is_read_and_published() {
+    let gen = Arc::new(FakeGen::new());
+    let (app, _, _) = app(gen);
+    futures::executor::block_on(async {
+        assert_eq!(send(&app, "POST", "/repos/r/", b"").await, 201);
+        let d = app
+            .packages
+            .put_bytes(Bytes::from_static(b"PKG old"))
+            .await
+            .unwrap();
+        let config = load_config(&app, "r").await.unwrap();
+        let rec = analyze(&app, &config, "old", &d, &[]).await.unwrap();
+        let (_, version) = load_head(&app, "r").await.unwrap();
+        let legacy = serde_json::json!({ "seq": 7, "packages": { "old": rec } });
+        app.meta
+            .put_if(&keys::head("r"), legacy.to_string().into(), version)
+            .await
+            .unwrap()
+            .unwrap();
+        let (head, _) = load_head(&app, "r").await.unwrap();
+        assert_eq!(head.seq, 7);
+        assert!(head.packages.get("old").is_some());
+        assert_eq!(recover(&app).await.unwrap(), vec!["r".to_string()]);
+        assert_eq!(text(&app, "/repos/r/fake/index").await.1, "old\n");
+        assert_eq!(
+            text(&app, "/repos/r/fake/pool/old").await,
+            (200, "PKG old".into())
+        );
+    });
+}
+
 #[test]
 fn a_commit_left_unpublished_by_a_crash_is_published_by_recover() {
     let gen = Arc::new(FakeGen::new());

@@ -35,8 +35,14 @@ async fn decode(app: &App, stored: StoredHead, known: Option<&Head>) -> ApiResul
         seq: stored.seq,
         ..Head::default()
     };
+    // A head from before buckets: its records go into bucket blobs now (writing blobs
+    // changes nothing visible), so that a generation rendered from it can name them.
+    let inline = !stored.packages.is_empty();
     for (name, rec) in stored.packages {
-        head.packages.insert(name, rec); // a head from before buckets
+        head.packages.insert(name, rec);
+    }
+    if inline {
+        store_changed(app, &mut head).await?;
     }
     for (b, sha) in &stored.buckets {
         let b = usize::from_str_radix(b, 16)
@@ -71,6 +77,20 @@ pub async fn bucket_blob(app: &App, sha: &str) -> ApiResult<Arc<Bucket>> {
 
 /// Stores the buckets of `head` that changed since read, and answers the root to write.
 pub(super) async fn store_buckets(app: &App, head: &mut Head) -> ApiResult<Vec<u8>> {
+    store_changed(app, head).await?;
+    let buckets = head
+        .packages
+        .roots()
+        .ok_or_else(|| ApiError::internal("a head bucket was left unstored"))?;
+    to_json(&StoredHead {
+        seq: head.seq,
+        buckets,
+        packages: Default::default(),
+    })
+}
+
+/// Writes each changed bucket's blob (a head's root may then name it).
+async fn store_changed(app: &App, head: &mut Head) -> ApiResult<()> {
     for b in 0..BUCKETS {
         let (records, sha) = head.packages.bucket(b);
         if sha.is_some() || records.is_empty() {
@@ -81,15 +101,7 @@ pub(super) async fn store_buckets(app: &App, head: &mut Head) -> ApiResult<Vec<u
         head.packages
             .set_bucket(b, records, Some(Arc::from(d.sha256)));
     }
-    let buckets = head
-        .packages
-        .roots()
-        .ok_or_else(|| ApiError::internal("a head bucket was left unstored"))?;
-    to_json(&StoredHead {
-        seq: head.seq,
-        buckets,
-        packages: Default::default(),
-    })
+    Ok(())
 }
 
 /// Keeps the head this process read or wrote last (its buckets are shared, not copied).
