@@ -29,13 +29,17 @@ struct Pacman;
 
 impl Guest for Pacman {
     fn info() -> Info {
-        reposmith_generator_sdk::info(
-            "pacman",
-            "pacman",
-            &[".pkg.tar.zst", ".pkg.tar.xz", ".pkg.tar.gz"],
-            "Arch Linux packages for pacman: ARCH/REPO.db and REPO.files, signed",
-            true,
-        )
+        Info {
+            // Each package's `.sig` is published next to it (see `plan`'s links).
+            signed_packages: true,
+            ..reposmith_generator_sdk::info(
+                "pacman",
+                "pacman",
+                &[".pkg.tar.zst", ".pkg.tar.xz", ".pkg.tar.gz"],
+                "Arch Linux packages for pacman: ARCH/REPO.db and REPO.files, signed",
+                true,
+            )
+        }
     }
 
     fn claims(filename: String, head: Vec<u8>, _hints: Vec<Hint>) -> bool {

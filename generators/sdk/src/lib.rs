@@ -28,7 +28,8 @@ pub mod zstd;
 /// The contract version these bindings implement (`wit/generator.wit`).
 pub const CONTRACT: &str = "0.1.0";
 
-/// A generator's `info` for this SDK's contract version.
+/// A generator's `info` for this SDK's contract version; `signed-packages` is false (a
+/// generator that publishes package signatures sets it: `Info { signed_packages: true, ..info(..) }`).
 #[cfg(feature = "bindings")]
 pub fn info(
     name: &str,
@@ -44,6 +45,7 @@ pub fn info(
         description: description.into(),
         contract: CONTRACT.into(),
         one_version_per_name,
+        signed_packages: false,
     }
 }
 

@@ -100,6 +100,7 @@ macro_rules! wit_conversions {
                         description: i.description,
                         contract: i.contract,
                         one_version_per_name: i.one_version_per_name,
+                        signed_packages: i.signed_packages,
                     }
                 }
             }

@@ -211,6 +211,9 @@ pub struct Info {
     /// An upload replaces entries of the same name on its shelves (see the WIT).
     #[serde(default)]
     pub one_version_per_name: bool,
+    /// The host signs each package it claims at upload (see the WIT).
+    #[serde(default)]
+    pub signed_packages: bool,
 }
 
 /// Why a generator call failed: the package is bad (the generator said so: 422), or the

@@ -95,6 +95,22 @@ fn concurrent_adds_all_publish_and_coalesce() {
     });
 }
 
+/// A generator that publishes no package signatures costs no signing at upload: the record
+/// has none, and its link's signature suffix serves nothing.
+#[test]
+fn packages_are_signed_only_for_generators_that_publish_signatures() {
+    let (app, _, _) = app(Arc::new(FakeGen::unsigned()));
+    futures::executor::block_on(async {
+        assert_eq!(send(&app, "POST", "/repos/r/", b"").await, 201);
+        let path = "/repos/r/packages/?filename=p01";
+        assert_eq!(send(&app, "POST", path, b"PKG 1").await, 201);
+        let (head, _) = crate::commit::load_head(&app, "r").await.unwrap();
+        assert_eq!(head.packages.get("p01").unwrap().signature, None);
+        assert_eq!(text(&app, "/repos/r/fake/linked/p01").await.1, "PKG 1");
+        assert_eq!(text(&app, "/repos/r/fake/linked/p01.sig").await.0, 404);
+    });
+}
+
 /// A head written before buckets (every record inline) is still read, and a generation
 /// rendered from it names bucket blobs that serve its package files.
 #[test]

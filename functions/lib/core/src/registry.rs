@@ -96,6 +96,7 @@ mod tests {
             description: String::new(),
             contract: "0.1.0".into(),
             one_version_per_name: false,
+            signed_packages: false,
         }
     }
 

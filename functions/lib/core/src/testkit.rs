@@ -123,15 +123,20 @@ pub struct FakeGen {
 
 impl FakeGen {
     pub fn new() -> Self {
-        Self::with(false)
+        Self::with(false, true)
     }
 
     /// Like pacman: one version per name, an upload replaces the same name.
     pub fn one_version() -> Self {
-        Self::with(true)
+        Self::with(true, true)
     }
 
-    fn with(one_version_per_name: bool) -> Self {
+    /// Like deb: publishes no package signatures, so the host makes none.
+    pub fn unsigned() -> Self {
+        Self::with(false, false)
+    }
+
+    fn with(one_version_per_name: bool, signed_packages: bool) -> Self {
         FakeGen {
             info: Info {
                 name: "fake".into(),
@@ -140,6 +145,7 @@ impl FakeGen {
                 description: "test".into(),
                 contract: "0.1.0".into(),
                 one_version_per_name,
+                signed_packages,
             },
             plans: AtomicUsize::new(0),
             finishes: AtomicUsize::new(0),

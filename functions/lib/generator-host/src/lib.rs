@@ -326,6 +326,7 @@ mod tests {
             description: String::new(),
             contract: contract.into(),
             one_version_per_name: false,
+            signed_packages: false,
         }
     }
 

@@ -31,6 +31,7 @@ impl Guest for Misbehave {
             description: "misbehaves on request (tests only)".into(),
             contract: "0.1.0".into(),
             one_version_per_name: false,
+            signed_packages: false,
         }
     }
 

@@ -221,8 +221,17 @@ fn unknown_format(gens: &[Arc<dyn Generator>], fname: &str) -> ApiError {
 
 /// The package's detached OpenPGP signature, made once when it is added (so that no publish
 /// reads a package file) and kept by rebuilds: it depends only on the bytes and the key.
-pub async fn sign_package(app: &App, sha256: &str) -> ApiResult<BlobRef> {
-    let (signer, sha) = (app.signer.clone(), sha256.to_string());
+/// Made only when a generator that claimed the package publishes signatures
+/// (`signed-packages`): an RSA operation is most of an upload's CPU otherwise.
+pub async fn sign_package(app: &App, record: &PackageRecord) -> ApiResult<Option<BlobRef>> {
+    let wanted = app
+        .generators()
+        .iter()
+        .any(|g| g.info().signed_packages && record.entries.contains_key(&g.info().name));
+    if !wanted {
+        return Ok(None);
+    }
+    let (signer, sha) = (app.signer.clone(), record.sha256.clone());
     let sig = app
         .blocking(move || {
             signer
@@ -231,5 +240,5 @@ pub async fn sign_package(app: &App, sha256: &str) -> ApiResult<BlobRef> {
         })
         .await?;
     let d = super::put_blob(app, Bytes::from(sig)).await?;
-    Ok(BlobRef::stored(d.sha256, d.size))
+    Ok(Some(BlobRef::stored(d.sha256, d.size)))
 }

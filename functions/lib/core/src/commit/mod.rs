@@ -172,7 +172,7 @@ async fn already_added(
 
 /// Steps 3-4 for an analyzed record: sign the package, commit, publish.
 async fn commit_analyzed(app: &App, repo: &str, mut record: PackageRecord) -> ApiResult<Added> {
-    record.signature = Some(sign_package(app, &record.sha256).await?);
+    record.signature = sign_package(app, &record).await?;
     let (seq, new) = commit_record(app, repo, record.clone()).await?;
     let published = ensure_published(app, repo, seq).await?;
     Ok(Added {

@@ -140,8 +140,8 @@ async fn outcome(app: &App, rec: &PackageRecord, analyzed: ApiResult<PackageReco
     fresh.uploaded = rec.uploaded;
     fresh.signature = match &rec.signature {
         Some(s) => Some(s.clone()),
-        None => match sign_package(app, &rec.sha256).await {
-            Ok(s) => Some(s),
+        None => match sign_package(app, &fresh).await {
+            Ok(s) => s,
             Err(e) => return Outcome::Unclaimed(rec.clone(), e.detail),
         },
     };
