@@ -7,17 +7,17 @@
 //! of the whole file resume from the hasher state after the longest unchanged prefix of
 //! pieces, kept from the last render.
 use super::codec::{crc_of, encode_segment, frame};
+use super::shelves::{ShelfIndex, Slot};
 use super::{check_path, invalid, ustar_header};
 use crate::app::App;
 use crate::commit::analysis_of;
 use crate::digest::{Digests, Hasher};
 use crate::error::{ApiError, ApiResult};
 use crate::generator::{Assembled, BulkFile, Encoding, Part, Selection};
-use crate::model::{BlobRef, EntryId, PackageRecord, Piece};
+use crate::model::{BlobRef, Piece};
 use bytes::Bytes;
 use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher as _};
 use std::sync::Arc;
 
 /// Mean entries per chunk, and the most a chunk takes (bounds the worst case).
@@ -35,26 +35,6 @@ fn chunk_mean() -> u64 {
             .filter(|m| (1..=4096).contains(m))
             .unwrap_or(CHUNK_MEAN)
     })
-}
-
-/// A generator's entry as the head knows it: what orders and shelves it, and where its
-/// fragments are (entry `index` of the record's analysis for this generator).
-#[derive(Clone, Copy)]
-pub struct Slot<'a> {
-    pub id: &'a EntryId,
-    pub rec: &'a PackageRecord,
-    pub index: usize,
-}
-
-/// The host's stable order (name, version, path), then the file name, so that a full render
-/// and an incremental one cut the same chunks.
-pub fn slot_order(a: &Slot, b: &Slot) -> std::cmp::Ordering {
-    (&a.id.name, &a.id.version, &a.id.path, &a.rec.filename).cmp(&(
-        &b.id.name,
-        &b.id.version,
-        &b.id.path,
-        &b.rec.filename,
-    ))
 }
 
 /// Bytes kept in memory with the sha256 they are stored under.
@@ -85,6 +65,8 @@ pub struct ChunkCache {
     chunks: HashMap<String, Arc<Chunk>>,
     prefixes: HashMap<String, Vec<(String, Hasher)>>,
     used: HashSet<String>,
+    /// Each generator's entries by shelf (they depend on the head only, not on stored blobs).
+    pub shelves: HashMap<String, ShelfIndex>,
     /// When the last render ended (seconds since the epoch).
     rendered_at: u64,
 }
@@ -102,6 +84,7 @@ impl ChunkCache {
         } else {
             ChunkCache {
                 rendered_at: now,
+                shelves: self.shelves,
                 ..ChunkCache::default()
             }
         }
@@ -128,7 +111,7 @@ pub async fn assemble_file(
     cache: &mut ChunkCache,
     gname: &str,
     file: &BulkFile,
-    shelves: &HashMap<&str, Vec<Slot<'_>>>,
+    shelves: &ShelfIndex,
 ) -> ApiResult<Vec<Made>> {
     check_path(&file.path).map_err(|e| invalid(gname, e))?;
     let mut encs = file.encodings.clone();
@@ -176,7 +159,7 @@ async fn segment_parts(
     cache: &mut ChunkCache,
     gname: &str,
     parts: &[Part],
-    shelves: &HashMap<&str, Vec<Slot<'_>>>,
+    shelves: &ShelfIndex,
     out: &mut Vec<Arc<Chunk>>,
 ) -> ApiResult<()> {
     for part in parts {
@@ -251,18 +234,18 @@ async fn select(
     cache: &mut ChunkCache,
     gname: &str,
     sel: &Selection,
-    shelves: &HashMap<&str, Vec<Slot<'_>>>,
+    shelves: &ShelfIndex,
     out: &mut Vec<Arc<Chunk>>,
 ) -> ApiResult<()> {
     let mut picked: Vec<Slot> = sel
         .shelves
         .iter()
-        .filter_map(|s| shelves.get(s.as_str()))
+        .filter_map(|s| shelves.shelves().get(s.as_str()))
         .flatten()
-        .copied()
         .collect();
     if sel.shelves.len() > 1 {
-        picked.sort_by(slot_order);
+        // Sorted runs, one per shelf: a stable sort merges them in linear time.
+        picked.sort_by(|a, b| a.0.cmp(b.0));
     }
     // Whether an entry before this chunk wrote bytes: its first entry then takes a separator.
     let mut leading = false;
@@ -289,10 +272,8 @@ async fn select(
 fn cut<'s, 'a>(slots: &'s [Slot<'a>]) -> Vec<&'s [Slot<'a>]> {
     let mut runs = Vec::new();
     let mut start = 0;
-    for (i, s) in slots.iter().enumerate() {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (&s.id.name, &s.id.version, &s.id.path).hash(&mut h);
-        if h.finish().is_multiple_of(chunk_mean()) || i + 1 - start >= CHUNK_MAX {
+    for (i, (_, v)) in slots.iter().enumerate() {
+        if v.cut.is_multiple_of(chunk_mean()) || i + 1 - start >= CHUNK_MAX {
             runs.push(&slots[start..=i]);
             start = i + 1;
         }
@@ -310,8 +291,8 @@ fn chunk_key(gname: &str, sel: &Selection, leading: bool, run: &[Slot]) -> Strin
     let mut h = sha2::Sha256::new();
     h.update(format!("{gname}\0{}\0{leading}\0", sel.fragment));
     h.update(&sel.separator);
-    for s in run {
-        h.update(format!("\0{}:{}", s.rec.analysis, s.index));
+    for (_, v) in run {
+        h.update(v.digest);
     }
     format!("E{}", hex::encode(h.finalize()))
 }
@@ -326,16 +307,24 @@ async fn entries_bytes(
 ) -> ApiResult<(Vec<u8>, bool)> {
     let mut out = Vec::new();
     let mut emits = false;
-    for s in run {
-        let analysis = analysis_of(app, &s.rec.analysis).await?;
+    // A render from scratch reads every analysis: many reads in flight, used in order.
+    let shas: Vec<String> = run.iter().map(|(_, v)| v.analysis.clone()).collect();
+    let mut analyses = futures::stream::iter(shas)
+        .map(|sha| async move { analysis_of(app, &sha).await })
+        .buffered(16);
+    for (k, _) in run {
+        let analysis = analyses
+            .next()
+            .await
+            .ok_or_else(|| ApiError::internal("an analysis read went missing"))??;
         let entry = analysis
             .by_generator
             .get(gname)
-            .and_then(|es| es.get(s.index))
+            .and_then(|es| es.get(k.index))
             .ok_or_else(|| {
                 ApiError::internal(format!(
                     "analysis of {} lacks {gname} entry {}",
-                    s.rec.filename, s.index
+                    k.filename, k.index
                 ))
             })?;
         let Some(f) = entry.fragments.iter().find(|f| f.name == sel.fragment) else {
@@ -456,30 +445,32 @@ async fn compose(
 
 #[cfg(test)]
 mod tests {
+    use super::super::shelves::{SlotKey, SlotVal};
     use super::*;
+    use std::hash::{Hash, Hasher as _};
 
-    fn id(name: &str) -> EntryId {
-        EntryId {
+    fn slot(name: &str) -> (SlotKey, SlotVal) {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (name, "1", name).hash(&mut h);
+        let key = SlotKey {
             name: name.into(),
             version: "1".into(),
-            arch: "amd64".into(),
-            path: format!("pool/{name}.deb"),
-            shelf: "s".into(),
-        }
+            path: name.into(),
+            filename: name.into(),
+            index: 0,
+        };
+        let val = SlotVal {
+            analysis: String::new(),
+            cut: h.finish(),
+            digest: [0; 32],
+        };
+        (key, val)
     }
 
     #[test]
     fn cuts_depend_only_on_the_entries() {
-        let ids: Vec<EntryId> = (0..2000).map(|i| id(&format!("p{i:05}"))).collect();
-        let rec = PackageRecord::default();
-        let slots: Vec<Slot> = ids
-            .iter()
-            .map(|id| Slot {
-                id,
-                rec: &rec,
-                index: 0,
-            })
-            .collect();
+        let owned: Vec<(SlotKey, SlotVal)> = (0..2000).map(|i| slot(&format!("p{i:05}"))).collect();
+        let slots: Vec<Slot> = owned.iter().map(|(k, v)| (k, v)).collect();
         let all = cut(&slots);
         assert!(all.len() > 10 && all.len() < 100, "{}", all.len());
         assert_eq!(all.iter().map(|r| r.len()).sum::<usize>(), 2000);
@@ -488,7 +479,7 @@ mod tests {
         fewer.remove(1000);
         let names = |runs: Vec<&[Slot]>| -> Vec<Vec<String>> {
             runs.iter()
-                .map(|r| r.iter().map(|s| s.id.name.clone()).collect())
+                .map(|r| r.iter().map(|(k, _)| k.name.clone()).collect())
                 .collect()
         };
         let (a, b) = (names(all), names(cut(&fewer)));

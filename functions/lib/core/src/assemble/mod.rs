@@ -4,6 +4,7 @@
 //! list them. Package files are not listed here: the manifest names the head they come from.
 mod chunks;
 mod codec;
+mod shelves;
 
 pub use chunks::ChunkCache;
 pub use codec::encode;
@@ -12,7 +13,7 @@ use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::generator::{Content, GenError, Generator, Link, Piece, RepoInfo, ShelfSummary};
 use crate::model::{BlobRef, Head};
-use chunks::{assemble_file, slot_order, Slot};
+use chunks::assemble_file;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -56,8 +57,23 @@ pub async fn render_generator(
     head: &Head,
 ) -> ApiResult<Rendered> {
     let gname = g.info().name.clone();
-    let shelves = by_shelf(&gname, head);
-    let summaries = summarize(&shelves);
+    // Out of the cache while it is borrowed alongside the chunks; back in below.
+    let mut shelves = cache.shelves.remove(&gname).unwrap_or_default();
+    shelves.update(&gname, head);
+    let made = render_shelves(app, cache, &shelves, g, info).await;
+    cache.shelves.insert(gname, shelves);
+    made
+}
+
+async fn render_shelves(
+    app: &App,
+    cache: &mut ChunkCache,
+    shelves: &shelves::ShelfIndex,
+    g: Arc<dyn Generator>,
+    info: &RepoInfo,
+) -> ApiResult<Rendered> {
+    let gname = g.info().name.clone();
+    let summaries = summarize(shelves);
     let (g2, info2, sum2) = (g.clone(), info.clone(), summaries.clone());
     let plan = app
         .blocking(move || g2.plan(&info2, &sum2))
@@ -71,7 +87,7 @@ pub async fn render_generator(
     let mut assembled = Vec::new();
     let mut wholes: HashMap<String, Vec<bytes::Bytes>> = HashMap::new();
     for file in &plan.files {
-        for made in assemble_file(app, cache, &gname, file, &shelves).await? {
+        for made in assemble_file(app, cache, &gname, file, shelves).await? {
             files.insert(made.assembled.path.clone(), made.blob.clone());
             if !made.blob.pieces.is_empty() {
                 wholes.insert(made.blob.sha256.clone(), made.bytes);
@@ -86,25 +102,9 @@ pub async fn render_generator(
     })
 }
 
-/// The generator's entries grouped by shelf, each group in the stable order.
-fn by_shelf<'a>(gname: &str, head: &'a Head) -> HashMap<&'a str, Vec<Slot<'a>>> {
-    let mut shelves: HashMap<&str, Vec<Slot>> = HashMap::new();
-    for rec in head.packages.values() {
-        for (index, id) in rec.entries.get(gname).into_iter().flatten().enumerate() {
-            shelves
-                .entry(id.shelf.as_str())
-                .or_default()
-                .push(Slot { id, rec, index });
-        }
-    }
-    for v in shelves.values_mut() {
-        v.sort_by(slot_order);
-    }
-    shelves
-}
-
-fn summarize(shelves: &HashMap<&str, Vec<Slot>>) -> Vec<ShelfSummary> {
+fn summarize(shelves: &shelves::ShelfIndex) -> Vec<ShelfSummary> {
     let mut summaries: Vec<ShelfSummary> = shelves
+        .shelves()
         .iter()
         .map(|(s, v)| ShelfSummary {
             shelf: s.to_string(),

@@ -1,0 +1,174 @@
+//! A generator's entries by shelf, in the host's stable order, kept from one render to the
+//! next: a render re-reads only the head buckets that changed since the last one (a bucket
+//! is an `Arc`, and an unchanged one is the same `Arc`), so grouping and sorting cost what
+//! the commit changed, not the repo's size.
+use crate::model::{Head, PackageRecord};
+use crate::records::{Bucket, BUCKETS};
+use sha2::Digest as _;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher as _};
+use std::sync::Arc;
+
+/// Where an entry sorts: the host's stable order (name, version, path), then the file name,
+/// then its place in the record, so that a full render and an incremental one agree.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SlotKey {
+    pub name: String,
+    pub version: String,
+    pub path: String,
+    pub filename: String,
+    pub index: usize,
+}
+
+/// What assembling needs of an entry: its record's analysis blob and its place in it, and
+/// what chunking hashes, worked out once when the entry is indexed.
+#[derive(Clone, Debug)]
+pub struct SlotVal {
+    pub analysis: String,
+    /// The content-defined cut hash of (name, version, path).
+    pub cut: u64,
+    /// sha256 of what a chunk key says of this entry (its analysis and index).
+    pub digest: [u8; 32],
+}
+
+pub type Slot<'a> = (&'a SlotKey, &'a SlotVal);
+
+/// One generator's shelves, and the head buckets they were read from.
+pub struct ShelfIndex {
+    read: Vec<Option<Arc<Bucket>>>,
+    shelves: HashMap<String, BTreeMap<SlotKey, SlotVal>>,
+}
+
+impl Default for ShelfIndex {
+    fn default() -> Self {
+        ShelfIndex {
+            read: vec![None; BUCKETS],
+            shelves: HashMap::new(),
+        }
+    }
+}
+
+impl ShelfIndex {
+    /// Brings the index up to `head`: the entries of every bucket that is not the one read
+    /// last time are taken out as they were and put in as they are.
+    pub fn update(&mut self, gname: &str, head: &Head) {
+        for b in 0..BUCKETS {
+            let (now, _) = head.packages.bucket(b);
+            if self.read[b].as_ref().is_some_and(|r| Arc::ptr_eq(r, now)) {
+                continue;
+            }
+            if let Some(old) = self.read[b].take() {
+                for rec in old.values() {
+                    for (shelf, key, _) in slots(gname, rec) {
+                        if let Some(s) = self.shelves.get_mut(shelf) {
+                            s.remove(&key);
+                        }
+                    }
+                }
+            }
+            for rec in now.values() {
+                for (shelf, key, val) in slots(gname, rec) {
+                    self.shelves
+                        .entry(shelf.to_string())
+                        .or_default()
+                        .insert(key, val);
+                }
+            }
+            // Holding the bucket keeps its address from being reused by another one.
+            self.read[b] = Some(now.clone());
+        }
+        self.shelves.retain(|_, s| !s.is_empty());
+    }
+
+    pub fn shelves(&self) -> &HashMap<String, BTreeMap<SlotKey, SlotVal>> {
+        &self.shelves
+    }
+}
+
+/// A record's entries for generator `gname`: shelf, sort key, value.
+fn slots<'r>(
+    gname: &str,
+    rec: &'r PackageRecord,
+) -> impl Iterator<Item = (&'r str, SlotKey, SlotVal)> + 'r {
+    let ids = rec.entries.get(gname).into_iter().flatten();
+    ids.enumerate().map(move |(index, id)| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (&id.name, &id.version, &id.path).hash(&mut h);
+        let digest = sha2::Sha256::digest(format!("{}:{index}", rec.analysis)).into();
+        (
+            id.shelf.as_str(),
+            SlotKey {
+                name: id.name.clone(),
+                version: id.version.clone(),
+                path: id.path.clone(),
+                filename: rec.filename.clone(),
+                index,
+            },
+            SlotVal {
+                analysis: rec.analysis.clone(),
+                cut: h.finish(),
+                digest,
+            },
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::EntryId;
+
+    fn rec(name: &str, shelf: &str) -> PackageRecord {
+        let id = EntryId {
+            name: name.into(),
+            version: "1".into(),
+            arch: "all".into(),
+            path: format!("pool/{name}"),
+            shelf: shelf.into(),
+        };
+        PackageRecord {
+            filename: format!("{name}.pkg"),
+            analysis: format!("a-{name}"),
+            entries: [("g".to_string(), vec![id])].into(),
+            ..Default::default()
+        }
+    }
+
+    fn names(ix: &ShelfIndex) -> Vec<(String, Vec<String>)> {
+        let mut out: Vec<(String, Vec<String>)> = ix
+            .shelves()
+            .iter()
+            .map(|(s, m)| (s.clone(), m.keys().map(|k| k.name.clone()).collect()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Updated step by step, the index equals one built from scratch on the final head.
+    #[test]
+    fn an_updated_index_equals_a_fresh_one() {
+        let mut head = Head::default();
+        let mut ix = ShelfIndex::default();
+        for i in 0..300 {
+            let r = rec(&format!("p{:03}", (i * 7919) % 1000), ["a", "b"][i % 2]);
+            head.packages.insert(r.filename.clone(), r);
+            if i % 3 == 0 {
+                let gone = format!("p{:03}.pkg", (i * 31) % 1000);
+                head.packages.remove(&gone);
+            }
+            if i % 50 == 0 {
+                ix.update("g", &head);
+            }
+        }
+        ix.update("g", &head);
+        let mut fresh = ShelfIndex::default();
+        fresh.update("g", &head);
+        assert_eq!(names(&ix), names(&fresh));
+        let total: usize = ix.shelves().values().map(|s| s.len()).sum();
+        assert_eq!(total, head.packages.len());
+        // Other generators' entries are not this one's.
+        let mut other = ShelfIndex::default();
+        other.update("h", &head);
+        assert!(other.shelves().is_empty());
+    }
+}
