@@ -52,12 +52,14 @@ need() {
   [ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install time)"
 }
 
-# many_inputs MAKER NAME_FORMAT: tests/fixtures/MAKER makes N packages PREFIX-NNNN in CACHE;
+# many_inputs "MAKER [ARGS]" NAME_FORMAT: tests/fixtures/MAKER [ARGS] CACHE N PREFIX makes N
+# packages PREFIX-NNNN in CACHE;
 # FILES = their paths (NAME_FORMAT: printf of PREFIX, WIDTH, i), BYTES = their total size
 many_inputs() {
-  local i f width=$(( ${#N} > 4 ? ${#N} : 4 ))
+  local i f width=$(( ${#N} > 4 ? ${#N} : 4 )) maker
+  read -ra maker <<<"$1"
   log "N=$N RUNS=$RUNS  $(nproc) CPUs, $(uname -r), work dir $W"
-  step "$ROOT/tests/fixtures/$1" "$CACHE" "$N" "$PREFIX"
+  step "$ROOT/tests/fixtures/${maker[0]}" "${maker[@]:1}" "$CACHE" "$N" "$PREFIX"
   FILES=()
   for (( i = 1; i <= N; i++ )); do
     # shellcheck disable=SC2059 # the format is the caller's
