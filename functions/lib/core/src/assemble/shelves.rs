@@ -49,16 +49,19 @@ impl Default for ShelfIndex {
 }
 
 impl ShelfIndex {
-    /// Brings the index up to `head`: the entries of every bucket that is not the one read
-    /// last time are taken out as they were and put in as they are.
+    /// Brings the index up to `head`: in every bucket that is not the one read last time,
+    /// the records that changed are taken out as they were and put in as they are (a bucket
+    /// holds N/256 records; a commit changes a few of them).
     pub fn update(&mut self, gname: &str, head: &Head) {
         for b in 0..BUCKETS {
             let (now, _) = head.packages.bucket(b);
             if self.read[b].as_ref().is_some_and(|r| Arc::ptr_eq(r, now)) {
                 continue;
             }
-            if let Some(old) = self.read[b].take() {
-                for rec in old.values() {
+            let old = self.read[b].take();
+            let was = |rec: &PackageRecord| old.as_ref().and_then(|o| o.get(&rec.filename));
+            if let Some(old) = &old {
+                for rec in old.values().filter(|r| now.get(&r.filename) != Some(*r)) {
                     for (shelf, key, _) in slots(gname, rec) {
                         if let Some(s) = self.shelves.get_mut(shelf) {
                             s.remove(&key);
@@ -66,7 +69,7 @@ impl ShelfIndex {
                     }
                 }
             }
-            for rec in now.values() {
+            for rec in now.values().filter(|r| was(r) != Some(*r)) {
                 for (shelf, key, val) in slots(gname, rec) {
                     self.shelves
                         .entry(shelf.to_string())
