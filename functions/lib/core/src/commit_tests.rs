@@ -31,6 +31,21 @@ async fn add(app: &crate::App, name: &str, body: &[u8]) -> u16 {
     send(app, "POST", &path, body).await
 }
 
+/// A package stored and analyzed for repo `r`, not yet committed.
+async fn analyzed(
+    app: &crate::App,
+    name: &str,
+    body: &'static [u8],
+) -> crate::model::PackageRecord {
+    let d = app
+        .packages
+        .put_bytes(Bytes::from_static(body))
+        .await
+        .unwrap();
+    let config = load_config(app, "r").await.unwrap();
+    analyze(app, &config, name, &d, &[]).await.unwrap()
+}
+
 async fn text(app: &crate::App, path: &str) -> (u16, String) {
     let r = crate::handle(app, req("GET", path, b"")).await;
     let s = r.status().as_u16();
@@ -102,9 +117,8 @@ fn packages_are_signed_only_for_generators_that_publish_signatures() {
     let (app, _, _) = app(Arc::new(FakeGen::unsigned()));
     futures::executor::block_on(async {
         assert_eq!(send(&app, "POST", "/repos/r/", b"").await, 201);
-        let path = "/repos/r/packages/?filename=p01";
-        assert_eq!(send(&app, "POST", path, b"PKG 1").await, 201);
-        let (head, _) = crate::commit::load_head(&app, "r").await.unwrap();
+        assert_eq!(add(&app, "p01", b"PKG 1").await, 201);
+        let (head, _) = load_head(&app, "r").await.unwrap();
         assert_eq!(head.packages.get("p01").unwrap().signature, None);
         assert_eq!(text(&app, "/repos/r/fake/linked/p01").await.1, "PKG 1");
         assert_eq!(text(&app, "/repos/r/fake/linked/p01.sig").await.0, 404);
@@ -119,13 +133,7 @@ fn a_head_with_inline_records_is_read_and_published() {
     let (app, _, _) = app(gen);
     futures::executor::block_on(async {
         assert_eq!(send(&app, "POST", "/repos/r/", b"").await, 201);
-        let d = app
-            .packages
-            .put_bytes(Bytes::from_static(b"PKG old"))
-            .await
-            .unwrap();
-        let config = load_config(&app, "r").await.unwrap();
-        let rec = analyze(&app, &config, "old", &d, &[]).await.unwrap();
+        let rec = analyzed(&app, "old", b"PKG old").await;
         let (_, version) = load_head(&app, "r").await.unwrap();
         let legacy = serde_json::json!({ "seq": 7, "packages": { "old": rec } });
         app.meta
@@ -152,10 +160,7 @@ fn a_commit_left_unpublished_by_a_crash_is_published_by_recover() {
     futures::executor::block_on(async {
         assert_eq!(send(&app, "POST", "/repos/r/", b"").await, 201);
         // Steps 1-3 only, as if the process died before publishing.
-        let bytes = Bytes::from_static(b"PKG crash");
-        let d = app.packages.put_bytes(bytes).await.unwrap();
-        let config = load_config(&app, "r").await.unwrap();
-        let rec = analyze(&app, &config, "crash", &d, &[]).await.unwrap();
+        let rec = analyzed(&app, "crash", b"PKG crash").await;
         let seq = update_head(&app, "r", |h| insert_record(h, &rec, &[]))
             .await
             .unwrap();
@@ -215,13 +220,7 @@ fn a_dropped_leader_hands_publishing_on() {
     let (app, _, _) = app(gen);
     futures::executor::block_on(async {
         send(&app, "POST", "/repos/r/", b"").await;
-        let d = app
-            .packages
-            .put_bytes(Bytes::from_static(b"PKG x"))
-            .await
-            .unwrap();
-        let config = load_config(&app, "r").await.unwrap();
-        let rec = analyze(&app, &config, "x", &d, &[]).await.unwrap();
+        let rec = analyzed(&app, "x", b"PKG x").await;
         let seq = update_head(&app, "r", |h| insert_record(h, &rec, &[]))
             .await
             .unwrap();
