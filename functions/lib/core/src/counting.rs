@@ -7,7 +7,7 @@
 use crate::body::ByteStream;
 use crate::digest::Digests;
 use crate::generator::{Facts, PackageReader};
-use crate::store::{Cas, MetaStore, PackageStore, Result, Versioned, Write};
+use crate::store::{Cas, Fresh, MetaStore, PackageStore, Result, Versioned, Write};
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -109,6 +109,12 @@ impl MetaStore for CountedMeta {
     async fn get(&self, key: &str) -> Result<Option<Versioned>> {
         self.counts.meta(M_GET);
         self.inner.get(key).await
+    }
+    // Forwarded, not left to the default (a whole `get`): the file store answers it with
+    // an inline read of the version line, on every cached GET.
+    async fn get_fresh(&self, key: &str, known: &Versioned) -> Result<Fresh> {
+        self.counts.meta(M_GET);
+        self.inner.get_fresh(key, known).await
     }
     async fn put_if(&self, key: &str, value: Bytes, expected: Option<u64>) -> Cas<u64> {
         self.counts.meta(M_PUT_IF);
@@ -254,5 +260,45 @@ mod tests {
                 ("packages", "size", 1),
             ]
         );
+    }
+
+    /// A store whose `get_fresh` is its own (the file store reads a version line inline):
+    /// the wrapper must hand it on, not fall back to a whole `get`.
+    struct FreshOnly;
+
+    #[async_trait]
+    impl MetaStore for FreshOnly {
+        async fn get(&self, _: &str) -> Result<Option<Versioned>> {
+            panic!("get_fresh fell back to get")
+        }
+        async fn get_fresh(&self, _: &str, _: &Versioned) -> Result<Fresh> {
+            Ok(Fresh::Unchanged)
+        }
+        async fn put_if(&self, _: &str, _: Bytes, _: Option<u64>) -> Cas<u64> {
+            unreachable!()
+        }
+        async fn delete_if(&self, _: &str, _: u64) -> Cas<()> {
+            unreachable!()
+        }
+        async fn list(&self, _: &str) -> Result<Vec<String>> {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn a_freshness_check_reaches_the_store_as_one() {
+        let counts = Arc::new(StoreCounts::default());
+        let (meta, _) = counted(
+            Arc::new(FreshOnly),
+            Arc::new(MemBlobs::default()),
+            counts.clone(),
+        );
+        let known = Versioned {
+            version: 1,
+            value: Bytes::new(),
+        };
+        let fresh = futures::executor::block_on(meta.get_fresh("k", &known)).unwrap();
+        assert!(matches!(fresh, Fresh::Unchanged));
+        assert!(counts.counts().contains(&("meta", "get", 1)));
     }
 }
