@@ -49,6 +49,8 @@ pub async fn collect(app: &App, min_age: u64) -> ApiResult<GcReport> {
                     }
                 }
                 for blob in manifest.files.values() {
+                    // A composite's own address too: a copy stored whole for redirects.
+                    live.insert(blob.sha256.clone());
                     live.extend(blob.stored_blobs().into_iter().map(|p| p.sha256));
                 }
             }

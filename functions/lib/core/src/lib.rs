@@ -106,12 +106,15 @@ pub(crate) async fn blob_response(
     if head_only {
         return Ok(builder.body(Body::Empty).expect("valid response"));
     }
-    // Large files (package files in a pool) go straight from storage where it can hand out
-    // URLs: Lambda caps responses at 6 MB, and the bytes need not pass through us. Storage
-    // answers the range itself.
-    if size > REDIRECT_ABOVE && blob.pieces.is_empty() {
+    // Large files go straight from storage where it can hand out URLs: Lambda caps responses
+    // at 6 MB, and the bytes need not pass through us. Storage answers the range itself. A
+    // file joined from pieces (a big repo's Packages) is stored whole first, once.
+    if size > REDIRECT_ABOVE {
         let name = path.rsplit('/').next().unwrap_or(path);
         if let Some(url) = app.packages.presigned_get(sha256, name).await? {
+            if !blob.pieces.is_empty() {
+                commit::store_whole(app, blob).await?;
+            }
             return Ok(http::Response::builder()
                 .status(http::StatusCode::TEMPORARY_REDIRECT)
                 .header(header::LOCATION, url)
@@ -121,4 +124,65 @@ pub(crate) async fn blob_response(
     }
     let body = respond::body(app, blob, start, len).await?;
     Ok(builder.body(body).expect("valid response"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{BlobRef, Piece};
+    use crate::testkit::{app, FakeGen};
+    use bytes::Bytes;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    /// A file joined from pieces, too big to pass through Lambda: where storage presigns,
+    /// it is stored whole once and the GET redirects to it; elsewhere it streams.
+    #[test]
+    fn a_large_composite_file_is_stored_whole_and_redirected() {
+        let (app, _, blobs) = app(Arc::new(FakeGen::new()));
+        let parts = [
+            Bytes::from(vec![b'a'; 700 << 10]),
+            Bytes::from(vec![b'b'; 700 << 10]),
+        ];
+        let whole: Vec<u8> = parts.concat();
+        let blob = futures::executor::block_on(async {
+            let mut pieces = Vec::new();
+            for p in &parts {
+                let d = app.packages.put_bytes(p.clone()).await.unwrap();
+                pieces.push(Piece {
+                    sha256: d.sha256,
+                    size: d.size,
+                });
+            }
+            BlobRef {
+                sha256: digest::sha256_hex(&whole),
+                size: whole.len() as u64,
+                pieces,
+            }
+        });
+        let get = || {
+            futures::executor::block_on(blob_response(
+                &app,
+                &blob,
+                "dist/dists/stable/main/binary-amd64/Packages",
+                &http::HeaderMap::new(),
+                respond::Dates::default(),
+                false,
+            ))
+            .unwrap()
+        };
+        let stored = || blobs.blobs.lock().unwrap().get(&blob.sha256).cloned();
+
+        assert_eq!(get().status(), 200, "no presigning: streamed");
+        assert!(stored().is_none(), "stored whole without need");
+
+        blobs.presign.store(true, Ordering::Relaxed);
+        for _ in 0..2 {
+            let r = get();
+            assert_eq!(r.status(), 307);
+            let to = r.headers()[http::header::LOCATION].to_str().unwrap();
+            assert_eq!(to, format!("mem://{}", blob.sha256));
+            assert_eq!(stored().as_deref(), Some(&whole[..]));
+        }
+    }
 }

@@ -47,7 +47,9 @@ pub use repo::{
     create_repo, list_repos, load_config, load_published, package, packages, public_key,
     repo_names, Created, Listing, RepoView, Settings,
 };
-pub use serve::{analysis_of, entry_fragment, manifest_of, open_blob, read_blob, resolve};
+pub use serve::{
+    analysis_of, entry_fragment, manifest_of, open_blob, read_blob, resolve, store_whole,
+};
 pub use store::{put_blob, PackageBody, StoredPackage};
 pub use upload::{commit_upload, put_upload, start_upload, Started, UploadStored};
 

@@ -12,9 +12,11 @@ use std::sync::Arc;
 /// Decoded immutable blobs kept in memory. A manifest is O(packages): keep only the few
 /// that serving needs (current and recently retired generations).
 const MANIFESTS_CACHED: usize = 8;
-const ANALYSES_CACHED: usize = 16_384;
-/// Path indexes of head buckets (256 a generation at most).
-const PATHS_CACHED: usize = 4096;
+const ANALYSES_CACHED: usize = 4096;
+/// Path indexes of head buckets (256 a generation at most): two generations' worth.
+const PATHS_CACHED: usize = 512;
+/// Whole-generation path maps (O(packages) each): the current one and one retired.
+const PACKAGE_PATHS_CACHED: usize = 2;
 
 type Cache<T> = Lock<HashMap<String, Arc<T>>>;
 
@@ -25,7 +27,7 @@ pub async fn resolve(app: &App, repo: &str, path: &str) -> ApiResult<Option<Blob
         return Ok(None);
     };
     let m = manifest_of(app, &p.manifest).await?;
-    if let Some(b) = find(app, repo, &m, path).await? {
+    if let Some(b) = find(app, repo, &p.manifest, &m, path).await? {
         return Ok(Some(b));
     }
     let now = app.now();
@@ -34,7 +36,7 @@ pub async fn resolve(app: &App, repo: &str, path: &str) -> ApiResult<Option<Blob
             continue;
         }
         if let Ok(m) = manifest_of(app, &r.manifest).await {
-            if let Some(b) = find(app, repo, &m, path).await? {
+            if let Some(b) = find(app, repo, &p.manifest, &m, path).await? {
                 return Ok(Some(b));
             }
         }
@@ -44,7 +46,13 @@ pub async fn resolve(app: &App, repo: &str, path: &str) -> ApiResult<Option<Blob
 
 /// A path in one generation: an index file it lists, or a package file of the head it was
 /// rendered from (at an entry's path under its generator's mount, or under a link).
-async fn find(app: &App, repo: &str, m: &Manifest, path: &str) -> ApiResult<Option<BlobRef>> {
+async fn find(
+    app: &App,
+    repo: &str,
+    manifest: &str,
+    m: &Manifest,
+    path: &str,
+) -> ApiResult<Option<BlobRef>> {
     if let Some(b) = m.files.get(path) {
         return Ok(Some(b.clone()));
     }
@@ -54,14 +62,38 @@ async fn find(app: &App, repo: &str, m: &Manifest, path: &str) -> ApiResult<Opti
     }) {
         return Ok(None);
     }
+    Ok(package_paths(app, repo, manifest, m)
+        .await?
+        .get(path)
+        .cloned())
+}
+
+/// Every package file path a generation publishes, in one map cached by its manifest: a
+/// download then costs one lookup, not one per bucket. Built from the buckets' own indexes,
+/// so a new generation derives only the buckets that changed.
+async fn package_paths(
+    app: &App,
+    repo: &str,
+    manifest: &str,
+    m: &Manifest,
+) -> ApiResult<Arc<HashMap<String, BlobRef>>> {
+    if let Some(p) = app.package_paths.lock().get(manifest) {
+        return Ok(p.clone());
+    }
     let trees = crate::digest::sha256_hex(&super::to_json(&m.trees)?);
+    let mut all = HashMap::new();
     for (bucket, sha) in &m.records {
         let index = paths_of(app, repo, bucket, sha, &m.trees, &trees).await?;
-        if let Some(b) = index.get(path) {
-            return Ok(Some(b.clone()));
-        }
+        all.extend(index.iter().map(|(p, b)| (p.clone(), b.clone())));
     }
-    Ok(None)
+    let all = Arc::new(all);
+    remember(
+        &app.package_paths,
+        manifest,
+        all.clone(),
+        PACKAGE_PATHS_CACHED,
+    );
+    Ok(all)
 }
 
 /// Every package file path one bucket of records publishes under `trees`, cached by the
@@ -187,6 +219,26 @@ pub async fn open_blob(
         })
         .try_flatten();
     Ok(stream.boxed())
+}
+
+/// A composite blob stored whole under its own sha256, so storage can serve it by itself
+/// (a redirect): done at most once, the stored copy is content-addressed. GC keeps it while a
+/// generation that lists the file is served.
+pub async fn store_whole(app: &App, blob: &BlobRef) -> ApiResult<()> {
+    if app.packages.size(&blob.sha256).await? == Some(blob.size) {
+        return Ok(());
+    }
+    let stored = app
+        .packages
+        .put(open_blob(app, blob, 0, None).await?)
+        .await?;
+    if stored.sha256 != blob.sha256 || stored.size != blob.size {
+        return Err(ApiError::internal(format!(
+            "the pieces of {} join to {} ({} bytes)",
+            blob.sha256, stored.sha256, stored.size
+        )));
+    }
+    Ok(())
 }
 
 /// A small served blob, whole, in memory (a file `finish` concatenates).
