@@ -68,15 +68,34 @@ impl PackageStore for FilePackageStore {
         Ok(d)
     }
 
-    /// In memory already: hash first, and skip the write (and its fsync) when the blob is
-    /// there: unchanged index files, repeated analyses and manifests cost one stat.
+    /// In memory already: hash once, and skip the write (and its fsync) when the blob is
+    /// there: unchanged index files, repeated analyses and manifests cost one stat. One hop to
+    /// the blocking pool for all of it (each `tokio::fs` call would be a hop of its own).
     async fn put_bytes(&self, data: bytes::Bytes) -> Result<Digests> {
-        let d = reposmith_core::digest::digests(&data);
-        if tokio::fs::try_exists(self.path(&d.sha256)?).await? {
-            return Ok(d);
-        }
-        self.put(reposmith_core::Body::Bytes(data).into_stream())
-            .await
+        let root = self.root.clone();
+        blocking(move || {
+            let d = reposmith_core::digest::digests(&data);
+            let dest = root.join(blob_path(&d.sha256).map_err(std::io::Error::other)?);
+            if dest.exists() {
+                return Ok(d);
+            }
+            let tmp = root.join("tmp").join(tmp_name());
+            let written = (|| {
+                let mut f = std::fs::File::create(&tmp)?;
+                std::io::Write::write_all(&mut f, &data)?;
+                f.sync_all()
+            })();
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+            let dir = dest.parent().expect("blob has a parent");
+            std::fs::create_dir_all(dir)?;
+            std::fs::rename(&tmp, &dest)?;
+            sync_dir(dir)?;
+            Ok(d)
+        })
+        .await
     }
 
     /// Large reads on a blocking thread, straight into the buffer each chunk is sent from
