@@ -59,9 +59,16 @@ impl ShelfIndex {
                 continue;
             }
             let old = self.read[b].take();
+            // What this generator's slots are made of: a record whose other parts changed
+            // (another format's entries, its signature) leaves this index as it is.
+            let same = |a: Option<&PackageRecord>, b: &PackageRecord| {
+                a.is_some_and(|a| {
+                    a.analysis == b.analysis && a.entries.get(gname) == b.entries.get(gname)
+                })
+            };
             let was = |rec: &PackageRecord| old.as_ref().and_then(|o| o.get(&rec.filename));
             if let Some(old) = &old {
-                for rec in old.values().filter(|r| now.get(&r.filename) != Some(*r)) {
+                for rec in old.values().filter(|r| !same(now.get(&r.filename), r)) {
                     for (shelf, key, _) in slots(gname, rec) {
                         if let Some(s) = self.shelves.get_mut(shelf) {
                             s.remove(&key);
@@ -69,7 +76,7 @@ impl ShelfIndex {
                     }
                 }
             }
-            for rec in now.values().filter(|r| was(r) != Some(*r)) {
+            for rec in now.values().filter(|r| !same(was(r), r)) {
                 for (shelf, key, val) in slots(gname, rec) {
                     self.shelves
                         .entry(shelf.to_string())
