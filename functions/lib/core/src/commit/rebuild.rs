@@ -54,9 +54,13 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
         ..Default::default()
     };
     let config = &config;
-    let all: Vec<PackageRecord> = head.packages.values().cloned().collect();
-    let batches: Vec<Vec<PackageRecord>> = all.chunks(BATCH).map(<[_]>::to_vec).collect();
-    drop(all);
+    // Batches copied from the head as they are taken, not all at once: at 50,000 packages a
+    // copy of every record is ~50 MB.
+    let mut records = head.packages.values();
+    let batches = std::iter::from_fn(move || {
+        let batch: Vec<PackageRecord> = records.by_ref().take(BATCH).cloned().collect();
+        (!batch.is_empty()).then_some(batch)
+    });
     let mut outcomes = futures::stream::iter(batches)
         .map(|batch| async move { reanalyze(app, config, batch).await })
         .buffer_unordered(in_flight())
@@ -90,6 +94,8 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
         Ok(Change::Changed) // always a new generation: "drop all metadata, republish"
     })
     .await?;
+    // The head holds them now, and the render reads them from there.
+    drop((fresh, head));
     // "Drop all metadata, republish": nothing of the last render is reused.
     super::publish::forget_render(app, repo);
     let published = ensure_published(app, repo, seq).await?;
