@@ -2,7 +2,8 @@
 //! server): `ETag` / `Last-Modified`, 304 for `If-None-Match` and `If-Modified-Since`, single
 //! byte ranges (206, 416, `curl -C -` resuming), HEAD like GET; and the read cache never
 //! serving a stale answer: every write is seen by the next read, in the same server and in
-//! another server process on the same data directory, with the caches warm.
+//! another server process on the same data directory, with the caches warm. Also the
+//! connection limits: running out of file descriptors, stalled clients, the connection cap.
 mod common;
 use common::*;
 use std::path::Path;
@@ -249,4 +250,90 @@ fn a_cached_get_on_dynamodb_reads_one_item_and_no_object() {
             "a cached GET checks the published pointer once and reads nothing else: {line}"
         );
     }
+}
+
+/// Holds `n` TCP connections to the server open, each having sent `sent` (maybe nothing).
+fn hold(url: &str, n: usize, sent: &[u8]) -> Vec<std::net::TcpStream> {
+    use std::io::Write;
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    (0..n)
+        .filter_map(|_| std::net::TcpStream::connect(addr).ok())
+        .map(|mut s| {
+            let _ = s.write_all(sent);
+            s
+        })
+        .collect()
+}
+
+/// A GET of `/` answered 200 within `within` (retried: a server at its limits may be slow).
+fn answers_within(server: &Server, within: std::time::Duration) -> bool {
+    let until = std::time::Instant::now() + within;
+    while std::time::Instant::now() < until {
+        if ureq::get(&server.u("/"))
+            .timeout(std::time::Duration::from_secs(2))
+            .call()
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
+/// More connections than the server has file descriptors: accept fails with "Too many open
+/// files", and the server must log it and go on (it used to exit), then serve once they close.
+#[test]
+fn running_out_of_file_descriptors_does_not_stop_the_server() {
+    let mut server = Server::start(&tmp().join("data"));
+    let pid = server.child.id().to_string();
+    let limited = Command::new("prlimit")
+        .args(["--pid", &pid, "--nofile=96:96"])
+        .status()
+        .expect("prlimit (util-linux)");
+    assert!(limited.success());
+    let held = hold(&server.url, 300, b"");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server exited with {} connections open: {}",
+        held.len(),
+        std::fs::read_to_string(&server.log).unwrap_or_default()
+    );
+    drop(held);
+    assert!(
+        answers_within(&server, std::time::Duration::from_secs(20)),
+        "no answer after the connections closed"
+    );
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(log.contains("accept: "), "accept errors not logged: {log}");
+}
+
+/// A client that sends part of its headers and stalls (slowloris), or connects and sends
+/// nothing, is cut off after `--header-timeout`; and `--max-connections` only makes others
+/// wait, it does not turn them away.
+#[test]
+fn stalled_connections_are_closed_and_the_cap_only_queues() {
+    use std::io::Read;
+    let opts = Opts {
+        args: ["--header-timeout", "1", "--max-connections", "8"]
+            .map(String::from)
+            .to_vec(),
+        ..Default::default()
+    };
+    let server = Server::start_opts(&tmp().join("data"), &built().generators, opts);
+    let stalled = hold(&server.url, 12, b"GET / HTTP/1.1\r\nHost: x\r\n");
+    assert_eq!(stalled.len(), 12);
+    // 8 are being served, 4 wait to be accepted: all are cut off within a few timeouts.
+    for mut s in stalled {
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = [0u8; 256];
+        let closed = match s.read(&mut buf) {
+            Ok(_) => true, // EOF, or hyper's 408 before it closes
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        };
+        assert!(closed, "a stalled connection stayed open for 10 s");
+    }
+    assert!(answers_within(&server, std::time::Duration::from_secs(5)));
 }

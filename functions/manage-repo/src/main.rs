@@ -45,6 +45,12 @@ enum Cmd {
         /// Folder of generator .wasm files (default: the ones this workspace builds).
         #[arg(long, env = "REPOSMITH_GENERATORS")]
         generators: Option<PathBuf>,
+        /// Connections served at once; more wait in the kernel's backlog.
+        #[arg(long, default_value_t = 1024, env = "REPOSMITH_MAX_CONNECTIONS")]
+        max_connections: usize,
+        /// Seconds a client has to send a request's headers (and an idle connection is kept).
+        #[arg(long, default_value_t = 30, env = "REPOSMITH_HEADER_TIMEOUT")]
+        header_timeout: u64,
     },
     /// Create a repository.
     Create {
@@ -127,9 +133,18 @@ fn main() {
     };
     let result = rt.block_on(async move {
         match cli.cmd {
-            Cmd::Serve { listen, generators } => {
+            Cmd::Serve {
+                listen,
+                generators,
+                max_connections,
+                header_timeout,
+            } => {
                 let data = cli.data.unwrap_or_else(|| PathBuf::from("reposmith-data"));
-                serve::run(listen, data, generators, cli.token, stores).await
+                let limits = serve::Limits {
+                    connections: max_connections.max(1),
+                    header_timeout: std::time::Duration::from_secs(header_timeout.max(1)),
+                };
+                serve::run(listen, data, generators, cli.token, stores, limits).await
             }
             Cmd::InitStores => init_stores(&stores).await,
             cmd => client::run(cli.server, cli.token, cli.data, stores, cmd).await,

@@ -8,9 +8,17 @@ use reposmith_core::{App, Body};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 type HyperBody = UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// What one client may hold of the server.
+pub struct Limits {
+    /// Connections served at once.
+    pub connections: usize,
+    /// For a request's headers to arrive (an idle keep-alive connection waits as long).
+    pub header_timeout: Duration,
+}
 
 pub async fn run(
     listen: SocketAddr,
@@ -18,6 +26,7 @@ pub async fn run(
     generators: Option<PathBuf>,
     token: Option<String>,
     stores: crate::setup::StoreUrls,
+    limits: Limits,
 ) -> anyhow::Result<()> {
     let setup = crate::setup::open(&data, generators, token, &stores).await?;
     let app = setup.app;
@@ -50,20 +59,37 @@ pub async fn run(
         "apt: curl -o /etc/apt/keyrings/REPO.asc http://{addr}/repos/REPO/key.asc; \
          echo 'deb [signed-by=/etc/apt/keyrings/REPO.asc] http://{addr}/repos/REPO/dist stable main' > /etc/apt/sources.list.d/REPO.list"
     );
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections));
     loop {
-        let (stream, _) = tokio::select! {
-            r = listener.accept() => r?,
+        // At the cap, stop accepting: further clients wait in the kernel's backlog.
+        let slot = slots.clone().acquire_owned().await.expect("never closed");
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
             _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            // Out of file descriptors, a connection reset before accept: the server stays
+            // up, and tries again once others have had a moment to close.
+            Err(e) => {
+                eprintln!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
         };
         let app = app.clone();
         // Answers are whole writes already: don't let Nagle hold a small one back.
         let _ = stream.set_nodelay(true);
+        let header_timeout = limits.header_timeout;
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(stream);
             let svc = hyper::service::service_fn(move |req| serve_one(app.clone(), req));
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout)
                 .serve_connection(io, svc)
                 .await;
+            drop(slot);
         });
     }
 }
