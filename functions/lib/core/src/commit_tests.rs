@@ -250,6 +250,26 @@ fn one_version_generators_replace_the_same_name() {
     });
 }
 
+/// A package file removed from the current generation is still served from the retired one
+/// within the grace period (clients mid-update), each generation read through its own paths.
+#[test]
+fn a_removed_package_is_served_from_the_retired_generation() {
+    let (app, _, _) = app(Arc::new(FakeGen::new()));
+    futures::executor::block_on(async {
+        send(&app, "POST", "/repos/r/", b"").await;
+        assert_eq!(add(&app, "p01", b"PKG 1").await, 201);
+        assert_eq!(text(&app, "/repos/r/fake/linked/p01").await.1, "PKG 1");
+        assert_eq!(
+            send(&app, "DELETE", "/repos/r/packages/p01", b"").await,
+            200
+        );
+        assert_eq!(add(&app, "p02", b"PKG 2").await, 201);
+        assert_eq!(text(&app, "/repos/r/fake/linked/p02").await.1, "PKG 2");
+        assert_eq!(text(&app, "/repos/r/fake/linked/p01").await.1, "PKG 1");
+        assert_eq!(text(&app, "/repos/r/fake/linked/p03").await.0, 404);
+    });
+}
+
 #[test]
 fn unchanged_formats_are_not_finished_again() {
     let gen = Arc::new(FakeGen::new());

@@ -36,7 +36,7 @@ pub async fn resolve(app: &App, repo: &str, path: &str) -> ApiResult<Option<Blob
             continue;
         }
         if let Ok(m) = manifest_of(app, &r.manifest).await {
-            if let Some(b) = find(app, repo, &p.manifest, &m, path).await? {
+            if let Some(b) = find(app, repo, &r.manifest, &m, path).await? {
                 return Ok(Some(b));
             }
         }
