@@ -50,10 +50,8 @@ pub struct App {
     pub(crate) heads: Lock<HashMap<String, (bytes::Bytes, crate::model::Head)>>,
     /// Per repo: what its last render assembled, for the next one to reuse.
     pub(crate) chunks: Lock<HashMap<String, crate::assemble::ChunkCache>>,
-    /// Package file paths of a head bucket under a generation's trees (see `commit::serve`).
-    pub(crate) paths: Lock<HashMap<String, Arc<HashMap<String, crate::model::BlobRef>>>>,
     /// Every package file path of a generation, by its manifest (see `commit::serve`).
-    pub(crate) package_paths: Lock<HashMap<String, Arc<HashMap<String, crate::model::BlobRef>>>>,
+    pub(crate) paths: Lock<HashMap<String, Arc<HashMap<String, crate::model::BlobRef>>>>,
     /// Per repo: its published pointer as last read, decoded, and its config; checked
     /// against the store once per request (`commit::load_published`), never served stale.
     pub(crate) views: Lock<HashMap<String, Arc<crate::commit::RepoView>>>,
@@ -105,7 +103,6 @@ impl App {
             heads: Lock::default(),
             chunks: Lock::default(),
             paths: Lock::default(),
-            package_paths: Lock::default(),
             views: Lock::default(),
             blobs: Lock::default(),
         }

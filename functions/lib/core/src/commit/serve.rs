@@ -5,7 +5,7 @@ use super::{load_config, load_head, load_published};
 use crate::app::{App, Lock};
 use crate::body::ByteStream;
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Analysis, BlobRef, EntryId, Manifest, Tree};
+use crate::model::{Analysis, BlobRef, EntryId, Manifest};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -13,10 +13,8 @@ use std::sync::Arc;
 /// that serving needs (current and recently retired generations).
 const MANIFESTS_CACHED: usize = 8;
 const ANALYSES_CACHED: usize = 4096;
-/// Path indexes of head buckets (256 a generation at most): two generations' worth.
-const PATHS_CACHED: usize = 512;
-/// Whole-generation path maps (O(packages) each): the current one and one retired.
-const PACKAGE_PATHS_CACHED: usize = 2;
+/// Generations' package path maps (O(packages) each): the current one and one retired.
+const PATHS_CACHED: usize = 2;
 
 type Cache<T> = Lock<HashMap<String, Arc<T>>>;
 
@@ -68,80 +66,52 @@ async fn find(
         .cloned())
 }
 
-/// Every package file path a generation publishes, in one map cached by its manifest: a
-/// download then costs one lookup, not one per bucket. Built from the buckets' own indexes,
-/// so a new generation derives only the buckets that changed.
+/// Every package file path a generation publishes (at an entry's path under its
+/// generator's mount, or under a link), in one map cached by its manifest: a download costs
+/// one lookup. Built once per generation, from the head buckets it names.
 async fn package_paths(
     app: &App,
     repo: &str,
     manifest: &str,
     m: &Manifest,
 ) -> ApiResult<Arc<HashMap<String, BlobRef>>> {
-    if let Some(p) = app.package_paths.lock().get(manifest) {
+    if let Some(p) = app.paths.lock().get(manifest) {
         return Ok(p.clone());
     }
-    let trees = crate::digest::sha256_hex(&super::to_json(&m.trees)?);
-    let mut all = HashMap::new();
-    for (bucket, sha) in &m.records {
-        let index = paths_of(app, repo, bucket, sha, &m.trees, &trees).await?;
-        all.extend(index.iter().map(|(p, b)| (p.clone(), b.clone())));
-    }
-    let all = Arc::new(all);
-    remember(
-        &app.package_paths,
-        manifest,
-        all.clone(),
-        PACKAGE_PATHS_CACHED,
-    );
-    Ok(all)
-}
-
-/// Every package file path one bucket of records publishes under `trees`, cached by the
-/// bucket's blob and the trees (both immutable).
-async fn paths_of(
-    app: &App,
-    repo: &str,
-    bucket: &str,
-    sha: &str,
-    trees: &[Tree],
-    trees_key: &str,
-) -> ApiResult<Arc<HashMap<String, BlobRef>>> {
-    let key = format!("{sha}{trees_key}");
-    if let Some(p) = app.paths.lock().get(&key) {
-        return Ok(p.clone());
-    }
-    // The head this process holds has the current buckets; older ones come from the store.
-    let held = usize::from_str_radix(bucket, 16).ok().and_then(|b| {
-        let heads = app.heads.lock();
-        let (records, s) = heads.get(repo)?.1.packages.bucket(b.min(255));
-        (s.map(|s| &**s) == Some(sha)).then(|| records.clone())
-    });
-    let records = match held {
-        Some(r) => r,
-        None => super::head::bucket_blob(app, sha).await?,
-    };
     let mut index = HashMap::new();
-    for rec in records.values() {
-        let package = BlobRef::stored(rec.sha256.clone(), rec.size);
-        for t in trees {
-            for id in rec.entries.get(&t.generator).into_iter().flatten() {
-                if id.path.is_empty() {
-                    continue;
-                }
-                index.insert(format!("{}/{}", t.mount, id.path), package.clone());
-                let base = id.path.rsplit('/').next().unwrap_or_default();
-                for link in t.links.iter().filter(|l| l.shelves.contains(&id.shelf)) {
-                    let at = format!("{}/{}{base}", t.mount, link.prefix);
-                    if let (Some(suffix), Some(sig)) = (&link.signature, &rec.signature) {
-                        index.insert(format!("{at}{suffix}"), sig.clone());
+    for (bucket, sha) in &m.records {
+        // The head this process holds has the current buckets; older ones come from the store.
+        let held = usize::from_str_radix(bucket, 16).ok().and_then(|b| {
+            let heads = app.heads.lock();
+            let (records, s) = heads.get(repo)?.1.packages.bucket(b.min(255));
+            (s.map(|s| &**s) == Some(sha)).then(|| records.clone())
+        });
+        let records = match held {
+            Some(r) => r,
+            None => super::head::bucket_blob(app, sha).await?,
+        };
+        for rec in records.values() {
+            let package = BlobRef::stored(rec.sha256.clone(), rec.size);
+            for t in &m.trees {
+                for id in rec.entries.get(&t.generator).into_iter().flatten() {
+                    if id.path.is_empty() {
+                        continue;
                     }
-                    index.insert(at, package.clone());
+                    index.insert(format!("{}/{}", t.mount, id.path), package.clone());
+                    let base = id.path.rsplit('/').next().unwrap_or_default();
+                    for link in t.links.iter().filter(|l| l.shelves.contains(&id.shelf)) {
+                        let at = format!("{}/{}{base}", t.mount, link.prefix);
+                        if let (Some(suffix), Some(sig)) = (&link.signature, &rec.signature) {
+                            index.insert(format!("{at}{suffix}"), sig.clone());
+                        }
+                        index.insert(at, package.clone());
+                    }
                 }
             }
         }
     }
     let index = Arc::new(index);
-    remember(&app.paths, &key, index.clone(), PATHS_CACHED);
+    remember(&app.paths, manifest, index.clone(), PATHS_CACHED);
     Ok(index)
 }
 
