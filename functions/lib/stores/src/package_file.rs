@@ -10,7 +10,7 @@ use reposmith_core::generator::{Facts, PackageReader};
 use reposmith_core::store::{PackageStore, Result};
 use std::io::{Read, Seek};
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 
@@ -31,6 +31,19 @@ impl FilePackageStore {
     fn path(&self, sha256: &str) -> Result<PathBuf> {
         Ok(self.root.join(blob_path(sha256)?))
     }
+}
+
+/// A written and synced temp file becomes the blob at `dest`, durably: renamed into place and
+/// the directory synced. If the blob is there already (same address, same bytes), the one
+/// there is kept.
+fn settle(tmp: &Path, dest: &Path) -> std::io::Result<()> {
+    if dest.exists() {
+        return std::fs::remove_file(tmp);
+    }
+    let dir = dest.parent().expect("blob has a parent");
+    std::fs::create_dir_all(dir)?;
+    std::fs::rename(tmp, dest)?;
+    sync_dir(dir)
 }
 
 #[async_trait]
@@ -56,15 +69,7 @@ impl PackageStore for FilePackageStore {
         }
         let d = hasher.finish();
         let dest = self.path(&d.sha256)?;
-        if tokio::fs::try_exists(&dest).await? {
-            // Same address, same bytes: keep the one already there.
-            tokio::fs::remove_file(&tmp).await?;
-        } else {
-            let dir = dest.parent().expect("blob has a parent").to_path_buf();
-            tokio::fs::create_dir_all(&dir).await?;
-            tokio::fs::rename(&tmp, &dest).await?;
-            blocking(move || sync_dir(&dir)).await?;
-        }
+        blocking(move || settle(&tmp, &dest)).await?;
         Ok(d)
     }
 
@@ -89,10 +94,7 @@ impl PackageStore for FilePackageStore {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(e);
             }
-            let dir = dest.parent().expect("blob has a parent");
-            std::fs::create_dir_all(dir)?;
-            std::fs::rename(&tmp, &dest)?;
-            sync_dir(dir)?;
+            settle(&tmp, &dest)?;
             Ok(d)
         })
         .await
