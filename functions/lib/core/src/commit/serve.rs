@@ -192,8 +192,8 @@ pub async fn open_blob(
 }
 
 /// A composite blob stored whole under its own sha256, so storage can serve it by itself
-/// (a redirect): done at most once, the stored copy is content-addressed. GC keeps it while a
-/// generation that lists the file is served.
+/// (a redirect). Written once (content-addressed); later calls cost a size check. GC keeps it
+/// while a generation that lists the file is served.
 pub async fn store_whole(app: &App, blob: &BlobRef) -> ApiResult<()> {
     if app.packages.size(&blob.sha256).await? == Some(blob.size) {
         return Ok(());
