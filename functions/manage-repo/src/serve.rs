@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 type HyperBody = UnsyncBoxBody<Bytes, std::io::Error>;
 
-/// What one client may hold of the server.
+/// What the server holds open at once, whoever the clients are.
 pub struct Limits {
     /// Connections served at once.
     pub connections: usize,
