@@ -24,6 +24,10 @@ const XZ_MEM_LIMIT_KB: u32 = 96 << 10;
 const MAX_MTREE_GZ: u64 = 16 << 20;
 /// One ranged read of the package.
 const CHUNK: u32 = 256 << 10;
+/// Uncompressed tar bytes read to list a package without `.MTREE` (makepkg always writes
+/// one): past this, it is refused rather than decompressed until the fuel runs out (a
+/// decompression bomb).
+const MAX_UNPACKED: u64 = 256 << 20;
 /// The dot-files pacman's tools put at the top of a package.
 pub const META_FILES: [&str; 5] = [".PKGINFO", ".BUILDINFO", ".MTREE", ".INSTALL", ".CHANGELOG"];
 
@@ -103,12 +107,37 @@ where
     };
     let codec = Codec::sniff(&head)
         .ok_or_else(|| "not a pacman package: not a zstd, xz or gzip compressed tar".to_string())?;
-    let result = walk(codec.decoder(Handle(src.clone()), XZ_MEM_LIMIT_KB), codec);
+    let decoder = Capped {
+        inner: codec.decoder(Handle(src.clone()), XZ_MEM_LIMIT_KB),
+        left: MAX_UNPACKED,
+    };
+    let result = walk(Box::new(decoder), codec);
     // A failed store read shows up as an I/O error inside the decoder: name it as such.
     if let Some(e) = src.borrow_mut().failed.take() {
         return Err(format!("reading the package failed: {e}"));
     }
     result
+}
+
+/// A decompressed stream that fails once it has given `left` bytes.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Err(io::Error::other(format!(
+                "it decompresses to more than {MAX_UNPACKED} bytes before its file list ends \
+                 (refused: a package this large needs a .MTREE)"
+            )));
+        }
+        let want = buf.len().min(self.left.min(usize::MAX as u64) as usize);
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 fn walk(decoder: Box<dyn Read + '_>, codec: Codec) -> Result<Contents, String> {
@@ -200,6 +229,7 @@ mod tests {
     use crate::testpkg::{self, Codec as C};
 
     use reposmith_generator_sdk::testing::{damaged, reader};
+    use std::io::Write;
 
     #[test]
     fn claims_by_content() {
@@ -212,6 +242,31 @@ mod tests {
         assert!(!claims("a.pkg.tar.zst", b"hello"));
         assert!(!claims("a.pkg.tar.zst", b""));
         assert!(!claims("a.deb", b"!<arch>\ndebian-binary   "));
+    }
+
+    /// A small package whose one file decompresses to far more than [`MAX_UNPACKED`]: refused
+    /// as the package's fault once the cap is reached, not decompressed to the end.
+    #[test]
+    fn a_decompression_bomb_is_refused() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let head = testpkg::tar(&[(".PKGINFO", testpkg::PKGINFO.as_bytes())]);
+        gz.write_all(&head[..head.len() - 1024]).unwrap(); // without the end-of-archive blocks
+        let big = MAX_UNPACKED + (64 << 20);
+        let mut h = tar::Header::new_ustar();
+        h.set_path("usr/share/zeros").unwrap();
+        h.set_size(big);
+        h.set_mode(0o644);
+        h.set_cksum();
+        gz.write_all(h.as_bytes()).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..(big >> 20) {
+            gz.write_all(&zeros).unwrap();
+        }
+        gz.write_all(&[0u8; 1024]).unwrap();
+        let bomb = gz.finish().unwrap();
+        assert!(bomb.len() < (2 << 20), "{} bytes", bomb.len());
+        let err = read_package(reader(bomb)).unwrap_err();
+        assert!(err.contains("decompresses to more than"), "{err}");
     }
 
     #[test]
