@@ -256,6 +256,11 @@ pub trait Generator: Send + Sync {
     fn info(&self) -> &Info;
     /// Never fails: a generator that traps here simply does not claim the file.
     fn claims(&self, filename: &str, head: &[u8], hints: &[Hint]) -> bool;
+    /// [`claims`](Self::claims), with the fault when the generator failed to answer (the
+    /// host counts it); a host that cannot tell answers as `claims`.
+    fn try_claims(&self, filename: &str, head: &[u8], hints: &[Hint]) -> Result<bool, GenError> {
+        Ok(self.claims(filename, head, hints))
+    }
     fn analyze(&self, pkg: Arc<dyn PackageReader>, hints: &[Hint]) -> Result<Vec<Entry>, GenError>;
     fn plan(&self, repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<Plan, GenError>;
     fn finish(

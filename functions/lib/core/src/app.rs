@@ -57,6 +57,10 @@ pub struct App {
     pub(crate) views: Lock<HashMap<String, Arc<crate::commit::RepoView>>>,
     /// Small served blobs, whole (content-addressed, so never stale), by sha256.
     pub(crate) blobs: Lock<crate::respond::BlobCache>,
+    /// Per generator: its faults and quarantine (`health`).
+    pub(crate) health: Lock<HashMap<String, crate::health::Health>>,
+    /// What a request may send (`limits`).
+    pub limits: crate::limits::Limits,
 }
 
 /// A digest of a generator's `finish` inputs, and the (path, blob) pairs it made.
@@ -105,6 +109,8 @@ impl App {
             paths: Lock::default(),
             views: Lock::default(),
             blobs: Lock::default(),
+            health: Lock::default(),
+            limits: crate::limits::Limits::default(),
         }
     }
 
@@ -113,6 +119,13 @@ impl App {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// The generators asked to claim a package: all but the quarantined ones.
+    pub fn active_generators(&self) -> Vec<Arc<dyn Generator>> {
+        let mut gens = self.generators();
+        gens.retain(|g| !crate::health::is_quarantined(self, &g.info().name));
+        gens
     }
 
     /// Runs CPU-bound work (a generator call) off the async executor. A panic in `f` fails

@@ -191,6 +191,9 @@ impl PackageStore for CountedPackages {
         self.counts.package(P_LIST);
         self.inner.list().await
     }
+    async fn sweep_temp(&self, min_age: u64) -> Result<usize> {
+        self.inner.sweep_temp(min_age).await
+    }
 }
 
 #[cfg(test)]

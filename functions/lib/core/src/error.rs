@@ -47,6 +47,26 @@ impl ApiError {
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error", detail)
     }
+    /// A body (or one multipart part) over its limit.
+    pub fn too_large(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too large", detail)
+    }
+    /// A generator faulted (trap, fuel, memory, a bad answer) or is quarantined: ours, 5xx.
+    pub fn generator_failed(name: &str, detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            GENERATOR_FAILED,
+            format!("generator {name}: {detail}"),
+        )
+    }
+    /// A package committed whose format could not be published (its generator faulted).
+    pub fn unpublished(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, GENERATOR_FAILED, detail)
+    }
+    /// Did a generator, rather than a store or this host, cause this error?
+    pub fn is_generator_fault(&self) -> bool {
+        self.error == GENERATOR_FAILED
+    }
 
     pub fn into_response(self) -> Response {
         let body = serde_json::json!({"error": self.error, "detail": self.detail});
@@ -97,18 +117,21 @@ impl ApiError {
             GenError::Rejected(m) => {
                 ApiError::unprocessable("malformed package", format!("{name}: {m}"))
             }
-            GenError::Failed(m) => ApiError::internal(format!("generator {name} failed: {m}")),
+            GenError::Failed(m) => ApiError::generator_failed(name, m),
         }
     }
 
     /// A generator call at publish (plan, finish): no package of the client's is at stake,
     /// so whatever the generator says, the fault is ours.
     pub fn from_publishing_generator(name: &str, e: GenError) -> Self {
-        ApiError::internal(format!("generator {name}: {e}"))
+        ApiError::generator_failed(name, e)
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The `error` of a generator's fault.
+const GENERATOR_FAILED: &str = "generator failed";
 
 /// A blocking job (a generator call) panicked: that request fails with a 500, the server and
 /// every other repo go on (see `App::blocking`).

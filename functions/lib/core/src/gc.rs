@@ -13,6 +13,8 @@ pub struct GcReport {
     pub referenced: usize,
     pub deleted: usize,
     pub bytes_freed: u64,
+    /// Half-written uploads a crash left behind.
+    pub temp_deleted: usize,
 }
 
 /// Marks every blob a repo references, then deletes the others older than `min_age` seconds.
@@ -81,6 +83,7 @@ pub async fn collect(app: &App, min_age: u64) -> ApiResult<GcReport> {
     let mut report = GcReport {
         blobs: blobs.len(),
         referenced: live.len(),
+        temp_deleted: app.packages.sweep_temp(min_age).await?,
         ..Default::default()
     };
     for (sha, age) in blobs {

@@ -20,6 +20,8 @@ pub mod error;
 pub mod gc;
 pub mod generator;
 pub mod handlers;
+pub mod health;
+pub mod limits;
 pub mod model;
 pub mod names;
 pub mod records;

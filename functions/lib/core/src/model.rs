@@ -209,6 +209,10 @@ pub struct Published {
     /// Earlier generations still served for a grace period (clients mid-update, apt by-hash).
     #[serde(default)]
     pub previous: Vec<Retired>,
+    /// Generators that faulted (or are quarantined) in this publish, and how: their formats
+    /// are served as the generation before had them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub faults: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -19,6 +19,11 @@ pub trait GeneratorLoader: Send + Sync {
     /// Persists a generator that was just installed, so that it loads again (at the next
     /// start, on other instances). Never called for a refused one.
     fn keep(&self, generator: &Arc<dyn Generator>, wasm: &[u8]) -> anyhow::Result<()>;
+    /// Forgets a generator for good (`DELETE /generators/{name}`): later starts and other
+    /// instances do not load it, until one of that name is kept again.
+    async fn forget(&self, _app: &App, _name: &str) -> anyhow::Result<()> {
+        anyhow::bail!("this deployment cannot remove generators")
+    }
     /// "The registry changed": brings `app`'s generators in line with what other instances
     /// installed. Runs before every request that may run or list generators.
     async fn refresh(&self, _app: &App) -> anyhow::Result<()> {
@@ -55,13 +60,35 @@ pub fn check(app: &App, info: &Info) -> ApiResult<()> {
 }
 
 /// Installs a generator in `app`, live for the next request (409 when its mount is taken).
+/// It starts with a clean record (`health`): a fixed version is not held to the old faults.
 pub fn install(app: &App, generator: Arc<dyn Generator>) -> ApiResult<Info> {
     let info = generator.info().clone();
     place(&mut app.generators.write().unwrap(), generator, |g| {
         g.info()
     })
     .map_err(ApiError::conflict)?;
+    crate::health::forget(app, &info.name);
     Ok(info)
+}
+
+/// Removes generator `name` from `app` and has `loader` forget it (404 if there is none).
+pub async fn remove(app: &App, name: &str, loader: &dyn GeneratorLoader) -> ApiResult<()> {
+    if !app.generators().iter().any(|g| g.info().name == name) {
+        return Err(ApiError::not_found(format!("no generator {name}")));
+    }
+    loader.forget(app, name).await.map_err(|e| {
+        ApiError::new(
+            http::StatusCode::NOT_IMPLEMENTED,
+            "not supported",
+            format!("removing generator {name}: {e:#}"),
+        )
+    })?;
+    app.generators
+        .write()
+        .unwrap()
+        .retain(|g| g.info().name != name);
+    crate::health::forget(app, name);
+    Ok(())
 }
 
 /// The "registry changed" hook: before a request that may run generators (any write) or

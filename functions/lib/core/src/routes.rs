@@ -26,6 +26,10 @@ pub enum Route {
     Tree(String, String),
     /// `/generators/`
     Generators,
+    /// `/generators/{name}`
+    Generator(String),
+    /// `/generators/{name}/enable`: lift a quarantine.
+    GeneratorEnable(String),
     /// `/metrics`: store call counts, Prometheus text.
     Metrics,
     /// Vieter's pacman routes, for its users to switch: `/{repo}`, `/{repo}/publish`,
@@ -67,6 +71,8 @@ pub fn route(path: &str) -> Route {
         [] => Route::Root,
         ["repos"] => Route::Repos,
         ["generators"] => Route::Generators,
+        ["generators", name] => Route::Generator(name.to_string()),
+        ["generators", name, "enable"] => Route::GeneratorEnable(name.to_string()),
         ["metrics"] => Route::Metrics,
         ["repos", repo] => Route::Repo(repo.to_string()),
         ["repos", repo, "rebuild"] => Route::Rebuild(repo.to_string()),
@@ -137,6 +143,11 @@ mod tests {
         assert_eq!(route("/repos/a/dist/a%2F..%2Fb"), Route::NotFound);
         assert_eq!(route("/repos/a/key.asc"), Route::Key("a".into()));
         assert_eq!(route("/generators/"), Route::Generators);
+        assert_eq!(route("/generators/deb"), Route::Generator("deb".into()));
+        assert_eq!(
+            route("/generators/deb/enable"),
+            Route::GeneratorEnable("deb".into())
+        );
         assert_eq!(route("/metrics"), Route::Metrics);
         assert_eq!(route("/a/b/c/d"), Route::NotFound);
         assert_eq!(route("/bur/publish"), Route::VieterPublish("bur".into()));

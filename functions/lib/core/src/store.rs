@@ -130,6 +130,11 @@ pub trait PackageStore: Send + Sync {
     async fn list(&self) -> Result<Vec<(String, u64)>> {
         Ok(Vec::new())
     }
+    /// Deletes what uploads broken off by a crash left half-written (not written to for
+    /// `min_age` seconds); answers how many. A backend without such leftovers answers 0.
+    async fn sweep_temp(&self, _min_age: u64) -> Result<usize> {
+        Ok(0)
+    }
 }
 
 /// A stored value and the version it had when read.

@@ -94,6 +94,14 @@ impl WasmGenerator {
     ) -> Result<R, GenError> {
         let fail =
             |m: String| GenError::Failed(format!("generator {}: {what}: {m}", self.info.name));
+        // `claims` runs for every upload of every format: a tight budget of its own.
+        let limits = match what {
+            "claims" => Limits {
+                fuel: self.limits.claims_fuel,
+                ..self.limits
+            },
+            _ => self.limits,
+        };
         let reused = {
             let mut idle = self.lock_idle();
             // The most recently used first: its pages are the likeliest still in cache.
@@ -102,14 +110,14 @@ impl WasmGenerator {
                 .map(|i| idle.remove(i))
         };
         if let Some(mut warm) = reused {
-            if let Ok(r) = run(&mut warm, &self.limits, signer.clone(), &f) {
+            if let Ok(r) = run(&mut warm, &limits, signer.clone(), &f) {
                 self.keep(warm);
                 return Ok(r);
             }
             // Dropped: whatever went wrong, the fresh instance below decides.
         }
-        let mut warm = instantiate(&self.pre, &self.limits, scope.to_string()).map_err(fail)?;
-        let r = run(&mut warm, &self.limits, signer, &f).map_err(fail)?;
+        let mut warm = instantiate(&self.pre, &limits, scope.to_string()).map_err(fail)?;
+        let r = run(&mut warm, &limits, signer, &f).map_err(fail)?;
         self.keep(warm);
         Ok(r)
     }
@@ -237,6 +245,10 @@ impl Generator for WasmGenerator {
     }
 
     fn claims(&self, filename: &str, head: &[u8], hints: &[Hint]) -> bool {
+        self.try_claims(filename, head, hints).unwrap_or(false)
+    }
+
+    fn try_claims(&self, filename: &str, head: &[u8], hints: &[Hint]) -> Result<bool, GenError> {
         let head = &head[..head.len().min(MAX_HEAD)];
         let scope = scope(hints);
         let hints: Vec<bindings::wit::Hint> = bindings::to_wit(hints);
@@ -244,7 +256,6 @@ impl Generator for WasmGenerator {
             w.reposmith_generator_generator()
                 .call_claims(store, filename, head, &hints)
         })
-        .unwrap_or(false)
     }
 
     fn analyze(&self, pkg: Arc<dyn PackageReader>, hints: &[Hint]) -> Result<Vec<Entry>, GenError> {

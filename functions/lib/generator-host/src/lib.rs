@@ -34,6 +34,8 @@ pub const CONTRACT: (u64, u64, u64) = (0, 1, 0);
 pub struct Limits {
     /// Fuel per call (roughly one unit per wasm instruction).
     pub fuel: u64,
+    /// Fuel for a `claims` call (a look at a file's first bytes, for every upload).
+    pub claims_fuel: u64,
     /// Linear memory per call, in bytes.
     pub memory_bytes: usize,
 }
@@ -43,6 +45,8 @@ impl Default for Limits {
         Limits {
             // A few seconds of guest CPU: far above any sane index rendering.
             fuel: 5_000_000_000,
+            // Tens of milliseconds: a thousand times what the shipped generators spend.
+            claims_fuel: 50_000_000,
             memory_bytes: 256 << 20,
         }
     }

@@ -223,6 +223,9 @@ impl PackageStore for FaultyPackages {
     async fn list(&self) -> Result<Vec<(String, u64)>> {
         self.inner.list().await
     }
+    async fn sweep_temp(&self, min_age: u64) -> Result<usize> {
+        self.inner.sweep_temp(min_age).await
+    }
 }
 
 #[cfg(test)]

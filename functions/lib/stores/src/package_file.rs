@@ -22,9 +22,12 @@ pub struct FilePackageStore {
 }
 
 impl FilePackageStore {
+    /// Opens (creating) the store, and deletes what uploads cut off by a crash left in tmp/
+    /// an hour or more ago (a live upload writes to its file all the time).
     pub fn open(root: PathBuf) -> Result<Self> {
         std::fs::create_dir_all(root.join("blobs"))?;
         std::fs::create_dir_all(root.join("tmp"))?;
+        sweep(&root.join("tmp"), 3600)?;
         Ok(FilePackageStore { root })
     }
 
@@ -44,6 +47,22 @@ fn settle(tmp: &Path, dest: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::rename(tmp, dest)?;
     sync_dir(dir)
+}
+
+/// Deletes the files in `tmp` not modified for `min_age` seconds; answers how many.
+fn sweep(tmp: &Path, min_age: u64) -> std::io::Result<usize> {
+    let now = std::time::SystemTime::now();
+    let mut deleted = 0;
+    for f in std::fs::read_dir(tmp)? {
+        let f = f?;
+        let age = now
+            .duration_since(f.metadata()?.modified()?)
+            .map_or(0, |d| d.as_secs());
+        if age >= min_age && std::fs::remove_file(f.path()).is_ok() {
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
 }
 
 #[async_trait]
@@ -180,6 +199,11 @@ impl PackageStore for FilePackageStore {
             Ok(out)
         })
         .await
+    }
+
+    async fn sweep_temp(&self, min_age: u64) -> Result<usize> {
+        let tmp = self.root.join("tmp");
+        blocking(move || sweep(&tmp, min_age)).await
     }
 
     async fn reader(&self, facts: Facts) -> Result<Arc<dyn PackageReader>> {

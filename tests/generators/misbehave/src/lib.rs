@@ -7,6 +7,11 @@
 //! normal entry whose version is the number of `analyze` calls this instance has served (state
 //! kept in a global), `freshonly` panics unless it is the instance's first `analyze`; anything
 //! else is a normal package.
+//!
+//! At publish: a package named `misbehave-plan-<what>` or `misbehave-finish-<what>` lands on
+//! shelf `plan-<what>` / `finish-<what>`, and `plan` / `finish` then fail that way (`trap`,
+//! `loop`) for as long as it is in the repo. `claims` traps on `misbehave-claims-trap...`
+//! and loops on `misbehave-claims-loop...`.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "generator-world" });
 
@@ -36,6 +41,9 @@ impl Guest for Misbehave {
     }
 
     fn claims(filename: String, _head: Vec<u8>, _hints: Vec<Hint>) -> bool {
+        if filename.starts_with("misbehave-claims-") {
+            fail_as(&filename);
+        }
         filename.starts_with("misbehave-")
     }
 
@@ -45,15 +53,10 @@ impl Guest for Misbehave {
         if filename.contains("freshonly") && calls > 1 {
             panic!("not a fresh instance ({calls} calls)");
         }
-        if filename.contains("trap") {
-            panic!("trap on purpose");
-        }
-        if filename.contains("loop") {
-            // black_box keeps the optimizer from proving the loop side-effect free.
-            let mut n: u64 = 0;
-            loop {
-                n = std::hint::black_box(n.wrapping_add(1));
-            }
+        let at_publish =
+            filename.starts_with("misbehave-plan-") || filename.starts_with("misbehave-finish-");
+        if !at_publish {
+            fail_as(&filename);
         }
         if filename.contains("recurse") {
             return Err(format!("depth {}", recurse(std::hint::black_box(0))));
@@ -90,7 +93,7 @@ impl Guest for Misbehave {
             version,
             arch: "any".into(),
             path: filename.clone(),
-            shelf: "s".into(),
+            shelf: shelf_of(&filename),
             fragments: vec![Fragment {
                 name: "idx".into(),
                 data: format!("{filename}\n").into_bytes(),
@@ -98,19 +101,25 @@ impl Guest for Misbehave {
         }])
     }
 
-    fn plan(_repo: RepoInfo, _shelves: Vec<ShelfSummary>) -> Result<PublishPlan, String> {
+    fn plan(_repo: RepoInfo, shelves: Vec<ShelfSummary>) -> Result<PublishPlan, String> {
+        for s in &shelves {
+            if let Some(what) = s.shelf.strip_prefix("plan-") {
+                fail_as(what);
+            }
+        }
+        let names: Vec<String> = shelves.iter().map(|s| s.shelf.clone()).collect();
         Ok(PublishPlan {
             files: vec![BulkFile {
                 path: "index".into(),
                 parts: vec![Part::Entries(Selection {
-                    shelves: vec!["s".into()],
+                    shelves: names.clone(),
                     fragment: "idx".into(),
                     separator: vec![],
                 })],
                 encodings: vec![Encoding::Identity, Encoding::Gzip],
             }],
             links: vec![Link {
-                shelves: vec!["s".into()],
+                shelves: names,
                 prefix: "linked/".into(),
                 signature: Some(".sig".into()),
             }],
@@ -119,9 +128,14 @@ impl Guest for Misbehave {
 
     fn finish(
         _repo: RepoInfo,
-        _shelves: Vec<ShelfSummary>,
+        shelves: Vec<ShelfSummary>,
         files: Vec<Assembled>,
     ) -> Result<Vec<Output>, String> {
+        for s in &shelves {
+            if let Some(what) = s.shelf.strip_prefix("finish-") {
+                fail_as(what);
+            }
+        }
         let first = files.first().ok_or("no assembled files")?;
         let sig = signer::detached(first.sha256.as_bytes(), true)?;
         Ok(vec![
@@ -134,6 +148,36 @@ impl Guest for Misbehave {
                 content: Content::SameAs("index".into()),
             },
         ])
+    }
+}
+
+/// The shelf of a package: `plan-<what>` / `finish-<what>` for the ones that make publishing
+/// fail, else `s`.
+fn shelf_of(filename: &str) -> String {
+    let stem = filename.split('.').next().unwrap_or(filename);
+    for at in ["plan-", "finish-"] {
+        if let Some(rest) = stem
+            .strip_prefix("misbehave-")
+            .and_then(|r| r.strip_prefix(at))
+        {
+            let what = rest.split('-').next().unwrap_or(rest);
+            return format!("{at}{what}");
+        }
+    }
+    "s".into()
+}
+
+/// Traps (`trap`) or spins until the fuel runs out (`loop`) when `what` says so.
+fn fail_as(what: &str) {
+    if what.contains("trap") {
+        panic!("trap on purpose");
+    }
+    if what.contains("loop") {
+        // black_box keeps the optimizer from proving the loop side-effect free.
+        let mut n: u64 = 0;
+        loop {
+            n = std::hint::black_box(n.wrapping_add(1));
+        }
     }
 }
 

@@ -207,4 +207,25 @@ impl GeneratorLoader for Loader {
     async fn refresh(&self, app: &App) -> anyhow::Result<()> {
         self.reload(app).await
     }
+
+    /// Takes it out of the registry: every instance drops it at its next refresh (its blobs
+    /// go with the next GC).
+    async fn forget(&self, _app: &App, name: &str) -> anyhow::Result<()> {
+        for _ in 0..20 {
+            let (mut reg, version, _) = registry::read(self.meta.as_ref()).await?;
+            reg.generators.retain(|r| r.info.name != name);
+            let value = serde_json::to_vec(&reg)?;
+            if self
+                .meta
+                .put_if(registry::KEY, value.into(), version)
+                .await?
+                .is_ok()
+            {
+                self.loaded.lock().unwrap().remove(name);
+                *self.seen.lock().unwrap() = None;
+                return Ok(());
+            }
+        }
+        anyhow::bail!("the generator registry kept changing: try again")
+    }
 }

@@ -6,13 +6,65 @@ use super::to_json;
 use crate::app::App;
 use crate::digest::{sha256_hex, Digests};
 use crate::error::{ApiError, ApiResult};
-use crate::generator::{Facts, Generator, Hint, PackageReader};
+use crate::generator::{Facts, GenError, Generator, Hint, PackageReader};
 use crate::model::{Analysis, BlobRef, EntryId, PackageRecord, RepoConfig};
 use bytes::Bytes;
 use std::sync::Arc;
 
 /// First bytes handed to `claims`.
-const HEAD_BYTES: u32 = 4096;
+pub(super) const HEAD_BYTES: u32 = 4096;
+
+/// Generator calls that faulted during a blocking job: (generator, export, what happened),
+/// for the caller to record (`health`).
+type Faults = Vec<(String, &'static str, String)>;
+
+/// Records the faults of a blocking job; every generator it asked that did not fault at
+/// `claims` ends its run of `claims` faults (its `analyze` run ends with a good analysis).
+fn note(app: &App, faults: Faults, asked: &[Arc<dyn Generator>], analyzed: &[String]) {
+    for g in asked {
+        let name = &g.info().name;
+        let faulted = |export: &str| faults.iter().any(|(n, e, _)| n == name && *e == export);
+        if !faulted("claims") {
+            crate::health::good(app, name, "claims");
+        }
+        if analyzed.contains(name) {
+            crate::health::good(app, name, "analyze");
+        }
+    }
+    for (name, export, detail) in faults {
+        crate::health::fault(app, &name, export, &detail);
+    }
+}
+
+/// Does any generator claim a file by its first bytes? Asked before an upload is stored, so
+/// that a file no generator takes is refused with nothing kept.
+pub(super) async fn check_claimed(
+    app: &App,
+    repo: &str,
+    filename: &str,
+    head: Bytes,
+    hints: &[Hint],
+) -> ApiResult<()> {
+    let gens = app.active_generators();
+    let (g2, f, mut h) = (gens.clone(), filename.to_string(), hints.to_vec());
+    h.push(Hint {
+        key: "repo.name".into(),
+        value: repo.to_string(),
+    });
+    let (any, faults) = app
+        .blocking(move || {
+            let mut faults = Faults::new();
+            let any = !claimants(&g2, &f, &head, &h, &mut faults).is_empty();
+            Ok::<_, ApiError>((any, faults))
+        })
+        .await?;
+    note(app, faults, &gens, &[]);
+    if any {
+        Ok(())
+    } else {
+        Err(unknown_format(app, &gens, filename))
+    }
+}
 
 /// Claims and analyzes a stored package. Returns the record to commit (unsigned).
 pub async fn analyze(
@@ -23,14 +75,22 @@ pub async fn analyze(
     hints: &[Hint],
 ) -> ApiResult<PackageRecord> {
     let reader = app.packages.reader(facts(filename, digests)).await?;
-    let (gens, fname, all_hints) = (
-        app.generators(),
+    let gens = app.active_generators();
+    let (g2, fname, all_hints) = (
+        gens.clone(),
         filename.to_string(),
         with_repo_hints(config, hints),
     );
-    let analysis = app
-        .blocking(move || run_generators(&gens, reader, &fname, &all_hints))
+    let (analysis, faults) = app
+        .blocking(move || {
+            let mut faults = Faults::new();
+            let a = run_generators(&g2, reader, &fname, &all_hints, &mut faults);
+            Ok::<_, ApiError>((a, faults))
+        })
         .await?;
+    let analyzed = analysis.as_ref().map(generators_of).unwrap_or_default();
+    note(app, faults, &gens, &analyzed);
+    let analysis = analysis.map_err(|e| told(app, filename, e))?;
     let stored = super::put_blob(app, to_json(&analysis)?.into())
         .await?
         .sha256;
@@ -64,25 +124,32 @@ pub async fn analyze_again(
             hints,
         ));
     }
-    let gens = app.generators();
+    let gens = app.active_generators();
+    let g2 = gens.clone();
     let n = jobs.len();
-    let analyses = app
+    let (analyses, faults) = app
         .blocking(move || {
-            Ok::<_, ApiError>(
-                calls
-                    .into_iter()
-                    .map(|(reader, fname, hints)| {
-                        // A panic fails its own package, not the batch.
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            run_generators(&gens, reader?, &fname, &hints)
-                        }))
-                        .unwrap_or_else(|_| Err(ApiError::internal("analysis panicked")))
-                    })
-                    .collect::<Vec<_>>(),
-            )
+            let mut faults = Faults::new();
+            let analyses = calls
+                .into_iter()
+                .map(|(reader, fname, hints)| {
+                    // A panic fails its own package, not the batch.
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        run_generators(&g2, reader?, &fname, &hints, &mut faults)
+                    }))
+                    .unwrap_or_else(|_| Err(ApiError::internal("analysis panicked")))
+                })
+                .collect::<Vec<_>>();
+            Ok::<_, ApiError>((analyses, faults))
         })
         .await
-        .unwrap_or_else(|e| vec![Err(e); n]);
+        .unwrap_or_else(|e| (vec![Err(e); n], Faults::new()));
+    let analyzed: Vec<String> = analyses
+        .iter()
+        .filter_map(|a| a.as_ref().ok())
+        .flat_map(generators_of)
+        .collect();
+    note(app, faults, &gens, &analyzed);
     let mut out = Vec::with_capacity(n);
     for (j, analysis) in jobs.iter().zip(analyses) {
         out.push(store_again(app, j, analysis).await);
@@ -95,7 +162,7 @@ async fn store_again(
     j: &Again<'_>,
     analysis: ApiResult<Analysis>,
 ) -> ApiResult<PackageRecord> {
-    let analysis = analysis?;
+    let analysis = analysis.map_err(|e| told(app, j.filename, e))?;
     let json = to_json(&analysis)?;
     let sha = sha256_hex(&json);
     let stored = if sha == j.analysis {
@@ -172,6 +239,28 @@ fn with_repo_hints(config: &RepoConfig, hints: &[Hint]) -> Vec<Hint> {
     all
 }
 
+/// The generators that claim a file by its first bytes. Every generator is asked:
+/// `extensions` are informative only (`claims` decides, by content), and a warm instance
+/// makes a `claims` call cost microseconds. One that fails to answer claims nothing, and its
+/// fault is noted.
+fn claimants<'g>(
+    gens: &'g [Arc<dyn Generator>],
+    fname: &str,
+    head: &[u8],
+    hints: &[Hint],
+    faults: &mut Faults,
+) -> Vec<&'g Arc<dyn Generator>> {
+    gens.iter()
+        .filter(|g| match g.try_claims(fname, head, hints) {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                faults.push((g.info().name.clone(), "claims", e.to_string()));
+                false
+            }
+        })
+        .collect()
+}
+
 /// The generator calls (CPU-bound, run off the executor): who claims the file, then what
 /// each claimant makes of it. Nobody claiming it, or one rejecting it, is a 422.
 fn run_generators(
@@ -179,31 +268,47 @@ fn run_generators(
     reader: Arc<dyn PackageReader>,
     fname: &str,
     hints: &[Hint],
+    faults: &mut Faults,
 ) -> ApiResult<Analysis> {
     let head = reader
         .read(0, HEAD_BYTES)
         .map_err(|e| ApiError::internal(format!("reading package: {e}")))?;
-    // Every generator is asked: `extensions` are informative only (`claims` decides, by
-    // content), and a warm instance makes a `claims` call cost microseconds.
-    let claiming: Vec<&Arc<dyn Generator>> = gens
-        .iter()
-        .filter(|g| g.claims(fname, &head, hints))
-        .collect();
+    let claiming = claimants(gens, fname, &head, hints, faults);
     if claiming.is_empty() {
-        return Err(unknown_format(gens, fname));
+        return Err(ApiError::unprocessable(UNKNOWN, String::new()));
     }
     let mut analysis = Analysis::default();
     for g in claiming {
         let name = g.info().name.clone();
-        let entries = g
-            .analyze(reader.clone(), hints)
-            .map_err(|e| ApiError::from_generator(&name, e))?;
+        let entries = g.analyze(reader.clone(), hints).map_err(|e| {
+            if let GenError::Failed(m) = &e {
+                faults.push((name.clone(), "analyze", m.clone()));
+            }
+            ApiError::from_generator(&name, e)
+        })?;
         analysis.by_generator.insert(name, entries);
     }
     Ok(analysis)
 }
 
-fn unknown_format(gens: &[Arc<dyn Generator>], fname: &str) -> ApiError {
+const UNKNOWN: &str = "unknown package format";
+
+fn generators_of(a: &Analysis) -> Vec<String> {
+    a.by_generator.keys().cloned().collect()
+}
+
+/// `run_generators` has no app to name the formats with: the 422 for nobody claiming is
+/// spelled out here.
+fn told(app: &App, fname: &str, e: ApiError) -> ApiError {
+    if e.error == UNKNOWN {
+        unknown_format(app, &app.active_generators(), fname)
+    } else {
+        e
+    }
+}
+
+/// No generator claims `fname`: which formats there are (and which are quarantined).
+fn unknown_format(app: &App, gens: &[Arc<dyn Generator>], fname: &str) -> ApiError {
     let known: Vec<String> = gens
         .iter()
         .map(|g| format!("{} ({})", g.info().name, g.info().extensions.join(", ")))
@@ -213,9 +318,20 @@ fn unknown_format(gens: &[Arc<dyn Generator>], fname: &str) -> ApiError {
     } else {
         known.join("; ")
     };
+    let held: Vec<String> = app
+        .generators()
+        .iter()
+        .map(|g| g.info().name.clone())
+        .filter(|n| crate::health::is_quarantined(app, n))
+        .collect();
+    let held = if held.is_empty() {
+        String::new()
+    } else {
+        format!("; quarantined: {}", held.join(", "))
+    };
     ApiError::unprocessable(
-        "unknown package format",
-        format!("no generator claims {fname:?}; known formats: {known}"),
+        UNKNOWN,
+        format!("no generator claims {fname:?}; known formats: {known}{held}"),
     )
 }
 

@@ -83,7 +83,7 @@ pub async fn add(
 ) -> ApiResult<Added> {
     crate::names::check_repo_name(repo)?;
     load_config(app, repo).await?;
-    let stored = store::store_package(app, filename, hints, body).await?;
+    let stored = store::store_package(app, repo, filename, hints, body).await?;
     add_stored(app, repo, &stored.filename, &stored.digests, &stored.hints).await
 }
 
@@ -124,7 +124,8 @@ pub async fn add_named_by_generator(
         }
         Err(e) => return Err(e),
     };
-    let digests = store::store_bytes(app, stream).await?;
+    let digests =
+        store::store_bytes(app, repo, PROVISIONAL, std::slice::from_ref(&hint), stream).await?;
     let mut record = analyze(app, &config, PROVISIONAL, &digests, &[hint]).await?;
     let named = record
         .entries
@@ -177,6 +178,14 @@ async fn commit_analyzed(app: &App, repo: &str, mut record: PackageRecord) -> Ap
     record.signature = sign_package(app, &record).await?;
     let (seq, new) = commit_record(app, repo, record.clone()).await?;
     let published = ensure_published(app, repo, seq).await?;
+    // Read your writes: a 2xx says the package is listed, so its format must have published.
+    if let Some(why) = record.entries.keys().find_map(|g| published.faults.get(g)) {
+        return Err(ApiError::unpublished(format!(
+            "{why}; the package is committed (generation {}) and is listed once its \
+             generator publishes again",
+            published.generation
+        )));
+    }
     Ok(Added {
         package: record,
         generation: published.generation,

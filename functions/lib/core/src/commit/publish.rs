@@ -1,7 +1,7 @@
 //! Step 4: render every format from the committed records, store each file and the
 //! manifest as immutable blobs, then move the `published` pointer with one compare-and-set.
 //! `group::ensure_published` decides who publishes; this is one publish.
-use super::serve::remember_manifest;
+use super::serve::{manifest_of, remember_manifest};
 use super::{
     ensure_published, jitter, load_config, load_head, load_published, repo_names, to_json,
     CAS_ATTEMPTS,
@@ -9,6 +9,7 @@ use super::{
 use crate::app::App;
 use crate::assemble;
 use crate::error::{ApiError, ApiResult};
+use crate::health;
 use crate::model::{keys, Head, Manifest, Published, RepoConfig, Retired, Tree};
 use std::collections::BTreeMap;
 
@@ -31,7 +32,8 @@ pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> 
             None => (None, None),
         };
         let generation = prev.as_ref().map_or(1, |p| p.generation + 1);
-        let manifest = render(app, repo, &config, &head, generation).await?;
+        let before = prev.as_ref().map(|p| p.manifest.as_str());
+        let (manifest, faults) = render(app, repo, &config, &head, generation, before).await?;
         let stored = super::put_blob(app, to_json(&manifest)?.into()).await?;
         remember_manifest(app, &stored.sha256, manifest);
         let now = app.now();
@@ -41,6 +43,7 @@ pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> 
             manifest: stored.sha256,
             published_at: now,
             previous: prev.map(|p| retire(app, p, now)).unwrap_or_default(),
+            faults,
         };
         match app
             .meta
@@ -74,14 +77,17 @@ fn retire(app: &App, prev: Published, now: u64) -> Vec<Retired> {
 }
 
 /// Renders every generator's tree from the head: plan, assemble natively (reusing what the
-/// repo's last render made, see `assemble`), finish.
+/// repo's last render made, see `assemble`), finish. A generator that faults (or is
+/// quarantined) fails only its own format: its tree stays as the last generation
+/// (`before`, a manifest) published it, and the fault is returned beside the manifest.
 async fn render(
     app: &App,
     repo: &str,
     config: &RepoConfig,
     head: &Head,
     generation: u64,
-) -> ApiResult<Manifest> {
+    before: Option<&str>,
+) -> ApiResult<(Manifest, BTreeMap<String, String>)> {
     let info = config.info(app.now(), generation);
     // One publisher per repo runs in a process (see `group`): it owns the repo's cache.
     let mut cache = app
@@ -92,10 +98,27 @@ async fn render(
         .fresh(app.now(), app.grace.as_secs());
     let mut files = BTreeMap::new();
     let mut trees = Vec::new();
+    let mut faults = BTreeMap::new();
     let mut outcome = Ok(());
     for g in app.generators() {
         let (gname, mount) = (g.info().name.clone(), g.info().mount.clone());
-        match assemble::render_generator(app, &mut cache, g, &info, head).await {
+        let made = if health::is_quarantined(app, &gname) {
+            Err(ApiError::generator_failed(
+                &gname,
+                "quarantined (not asked)",
+            ))
+        } else {
+            let made = assemble::render_generator(app, &mut cache, g, &info, head).await;
+            match &made {
+                Ok(_) => health::good(app, &gname, "publish"),
+                Err(e) if e.is_generator_fault() => {
+                    health::fault(app, &gname, "publish", &e.detail)
+                }
+                Err(_) => {}
+            }
+            made
+        };
+        match made {
             Ok(r) => {
                 for (path, blob) in r.files {
                     files.insert(format!("{mount}/{path}"), blob);
@@ -105,6 +128,13 @@ async fn render(
                     mount,
                     links: r.links,
                 });
+            }
+            Err(e) if e.is_generator_fault() => {
+                if let Some(sha) = before {
+                    let before = manifest_of(app, sha).await?;
+                    keep_tree(&before, &gname, &mut files, &mut trees);
+                }
+                faults.insert(gname, e.detail);
             }
             Err(e) => {
                 outcome = Err(e);
@@ -121,12 +151,34 @@ async fn render(
         .packages
         .roots()
         .ok_or_else(|| ApiError::internal("publishing a head that is not stored"))?;
-    Ok(Manifest {
+    let manifest = Manifest {
         generation,
         files,
         records,
         trees,
-    })
+    };
+    Ok((manifest, faults))
+}
+
+/// A faulty generator's files and links as `before` has them.
+fn keep_tree(
+    before: &Manifest,
+    generator: &str,
+    files: &mut BTreeMap<String, crate::model::BlobRef>,
+    trees: &mut Vec<Tree>,
+) {
+    let Some(tree) = before.trees.iter().find(|t| t.generator == generator) else {
+        return;
+    };
+    let under = format!("{}/", tree.mount);
+    files.extend(
+        before
+            .files
+            .range(under.clone()..)
+            .take_while(|(p, _)| p.starts_with(&under))
+            .map(|(p, b)| (p.clone(), b.clone())),
+    );
+    trees.push(tree.clone());
 }
 
 /// Forgets the chunks of the repo's last render: the next publish assembles and encodes

@@ -73,6 +73,7 @@ mod tests {
             manifest: String::new(),
             published_at: 100,
             previous,
+            ..Default::default()
         };
         let exact = |previous| dates_of(&p(previous), 3600).exact;
         assert!(exact(vec![]));

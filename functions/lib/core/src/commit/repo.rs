@@ -151,16 +151,20 @@ pub async fn list_repos(app: &App) -> ApiResult<Vec<RepoConfig>> {
 pub struct Listing {
     pub repo: RepoConfig,
     pub generation: Option<u64>,
+    /// Generators whose format this generation could not publish (served as before), and why.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub faults: std::collections::BTreeMap<String, String>,
     pub packages: Vec<PackageRecord>,
 }
 
 pub async fn packages(app: &App, repo: &str) -> ApiResult<Listing> {
     let config = load_config(app, repo).await?;
     let (head, _) = load_head(app, repo).await?;
-    let generation = load_published(app, repo).await?.map(|(p, _)| p.generation);
+    let published = load_published(app, repo).await?.map(|(p, _)| p);
     Ok(Listing {
         repo: config,
-        generation,
+        generation: published.as_ref().map(|p| p.generation),
+        faults: published.map(|p| p.faults).unwrap_or_default(),
         packages: head.packages.sorted().into_iter().cloned().collect(),
     })
 }

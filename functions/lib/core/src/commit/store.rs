@@ -5,6 +5,7 @@ use crate::body::ByteStream;
 use crate::digest::Digests;
 use crate::error::{ApiError, ApiResult};
 use crate::generator::Hint;
+use crate::limits::small_field;
 use crate::names::{check_filename, hint, hint_pair};
 use futures::StreamExt;
 
@@ -31,6 +32,7 @@ pub struct StoredPackage {
 /// (a multipart `filename` part or the file part's own name stand in when it names none).
 pub(super) async fn store_package(
     app: &App,
+    repo: &str,
     filename: Option<String>,
     mut hints: Vec<Hint>,
     body: PackageBody,
@@ -39,10 +41,11 @@ pub(super) async fn store_package(
         PackageBody::Plain(stream) => {
             let filename = filename.unwrap_or_default();
             check_filename(&filename)?;
-            (filename, store_bytes(app, stream).await?)
+            let d = store_bytes(app, repo, &filename, &hints, stream).await?;
+            (filename, d)
         }
         PackageBody::Multipart { stream, boundary } => {
-            multipart(app, stream, boundary, filename, &mut hints).await?
+            multipart(app, repo, stream, boundary, filename, &mut hints).await?
         }
     };
     Ok(StoredPackage {
@@ -52,10 +55,46 @@ pub(super) async fn store_package(
     })
 }
 
-/// Streams a body into the package store; an empty one is the client's mistake.
-pub(crate) async fn store_bytes(app: &App, stream: ByteStream) -> ApiResult<Digests> {
+/// Streams a body into the package store once a generator claims its first bytes; an empty
+/// one is the client's mistake.
+pub(crate) async fn store_bytes(
+    app: &App,
+    repo: &str,
+    filename: &str,
+    hints: &[Hint],
+    stream: ByteStream,
+) -> ApiResult<Digests> {
+    let stream = claimed(app, repo, filename, hints, stream).await?;
     let d = app.packages.put(stream).await?;
     non_empty(d)
+}
+
+/// The upload's stream, whole again, once some generator claims it by its first bytes: a file
+/// no generator claims is refused (422) before any of it is stored. An empty body passes (its
+/// caller says what is wrong with it).
+async fn claimed(
+    app: &App,
+    repo: &str,
+    filename: &str,
+    hints: &[Hint],
+    mut stream: ByteStream,
+) -> ApiResult<ByteStream> {
+    let want = super::analyze::HEAD_BYTES as usize;
+    let mut head = Vec::new();
+    while head.len() < want {
+        match stream.next().await {
+            Some(chunk) => head.extend_from_slice(&chunk?),
+            None => break,
+        }
+    }
+    if !head.is_empty() {
+        let first = bytes::Bytes::copy_from_slice(&head[..head.len().min(want)]);
+        super::analyze::check_claimed(app, repo, filename, first, hints).await?;
+    }
+    let head = bytes::Bytes::from(head);
+    Ok(futures::stream::once(async move { Ok(head) })
+        .chain(stream)
+        .boxed())
 }
 
 pub(super) fn non_empty(d: Digests) -> ApiResult<Digests> {
@@ -67,6 +106,7 @@ pub(super) fn non_empty(d: Digests) -> ApiResult<Digests> {
 
 async fn multipart(
     app: &App,
+    repo: &str,
     stream: ByteStream,
     boundary: String,
     mut name_override: Option<String>,
@@ -78,10 +118,10 @@ async fn multipart(
     while let Some(field) = mp.next_field().await.map_err(bad)? {
         match field.name().unwrap_or("") {
             "hints" => {
-                let text = field.text().await.map_err(bad)?;
+                let text = small_field(field, app.limits.max_field).await?;
                 hints.extend(parse_hints_part(&text)?);
             }
-            "filename" => name_override = Some(field.text().await.map_err(bad)?),
+            "filename" => name_override = Some(small_field(field, app.limits.max_field).await?),
             _ if field.file_name().is_some() || field.name() == Some("file") => {
                 if file.is_some() {
                     return Err(ApiError::bad_request("one file per upload"));
@@ -92,10 +132,17 @@ async fn multipart(
                     .unwrap_or_default();
                 check_filename(&fname)?;
                 let s = field.map(|r| r.map_err(std::io::Error::other)).boxed();
-                let d = app.packages.put(s).await?;
+                let d = app
+                    .packages
+                    .put(claimed(app, repo, &fname, hints, s).await?)
+                    .await?;
                 file = Some((fname, d));
             }
-            _ => {}
+            // Any other part is read through without keeping it.
+            _ => {
+                let mut other = field;
+                while other.chunk().await.map_err(bad)?.is_some() {}
+            }
         }
     }
     let (mut fname, d) =

@@ -88,7 +88,7 @@ pub async fn put_upload(
     body: ByteStream,
 ) -> ApiResult<UploadStored> {
     let (mut state, version) = load_upload(app, repo, id).await?;
-    let d = store_bytes(app, body).await?;
+    let d = store_bytes(app, repo, &state.filename, &state.hints, body).await?;
     state.digests = Some(d.clone());
     save_upload(app, repo, id, &state, version).await?;
     Ok(UploadStored {

@@ -1,6 +1,8 @@
 //! One handler per route: a plain async function that parses the request, calls one
 //! function of `commit` (the domain work) and shapes the response. `handle` is the only
 //! entry point every adapter calls.
+mod generator_delete;
+mod generator_enable;
 mod generators_add;
 mod generators_list;
 mod key_get;
@@ -29,9 +31,13 @@ use crate::routes::{route, Route};
 use http::Method;
 
 pub async fn handle(app: &App, req: Request) -> Response {
+    let (req, body) = match crate::limits::watch(req, &app.limits) {
+        Ok(watched) => watched,
+        Err(e) => return e.into_response(),
+    };
     match dispatch(app, req).await {
         Ok(r) => r,
-        Err(e) => e.into_response(),
+        Err(e) => body.explain(e, &app.limits).into_response(),
     }
 }
 
@@ -66,6 +72,8 @@ async fn dispatch(app: &App, req: Request) -> ApiResult<Response> {
         (Route::Generators, Method::GET | Method::HEAD) => generators_list::get(app).await,
         (Route::Metrics, Method::GET | Method::HEAD) => metrics_get::get(app).await,
         (Route::Generators, Method::POST) => generators_add::post(app, req).await,
+        (Route::Generator(name), Method::DELETE) => generator_delete::delete(app, &name).await,
+        (Route::GeneratorEnable(name), Method::POST) => generator_enable::post(app, &name).await,
         (Route::VieterRepo(repo), Method::DELETE) => repo_delete::delete(app, &repo).await,
         (Route::VieterPublish(repo), Method::POST | Method::PUT) => {
             vieter::publish(app, &repo, req).await
