@@ -138,7 +138,9 @@ pub async fn run(
     }
     let t = match (server, data) {
         (Some(base), _) => Transport::Http { base, token },
-        (None, Some(dir)) => Transport::Local(crate::setup::open(&dir, None, None, &stores).await?.app),
+        (None, Some(dir)) => Transport::Local(crate::setup::open(&dir, None, None, &stores, Default::default())
+                .await?
+                .app),
         (None, None) => bail!("give --server URL (or REPOSMITH_URL), or --data DIR to work on a data directory directly"),
     };
     match cmd {
@@ -168,7 +170,9 @@ async fn gc(
     stores: &crate::setup::StoreUrls,
     min_age: u64,
 ) -> anyhow::Result<()> {
-    let app = crate::setup::open(dir, None, None, stores).await?.app;
+    let app = crate::setup::open(dir, None, None, stores, Default::default())
+        .await?
+        .app;
     let r = reposmith_core::gc::collect(&app, min_age)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

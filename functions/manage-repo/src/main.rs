@@ -45,12 +45,16 @@ enum Cmd {
         /// Folder of generator .wasm files (default: the ones this workspace builds).
         #[arg(long, env = "REPOSMITH_GENERATORS")]
         generators: Option<PathBuf>,
-        /// Connections served at once; more wait in the kernel's backlog.
-        #[arg(long, default_value_t = 1024, env = "REPOSMITH_MAX_CONNECTIONS")]
-        max_connections: usize,
+        /// Connections served at once; more wait in the kernel's backlog [default: what the
+        /// open-file limit (raised to its hard limit at start) leaves room for, at most 10000].
+        #[arg(long, env = "REPOSMITH_MAX_CONNECTIONS")]
+        max_connections: Option<usize>,
         /// Seconds a client has to send a request's headers (and an idle connection is kept).
         #[arg(long, default_value_t = 30, env = "REPOSMITH_HEADER_TIMEOUT")]
         header_timeout: u64,
+        /// Largest request body (a package upload): bytes, or with K, M or G.
+        #[arg(long, default_value = "2G", value_parser = parse_size, env = "REPOSMITH_MAX_UPLOAD")]
+        max_upload: u64,
     },
     /// Create a repository.
     Create {
@@ -108,6 +112,23 @@ fn limit_malloc_arenas() {
     }
 }
 
+/// `1048576`, `512K`, `10M`, `2G` (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, shift) = match s.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&s[..i], 10),
+        Some((i, 'M' | 'm')) => (&s[..i], 20),
+        Some((i, 'G' | 'g')) => (&s[..i], 30),
+        _ => (s, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?}: a size is a number of bytes, or with K, M or G"))?;
+    n.checked_shl(shift)
+        .filter(|v| v >> shift == n && *v > 0)
+        .ok_or_else(|| format!("{s:?}: out of range"))
+}
+
 async fn init_stores(stores: &setup::StoreUrls) -> anyhow::Result<()> {
     anyhow::ensure!(
         stores.packages.is_some() || stores.meta.is_some(),
@@ -138,11 +159,18 @@ fn main() {
                 generators,
                 max_connections,
                 header_timeout,
+                max_upload,
             } => {
                 let data = cli.data.unwrap_or_else(|| PathBuf::from("reposmith-data"));
                 let limits = serve::Limits {
-                    connections: max_connections.max(1),
+                    connections: max_connections
+                        .unwrap_or_else(serve::default_connections)
+                        .max(1),
                     header_timeout: std::time::Duration::from_secs(header_timeout.max(1)),
+                    request: reposmith_core::limits::Limits {
+                        max_upload,
+                        ..Default::default()
+                    },
                 };
                 serve::run(listen, data, generators, cli.token, stores, limits).await
             }

@@ -1,5 +1,6 @@
 //! The local server: hyper in front of the core's `handle`. The adapter only converts
 //! request and response types; every decision is the core's.
+use crate::setup::TokenSource;
 use bytes::Bytes;
 use futures::StreamExt;
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, BodyStream, Empty, Full, StreamBody};
@@ -18,6 +19,35 @@ pub struct Limits {
     pub connections: usize,
     /// For a request's headers to arrive (an idle keep-alive connection waits as long).
     pub header_timeout: Duration,
+    /// What one request may send (the core refuses more with 413).
+    pub request: reposmith_core::limits::Limits,
+}
+
+/// Raises the open-file limit to its hard limit (idle clients each hold a descriptor) and
+/// answers how many connections that leaves room for: all but a reserve for the stores'
+/// files, at most 10,000.
+pub fn default_connections() -> usize {
+    const RESERVE: u64 = 64;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a local struct.
+    let soft = unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 1024;
+        }
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+            lim.rlim_max
+        } else {
+            lim.rlim_cur
+        }
+    };
+    soft.saturating_sub(RESERVE).clamp(16, 10_000) as usize
 }
 
 pub async fn run(
@@ -28,7 +58,7 @@ pub async fn run(
     stores: crate::setup::StoreUrls,
     limits: Limits,
 ) -> anyhow::Result<()> {
-    let setup = crate::setup::open(&data, generators, token, &stores).await?;
+    let setup = crate::setup::open(&data, generators, token, &stores, limits.request).await?;
     let app = setup.app;
     recover(&app).await;
     let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -50,10 +80,10 @@ pub async fn run(
             names.join(", ")
         }
     );
-    if setup.new_token {
-        println!("token: {}", app.token);
-    } else {
-        println!("token: in {}", data.join("token").display());
+    match setup.token {
+        TokenSource::New => println!("token: {}", app.token),
+        TokenSource::Stored => println!("token: in {}", data.join("token").display()),
+        TokenSource::Given => println!("token: as given (--token / REPOSMITH_TOKEN)"),
     }
     println!(
         "apt: curl -o /etc/apt/keyrings/REPO.asc http://{addr}/repos/REPO/key.asc; \

@@ -18,8 +18,18 @@ use std::sync::Arc;
 
 pub struct Setup {
     pub app: Arc<App>,
-    /// Set when this start created the token (so it is printed once).
-    pub new_token: bool,
+    /// Where the admin token comes from (a new one is printed once).
+    pub token: TokenSource,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `--token` / `REPOSMITH_TOKEN`: nothing written to DIR/token.
+    Given,
+    /// DIR/token, made by this start.
+    New,
+    /// DIR/token, as an earlier start made it.
+    Stored,
 }
 
 /// Keeps uploaded generators in DIR/generators so they load again at the next start.
@@ -28,18 +38,40 @@ struct LocalLoader {
     dir: PathBuf,
 }
 
+#[async_trait::async_trait]
 impl GeneratorLoader for LocalLoader {
     fn load(&self, wasm: &[u8]) -> anyhow::Result<Arc<dyn Generator>> {
         self.host.load_bytes(wasm)
     }
 
     fn keep(&self, g: &Arc<dyn Generator>, wasm: &[u8]) -> anyhow::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
-        let path = self.dir.join(format!("{}.wasm", g.info().name));
-        let tmp = self.dir.join(format!(".{}.tmp", g.info().name));
+        private_dir(&self.dir)?;
+        let name = &g.info().name;
+        let path = self.dir.join(format!("{name}.wasm"));
+        let tmp = self.dir.join(format!(".{name}.tmp"));
         std::fs::write(&tmp, wasm)?;
         std::fs::rename(&tmp, &path)?;
-        Ok(())
+        remove_if_there(&removed_marker(&self.dir, name))
+    }
+
+    /// The uploaded .wasm goes; a marker keeps a shipped or `--generators` one of that name
+    /// from loading at the next start.
+    async fn forget(&self, _app: &App, name: &str) -> anyhow::Result<()> {
+        private_dir(&self.dir)?;
+        std::fs::write(removed_marker(&self.dir, name), b"")?;
+        remove_if_there(&self.dir.join(format!("{name}.wasm")))
+    }
+}
+
+/// DIR/generators/NAME.removed: generator NAME was deleted (`DELETE /generators/NAME`).
+fn removed_marker(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.removed"))
+}
+
+fn remove_if_there(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+        _ => Ok(()),
     }
 }
 
@@ -99,18 +131,34 @@ pub async fn open(
     generators: Option<PathBuf>,
     token: Option<String>,
     stores: &StoreUrls,
+    limits: reposmith_core::limits::Limits,
 ) -> anyhow::Result<Setup> {
-    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
-    let (stored_token, new_token) = secret_file(&data.join("token"), || {
-        Ok(hex::encode(rand::random::<[u8; 24]>()))
-    })?;
-    let token = token.filter(|t| !t.is_empty()).unwrap_or(stored_token);
+    private_dir(data).with_context(|| format!("creating {}", data.display()))?;
+    let (token, source) = match token.filter(|t| !t.is_empty()) {
+        Some(t) => (t, TokenSource::Given),
+        None => {
+            let (t, new) = secret_file(&data.join("token"), || {
+                Ok(hex::encode(rand::random::<[u8; 24]>()))
+            })?;
+            (
+                t,
+                if new {
+                    TokenSource::New
+                } else {
+                    TokenSource::Stored
+                },
+            )
+        }
+    };
     let (key, rsa) = signing_keys(data)?;
     let (packages, meta) = open_stores(data, stores).await?;
 
     let signer = Arc::new(pgp_signer(key, rsa, packages.clone())?);
     let mut app = reposmith_native::app(meta, packages, signer, token);
     app.backend_counts = Some(reposmith_stores::request_counts);
+    app.limits = limits;
+    // Compiled generators are native code this process maps and runs: nobody else's to write.
+    private_dir(&data.join("cache"))?;
     let host = WasmHost::new(Some(data.join("cache")), Limits::default())?;
     let uploaded = data.join("generators");
     install_generators(&app, &host, generators, &uploaded)?;
@@ -120,8 +168,20 @@ pub async fn open(
     }));
     Ok(Setup {
         app: Arc::new(app),
-        new_token,
+        token: source,
     })
+}
+
+/// A directory only this user reads or writes (0700; an existing one is tightened: it holds
+/// the keys, the token and native code).
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    Ok(())
 }
 
 /// DIR/signing-key.asc and DIR/rsa-key.pem, made on first start.
@@ -176,6 +236,9 @@ fn install_generators(
     }
     for g in loaded {
         let name = g.info().name.clone();
+        if removed_marker(uploaded, &name).exists() {
+            continue;
+        }
         registry::install(app, g).map_err(|e| anyhow::anyhow!("generator {name}: {}", e.detail))?;
     }
     Ok(())

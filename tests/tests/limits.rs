@@ -1,0 +1,312 @@
+//! Bounded resources and a tight data directory: request bodies over `--max-upload` and
+//! oversized multipart parts are refused (413) without being buffered, a file no generator
+//! claims is refused before any of it is stored, a body that breaks off is the client's fault,
+//! half-written uploads are swept, and the data directory is the server user's alone.
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn rss_kib(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+fn connect(server: &Server) -> TcpStream {
+    let s = TcpStream::connect(server.url.trim_start_matches("http://")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s
+}
+
+/// Sends `head` (request line and headers), then up to `body_len` bytes of `chunk` over and
+/// over from another thread (chunked when `chunked`) while this one reads the answer: the
+/// status line and the body.
+fn send_streaming(
+    server: &Server,
+    head: String,
+    first: &[u8],
+    body_len: u64,
+    chunked: bool,
+) -> (u16, String) {
+    let mut s = connect(server);
+    s.write_all(head.as_bytes()).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let first = first.to_vec();
+    let writer = std::thread::spawn(move || {
+        let block = vec![b'x'; 1 << 20];
+        let mut sent = 0u64;
+        let mut piece = |data: &[u8]| -> std::io::Result<()> {
+            if chunked {
+                w.write_all(format!("{:x}\r\n", data.len()).as_bytes())?;
+                w.write_all(data)?;
+                w.write_all(b"\r\n")
+            } else {
+                w.write_all(data)
+            }
+        };
+        let _ = (|| {
+            piece(&first)?;
+            sent += first.len() as u64;
+            while sent < body_len {
+                let n = (body_len - sent).min(block.len() as u64) as usize;
+                piece(&block[..n])?;
+                sent += n as u64;
+            }
+            if chunked {
+                piece(b"")?; // the last chunk
+            }
+            Ok::<_, std::io::Error>(())
+        })();
+        sent
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Read until the JSON body is complete (or the server closes).
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                answer.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&answer);
+                if text.contains("\r\n\r\n") && text.trim_end().ends_with('}') {
+                    break;
+                }
+            }
+        }
+    }
+    drop(s);
+    let sent = writer.join().unwrap();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer after {sent} bytes sent: {text:?}"));
+    (status, text)
+}
+
+/// Files under `dir` (recursively).
+fn files_under(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.map(|e| {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    files_under(&p)
+                } else {
+                    1
+                }
+            })
+            .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The start of a .deb: the generators claim it by these bytes.
+fn deb_head() -> Vec<u8> {
+    let deb = std::fs::read(fixture_debs().join(FIXTURE_DEBS[0])).unwrap();
+    deb[..deb.len().min(4096)].to_vec()
+}
+
+#[test]
+fn oversized_bodies_are_refused_without_buffering_and_leave_nothing() {
+    let opts = Opts {
+        args: ["--max-upload", "16M"].map(String::from).to_vec(),
+        ..Default::default()
+    };
+    let server = Server::start_opts(&tmp().join("data"), &built().generators, opts);
+    server.create_repo("r");
+    let blobs = server.data.join("packages/blobs");
+    let before_blobs = files_under(&blobs);
+    let rss_before = rss_kib(&server);
+    let auth = format!("Authorization: Bearer {}\r\n", server.token);
+
+    // Declared too large: 413 before a byte of the body is read.
+    let t = Instant::now();
+    let (status, text) = send_streaming(
+        &server,
+        format!(
+            "POST /repos/r/packages/?filename=big.deb HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 3221225472\r\n\r\n"
+        ),
+        &deb_head(),
+        0,
+        false,
+    );
+    println!("3 GiB declared: {status} in {:?}", t.elapsed());
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("larger than"), "{text}");
+    assert!(t.elapsed() < Duration::from_secs(5));
+
+    // Streamed (chunked) past the limit: 413 once it passes, the bytes so far deleted.
+    let t = Instant::now();
+    let (status, text) = send_streaming(
+        &server,
+        format!(
+            "POST /repos/r/packages/?filename=big.deb HTTP/1.1\r\nHost: x\r\n{auth}Transfer-Encoding: chunked\r\n\r\n"
+        ),
+        &deb_head(),
+        64 << 20,
+        true,
+    );
+    println!("64 MiB chunked: {status} in {:?}", t.elapsed());
+    assert_eq!(status, 413, "{text}");
+
+    // A 1 GiB multipart `hints` part: refused at 64 KiB, never held.
+    let t = Instant::now();
+    let (status, text) = send_streaming(
+        &server,
+        format!(
+            "POST /repos/r/packages/ HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: multipart/form-data; boundary=XX\r\nTransfer-Encoding: chunked\r\n\r\n"
+        ),
+        b"--XX\r\nContent-Disposition: form-data; name=\"hints\"\r\n\r\n",
+        1 << 30,
+        true,
+    );
+    println!("1 GiB hints part: {status} in {:?}", t.elapsed());
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("hints"), "{text}");
+
+    // A file no generator claims: 422 after its first bytes, with nothing stored.
+    let (status, text) = send_streaming(
+        &server,
+        format!(
+            "POST /repos/r/packages/?filename=noise.deb HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: {}\r\n\r\n",
+            5 << 20
+        ),
+        &[7u8; 4096],
+        5 << 20,
+        false,
+    );
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("no generator claims"), "{text}");
+
+    let rss_after = rss_kib(&server);
+    println!("RSS: {rss_before} KiB before, {rss_after} KiB after");
+    assert!(
+        rss_after < rss_before + 64 * 1024,
+        "RSS grew from {rss_before} to {rss_after} KiB"
+    );
+    assert_eq!(files_under(&blobs), before_blobs, "refused bytes were kept");
+    assert_eq!(files_under(&server.data.join("packages/tmp")), 0);
+    assert_eq!(server.package_count("r"), 0);
+    // Still serving, and a real package still goes in.
+    let r = server.upload("r", &fixture_debs().join(FIXTURE_DEBS[0]));
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
+#[test]
+fn a_body_that_breaks_off_is_the_clients_fault_and_leftovers_are_swept() {
+    let mut server = Server::start(&tmp().join("data"));
+    server.create_repo("r");
+    // Half a body, then the client goes away.
+    let mut s = connect(&server);
+    let deb = std::fs::read(fixture_debs().join(FIXTURE_DEBS[0])).unwrap();
+    write!(
+        s,
+        "POST /repos/r/packages/?filename=cut.deb HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
+        server.token,
+        deb.len() * 4
+    )
+    .unwrap();
+    s.write_all(&deb).unwrap();
+    drop(s);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = std::fs::read_to_string(&server.log).unwrap();
+        if let Some(line) = log
+            .lines()
+            .find(|l| l.starts_with("POST /repos/r/packages/ "))
+        {
+            assert!(line.contains(" 400 "), "{line}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no log line for the cut upload:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(server.package_count("r"), 0);
+
+    // What a crash leaves in tmp/: an old file goes at the next start, a fresh one stays.
+    let tmp_dir = server.data.join("packages/tmp");
+    std::fs::write(tmp_dir.join("old"), b"half an upload").unwrap();
+    std::fs::write(tmp_dir.join("fresh"), b"an upload in flight").unwrap();
+    run_ok(
+        std::process::Command::new("touch")
+            .args(["-d", "2 hours ago"])
+            .arg(tmp_dir.join("old")),
+    );
+    server.restart();
+    assert!(!tmp_dir.join("old").exists());
+    assert!(tmp_dir.join("fresh").exists());
+    // GC sweeps by its own age threshold.
+    let out = run_ok(
+        std::process::Command::new(&built().bin)
+            .args(["--data"])
+            .arg(&server.data)
+            .args(["gc", "--min-age", "0"]),
+    );
+    assert!(
+        !tmp_dir.join("fresh").exists(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn the_data_directory_is_private_and_a_given_token_is_not_written() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = tmp().join("data");
+    let opts = Opts {
+        env: vec![("REPOSMITH_TOKEN".into(), "given-token-123".into())],
+        ..Default::default()
+    };
+    // The harness reads DATA/token: start once without a token, then with one given.
+    drop(Server::start(&data));
+    let stored = std::fs::read_to_string(data.join("token")).unwrap();
+    std::fs::remove_file(data.join("token")).unwrap();
+    let log = data.with_extension("given.log");
+    let mut child = std::process::Command::new(&built().bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .arg("--generators")
+        .arg(&built().generators)
+        .envs(opts.env.iter().map(|(k, v)| (k, v)))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    let mut stdout = child.stdout.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut buf = [0u8; 1024];
+    while !out.contains("token:") {
+        assert!(Instant::now() < deadline, "{out}");
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "server exited: {out}");
+        out.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        !out.contains("given-token-123"),
+        "printed the given token: {out}"
+    );
+    assert!(out.contains("as given"), "{out}");
+    assert!(
+        !data.join("token").exists(),
+        "wrote a token file though one was given"
+    );
+    assert!(!stored.trim().is_empty());
+    for dir in [data.clone(), data.join("cache")] {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{} is {mode:o}", dir.display());
+    }
+}
