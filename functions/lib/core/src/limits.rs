@@ -138,15 +138,20 @@ mod tests {
 
     #[test]
     fn a_declared_size_over_the_limit_is_refused_before_reading() {
-        let e = watch(streamed(vec![], Some(11)), &limits(10)).unwrap_err();
+        let Err(e) = watch(streamed(vec![], Some(11)), &limits(10)) else {
+            panic!("an 11-byte body passed a 10-byte limit");
+        };
         assert_eq!(e.status, 413);
         assert!(watch(streamed(vec![], Some(10)), &limits(10)).is_ok());
     }
 
     #[test]
     fn a_stream_over_the_limit_fails_and_is_told_as_413() {
-        let chunks = vec![Ok(bytes::Bytes::from_static(b"123456")); 2];
-        let (req, w) = watch(streamed(chunks, None), &limits(10)).unwrap();
+        let six = || Ok(bytes::Bytes::from_static(b"123456"));
+        let chunks = vec![six(), six()];
+        let Ok((req, w)) = watch(streamed(chunks, None), &limits(10)) else {
+            panic!("refused before reading");
+        };
         let got: Vec<_> =
             futures::executor::block_on(req.into_body().into_stream().collect::<Vec<_>>());
         assert!(got[0].is_ok() && got[1].is_err());
@@ -166,7 +171,9 @@ mod tests {
             Ok(bytes::Bytes::from_static(b"12")),
             Err(std::io::Error::other("connection reset")),
         ];
-        let (req, w) = watch(streamed(chunks, None), &limits(10)).unwrap();
+        let Ok((req, w)) = watch(streamed(chunks, None), &limits(10)) else {
+            panic!("refused before reading");
+        };
         futures::executor::block_on(req.into_body().into_stream().collect::<Vec<_>>());
         let e = w.explain(ApiError::internal("connection reset"), &limits(10));
         assert_eq!(e.status, 400, "{e}");
