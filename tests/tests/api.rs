@@ -187,10 +187,7 @@ fn routes_behave_as_documented() {
 
 #[test]
 fn misbehaving_generators_fail_the_request_and_the_server_keeps_serving() {
-    let b = built();
-    let gens = tmp();
-    std::fs::copy(b.generators.join("deb.wasm"), gens.join("deb.wasm")).unwrap();
-    std::fs::copy(&b.misbehave, gens.join("misbehave.wasm")).unwrap();
+    let gens = deb_and_misbehave();
     let server = Server::start_with(&tmp().join("data"), &gens);
     server.create_repo("m");
     for (name, what) in [
@@ -224,10 +221,7 @@ fn misbehaving_generators_fail_the_request_and_the_server_keeps_serving() {
 /// (`misbehave-freshonly`) gets a fresh one, in the middle of the rebuild as at upload.
 #[test]
 fn a_rebuild_republishes_the_same_indexes_even_when_a_generator_traps_midway() {
-    let b = built();
-    let gens = tmp();
-    std::fs::copy(b.generators.join("deb.wasm"), gens.join("deb.wasm")).unwrap();
-    std::fs::copy(&b.misbehave, gens.join("misbehave.wasm")).unwrap();
+    let gens = deb_and_misbehave();
     let server = Server::start_with(&tmp().join("data"), &gens);
     server.create_repo("rb");
     for f in FIXTURE_DEBS {

@@ -36,10 +36,7 @@ fn deb_listed(server: &Server) -> usize {
 
 #[test]
 fn a_faulty_generator_fails_only_its_own_format_and_is_quarantined_then_removed() {
-    let b = built();
-    let gens = tmp();
-    std::fs::copy(b.generators.join("deb.wasm"), gens.join("deb.wasm")).unwrap();
-    std::fs::copy(&b.misbehave, gens.join("misbehave.wasm")).unwrap();
+    let gens = deb_and_misbehave();
     let mut server = Server::start_with(&tmp().join("data"), &gens);
     server.create_repo("c");
     let debs = fixture_debs();

@@ -320,6 +320,15 @@ pub fn fixture(name: &'static str) -> &'static PathBuf {
     })
 }
 
+/// A fresh generators folder with the deb generator and the test generator `misbehave`.
+pub fn deb_and_misbehave() -> PathBuf {
+    let b = built();
+    let gens = tmp();
+    std::fs::copy(b.generators.join("deb.wasm"), gens.join("deb.wasm")).unwrap();
+    std::fs::copy(&b.misbehave, gens.join("misbehave.wasm")).unwrap();
+    gens
+}
+
 /// The three hand-made .debs (arch all; a dependent; epoch and `+`), built once.
 pub fn fixture_debs() -> &'static PathBuf {
     fixture("make-debs.sh")

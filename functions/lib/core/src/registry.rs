@@ -31,6 +31,17 @@ pub trait GeneratorLoader: Send + Sync {
     }
 }
 
+/// The deployment's loader: only targets that install generators at run time have one (501).
+pub fn loader(app: &App) -> ApiResult<Arc<dyn GeneratorLoader>> {
+    app.loader.clone().ok_or_else(|| {
+        ApiError::new(
+            http::StatusCode::NOT_IMPLEMENTED,
+            "not supported",
+            "this deployment's generators are fixed at start",
+        )
+    })
+}
+
 /// Why `new` is refused among `others`: another name holds its mount.
 fn taken<'a>(mut others: impl Iterator<Item = &'a Info>, new: &Info) -> Option<String> {
     others

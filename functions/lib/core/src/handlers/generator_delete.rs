@@ -3,17 +3,11 @@
 //! drops its tree; its packages stay, and are served again if it comes back.
 use crate::app::App;
 use crate::body::Response;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::registry;
 
 pub async fn delete(app: &App, name: &str) -> ApiResult<Response> {
-    let loader = app.loader.clone().ok_or_else(|| {
-        ApiError::new(
-            http::StatusCode::NOT_IMPLEMENTED,
-            "not supported",
-            "this deployment's generators are fixed at build time",
-        )
-    })?;
+    let loader = registry::loader(app)?;
     registry::remove(app, name, loader.as_ref()).await?;
     Ok(crate::json_response(
         http::StatusCode::OK,

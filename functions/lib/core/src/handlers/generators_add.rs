@@ -10,13 +10,7 @@ use crate::registry;
 const MAX_WASM: usize = 64 << 20;
 
 pub async fn post(app: &App, req: Request) -> ApiResult<Response> {
-    let loader = app.loader.clone().ok_or_else(|| {
-        ApiError::new(
-            http::StatusCode::NOT_IMPLEMENTED,
-            "not supported",
-            "this deployment loads generators at start only",
-        )
-    })?;
+    let loader = registry::loader(app)?;
     let wasm = req
         .into_body()
         .collect(MAX_WASM)
