@@ -337,3 +337,113 @@ fn stalled_connections_are_closed_and_the_cap_only_queues() {
     }
     assert!(answers_within(&server, std::time::Duration::from_secs(5)));
 }
+
+/// Lets this test process hold as many sockets as its hard limit allows.
+fn raise_own_fd_limit() -> u64 {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let hard: u64 = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(4))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let pid = std::process::id().to_string();
+    let set = format!("--nofile={hard}:{hard}");
+    run_ok(Command::new("prlimit").args(["--pid", &pid, &set]));
+    hard
+}
+
+fn rss_kib(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// 5,000 idle connections and 300 slowloris ones (headers trickling in) held at once: the
+/// server stays up, answers a GET of InRelease within 100 ms (median of 20) meanwhile, and
+/// its memory is back within 20% of before once they are gone.
+#[test]
+fn idle_and_slowloris_connections_do_not_slow_a_get() {
+    use std::time::{Duration, Instant};
+    assert!(
+        raise_own_fd_limit() > 5_400,
+        "the hard open-file limit is too low for 5,300 sockets"
+    );
+    let server = Server::start(&tmp().join("data"));
+    server.create_repo("a");
+    let r = server.upload("a", &fixture_debs().join(FIXTURE_DEBS[0]));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let url = server.u(&format!("/repos/a/dist{IN_RELEASE}"));
+    let get = || {
+        let t = Instant::now();
+        let r = ureq::get(&url).timeout(Duration::from_secs(10)).call();
+        assert_eq!(r.map(|r| r.status()).ok(), Some(200));
+        t.elapsed()
+    };
+    for _ in 0..50 {
+        get();
+    }
+    let rss_before = rss_kib(&server);
+
+    let idle = hold(&server.url, 5_000, b"");
+    let mut slow = hold(&server.url, 300, b"GET / HTTP/1.1\r\nHost: x\r\n");
+    assert_eq!((idle.len(), slow.len()), (5_000, 300));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let trickle = std::thread::spawn(move || {
+        use std::io::Write;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            for s in &mut slow {
+                let _ = s.write_all(b"X");
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        slow
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let mut took: Vec<Duration> = (0..20)
+        .map(|_| {
+            let t = get();
+            std::thread::sleep(Duration::from_millis(100));
+            t
+        })
+        .collect();
+    took.sort();
+    let rss_during = rss_kib(&server);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let slow = trickle.join().unwrap();
+    println!(
+        "under 5,000 idle + 300 slowloris: GET median {:?}, max {:?}; RSS {rss_before} KiB before, {rss_during} KiB during",
+        took[10], took[19]
+    );
+    let mut server = server;
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server exited under the flood"
+    );
+    assert!(
+        took[10] < Duration::from_millis(100),
+        "GET median {:?}",
+        took[10]
+    );
+    drop(idle);
+    drop(slow);
+    // Memory back: once the connections are gone (closed by the clients now).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let rss_after = loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let rss = rss_kib(&server);
+        if rss * 10 <= rss_before * 12 || Instant::now() > deadline {
+            break rss;
+        }
+    };
+    println!("RSS after: {rss_after} KiB");
+    assert!(
+        rss_after * 10 <= rss_before * 12,
+        "RSS {rss_after} KiB after the flood, {rss_before} KiB before"
+    );
+    get();
+}

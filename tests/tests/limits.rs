@@ -65,9 +65,21 @@ fn send_streaming(
         })();
         sent
     });
+    let text = read_answer(&mut s);
+    drop(s);
+    let sent = writer.join().unwrap();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer after {sent} bytes sent: {text:?}"));
+    (status, text)
+}
+
+/// An answer's head and JSON body, read until the body is complete (or the server closes).
+fn read_answer(s: &mut TcpStream) -> String {
     let mut answer = Vec::new();
     let mut buf = [0u8; 4096];
-    // Read until the JSON body is complete (or the server closes).
     loop {
         match s.read(&mut buf) {
             Ok(0) | Err(_) => break,
@@ -80,15 +92,7 @@ fn send_streaming(
             }
         }
     }
-    drop(s);
-    let sent = writer.join().unwrap();
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP answer after {sent} bytes sent: {text:?}"));
-    (status, text)
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 /// Files under `dir` (recursively).
@@ -309,4 +313,73 @@ fn the_data_directory_is_private_and_a_given_token_is_not_written() {
         let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700, "{} is {mode:o}", dir.display());
     }
+}
+
+#[test]
+fn token_guessing_and_write_floods_are_throttled_per_client() {
+    let opts = Opts {
+        args: ["--auth-failures-per-minute", "5"]
+            .map(String::from)
+            .to_vec(),
+        ..Default::default()
+    };
+    let server = Server::start_opts(&tmp().join("data"), &built().generators, opts);
+    let guess = |token: &str| match ureq::post(&server.u("/repos/g/"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+    {
+        Ok(r) => (r.status(), None),
+        Err(ureq::Error::Status(s, r)) => (s, r.header("retry-after").map(str::to_string)),
+        Err(e) => panic!("{e}"),
+    };
+    for i in 0..5 {
+        assert_eq!(guess(&format!("wrong-{i}")).0, 401);
+    }
+    let (status, retry) = guess("wrong-5");
+    assert_eq!(status, 429);
+    assert!(retry.is_some_and(|s| s.parse::<u64>().unwrap() >= 1));
+    // Out of attempts, even the right token is refused: a guesser learns nothing.
+    assert_eq!(guess(&server.token).0, 429);
+    // Reads are never throttled.
+    assert_eq!(server.get("/").status, 200);
+
+    let opts = Opts {
+        args: ["--writes-per-minute", "20"].map(String::from).to_vec(),
+        ..Default::default()
+    };
+    let server = Server::start_opts(&tmp().join("data"), &built().generators, opts);
+    for i in 0..20 {
+        server.create_repo(&format!("r{i}"));
+    }
+    let r = server.send("POST", "/repos/r20/", None);
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("write requests"), "{}", r.text());
+}
+
+#[test]
+fn a_stalled_upload_is_cut_off_and_leaves_nothing() {
+    let opts = Opts {
+        args: ["--body-timeout", "1"].map(String::from).to_vec(),
+        ..Default::default()
+    };
+    let server = Server::start_opts(&tmp().join("data"), &built().generators, opts);
+    server.create_repo("r");
+    let deb = std::fs::read(fixture_debs().join(FIXTURE_DEBS[0])).unwrap();
+    let mut s = connect(&server);
+    write!(
+        s,
+        "POST /repos/r/packages/?filename=slow.deb HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
+        server.token,
+        deb.len() * 4
+    )
+    .unwrap();
+    s.write_all(&deb).unwrap();
+    let t = Instant::now();
+    let answer = read_answer(&mut s);
+    println!("stalled upload answered in {:?}", t.elapsed());
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("no body bytes"), "{answer}");
+    assert!(t.elapsed() < Duration::from_secs(10));
+    assert_eq!(files_under(&server.data.join("packages/tmp")), 0);
+    assert_eq!(server.package_count("r"), 0);
 }

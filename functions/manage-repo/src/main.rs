@@ -52,9 +52,19 @@ enum Cmd {
         /// Seconds a client has to send a request's headers (and an idle connection is kept).
         #[arg(long, default_value_t = 30, env = "REPOSMITH_HEADER_TIMEOUT")]
         header_timeout: u64,
+        /// Seconds a request body may stall (no bytes arriving) before it is cut off (400).
+        #[arg(long, default_value_t = 30, env = "REPOSMITH_BODY_TIMEOUT")]
+        body_timeout: u64,
         /// Largest request body (a package upload): bytes, or with K, M or G.
         #[arg(long, default_value = "2G", value_parser = parse_size, env = "REPOSMITH_MAX_UPLOAD")]
         max_upload: u64,
+        /// Write requests a minute per client address (0: no limit); more get 429.
+        #[arg(long, default_value_t = 12_000, env = "REPOSMITH_WRITES_PER_MINUTE")]
+        writes_per_minute: u32,
+        /// Failed authentications a minute per client address; past them, every write from
+        /// that address gets 429 until the minute has refilled.
+        #[arg(long, default_value_t = 30, env = "REPOSMITH_AUTH_FAILURES_PER_MINUTE")]
+        auth_failures_per_minute: u32,
     },
     /// Create a repository.
     Create {
@@ -160,6 +170,9 @@ fn main() {
                 max_connections,
                 header_timeout,
                 max_upload,
+                body_timeout,
+                writes_per_minute,
+                auth_failures_per_minute,
             } => {
                 let data = cli.data.unwrap_or_else(|| PathBuf::from("reposmith-data"));
                 let limits = serve::Limits {
@@ -167,9 +180,14 @@ fn main() {
                         .unwrap_or_else(serve::default_connections)
                         .max(1),
                     header_timeout: std::time::Duration::from_secs(header_timeout.max(1)),
+                    body_timeout: std::time::Duration::from_secs(body_timeout.max(1)),
                     request: reposmith_core::limits::Limits {
                         max_upload,
                         ..Default::default()
+                    },
+                    rates: reposmith_core::throttle::Rates {
+                        writes_per_minute,
+                        auth_failures_per_minute,
                     },
                 };
                 serve::run(listen, data, generators, cli.token, stores, limits).await

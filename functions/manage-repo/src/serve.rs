@@ -19,8 +19,12 @@ pub struct Limits {
     pub connections: usize,
     /// For a request's headers to arrive (an idle keep-alive connection waits as long).
     pub header_timeout: Duration,
+    /// For each piece of a request body to arrive (a stalled upload is cut off).
+    pub body_timeout: Duration,
     /// What one request may send (the core refuses more with 413).
     pub request: reposmith_core::limits::Limits,
+    /// Per-client rate limits (the core answers 429).
+    pub rates: reposmith_core::throttle::Rates,
 }
 
 /// Raises the open-file limit to its hard limit (idle clients each hold a descriptor) and
@@ -58,7 +62,8 @@ pub async fn run(
     stores: crate::setup::StoreUrls,
     limits: Limits,
 ) -> anyhow::Result<()> {
-    let setup = crate::setup::open(&data, generators, token, &stores, limits.request).await?;
+    let per_request = (limits.request, limits.rates);
+    let setup = crate::setup::open(&data, generators, token, &stores, per_request).await?;
     let app = setup.app;
     recover(&app).await;
     let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -90,6 +95,7 @@ pub async fn run(
          echo 'deb [signed-by=/etc/apt/keyrings/REPO.asc] http://{addr}/repos/REPO/dist stable main' > /etc/apt/sources.list.d/REPO.list"
     );
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections));
+    tokio::spawn(give_back_memory(slots.clone(), limits.connections));
     loop {
         // At the cap, stop accepting: further clients wait in the kernel's backlog.
         let slot = slots.clone().acquire_owned().await.expect("never closed");
@@ -97,8 +103,8 @@ pub async fn run(
             r = listener.accept() => r,
             _ = tokio::signal::ctrl_c() => return Ok(()),
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             // Out of file descriptors, a connection reset before accept: the server stays
             // up, and tries again once others have had a moment to close.
             Err(e) => {
@@ -110,10 +116,12 @@ pub async fn run(
         let app = app.clone();
         // Answers are whole writes already: don't let Nagle hold a small one back.
         let _ = stream.set_nodelay(true);
-        let header_timeout = limits.header_timeout;
+        let (header_timeout, body_timeout) = (limits.header_timeout, limits.body_timeout);
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(stream);
-            let svc = hyper::service::service_fn(move |req| serve_one(app.clone(), req));
+            let svc = hyper::service::service_fn(move |req| {
+                serve_one(app.clone(), peer, body_timeout, req)
+            });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(header_timeout)
@@ -121,6 +129,26 @@ pub async fn run(
                 .await;
             drop(slot);
         });
+    }
+}
+
+/// After a crowd of connections has gone (a flood of idle clients, say), hands the memory they
+/// held back to the system: glibc keeps freed memory in its arenas otherwise.
+async fn give_back_memory(slots: Arc<tokio::sync::Semaphore>, cap: usize) {
+    const CROWD: usize = 256;
+    let mut peak = 0;
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let open = cap - slots.available_permits();
+        peak = peak.max(open);
+        if peak >= open + CROWD {
+            peak = open;
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            // SAFETY: malloc_trim only releases free memory; safe at any time.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        }
     }
 }
 
@@ -145,21 +173,48 @@ async fn recover(app: &App) {
     eprintln!("recovery gave up for now: the next publish of each repo covers it");
 }
 
+/// A body stream that fails when no bytes arrive for `timeout` (a client trickling an upload
+/// holds a connection, a temp file and a task; the core answers 400 and deletes what came).
+fn stalls_end(
+    frames: impl futures::Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    timeout: Duration,
+) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    futures::stream::unfold(Some(Box::pin(frames)), move |frames| async move {
+        let mut frames = frames?;
+        match tokio::time::timeout(timeout, frames.next()).await {
+            Ok(Some(item)) => Some((item, Some(frames))),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no body bytes for {} s", timeout.as_secs()),
+                )),
+                None,
+            )),
+        }
+    })
+}
+
 async fn serve_one(
     app: Arc<App>,
+    peer: SocketAddr,
+    body_timeout: Duration,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<HyperBody>, std::convert::Infallible> {
     let started = Instant::now();
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
-    let (parts, incoming) = req.into_parts();
-    let stream = BodyStream::new(incoming)
-        .filter_map(|f| async move {
-            match f {
-                Ok(frame) => frame.into_data().ok().map(Ok),
-                Err(e) => Some(Err(std::io::Error::other(e))),
-            }
-        })
-        .boxed();
+    let (mut parts, incoming) = req.into_parts();
+    // Rate limits are per client address (no proxy header is trusted).
+    parts
+        .extensions
+        .insert(reposmith_core::throttle::ClientAddr(peer.ip()));
+    let frames = BodyStream::new(incoming).filter_map(|f| async move {
+        match f {
+            Ok(frame) => frame.into_data().ok().map(Ok),
+            Err(e) => Some(Err(std::io::Error::other(e))),
+        }
+    });
+    let stream = stalls_end(frames, body_timeout).fuse().boxed();
     let before = reposmith_stores::request_counts();
     let resp =
         reposmith_core::handle(&app, http::Request::from_parts(parts, Body::Stream(stream))).await;

@@ -131,7 +131,10 @@ pub async fn open(
     generators: Option<PathBuf>,
     token: Option<String>,
     stores: &StoreUrls,
-    limits: reposmith_core::limits::Limits,
+    (limits, rates): (
+        reposmith_core::limits::Limits,
+        reposmith_core::throttle::Rates,
+    ),
 ) -> anyhow::Result<Setup> {
     private_dir(data).with_context(|| format!("creating {}", data.display()))?;
     let (token, source) = match token.filter(|t| !t.is_empty()) {
@@ -157,6 +160,7 @@ pub async fn open(
     let mut app = reposmith_native::app(meta, packages, signer, token);
     app.backend_counts = Some(reposmith_stores::request_counts);
     app.limits = limits;
+    app.rates = rates;
     // Compiled generators are native code this process maps and runs: nobody else's to write.
     private_dir(&data.join("cache"))?;
     let host = WasmHost::new(Some(data.join("cache")), Limits::default())?;

@@ -61,6 +61,9 @@ pub struct App {
     pub(crate) health: Lock<HashMap<String, crate::health::Health>>,
     /// What a request may send (`limits`).
     pub limits: crate::limits::Limits,
+    /// Per-client rate limits (`throttle`), and the clients' buckets.
+    pub rates: crate::throttle::Rates,
+    pub(crate) buckets: Lock<crate::throttle::Buckets>,
 }
 
 /// A digest of a generator's `finish` inputs, and the (path, blob) pairs it made.
@@ -111,6 +114,8 @@ impl App {
             blobs: Lock::default(),
             health: Lock::default(),
             limits: crate::limits::Limits::default(),
+            rates: crate::throttle::Rates::default(),
+            buckets: Lock::default(),
         }
     }
 

@@ -12,6 +12,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub error: String,
     pub detail: String,
+    /// Seconds for a `Retry-After` header (a 429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -20,6 +22,7 @@ impl ApiError {
             status,
             error: error.to_string(),
             detail: detail.into(),
+            retry_after: None,
         }
     }
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -46,6 +49,12 @@ impl ApiError {
     }
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error", detail)
+    }
+    /// A client over its rate limit: retry in `seconds`.
+    pub fn too_many(detail: impl Into<String>, seconds: u64) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "too many requests", detail);
+        e.retry_after = Some(seconds);
+        e
     }
     /// A body (or one multipart part) over its limit.
     pub fn too_large(detail: impl Into<String>) -> Self {
@@ -76,6 +85,10 @@ impl ApiError {
                 http::header::WWW_AUTHENTICATE,
                 http::HeaderValue::from_static("Bearer"),
             );
+        }
+        if let Some(s) = self.retry_after {
+            resp.headers_mut()
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(s));
         }
         resp
     }

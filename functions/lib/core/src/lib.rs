@@ -31,6 +31,7 @@ pub mod routes;
 pub mod store;
 #[cfg(test)]
 mod testkit;
+pub mod throttle;
 
 pub use app::{App, GeneratorLoader, Runtime};
 pub use body::{Body, ByteStream, Request, Response};

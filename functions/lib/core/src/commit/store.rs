@@ -77,8 +77,10 @@ async fn claimed(
     repo: &str,
     filename: &str,
     hints: &[Hint],
-    mut stream: ByteStream,
+    stream: ByteStream,
 ) -> ApiResult<ByteStream> {
+    // Fused: a body shorter than the head has ended here, and is polled again below.
+    let mut stream = stream.fuse();
     let want = super::analyze::HEAD_BYTES as usize;
     let mut head = Vec::new();
     while head.len() < want {

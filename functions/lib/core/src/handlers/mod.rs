@@ -28,6 +28,7 @@ use crate::commit::Added;
 use crate::error::{ApiError, ApiResult};
 use crate::generator::Hint;
 use crate::routes::{route, Route};
+use crate::throttle::{self, ClientAddr, Kind};
 use http::Method;
 
 pub async fn handle(app: &App, req: Request) -> Response {
@@ -46,7 +47,13 @@ async fn dispatch(app: &App, req: Request) -> ApiResult<Response> {
     let r = route(req.uri().path());
     let m = req.method().clone();
     if is_write(&m) {
-        authorize(app, &req)?;
+        let client = req.extensions().get::<ClientAddr>().copied();
+        throttle::check(app, client, Kind::AuthFailure)?;
+        throttle::take(app, client, Kind::Write)?;
+        if let Err(e) = authorize(app, &req) {
+            throttle::take(app, client, Kind::AuthFailure)?;
+            return Err(e);
+        }
     }
     match (r, m) {
         (Route::Root, Method::GET | Method::HEAD) => root::get(app).await,
