@@ -353,15 +353,6 @@ fn raise_own_fd_limit() -> u64 {
     hard
 }
 
-fn rss_kib(server: &Server) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 /// 5,000 idle connections and 300 slowloris ones (headers trickling in) held at once: the
 /// server stays up, answers a GET of InRelease within 100 ms (median of 20) meanwhile, and
 /// its memory is back within 20% of before once they are gone.
@@ -386,7 +377,7 @@ fn idle_and_slowloris_connections_do_not_slow_a_get() {
     for _ in 0..50 {
         get();
     }
-    let rss_before = rss_kib(&server);
+    let rss_before = server.rss_kib();
 
     let idle = hold(&server.url, 5_000, b"");
     let mut slow = hold(&server.url, 300, b"GET / HTTP/1.1\r\nHost: x\r\n");
@@ -412,7 +403,7 @@ fn idle_and_slowloris_connections_do_not_slow_a_get() {
         })
         .collect();
     took.sort();
-    let rss_during = rss_kib(&server);
+    let rss_during = server.rss_kib();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let slow = trickle.join().unwrap();
     println!(
@@ -435,7 +426,7 @@ fn idle_and_slowloris_connections_do_not_slow_a_get() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let rss_after = loop {
         std::thread::sleep(Duration::from_millis(500));
-        let rss = rss_kib(&server);
+        let rss = server.rss_kib();
         if rss * 10 <= rss_before * 12 || Instant::now() > deadline {
             break rss;
         }

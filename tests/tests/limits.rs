@@ -9,15 +9,6 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn rss_kib(server: &Server) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 fn connect(server: &Server) -> TcpStream {
     let s = TcpStream::connect(server.url.trim_start_matches("http://")).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
@@ -128,7 +119,7 @@ fn oversized_bodies_are_refused_without_buffering_and_leave_nothing() {
     server.create_repo("r");
     let blobs = server.data.join("packages/blobs");
     let before_blobs = files_under(&blobs);
-    let rss_before = rss_kib(&server);
+    let rss_before = server.rss_kib();
     let auth = format!("Authorization: Bearer {}\r\n", server.token);
 
     // Declared too large: 413 before a byte of the body is read.
@@ -190,7 +181,7 @@ fn oversized_bodies_are_refused_without_buffering_and_leave_nothing() {
     assert_eq!(status, 422, "{text}");
     assert!(text.contains("no generator claims"), "{text}");
 
-    let rss_after = rss_kib(&server);
+    let rss_after = server.rss_kib();
     println!("RSS: {rss_before} KiB before, {rss_after} KiB after");
     assert!(
         rss_after < rss_before + 64 * 1024,

@@ -229,6 +229,16 @@ impl Server {
         run_ok(&mut self.cli_command(args))
     }
 
+    /// The server's resident memory (VmRSS), KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
     /// How many packages the API lists in `repo`.
     pub fn package_count(&self, repo: &str) -> usize {
         let list = self.get(&format!("/repos/{repo}/packages/")).json();
