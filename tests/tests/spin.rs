@@ -355,6 +355,8 @@ fn spin_toml_is_complete() {
         ("Upload", "/repos/r/uploads/id"),
         ("Tree", "/repos/r/dist/dists/stable/InRelease"),
         ("Generators", "/generators/"),
+        ("Generator", "/generators/deb"),
+        ("GeneratorEnable", "/generators/deb/enable"),
         ("Metrics", "/metrics"),
         ("VieterRepo", "/r"),
         ("VieterPublish", "/r/publish"),
@@ -386,5 +388,5 @@ fn spin_toml_is_complete() {
         })
         .filter(|v| !v.is_empty() && v != "NotFound")
         .count();
-    assert_eq!(variants, 16, "a route was added to routes.rs: list it here");
+    assert_eq!(variants, 18, "a route was added to routes.rs: list it here");
 }
