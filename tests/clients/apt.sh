@@ -16,6 +16,8 @@
 #   APT_EXPECT_PKGS="harness-lib=1.0-1 harness-app"  NAME or NAME=VERSION, must be installed (ii)
 #   APT_DOWNLOAD=""                  fetched with 'apt-get download' (no dependency resolution);
 #                                    each must be a readable .deb
+#   APT_CAINFO=FILE                  CA certificate(s) an https BASE_URL is checked against
+#                                    (Acquire::https::CaInfo)
 #   HARNESS_TMP=${TMPDIR:-/tmp}/reposmith-tests   where the throwaway root goes
 #   KEEP=1                           keep the work dir (path printed on stderr)
 # Exit status: 0 ok; non-zero on the first failing step. 'apt-get update --error-on=any' turns
@@ -67,6 +69,7 @@ Acquire::http::Timeout "20";
 // dpkg installs into the throwaway root; --log, or dpkg appends to the host's /var/log/dpkg.log
 DPkg::Options { "--root=$R"; "--log=$W/log/dpkg.log"; "--force-script-chrootless"; };
 CONF
+[ -z "${APT_CAINFO:-}" ] || echo "Acquire::https::CaInfo \"$APT_CAINFO\";" >> "$W/apt.conf"
 export APT_CONFIG=$W/apt.conf DEBIAN_FRONTEND=noninteractive
 
 t() { timed 0 "$@"; }

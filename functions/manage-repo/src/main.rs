@@ -65,6 +65,12 @@ enum Cmd {
         /// that address gets 429 until the minute has refilled.
         #[arg(long, default_value_t = 30, env = "REPOSMITH_AUTH_FAILURES_PER_MINUTE")]
         auth_failures_per_minute: u32,
+        /// Serve HTTPS (HTTP/2 and HTTP/1.1) with this PEM certificate chain (needs --tls-key).
+        #[arg(long, env = "REPOSMITH_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, env = "REPOSMITH_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Create a repository.
     Create {
@@ -173,7 +179,14 @@ fn main() {
                 body_timeout,
                 writes_per_minute,
                 auth_failures_per_minute,
+                tls_cert,
+                tls_key,
             } => {
+                // A bad certificate stops the server before it touches the data directory.
+                let tls = match (tls_cert, tls_key) {
+                    (Some(cert), Some(key)) => Some(serve::tls_config(&cert, &key)?),
+                    _ => None,
+                };
                 let data = cli.data.unwrap_or_else(|| PathBuf::from("reposmith-data"));
                 let limits = serve::Limits {
                     connections: max_connections
@@ -190,7 +203,7 @@ fn main() {
                         auth_failures_per_minute,
                     },
                 };
-                serve::run(listen, data, generators, cli.token, stores, limits).await
+                serve::run(listen, data, generators, cli.token, stores, limits, tls).await
             }
             Cmd::InitStores => init_stores(&stores).await,
             cmd => client::run(cli.server, cli.token, cli.data, stores, cmd).await,

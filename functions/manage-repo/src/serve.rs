@@ -7,9 +7,11 @@ use http_body_util::{combinators::UnsyncBoxBody, BodyExt, BodyStream, Empty, Ful
 use hyper::body::{Frame, Incoming};
 use reposmith_core::{App, Body};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio_rustls::rustls;
 
 type HyperBody = UnsyncBoxBody<Bytes, std::io::Error>;
 
@@ -25,6 +27,29 @@ pub struct Limits {
     pub request: reposmith_core::limits::Limits,
     /// Per-client rate limits (the core answers 429).
     pub rates: reposmith_core::throttle::Rates,
+}
+
+/// `--tls-cert` and `--tls-key`: a PEM certificate chain and its private key (PKCS#8, PKCS#1
+/// or SEC1). Offers HTTP/2 and HTTP/1.1 by ALPN.
+pub fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    use anyhow::Context;
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("reading certificates from {}", cert.display()))?;
+    anyhow::ensure!(!chain.is_empty(), "no certificate in {}", cert.display());
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("reading a private key from {}", key.display()))?;
+    // Ring explicitly: rustls has two providers compiled in here, so none is the default.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .context("the certificate and the key do not go together")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 /// Raises the open-file limit to its hard limit (idle clients each hold a descriptor) and
@@ -61,6 +86,7 @@ pub async fn run(
     token: Option<String>,
     stores: crate::setup::StoreUrls,
     limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> anyhow::Result<()> {
     let per_request = (limits.request, limits.rates);
     let setup = crate::setup::open(&data, generators, token, &stores, per_request).await?;
@@ -73,7 +99,8 @@ pub async fn run(
         .iter()
         .map(|g| g.info().name.clone())
         .collect();
-    println!("reposmith listening on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("reposmith listening on {scheme}://{addr}");
     println!("data: {}", data.display());
     let (packages_url, meta_url) = stores.resolve(&data);
     println!("stores: {packages_url} {meta_url}");
@@ -91,9 +118,10 @@ pub async fn run(
         TokenSource::Given => println!("token: as given (--token / REPOSMITH_TOKEN)"),
     }
     println!(
-        "apt: curl -o /etc/apt/keyrings/REPO.asc http://{addr}/repos/REPO/key.asc; \
-         echo 'deb [signed-by=/etc/apt/keyrings/REPO.asc] http://{addr}/repos/REPO/dist stable main' > /etc/apt/sources.list.d/REPO.list"
+        "apt: curl -o /etc/apt/keyrings/REPO.asc {scheme}://{addr}/repos/REPO/key.asc; \
+         echo 'deb [signed-by=/etc/apt/keyrings/REPO.asc] {scheme}://{addr}/repos/REPO/dist stable main' > /etc/apt/sources.list.d/REPO.list"
     );
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections));
     tokio::spawn(give_back_memory(slots.clone(), limits.connections));
     loop {
@@ -117,18 +145,147 @@ pub async fn run(
         // Answers are whole writes already: don't let Nagle hold a small one back.
         let _ = stream.set_nodelay(true);
         let (header_timeout, body_timeout) = (limits.header_timeout, limits.body_timeout);
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let svc = hyper::service::service_fn(move |req| {
-                serve_one(app.clone(), peer, body_timeout, req)
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .serve_connection(io, svc)
-                .await;
+            match tls {
+                None => {
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let svc = hyper::service::service_fn(move |req| {
+                        serve_one(app.clone(), peer, body_timeout, req)
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(header_timeout)
+                        .serve_connection(io, svc)
+                        .await;
+                }
+                Some(tls) => {
+                    // A client that never finishes its handshake is dropped like one that
+                    // never sends its headers.
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(header_timeout, tls.accept(stream)).await
+                    else {
+                        return;
+                    };
+                    serve_tls(app, peer, stream, header_timeout, body_timeout).await;
+                }
+            }
             drop(slot);
         });
+    }
+}
+
+/// One TLS connection: HTTP/2 when the client asks for it, HTTP/1.1 otherwise. HTTP/2 has
+/// no header timeout, so a connection with no request in flight for `idle` is shut down
+/// (HTTP/1.1 also gets its header timeout).
+async fn serve_tls(
+    app: Arc<App>,
+    peer: SocketAddr,
+    stream: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    idle: Duration,
+    body_timeout: Duration,
+) {
+    let activity = Arc::new(Activity::new());
+    let svc = {
+        let activity = activity.clone();
+        hyper::service::service_fn(move |req| {
+            let busy = activity.start();
+            let app = app.clone();
+            async move {
+                let resp = serve_one(app, peer, body_timeout, req).await?;
+                // Busy until the answer's body is sent (a long download is not idle).
+                Ok::<_, std::convert::Infallible>(resp.map(|inner| Guarded { inner, _busy: busy }))
+            }
+        })
+    };
+    let mut builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(idle);
+    builder.http2().timer(hyper_util::rt::TokioTimer::new());
+    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = activity.idle_for(idle) => conn.as_mut().graceful_shutdown(),
+    }
+    // HTTP/2's shutdown waits for the client to answer a PING: a silent one is dropped
+    // once idle again.
+    activity.touch();
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = activity.idle_for(idle) => {}
+    }
+}
+
+/// A response body that keeps its connection busy until it is sent or dropped.
+struct Guarded {
+    inner: HyperBody,
+    _busy: Busy,
+}
+
+impl hyper::body::Body for Guarded {
+    type Data = Bytes;
+    type Error = std::io::Error;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Requests in flight on a connection, and when the last one began or ended.
+struct Activity {
+    since: Instant,
+    in_flight: AtomicUsize,
+    last_ms: AtomicU64,
+}
+
+struct Busy(Arc<Activity>);
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            since: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+    fn touch(&self) {
+        let ms = self.since.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+    fn start(self: &Arc<Self>) -> Busy {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.touch();
+        Busy(self.clone())
+    }
+    /// Resolves once no request has been in flight for `idle`.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            let last = self.since + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+            let quiet = last.elapsed();
+            if quiet >= idle && self.in_flight.load(Ordering::Relaxed) == 0 {
+                return;
+            }
+            tokio::time::sleep(idle.saturating_sub(quiet).max(Duration::from_millis(100))).await;
+        }
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
