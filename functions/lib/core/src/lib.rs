@@ -35,7 +35,14 @@ pub mod throttle;
 
 pub use app::{App, GeneratorLoader, Runtime};
 pub use body::{Body, ByteStream, Request, Response};
-pub use handlers::handle;
+
+/// The entry point every adapter calls: routes `req` to its handler, and marks every answer
+/// for browsers (`respond::harden`).
+pub async fn handle(app: &App, req: Request) -> Response {
+    let mut resp = handlers::handle(app, req).await;
+    respond::harden(resp.headers_mut());
+    resp
+}
 
 pub fn json_response(status: http::StatusCode, value: &impl serde::Serialize) -> Response {
     let mut body = serde_json::to_vec_pretty(value).unwrap_or_else(|_| b"{}".to_vec());
@@ -137,6 +144,38 @@ mod tests {
     use bytes::Bytes;
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
+
+    /// Every answer, whatever made it (a listing, an error, a served file, a 404 route),
+    /// carries the browser hardening headers.
+    #[test]
+    fn every_answer_is_hardened() {
+        let (app, _, _) = app(Arc::new(FakeGen::new()));
+        let send = |method: &str, path: &str| {
+            let req = http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("authorization", "Bearer t")
+                .body(Body::Empty)
+                .unwrap();
+            futures::executor::block_on(handle(&app, req))
+        };
+        assert_eq!(send("POST", "/repos/r/").status(), 201);
+        for (method, path) in [
+            ("GET", "/"),
+            ("GET", "/repos/r/"),
+            ("GET", "/repos/r/key.asc"),
+            ("GET", "/repos/nope/"),
+            ("GET", "/repos/r/packages/%2Fetc%2Fpasswd"),
+            ("DELETE", "/metrics"),
+            ("GET", "/a/b/c/d"),
+        ] {
+            let r = send(method, path);
+            let h = r.headers();
+            assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+            let csp = h["content-security-policy"].to_str().unwrap();
+            assert!(csp.starts_with("default-src 'none'"), "{path}: {csp}");
+        }
+    }
 
     /// A file joined from pieces, too big to pass through Lambda: where storage presigns,
     /// it is stored whole once and the GET redirects to it; elsewhere it streams.
