@@ -161,6 +161,12 @@ pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, St
             ],
             encodings: vec![Encoding::Identity],
         });
+        // Assembled by the host, so the host can vouch for its signature in `meta.txz`.
+        files.push(BulkFile {
+            path: format!("{abi}/meta.conf"),
+            parts: vec![Part::Literal(meta_conf().into_bytes())],
+            encodings: vec![Encoding::Identity],
+        });
         links.push(Link {
             shelves: sel,
             prefix: format!("{abi}/All/"),
@@ -247,10 +253,14 @@ pub fn sign_catalogue(file: &Assembled, signer: &dyn Sign) -> Result<Vec<u8>, St
 
 /// `meta.txz`, which pkg fetches first (`pkg_repo_fetch_meta()`: `meta` + `.txz`, checked
 /// like the catalogues), before falling back to `meta.conf`: `signature` and `meta`.
-fn meta_archive(meta: &[u8], signer: &dyn Sign, mtime: u64) -> Result<Content, String> {
-    use sha2::Digest;
-    let hex = hex::encode(sha2::Sha256::digest(meta));
-    let sig = signer.rsa_sign(hex.as_bytes(), RsaDigest::Sha256)?;
+/// `file` is the assembled `meta.conf`, whose bytes are `meta`.
+fn meta_archive(
+    file: &Assembled,
+    meta: &[u8],
+    signer: &dyn Sign,
+    mtime: u64,
+) -> Result<Content, String> {
+    let sig = sign_catalogue(file, signer)?;
     let mut tar = signature_member(&sig, mtime)?;
     tar.extend(ustar::file_with("meta", meta, wheel(mtime))?);
     tar.extend_from_slice(&ustar::END);
@@ -284,14 +294,11 @@ pub fn finish(
             find(&format!("{abi}/data")).ok_or_else(|| format!("{abi}/data was not assembled"))?;
         let site_sig = sign_catalogue(site, signer)?;
         let data_sig = sign_catalogue(data, signer)?;
-        let meta = meta_conf().into_bytes();
+        let meta = find(&format!("{abi}/meta.conf"))
+            .ok_or_else(|| format!("{abi}/meta.conf was not assembled"))?;
         out.push(Output {
             path: format!("{abi}/meta.txz"),
-            content: meta_archive(&meta, signer, repo.now)?,
-        });
-        out.push(Output {
-            path: format!("{abi}/meta.conf"),
-            content: Content::Bytes(meta),
+            content: meta_archive(meta, meta_conf().as_bytes(), signer, repo.now)?,
         });
         out.push(Output {
             path: format!("{abi}/meta"),

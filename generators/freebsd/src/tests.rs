@@ -236,7 +236,8 @@ fn abis_fold_wildcards_into_concrete_trees() {
         .find(|l| l.prefix == "FreeBSD:14:aarch64/All/")
         .unwrap();
     assert_eq!(link.shelves, ["FreeBSD:14:aarch64", "FreeBSD:14:*"]);
-    assert_eq!(plan.files.len(), 4);
+    // packagesite.yaml, data and meta.conf per ABI.
+    assert_eq!(plan.files.len(), 6);
 }
 
 #[test]
@@ -468,6 +469,7 @@ fn finish_asks_for_the_encodings_pkg_reads() {
         &[
             a("FreeBSD:14:amd64/packagesite.yaml"),
             a("FreeBSD:14:amd64/data"),
+            a("FreeBSD:14:amd64/meta.conf"),
         ],
         &FakeSigner,
     )
@@ -482,7 +484,8 @@ fn finish_asks_for_the_encodings_pkg_reads() {
     // A catalogue digest that is not hex is refused rather than signed.
     let mut bad = a("FreeBSD:14:amd64/packagesite.yaml");
     bad.open_sha256 = "zz".into();
-    assert!(repo::finish(&r, &[bad, a("FreeBSD:14:amd64/data")], &FakeSigner).is_err());
+    let meta = a("FreeBSD:14:amd64/meta.conf");
+    assert!(repo::finish(&r, &[bad, a("FreeBSD:14:amd64/data"), meta], &FakeSigner).is_err());
     let _ = manifest::clip("x");
     let _ = decode(Encoding::Zstd, &testpkg::compress(Codec::Zstd, b"abc"));
     let _ = decode(Encoding::Xz, &testpkg::compress(Codec::Xz, b"abc"));
