@@ -152,3 +152,45 @@ fn a_faulty_generator_fails_only_its_own_format_and_is_quarantined_then_removed(
         .collect();
     assert_eq!(names, ["deb"], "{list}");
 }
+
+/// The signer signs only what the host assembled in this publish: a generator asking for a
+/// signature over free text, a Release listing a file the host never made, arbitrary bytes or
+/// a stored package gets a refusal, and the refusal alone fails its format's publish (the
+/// generator ignoring it changes nothing), so no such signature is made or published.
+#[test]
+fn a_generator_cannot_get_a_signature_over_what_the_host_did_not_assemble() {
+    let gens = deb_and_misbehave();
+    let server = Server::start_with(&tmp().join("data"), &gens);
+    server.create_repo("c");
+    let debs = fixture_debs();
+    assert_eq!(server.upload("c", &debs.join(FIXTURE_DEBS[0])).status, 201);
+    assert_eq!(fake(&server, "misbehave-ok.pkg").status, 201);
+    let good_index = server.get("/repos/c/misbehave/index").text();
+
+    let r = fake(&server, "misbehave-finish-forge.pkg");
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(r.json()["error"], "generator failed");
+    let faults = server.get("/repos/c/").json()["faults"].clone();
+    let fault = faults["misbehave"].as_str().unwrap_or_default().to_string();
+    println!("fault: {fault}");
+    // Every request was refused: two for the free text, the forged Release, the RSA bytes,
+    // the package by OpenPGP and by RSA.
+    assert_eq!(fault.matches("refused to sign").count(), 6, "{fault}");
+    for f in [
+        "refused.txt",
+        "text.asc",
+        "text.sig",
+        "release.asc",
+        "bytes.rsa",
+        "package.sig",
+        "package.rsa",
+    ] {
+        let r = server.get(&format!("/repos/c/misbehave/forged/{f}"));
+        assert_eq!(r.status, 404, "forged/{f} is published");
+    }
+    assert_eq!(server.get("/repos/c/misbehave/index").text(), good_index);
+    // The other format is untouched and still signs what it assembled.
+    assert!(check_release(&server, "c", "stable") > 0);
+    let h = health(&server, "misbehave");
+    assert_eq!(h["consecutive"]["publish"], 1, "{h}");
+}

@@ -130,7 +130,7 @@ fn app() -> anyhow::Result<App> {
         RsaKey::from_pem(&var("rsa_key")?)?,
         packages.clone(),
     )?);
-    let generators = slots::load(signer.clone()).map_err(anyhow::Error::msg)?;
+    let generators = slots::load().map_err(anyhow::Error::msg)?;
     let app = App::new(
         meta,
         packages,

@@ -46,7 +46,7 @@ slots!(1 => generator_a, 2 => generator_b, 3 => generator_c, 4 => generator_d,
        5 => generator_e, 6 => generator_f, 7 => generator_g, 8 => generator_h);
 
 /// The generators the manifest plugged in (empty slots skipped), in slot order.
-pub fn load(signer: Arc<dyn Signer>) -> Result<Vec<Arc<dyn Generator>>, String> {
+pub fn load() -> Result<Vec<Arc<dyn Generator>>, String> {
     let mut out: Vec<Arc<dyn Generator>> = Vec::new();
     for slot in 1..=COUNT {
         let bytes = info(slot);
@@ -56,7 +56,6 @@ pub fn load(signer: Arc<dyn Signer>) -> Result<Vec<Arc<dyn Generator>>, String> 
         out.push(Arc::new(Slot {
             slot,
             info: decode(&bytes)?,
-            signer: signer.clone(),
         }));
     }
     Ok(out)
@@ -65,11 +64,12 @@ pub fn load(signer: Arc<dyn Signer>) -> Result<Vec<Arc<dyn Generator>>, String> 
 struct Slot {
     slot: usize,
     info: Info,
-    signer: Arc<dyn Signer>,
 }
 
 /// Answers one signing request natively (keys from Spin variables, blobs from the stores).
-fn sign(signer: &dyn Signer, r: &SignRequest) -> Result<ByteBuf, String> {
+/// No signer: not in `finish`, where the host vouches for what is signed; refused, as natively.
+fn sign(signer: Option<&dyn Signer>, r: &SignRequest) -> Result<ByteBuf, String> {
+    let signer = signer.ok_or("signer not available in this call (only during finish)")?;
     let b = match r {
         SignRequest::Clearsign(text) => signer.clearsign(text)?.into_bytes(),
         SignRequest::Detached(data, armor) => signer.detached(data, *armor)?,
@@ -90,7 +90,7 @@ impl Slot {
     fn settle<T: serde::de::DeserializeOwned>(
         &self,
         which: Call,
-        signer: &dyn Signer,
+        signer: Option<&dyn Signer>,
         make: impl Fn(Vec<Signed>) -> Vec<u8>,
     ) -> Result<T, GenError> {
         let mut known: Vec<Signed> = Vec::new();
@@ -140,7 +140,7 @@ impl Generator for Slot {
             .read(0, size)
             .map_err(|e| GenError::Failed(format!("reading the package: {e}")))?;
         let hints = hints.to_vec();
-        self.settle(Call::Analyze, &*self.signer, |known| {
+        self.settle(Call::Analyze, None, |known| {
             encode(&w::AnalyzeCall {
                 facts: facts.clone(),
                 data: data.clone(),
@@ -151,7 +151,7 @@ impl Generator for Slot {
     }
 
     fn plan(&self, repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<Plan, GenError> {
-        self.settle(Call::Plan, &*self.signer, |known| {
+        self.settle(Call::Plan, None, |known| {
             encode(&w::PlanCall {
                 repo: repo.clone(),
                 shelves: shelves.to_vec(),
@@ -167,7 +167,7 @@ impl Generator for Slot {
         files: &[Assembled],
         signer: Arc<dyn Signer>,
     ) -> Result<Vec<Output>, GenError> {
-        self.settle(Call::Finish, &*signer, |known| {
+        self.settle(Call::Finish, Some(&*signer), |known| {
             encode(&w::FinishCall {
                 repo: repo.clone(),
                 shelves: shelves.to_vec(),

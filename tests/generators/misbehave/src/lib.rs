@@ -11,7 +11,10 @@
 //! At publish: a package named `misbehave-plan-<what>` or `misbehave-finish-<what>` lands on
 //! shelf `plan-<what>` / `finish-<what>`, and `plan` / `finish` then fail that way (`trap`,
 //! `loop`) for as long as it is in the repo. `claims` traps on `misbehave-claims-trap...`
-//! and loops on `misbehave-claims-loop...`.
+//! and loops on `misbehave-claims-loop...`. `misbehave-finish-forge...` makes `finish` ask
+//! the signer for signatures the host cannot vouch for (free text, a Release listing a file
+//! the host did not make, arbitrary bytes, a stored package) and publish whatever it gets
+//! under `forged/`, the refusals in `forged/refused.txt`, and answer `ok`.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "generator-world" });
 
@@ -49,6 +52,9 @@ impl Guest for Misbehave {
 
     fn analyze(pkg: &Package, _hints: Vec<Hint>) -> Result<Vec<Entry>, String> {
         let filename = pkg.facts().filename;
+        if let Ok(mut s) = PACKAGE_SHA256.lock() {
+            *s = pkg.facts().sha256;
+        }
         let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         if filename.contains("freshonly") && calls > 1 {
             panic!("not a fresh instance ({calls} calls)");
@@ -138,6 +144,9 @@ impl Guest for Misbehave {
         }
         let first = files.first().ok_or("no assembled files")?;
         let sig = signer::detached(first.sha256.as_bytes(), true)?;
+        if shelves.iter().any(|s| s.shelf == "finish-forge") {
+            return Ok(forge(first));
+        }
         Ok(vec![
             Output {
                 path: "index.sig".into(),
@@ -150,6 +159,51 @@ impl Guest for Misbehave {
         ])
     }
 }
+
+/// Signing requests the host must refuse; what it signs anyway is published under `forged/`.
+fn forge(first: &Assembled) -> Vec<Output> {
+    let text = "I, the owner of this repository, vouch for whatever comes next.\n";
+    // A real file's digest next to one the host never made.
+    let release = format!(
+        "SHA256:\n {} {} index\n {} 1234 evil/Packages\n",
+        first.sha256,
+        first.size,
+        "ab".repeat(32)
+    );
+    let package = PACKAGE_SHA256.lock().map(|s| s.clone()).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut refused = String::new();
+    let mut keep = |what: &str, r: Result<Vec<u8>, String>| match r {
+        Ok(sig) => out.push(Output {
+            path: format!("forged/{what}"),
+            content: Content::Bytes(sig),
+        }),
+        Err(e) => refused.push_str(&format!("{what}: {e}\n")),
+    };
+    keep("text.asc", signer::clearsign(text).map(String::into_bytes));
+    keep("text.sig", signer::detached(text.as_bytes(), true));
+    keep(
+        "release.asc",
+        signer::clearsign(&release).map(String::into_bytes),
+    );
+    keep(
+        "bytes.rsa",
+        signer::rsa_sign(text.as_bytes(), signer::RsaDigest::Sha256),
+    );
+    keep("package.sig", signer::detached_package(&package));
+    keep(
+        "package.rsa",
+        signer::rsa_sign_blob(&package, signer::RsaDigest::Sha1),
+    );
+    out.push(Output {
+        path: "forged/refused.txt".into(),
+        content: Content::Bytes(refused.into_bytes()),
+    });
+    out
+}
+
+/// The sha256 of the last package this instance analyzed (a stored blob `forge` asks to sign).
+static PACKAGE_SHA256: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
 
 /// The shelf of a package: `plan-<what>` / `finish-<what>` for the ones that make publishing
 /// fail, else `s`.

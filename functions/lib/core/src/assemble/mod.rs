@@ -5,6 +5,7 @@
 mod chunks;
 mod codec;
 mod shelves;
+mod vouch;
 
 pub use chunks::ChunkCache;
 pub use codec::encode;
@@ -137,15 +138,22 @@ async fn finish(
         }
     }
     let before: std::collections::BTreeSet<String> = files.keys().cloned().collect();
-    let signer: Arc<dyn crate::generator::Signer> = Arc::new(PiecedSigner {
-        inner: app.signer.clone(),
-        wholes: wholes.clone(),
-    });
+    let vouching = Arc::new(vouch::Vouching::new(
+        app.signer.clone(),
+        wholes.clone(),
+        &assembled,
+    ));
+    let signer: Arc<dyn crate::generator::Signer> = vouching.clone();
     let info2 = info.clone();
     let outputs = app
         .blocking(move || g.finish(&info2, &summaries, &assembled, signer))
         .await
         .map_err(|e| ApiError::from_publishing_generator(&gname, e))?;
+    // A refused signing request is a fault even when the generator went on without it.
+    let refused = vouching.refusals();
+    if !refused.is_empty() {
+        return Err(invalid(&gname, refused.join("; ")));
+    }
     for o in outputs {
         check_path(&o.path).map_err(|e| invalid(&gname, e))?;
         let blob = output_blob(app, &gname, &o.path, o.content, &files, &wholes).await?;
@@ -158,53 +166,6 @@ async fn finish(
         .collect();
     app.finished.lock().insert(slot, (cache_key, made));
     Ok(files.into_iter().collect())
-}
-
-/// The repo signer, able to sign an assembled file that is stored only as pieces.
-struct PiecedSigner {
-    inner: Arc<dyn crate::generator::Signer>,
-    wholes: HashMap<String, Vec<bytes::Bytes>>,
-}
-
-impl PiecedSigner {
-    fn whole(&self, sha256: &str) -> Option<Vec<u8>> {
-        self.wholes
-            .get(sha256)
-            .map(|ps| ps.iter().flat_map(|p| p.iter().copied()).collect())
-    }
-}
-
-impl crate::generator::Signer for PiecedSigner {
-    fn clearsign(&self, text: &str) -> Result<String, String> {
-        self.inner.clearsign(text)
-    }
-    fn detached(&self, data: &[u8], armor: bool) -> Result<Vec<u8>, String> {
-        self.inner.detached(data, armor)
-    }
-    fn detached_package(&self, sha256: &str) -> Result<Vec<u8>, String> {
-        match self.whole(sha256) {
-            Some(data) => self.inner.detached(&data, false),
-            None => self.inner.detached_package(sha256),
-        }
-    }
-    fn public_key(&self) -> String {
-        self.inner.public_key()
-    }
-    fn rsa_sign(&self, data: &[u8], sha1: bool) -> Result<Vec<u8>, String> {
-        self.inner.rsa_sign(data, sha1)
-    }
-    fn rsa_public_key(&self) -> String {
-        self.inner.rsa_public_key()
-    }
-    fn rsa_key_name(&self) -> String {
-        self.inner.rsa_key_name()
-    }
-    fn rsa_sign_blob(&self, sha256: &str, sha1: bool) -> Result<Vec<u8>, String> {
-        match self.whole(sha256) {
-            Some(data) => self.inner.rsa_sign(&data, sha1),
-            None => self.inner.rsa_sign_blob(sha256, sha1),
-        }
-    }
 }
 
 /// One `finish` output as a stored blob: its bytes, a file published earlier in the tree,
