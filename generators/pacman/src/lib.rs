@@ -64,7 +64,30 @@ impl Guest for Pacman {
     }
 }
 
+// Exported in the wasm build only: natively (unit tests, fuzz/) the generators link into one
+// binary, where their export symbols would clash.
+#[cfg(target_arch = "wasm32")]
 reposmith_generator_sdk::export_generator!(Pacman);
+// ...and natively this use keeps the impl from counting as dead code.
+#[cfg(not(target_arch = "wasm32"))]
+const _: Pacman = Pacman;
+
+/// An upload from its bytes alone, as the host hands it over: `claims` on its first 4 KiB,
+/// then `analyze` whatever `claims` answered (a crafted file can pass `claims`). Every input
+/// must give an answer, never a panic or an unbounded allocation: fuzz/ drives this.
+pub fn parse_package(
+    filename: &str,
+    bytes: &[u8],
+    hints: &[Hint],
+) -> (bool, Result<Vec<Entry>, String>) {
+    let head = &bytes[..bytes.len().min(reposmith_generator_sdk::CLAIMS_HEAD)];
+    let facts = reposmith_generator_sdk::mem_facts(filename, bytes.len() as u64);
+    let read = reposmith_generator_sdk::mem_read(bytes);
+    (
+        pkg::claims(filename, head),
+        db::analyze(read, &facts, hints),
+    )
+}
 
 #[cfg(test)]
 mod tests {

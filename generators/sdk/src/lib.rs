@@ -25,6 +25,9 @@ pub mod testing;
 pub mod ustar;
 pub mod zstd;
 
+/// The bytes of an upload `claims` sees: its first 4 KiB (the host's `HEAD_BYTES`).
+pub const CLAIMS_HEAD: usize = 4096;
+
 /// The contract version these bindings implement (`wit/generator.wit`).
 pub const CONTRACT: &str = "0.1.0";
 
@@ -49,8 +52,22 @@ pub fn info(
     }
 }
 
+/// `facts` for a package held in memory: its name and size, placeholder digests (a generator
+/// never checks them; fuzzing has no use for real ones).
+#[cfg(feature = "bindings")]
+pub fn mem_facts(filename: &str, size: u64) -> reposmith::generator::types::Facts {
+    reposmith::generator::types::Facts {
+        filename: filename.into(),
+        size,
+        md5: "0".repeat(32),
+        sha1: "0".repeat(40),
+        sha256: "0".repeat(64),
+        sha512: "0".repeat(128),
+    }
+}
+
 pub use codec::Codec;
-pub use read::{Handle, Mem, Ranged, Source};
+pub use read::{mem_read, Handle, Mem, Ranged, Source};
 #[cfg(feature = "bindings")]
 pub use sign::HostSigner;
 pub use sign::{RsaDigest, Signer};

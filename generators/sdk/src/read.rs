@@ -32,6 +32,16 @@ impl Source for Mem {
     }
 }
 
+/// The host's `package.read` over a package held in memory: fewer bytes at the end, none
+/// past it (fuzzing feeds generators this way).
+pub fn mem_read(bytes: &[u8]) -> impl FnMut(u64, u32) -> Result<Vec<u8>, String> + '_ {
+    move |off, len| {
+        let start = usize::try_from(off).map_or(bytes.len(), |o| o.min(bytes.len()));
+        let end = start.saturating_add(len as usize).min(bytes.len());
+        Ok(bytes[start..end].to_vec())
+    }
+}
+
 /// The package in the store, read in chunks of `CHUNK` bytes.
 pub struct Ranged<'a> {
     read: Box<dyn FnMut(u64, u32) -> Result<Vec<u8>, String> + 'a>,
