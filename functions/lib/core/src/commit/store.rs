@@ -8,6 +8,7 @@ use crate::generator::Hint;
 use crate::limits::small_field;
 use crate::names::{check_filename, hint, hint_pair};
 use futures::StreamExt;
+use std::sync::{Arc, OnceLock};
 
 /// A package upload's body as the request carries it.
 pub enum PackageBody {
@@ -133,11 +134,26 @@ async fn multipart(
                     .or_else(|| field.file_name().map(str::to_string))
                     .unwrap_or_default();
                 check_filename(&fname)?;
-                let s = field.map(|r| r.map_err(std::io::Error::other)).boxed();
-                let d = app
-                    .packages
-                    .put(claimed(app, repo, &fname, hints, s).await?)
-                    .await?;
+                // A part the multipart parser fails (cut short, a broken boundary) is the
+                // body's fault: 400, not the 500 of a failed store or claim.
+                let cut = Arc::new(OnceLock::new());
+                let seen = cut.clone();
+                let s = field
+                    .map(move |r| {
+                        r.map_err(|e| {
+                            let _ = seen.set(e.to_string());
+                            std::io::Error::other(e)
+                        })
+                    })
+                    .boxed();
+                let stored = match claimed(app, repo, &fname, hints, s).await {
+                    Ok(s) => app.packages.put(s).await.map_err(ApiError::from),
+                    Err(e) => Err(e),
+                };
+                let d = stored.map_err(|e| match cut.get() {
+                    Some(m) => ApiError::bad_request(format!("multipart body: {m}")),
+                    None => e,
+                })?;
                 file = Some((fname, d));
             }
             // Any other part is read through without keeping it.
@@ -191,5 +207,45 @@ pub async fn put_blob(app: &App, data: bytes::Bytes) -> ApiResult<Digests> {
             }
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testkit::{app, FakeGen};
+    use std::sync::Arc;
+
+    fn post(app: &crate::App, path: &str, ctype: &str, body: &[u8]) -> (u16, String) {
+        let req = http::Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("authorization", "Bearer t")
+            .header("content-type", ctype)
+            .body(crate::Body::from(body.to_vec()))
+            .unwrap();
+        futures::executor::block_on(async {
+            let r = crate::handle(app, req).await;
+            let status = r.status().as_u16();
+            let body = r.into_body().collect(1 << 20).await.unwrap();
+            (status, String::from_utf8_lossy(&body).into_owned())
+        })
+    }
+
+    /// Found by fuzz/ (target multipart, fuzz/regressions/multipart/): a file part that ends
+    /// without its closing boundary was a 500.
+    #[test]
+    fn a_file_part_cut_short_is_400() {
+        let (app, _, _) = app(Arc::new(FakeGen::new()));
+        assert_eq!(post(&app, "/repos/r", "application/json", b"").0, 201);
+        let ctype = "multipart/form-data; boundary=fuzz";
+        let cut = b"--fuzz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.fake\"\r\n\r\nPKG a\n\r\n--fuz";
+        let (status, body) = post(&app, "/repos/r/packages/", ctype, cut);
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("multipart body: "), "{body}");
+        // Cut inside the first 4 KiB the claim reads, and after it.
+        let mut long = cut[..cut.len() - 9].to_vec();
+        long.extend(vec![b'x'; 10_000]);
+        let (status, body) = post(&app, "/repos/r/packages/", ctype, &long);
+        assert_eq!(status, 400, "{body}");
     }
 }
