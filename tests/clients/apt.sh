@@ -16,6 +16,9 @@
 #   APT_EXPECT_PKGS="harness-lib=1.0-1 harness-app"  NAME or NAME=VERSION, must be installed (ii)
 #   APT_DOWNLOAD=""                  fetched with 'apt-get download' (no dependency resolution);
 #                                    each must be a readable .deb
+#   APT_AUTH_TOKEN=TOKEN             a private repo's read token, given to apt the way apt takes
+#                                    credentials: auth.conf.d (machine URL login token password T;
+#                                    an http:// URL must be written out whole, or apt ignores it)
 #   APT_CAINFO=FILE                  CA certificate(s) an https BASE_URL is checked against
 #                                    (Acquire::https::CaInfo)
 #   HARNESS_TMP=${TMPDIR:-/tmp}/reposmith-tests   where the throwaway root goes
@@ -70,6 +73,10 @@ Acquire::http::Timeout "20";
 DPkg::Options { "--root=$R"; "--log=$W/log/dpkg.log"; "--force-script-chrootless"; };
 CONF
 [ -z "${APT_CAINFO:-}" ] || echo "Acquire::https::CaInfo \"$APT_CAINFO\";" >> "$W/apt.conf"
+if [ -n "${APT_AUTH_TOKEN:-}" ]; then
+  mkdir -p "$W/etc/apt/auth.conf.d"
+  ( umask 077; echo "machine $URL login token password $APT_AUTH_TOKEN" > "$W/etc/apt/auth.conf.d/repo.conf" )
+fi
 export APT_CONFIG=$W/apt.conf DEBIAN_FRONTEND=noninteractive
 
 t() { timed 0 "$@"; }

@@ -357,6 +357,8 @@ fn spin_toml_is_complete() {
         ("Generators", "/generators/"),
         ("Generator", "/generators/deb"),
         ("GeneratorEnable", "/generators/deb/enable"),
+        ("Tokens", "/tokens/"),
+        ("Token", "/tokens/ci"),
         ("Metrics", "/metrics"),
         ("VieterRepo", "/r"),
         ("VieterPublish", "/r/publish"),
@@ -388,5 +390,5 @@ fn spin_toml_is_complete() {
         })
         .filter(|v| !v.is_empty() && v != "NotFound")
         .count();
-    assert_eq!(variants, 18, "a route was added to routes.rs: list it here");
+    assert_eq!(variants, 20, "a route was added to routes.rs: list it here");
 }

@@ -7,7 +7,19 @@ use reposmith_core::{Body, Request, Response};
 pub const MAX_RESPONSE: usize = 4_400_000;
 
 pub fn to_core(req: lambda_http::Request) -> Request {
-    let (parts, body) = req.into_parts();
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    // API Gateway's view of the caller, for per-client rate limits and the audit log.
+    let client = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(c)) => c.http.source_ip.as_deref(),
+        _ => None,
+    }
+    .and_then(|ip| ip.parse().ok())
+    .map(reposmith_core::throttle::ClientAddr);
+    let (mut parts, body) = req.into_parts();
+    if let Some(c) = client {
+        parts.extensions.insert(c);
+    }
     let body = match body {
         LBody::Empty => Body::Empty,
         LBody::Text(s) => Body::Bytes(s.into()),

@@ -151,7 +151,17 @@ pub async fn run(
             suite,
             component,
             architectures,
-        } => create(&t, &repo, description, suite, component, architectures).await,
+            private,
+        } => {
+            let settings = CreateSettings {
+                description,
+                suite,
+                component,
+                architectures,
+                private,
+            };
+            create(&t, &repo, settings).await
+        }
         Cmd::Add {
             repo,
             files,
@@ -162,7 +172,103 @@ pub async fn run(
         Cmd::Delete { repo } => delete(&t, &repo).await,
         Cmd::Rebuild { repo } => rebuild(&t, &repo).await,
         Cmd::List { repo } => list(&t, repo.as_deref()).await,
+        Cmd::Token { cmd } => tokens(&t, cmd).await,
     }
+}
+
+/// `manage-repo token ...`: scoped tokens (needs the admin token).
+#[derive(clap::Subcommand)]
+pub enum TokenCmd {
+    /// Make a token; it is printed once (only its hash is kept).
+    Create {
+        name: String,
+        /// read (private repos), upload, delete or admin (repeatable, or comma-separated).
+        #[arg(long = "scope", required = true, value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// Only these repos: names or globs such as 'team-*' (repeatable; default: all).
+        #[arg(long = "repo")]
+        repos: Vec<String>,
+        /// Lifetime: seconds, or with m, h or d (e.g. 90d). Default: it does not expire.
+        #[arg(long, value_parser = parse_duration)]
+        expires: Option<u64>,
+    },
+    /// The tokens: name, scopes, repos, expiry.
+    List,
+    /// Revoke a token: its next request is refused.
+    Revoke { name: String },
+}
+
+/// `3600`, `90m`, `12h`, `30d`, as seconds.
+fn parse_duration(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, unit) = match s.char_indices().last() {
+        Some((i, 'm')) => (&s[..i], 60),
+        Some((i, 'h')) => (&s[..i], 3600),
+        Some((i, 'd')) => (&s[..i], 86_400),
+        Some((i, 's')) => (&s[..i], 1),
+        _ => (s, 1),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{s:?}: a lifetime is seconds, or a number with m, h or d"))
+}
+
+async fn tokens(t: &Transport, cmd: TokenCmd) -> anyhow::Result<()> {
+    match cmd {
+        TokenCmd::Create {
+            name,
+            scopes,
+            repos,
+            expires,
+        } => {
+            let mut body = serde_json::json!({ "name": name, "scopes": scopes, "repos": repos });
+            if let Some(secs) = expires {
+                body["expires_in"] = secs.into();
+            }
+            let v = ok(t.call("POST", "/tokens/", Payload::Json(body)).await?)?;
+            // The secret alone on stdout, so `$(manage-repo token create ...)` captures it.
+            eprintln!("created token {name} (shown once: keep it)");
+            println!("{}", v["token"].as_str().unwrap_or_default());
+        }
+        TokenCmd::List => {
+            let v = ok(t.call("GET", "/tokens/", Payload::None).await?)?;
+            for tk in v["tokens"].as_array().into_iter().flatten() {
+                let list = |k: &str| {
+                    let items: Vec<&str> = tk[k]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    if items.is_empty() {
+                        "*".to_string()
+                    } else {
+                        items.join(",")
+                    }
+                };
+                let expires = match tk["expires"].as_u64() {
+                    None => "never".to_string(),
+                    Some(_) if tk["expired"] == true => "expired".to_string(),
+                    Some(at) => format!("expires {at}"),
+                };
+                println!(
+                    "{}\t{}\t{}\t{expires}",
+                    tk["name"].as_str().unwrap_or_default(),
+                    list("scopes"),
+                    list("repos")
+                );
+            }
+        }
+        TokenCmd::Revoke { name } => {
+            ok(t.call("DELETE", &format!("/tokens/{}", enc(&name)), Payload::None)
+                .await?)?;
+            println!("revoked {name}");
+        }
+    }
+    Ok(())
 }
 
 async fn gc(
@@ -183,16 +289,27 @@ async fn gc(
     Ok(())
 }
 
-async fn create(
-    t: &Transport,
-    repo: &str,
+struct CreateSettings {
     description: String,
     suite: Option<String>,
     component: Option<String>,
     architectures: Vec<String>,
-) -> anyhow::Result<()> {
-    let mut body =
-        serde_json::json!({ "description": description, "architectures": architectures });
+    private: bool,
+}
+
+async fn create(t: &Transport, repo: &str, c: CreateSettings) -> anyhow::Result<()> {
+    let CreateSettings {
+        description,
+        suite,
+        component,
+        architectures,
+        private,
+    } = c;
+    let mut body = serde_json::json!({
+        "description": description,
+        "architectures": architectures,
+        "private": private,
+    });
     if let Some(s) = suite {
         body["suite"] = s.into();
     }

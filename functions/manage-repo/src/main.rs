@@ -86,6 +86,9 @@ enum Cmd {
         /// Architectures always published (repeatable).
         #[arg(long = "arch")]
         architectures: Vec<String>,
+        /// Reads need a token with the read scope (see `token create`).
+        #[arg(long)]
+        private: bool,
     },
     /// Upload packages (each is published when its line prints).
     Add {
@@ -107,6 +110,11 @@ enum Cmd {
     Rebuild { repo: String },
     /// List repositories, or the packages of one.
     List { repo: Option<String> },
+    /// Scoped tokens: create, list, revoke (needs the admin token).
+    Token {
+        #[command(subcommand)]
+        cmd: client::TokenCmd,
+    },
     /// Create the bucket and table that --packages and --meta name (development setups).
     InitStores,
     /// Delete blobs no repo references any more (needs --data; safe beside a running server).

@@ -161,6 +161,7 @@ pub async fn open(
     app.backend_counts = Some(reposmith_stores::request_counts);
     app.limits = limits;
     app.rates = rates;
+    app.audit = audit_sink(data)?;
     // Compiled generators are native code this process maps and runs: nobody else's to write.
     private_dir(&data.join("cache"))?;
     let host = WasmHost::new(Some(data.join("cache")), Limits::default())?;
@@ -174,6 +175,35 @@ pub async fn open(
         app: Arc::new(app),
         token: source,
     })
+}
+
+/// The audit log (`reposmith_core::audit`): `REPOSMITH_AUDIT_LOG` names a file, `-` for
+/// stdout or `off`; by default DATA/audit.log (0600, appended; one line per write call, so
+/// concurrent writers never interleave within a line).
+fn audit_sink(data: &Path) -> anyhow::Result<Option<reposmith_core::audit::AuditSink>> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let to = std::env::var("REPOSMITH_AUDIT_LOG").unwrap_or_default();
+    let path = match to.as_str() {
+        "off" => return Ok(None),
+        "-" => return Ok(Some(Arc::new(|line: &str| println!("{line}")))),
+        "" => data.join("audit.log"),
+        p => PathBuf::from(p),
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("opening the audit log {}", path.display()))?;
+    Ok(Some(Arc::new(move |line: &str| {
+        let mut l = String::with_capacity(line.len() + 1);
+        l.push_str(line);
+        l.push('\n');
+        if let Err(e) = (&file).write_all(l.as_bytes()) {
+            eprintln!("audit log {}: {e}", path.display());
+        }
+    })))
 }
 
 /// A directory only this user reads or writes (0700; an existing one is tightened: it holds

@@ -64,6 +64,8 @@ pub struct App {
     /// Per-client rate limits (`throttle`), and the clients' buckets.
     pub rates: crate::throttle::Rates,
     pub(crate) buckets: Lock<crate::throttle::Buckets>,
+    /// Where the audit log goes (one JSON line per write), if anywhere.
+    pub audit: Option<crate::audit::AuditSink>,
 }
 
 /// A digest of a generator's `finish` inputs, and the (path, blob) pairs it made.
@@ -116,6 +118,7 @@ impl App {
             limits: crate::limits::Limits::default(),
             rates: crate::throttle::Rates::default(),
             buckets: Lock::default(),
+            audit: None,
         }
     }
 

@@ -31,6 +31,9 @@ impl ApiError {
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
     }
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not found", detail)
     }
@@ -83,7 +86,8 @@ impl ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 http::header::WWW_AUTHENTICATE,
-                http::HeaderValue::from_static("Bearer"),
+                // Basic for apt's auth.conf and dnf's username/password (token as password).
+                http::HeaderValue::from_static("Bearer, Basic realm=\"reposmith\""),
             );
         }
         if let Some(s) = self.retry_after {

@@ -10,6 +10,8 @@
 //!   seams to backends and to the wasm host.
 pub mod app;
 pub mod assemble;
+pub mod audit;
+pub mod auth;
 pub mod body;
 pub mod commit;
 #[cfg(test)]

@@ -37,6 +37,9 @@ pub struct RepoConfig {
     pub options: BTreeMap<String, String>,
     #[serde(default)]
     pub created: u64,
+    /// Reads (its tree, packages, key, listing) need a token with the `read` scope.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
 }
 
 impl RepoConfig {

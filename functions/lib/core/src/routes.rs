@@ -32,6 +32,10 @@ pub enum Route {
     GeneratorEnable(String),
     /// `/metrics`: store call counts, Prometheus text.
     Metrics,
+    /// `/tokens/`: scoped tokens (`auth`).
+    Tokens,
+    /// `/tokens/{name}`
+    Token(String),
     /// Vieter's pacman routes, for its users to switch: `/{repo}`, `/{repo}/publish`,
     /// `/{repo}/{arch}`, `/{repo}/{arch}/{filename}`.
     VieterRepo(String),
@@ -42,7 +46,7 @@ pub enum Route {
 }
 
 /// Top-level names of the main API: never Vieter repos, and refused as repo names.
-pub const RESERVED: &[&str] = &["repos", "generators", "metrics"];
+pub const RESERVED: &[&str] = &["repos", "generators", "metrics", "tokens"];
 
 /// Decodes a path into segments; `None` if a segment is not valid UTF-8 after decoding.
 pub fn segments(path: &str) -> Option<Vec<String>> {
@@ -74,6 +78,8 @@ pub fn route(path: &str) -> Route {
         ["generators", name] => Route::Generator(name.to_string()),
         ["generators", name, "enable"] => Route::GeneratorEnable(name.to_string()),
         ["metrics"] => Route::Metrics,
+        ["tokens"] => Route::Tokens,
+        ["tokens", name] => Route::Token(name.to_string()),
         ["repos", repo] => Route::Repo(repo.to_string()),
         ["repos", repo, "rebuild"] => Route::Rebuild(repo.to_string()),
         ["repos", repo, "packages"] => Route::Packages(repo.to_string()),

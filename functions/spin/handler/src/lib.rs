@@ -36,7 +36,17 @@ async fn serve(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
             return error(format!("{e:#}"));
         }
     };
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // Spin sets `spin-client-addr` (IP:port) itself: per-client rate limits and the audit log.
+    let client = parts
+        .headers
+        .get("spin-client-addr")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+        .map(|a| reposmith_core::throttle::ClientAddr(a.ip()));
+    if let Some(c) = client {
+        parts.extensions.insert(c);
+    }
     let resp = reposmith_core::handle(
         &app,
         http::Request::from_parts(parts, Body::Bytes(Bytes::from(body))),
@@ -131,7 +141,7 @@ fn app() -> anyhow::Result<App> {
         packages.clone(),
     )?);
     let generators = slots::load().map_err(anyhow::Error::msg)?;
-    let app = App::new(
+    let mut app = App::new(
         meta,
         packages,
         Vec::new(),
@@ -139,6 +149,8 @@ fn app() -> anyhow::Result<App> {
         var("token")?,
         Arc::new(WasiRuntime),
     );
+    // One JSON line per write on stdout, apart from Spin's own log on stderr.
+    app.audit = Some(Arc::new(|line: &str| println!("{line}")));
     for g in generators {
         let name = g.info().name.clone();
         registry::install(&app, g)

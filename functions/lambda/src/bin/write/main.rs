@@ -68,7 +68,13 @@ async fn init() -> anyhow::Result<Write> {
     ));
     let mut app = reposmith_native::app(meta, packages, signer, token);
     app.loader = Some(loader.clone());
+    // The audit log goes to CloudWatch beside the function's log, one JSON line per write.
+    app.audit = Some(Arc::new(|line: &str| println!("{line}")));
     publish_public_keys(&app).await?;
+    // The read function knows the admin token by its hash (private repos, GET /tokens/).
+    reposmith_core::auth::record_admin(&app)
+        .await
+        .map_err(|e| anyhow::anyhow!("recording the admin token's hash: {}", e.detail))?;
     let t = Instant::now();
     loader.refresh(&app).await?;
     eprintln!(

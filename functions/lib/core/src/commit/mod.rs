@@ -44,8 +44,8 @@ pub use read::{dates_of, resolve_served, Served};
 pub use rebuild::{rebuild, RebuildReport};
 pub use record::{insert_record, one_version_generators, update_head, Change};
 pub use repo::{
-    create_repo, list_repos, load_config, load_published, package, packages, public_key,
-    repo_names, Created, Listing, RepoView, Settings,
+    create_repo, is_private, list_repos, load_config, load_published, package, packages,
+    public_key, repo_names, Created, Listing, RepoView, Settings,
 };
 pub use serve::{
     analysis_of, entry_fragment, manifest_of, open_blob, read_blob, resolve, store_whole,

@@ -39,6 +39,16 @@ pub(crate) async fn config_of(app: &App, repo: &str) -> ApiResult<Arc<RepoConfig
     Ok(config)
 }
 
+/// Whether reads of `repo` need the `read` scope. A repo that is not there is not private:
+/// its handler answers 404 as for anyone.
+pub async fn is_private(app: &App, repo: &str) -> ApiResult<bool> {
+    match config_of(app, repo).await {
+        Ok(c) => Ok(c.private),
+        Err(e) if e.status == http::StatusCode::NOT_FOUND => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 async fn read_config(app: &App, repo: &str) -> ApiResult<RepoConfig> {
     match app.meta.get(&keys::config(repo)).await? {
         Some(v) => Ok(serde_json::from_slice(&v.value)
@@ -199,6 +209,9 @@ pub struct Settings {
     pub architectures: Vec<String>,
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    /// Reads need a token with the `read` scope (see `auth`).
+    #[serde(default)]
+    pub private: bool,
 }
 
 /// A repo created (`new`), or found with the same settings.
@@ -222,6 +235,7 @@ pub async fn create_repo(app: &App, repo: &str, settings: Settings) -> ApiResult
         architectures: settings.architectures,
         options: settings.options,
         created: app.now(),
+        private: settings.private,
     };
     check_setting("suite", &config.default_suite)?;
     check_setting("component", &config.default_component)?;
@@ -274,4 +288,5 @@ fn same_settings(a: &RepoConfig, b: &RepoConfig) -> bool {
         && a.default_component == b.default_component
         && a.architectures == b.architectures
         && a.options == b.options
+        && a.private == b.private
 }

@@ -16,6 +16,9 @@ mod repo_delete;
 mod repo_rebuild;
 mod repos_list;
 mod root;
+mod token_create;
+mod token_delete;
+mod tokens_list;
 mod tree_get;
 mod upload_commit;
 mod upload_put;
@@ -28,36 +31,53 @@ use crate::commit::Added;
 use crate::error::{ApiError, ApiResult};
 use crate::generator::Hint;
 use crate::routes::{route, Route};
+use crate::auth::{self, Caller, Need};
 use crate::throttle::{self, ClientAddr, Kind};
 use http::Method;
 
 pub async fn handle(app: &App, req: Request) -> Response {
-    let (req, body) = match crate::limits::watch(req, &app.limits) {
-        Ok(watched) => watched,
-        Err(e) => return e.into_response(),
+    let write = is_write(req.method());
+    let client = req.extensions().get::<ClientAddr>().map(|c| c.0);
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let mut caller = None;
+    let resp = match crate::limits::watch(req, &app.limits) {
+        Ok((req, body)) => match dispatch(app, req, &mut caller).await {
+            Ok(r) => Ok(r),
+            Err(e) => Err(body.explain(e, &app.limits)),
+        },
+        Err(e) => Err(e),
     };
-    match dispatch(app, req).await {
-        Ok(r) => r,
-        Err(e) => body.explain(e, &app.limits).into_response(),
+    let (resp, detail) = match resp {
+        Ok(r) => (r, None),
+        Err(e) => {
+            let detail = write.then(|| e.detail.clone());
+            (e.into_response(), detail)
+        }
+    };
+    if let (true, Some(sink)) = (write, &app.audit) {
+        sink(&crate::audit::line(&crate::audit::Event {
+            now: app.now(),
+            client,
+            token: caller.as_ref().and_then(Caller::name),
+            method: &method,
+            path: &path,
+            status: resp.status().as_u16(),
+            detail: detail.as_deref(),
+        }));
     }
+    resp
 }
 
-async fn dispatch(app: &App, req: Request) -> ApiResult<Response> {
+async fn dispatch(app: &App, req: Request, who: &mut Option<Caller>) -> ApiResult<Response> {
     crate::registry::refresh(app, req.method(), req.uri().path()).await?;
     let r = route(req.uri().path());
     let m = req.method().clone();
-    if is_write(&m) {
-        let client = req.extensions().get::<ClientAddr>().copied();
-        throttle::check(app, client, Kind::AuthFailure)?;
-        throttle::take(app, client, Kind::Write)?;
-        if let Err(e) = authorize(app, &req) {
-            throttle::take(app, client, Kind::AuthFailure)?;
-            return Err(e);
-        }
-    }
+    let client = req.extensions().get::<ClientAddr>().copied();
+    let caller = authorize(app, &m, req.headers(), client, &r).await?;
+    *who = Some(caller.clone());
     match (r, m) {
         (Route::Root, Method::GET | Method::HEAD) => root::get(app).await,
-        (Route::Repos, Method::GET | Method::HEAD) => repos_list::get(app).await,
+        (Route::Repos, Method::GET | Method::HEAD) => repos_list::get(app, &caller).await,
         (Route::Repo(repo), Method::GET | Method::HEAD) => packages_list::get(app, &repo).await,
         (Route::Repo(repo), Method::POST) => repo_create::post(app, &repo, req).await,
         (Route::Repo(repo), Method::DELETE) => repo_delete::delete(app, &repo).await,
@@ -81,6 +101,9 @@ async fn dispatch(app: &App, req: Request) -> ApiResult<Response> {
         (Route::Generators, Method::POST) => generators_add::post(app, req).await,
         (Route::Generator(name), Method::DELETE) => generator_delete::delete(app, &name).await,
         (Route::GeneratorEnable(name), Method::POST) => generator_enable::post(app, &name).await,
+        (Route::Tokens, Method::GET | Method::HEAD) => tokens_list::get(app).await,
+        (Route::Tokens, Method::POST) => token_create::post(app, req).await,
+        (Route::Token(name), Method::DELETE) => token_delete::delete(app, &name).await,
         (Route::VieterRepo(repo), Method::DELETE) => repo_delete::delete(app, &repo).await,
         (Route::VieterPublish(repo), Method::POST | Method::PUT) => {
             vieter::publish(app, &repo, req).await
@@ -109,29 +132,43 @@ fn is_write(m: &Method) -> bool {
     !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Write methods need the admin token: `Authorization: Bearer T`, or `X-Api-Key: T` as
-/// Vieter clients send it.
-fn authorize(app: &App, req: &Request) -> ApiResult<()> {
-    let h = req.headers();
-    let given = h
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .or_else(|| h.get("x-api-key").and_then(|v| v.to_str().ok()));
-    match given {
-        None => Err(ApiError::unauthorized(
-            "this method needs a token: Authorization: Bearer TOKEN (or X-Api-Key)",
-        )),
-        Some(t) if constant_time_eq(t.trim().as_bytes(), app.token.as_bytes()) => Ok(()),
-        Some(_) => Err(ApiError::unauthorized("wrong token")),
+/// Who is calling, if the route needs to know (`auth`). Writes are rate-limited per client,
+/// and so are failed authentications: a client out of attempts is refused even with the
+/// right token, so guessing learns nothing. A public repo's reads look nothing up.
+async fn authorize(
+    app: &App,
+    m: &Method,
+    headers: &http::HeaderMap,
+    client: Option<ClientAddr>,
+    r: &Route,
+) -> ApiResult<Caller> {
+    let need = auth::need(r, m);
+    let write = is_write(m);
+    if write {
+        throttle::check(app, client, Kind::AuthFailure)?;
+        throttle::take(app, client, Kind::Write)?;
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    match &need {
+        Need::Nothing => return Ok(Caller::Anonymous),
+        Need::Read(repo) if !crate::commit::is_private(app, repo).await? => {
+            return Ok(Caller::Anonymous)
+        }
+        Need::Optional if auth::credential(headers).is_none() => {
+            return Ok(Caller::Anonymous)
+        }
+        Need::Read(_) | Need::Optional => throttle::check(app, client, Kind::AuthFailure)?,
+        _ => {}
+    }
+    let checked = match auth::identify(app, headers).await {
+        Ok(caller) => auth::check(&caller, &need).map(|()| caller),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = &checked {
+        if e.status == http::StatusCode::UNAUTHORIZED {
+            throttle::take(app, client, Kind::AuthFailure)?;
+        }
+    }
+    checked
 }
 
 /// Hints from `?hint.KEY=VALUE` and `X-Reposmith-Hint: KEY=VALUE` (repeatable).
