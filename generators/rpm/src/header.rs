@@ -261,7 +261,8 @@ impl Header {
         let Some(e) = self.entry(tag) else {
             return Ok(None);
         };
-        let Some(w) = width(e.kind).filter(|_| e.kind != T_BIN) else {
+        // NULL has no width, so its count (any u32) is not bounded by the data: not a number.
+        let Some(w) = width(e.kind).filter(|_| e.kind != T_BIN && e.kind != T_NULL) else {
             return Err(format!(
                 "malformed rpm: tag {tag} in the {} should be a number, it has type {}",
                 self.what, e.kind
@@ -481,6 +482,21 @@ mod tests {
         bad[at..at + 4].copy_from_slice(&1000u32.to_be_bytes());
         let err = read_rpm(reader(&bad), b.len() as u64).unwrap_err();
         assert!(err.contains("overruns its data"), "{err}");
+    }
+
+    /// Found by fuzz/ (target rpm, fuzz/regressions/rpm/): a number tag typed NULL with a
+    /// count of 3 billion asked for a 24 GB vector.
+    #[test]
+    fn a_null_typed_number_tag_is_an_error_not_an_allocation() {
+        let b = Builder::new().tag(1003, Value::I32(vec![1])).build();
+        let rpm = read_rpm(reader(&b), b.len() as u64).unwrap();
+        let entry = rpm.header_start as usize + 16;
+        let mut bad = b.clone();
+        bad[entry + 4..entry + 8].copy_from_slice(&T_NULL.to_be_bytes());
+        bad[entry + 12..entry + 16].copy_from_slice(&u32::MAX.to_be_bytes());
+        let rpm = read_rpm(reader(&bad), b.len() as u64).unwrap();
+        let err = rpm.main.number(1003).unwrap_err();
+        assert!(err.contains("should be a number, it has type 0"), "{err}");
     }
 
     #[test]
