@@ -374,3 +374,137 @@ fn a_stalled_upload_is_cut_off_and_leaves_nothing() {
     assert_eq!(files_under(&server.data.join("packages/tmp")), 0);
     assert_eq!(server.package_count("r"), 0);
 }
+
+/// Per-repo limits in the repo's settings: `max_upload` (413 naming it, nothing stored),
+/// `quota_packages` and `quota_bytes` (507 naming the quota, nothing committed; concurrent
+/// uploads never overshoot), `generators` (others neither claim nor publish: 422), and
+/// settings fields that are unknown or ill-typed (400 naming the field).
+#[test]
+fn per_repo_limits_and_generators() {
+    let server = Server::start(&tmp().join("data"));
+    let create = |repo: &str, json: &str| {
+        server.send("POST", &format!("/repos/{repo}/"), Some(json.as_bytes()))
+    };
+    let debs = fixture_deb_args();
+    let size = |f: &str| std::fs::metadata(f).unwrap().len();
+    let blobs = server.data.join("packages/blobs");
+
+    // Settings refused, naming the field.
+    for (json, field) in [
+        (r#"{"quota": 1}"#, "quota"),
+        (r#"{"quota_bytes": "10"}"#, "quota_bytes"),
+        (r#"{"max_upload": -1}"#, "max_upload"),
+        (r#"{"max_upload": 0}"#, "max_upload"),
+        (r#"{"generators": "deb"}"#, "generators"),
+        (r#"{"generators": ["nope"]}"#, "generators"),
+    ] {
+        let r = create("bad", json);
+        assert_eq!(r.status, 400, "{json}: {}", r.text());
+        let detail = r.json()["detail"].as_str().unwrap().to_string();
+        assert!(detail.contains(&format!("\"{field}\"")), "{json}: {detail}");
+    }
+    assert_eq!(server.get("/repos/bad/").status, 404);
+
+    // max_upload: a body past it is cut off (413 naming the limit), nothing stored.
+    let r = create("small", r#"{"max_upload": 1000}"#);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["repo"]["max_upload"], 1000);
+    let before = files_under(&blobs);
+    let auth = format!("Authorization: Bearer {}\r\n", server.token);
+    let (status, text) = send_streaming(
+        &server,
+        format!("POST /repos/small/packages/?filename=big.deb HTTP/1.1\r\nHost: x\r\n{auth}Transfer-Encoding: chunked\r\n\r\n"),
+        &deb_head(),
+        8 << 20,
+        true,
+    );
+    assert_eq!(status, 413, "{text}");
+    assert!(
+        text.contains("max_upload") && text.contains("1000"),
+        "{text}"
+    );
+    assert_eq!(files_under(&blobs), before, "nothing stored");
+    assert!(size(&debs[0]) < 1000);
+    let r = server.upload("small", Path::new(&debs[0]));
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    // quota_packages: the third package is refused, nothing lost.
+    assert_eq!(create("q", r#"{"quota_packages": 2}"#).status, 201);
+    for f in &debs[..2] {
+        assert_eq!(server.upload("q", Path::new(f)).status, 201);
+    }
+    let r = server.upload("q", Path::new(&debs[2]));
+    assert_eq!(r.status, 507, "{}", r.text());
+    assert!(r.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("quota_packages"));
+    assert_eq!(server.package_count("q"), 2);
+    // The same file again is no new package: it fits.
+    assert_eq!(server.upload("q", Path::new(&debs[0])).status, 200);
+
+    // quota_bytes.
+    let quota = size(&debs[0]) + size(&debs[1]) - 1;
+    assert_eq!(
+        create("qb", &format!(r#"{{"quota_bytes": {quota}}}"#)).status,
+        201
+    );
+    assert_eq!(server.upload("qb", Path::new(&debs[0])).status, 201);
+    let r = server.upload("qb", Path::new(&debs[1]));
+    assert_eq!(r.status, 507, "{}", r.text());
+    assert!(r.json()["detail"].as_str().unwrap().contains("quota_bytes"));
+    assert_eq!(server.package_count("qb"), 1);
+
+    // Concurrent uploads cannot overshoot: the quota is checked on the head each
+    // compare-and-set replaces.
+    assert_eq!(create("qc", r#"{"quota_packages": 5}"#).status, 201);
+    let files = many_debs(16, "quota");
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let jobs: Vec<_> = files
+            .iter()
+            .map(|f| s.spawn(|| server.upload("qc", f).status))
+            .collect();
+        jobs.into_iter().map(|j| j.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 507),
+        "{statuses:?}"
+    );
+    assert_eq!(server.package_count("qc"), 5);
+
+    // generators: only the allowed ones claim and publish.
+    let r = create("rpm-only", r#"{"generators": ["rpm"]}"#);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = server.upload("rpm-only", Path::new(&debs[0]));
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(
+        server
+            .get("/repos/rpm-only/dist/dists/stable/InRelease")
+            .status,
+        404,
+        "the deb generator publishes nothing for this repo"
+    );
+    assert_eq!(
+        server.get("/repos/rpm-only/repodata/repomd.xml").status,
+        200
+    );
+    assert_eq!(create("deb-only", r#"{"generators": ["deb"]}"#).status, 201);
+    let r = server.upload("deb-only", Path::new(&debs[0]));
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.claimed_by(), vec!["deb".to_string()]);
+    assert_eq!(
+        server.get("/repos/deb-only/repodata/repomd.xml").status,
+        404
+    );
+    // The same settings again are a no-op; others a conflict.
+    assert_eq!(create("deb-only", r#"{"generators": ["deb"]}"#).status, 200);
+    assert_eq!(
+        create("deb-only", r#"{"generators": ["deb", "rpm"]}"#).status,
+        409
+    );
+}

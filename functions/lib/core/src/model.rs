@@ -25,6 +25,16 @@ pub mod keys {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RepoConfig {
     pub name: String,
+    /// Per-repo limits (`commit::quota`); unset: the server's alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_upload: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_packages: Option<u64>,
+    /// Only these generators claim, analyze and publish for the repo (unset: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generators: Option<Vec<String>>,
     #[serde(default)]
     pub description: String,
     #[serde(default)]
@@ -43,6 +53,13 @@ pub struct RepoConfig {
 }
 
 impl RepoConfig {
+    /// Whether generator `name` works for this repo (its `generators` setting).
+    pub fn allows(&self, name: &str) -> bool {
+        self.generators
+            .as_ref()
+            .is_none_or(|gs| gs.iter().any(|g| g == name))
+    }
+
     pub fn info(&self, now: u64, generation: u64) -> RepoInfo {
         RepoInfo {
             name: self.name.clone(),

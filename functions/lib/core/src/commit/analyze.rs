@@ -45,7 +45,8 @@ pub(super) async fn check_claimed(
     head: Bytes,
     hints: &[Hint],
 ) -> ApiResult<()> {
-    let gens = app.active_generators();
+    let config = super::repo::settled_config(app, repo).await?;
+    let gens = for_repo(app, &config);
     let (g2, f, mut h) = (gens.clone(), filename.to_string(), hints.to_vec());
     h.push(Hint {
         key: "repo.name".into(),
@@ -66,6 +67,13 @@ pub(super) async fn check_claimed(
     }
 }
 
+/// The generators asked for a repo's packages: the active ones its settings allow.
+fn for_repo(app: &App, config: &RepoConfig) -> Vec<Arc<dyn Generator>> {
+    let mut gens = app.active_generators();
+    gens.retain(|g| config.allows(&g.info().name));
+    gens
+}
+
 /// Claims and analyzes a stored package. Returns the record to commit (unsigned).
 pub async fn analyze(
     app: &App,
@@ -75,7 +83,7 @@ pub async fn analyze(
     hints: &[Hint],
 ) -> ApiResult<PackageRecord> {
     let reader = app.packages.reader(facts(filename, digests)).await?;
-    let gens = app.active_generators();
+    let gens = for_repo(app, config);
     let (g2, fname, all_hints) = (
         gens.clone(),
         filename.to_string(),
@@ -124,7 +132,7 @@ pub async fn analyze_again(
             hints,
         ));
     }
-    let gens = app.active_generators();
+    let gens = for_repo(app, config);
     let g2 = gens.clone();
     let n = jobs.len();
     let (analyses, faults) = app

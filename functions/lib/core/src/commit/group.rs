@@ -217,11 +217,19 @@ async fn apply_batch<'a>(
     records: impl Iterator<Item = &'a PackageRecord> + Clone,
 ) -> Vec<CommitResult> {
     let one_version = one_version_generators(app);
+    // The quotas are checked on the very head each compare-and-set replaces.
+    let config = match super::repo::settled_config(app, repo).await {
+        Ok(c) => c,
+        Err(e) => return records.map(|_| Err(e.clone())).collect(),
+    };
     let mut outcomes: Vec<ApiResult<bool>> = Vec::new();
     let seq = update_head(app, repo, |h| {
         outcomes = records
             .clone()
-            .map(|rec| insert_record(h, rec, &one_version).map(|c| matches!(c, Change::Changed)))
+            .map(|rec| {
+                super::quota::fits(&config, h, rec, &one_version)?;
+                insert_record(h, rec, &one_version).map(|c| matches!(c, Change::Changed))
+            })
             .collect();
         Ok(if outcomes.iter().any(|o| matches!(o, Ok(true))) {
             Change::Changed

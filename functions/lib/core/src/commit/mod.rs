@@ -26,6 +26,7 @@ mod delete;
 mod group;
 mod head;
 mod publish;
+mod quota;
 mod read;
 mod rebuild;
 mod record;
@@ -82,8 +83,20 @@ pub async fn add(
     body: PackageBody,
 ) -> ApiResult<Added> {
     crate::names::check_repo_name(repo)?;
-    load_config(app, repo).await?;
-    let stored = store::store_package(app, repo, filename, hints, body).await?;
+    let config = load_config(app, repo).await?;
+    let (body, cut) = match body {
+        PackageBody::Plain(s) => {
+            let (s, cut) = quota::capped(&config, s);
+            (PackageBody::Plain(s), cut)
+        }
+        PackageBody::Multipart { stream, boundary } => {
+            let (stream, cut) = quota::capped(&config, stream);
+            (PackageBody::Multipart { stream, boundary }, cut)
+        }
+    };
+    let stored = store::store_package(app, repo, filename, hints, body)
+        .await
+        .map_err(|e| cut.explain(&config, e))?;
     add_stored(app, repo, &stored.filename, &stored.digests, &stored.hints).await
 }
 
@@ -97,6 +110,7 @@ pub async fn add_stored(
     hints: &[Hint],
 ) -> ApiResult<Added> {
     let config = load_config(app, repo).await?;
+    quota::check_size(&config, digests.size)?;
     // Cheap check before analysis: an identical repeat or a clash by name.
     if let Some(added) = already_added(app, repo, filename, &digests.sha256).await? {
         return Ok(added);
@@ -124,8 +138,10 @@ pub async fn add_named_by_generator(
         }
         Err(e) => return Err(e),
     };
-    let digests =
-        store::store_bytes(app, repo, PROVISIONAL, std::slice::from_ref(&hint), stream).await?;
+    let (stream, cut) = quota::capped(&config, stream);
+    let digests = store::store_bytes(app, repo, PROVISIONAL, std::slice::from_ref(&hint), stream)
+        .await
+        .map_err(|e| cut.explain(&config, e))?;
     let mut record = analyze(app, &config, PROVISIONAL, &digests, &[hint]).await?;
     let named = record
         .entries

@@ -100,7 +100,12 @@ async fn render(
     let mut trees = Vec::new();
     let mut faults = BTreeMap::new();
     let mut outcome = Ok(());
-    for g in app.generators() {
+    // A generator the repo's settings leave out publishes nothing for it.
+    for g in app
+        .generators()
+        .into_iter()
+        .filter(|g| config.allows(&g.info().name))
+    {
         let (gname, mount) = (g.info().name.clone(), g.info().mount.clone());
         let made = if health::is_quarantined(app, &gname) {
             Err(ApiError::generator_failed(

@@ -82,6 +82,15 @@ pub fn insert_record(
     Ok(Change::Changed)
 }
 
+/// The files `rec` would replace in `head` (see `replaced_by`).
+pub(super) fn replaced(head: &Head, rec: &PackageRecord, one_version: &[String]) -> Vec<String> {
+    if one_version.is_empty() {
+        return Vec::new();
+    }
+    let near = head.packages.sharing(&crate::records::clash_keys(rec));
+    replaced_by(&near, rec, one_version)
+}
+
 /// For generators whose clients take one version per name, the upload replaces the packages
 /// holding the same name on the same shelf (repo-add's behaviour).
 fn replaced_by(

@@ -49,6 +49,15 @@ pub async fn is_private(app: &App, repo: &str) -> ApiResult<bool> {
     }
 }
 
+/// The repo's settings as this request already read them (`config_of` caches them with the
+/// pointer), without another store read: a commit checks its quotas with them.
+pub(crate) async fn settled_config(app: &App, repo: &str) -> ApiResult<Arc<RepoConfig>> {
+    if let Some(c) = last_view(app, repo).await?.and_then(|v| v.config.clone()) {
+        return Ok(c);
+    }
+    config_of(app, repo).await
+}
+
 async fn read_config(app: &App, repo: &str) -> ApiResult<RepoConfig> {
     match app.meta.get(&keys::config(repo)).await? {
         Some(v) => Ok(serde_json::from_slice(&v.value)
@@ -199,6 +208,15 @@ pub async fn public_key(app: &App, repo: &str) -> ApiResult<String> {
 #[derive(serde::Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// Per-repo limits and generators (see `quota`).
+    #[serde(default)]
+    pub max_upload: Option<u64>,
+    #[serde(default)]
+    pub quota_bytes: Option<u64>,
+    #[serde(default)]
+    pub quota_packages: Option<u64>,
+    #[serde(default)]
+    pub generators: Option<Vec<String>>,
     #[serde(default)]
     pub description: String,
     #[serde(default, alias = "default_suite", alias = "distribution")]
@@ -212,6 +230,28 @@ pub struct Settings {
     /// Reads need a token with the `read` scope (see `auth`).
     #[serde(default)]
     pub private: bool,
+}
+
+impl Settings {
+    /// Settings from a request's JSON (null: the defaults). serde names an unknown field
+    /// but not an ill-typed one, so the field that fails alone is found and named.
+    pub fn from_json(v: serde_json::Value) -> ApiResult<Settings> {
+        if v.is_null() {
+            return Ok(Settings::default());
+        }
+        serde_json::from_value::<Settings>(v.clone()).map_err(|e| {
+            let alone = |(k, x): &(&String, &serde_json::Value)| {
+                let one = serde_json::Map::from_iter([((*k).clone(), (*x).clone())]);
+                serde_json::from_value::<Settings>(one.into()).is_err()
+            };
+            match v.as_object().and_then(|m| m.iter().find(alone)) {
+                Some((field, _)) => {
+                    ApiError::bad_request(format!("repo settings: field {field:?}: {e}"))
+                }
+                None => ApiError::bad_request(format!("repo settings: {e}")),
+            }
+        })
+    }
 }
 
 /// A repo created (`new`), or found with the same settings.
@@ -229,6 +269,10 @@ pub async fn create_repo(app: &App, repo: &str, settings: Settings) -> ApiResult
     check_repo_name(repo)?;
     let config = RepoConfig {
         name: repo.to_string(),
+        max_upload: settings.max_upload,
+        quota_bytes: settings.quota_bytes,
+        quota_packages: settings.quota_packages,
+        generators: settings.generators,
         description: settings.description.replace(['\n', '\r'], " "),
         default_suite: settings.suite.unwrap_or_else(|| "stable".into()),
         default_component: settings.component.unwrap_or_else(|| "main".into()),
@@ -237,6 +281,12 @@ pub async fn create_repo(app: &App, repo: &str, settings: Settings) -> ApiResult
         created: app.now(),
         private: settings.private,
     };
+    let loaded: Vec<String> = app
+        .generators()
+        .iter()
+        .map(|g| g.info().name.clone())
+        .collect();
+    super::quota::check_settings(&config, &loaded)?;
     check_setting("suite", &config.default_suite)?;
     check_setting("component", &config.default_component)?;
     for a in &config.architectures {
@@ -283,7 +333,10 @@ pub async fn create_repo(app: &App, repo: &str, settings: Settings) -> ApiResult
 }
 
 fn same_settings(a: &RepoConfig, b: &RepoConfig) -> bool {
-    a.description == b.description
+    (a.max_upload, a.quota_bytes, a.quota_packages)
+        == (b.max_upload, b.quota_bytes, b.quota_packages)
+        && a.generators == b.generators
+        && a.description == b.description
         && a.default_suite == b.default_suite
         && a.default_component == b.default_component
         && a.architectures == b.architectures

@@ -1,5 +1,6 @@
 //! `POST /repos/{repo}/`: create a repo. Optional JSON body: description, suite,
-//! component, architectures, options. The same settings again are a no-op (200).
+//! component, architectures, options, and the limits `max_upload`, `quota_bytes`,
+//! `quota_packages`, `generators`. The same settings again are a no-op (200).
 use super::json_body;
 use crate::app::App;
 use crate::body::{Request, Response};
@@ -7,7 +8,8 @@ use crate::commit::{create_repo, Settings};
 use crate::error::ApiResult;
 
 pub async fn post(app: &App, repo: &str, req: Request) -> ApiResult<Response> {
-    let settings: Settings = json_body(req, "repo settings").await?;
+    let raw: serde_json::Value = json_body(req, "repo settings").await?;
+    let settings = Settings::from_json(raw)?;
     let created = create_repo(app, repo, settings).await?;
     let status = if created.new {
         http::StatusCode::CREATED
