@@ -122,3 +122,117 @@ fn bad_uploads_are_clear_4xx_and_change_nothing() {
 
     assert_eq!(snapshot(&server), before, "bad input changed the repo");
 }
+
+/// `method path` sent as it is: HTTP clients normalize `%2E%2E` and the like away.
+fn raw(server: &Server, method: &str, path: &str) -> Resp {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(server.url.trim_start_matches("http://")).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    Resp {
+        status,
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+/// Odd encodings in public GETs (an encoded slash, dots, NUL, invalid UTF-8, double encoding)
+/// in a repo name, a file name or a tree path, on the main routes and Vieter's
+/// `/{repo}/{arch}/{file}`: each a 4xx with a JSON error (HEAD: the status alone), never a
+/// 500, and never a store key, a file-system path or an OS error in the answer.
+#[test]
+fn odd_encodings_in_public_gets_are_4xx_json() {
+    let server = Server::start(&tmp().join("data"));
+    server.create_repo("r");
+    assert_eq!(
+        server
+            .upload("r", &fixture_debs().join("harness-lib_1.0-1_all.deb"))
+            .status,
+        201
+    );
+    let data = server.data.display().to_string();
+    let paths = [
+        "/repos/a%2Fb/",
+        "/repos/a%2Fb/packages/",
+        "/repos/r%2F..%2Fx/dist/dists/stable/InRelease",
+        "/repos/%2E%2E/",
+        "/repos/%2E%2E/key.asc",
+        "/repos/r%00/",
+        "/repos/%FF/",
+        "/repos/r%252F/",
+        "/repos/r/packages/a%2Fb.deb",
+        "/repos/r/packages/..%2F..%2Fetc",
+        "/repos/r/packages/%2E%2E",
+        "/repos/r/packages/%FF",
+        "/repos/r/packages/%00",
+        "/repos/r/dist/dists%2Fstable%2FInRelease",
+        "/repos/r/dist/%2E%2E/%2E%2E/meta",
+        "/repos/r/%2E%2E/key.asc",
+        "/repos/r/dist/%00",
+        "/repos/r/key.asc%2F",
+        "/repos/r/uploads/..%2F..%2Fx",
+        "/r%2Fx/x86_64/r.db",
+        "/r/x86%2F64/r.db",
+        "/r/x86_64/r.db%2F..%2F..%2Fx",
+        "/r/x86_64/%2E%2E",
+        "/r/%2E%2E/r.db",
+        "/%2E%2E/%2E%2E/%2E%2E",
+        "/r/x86_64/a%00b",
+        "/r/x86_64/%FF",
+        "/%FF/x/y",
+        "/r/x86_64/%252F",
+        "/repos%2Fr/",
+        "/generators/%2F..",
+        "/metrics%2F",
+    ];
+    for path in paths {
+        for method in ["GET", "HEAD"] {
+            let r = raw(&server, method, path);
+            assert!(
+                (400..500).contains(&r.status),
+                "{method} {path}: {} {}",
+                r.status,
+                r.text()
+            );
+            if method == "HEAD" {
+                continue;
+            }
+            let v = r.json();
+            assert!(
+                v["error"].is_string() && v["detail"].is_string(),
+                "{path}: {v}"
+            );
+            let text = r.text().to_lowercase();
+            for inside in [
+                "/config",
+                "/head",
+                "/published",
+                "blobs/",
+                "upload/",
+                "os error",
+                "no such file",
+                "permission denied",
+                &data.to_lowercase(),
+            ] {
+                assert!(!text.contains(inside), "{path} shows {inside:?}: {text}");
+            }
+        }
+    }
+    server.assert_logged(
+        "GET /repos/a%2Fb/ 404",
+        "the encoded slash reached the core",
+    );
+    // The repo and its file are still served.
+    assert_eq!(server.package_count("r"), 1);
+}
