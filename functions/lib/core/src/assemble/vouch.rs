@@ -38,12 +38,14 @@ impl Vouching {
         wholes: HashMap<String, Vec<Bytes>>,
         assembled: &[crate::generator::Assembled],
     ) -> Self {
-        let lower = |s: &str| s.to_ascii_lowercase();
-        let blobs = assembled.iter().map(|a| lower(&a.sha256)).collect();
+        let blobs = assembled
+            .iter()
+            .map(|a| a.sha256.to_ascii_lowercase())
+            .collect();
         let digests = assembled
             .iter()
             .flat_map(|a| [&a.md5, &a.sha1, &a.sha256, &a.sha512, &a.open_sha256])
-            .map(|d| lower(d))
+            .map(|d| d.to_ascii_lowercase())
             .collect();
         Vouching {
             inner,
