@@ -31,7 +31,11 @@ const ROUTES: &[(&str, &str, Need)] = &[
     ("GET", "/repos/{r}/", Need::Read),
     ("HEAD", "/repos/{r}/", Need::Read),
     ("GET", "/repos/{r}/packages/", Need::Read),
-    ("GET", "/repos/{r}/packages/harness-lib_1.0-1_all.deb", Need::Read),
+    (
+        "GET",
+        "/repos/{r}/packages/harness-lib_1.0-1_all.deb",
+        Need::Read,
+    ),
     ("GET", "/repos/{r}/key.asc", Need::Read),
     ("GET", "/repos/{r}/dist/dists/stable/InRelease", Need::Read),
     ("GET", "/{r}/x86_64/{r}.db", Need::Read),
@@ -40,9 +44,17 @@ const ROUTES: &[(&str, &str, Need)] = &[
     ("PUT", "/repos/{r}/uploads/0123456789abcdef", Need::Upload),
     ("POST", "/repos/{r}/uploads/0123456789abcdef", Need::Upload),
     ("POST", "/{r}/publish", Need::Upload),
-    ("DELETE", "/repos/{r}/packages/nothing_1_all.deb", Need::Delete),
+    (
+        "DELETE",
+        "/repos/{r}/packages/nothing_1_all.deb",
+        Need::Delete,
+    ),
     ("DELETE", "/{r}/x86_64", Need::Delete),
-    ("DELETE", "/{r}/x86_64/nothing-1-1-x86_64.pkg.tar.zst", Need::Delete),
+    (
+        "DELETE",
+        "/{r}/x86_64/nothing-1-1-x86_64.pkg.tar.zst",
+        Need::Delete,
+    ),
     ("POST", "/repos/{r}/rebuild", Need::Admin),
     ("DELETE", "/repos/{r}/", Need::Admin),
     ("DELETE", "/{r}", Need::Admin),
@@ -212,7 +224,12 @@ fn every_route_by_every_scope_and_repo() {
         }
     }
     println!("scope matrix: {checked} requests ({tally:?})");
-    assert!(wrong.is_empty(), "{} wrong:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
     assert!(checked > 400, "the matrix is {checked} requests");
 
     // A reader limited to team-* sees that private repo listed, and not the other one.
@@ -232,7 +249,10 @@ fn every_route_by_every_scope_and_repo() {
     };
     let public = names(None);
     assert!(public.contains(&"open".to_string()), "{public:?}");
-    assert!(!public.iter().any(|n| n == "team-a" || n == "other"), "{public:?}");
+    assert!(
+        !public.iter().any(|n| n == "team-a" || n == "other"),
+        "{public:?}"
+    );
     let seen = names(Some(&reader));
     assert!(seen.contains(&"team-a".to_string()) && !seen.contains(&"other".to_string()));
 
@@ -249,9 +269,9 @@ fn every_route_by_every_scope_and_repo() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert!(lines.iter().any(|l| l["action"] == "token.revoke"
-        && l["token"] == "admin"
-        && l["status"] == 200));
+    assert!(lines
+        .iter()
+        .any(|l| l["action"] == "token.revoke" && l["token"] == "admin" && l["status"] == 200));
     assert!(lines.iter().any(|l| l["action"] == "package.add"
         && l["token"] == "upload-team"
         && l["repo"] == "team-x"
@@ -295,7 +315,15 @@ fn cli_tokens_and_apt_on_a_private_repo() {
     server.cli_ok(&args);
 
     let out = server.cli_ok(&[
-        "token", "create", "apt-reader", "--scope", "read", "--repo", "sec*", "--expires", "1d",
+        "token",
+        "create",
+        "apt-reader",
+        "--scope",
+        "read",
+        "--repo",
+        "sec*",
+        "--expires",
+        "1d",
     ]);
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert!(token.starts_with("apt-reader."), "{token}");

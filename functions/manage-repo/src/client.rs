@@ -263,8 +263,10 @@ async fn tokens(t: &Transport, cmd: TokenCmd) -> anyhow::Result<()> {
             }
         }
         TokenCmd::Revoke { name } => {
-            ok(t.call("DELETE", &format!("/tokens/{}", enc(&name)), Payload::None)
-                .await?)?;
+            ok(
+                t.call("DELETE", &format!("/tokens/{}", enc(&name)), Payload::None)
+                    .await?,
+            )?;
             println!("revoked {name}");
         }
     }

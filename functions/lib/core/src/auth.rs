@@ -186,8 +186,8 @@ pub fn credential(h: &HeaderMap) -> Option<String> {
 }
 
 /// Who is calling: anonymous without a credential; 401 for a wrong, revoked or expired one.
-pub async fn identify(app: &App, h: &HeaderMap) -> ApiResult<Caller> {
-    let Some(given) = credential(h) else {
+pub async fn identify(app: &App, given: Option<String>) -> ApiResult<Caller> {
+    let Some(given) = given else {
         return Ok(Caller::Anonymous);
     };
     if constant_time_eq(given.as_bytes(), app.token.as_bytes()) {
@@ -214,7 +214,10 @@ pub async fn identify(app: &App, h: &HeaderMap) -> ApiResult<Caller> {
     };
     let record: TokenRecord = serde_json::from_slice(&v.value)
         .map_err(|e| ApiError::internal(format!("corrupt token record {name}: {e}")))?;
-    if !constant_time_eq(hex::encode(Sha256::digest(secret)).as_bytes(), record.sha256.as_bytes()) {
+    if !constant_time_eq(
+        hex::encode(Sha256::digest(secret)).as_bytes(),
+        record.sha256.as_bytes(),
+    ) {
         return Err(wrong());
     }
     if let Some(at) = record.expires.filter(|at| *at <= app.now()) {
@@ -390,8 +393,7 @@ pub fn is_token_name(name: &str) -> bool {
 /// A repo glob: repo-name characters plus `*` (any run) and `?` (one character).
 pub fn is_repo_glob(g: &str) -> bool {
     (1..=64).contains(&g.len())
-        && g
-            .bytes()
+        && g.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._+-*?".contains(&b))
 }
 

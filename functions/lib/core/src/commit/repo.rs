@@ -39,10 +39,14 @@ pub(crate) async fn config_of(app: &App, repo: &str) -> ApiResult<Arc<RepoConfig
     Ok(config)
 }
 
-/// Whether reads of `repo` need the `read` scope. A repo that is not there is not private:
-/// its handler answers 404 as for anyone.
+/// Whether reads of `repo` need the `read` scope, by the settings this request's read of the
+/// repo left in the view (no store read then). A repo that is not there is not private: its
+/// handler answered 404 as for anyone.
 pub async fn is_private(app: &App, repo: &str) -> ApiResult<bool> {
-    match config_of(app, repo).await {
+    if !is_repo_name(repo) {
+        return Ok(false);
+    }
+    match settled_config(app, repo).await {
         Ok(c) => Ok(c.private),
         Err(e) if e.status == http::StatusCode::NOT_FOUND => Ok(false),
         Err(e) => Err(e),

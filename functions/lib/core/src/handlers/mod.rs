@@ -26,12 +26,12 @@ mod upload_start;
 mod vieter;
 
 use crate::app::App;
+use crate::auth::{self, Caller, Need};
 use crate::body::{Request, Response};
 use crate::commit::Added;
 use crate::error::{ApiError, ApiResult};
 use crate::generator::Hint;
 use crate::routes::{route, Route};
-use crate::auth::{self, Caller, Need};
 use crate::throttle::{self, ClientAddr, Kind};
 use http::Method;
 
@@ -73,11 +73,33 @@ async fn dispatch(app: &App, req: Request, who: &mut Option<Caller>) -> ApiResul
     let r = route(req.uri().path());
     let m = req.method().clone();
     let client = req.extensions().get::<ClientAddr>().copied();
-    let caller = authorize(app, &m, req.headers(), client, &r).await?;
+    let need = auth::need(&r, &m);
+    let credential = auth::credential(req.headers());
+    let caller = authorize(app, &m, credential.clone(), client, &need).await?;
     *who = Some(caller.clone());
+    let answer = route_to(app, r, m, req, &caller).await;
+    // A repo's reads are checked after they ran: the read refreshed the repo's view (its
+    // settings with it), so a public repo's GET costs no store read more. A private repo
+    // answers 401/403 in place of whatever it found, 404s included.
+    if let Need::Read(repo) = &need {
+        if crate::commit::is_private(app, repo).await? {
+            let caller = authenticate(app, credential, client, &need).await?;
+            *who = Some(caller);
+        }
+    }
+    answer
+}
+
+async fn route_to(
+    app: &App,
+    r: Route,
+    m: Method,
+    req: Request,
+    caller: &Caller,
+) -> ApiResult<Response> {
     match (r, m) {
         (Route::Root, Method::GET | Method::HEAD) => root::get(app).await,
-        (Route::Repos, Method::GET | Method::HEAD) => repos_list::get(app, &caller).await,
+        (Route::Repos, Method::GET | Method::HEAD) => repos_list::get(app, caller).await,
         (Route::Repo(repo), Method::GET | Method::HEAD) => packages_list::get(app, &repo).await,
         (Route::Repo(repo), Method::POST) => repo_create::post(app, &repo, req).await,
         (Route::Repo(repo), Method::DELETE) => repo_delete::delete(app, &repo).await,
@@ -134,33 +156,35 @@ fn is_write(m: &Method) -> bool {
 
 /// Who is calling, if the route needs to know (`auth`). Writes are rate-limited per client,
 /// and so are failed authentications: a client out of attempts is refused even with the
-/// right token, so guessing learns nothing. A public repo's reads look nothing up.
+/// right token, so guessing learns nothing. Reads of a repo are checked after they ran.
 async fn authorize(
     app: &App,
     m: &Method,
-    headers: &http::HeaderMap,
+    credential: Option<String>,
     client: Option<ClientAddr>,
-    r: &Route,
+    need: &Need,
 ) -> ApiResult<Caller> {
-    let need = auth::need(r, m);
-    let write = is_write(m);
-    if write {
+    if is_write(m) {
         throttle::check(app, client, Kind::AuthFailure)?;
         throttle::take(app, client, Kind::Write)?;
     }
-    match &need {
-        Need::Nothing => return Ok(Caller::Anonymous),
-        Need::Read(repo) if !crate::commit::is_private(app, repo).await? => {
-            return Ok(Caller::Anonymous)
-        }
-        Need::Optional if auth::credential(headers).is_none() => {
-            return Ok(Caller::Anonymous)
-        }
-        Need::Read(_) | Need::Optional => throttle::check(app, client, Kind::AuthFailure)?,
-        _ => {}
+    match need {
+        Need::Nothing | Need::Read(_) => Ok(Caller::Anonymous),
+        Need::Optional if credential.is_none() => Ok(Caller::Anonymous),
+        _ => authenticate(app, credential, client, need).await,
     }
-    let checked = match auth::identify(app, headers).await {
-        Ok(caller) => auth::check(&caller, &need).map(|()| caller),
+}
+
+/// The caller behind `credential`, checked against `need`; a 401 counts against the client.
+async fn authenticate(
+    app: &App,
+    credential: Option<String>,
+    client: Option<ClientAddr>,
+    need: &Need,
+) -> ApiResult<Caller> {
+    throttle::check(app, client, Kind::AuthFailure)?;
+    let checked = match auth::identify(app, credential).await {
+        Ok(caller) => auth::check(&caller, need).map(|()| caller),
         Err(e) => Err(e),
     };
     if let Err(e) = &checked {
