@@ -8,15 +8,6 @@ use bytes::Bytes;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-fn req(method: &str, path: &str, body: &[u8]) -> crate::Request {
-    http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", "Bearer t")
-        .body(crate::Body::from(body.to_vec()))
-        .unwrap()
-}
-
 /// The status of one request.
 async fn send(app: &crate::App, method: &str, path: &str, body: &[u8]) -> u16 {
     crate::handle(app, req(method, path, body))

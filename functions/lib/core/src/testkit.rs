@@ -322,3 +322,23 @@ pub fn app(gen: Arc<FakeGen>) -> (Arc<App>, Arc<MemMeta>, Arc<MemBlobs>) {
     );
     (Arc::new(app), meta, blobs)
 }
+
+/// A request with the test app's admin token (`t`).
+pub fn req(method: &str, path: &str, body: &[u8]) -> crate::Request {
+    http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", "Bearer t")
+        .body(crate::Body::from(body.to_vec()))
+        .unwrap()
+}
+
+/// `req` answered in place: its status and its body as text.
+pub fn answer(app: &App, req: crate::Request) -> (u16, String) {
+    futures::executor::block_on(async {
+        let r = crate::handle(app, req).await;
+        let status = r.status().as_u16();
+        let body = r.into_body().collect(1 << 20).await.unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    })
+}

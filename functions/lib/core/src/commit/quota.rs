@@ -133,22 +133,11 @@ pub(super) fn check_settings(config: &RepoConfig, loaded: &[String]) -> ApiResul
 
 #[cfg(test)]
 mod tests {
-    use crate::testkit::{app, FakeGen};
+    use crate::testkit::{answer, app, req, FakeGen};
     use std::sync::Arc;
 
     fn send(app: &crate::App, method: &str, path: &str, body: &[u8]) -> (u16, String) {
-        let req = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("authorization", "Bearer t")
-            .body(crate::Body::from(body.to_vec()))
-            .unwrap();
-        futures::executor::block_on(async {
-            let r = crate::handle(app, req).await;
-            let status = r.status().as_u16();
-            let body = r.into_body().collect(1 << 20).await.unwrap();
-            (status, String::from_utf8_lossy(&body).into_owned())
-        })
+        answer(app, req(method, path, body))
     }
 
     #[test]

@@ -212,23 +212,14 @@ pub async fn put_blob(app: &App, data: bytes::Bytes) -> ApiResult<Digests> {
 
 #[cfg(test)]
 mod tests {
-    use crate::testkit::{app, FakeGen};
+    use crate::testkit::{answer, app, req, FakeGen};
     use std::sync::Arc;
 
     fn post(app: &crate::App, path: &str, ctype: &str, body: &[u8]) -> (u16, String) {
-        let req = http::Request::builder()
-            .method("POST")
-            .uri(path)
-            .header("authorization", "Bearer t")
-            .header("content-type", ctype)
-            .body(crate::Body::from(body.to_vec()))
-            .unwrap();
-        futures::executor::block_on(async {
-            let r = crate::handle(app, req).await;
-            let status = r.status().as_u16();
-            let body = r.into_body().collect(1 << 20).await.unwrap();
-            (status, String::from_utf8_lossy(&body).into_owned())
-        })
+        let mut r = req("POST", path, body);
+        r.headers_mut()
+            .insert("content-type", ctype.parse().unwrap());
+        answer(app, r)
     }
 
     /// Found by fuzz/ (target multipart, fuzz/regressions/multipart/): a file part that ends
