@@ -251,6 +251,52 @@ pub trait Signer: Send + Sync {
     fn rsa_sign_blob(&self, sha256: &str, sha1: bool) -> Result<Vec<u8>, String>;
 }
 
+/// One OpenPGP key of a repo as the host stores it: the public key in the clear, the secret
+/// sealed by the server (only a writing target can open it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoKey {
+    pub fingerprint: String,
+    /// The transferable public key, binary, base64.
+    pub public: String,
+    /// The armored secret key, sealed (hex).
+    pub sealed: String,
+    /// Unix seconds.
+    pub created: u64,
+    /// When the key itself expires (its self-signature says so to clients); None: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<u64>,
+    /// Brought by the user (`key import`) rather than made here.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub imported: bool,
+}
+
+/// A repo's RSA key (apk, FreeBSD pkg), sealed likewise.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoRsaKey {
+    pub name: String,
+    pub public_pem: String,
+    pub sealed: String,
+}
+
+/// The host's key maker and opener: makes, imports and seals a repo's keys, and opens them
+/// into a [`Signer`]. Held only by targets that write (never by Lambda's read function).
+pub trait Keyring: Send + Sync {
+    /// A new OpenPGP signing key named after `repo`, expiring `lifetime` seconds after now.
+    fn generate(&self, repo: &str, lifetime: Option<u64>) -> Result<RepoKey, String>;
+    /// A new RSA key for `repo`.
+    fn generate_rsa(&self, repo: &str) -> Result<RepoRsaKey, String>;
+    /// An unprotected armored secret key the user brings.
+    fn import(&self, armored: &str) -> Result<RepoKey, String>;
+    /// A signer that signs with `current`, and clearsigns with `current` and every `overlap`
+    /// key (apt takes any good signature: clients that know only an old key go on working).
+    fn signer(
+        &self,
+        current: &RepoKey,
+        overlap: &[RepoKey],
+        rsa: &RepoRsaKey,
+    ) -> Result<Arc<dyn Signer>, String>;
+}
+
 /// A loaded generator. Every call is synchronous and sandboxed; run it off the async executor.
 pub trait Generator: Send + Sync {
     fn info(&self) -> &Info;

@@ -12,8 +12,10 @@
 //!
 //! [`RepoSigner`] is the contract's `signer` over these keys, shared by every target.
 
+mod keyring;
 mod repo_signer;
 mod rsa_key;
+pub use keyring::SealedKeyring;
 pub use repo_signer::{Blobs, RepoSigner};
 pub use rsa_key::{RsaDigest, RsaKey};
 
@@ -26,8 +28,9 @@ use pgp::{
         SecretKeyParamsBuilder, SignedSecretKey,
     },
     crypto::hash::HashAlgorithm,
+    packet::{PacketTrait, SignatureConfig, SignatureType, Subpacket, SubpacketData},
     ser::Serialize,
-    types::{KeyDetails, Password},
+    types::{Duration, KeyDetails, Password, Timestamp},
 };
 
 /// Hash used for every data signature (the RSA key's default for cleartext ones is SHA-256 too).
@@ -57,8 +60,24 @@ impl PgpKey {
     /// Slow: RSA prime generation takes from a fraction of a second up to several seconds in a
     /// release build (much longer in an unoptimized one).
     pub fn generate(user_id: &str) -> anyhow::Result<Self> {
+        Self::make(KeyType::Rsa(3072), user_id)
+    }
+
+    /// New v4 Ed25519 signing key (instant to make, unlike RSA) that expires `lifetime`
+    /// seconds after now (None: never). gpgv (GnuPG 2.2+), apt, dnf, zypper and pacman take
+    /// v4 EdDSA keys; a repo's own keys are these, the server's default key stays RSA.
+    pub fn generate_ed25519(user_id: &str, lifetime: Option<u64>) -> anyhow::Result<Self> {
+        let mut key = Self::make(KeyType::Ed25519Legacy, user_id)?;
+        if let Some(secs) = lifetime {
+            key.expire_after(secs)?;
+        }
+        Ok(key)
+    }
+
+    fn make(key_type: KeyType, user_id: &str) -> anyhow::Result<Self> {
+        let what = format!("generating a {key_type:?} OpenPGP key");
         let params = SecretKeyParamsBuilder::default()
-            .key_type(KeyType::Rsa(3072))
+            .key_type(key_type)
             // The primary key itself signs, so no subkeys are needed.
             .can_certify(true)
             .can_sign(true)
@@ -70,10 +89,83 @@ impl PgpKey {
             )
             .build()
             .context("building OpenPGP key parameters")?;
-        let key = params
-            .generate(rand::thread_rng())
-            .context("generating RSA-3072 OpenPGP key")?;
+        let key = params.generate(rand::thread_rng()).context(what)?;
         Ok(Self { key })
+    }
+
+    /// Makes the key expire `secs` after its creation: the primary user id's self-signature
+    /// is made again with a key expiration time, which clients honor.
+    fn expire_after(&mut self, secs: u64) -> anyhow::Result<()> {
+        let secs = u32::try_from(secs).context("a key lifetime must be under 136 years")?;
+        let primary = &self.key.primary_key;
+        let public = primary.public_key();
+        for user in &mut self.key.details.users {
+            let Some(old) = user.signatures.first().and_then(|s| s.config()).cloned() else {
+                continue;
+            };
+            let mut config = SignatureConfig::from_key(
+                rand::thread_rng(),
+                primary,
+                SignatureType::CertPositive,
+            )?;
+            config.hashed_subpackets = old
+                .hashed_subpackets
+                .iter()
+                .filter(|p| {
+                    !matches!(
+                        p.data,
+                        SubpacketData::KeyExpirationTime(_)
+                            | SubpacketData::SignatureCreationTime(_)
+                    )
+                })
+                .cloned()
+                .collect();
+            config.hashed_subpackets.push(Subpacket::regular(
+                SubpacketData::SignatureCreationTime(Timestamp::now()),
+            )?);
+            config
+                .hashed_subpackets
+                .push(Subpacket::regular(SubpacketData::KeyExpirationTime(
+                    Duration::from_secs(secs),
+                ))?);
+            config.unhashed_subpackets = old.unhashed_subpackets.clone();
+            let sig = config.sign_certification(
+                primary,
+                &public,
+                &Password::empty(),
+                user.id.tag(),
+                &user.id,
+            )?;
+            user.signatures = vec![sig];
+        }
+        Ok(())
+    }
+
+    /// When the key was made (Unix seconds).
+    pub fn created(&self) -> u64 {
+        self.key
+            .primary_key
+            .public_key()
+            .created_at()
+            .as_secs()
+            .into()
+    }
+
+    /// When the key expires (Unix seconds), by its self-signatures; None: never.
+    pub fn expires(&self) -> Option<u64> {
+        self.key
+            .details
+            .users
+            .iter()
+            .flat_map(|u| u.signatures.iter())
+            .filter_map(|s| s.key_expiration_time())
+            .map(|d| self.created() + u64::from(d.as_secs()))
+            .max()
+    }
+
+    /// The whole secret key, binary: what a sealing key is derived from.
+    pub fn secret_bytes(&self) -> anyhow::Result<Vec<u8>> {
+        Ok(self.key.to_bytes()?)
     }
 
     /// Load an ASCII-armored transferable secret key (`gpg --export-secret-keys --armor`).
@@ -148,6 +240,35 @@ impl PgpKey {
         let msg =
             CleartextSignedMessage::sign(rand::thread_rng(), &text, &*self.key, &Password::empty())
                 .context("creating cleartext signature")?;
+        Ok(msg.to_armored_string(ArmorOptions::default())?)
+    }
+
+    /// Cleartext-signed text with one signature per key (`keys` first, then `more`): during a
+    /// key rotation InRelease carries the old and the new key's signatures.
+    pub fn clearsign_many(&self, more: &[PgpKey], text: &str) -> anyhow::Result<String> {
+        if more.is_empty() {
+            return self.clearsign(text);
+        }
+        let text = normalize_cleartext(text);
+        let msg = CleartextSignedMessage::new_many(&text, |normalized| {
+            std::iter::once(self)
+                .chain(more)
+                .map(|k| {
+                    let key = &*k.key;
+                    let mut config =
+                        SignatureConfig::from_key(rand::thread_rng(), key, SignatureType::Text)?;
+                    config.hashed_subpackets = vec![
+                        Subpacket::regular(SubpacketData::SignatureCreationTime(Timestamp::now()))?,
+                        Subpacket::regular(SubpacketData::IssuerFingerprint(key.fingerprint()))?,
+                    ];
+                    config.unhashed_subpackets = vec![Subpacket::regular(
+                        SubpacketData::IssuerKeyId(key.legacy_key_id()),
+                    )?];
+                    config.sign(key, &Password::empty(), normalized.as_bytes())
+                })
+                .collect()
+        })
+        .context("creating cleartext signatures")?;
         Ok(msg.to_armored_string(ArmorOptions::default())?)
     }
 

@@ -34,6 +34,8 @@ impl<T: Blobs + ?Sized> Blobs for Arc<T> {
 /// The repo keys over a blob reader.
 pub struct RepoSigner<B> {
     key: PgpKey,
+    /// Keys being rotated out: they still clearsign (InRelease) until they retire.
+    overlap: Vec<PgpKey>,
     rsa: RsaKey,
     public: String,
     blobs: B,
@@ -44,10 +46,19 @@ impl<B: Blobs> RepoSigner<B> {
         let public = key.public_key_armored()?;
         Ok(RepoSigner {
             key,
+            overlap: Vec::new(),
             rsa,
             public,
             blobs,
         })
+    }
+}
+
+impl<B> RepoSigner<B> {
+    /// Also clearsign with these keys.
+    pub fn with_overlap(mut self, keys: Vec<PgpKey>) -> Self {
+        self.overlap = keys;
+        self
     }
 }
 
@@ -65,7 +76,7 @@ fn text(e: anyhow::Error) -> String {
 
 impl<B: Blobs> Signer for RepoSigner<B> {
     fn clearsign(&self, text_: &str) -> Result<String, String> {
-        self.key.clearsign(text_).map_err(text)
+        self.key.clearsign_many(&self.overlap, text_).map_err(text)
     }
     fn detached(&self, data: &[u8], armor: bool) -> Result<Vec<u8>, String> {
         self.key.detached(data, armor).map_err(text)
