@@ -351,6 +351,8 @@ fn spin_toml_is_complete() {
         ("Packages", "/repos/r/packages/"),
         ("Package", "/repos/r/packages/x_1.0_all.deb"),
         ("Key", "/repos/r/key.asc"),
+        ("Keys", "/repos/r/keys/"),
+        ("RepoKey", "/repos/r/keys/AB12"),
         ("Uploads", "/repos/r/uploads/"),
         ("Upload", "/repos/r/uploads/id"),
         ("Tree", "/repos/r/dist/dists/stable/InRelease"),
@@ -390,5 +392,5 @@ fn spin_toml_is_complete() {
         })
         .filter(|v| !v.is_empty() && v != "NotFound")
         .count();
-    assert_eq!(variants, 20, "a route was added to routes.rs: list it here");
+    assert_eq!(variants, 22, "a route was added to routes.rs: list it here");
 }

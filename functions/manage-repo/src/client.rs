@@ -173,7 +173,88 @@ pub async fn run(
         Cmd::Rebuild { repo } => rebuild(&t, &repo).await,
         Cmd::List { repo } => list(&t, repo.as_deref()).await,
         Cmd::Token { cmd } => tokens(&t, cmd).await,
+        Cmd::Key { cmd } => keys(&t, cmd).await,
     }
+}
+
+/// `manage-repo key ...`: a repo's signing keys.
+#[derive(clap::Subcommand)]
+pub enum KeyCmd {
+    /// The repo's keys: fingerprint, state (signing, overlap), created, expires.
+    List { repo: String },
+    /// A new signing key for the repo; the replaced one keeps signing during the overlap
+    /// (InRelease carries both signatures, key.asc both keys).
+    Rotate {
+        repo: String,
+        /// How long the replaced key keeps signing: seconds, or with m, h or d. 0: none.
+        #[arg(long, default_value = "30d", value_parser = parse_overlap)]
+        overlap: u64,
+        /// Sign with this armored secret key (gpg --export-secret-keys --armor, no
+        /// passphrase) instead of a new one.
+        #[arg(long = "import", value_name = "FILE")]
+        import: Option<std::path::PathBuf>,
+        /// Lifetime of a new key (its OpenPGP expiry): seconds, or with m, h or d.
+        #[arg(long, value_parser = parse_duration)]
+        expires: Option<u64>,
+    },
+    /// End a replaced key's overlap now: it stops signing and leaves key.asc.
+    Retire { repo: String, fingerprint: String },
+}
+
+fn parse_overlap(s: &str) -> Result<u64, String> {
+    if s.trim() == "0" {
+        return Ok(0);
+    }
+    parse_duration(s)
+}
+
+async fn keys(t: &Transport, cmd: KeyCmd) -> anyhow::Result<()> {
+    let (repo, v) = match cmd {
+        KeyCmd::List { repo } => {
+            let path = format!("/repos/{}/keys/", enc(&repo));
+            let v = ok(t.call("GET", &path, Payload::None).await?)?;
+            (repo, v)
+        }
+        KeyCmd::Rotate {
+            repo,
+            overlap,
+            import,
+            expires,
+        } => {
+            let mut body = serde_json::json!({ "overlap": overlap });
+            if let Some(f) = import {
+                let armored = std::fs::read_to_string(&f)
+                    .with_context(|| format!("reading {}", f.display()))?;
+                body["key"] = armored.into();
+            }
+            if let Some(secs) = expires {
+                body["lifetime"] = secs.into();
+            }
+            let path = format!("/repos/{}/keys/", enc(&repo));
+            let v = ok(t.call("POST", &path, Payload::Json(body)).await?)?;
+            (repo, v)
+        }
+        KeyCmd::Retire { repo, fingerprint } => {
+            let path = format!("/repos/{}/keys/{}", enc(&repo), enc(&fingerprint));
+            let v = ok(t.call("DELETE", &path, Payload::None).await?)?;
+            (repo, v)
+        }
+    };
+    for k in v["keys"].as_array().into_iter().flatten() {
+        let when = |f: &str| k[f].as_u64().map_or("-".to_string(), |t| t.to_string());
+        println!(
+            "{repo}\t{}\t{}\tcreated {}\texpires {}\tuntil {}",
+            k["fingerprint"]
+                .as_str()
+                .filter(|f| !f.is_empty())
+                .unwrap_or("(server key)"),
+            k["state"].as_str().unwrap_or_default(),
+            when("created"),
+            when("expires"),
+            when("until"),
+        );
+    }
+    Ok(())
 }
 
 /// `manage-repo token ...`: scoped tokens (needs the admin token).

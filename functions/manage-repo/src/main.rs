@@ -115,6 +115,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: client::TokenCmd,
     },
+    /// A repo's signing keys: list, rotate (or import), retire (rotating needs admin).
+    Key {
+        #[command(subcommand)]
+        cmd: client::KeyCmd,
+    },
     /// Create the bucket and table that --packages and --meta name (development setups).
     InitStores,
     /// Delete blobs no repo references any more (needs --data; safe beside a running server).

@@ -156,8 +156,10 @@ pub async fn open(
     let (key, rsa) = signing_keys(data)?;
     let (packages, meta) = open_stores(data, stores).await?;
 
+    let keyring = Arc::new(reposmith_native::keyring(&key, packages.clone())?);
     let signer = Arc::new(pgp_signer(key, rsa, packages.clone())?);
     let mut app = reposmith_native::app(meta, packages, signer, token);
+    app.keyring = Some(keyring);
     app.backend_counts = Some(reposmith_stores::request_counts);
     app.limits = limits;
     app.rates = rates;

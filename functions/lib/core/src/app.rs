@@ -66,6 +66,13 @@ pub struct App {
     pub(crate) buckets: Lock<crate::throttle::Buckets>,
     /// Where the audit log goes (one JSON line per write), if anywhere.
     pub audit: Option<crate::audit::AuditSink>,
+    /// Makes and opens each repo's own keys (`commit::keys`); None where nothing signs
+    /// (Lambda's read function): repos are then signed by `signer`, the server's key.
+    pub keyring: Option<Arc<dyn crate::generator::Keyring>>,
+    /// How long a repo key made here is valid (its OpenPGP expiry); None: no expiry.
+    pub key_lifetime: Option<u64>,
+    /// Repo keyrings by the sha256 of their blob (immutable, so never stale).
+    pub(crate) keyrings: Lock<HashMap<String, Arc<crate::commit::RepoKeys>>>,
 }
 
 /// A digest of a generator's `finish` inputs, and the (path, blob) pairs it made.
@@ -119,6 +126,9 @@ impl App {
             rates: crate::throttle::Rates::default(),
             buckets: Lock::default(),
             audit: None,
+            keyring: None,
+            key_lifetime: Some(crate::commit::DEFAULT_KEY_LIFETIME),
+            keyrings: Lock::default(),
         }
     }
 

@@ -138,13 +138,17 @@ pub fn need(route: &Route, method: &Method) -> Need {
     match route {
         R::Repos if read => Need::Optional,
         R::Root | R::Generators | R::Metrics if read => Need::Nothing,
-        R::Repo(r) | R::Packages(r) | R::Package(r, _) | R::Key(r) | R::Tree(r, _) if read => {
+        R::Repo(r) | R::Packages(r) | R::Package(r, _) | R::Key(r) | R::Keys(r) | R::Tree(r, _)
+            if read =>
+        {
             Need::Read(r.clone())
         }
         R::VieterFile(r, _, _) if read => Need::Read(r.clone()),
         R::Tokens | R::Token(_) if read => Need::Scope(Scope::Admin, None),
         _ if read => Need::Nothing,
-        R::Repo(r) | R::Rebuild(r) | R::VieterRepo(r) => Need::Scope(Scope::Admin, repo(r)),
+        R::Repo(r) | R::Rebuild(r) | R::VieterRepo(r) | R::Keys(r) | R::RepoKey(r, _) => {
+            Need::Scope(Scope::Admin, repo(r))
+        }
         R::Packages(r) | R::Uploads(r) | R::Upload(r, _) | R::VieterPublish(r) => {
             Need::Scope(Scope::Upload, repo(r))
         }

@@ -23,6 +23,7 @@ pub async fn collect(app: &App, min_age: u64) -> ApiResult<GcReport> {
     for repo in repo_names(app).await? {
         let (head, _) = load_head(app, &repo).await?;
         live.extend(head.packages.roots().unwrap_or_default().into_values());
+        live.extend(head.keys.clone());
         for rec in head.packages.values() {
             live.insert(rec.sha256.clone());
             live.insert(rec.analysis.clone());

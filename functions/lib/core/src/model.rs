@@ -137,6 +137,8 @@ pub struct Head {
     /// Bumped by every commit; `published.covers` says up to where a generation reaches.
     pub seq: u64,
     pub packages: crate::records::Records,
+    /// sha256 of the repo's keyring blob (`commit::keys`); None: the server's key signs.
+    pub keys: Option<String>,
 }
 
 /// The head as the metadata store holds it: small whatever the number of packages.
@@ -147,6 +149,9 @@ pub struct StoredHead {
     /// file name → record); empty buckets are left out. See `records`.
     #[serde(default)]
     pub buckets: BTreeMap<String, String>,
+    /// See [`Head::keys`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<String>,
     /// Heads written before buckets held every record inline: still read, never written.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub packages: BTreeMap<String, PackageRecord>,

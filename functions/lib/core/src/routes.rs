@@ -18,6 +18,10 @@ pub enum Route {
     Package(String, String),
     /// `/repos/{repo}/key.asc`
     Key(String),
+    /// `/repos/{repo}/keys/`: the repo's signing keys; POST rotates.
+    Keys(String),
+    /// `/repos/{repo}/keys/{fingerprint}`: DELETE ends a replaced key's overlap.
+    RepoKey(String, String),
     /// `/repos/{repo}/uploads/`
     Uploads(String),
     /// `/repos/{repo}/uploads/{id}`
@@ -85,6 +89,8 @@ pub fn route(path: &str) -> Route {
         ["repos", repo, "packages"] => Route::Packages(repo.to_string()),
         ["repos", repo, "packages", pkg] => Route::Package(repo.to_string(), pkg.to_string()),
         ["repos", repo, "key.asc"] => Route::Key(repo.to_string()),
+        ["repos", repo, "keys"] => Route::Keys(repo.to_string()),
+        ["repos", repo, "keys", fp] => Route::RepoKey(repo.to_string(), fp.to_string()),
         ["repos", repo, "uploads"] => Route::Uploads(repo.to_string()),
         ["repos", repo, "uploads", id] => Route::Upload(repo.to_string(), id.to_string()),
         ["repos", repo, rest @ ..] if !rest.is_empty() => {
@@ -148,6 +154,11 @@ mod tests {
         assert_eq!(route("/repos/a/dist/../x"), Route::NotFound);
         assert_eq!(route("/repos/a/dist/a%2F..%2Fb"), Route::NotFound);
         assert_eq!(route("/repos/a/key.asc"), Route::Key("a".into()));
+        assert_eq!(route("/repos/a/keys/"), Route::Keys("a".into()));
+        assert_eq!(
+            route("/repos/a/keys/AB12"),
+            Route::RepoKey("a".into(), "AB12".into())
+        );
         assert_eq!(route("/generators/"), Route::Generators);
         assert_eq!(route("/generators/deb"), Route::Generator("deb".into()));
         assert_eq!(

@@ -5,7 +5,7 @@
 use reposmith_core::generator::{Facts, PackageReader, Signer};
 use reposmith_core::store::{MetaStore, PackageStore};
 use reposmith_core::{App, Runtime};
-use reposmith_signing::{Blobs, PgpKey, RepoSigner, RsaKey};
+use reposmith_signing::{Blobs, PgpKey, RepoSigner, RsaKey, SealedKeyring};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,6 +62,21 @@ pub fn pgp_signer(
             packages,
             handle: tokio::runtime::Handle::current(),
         },
+    )
+}
+
+/// Each repo's own keys, sealed under the server's key `server`, signing over the package
+/// store (same runtime requirement as [`pgp_signer`]).
+pub fn keyring(
+    server: &PgpKey,
+    packages: Arc<dyn PackageStore>,
+) -> anyhow::Result<SealedKeyring<StoreBlobs>> {
+    SealedKeyring::new(
+        server,
+        Arc::new(StoreBlobs {
+            packages,
+            handle: tokio::runtime::Handle::current(),
+        }),
     )
 }
 

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::StreamExt;
 use reposmith_core::{registry, App, Body, Runtime};
-use reposmith_signing::{PgpKey, RepoSigner, RsaKey};
+use reposmith_signing::{PgpKey, RepoSigner, RsaKey, SealedKeyring};
 use reposmith_stores::{DynamoMetaStore, S3PackageStore};
 use spin_sdk::http_component;
 use std::future::Future;
@@ -135,8 +135,10 @@ fn app() -> anyhow::Result<App> {
         packages.clone(),
     ));
 
+    let server = PgpKey::from_armored_secret(&var("signing_key")?)?;
+    let keyring = Arc::new(SealedKeyring::new(&server, packages.clone())?);
     let signer = Arc::new(RepoSigner::new(
-        PgpKey::from_armored_secret(&var("signing_key")?)?,
+        server,
         RsaKey::from_pem(&var("rsa_key")?)?,
         packages.clone(),
     )?);
@@ -149,6 +151,7 @@ fn app() -> anyhow::Result<App> {
         var("token")?,
         Arc::new(WasiRuntime),
     );
+    app.keyring = Some(keyring);
     // One JSON line per write on stdout, apart from Spin's own log on stderr.
     app.audit = Some(Arc::new(|line: &str| println!("{line}")));
     for g in generators {

@@ -54,6 +54,7 @@ async fn init() -> anyhow::Result<Write> {
     let (packages, meta) = reposmith_lambda::open_stores().await?;
     let (token, (pgp, rsa)) = tokio::try_join!(keys::token(&conf), keys::signing_keys(&conf))?;
     eprintln!("reposmith-write: stores and secrets {:.1} ms", ms(t));
+    let keyring = Arc::new(reposmith_native::keyring(&pgp, packages.clone())?);
     let signer = Arc::new(pgp_signer(pgp, rsa, packages.clone())?);
     let cache = std::env::var("REPOSMITH_GENERATOR_CACHE")
         .unwrap_or_else(|_| "/tmp/reposmith-generators".into());
@@ -67,6 +68,7 @@ async fn init() -> anyhow::Result<Write> {
         meta.clone(),
     ));
     let mut app = reposmith_native::app(meta, packages, signer, token);
+    app.keyring = Some(keyring);
     app.loader = Some(loader.clone());
     // The audit log goes to CloudWatch beside the function's log, one JSON line per write.
     app.audit = Some(Arc::new(|line: &str| println!("{line}")));

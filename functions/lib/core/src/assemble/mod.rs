@@ -56,12 +56,13 @@ pub async fn render_generator(
     g: Arc<dyn Generator>,
     info: &RepoInfo,
     head: &Head,
+    signing: &Signing,
 ) -> ApiResult<Rendered> {
     let gname = g.info().name.clone();
     // Out of the cache while it is borrowed alongside the chunks; back in below.
     let mut shelves = cache.shelves.remove(&gname).unwrap_or_default();
     shelves.update(&gname, head);
-    let made = render_shelves(app, cache, &shelves, g, info).await;
+    let made = render_shelves(app, cache, &shelves, g, info, signing).await;
     cache.shelves.insert(gname, shelves);
     made
 }
@@ -72,6 +73,7 @@ async fn render_shelves(
     shelves: &shelves::ShelfIndex,
     g: Arc<dyn Generator>,
     info: &RepoInfo,
+    signing: &Signing,
 ) -> ApiResult<Rendered> {
     let gname = g.info().name.clone();
     let summaries = summarize(shelves);
@@ -96,7 +98,8 @@ async fn render_shelves(
             assembled.push(made.assembled);
         }
     }
-    let files = finish(app, g, info, summaries, assembled, files, wholes).await?;
+    let given = (summaries, assembled);
+    let files = finish(app, g, info, signing, given, files, wholes).await?;
     Ok(Rendered {
         files,
         links: plan.links,
@@ -116,6 +119,13 @@ fn summarize(shelves: &shelves::ShelfIndex) -> Vec<ShelfSummary> {
     summaries
 }
 
+/// The keys a publish signs with (the repo's own, or the server's), and which they are.
+pub struct Signing {
+    pub signer: Arc<dyn crate::generator::Signer>,
+    /// Names the keys: a finish made with other keys is not reused.
+    pub id: String,
+}
+
 /// The generator's `finish` over the assembled files, its outputs stored next to `files`.
 /// Same generator, same shelves, same assembled files as last time: its finish would only
 /// differ by the date, so what it made then is kept (no re-signing of unchanged formats).
@@ -123,13 +133,14 @@ async fn finish(
     app: &App,
     g: Arc<dyn Generator>,
     info: &RepoInfo,
-    summaries: Vec<ShelfSummary>,
-    assembled: Vec<crate::generator::Assembled>,
+    signing: &Signing,
+    // What the generator's finish is given: the shelves and the assembled files.
+    (summaries, assembled): (Vec<ShelfSummary>, Vec<crate::generator::Assembled>),
     mut files: BTreeMap<String, BlobRef>,
     wholes: HashMap<String, Vec<bytes::Bytes>>,
 ) -> ApiResult<Vec<(String, BlobRef)>> {
     let gname = g.info().name.clone();
-    let cache_key = finish_key(&g, info, &summaries, &assembled);
+    let cache_key = finish_key(&g, info, &signing.id, &summaries, &assembled);
     let slot = format!("{}/{gname}", info.name);
     if let Some((key, made)) = app.finished.lock().get(&slot) {
         if *key == cache_key {
@@ -139,7 +150,7 @@ async fn finish(
     }
     let before: std::collections::BTreeSet<String> = files.keys().cloned().collect();
     let vouching = Arc::new(vouch::Vouching::new(
-        app.signer.clone(),
+        signing.signer.clone(),
         wholes.clone(),
         &assembled,
     ));
@@ -220,11 +231,12 @@ async fn store(app: &App, data: Vec<u8>) -> ApiResult<BlobRef> {
 fn finish_key(
     g: &Arc<dyn Generator>,
     info: &RepoInfo,
+    keys: &str,
     summaries: &[ShelfSummary],
     assembled: &[crate::generator::Assembled],
 ) -> String {
     let mut text = format!(
-        "{:p}|{}|{}|{}|{}|{:?}|{:?}\n",
+        "{:p}|{keys}|{}|{}|{}|{}|{:?}|{:?}\n",
         Arc::as_ptr(g),
         info.name,
         info.description,

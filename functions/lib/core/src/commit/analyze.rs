@@ -347,7 +347,13 @@ fn unknown_format(app: &App, gens: &[Arc<dyn Generator>], fname: &str) -> ApiErr
 /// reads a package file) and kept by rebuilds: it depends only on the bytes and the key.
 /// Made only when a generator that claimed the package publishes signatures
 /// (`signed-packages`): an RSA operation is most of an upload's CPU otherwise.
-pub async fn sign_package(app: &App, record: &PackageRecord) -> ApiResult<Option<BlobRef>> {
+/// Signed with the repo's keys as its head names them now (a package signed just before a
+/// rotation carries the old key, which clients still hold during the overlap).
+pub async fn sign_package(
+    app: &App,
+    repo: &str,
+    record: &PackageRecord,
+) -> ApiResult<Option<BlobRef>> {
     let wanted = app
         .generators()
         .iter()
@@ -355,7 +361,9 @@ pub async fn sign_package(app: &App, record: &PackageRecord) -> ApiResult<Option
     if !wanted {
         return Ok(None);
     }
-    let (signer, sha) = (app.signer.clone(), record.sha256.clone());
+    let (head, _) = super::load_head(app, repo).await?;
+    let signer = super::signer_for(app, head.keys.as_deref()).await?.signer;
+    let sha = record.sha256.clone();
     let sig = app
         .blocking(move || {
             signer

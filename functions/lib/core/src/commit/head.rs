@@ -33,6 +33,7 @@ pub async fn load_head(app: &App, repo: &str) -> ApiResult<(Head, Option<u64>)> 
 async fn decode(app: &App, stored: StoredHead, known: Option<&Head>) -> ApiResult<Head> {
     let mut head = Head {
         seq: stored.seq,
+        keys: stored.keys,
         ..Head::default()
     };
     // A head from before buckets: its records go into bucket blobs now (writing blobs
@@ -85,6 +86,7 @@ pub(super) async fn store_buckets(app: &App, head: &mut Head) -> ApiResult<Vec<u
     to_json(&StoredHead {
         seq: head.seq,
         buckets,
+        keys: head.keys.clone(),
         packages: Default::default(),
     })
 }

@@ -25,6 +25,7 @@ mod analyze;
 mod delete;
 mod group;
 mod head;
+mod keys;
 mod publish;
 mod quota;
 mod read;
@@ -40,13 +41,18 @@ pub use delete::{delete_repo, remove, remove_where, Removed, RepoDeleted};
 pub use group::{commit_record, ensure_published};
 pub(crate) use group::{CommitState, PublishState};
 pub use head::{bucket_blob, load_head};
+pub(crate) use keys::signer_for;
+pub use keys::{
+    list_keys, public_key, retire, rotate, KeyList, RepoKeys, Rotation, DEFAULT_KEY_LIFETIME,
+    DEFAULT_OVERLAP,
+};
 pub use publish::recover;
 pub use read::{dates_of, resolve_served, Served};
 pub use rebuild::{rebuild, RebuildReport};
 pub use record::{insert_record, one_version_generators, update_head, Change};
 pub use repo::{
     create_repo, is_private, list_repos, load_config, load_published, package, packages,
-    public_key, repo_names, Created, Listing, RepoView, Settings,
+    repo_names, Created, Listing, RepoView, Settings,
 };
 pub use serve::{
     analysis_of, entry_fragment, manifest_of, open_blob, read_blob, resolve, store_whole,
@@ -191,7 +197,7 @@ async fn already_added(
 
 /// Steps 3-4 for an analyzed record: sign the package, commit, publish.
 async fn commit_analyzed(app: &App, repo: &str, mut record: PackageRecord) -> ApiResult<Added> {
-    record.signature = sign_package(app, &record).await?;
+    record.signature = sign_package(app, repo, &record).await?;
     let (seq, new) = commit_record(app, repo, record.clone()).await?;
     let published = ensure_published(app, repo, seq).await?;
     // Read your writes: a 2xx says the package is listed, so its format must have published.

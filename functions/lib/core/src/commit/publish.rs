@@ -96,6 +96,7 @@ async fn render(
         .remove(repo)
         .unwrap_or_default()
         .fresh(app.now(), app.grace.as_secs());
+    let signing = super::signer_for(app, head.keys.as_deref()).await?;
     let mut files = BTreeMap::new();
     let mut trees = Vec::new();
     let mut faults = BTreeMap::new();
@@ -113,7 +114,7 @@ async fn render(
                 "quarantined (not asked)",
             ))
         } else {
-            let made = assemble::render_generator(app, &mut cache, g, &info, head).await;
+            let made = assemble::render_generator(app, &mut cache, g, &info, head, &signing).await;
             match &made {
                 Ok(_) => health::good(app, &gname, "publish"),
                 Err(e) if e.is_generator_fault() => {

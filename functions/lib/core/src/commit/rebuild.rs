@@ -130,12 +130,20 @@ async fn reanalyze(
     let analyzed = analyze_again(app, config, &jobs).await;
     let mut out = Vec::with_capacity(batch.len());
     for (rec, r) in batch.iter().zip(analyzed) {
-        out.push((rec.filename.clone(), outcome(app, rec, r).await));
+        out.push((
+            rec.filename.clone(),
+            outcome(app, &config.name, rec, r).await,
+        ));
     }
     out
 }
 
-async fn outcome(app: &App, rec: &PackageRecord, analyzed: ApiResult<PackageRecord>) -> Outcome {
+async fn outcome(
+    app: &App,
+    repo: &str,
+    rec: &PackageRecord,
+    analyzed: ApiResult<PackageRecord>,
+) -> Outcome {
     let mut fresh = match analyzed {
         Ok(r) => r,
         // Only a failure asks whether the blob is there at all: a store request per package
@@ -146,7 +154,7 @@ async fn outcome(app: &App, rec: &PackageRecord, analyzed: ApiResult<PackageReco
     fresh.uploaded = rec.uploaded;
     fresh.signature = match &rec.signature {
         Some(s) => Some(s.clone()),
-        None => match sign_package(app, &fresh).await {
+        None => match sign_package(app, repo, &fresh).await {
             Ok(s) => s,
             Err(e) => return Outcome::Unclaimed(rec.clone(), e.detail),
         },

@@ -202,12 +202,6 @@ pub async fn package(app: &App, repo: &str, filename: &str) -> ApiResult<Package
         .ok_or_else(|| ApiError::not_found(format!("no package {filename:?} in repo {repo}")))
 }
 
-/// The armored OpenPGP key that signs the repo's metadata.
-pub async fn public_key(app: &App, repo: &str) -> ApiResult<String> {
-    load_config(app, repo).await?;
-    Ok(app.signer.public_key())
-}
-
 /// A new repo's settings as the client gives them (each optional).
 #[derive(serde::Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -296,7 +290,13 @@ pub async fn create_repo(app: &App, repo: &str, settings: Settings) -> ApiResult
     for a in &config.architectures {
         check_setting("architecture", a)?;
     }
-    let head = to_json(&StoredHead::default())?;
+    // The repo's own keys, in its first head (made before: RSA takes a moment; a losing
+    // create leaves only an unnamed blob for GC).
+    let keys = super::keys::make_keyring(app, repo).await?;
+    let head = to_json(&StoredHead {
+        keys,
+        ..StoredHead::default()
+    })?;
     // Config and an empty head together (one transaction where the store has them).
     let ops = vec![
         Write::Put {

@@ -6,6 +6,9 @@ mod generator_enable;
 mod generators_add;
 mod generators_list;
 mod key_get;
+mod key_retire;
+mod key_rotate;
+mod keys_list;
 mod metrics_get;
 mod package_add;
 mod package_delete;
@@ -112,6 +115,9 @@ async fn route_to(
         }
         (Route::Package(repo, p), Method::DELETE) => package_delete::delete(app, &repo, &p).await,
         (Route::Key(repo), Method::GET | Method::HEAD) => key_get::get(app, &repo).await,
+        (Route::Keys(repo), Method::GET | Method::HEAD) => keys_list::get(app, &repo).await,
+        (Route::Keys(repo), Method::POST) => key_rotate::post(app, &repo, req).await,
+        (Route::RepoKey(repo, fp), Method::DELETE) => key_retire::delete(app, &repo, &fp).await,
         (Route::Uploads(repo), Method::POST) => upload_start::post(app, &repo, req).await,
         (Route::Upload(repo, id), Method::PUT) => upload_put::put(app, &repo, &id, req).await,
         (Route::Upload(repo, id), Method::POST) => upload_commit::post(app, &repo, &id).await,
