@@ -469,6 +469,11 @@ pub fn check_release(server: &Server, repo: &str, suite: &str) -> usize {
 /// A throwaway armored OpenPGP public key that signs nothing of ours (clients must refuse
 /// metadata when told to trust only it).
 pub fn foreign_key() -> PathBuf {
+    gpg_keypair("Foreign <foreign@example.invalid>").0
+}
+
+/// A new RSA signing key made by gpg: its armored public and (unprotected) secret key files.
+pub fn gpg_keypair(uid: &str) -> (PathBuf, PathBuf) {
     let home = tmp();
     std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let gpg = |args: &[&str]| {
@@ -487,24 +492,21 @@ pub fn foreign_key() -> PathBuf {
             .output()
             .unwrap()
     };
-    assert!(gpg(&[
-        "--quick-gen-key",
-        "Foreign <foreign@example.invalid>",
-        "rsa2048",
-        "sign",
-        "never"
-    ])
-    .status
-    .success());
-    let exported = gpg(&["--armor", "--export"]);
+    assert!(gpg(&["--quick-gen-key", uid, "rsa2048", "sign", "never"])
+        .status
+        .success());
+    let public = gpg(&["--armor", "--export"]);
+    let secret = gpg(&["--armor", "--export-secret-keys"]);
     let _ = std::process::Command::new("gpgconf")
         .arg("--homedir")
         .arg(&home)
         .args(["--kill", "all"])
         .status();
-    let key = tmp().join("foreign.asc");
-    std::fs::write(&key, &exported.stdout).unwrap();
-    key
+    let dir = tmp();
+    let (p, s) = (dir.join("public.asc"), dir.join("secret.asc"));
+    std::fs::write(&p, &public.stdout).unwrap();
+    std::fs::write(&s, &secret.stdout).unwrap();
+    (p, s)
 }
 
 /// Two tests that run `check(&Server)`: `$local` on the local file stores, `$moto` on S3 +
