@@ -336,7 +336,9 @@ pub fn decode_all(data: &[u8]) {
             .expect("a head decodes what it encodes");
         assert_eq!(h.buckets, again.buckets);
         assert_eq!(h.packages, again.packages);
+        assert_eq!(h.keys, again.keys);
     }
+    let _ = serde_json::from_slice::<reposmith_core::commit::RepoKeys>(data);
     let _ = serde_json::from_slice::<Published>(data);
     let _ = serde_json::from_slice::<Manifest>(data);
     let _ = serde_json::from_slice::<RepoConfig>(data);

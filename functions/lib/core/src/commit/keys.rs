@@ -88,9 +88,13 @@ pub struct Rotation {
 }
 
 fn keyring(app: &App) -> ApiResult<&Arc<dyn Keyring>> {
-    app.keyring
-        .as_ref()
-        .ok_or_else(|| ApiError::internal("this server holds no keyring: it cannot sign"))
+    app.keyring.as_ref().ok_or_else(|| {
+        ApiError::new(
+            http::StatusCode::NOT_IMPLEMENTED,
+            "not supported",
+            "this server holds no keyring: it cannot make or open repo keys",
+        )
+    })
 }
 
 /// A new repo's keyring blob (its sha256), or None where this target makes no keys.
