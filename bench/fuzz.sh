@@ -6,17 +6,22 @@
 #   bench/fuzz.sh            # every target, a minute each
 #   bench/fuzz.sh 600 deb    # the deb target for ten minutes
 #
-# Needs a nightly toolchain and cargo-fuzz (`rustup toolchain install nightly`,
-# `cargo install cargo-fuzz`). Each target starts from the committed seeds
+# With a nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`) the targets are built by
+# `cargo +nightly fuzz build` (AddressSanitizer); without them (or with FUZZ_STABLE=1), by the
+# stable toolchain with the same coverage instrumentation (`-C passes=sancov-module` and
+# libFuzzer's flags, stable options) and no sanitizer: panics, overflows, timeouts and
+# allocations over the limit are still found. That is what tests/run.sh's smoke runs in CI.
+# Each target starts from the committed seeds
 # (fuzz/corpus/TARGET/, read only) and from what earlier runs found, kept outside the clone in
 # $FUZZ_WORK/corpus/TARGET/; a crash, leak, timeout or allocation over the limit goes to
 # $FUZZ_WORK/artifacts/TARGET/ (reproduce: `cargo +nightly fuzz run TARGET FILE`; then fix it
 # and add FILE under fuzz/regressions/TARGET/, see fuzz/README.md).
-# Exits 1 if any target crashed, 2 if the tools are missing.
+# Exits 1 if any target crashed.
 #
 # Environment:
-#   FUZZ_TARGET_DIR  the nightly build's target dir (default /root/.cache/reposmith-fuzz-target;
-#                    never the stable one: sanitizer builds would evict its artifacts)
+#   FUZZ_TARGET_DIR  the fuzz build's target dir (default /root/.cache/reposmith-fuzz-target,
+#                    or /root/.cache/reposmith-fuzz-stable for the stable build; never the
+#                    workspace's: instrumented builds would evict its artifacts)
 #   FUZZ_WORK        corpora grown by earlier runs, artifacts, logs
 #                    (default /root/.cache/reposmith-fuzz)
 #   FUZZ_ARGS        extra libFuzzer flags (e.g. "-max_len=65536")
@@ -26,25 +31,39 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 SECS=${1:-60}
 shift || true
-export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-/root/.cache/reposmith-fuzz-target}
 WORK=${FUZZ_WORK:-/root/.cache/reposmith-fuzz}
 read -r -a EXTRA <<< "${FUZZ_ARGS:-}"
 
-if ! cargo +nightly --version >/dev/null 2>&1 || ! cargo +nightly fuzz --version >/dev/null 2>&1; then
-  echo "[fuzz] needs a nightly toolchain and cargo-fuzz (cargo install cargo-fuzz)" >&2
-  exit 2
+NIGHTLY=1
+if [ -n "${FUZZ_STABLE:-}" ] || ! cargo +nightly --version >/dev/null 2>&1 \
+  || ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+  NIGHTLY=
 fi
 if [ $# -gt 0 ]; then
   TARGETS=("$@")
 else
-  mapfile -t TARGETS < <(cargo +nightly fuzz list)
+  mapfile -t TARGETS < <(basename -s .rs fuzz/fuzz_targets/*.rs)
 fi
 
-if [ -z "${SKIP_BUILD:-}" ]; then
-  echo "[fuzz] building (target dir $CARGO_TARGET_DIR)" >&2
-  nice -n 10 cargo +nightly fuzz build >&2
+HOST=$(rustc -vV | sed -n 's/^host: //p')
+if [ -n "$NIGHTLY" ]; then
+  export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-/root/.cache/reposmith-fuzz-target}
+  if [ -z "${SKIP_BUILD:-}" ]; then
+    echo "[fuzz] building with nightly + cargo-fuzz (target dir $CARGO_TARGET_DIR)" >&2
+    nice -n 10 cargo +nightly fuzz build >&2
+  fi
+else
+  export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-/root/.cache/reposmith-fuzz-stable}
+  if [ -z "${SKIP_BUILD:-}" ]; then
+    echo "[fuzz] building with stable, coverage only (target dir $CARGO_TARGET_DIR)" >&2
+    # cargo-fuzz's instrumentation without its sanitizer; --target keeps it off build scripts.
+    RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+-Cllvm-args=-sanitizer-coverage-trace-compares -Cdebug-assertions -Coverflow-checks" \
+      nice -n 10 cargo build --release --target "$HOST" --manifest-path fuzz/Cargo.toml --bins >&2
+  fi
 fi
-BIN="$CARGO_TARGET_DIR/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
+BIN="$CARGO_TARGET_DIR/$HOST/release"
 
 ROWS=()
 CRASHED=0
