@@ -8,6 +8,7 @@
 //! InRelease, so an apt client that knows only the old key goes on working until it fetches
 //! the new one. `retire` ends an overlap early. A repo made before keys were per repo has no
 //! keyring and is signed by the server's key until its first rotation.
+use super::serve::{keyring_of, remember_keyring};
 use super::{ensure_published, load_config, load_head, put_blob, to_json, update_head, Change};
 use crate::app::App;
 use crate::assemble::Signing;
@@ -115,36 +116,13 @@ pub(super) async fn make_keyring(app: &App, repo: &str) -> ApiResult<Option<Stri
             })
         })
         .await?;
-    store(app, &keys).await.map(Some)
+    store(app, keys).await.map(Some)
 }
 
-async fn store(app: &App, keys: &RepoKeys) -> ApiResult<String> {
-    let d = put_blob(app, to_json(keys)?.into()).await?;
-    app.keyrings
-        .lock()
-        .insert(d.sha256.clone(), Arc::new(keys.clone()));
+async fn store(app: &App, keys: RepoKeys) -> ApiResult<String> {
+    let d = put_blob(app, to_json(&keys)?.into()).await?;
+    remember_keyring(app, &d.sha256, keys);
     Ok(d.sha256)
-}
-
-async fn load(app: &App, sha: &str) -> ApiResult<Arc<RepoKeys>> {
-    if let Some(k) = app.keyrings.lock().get(sha) {
-        return Ok(k.clone());
-    }
-    let bytes = app
-        .packages
-        .get_bytes(sha)
-        .await?
-        .ok_or_else(|| ApiError::internal(format!("repo keyring {sha} is missing")))?;
-    let keys: Arc<RepoKeys> = Arc::new(
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::internal(format!("corrupt repo keyring {sha}: {e}")))?,
-    );
-    let mut cache = app.keyrings.lock();
-    if cache.len() > 1024 {
-        cache.clear();
-    }
-    cache.insert(sha.to_string(), keys.clone());
-    Ok(keys)
 }
 
 /// The signer of a publish of the head whose keyring is `keys`.
@@ -155,7 +133,7 @@ pub(crate) async fn signer_for(app: &App, keys: Option<&str>) -> ApiResult<Signi
             id: "server".into(),
         });
     };
-    let keys = load(app, sha).await?;
+    let keys = keyring_of(app, sha).await?;
     let live = keys.live(app.now());
     let (current, overlap) = live
         .split_first()
@@ -182,7 +160,7 @@ pub async fn public_key(app: &App, repo: &str) -> ApiResult<String> {
     let Some(sha) = &head.keys else {
         return Ok(app.signer.public_key());
     };
-    let keys = load(app, sha).await?;
+    let keys = keyring_of(app, sha).await?;
     let mut binary = Vec::new();
     for k in keys.live(app.now()) {
         binary.extend(
@@ -236,7 +214,7 @@ pub async fn list_keys(app: &App, repo: &str) -> ApiResult<KeyList> {
         }],
         Some(sha) => {
             let now = app.now();
-            load(app, sha)
+            keyring_of(app, sha)
                 .await?
                 .pgp
                 .iter()
@@ -343,7 +321,7 @@ async fn change(
         let read = head.keys.clone();
         let now = app.now();
         let mut keys = match &read {
-            Some(sha) => (*load(app, sha).await?).clone(),
+            Some(sha) => (*keyring_of(app, sha).await?).clone(),
             None => {
                 // The first own keys of a repo the server's key signed: the new key alone.
                 let ring = keyring(app)?.clone();
@@ -359,7 +337,7 @@ async fn change(
         };
         edit(now, &mut keys)?;
         keys.pgp.retain(|k| k.until.is_none_or(|u| u > now));
-        let sha = store(app, &keys).await?;
+        let sha = store(app, keys).await?;
         let mut raced = false;
         let seq = update_head(app, repo, |h| {
             if h.keys != read {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 /// that serving needs (current and recently retired generations).
 const MANIFESTS_CACHED: usize = 8;
 const ANALYSES_CACHED: usize = 4096;
+const KEYRINGS_CACHED: usize = 1024;
 /// Generations' package path maps (O(packages) each): the current one and one retired.
 const PATHS_CACHED: usize = 2;
 
@@ -228,6 +229,14 @@ pub async fn analysis_of(app: &App, sha256: &str) -> ApiResult<Arc<Analysis>> {
 
 pub async fn manifest_of(app: &App, sha256: &str) -> ApiResult<Arc<Manifest>> {
     cached_json(app, &app.manifests, sha256, "manifest", MANIFESTS_CACHED).await
+}
+
+pub(super) async fn keyring_of(app: &App, sha256: &str) -> ApiResult<Arc<super::RepoKeys>> {
+    cached_json(app, &app.keyrings, sha256, "repo keyring", KEYRINGS_CACHED).await
+}
+
+pub(super) fn remember_keyring(app: &App, sha256: &str, k: super::RepoKeys) {
+    remember(&app.keyrings, sha256, Arc::new(k), KEYRINGS_CACHED);
 }
 
 pub(super) fn remember_analysis(app: &App, sha256: &str, a: Analysis) {
