@@ -1,7 +1,8 @@
 //! Real apt, signed: the foundation's end-to-end proof. Three .debs (one `Architecture:
 //! all`, one depending on it, one with an epoch and a `+`) uploaded with `manage-repo add`,
 //! then apt-get update + install with dependency resolution into a throwaway root,
-//! `signed-by` the served key. A foreign key must make apt fail.
+//! `signed-by` the served key. A foreign key must make apt fail. Run on every metadata store
+//! (file, DynamoDB, Redis, PostgreSQL).
 mod common;
 use common::*;
 use std::process::Command;
@@ -24,11 +25,13 @@ fn apt(
         .unwrap()
 }
 
-on_local_and_moto!(
-    apt_installs_signed_with_dependencies,
-    apt_installs_from_s3_and_dynamodb,
+on_every_meta_store!(
+    installs,
     "apt",
-    installs
+    file: apt_installs_signed_with_dependencies,
+    dynamodb: apt_installs_from_s3_and_dynamodb,
+    redis: apt_installs_with_metadata_on_redis,
+    postgres: apt_installs_with_metadata_on_postgres,
 );
 
 fn installs(server: &Server) {

@@ -1,43 +1,74 @@
-//! 64 concurrent uploads to one repo: every 2xx answer comes after its package is
-//! published (read your writes: the Packages file fetched right after lists it), and all
-//! 64 end up listed by the API and in Packages. Prints p50/p99 upload latency.
+//! 64 concurrent uploads to one repo, on every metadata store (file, DynamoDB, Redis,
+//! PostgreSQL): every 2xx answer comes after its package is published (read your writes: the
+//! Packages file fetched right after lists it), and all 64 end up listed by the API and in
+//! Packages. Prints p50/p99 upload latency and the store requests per upload.
 mod common;
 use common::*;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-#[test]
-fn sixty_four_concurrent_uploads_all_published() {
+on_every_meta_store!(
+    all_published,
+    "busy",
+    file: sixty_four_concurrent_uploads_all_published,
+    dynamodb: sixty_four_concurrent_uploads_on_dynamodb,
+    redis: sixty_four_concurrent_uploads_on_redis,
+    postgres: sixty_four_concurrent_uploads_on_postgres,
+);
+
+/// `GET /metrics` counters: metadata store calls (`meta.CALL`) and backend requests
+/// (`SERVICE.OPERATION`).
+fn metrics(server: &Server) -> BTreeMap<String, u64> {
+    let text = server.get("/metrics").text();
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((labels, n)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let values: Vec<&str> = labels.split('"').skip(1).step_by(2).collect();
+        let meta = labels.starts_with("reposmith_store_calls_total") && values[0] == "meta";
+        let backend = labels.starts_with("reposmith_backend_requests_total");
+        if meta || backend {
+            *out.entry(values.join(".")).or_default() += n.parse::<u64>().unwrap();
+        }
+    }
+    out
+}
+
+fn all_published(server: &Server) {
     let debs = many_debs(64, "conc");
-    let server = Arc::new(Server::start(&tmp().join("data")));
+    let server = Arc::new(server);
     server.create_repo("busy");
+    let before = metrics(&server);
     let barrier = Arc::new(std::sync::Barrier::new(debs.len()));
-    let handles: Vec<_> = debs
-        .into_iter()
-        .map(|deb| {
-            let (server, barrier) = (server.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                let name = deb.file_name().unwrap().to_str().unwrap().to_string();
-                barrier.wait();
-                let t = Instant::now();
-                let r = server.upload("busy", &deb);
-                let took = t.elapsed();
-                assert_eq!(r.status, 201, "{name}: {}", r.text());
-                // Read your writes: already in the published Packages, no polling.
-                let p = server.get("/repos/busy/dist/dists/stable/main/binary-amd64/Packages");
-                assert_eq!(p.status, 200);
-                assert!(
-                    p.text().contains(&format!("/{name}\n")),
-                    "{name} answered 201 but is not in Packages yet"
-                );
-                took
+    let lat: Vec<f64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = debs
+            .into_iter()
+            .map(|deb| {
+                let (server, barrier) = (server.clone(), barrier.clone());
+                scope.spawn(move || {
+                    let name = deb.file_name().unwrap().to_str().unwrap().to_string();
+                    barrier.wait();
+                    let t = Instant::now();
+                    let r = server.upload("busy", &deb);
+                    let took = t.elapsed();
+                    assert_eq!(r.status, 201, "{name}: {}", r.text());
+                    // Read your writes: already in the published Packages, no polling.
+                    let p = server.get("/repos/busy/dist/dists/stable/main/binary-amd64/Packages");
+                    assert_eq!(p.status, 200);
+                    assert!(
+                        p.text().contains(&format!("/{name}\n")),
+                        "{name} answered 201 but is not in Packages yet"
+                    );
+                    took.as_secs_f64() * 1000.0
+                })
             })
-        })
-        .collect();
-    let mut lat: Vec<f64> = handles
-        .into_iter()
-        .map(|h| h.join().expect("upload thread").as_secs_f64() * 1000.0)
-        .collect();
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let after = metrics(&server);
+    let mut lat = lat;
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).saturating_sub(1)];
     println!(
@@ -46,6 +77,14 @@ fn sixty_four_concurrent_uploads_all_published() {
         pct(0.99),
         lat[lat.len() - 1]
     );
+    // Per upload, with the 64 read-your-writes GETs included.
+    let per_upload: Vec<String> = after
+        .iter()
+        .map(|(k, n)| (k, n - before.get(k).copied().unwrap_or(0)))
+        .filter(|(_, d)| *d > 0)
+        .map(|(k, d)| format!("{k} {:.1}", d as f64 / 64.0))
+        .collect();
+    println!("store requests per upload: {}", per_upload.join(", "));
     let list = server.get("/repos/busy/packages/").json();
     assert_eq!(list["packages"].as_array().unwrap().len(), 64);
     // Publishers coalesce: one generation covers many commits (create = generation 1,

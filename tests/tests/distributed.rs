@@ -1,5 +1,5 @@
 //! Many server processes on one S3 bucket and one DynamoDB table (a moto server on the
-//! wire): the compare-and-set commit keeps them correct. Also storage that misbehaves
+//! wire), on one Redis, on one PostgreSQL: the compare-and-set commit keeps them correct. Also storage that misbehaves
 //! (injected faults), downloads by presigned redirect, and an unreachable endpoint.
 mod common;
 use common::moto::Moto;
@@ -46,9 +46,26 @@ fn pct(lat: &mut [f64], p: f64) -> f64 {
 #[test]
 fn four_servers_on_one_bucket_and_table_publish_all_64_uploads() {
     let moto = Moto::start();
-    let opts = moto.server_opts("four");
-    // One data directory: the four share the token and signing keys (their stores are
-    // S3 and DynamoDB), as instances of one deployment share their secrets.
+    four_servers(moto.server_opts("four"), "moto");
+}
+
+/// The same with the metadata on one Redis (packages on the file store they share).
+#[test]
+fn four_servers_on_one_redis_publish_all_64_uploads() {
+    let backend = backends::Backend::start("redis");
+    four_servers(backend.opts("four"), "redis");
+}
+
+/// The same with the metadata on one PostgreSQL.
+#[test]
+fn four_servers_on_one_postgres_publish_all_64_uploads() {
+    let backend = backends::Backend::start("postgres");
+    four_servers(backend.opts("four"), "postgres");
+}
+
+fn four_servers(opts: Opts, on: &str) {
+    // One data directory: the four share the token and signing keys (and, but on S3, the
+    // package store), as instances of one deployment share their secrets.
     let data = tmp().join("data");
     let servers: Vec<Arc<Server>> = (0..4)
         .map(|_| Arc::new(Server::start_opts(&data, &built().generators, opts.clone())))
@@ -81,7 +98,7 @@ fn four_servers_on_one_bucket_and_table_publish_all_64_uploads() {
         .collect();
     let mut lat: Vec<f64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     println!(
-        "64 uploads over 4 servers on moto: p50 {:.0} ms, p99 {:.0} ms",
+        "64 uploads over 4 servers on {on}: p50 {:.0} ms, p99 {:.0} ms",
         pct(&mut lat, 0.50),
         pct(&mut lat, 0.99)
     );

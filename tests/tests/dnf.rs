@@ -2,7 +2,8 @@
 //! own key) uploaded with `manage-repo add`, then dnf (gpgcheck + repo_gpgcheck) and zypper
 //! (--gpgcheck-strict) install with dependency resolution into throwaway roots, trusting the
 //! repository's key (for repomd.xml.asc) and the fixtures' key (for the packages). A foreign
-//! key makes dnf fail. Removing a package and rebuilding the repo are seen by dnf.
+//! key makes dnf fail (the install runs on every metadata store: file, DynamoDB, Redis,
+//! PostgreSQL). Removing a package and rebuilding the repo are seen by dnf.
 mod common;
 mod rpmmd;
 use common::*;
@@ -75,11 +76,13 @@ fn list(p: &Path, q: &Path) -> String {
     format!("{} {}", p.display(), q.display())
 }
 
-on_local_and_moto!(
-    dnf_and_zypper_install_signed_with_dependencies,
-    dnf_and_zypper_install_from_s3_and_dynamodb,
+on_every_meta_store!(
+    installs,
     "dnf",
-    installs
+    file: dnf_and_zypper_install_signed_with_dependencies,
+    dynamodb: dnf_and_zypper_install_from_s3_and_dynamodb,
+    redis: dnf_and_zypper_install_with_metadata_on_redis,
+    postgres: dnf_and_zypper_install_with_metadata_on_postgres,
 );
 
 fn installs(server: &Server) {

@@ -3,7 +3,11 @@
 //! genuine packages with the project's fixture scripts, and talks HTTP.
 #![allow(dead_code)]
 
+pub mod backends;
+pub mod cut;
 pub mod moto;
+pub mod postgres;
+pub mod redis;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};

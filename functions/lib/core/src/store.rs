@@ -1,4 +1,5 @@
-//! Storage traits. Backends live in `reposmith-stores`, one file each (file, s3, dynamodb).
+//! Storage traits. Backends live in `reposmith-stores`, one file each (file, s3, dynamodb,
+//! redis, postgres), and `tests/tests/stores.rs` holds every backend to the same contract.
 //!
 //! - The package store holds immutable, content-addressed blobs (by sha256): package files,
 //!   rendered index files, analysis records and manifests. Writes are idempotent.
@@ -163,7 +164,8 @@ pub trait MetaStore: Send + Sync {
     /// Writes `value` if the key is absent (`expected = None`) or still at version `expected`.
     /// Returns the new version.
     async fn put_if(&self, key: &str, value: Bytes, expected: Option<u64>) -> Cas<u64>;
-    /// Deletes the key if it is still at version `expected`.
+    /// Deletes the key if it is still at version `expected`. A key already gone counts as
+    /// deleted: a network store cannot tell its own retried delete from another deleter's.
     async fn delete_if(&self, key: &str, expected: u64) -> Cas<()>;
     /// `get` for a read cache that holds `known` (an earlier answer for `key`): `Unchanged`
     /// when the key still holds it, else what `get` answers now. One read of the key: the
@@ -176,11 +178,12 @@ pub trait MetaStore: Send + Sync {
             now => Fresh::Changed(now),
         })
     }
-    /// Keys starting with `prefix`, sorted.
+    /// Keys starting with `prefix`, sorted. The prefix names at least the keys' first
+    /// segment (`repo/`, `upload/r/`): DynamoDB lists one partition.
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
-    /// Several writes that succeed or fail together (DynamoDB TransactWriteItems). The
-    /// default applies them in order and is atomic only per key: fine for the file store,
-    /// whose callers tolerate a crash between two of them.
+    /// Several writes that succeed or fail together (DynamoDB TransactWriteItems, a Redis
+    /// script, an SQL transaction, the file store's intent file). The default applies them in
+    /// order and is atomic per key only: for test doubles; every shipped store overrides it.
     async fn transact(&self, ops: Vec<Write>) -> Cas<()> {
         for op in ops {
             let done = match op {

@@ -1,10 +1,7 @@
-//! What the S3 and DynamoDB stores share on every target: SDK errors as store errors, and the
-//! count of the requests sent (`request_counts`, for logs and benchmarks; the native clients
-//! count through an interceptor, see `open`).
+//! What the S3 and DynamoDB stores share on every target: SDK errors as store errors. (The
+//! native clients count their requests through an interceptor, see `open`.)
 use aws_sdk_s3::error::SdkError;
 use reposmith_core::store::{Result, StoreError};
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 /// SDK results as store results, saying what was asked.
 pub(crate) trait OrStoreError<T> {
@@ -33,17 +30,4 @@ where
             }
         })
     }
-}
-
-static COUNTS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
-
-/// Requests sent since start, by service and operation (`DynamoDB.PutItem`, `S3.GET`),
-/// retries included.
-pub fn request_counts() -> BTreeMap<String, u64> {
-    COUNTS.lock().unwrap().clone()
-}
-
-#[cfg_attr(target_family = "wasm", allow(dead_code))]
-pub(crate) fn count(label: String) {
-    *COUNTS.lock().unwrap().entry(label).or_default() += 1;
 }

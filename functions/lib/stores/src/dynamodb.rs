@@ -287,11 +287,15 @@ impl MetaStore for DynamoMetaStore {
     }
 
     async fn transact(&self, ops: Vec<Write>) -> Cas<()> {
-        let mut req = self
-            .client
-            .transact_write_items()
-            // The SDK's retries resend the same token: DynamoDB applies the transaction once.
-            .client_request_token(token());
+        // The SDK's retries resend the same request token, so DynamoDB applies the transaction
+        // once; the same token on every put lets a cancelled retry find that it landed anyway
+        // (an emulator may not keep request tokens).
+        let w = token();
+        let mut req = self.client.transact_write_items().client_request_token(&w);
+        let first_put = ops.iter().find_map(|op| match op {
+            Write::Put { key, .. } => Some(key.clone()),
+            Write::Delete { .. } => None,
+        });
         for op in ops {
             let item = match op {
                 Write::Put {
@@ -303,7 +307,7 @@ impl MetaStore for DynamoMetaStore {
                     let (cond, values) = Self::condition(expected);
                     let put = Put::builder()
                         .table_name(&self.table)
-                        .set_item(Some(self.item(&key, value, version, &token()).await?))
+                        .set_item(Some(self.item(&key, value, version, &w).await?))
                         .condition_expression(cond)
                         .set_expression_attribute_values(values.map(|v| HashMap::from([v])));
                     TransactWriteItem::builder()
@@ -330,11 +334,17 @@ impl MetaStore for DynamoMetaStore {
                     s.is_transaction_canceled_exception()
                         || s.is_transaction_in_progress_exception()
                 });
-                if lost {
-                    Ok(Err(Conflict))
-                } else {
-                    Err(e).or_store_error("TransactWriteItems")
+                if !lost {
+                    return Err(e).or_store_error("TransactWriteItems");
                 }
+                let mine = match first_put {
+                    Some(key) => self
+                        .read(&key)
+                        .await?
+                        .is_some_and(|i| i.get("w") == Some(&s(&w))),
+                    None => false,
+                };
+                Ok(if mine { Ok(()) } else { Err(Conflict) })
             }
         }
     }

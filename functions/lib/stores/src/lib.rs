@@ -7,6 +7,10 @@
 //!   (default when `AWS_ENDPOINT_URL` is set, as local emulators want).
 //! - `dynamodb://TABLE`: metadata store on DynamoDB (`dynamodb`); values too large for an
 //!   item spill into the package store.
+//! - `redis://HOST:PORT/DB?prefix=P&spill=BYTES`: metadata store on Redis (`redis`): Lua
+//!   scripts for compare-and-set and transactions.
+//! - `postgres://USER@HOST/DB?table=T&spill=BYTES`: metadata store on PostgreSQL
+//!   (`postgres`): one table, made and migrated by `manage-repo init-stores`.
 //!
 //! AWS settings come from the environment as for every AWS SDK: `AWS_REGION`, credentials,
 //! `AWS_ENDPOINT_URL` for an emulator such as moto. `REPOSMITH_FAULTS` wraps both stores in
@@ -25,9 +29,13 @@ mod meta_file;
 mod open;
 #[cfg(not(target_family = "wasm"))]
 mod package_file;
+#[cfg(not(target_family = "wasm"))]
+mod postgres;
+#[cfg(not(target_family = "wasm"))]
+mod redis;
 mod s3;
 
-pub use aws::request_counts;
+pub use counts::request_counts;
 pub use dynamodb::DynamoMetaStore;
 #[cfg(not(target_family = "wasm"))]
 pub use meta_file::FileMetaStore;
@@ -35,9 +43,32 @@ pub use meta_file::FileMetaStore;
 pub use open::{create_backing, open_meta_store, open_package_store};
 #[cfg(not(target_family = "wasm"))]
 pub use package_file::FilePackageStore;
+#[cfg(not(target_family = "wasm"))]
+pub use postgres::PgMetaStore;
+#[cfg(not(target_family = "wasm"))]
+pub use redis::RedisMetaStore;
 pub use s3::S3PackageStore;
 
+pub(crate) use counts::count;
 use reposmith_core::store::{Result, StoreError};
+
+mod counts {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    static COUNTS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+
+    /// Requests sent since start, by backend and operation (`DynamoDB.PutItem`, `S3.GET`,
+    /// `Redis.EVALSHA`, `Postgres.UPSERT`), retries included.
+    pub fn request_counts() -> BTreeMap<String, u64> {
+        COUNTS.lock().unwrap().clone()
+    }
+
+    #[cfg_attr(target_family = "wasm", allow(dead_code))]
+    pub(crate) fn count(label: String) {
+        *COUNTS.lock().unwrap().entry(label).or_default() += 1;
+    }
+}
 
 /// Where a blob lives under a store's root: `blobs/ab/abcdef…`. A sha256 that is not one is
 /// the caller's fault (it comes from a request).

@@ -1,12 +1,16 @@
 //! `file://DIR` metadata store: one file per key under `DIR/`, holding `v{version}\n` and
 //! the value. Compare-and-set takes an exclusive `flock` on the key's lock file (shared by
 //! every process on this machine), checks the version, writes a temp file, fsyncs and
-//! renames it over the key: readers see the old value or the new one, never half.
+//! renames it over the key: readers see the old value or the new one, never half. A
+//! transaction locks all its keys and goes through an intent file, so a crash applies all of
+//! it or none (`write_intent`).
 use crate::{blocking, sync_dir, tmp_name};
 use async_trait::async_trait;
 use bytes::Bytes;
-use reposmith_core::store::{Cas, Conflict, Fresh, MetaStore, Result, StoreError, Versioned};
-use std::io::Write;
+use reposmith_core::store::{
+    Cas, Conflict, Fresh, MetaStore, Result, StoreError, Versioned, Write,
+};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 pub struct FileMetaStore {
@@ -16,6 +20,7 @@ pub struct FileMetaStore {
 impl FileMetaStore {
     pub fn open(root: PathBuf) -> Result<Self> {
         std::fs::create_dir_all(&root)?;
+        recover(&root)?;
         Ok(FileMetaStore { root })
     }
 
@@ -82,8 +87,9 @@ fn read_version(path: &Path) -> std::io::Result<Option<u64>> {
         .ok_or_else(|| std::io::Error::other(format!("corrupt metadata file {}", path.display())))
 }
 
-/// Runs `f` holding the key's exclusive lock (blocking; call from a blocking thread).
-fn locked<T>(path: &Path, f: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+/// The key's exclusive lock, held until the file is dropped (blocking; call from a blocking
+/// thread). The kernel drops it when the process dies.
+fn lock(path: &Path) -> std::io::Result<std::fs::File> {
     let dir = path.parent().expect("key has a parent");
     std::fs::create_dir_all(dir)?;
     let name = path.file_name().expect("key has a name").to_string_lossy();
@@ -93,9 +99,124 @@ fn locked<T>(path: &Path, f: impl FnOnce() -> std::io::Result<T>) -> std::io::Re
         .write(true)
         .open(dir.join(format!(".{name}.lock")))?;
     lock.lock()?;
-    let r = f();
-    let _ = lock.unlock();
-    r
+    Ok(lock)
+}
+
+/// Runs `f` holding the key's exclusive lock.
+fn locked<T>(path: &Path, f: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+    let _lock = lock(path)?;
+    f()
+}
+
+/// Every key's lock, taken in path order so two transactions never wait on each other.
+fn lock_all(paths: &[PathBuf]) -> std::io::Result<Vec<std::fs::File>> {
+    let mut sorted: Vec<&PathBuf> = paths.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    sorted.into_iter().map(|p| lock(p)).collect()
+}
+
+/// One write of a transaction, decided: the version it gets (None: delete).
+struct Step {
+    path: PathBuf,
+    version: Option<u64>,
+    value: Bytes,
+}
+
+/// A transaction is first written whole to an intent file (`.txn-*` in the root), then
+/// applied key by key, then the intent is removed. A crash in between leaves the intent,
+/// which the next `open` applies again under the same locks: all writes land, or none.
+fn write_intent(root: &Path, steps: &[Step]) -> std::io::Result<PathBuf> {
+    let mut out = Vec::new();
+    for st in steps {
+        let key = st
+            .path
+            .strip_prefix(root)
+            .expect("under the root")
+            .to_string_lossy();
+        out.extend((key.len() as u32).to_le_bytes());
+        out.extend(key.as_bytes());
+        out.extend(st.version.map_or(0, |v| v).to_le_bytes());
+        out.extend((st.value.len() as u64).to_le_bytes());
+        out.extend(&st.value[..]);
+    }
+    let path = root.join(format!(".txn-{}", crate::token()));
+    let tmp = root.join(tmp_name());
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&out)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    sync_dir(root)?;
+    Ok(path)
+}
+
+fn read_intent(root: &Path, path: &Path) -> std::io::Result<Vec<Step>> {
+    let data = std::fs::read(path)?;
+    let bad = || std::io::Error::other(format!("corrupt transaction intent {}", path.display()));
+    let mut steps = Vec::new();
+    let mut rest = &data[..];
+    let mut take = |n: usize| -> std::io::Result<&[u8]> {
+        if rest.len() < n {
+            return Err(bad());
+        }
+        let (head, tail) = rest.split_at(n);
+        rest = tail;
+        Ok(head)
+    };
+    let u64_of = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
+    while let Ok(n) = take(4) {
+        let n = u32::from_le_bytes(n.try_into().expect("4 bytes")) as usize;
+        let key = String::from_utf8(take(n)?.to_vec()).map_err(|_| bad())?;
+        let version = u64_of(take(8)?);
+        let len = u64_of(take(8)?) as usize;
+        let value = Bytes::copy_from_slice(take(len)?);
+        steps.push(Step {
+            path: root.join(key),
+            version: (version > 0).then_some(version),
+            value,
+        });
+    }
+    Ok(steps)
+}
+
+fn apply(steps: &[Step]) -> std::io::Result<()> {
+    for st in steps {
+        match st.version {
+            Some(v) => write_atomic(&st.path, v, &st.value)?,
+            None => match std::fs::remove_file(&st.path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => sync_dir(st.path.parent().expect("key has a parent"))?,
+            },
+        }
+    }
+    Ok(())
+}
+
+/// Applies the intents a crash left behind, each under its keys' locks; one whose owner is
+/// still at work is gone by the time its locks are ours.
+fn recover(root: &Path) -> std::io::Result<()> {
+    for e in std::fs::read_dir(root)? {
+        let path = e?.path();
+        let is_intent = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(".txn-"));
+        if !is_intent {
+            continue;
+        }
+        let steps = match read_intent(root, &path) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let paths: Vec<PathBuf> = steps.iter().map(|s| s.path.clone()).collect();
+        let _locks = lock_all(&paths)?;
+        if path.exists() {
+            apply(&steps)?;
+            std::fs::remove_file(&path)?;
+            sync_dir(root)?;
+        }
+    }
+    Ok(())
 }
 
 fn write_atomic(path: &Path, version: u64, value: &[u8]) -> std::io::Result<()> {
@@ -161,13 +282,58 @@ impl MetaStore for FileMetaStore {
         let path = self.path(key)?;
         blocking(move || {
             locked(&path, || {
-                if read(&path)?.map(|v| v.version) != Some(expected) {
-                    return Ok(Err(Conflict));
+                match read(&path)?.map(|v| v.version) {
+                    None => return Ok(Ok(())), // gone already
+                    Some(v) if v != expected => return Ok(Err(Conflict)),
+                    Some(_) => {}
                 }
                 std::fs::remove_file(&path)?;
                 sync_dir(path.parent().expect("key has a parent"))?;
                 Ok(Ok(()))
             })
+        })
+        .await
+    }
+
+    /// Every key's lock (in order), every condition checked, then an intent file and the
+    /// writes (see `write_intent`): atomic for readers of the whole set only after the last
+    /// rename, but all or nothing across a crash.
+    async fn transact(&self, ops: Vec<Write>) -> Cas<()> {
+        let mut paths = Vec::with_capacity(ops.len());
+        for op in &ops {
+            paths.push(self.path(match op {
+                Write::Put { key, .. } | Write::Delete { key, .. } => key,
+            })?);
+        }
+        let root = self.root.clone();
+        blocking(move || {
+            let _locks = lock_all(&paths)?;
+            let mut steps = Vec::with_capacity(ops.len());
+            for (op, path) in ops.into_iter().zip(paths) {
+                let current = read(&path)?.map(|v| v.version);
+                let (want, version, value) = match op {
+                    Write::Put {
+                        value, expected, ..
+                    } => {
+                        let next = current.map_or_else(first_version, |v| v + 1);
+                        (expected, Some(next), value)
+                    }
+                    Write::Delete { expected, .. } => (Some(expected), None, Bytes::new()),
+                };
+                if current != want {
+                    return Ok(Err(Conflict));
+                }
+                steps.push(Step {
+                    path,
+                    version,
+                    value,
+                });
+            }
+            let intent = write_intent(&root, &steps)?;
+            apply(&steps)?;
+            std::fs::remove_file(&intent)?;
+            sync_dir(&root)?;
+            Ok(Ok(()))
         })
         .await
     }
@@ -258,5 +424,48 @@ mod tests {
             let r = store.put_if(bad, "".into(), None).await;
             assert!(matches!(r, Err(StoreError::InvalidKey { .. })), "{bad}");
         }
+    }
+
+    /// A crash after the intent was written and one of its two writes applied: the next open
+    /// applies the rest, and the intent is gone.
+    #[tokio::test]
+    async fn an_interrupted_transaction_is_completed_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let store = FileMetaStore::open(root.clone()).unwrap();
+        let va = store
+            .put_if("r/a", "a0".into(), None)
+            .await
+            .unwrap()
+            .unwrap();
+        let vb = store
+            .put_if("r/b", "b0".into(), None)
+            .await
+            .unwrap()
+            .unwrap();
+        let steps = vec![
+            Step {
+                path: root.join("r/a"),
+                version: Some(va + 1),
+                value: "a1".into(),
+            },
+            Step {
+                path: root.join("r/b"),
+                version: None,
+                value: Bytes::new(),
+            },
+        ];
+        let intent = write_intent(&root, &steps).unwrap();
+        apply(&steps[..1]).unwrap(); // the crash comes here
+        assert_eq!(&store.get("r/a").await.unwrap().unwrap().value[..], b"a1");
+        assert_eq!(store.get("r/b").await.unwrap().unwrap().version, vb);
+        let again = FileMetaStore::open(root.clone()).unwrap();
+        assert!(
+            again.get("r/b").await.unwrap().is_none(),
+            "the rest applied"
+        );
+        assert_eq!(again.get("r/a").await.unwrap().unwrap().version, va + 1);
+        assert!(!intent.exists());
+        assert_eq!(again.list("r/").await.unwrap(), vec!["r/a".to_string()]);
     }
 }

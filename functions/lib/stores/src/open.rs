@@ -4,7 +4,9 @@
 //! (checked at once, wrapped in fault injectors when `REPOSMITH_FAULTS` is set).
 #[cfg(feature = "faults")]
 use crate::faults::Faults;
-use crate::{DynamoMetaStore, FileMetaStore, FilePackageStore, S3PackageStore};
+use crate::{
+    DynamoMetaStore, FileMetaStore, FilePackageStore, PgMetaStore, RedisMetaStore, S3PackageStore,
+};
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -20,7 +22,43 @@ use std::time::Duration;
 enum Url {
     File(PathBuf),
     S3(S3Url),
-    Dynamo { table: String },
+    Dynamo {
+        table: String,
+    },
+    /// `redis://HOST:PORT/DB?prefix=P&spill=BYTES`: `url` without our options.
+    Redis {
+        url: String,
+        prefix: String,
+        spill: usize,
+    },
+    /// `postgres://USER@HOST/DB?table=T&spill=BYTES`: `url` without our options.
+    Postgres {
+        url: String,
+        table: String,
+        spill: usize,
+    },
+}
+
+/// Values over this many bytes go to the package store, unless `spill=BYTES` says otherwise.
+const SPILL: usize = 256 * 1024;
+
+/// `url` without the query options in `ours`, and the values of those that were given.
+fn split_options(url: &str, ours: &[&str]) -> (String, Vec<Option<String>>) {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut found = vec![None; ours.len()];
+    let mut rest = Vec::new();
+    for kv in query.split('&').filter(|kv| !kv.is_empty()) {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        match ours.iter().position(|o| *o == k) {
+            Some(i) => found[i] = Some(v.to_string()),
+            None => rest.push(kv),
+        }
+    }
+    let url = match rest.is_empty() {
+        true => base.to_string(),
+        false => format!("{base}?{}", rest.join("&")),
+    };
+    (url, found)
 }
 
 /// `s3://BUCKET/PREFIX?presign=SECONDS&path_style=1`
@@ -64,6 +102,35 @@ fn parse(url: &str) -> anyhow::Result<Url> {
             path_style,
         }));
     }
+    if ["redis://", "rediss://", "postgres://", "postgresql://"]
+        .iter()
+        .any(|p| base.starts_with(p))
+    {
+        let redis = base.starts_with("redis");
+        let name = if redis { "prefix" } else { "table" };
+        let (rest, found) = split_options(url, &[name, "spill"]);
+        let spill = match &found[1] {
+            Some(n) => n
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{url:?}: spill takes a number of bytes"))?,
+            None => SPILL,
+        };
+        return Ok(if redis {
+            let prefix = found[0].clone().unwrap_or_else(|| "reposmith:".into());
+            Url::Redis {
+                url: rest,
+                prefix,
+                spill,
+            }
+        } else {
+            let table = found[0].clone().unwrap_or_else(|| "reposmith_meta".into());
+            Url::Postgres {
+                url: rest,
+                table,
+                spill,
+            }
+        });
+    }
     if let Some(table) = base.strip_prefix("dynamodb://") {
         let table = table.trim_end_matches('/');
         anyhow::ensure!(!table.is_empty(), "store URL {url:?} names no table");
@@ -72,7 +139,8 @@ fn parse(url: &str) -> anyhow::Result<Url> {
         });
     }
     anyhow::bail!(
-        "unsupported store URL {url:?} (known: file://DIR, s3://BUCKET/PREFIX, dynamodb://TABLE)"
+        "unsupported store URL {url:?} (known: file://DIR, s3://BUCKET/PREFIX, dynamodb://TABLE, \
+         redis://HOST:PORT/DB, postgres://USER@HOST/DB)"
     )
 }
 
@@ -103,7 +171,9 @@ pub async fn open_package_store(url: &str) -> anyhow::Result<Arc<dyn PackageStor
             s.check().await?;
             Arc::new(s)
         }
-        Url::Dynamo { .. } => anyhow::bail!("{url:?} is a metadata store, not a package store"),
+        Url::Dynamo { .. } | Url::Redis { .. } | Url::Postgres { .. } => {
+            anyhow::bail!("{url:?} is a metadata store, not a package store")
+        }
     };
     with_faults(store, Faults::packages)
 }
@@ -121,6 +191,12 @@ pub async fn open_meta_store(
             s.check().await?;
             Arc::new(s)
         }
+        Url::Redis { url, prefix, spill } => {
+            Arc::new(RedisMetaStore::open(&url, &prefix, spill, packages).await?)
+        }
+        Url::Postgres { url, table, spill } => {
+            Arc::new(PgMetaStore::open(&url, &table, spill, packages).await?)
+        }
         Url::S3(_) => anyhow::bail!("{url:?} is a package store, not a metadata store"),
     };
     with_faults(store, Faults::meta)
@@ -137,8 +213,9 @@ fn with_faults<S: ?Sized>(
     })
 }
 
-/// Creates what a store URL names if it is missing (S3 bucket, DynamoDB table, directory):
-/// for development setups; production creates them with the SAM template.
+/// Creates what a store URL names if it is missing (S3 bucket, DynamoDB table, directory,
+/// PostgreSQL table, which it also migrates): for development setups; production creates
+/// the AWS ones with the SAM template. Redis needs nothing made.
 pub async fn create_backing(url: &str) -> anyhow::Result<()> {
     match parse(url)? {
         Url::File(p) => Ok(std::fs::create_dir_all(p)?),
@@ -149,6 +226,8 @@ pub async fn create_backing(url: &str) -> anyhow::Result<()> {
         Url::Dynamo { table } => {
             Ok(DynamoMetaStore::create_table(&dynamo_client().await, &table).await?)
         }
+        Url::Postgres { url, table, .. } => Ok(PgMetaStore::init(&url, &table).await?),
+        Url::Redis { .. } => Ok(()),
     }
 }
 
@@ -221,7 +300,7 @@ impl Intercept for CountRequests {
             Some(t) => format!("DynamoDB.{}", t.rsplit('.').next().unwrap_or(t)),
             None => format!("S3.{}", req.method()),
         };
-        crate::aws::count(label);
+        crate::count(label);
         Ok(())
     }
 }
@@ -256,12 +335,29 @@ mod tests {
             _ => panic!("not s3"),
         }
         assert!(matches!(parse("dynamodb://t").unwrap(), Url::Dynamo { table } if table == "t"));
+        match parse("redis://127.0.0.1:6379/2?prefix=rs:&spill=1000").unwrap() {
+            Url::Redis { url, prefix, spill } => {
+                assert_eq!(
+                    (url.as_str(), prefix.as_str(), spill),
+                    ("redis://127.0.0.1:6379/2", "rs:", 1000)
+                );
+            }
+            _ => panic!("not redis"),
+        }
+        match parse("postgres://u@h/db?connect_timeout=2&table=meta").unwrap() {
+            Url::Postgres { url, table, spill } => {
+                assert_eq!(url, "postgres://u@h/db?connect_timeout=2");
+                assert_eq!((table.as_str(), spill), ("meta", SPILL));
+            }
+            _ => panic!("not postgres"),
+        }
         for bad in [
             "s3://",
             "dynamodb://",
             "file://",
-            "redis://x",
+            "mysql://x",
             "s3://b?presign=x",
+            "redis://x?spill=lots",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
