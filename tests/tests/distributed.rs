@@ -120,7 +120,20 @@ fn four_servers(opts: Opts, on: &str) {
 #[test]
 fn injected_store_faults_lose_no_package_and_leave_no_dangling_blob() {
     let moto = Moto::start();
-    let mut opts = moto.server_opts("faults");
+    injected_faults(moto.server_opts("faults"));
+}
+
+/// The same with the metadata on Redis, and on PostgreSQL (one test: the faults hit the
+/// metadata calls, whatever answers them).
+#[test]
+fn injected_faults_on_redis_and_postgres_lose_nothing() {
+    for kind in ["redis", "postgres"] {
+        let backend = backends::Backend::start(kind);
+        injected_faults(backend.opts("faults"));
+    }
+}
+
+fn injected_faults(mut opts: Opts) {
     let data = tmp().join("data");
     // Set up the repo on a well-behaved server first.
     {

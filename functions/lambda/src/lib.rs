@@ -9,7 +9,8 @@
 //!   rebuilds, `POST /generators/`. It hosts the generators in wasmtime.
 //!
 //! Both are configured by environment (see `template.yaml`):
-//! - `REPOSMITH_PACKAGES` (`s3://BUCKET/PREFIX`) and `REPOSMITH_META` (`dynamodb://TABLE`);
+//! - `REPOSMITH_PACKAGES` (`s3://BUCKET/PREFIX`) and `REPOSMITH_META` (`dynamodb://TABLE`; any
+//!   metadata store URL works, e.g. `redis://` or `postgres://` the functions can reach);
 //! - write only: `REPOSMITH_TOKEN_SECRET` (a Secrets Manager secret holding the admin token) or
 //!   `REPOSMITH_TOKEN`; `REPOSMITH_SIGNING_KEY_SECRET` (a secret holding the signing keys as
 //!   JSON `{"pgp": ARMORED SECRET KEY, "rsa": PEM}`; generated on first start when empty).

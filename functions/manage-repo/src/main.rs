@@ -29,7 +29,8 @@ struct Cli {
     /// Package store URL: s3://BUCKET/PREFIX (default: file:// under --data).
     #[arg(long, global = true, env = "REPOSMITH_PACKAGES")]
     packages: Option<String>,
-    /// Metadata store URL: dynamodb://TABLE (default: file:// under --data).
+    /// Metadata store URL: dynamodb://TABLE, redis://HOST:PORT/DB or postgres://USER@HOST/DB
+    /// (default: file:// under --data).
     #[arg(long, global = true, env = "REPOSMITH_META")]
     meta: Option<String>,
     #[command(subcommand)]
@@ -120,7 +121,8 @@ enum Cmd {
         #[command(subcommand)]
         cmd: client::KeyCmd,
     },
-    /// Create the bucket and table that --packages and --meta name (development setups).
+    /// Create what --packages and --meta name: the S3 bucket, the DynamoDB table (development
+    /// setups), the PostgreSQL table (created or migrated to this build's schema).
     InitStores,
     /// Delete blobs no repo references any more (needs --data; safe beside a running server).
     Gc {
@@ -161,7 +163,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
 async fn init_stores(stores: &setup::StoreUrls) -> anyhow::Result<()> {
     anyhow::ensure!(
         stores.packages.is_some() || stores.meta.is_some(),
-        "give --packages s3://BUCKET/PREFIX and/or --meta dynamodb://TABLE"
+        "give --packages s3://BUCKET/PREFIX and/or --meta dynamodb://TABLE|postgres://USER@HOST/DB"
     );
     for url in [&stores.packages, &stores.meta].into_iter().flatten() {
         reposmith_stores::create_backing(url).await?;

@@ -107,7 +107,7 @@ pub fn default_generators_dir() -> Option<PathBuf> {
 }
 
 /// Where packages and metadata live: `file://` under the data directory unless given
-/// (`s3://BUCKET/PREFIX`, `dynamodb://TABLE`; see reposmith-stores).
+/// (`s3://BUCKET/PREFIX`, `dynamodb://TABLE`, `redis://`, `postgres://`; see reposmith-stores).
 #[derive(Clone, Debug, Default)]
 pub struct StoreUrls {
     pub packages: Option<String>,

@@ -15,7 +15,7 @@
 //! `T_schema` records the migrations applied. A pool of connections (deadpool-postgres) with
 //! connect, wait and statement timeouts, so an unreachable database fails a request instead
 //! of hanging it. No TLS: reach the database on a private network or a local socket
-//! (`?host=/run/postgresql`).
+//! (`postgres:///DB?user=U&host=/run/postgresql`).
 use async_trait::async_trait;
 use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
