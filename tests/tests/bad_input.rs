@@ -151,6 +151,33 @@ fn raw(server: &Server, method: &str, path: &str) -> Resp {
 /// in a repo name, a file name or a tree path, on the main routes and Vieter's
 /// `/{repo}/{arch}/{file}`: each a 4xx with a JSON error (HEAD: the status alone), never a
 /// 500, and never a store key, a file-system path or an OS error in the answer.
+/// `manage-repo add` from a script or CI job (stdout and stderr are pipes, no terminal):
+/// every file's result is a plain line, the summary goes to stderr, the exit code is 1.
+#[test]
+fn cli_add_prints_a_line_per_file_without_a_terminal() {
+    let server = Server::start(&tmp().join("data"));
+    server.create_repo("r");
+    let good = fixture_debs().join("harness-lib_1.0-1_all.deb");
+    let out = server.cli(&["add", "r", "/etc/passwd", good.to_str().unwrap()]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("failed passwd: 422 "), "{stdout}");
+    assert!(
+        stdout.contains("added harness-lib_1.0-1_all.deb (generation "),
+        "{stdout}"
+    );
+    assert!(stderr.contains("1 of the uploads failed"), "{stderr}");
+    let out = server.cli_ok(&["add", "r", good.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("unchanged harness-lib_1.0-1_all.deb"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn odd_encodings_in_public_gets_are_4xx_json() {
     let server = Server::start(&tmp().join("data"));

@@ -497,7 +497,7 @@ async fn add(
             let (bar, query) = (bar.clone(), &query);
             async move {
                 let Some(name) = f.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
-                    bar.println(format!("failed {}: no usable file name", f.display()));
+                    say(&bar, format!("failed {}: no usable file name", f.display()));
                     return false;
                 };
                 match upload(t, repo, &name, query, &f, &bar).await {
@@ -507,11 +507,14 @@ async fn add(
                         } else {
                             "added"
                         };
-                        bar.println(format!("{what} {name} (generation {})", v["generation"]));
+                        say(
+                            &bar,
+                            format!("{what} {name} (generation {})", v["generation"]),
+                        );
                         true
                     }
                     Err(e) => {
-                        bar.println(format!("failed {name}: {e:#}"));
+                        say(&bar, format!("failed {name}: {e:#}"));
                         false
                     }
                 }
@@ -526,6 +529,12 @@ async fn add(
         bail!("{failed} of the uploads failed");
     }
     Ok(())
+}
+
+/// A result line on stdout, whatever the terminal: `ProgressBar::println` draws through the
+/// bar, and prints nothing when the bar is hidden (no terminal: CI jobs, scripts).
+fn say(bar: &ProgressBar, line: String) {
+    bar.suspend(|| println!("{line}"));
 }
 
 /// Above this a file goes through the large-upload flow when the server offers it: Lambda

@@ -22,8 +22,9 @@ struct Cli {
     /// Admin token for write methods.
     #[arg(long, global = true, env = "REPOSMITH_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// Work directly on this data directory instead of a server (no server may be using it
-    /// concurrently... it may: the stores are compare-and-set safe).
+    /// The data directory: where `serve` keeps its keys and file stores [serve's default:
+    /// ./reposmith-data]; for the other commands, work on it in-process instead of through a
+    /// server (a running server may share it: every write is compare-and-set).
     #[arg(long, global = true, env = "REPOSMITH_DATA")]
     data: Option<PathBuf>,
     /// Package store URL: s3://BUCKET/PREFIX (default: file:// under --data).

@@ -26,6 +26,8 @@ mod faults;
 #[cfg(not(target_family = "wasm"))]
 mod meta_file;
 #[cfg(not(target_family = "wasm"))]
+mod network;
+#[cfg(not(target_family = "wasm"))]
 mod open;
 #[cfg(not(target_family = "wasm"))]
 mod package_file;

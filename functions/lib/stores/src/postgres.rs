@@ -16,6 +16,7 @@
 //! connect, wait and statement timeouts, so an unreachable database fails a request instead
 //! of hanging it. No TLS: reach the database on a private network or a local socket
 //! (`postgres:///DB?user=U&host=/run/postgresql`).
+use crate::network::{fresh_by_version, retrying, Held, Spill};
 use async_trait::async_trait;
 use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -29,8 +30,6 @@ use tokio_postgres::NoTls;
 
 /// Keys per listing page.
 const PAGE: i64 = 1000;
-/// Attempts of a call whose connection failed (each waits a little longer).
-const ATTEMPTS: u32 = 3;
 
 /// The schema, one step per version; `init` applies the missing ones in order. `{t}` is the
 /// table name. Append, never edit: a database at version N has run steps 1..=N.
@@ -49,8 +48,7 @@ CREATE SEQUENCE {t}_version;
 pub struct PgMetaStore {
     pool: Pool,
     table: String,
-    spill_over: usize,
-    spill: Arc<dyn PackageStore>,
+    spill: Spill,
 }
 
 /// A table name we put into SQL: letters, digits and `_`, not starting with a digit.
@@ -98,12 +96,14 @@ impl PgMetaStore {
         let store = PgMetaStore {
             pool,
             table,
-            spill_over,
-            spill,
+            spill: Spill {
+                over: spill_over,
+                store: spill,
+            },
         };
         let t = &store.table;
         let at = store
-            .retrying("reading the schema version", |c| async move {
+            .retrying("SELECT schema version", |c| async move {
                 let sql = format!("SELECT coalesce(max(version), 0) FROM {t}_schema");
                 c.query_one(&sql, &[]).await.map(|r| r.get::<_, i32>(0))
             })
@@ -155,41 +155,25 @@ impl PgMetaStore {
     }
 
     /// Runs `call` on a pooled connection, again on a fresh one after a connection failure
-    /// (every call is idempotent or recognises its own earlier success).
+    /// (see `retrying`).
     async fn retrying<T, F, Fut>(&self, what: &str, call: F) -> Result<T>
     where
         F: Fn(deadpool_postgres::Object) -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, tokio_postgres::Error>>,
     {
-        let mut attempt = 0;
-        loop {
-            crate::count(format!(
-                "Postgres.{}",
-                what.split(' ').next().unwrap_or(what)
-            ));
-            let err = match self.pool.get().await {
-                Ok(c) => match call(c).await {
-                    Ok(v) => return Ok(v),
-                    Err(e) => store_error(what, e),
-                },
-                Err(e) => pool_error(what, e),
-            };
-            attempt += 1;
-            if attempt >= ATTEMPTS || !matches!(err, StoreError::Unavailable { .. }) {
-                return Err(err);
-            }
-            tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
-        }
+        retrying("Postgres", what, || async {
+            let c = self.pool.get().await.map_err(|e| pool_error(what, e))?;
+            call(c).await.map_err(|e| store_error(what, e))
+        })
+        .await
     }
 
-    /// The value and spilled-ref columns for a value (spilled first, so a row never names a
-    /// blob that is not there).
+    /// The value and spilled-ref columns for a value.
     async fn columns(&self, value: Bytes) -> Result<(Option<Vec<u8>>, Option<String>)> {
-        if value.len() > self.spill_over {
-            Ok((None, Some(self.spill.put_bytes(value).await?.sha256)))
-        } else {
-            Ok((Some(value.to_vec()), None))
-        }
+        Ok(match self.spill.hold(value).await? {
+            Held::Inline(d) => (Some(d), None),
+            Held::Spilled(sha) => (None, Some(sha)),
+        })
     }
 
     /// Whether `key` holds a write made with `token` (an earlier attempt that landed).
@@ -263,15 +247,7 @@ impl MetaStore for PgMetaStore {
         let Some((version, value, spilled)) = row else {
             return Ok(None);
         };
-        let value = match (value, spilled) {
-            (Some(v), _) => Bytes::from(v),
-            (None, Some(sha)) => self
-                .spill
-                .get_bytes(&sha)
-                .await?
-                .ok_or_else(|| StoreError::Missing(format!("{key}: spilled value {sha}")))?,
-            (None, None) => return Err(StoreError::Corrupt(format!("{key}: row without a value"))),
-        };
+        let value = self.spill.value(key, value, spilled).await?;
         Ok(Some(Versioned { value, version }))
     }
 
@@ -288,11 +264,7 @@ impl MetaStore for PgMetaStore {
                 }
             })
             .await?;
-        match v {
-            Some(v) if v == known.version => Ok(Fresh::Unchanged),
-            None => Ok(Fresh::Changed(None)),
-            Some(_) => Ok(Fresh::Changed(self.get(key).await?)),
-        }
+        fresh_by_version(self, key, known, v).await
     }
 
     async fn put_if(&self, key: &str, value: Bytes, expected: Option<u64>) -> Cas<u64> {

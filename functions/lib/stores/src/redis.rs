@@ -15,6 +15,7 @@
 //! One multiplexed connection that reconnects (`ConnectionManager`), with timeouts, so an
 //! unreachable Redis fails a request instead of hanging it. Redis Cluster is not supported
 //! (the scripts touch several keys).
+use crate::network::{fresh_by_version, retrying, Held, Spill};
 use async_trait::async_trait;
 use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -27,8 +28,6 @@ use std::time::Duration;
 
 /// Keys per `ZRANGEBYLEX` page and per pipelined batch.
 const PAGE: usize = 1000;
-/// Attempts of a call whose connection failed (each waits a little longer).
-const ATTEMPTS: u32 = 3;
 
 /// KEYS: hash, index, seq. ARGV: expected version ('' = absent), field (`d`/`r`), payload,
 /// token, key. Answers the new version, or 0 when the condition failed.
@@ -93,8 +92,7 @@ return 1
 pub struct RedisMetaStore {
     conn: ConnectionManager,
     prefix: String,
-    spill_over: usize,
-    spill: Arc<dyn PackageStore>,
+    spill: Spill,
     scripts: [Script; 3],
 }
 
@@ -130,8 +128,10 @@ impl RedisMetaStore {
         let store = RedisMetaStore {
             conn,
             prefix: prefix.to_string(),
-            spill_over,
-            spill,
+            spill: Spill {
+                over: spill_over,
+                store: spill,
+            },
             scripts: [Script::new(PUT), Script::new(DELETE), Script::new(TRANSACT)],
         };
         store
@@ -154,39 +154,25 @@ impl RedisMetaStore {
         format!("{}seq", self.prefix)
     }
 
-    /// Runs `call` on the connection, again after a connection failure (the calls are
-    /// idempotent or recognise their own earlier success), counting each attempt.
+    /// Runs `call` on the connection, again after a connection failure (see `retrying`).
     async fn retrying<T, F, Fut>(&self, what: &str, call: F) -> Result<T>
     where
         F: Fn(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let mut attempt = 0;
-        loop {
-            crate::count(format!("Redis.{}", what.split(' ').next().unwrap_or(what)));
-            match call(self.conn.clone()).await {
-                Ok(v) => return Ok(v),
-                Err(e) => {
-                    let err = store_error(what, e);
-                    attempt += 1;
-                    if attempt >= ATTEMPTS || !matches!(err, StoreError::Unavailable { .. }) {
-                        return Err(err);
-                    }
-                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
-                }
-            }
-        }
+        retrying("Redis", what, || {
+            let answer = call(self.conn.clone());
+            async move { answer.await.map_err(|e| store_error(what, e)) }
+        })
+        .await
     }
 
-    /// The hash field and payload for a value: inline, or spilled to the package store first
-    /// (so a hash never names a blob that is not there).
+    /// The hash field and payload for a value: `d` inline, or `r` naming the spilled blob.
     async fn payload(&self, value: Bytes) -> Result<(&'static str, Vec<u8>)> {
-        if value.len() > self.spill_over {
-            let d = self.spill.put_bytes(value).await?;
-            Ok(("r", d.sha256.into_bytes()))
-        } else {
-            Ok(("d", value.to_vec()))
-        }
+        Ok(match self.spill.hold(value).await? {
+            Held::Inline(d) => ("d", d),
+            Held::Spilled(sha) => ("r", sha.into_bytes()),
+        })
     }
 }
 
@@ -209,17 +195,7 @@ impl MetaStore for RedisMetaStore {
         let Some(version) = v else {
             return Ok(None);
         };
-        let value = match (d, r) {
-            (Some(d), _) => Bytes::from(d),
-            (None, Some(sha)) => self
-                .spill
-                .get_bytes(&sha)
-                .await?
-                .ok_or_else(|| StoreError::Missing(format!("{key}: spilled value {sha}")))?,
-            (None, None) => {
-                return Err(StoreError::Corrupt(format!("{key}: hash without a value")))
-            }
-        };
+        let value = self.spill.value(key, d, r).await?;
         Ok(Some(Versioned { value, version }))
     }
 
@@ -239,11 +215,7 @@ impl MetaStore for RedisMetaStore {
                 }
             })
             .await?;
-        match v {
-            Some(v) if v == known.version => Ok(Fresh::Unchanged),
-            None => Ok(Fresh::Changed(None)),
-            Some(_) => Ok(Fresh::Changed(self.get(key).await?)),
-        }
+        fresh_by_version(self, key, known, v).await
     }
 
     async fn put_if(&self, key: &str, value: Bytes, expected: Option<u64>) -> Cas<u64> {
