@@ -42,6 +42,8 @@ pub use dynamodb::DynamoMetaStore;
 #[cfg(not(target_family = "wasm"))]
 pub use meta_file::FileMetaStore;
 #[cfg(not(target_family = "wasm"))]
+pub use network::Spill;
+#[cfg(not(target_family = "wasm"))]
 pub use open::{create_backing, open_meta_store, open_package_store};
 #[cfg(not(target_family = "wasm"))]
 pub use package_file::FilePackageStore;

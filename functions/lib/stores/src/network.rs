@@ -15,8 +15,9 @@ pub(crate) enum Held {
     Spilled(String),
 }
 
-/// Values over `over` bytes go to `store`.
-pub(crate) struct Spill {
+/// Where the Redis and PostgreSQL stores put values over `over` bytes: `store`, the package
+/// store (GC keeps what `MetaStore::spilled` names).
+pub struct Spill {
     pub over: usize,
     pub store: Arc<dyn PackageStore>,
 }
@@ -24,7 +25,7 @@ pub(crate) struct Spill {
 impl Spill {
     /// How to keep `value`; a spilled one is written first, so that nothing names a blob
     /// that is not there.
-    pub async fn hold(&self, value: Bytes) -> Result<Held> {
+    pub(crate) async fn hold(&self, value: Bytes) -> Result<Held> {
         if value.len() > self.over {
             Ok(Held::Spilled(self.store.put_bytes(value).await?.sha256))
         } else {
@@ -33,7 +34,7 @@ impl Spill {
     }
 
     /// The value of `key` from what the backend held: the bytes, or the spilled blob's sha256.
-    pub async fn value(
+    pub(crate) async fn value(
         &self,
         key: &str,
         inline: Option<Vec<u8>>,

@@ -4,6 +4,7 @@
 //! (checked at once, wrapped in fault injectors when `REPOSMITH_FAULTS` is set).
 #[cfg(feature = "faults")]
 use crate::faults::Faults;
+use crate::network::Spill;
 use crate::{
     DynamoMetaStore, FileMetaStore, FilePackageStore, PgMetaStore, RedisMetaStore, S3PackageStore,
 };
@@ -42,10 +43,10 @@ enum Url {
 /// Values over this many bytes go to the package store, unless `spill=BYTES` says otherwise.
 const SPILL: usize = 256 * 1024;
 
-/// `url` without the query options in `ours`, and the values of those that were given.
-fn split_options(url: &str, ours: &[&str]) -> (String, Vec<Option<String>>) {
+/// `url` without the query options named in `ours`, and the values of those given.
+fn split_options<const N: usize>(url: &str, ours: [&str; N]) -> (String, [Option<String>; N]) {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let mut found = vec![None; ours.len()];
+    let mut found = [const { None }; N];
     let mut rest = Vec::new();
     for kv in query.split('&').filter(|kv| !kv.is_empty()) {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
@@ -74,24 +75,18 @@ fn parse(url: &str) -> anyhow::Result<Url> {
         anyhow::ensure!(!p.is_empty(), "store URL {url:?} names no directory");
         return Ok(Url::File(PathBuf::from(p)));
     }
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let opt = |name: &str| {
-        query
-            .split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
-    };
+    let base = url.split_once('?').map_or(url, |(base, _)| base);
     if let Some(rest) = base.strip_prefix("s3://") {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         anyhow::ensure!(!bucket.is_empty(), "store URL {url:?} names no bucket");
-        let secs: u64 = match opt("presign") {
+        let (_, [presign, path_style]) = split_options(url, ["presign", "path_style"]);
+        let secs: u64 = match presign {
             Some(s) => s
                 .parse()
                 .map_err(|_| anyhow::anyhow!("{url:?}: presign takes seconds"))?,
             None => 3600,
         };
-        let path_style = match opt("path_style") {
+        let path_style = match path_style {
             Some(v) => v == "1" || v == "true",
             None => std::env::var_os("AWS_ENDPOINT_URL").is_some(),
         };
@@ -108,22 +103,22 @@ fn parse(url: &str) -> anyhow::Result<Url> {
     {
         let redis = base.starts_with("redis");
         let name = if redis { "prefix" } else { "table" };
-        let (rest, found) = split_options(url, &[name, "spill"]);
-        let spill = match &found[1] {
+        let (rest, [named, spill]) = split_options(url, [name, "spill"]);
+        let spill = match spill {
             Some(n) => n
                 .parse()
                 .map_err(|_| anyhow::anyhow!("{url:?}: spill takes a number of bytes"))?,
             None => SPILL,
         };
         return Ok(if redis {
-            let prefix = found[0].clone().unwrap_or_else(|| "reposmith:".into());
+            let prefix = named.unwrap_or_else(|| "reposmith:".into());
             Url::Redis {
                 url: rest,
                 prefix,
                 spill,
             }
         } else {
-            let table = found[0].clone().unwrap_or_else(|| "reposmith_meta".into());
+            let table = named.unwrap_or_else(|| "reposmith_meta".into());
             Url::Postgres {
                 url: rest,
                 table,
@@ -192,10 +187,18 @@ pub async fn open_meta_store(
             Arc::new(s)
         }
         Url::Redis { url, prefix, spill } => {
-            Arc::new(RedisMetaStore::open(&url, &prefix, spill, packages).await?)
+            let spill = Spill {
+                over: spill,
+                store: packages,
+            };
+            Arc::new(RedisMetaStore::open(&url, &prefix, spill).await?)
         }
         Url::Postgres { url, table, spill } => {
-            Arc::new(PgMetaStore::open(&url, &table, spill, packages).await?)
+            let spill = Spill {
+                over: spill,
+                store: packages,
+            };
+            Arc::new(PgMetaStore::open(&url, &table, spill).await?)
         }
         Url::S3(_) => anyhow::bail!("{url:?} is a package store, not a metadata store"),
     };

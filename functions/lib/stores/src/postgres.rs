@@ -21,9 +21,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use reposmith_core::store::{
-    Cas, Conflict, Fresh, MetaStore, PackageStore, Result, StoreError, Versioned, Write,
+    Cas, Conflict, Fresh, MetaStore, Result, StoreError, Versioned, Write,
 };
-use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
@@ -48,7 +47,69 @@ CREATE SEQUENCE {t}_version;
 pub struct PgMetaStore {
     pool: Pool,
     table: String,
+    sql: Sql,
     spill: Spill,
+}
+
+/// Every statement, written once for the table; each connection prepares each once
+/// (`prepare_cached`), so a call is one round trip.
+struct Sql {
+    get: String,
+    version: String,
+    mine: String,
+    insert: String,
+    update: String,
+    delete: String,
+    delete_if: String,
+    list_first: String,
+    list_next: String,
+    spilled: String,
+}
+
+impl Sql {
+    fn new(t: &str) -> Sql {
+        let insert = format!(
+            "INSERT INTO {t} (key, version, value, ref, w) \
+             VALUES ($1, nextval('{t}_version'), $2, $3, $4) \
+             ON CONFLICT (key) DO NOTHING RETURNING version"
+        );
+        let update = format!(
+            "UPDATE {t} SET version = nextval('{t}_version'), value = $2, ref = $3, w = $4 \
+             WHERE key = $1 AND version = $5 RETURNING version"
+        );
+        // Keys compare bytewise (COLLATE "C"): a range on the primary key lists a prefix.
+        let list = |from: &str| {
+            format!(
+                "SELECT key FROM {t} WHERE key {from} $1 AND key < $2 ORDER BY key LIMIT {PAGE}"
+            )
+        };
+        Sql {
+            get: format!("SELECT version, value, ref FROM {t} WHERE key = $1"),
+            version: format!("SELECT version FROM {t} WHERE key = $1"),
+            mine: format!("SELECT version FROM {t} WHERE key = $1 AND w = $2"),
+            insert,
+            update,
+            delete: format!("DELETE FROM {t} WHERE key = $1 AND version = $2 RETURNING 1"),
+            delete_if: format!(
+                "WITH gone AS (DELETE FROM {t} WHERE key = $1 AND version = $2 RETURNING 1) \
+                 SELECT (SELECT count(*) FROM gone) > 0 \
+                 OR NOT EXISTS (SELECT 1 FROM {t} WHERE key = $1)"
+            ),
+            list_first: list(">="),
+            list_next: list(">"),
+            spilled: format!("SELECT ref FROM {t} WHERE ref IS NOT NULL"),
+        }
+    }
+}
+
+/// Runs `sql` on `c` as a statement prepared once per connection.
+async fn query(
+    c: &deadpool_postgres::ClientWrapper,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> std::result::Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+    let statement = c.prepare_cached(sql).await?;
+    c.query(&statement, params).await
 }
 
 /// A table name we put into SQL: letters, digits and `_`, not starting with a digit.
@@ -85,21 +146,14 @@ fn lost_race(e: &tokio_postgres::Error) -> bool {
 impl PgMetaStore {
     /// A pool on `url` (a libpq-style URL without our own options). Checks that the database
     /// answers and holds the current schema.
-    pub async fn open(
-        url: &str,
-        table: &str,
-        spill_over: usize,
-        spill: Arc<dyn PackageStore>,
-    ) -> Result<Self> {
+    pub async fn open(url: &str, table: &str, spill: Spill) -> Result<Self> {
         let table = table_name(table)?.to_string();
         let pool = pool(url)?;
         let store = PgMetaStore {
             pool,
+            sql: Sql::new(&table),
             table,
-            spill: Spill {
-                over: spill_over,
-                store: spill,
-            },
+            spill,
         };
         let t = &store.table;
         let at = store
@@ -178,14 +232,9 @@ impl PgMetaStore {
 
     /// Whether `key` holds a write made with `token` (an earlier attempt that landed).
     async fn mine(&self, key: &str, token: &str) -> Result<Option<u64>> {
-        let t = &self.table;
-        let sql = format!("SELECT version FROM {t} WHERE key = $1 AND w = $2");
-        self.retrying(&format!("SELECT own write {key}"), |c| {
-            let sql = sql.clone();
-            async move {
-                let rows = c.query(&sql, &[&key, &token]).await?;
-                Ok(rows.first().map(|r| r.get::<_, i64>(0) as u64))
-            }
+        self.retrying(&format!("SELECT own write {key}"), |c| async move {
+            let rows = query(&c, &self.sql.mine, &[&key, &token]).await?;
+            Ok(rows.first().map(|r| r.get::<_, i64>(0) as u64))
         })
         .await
     }
@@ -224,24 +273,17 @@ fn pool_error(what: &str, e: deadpool_postgres::PoolError) -> StoreError {
 #[async_trait]
 impl MetaStore for PgMetaStore {
     async fn get(&self, key: &str) -> Result<Option<Versioned>> {
-        let sql = format!(
-            "SELECT version, value, ref FROM {} WHERE key = $1",
-            self.table
-        );
         let row = self
-            .retrying(&format!("SELECT {key}"), |c| {
-                let sql = sql.clone();
-                async move {
-                    let rows = c.query(&sql, &[&key]).await?;
-                    Ok(rows.first().map(|r| {
-                        let v: i64 = r.get(0);
-                        (
-                            v as u64,
-                            r.get::<_, Option<Vec<u8>>>(1),
-                            r.get::<_, Option<String>>(2),
-                        )
-                    }))
-                }
+            .retrying(&format!("SELECT {key}"), |c| async move {
+                let rows = query(&c, &self.sql.get, &[&key]).await?;
+                Ok(rows.first().map(|r| {
+                    let v: i64 = r.get(0);
+                    (
+                        v as u64,
+                        r.get::<_, Option<Vec<u8>>>(1),
+                        r.get::<_, Option<String>>(2),
+                    )
+                }))
             })
             .await?;
         let Some((version, value, spilled)) = row else {
@@ -254,14 +296,10 @@ impl MetaStore for PgMetaStore {
     /// Versions never repeat (one sequence for every write): the version alone says whether
     /// the key changed.
     async fn get_fresh(&self, key: &str, known: &Versioned) -> Result<Fresh> {
-        let sql = format!("SELECT version FROM {} WHERE key = $1", self.table);
         let v = self
-            .retrying(&format!("SELECT version {key}"), |c| {
-                let sql = sql.clone();
-                async move {
-                    let rows = c.query(&sql, &[&key]).await?;
-                    Ok(rows.first().map(|r| r.get::<_, i64>(0) as u64))
-                }
+            .retrying(&format!("SELECT version {key}"), |c| async move {
+                let rows = query(&c, &self.sql.version, &[&key]).await?;
+                Ok(rows.first().map(|r| r.get::<_, i64>(0) as u64))
             })
             .await?;
         fresh_by_version(self, key, known, v).await
@@ -270,26 +308,16 @@ impl MetaStore for PgMetaStore {
     async fn put_if(&self, key: &str, value: Bytes, expected: Option<u64>) -> Cas<u64> {
         let (value, spilled) = self.columns(value).await?;
         let token = crate::token();
-        let t = &self.table;
-        let sql = match expected {
-            None => format!(
-                "INSERT INTO {t} (key, version, value, ref, w) \
-                 VALUES ($1, nextval('{t}_version'), $2, $3, $4) \
-                 ON CONFLICT (key) DO NOTHING RETURNING version"
-            ),
-            Some(_) => format!(
-                "UPDATE {t} SET version = nextval('{t}_version'), value = $2, ref = $3, w = $4 \
-                 WHERE key = $1 AND version = $5 RETURNING version"
-            ),
-        };
-        let expected = expected.map(|v| v as i64);
         let written = self
             .retrying(&format!("UPSERT {key}"), |c| {
-                let (sql, value, spilled, token) = (&sql, &value, &spilled, &token);
+                let (value, spilled, token) = (&value, &spilled, &token);
                 async move {
                     let rows = match expected {
-                        None => c.query(sql, &[&key, value, spilled, token]).await?,
-                        Some(v) => c.query(sql, &[&key, value, spilled, token, &v]).await?,
+                        None => query(&c, &self.sql.insert, &[&key, value, spilled, token]).await?,
+                        Some(v) => {
+                            let v = v as i64;
+                            query(&c, &self.sql.update, &[&key, value, spilled, token, &v]).await?
+                        }
                     };
                     Ok(rows.first().map(|r| r.get::<_, i64>(0) as u64))
                 }
@@ -303,42 +331,29 @@ impl MetaStore for PgMetaStore {
     }
 
     async fn delete_if(&self, key: &str, expected: u64) -> Cas<()> {
-        let t = &self.table;
-        let sql = format!(
-            "WITH gone AS (DELETE FROM {t} WHERE key = $1 AND version = $2 RETURNING 1) \
-             SELECT (SELECT count(*) FROM gone) > 0 OR NOT EXISTS (SELECT 1 FROM {t} WHERE key = $1)"
-        );
         let done = self
-            .retrying(&format!("DELETE {key}"), |c| {
-                let sql = sql.clone();
-                async move {
-                    let row = c.query_one(&sql, &[&key, &(expected as i64)]).await?;
-                    Ok(row.get::<_, bool>(0))
-                }
+            .retrying(&format!("DELETE {key}"), |c| async move {
+                let rows = query(&c, &self.sql.delete_if, &[&key, &(expected as i64)]).await?;
+                Ok(rows.first().is_some_and(|r| r.get::<_, bool>(0)))
             })
             .await?;
         Ok(if done { Ok(()) } else { Err(Conflict) })
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        let t = &self.table;
-        // Keys compare bytewise (COLLATE "C"): U+10FFFF sorts above every key with the prefix.
+        // U+10FFFF sorts above every key with the prefix.
         let below = format!("{prefix}\u{10FFFF}");
-        let first =
-            format!("SELECT key FROM {t} WHERE key >= $1 AND key < $2 ORDER BY key LIMIT {PAGE}");
-        let next =
-            format!("SELECT key FROM {t} WHERE key > $1 AND key < $2 ORDER BY key LIMIT {PAGE}");
         let mut out: Vec<String> = Vec::new();
         loop {
             let (sql, from) = match out.last() {
-                Some(last) => (&next, last.clone()),
-                None => (&first, prefix.to_string()),
+                Some(last) => (&self.sql.list_next, last.clone()),
+                None => (&self.sql.list_first, prefix.to_string()),
             };
             let page: Vec<String> = self
                 .retrying(&format!("SELECT keys {prefix}"), |c| {
-                    let (sql, from, below) = (sql.clone(), from.clone(), &below);
+                    let (from, below) = (&from, &below);
                     async move {
-                        let rows = c.query(&sql, &[&from, below]).await?;
+                        let rows = query(&c, sql, &[from, below]).await?;
                         Ok(rows.iter().map(|r| r.get(0)).collect())
                     }
                 })
@@ -353,16 +368,6 @@ impl MetaStore for PgMetaStore {
 
     async fn transact(&self, ops: Vec<Write>) -> Cas<()> {
         let token = crate::token();
-        let t = &self.table;
-        let insert = format!(
-            "INSERT INTO {t} (key, version, value, ref, w) \
-             VALUES ($1, nextval('{t}_version'), $2, $3, $4) ON CONFLICT (key) DO NOTHING"
-        );
-        let update = format!(
-            "UPDATE {t} SET version = nextval('{t}_version'), value = $2, ref = $3, w = $4 \
-             WHERE key = $1 AND version = $5"
-        );
-        let delete = format!("DELETE FROM {t} WHERE key = $1 AND version = $2");
         let mut rows = Vec::with_capacity(ops.len());
         for op in ops {
             rows.push(match op {
@@ -379,17 +384,21 @@ impl MetaStore for PgMetaStore {
         }
         let applied = self
             .retrying("TRANSACTION", |mut c| {
-                let (rows, token) = (&rows, &token);
-                let (insert, update, delete) = (&insert, &update, &delete);
+                let (rows, token, sql) = (&rows, &token, &self.sql);
                 async move {
                     let tx = c.transaction().await?;
                     for (key, expected, put) in rows {
-                        let n = match (put, expected) {
-                            (Some((v, r)), None) => tx.execute(insert, &[key, v, r, token]).await,
-                            (Some((v, r)), Some(e)) => {
-                                tx.execute(update, &[key, v, r, token, e]).await
-                            }
-                            (None, e) => tx.execute(delete, &[key, e]).await,
+                        let (statement, params): (
+                            _,
+                            Vec<&(dyn tokio_postgres::types::ToSql + Sync)>,
+                        ) = match (put, expected) {
+                            (Some((v, r)), None) => (&sql.insert, vec![key, v, r, token]),
+                            (Some((v, r)), Some(e)) => (&sql.update, vec![key, v, r, token, e]),
+                            (None, e) => (&sql.delete, vec![key, e]),
+                        };
+                        let n = match tx.prepare_cached(statement).await {
+                            Ok(st) => tx.query(&st, &params).await.map(|r| r.len()),
+                            Err(e) => Err(e),
                         };
                         match n {
                             Ok(1) => {}
@@ -417,13 +426,9 @@ impl MetaStore for PgMetaStore {
     }
 
     async fn spilled(&self) -> Result<Vec<String>> {
-        let sql = format!("SELECT ref FROM {} WHERE ref IS NOT NULL", self.table);
-        self.retrying("SELECT spilled", |c| {
-            let sql = sql.clone();
-            async move {
-                let rows = c.query(&sql, &[]).await?;
-                Ok(rows.iter().map(|r| r.get(0)).collect())
-            }
+        self.retrying("SELECT spilled", |c| async move {
+            let rows = query(&c, &self.sql.spilled, &[]).await?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
         })
         .await
     }

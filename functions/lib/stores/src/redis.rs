@@ -21,9 +21,8 @@ use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script};
 use reposmith_core::store::{
-    Cas, Conflict, Fresh, MetaStore, PackageStore, Result, StoreError, Versioned, Write,
+    Cas, Conflict, Fresh, MetaStore, Result, StoreError, Versioned, Write,
 };
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Keys per `ZRANGEBYLEX` page and per pipelined batch.
@@ -110,12 +109,7 @@ fn store_error(what: &str, e: RedisError) -> StoreError {
 
 impl RedisMetaStore {
     /// Connects (failing fast when nobody answers) and checks that Redis answers.
-    pub async fn open(
-        url: &str,
-        prefix: &str,
-        spill_over: usize,
-        spill: Arc<dyn PackageStore>,
-    ) -> Result<Self> {
+    pub async fn open(url: &str, prefix: &str, spill: Spill) -> Result<Self> {
         let client = redis::Client::open(url).map_err(|e| StoreError::backend(url, e))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(3)))
@@ -128,10 +122,7 @@ impl RedisMetaStore {
         let store = RedisMetaStore {
             conn,
             prefix: prefix.to_string(),
-            spill: Spill {
-                over: spill_over,
-                store: spill,
-            },
+            spill,
             scripts: [Script::new(PUT), Script::new(DELETE), Script::new(TRANSACT)],
         };
         store
