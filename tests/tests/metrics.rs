@@ -2,30 +2,6 @@
 //! what an upload does (the scale benchmark reads them as store requests per upload).
 mod common;
 use common::*;
-use std::collections::BTreeMap;
-
-/// `store.call -> count` from the metrics text; every sample line must parse.
-fn calls(text: &str) -> BTreeMap<String, u64> {
-    let mut out = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.starts_with('#')) {
-        let (name, value) = line.rsplit_once(' ').expect("NAME{LABELS} VALUE");
-        let value: u64 = value.parse().unwrap_or_else(|_| panic!("{line}"));
-        let labels = name
-            .strip_prefix("reposmith_store_calls_total{")
-            .and_then(|l| l.strip_suffix('}'))
-            .unwrap_or_else(|| panic!("unexpected sample {line}"));
-        let label = |k: &str| {
-            labels
-                .split(',')
-                .find_map(|kv| kv.strip_prefix(&format!("{k}=\"")))
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or_else(|| panic!("no {k} in {line}"))
-                .to_string()
-        };
-        out.insert(format!("{}.{}", label("store"), label("call")), value);
-    }
-    out
-}
 
 #[test]
 fn metrics_count_store_calls_by_kind() {
@@ -35,13 +11,13 @@ fn metrics_count_store_calls_by_kind() {
     assert!(m
         .text()
         .contains("# TYPE reposmith_store_calls_total counter"));
-    let before = calls(&m.text());
+    let before = metrics(&m.text());
     assert!(before.contains_key("meta.put_if") && before.contains_key("packages.put"));
 
     server.create_repo("m");
     let r = server.upload("m", &fixture_debs().join(FIXTURE_DEBS[0]));
     assert_eq!(r.status, 201, "{}", r.text());
-    let after = calls(&server.get("/metrics/").text());
+    let after = metrics(&server.get("/metrics/").text());
     let moved = |k: &str| after[k] - before[k];
     // The upload stored the package and committed metadata by compare-and-set.
     assert!(

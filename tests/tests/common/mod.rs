@@ -532,3 +532,33 @@ macro_rules! on_local_and_moto {
         }
     };
 }
+
+/// The counters of a `GET /metrics` text: `STORE.CALL` for the store calls
+/// (`meta.put_if`), `SERVICE.OPERATION` for backend requests (`Redis.EVALSHA`). Every sample
+/// line must parse.
+pub fn metrics(text: &str) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let (name, value) = line.rsplit_once(' ').expect("NAME{LABELS} VALUE");
+        let value: u64 = value.parse().unwrap_or_else(|_| panic!("{line}"));
+        let (family, labels) = name
+            .strip_suffix('}')
+            .and_then(|n| n.split_once('{'))
+            .unwrap_or_else(|| panic!("unexpected sample {line}"));
+        let keys = match family {
+            "reposmith_store_calls_total" => ["store", "call"],
+            "reposmith_backend_requests_total" => ["service", "operation"],
+            _ => panic!("unexpected sample {line}"),
+        };
+        let label = |k: &str| {
+            labels
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(&format!("{k}=\"")))
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or_else(|| panic!("no {k} in {line}"))
+                .to_string()
+        };
+        out.insert(format!("{}.{}", label(keys[0]), label(keys[1])), value);
+    }
+    out
+}
