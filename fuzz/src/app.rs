@@ -134,6 +134,7 @@ impl Generator for FakeGen {
                     separator: vec![],
                 })],
                 encodings: vec![Encoding::Identity, Encoding::Gzip],
+                history: None,
             }],
             links: vec![],
         })

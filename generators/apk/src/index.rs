@@ -162,6 +162,7 @@ pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, St
                 Part::Literal(ustar::END.to_vec()),
             ],
             encodings: vec![Encoding::Gzip],
+            history: None,
         });
         links.push(Link {
             shelves: vec![NOARCH.into()],

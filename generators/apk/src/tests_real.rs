@@ -305,6 +305,7 @@ fn publish(repo: &RepoInfo, entries: &[Entry], signer: &TestKey) -> HashMap<Stri
             sha512: String::new(),
             open_size: 0,
             open_sha256: String::new(),
+            patch: None,
         });
         files.insert(format!("{}.gz", f.path), gz);
     }

@@ -147,6 +147,7 @@ pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, St
                 separator: Vec::new(),
             })],
             encodings: vec![Encoding::Identity],
+            history: None,
         });
         files.push(BulkFile {
             path: format!("{abi}/data"),
@@ -160,12 +161,14 @@ pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, St
                 Part::Literal(DATA_TAIL.as_bytes().to_vec()),
             ],
             encodings: vec![Encoding::Identity],
+            history: None,
         });
         // Assembled by the host, so the host can vouch for its signature in `meta.txz`.
         files.push(BulkFile {
             path: format!("{abi}/meta.conf"),
             parts: vec![Part::Literal(meta_conf().into_bytes())],
             encodings: vec![Encoding::Identity],
+            history: None,
         });
         links.push(Link {
             shelves: sel,

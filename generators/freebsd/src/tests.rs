@@ -340,6 +340,7 @@ fn publish(entries: &[Entry]) -> BTreeMap<String, Vec<u8>> {
             sha512: String::new(),
             open_size: data.len() as u64,
             open_sha256: sha,
+            patch: None,
         });
         files.insert(f.path.clone(), data);
     }
@@ -463,6 +464,7 @@ fn finish_asks_for_the_encodings_pkg_reads() {
         sha512: String::new(),
         open_size: 3,
         open_sha256: "ab".repeat(32),
+        patch: None,
     };
     let out = repo::finish(
         &r,

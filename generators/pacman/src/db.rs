@@ -223,6 +223,7 @@ pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, St
                     Part::Literal(ustar::END.to_vec()),
                 ],
                 encodings: vec![Encoding::Gzip],
+                history: None,
             });
         }
         out.links.push(Link {

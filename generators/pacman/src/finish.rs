@@ -68,6 +68,7 @@ mod tests {
             sha512: String::new(),
             open_size: 1,
             open_sha256: String::new(),
+            patch: None,
         }
     }
 

@@ -108,6 +108,7 @@ pub fn plan(_repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<Vec<BulkFile>,
                 Part::Literal(close.as_bytes().to_vec()),
             ],
             encodings: vec![Encoding::Gzip],
+            history: None,
         })
         .collect())
 }

@@ -105,6 +105,7 @@ mod tests {
             sha512: seed.to_string().repeat(128),
             open_size: 400,
             open_sha256: "f".repeat(64),
+            patch: None,
         }
     }
 

@@ -47,6 +47,11 @@ pub trait Signer {
     fn rsa_key_name(&self) -> String {
         String::new()
     }
+    /// Declares an index this `finish` outputs (apt's `Packages.diff/Index`), so that signed
+    /// text may name its digests.
+    fn vouch_index(&self, _text: &[u8]) -> Result<(), String> {
+        Err(refused("vouch for indexes"))
+    }
 }
 
 /// The host's `signer` import: private keys stay in the host.
@@ -78,6 +83,9 @@ impl Signer for HostSigner {
     }
     fn rsa_key_name(&self) -> String {
         host::rsa_key_name()
+    }
+    fn vouch_index(&self, text: &[u8]) -> Result<(), String> {
+        host::vouch_index(text)
     }
 }
 

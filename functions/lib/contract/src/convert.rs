@@ -87,6 +87,11 @@ macro_rules! wit_conversions {
                         sha512: a.sha512,
                         open_size: a.open_size,
                         open_sha256: a.open_sha256,
+                        patch: a.patch.map(|p| wit::PatchOf {
+                            file: p.file,
+                            from_size: p.from_size,
+                            from_sha256: p.from_sha256,
+                        }),
                     }
                 }
             }
@@ -161,6 +166,11 @@ macro_rules! wit_conversions {
                         path: b.path,
                         parts: b.parts.into_iter().map(Into::into).collect(),
                         encodings: b.encodings.into_iter().map(Into::into).collect(),
+                        history: b.history.map(|h| $crate::History {
+                            keep: h.keep,
+                            dir: h.dir,
+                            encodings: h.encodings.into_iter().map(Into::into).collect(),
+                        }),
                     }
                 }
             }

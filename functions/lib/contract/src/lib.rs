@@ -151,6 +151,27 @@ pub struct BulkFile {
     pub path: String,
     pub parts: Vec<Part>,
     pub encodings: Vec<Encoding>,
+    /// Patches from earlier versions (see `history` in the WIT).
+    // Always written: the Spin wire format is positional (no field may be skipped).
+    #[serde(default)]
+    pub history: Option<History>,
+}
+
+/// `history` in the WIT: keep patches from the last `keep` versions, published under `dir`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    pub keep: u32,
+    pub dir: String,
+    pub encodings: Vec<Encoding>,
+}
+
+/// `patch-of` in the WIT: a published patch turns this earlier version of `file` into the
+/// current one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatchOf {
+    pub file: String,
+    pub from_size: u64,
+    pub from_sha256: String,
 }
 
 /// Package files served again under `prefix` (see `link` in the WIT).
@@ -179,6 +200,8 @@ pub struct Assembled {
     pub sha512: String,
     pub open_size: u64,
     pub open_sha256: String,
+    #[serde(default)]
+    pub patch: Option<PatchOf>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -249,6 +272,10 @@ pub trait Signer: Send + Sync {
     fn rsa_key_name(&self) -> String;
     /// `rsa_sign` over a stored blob by sha256 (the host reads it).
     fn rsa_sign_blob(&self, sha256: &str, sha1: bool) -> Result<Vec<u8>, String>;
+    /// `vouch-index`: only the host's vouching signer (in `finish`) accepts indexes.
+    fn vouch_index(&self, _text: &[u8]) -> Result<(), String> {
+        Err("no index can be vouched for outside finish".into())
+    }
 }
 
 /// One OpenPGP key of a repo as the host stores it: the public key in the clear, the secret

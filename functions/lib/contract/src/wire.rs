@@ -29,6 +29,7 @@ pub enum SignRequest {
     RsaKeyName,
     /// blob sha256, sha1 (else sha256)
     RsaSignBlob(String, bool),
+    VouchIndex(#[serde(with = "bytes_serde")] Vec<u8>),
 }
 
 /// A request and its answer: bytes (UTF-8 for the string-valued calls) or the signer's error.
@@ -95,12 +96,38 @@ mod tests {
                 shelf: "stable/main/amd64".into(),
                 entries: 3,
             }],
-            files: vec![],
-            known: vec![Signed {
-                request: SignRequest::Detached(b"Release".to_vec(), true),
-                answer: Ok(ByteBuf::from(b"sig".to_vec())),
+            // Optional fields too: postcard is positional, none may be skipped.
+            files: vec![crate::Assembled {
+                path: "P.diff/T-2-F-1.gz".into(),
+                encoding: Encoding::Gzip,
+                size: 1,
+                md5: "m".into(),
+                sha1: "s".into(),
+                sha256: "x".into(),
+                sha512: "y".into(),
+                open_size: 2,
+                open_sha256: "z".into(),
+                patch: Some(crate::PatchOf {
+                    file: "P".into(),
+                    from_size: 3,
+                    from_sha256: "w".into(),
+                }),
             }],
+            known: vec![
+                Signed {
+                    request: SignRequest::Detached(b"Release".to_vec(), true),
+                    answer: Ok(ByteBuf::from(b"sig".to_vec())),
+                },
+                Signed {
+                    request: SignRequest::VouchIndex(b"Index".to_vec()),
+                    answer: Ok(ByteBuf::new()),
+                },
+            ],
         };
+        let mut call = call;
+        let mut plain = call.files[0].clone();
+        plain.patch = None;
+        call.files.push(plain);
         let back: FinishCall = decode(&encode(&call)).unwrap();
         assert_eq!(back, call);
         let reply = Reply {
@@ -115,6 +142,24 @@ mod tests {
         };
         let back: Reply<Vec<Output>> = decode(&encode(&reply)).unwrap();
         assert_eq!(back, reply);
+        let plan = crate::Plan {
+            files: vec![crate::BulkFile {
+                path: "P".into(),
+                parts: vec![],
+                encodings: vec![Encoding::Xz],
+                history: Some(crate::History {
+                    keep: 14,
+                    dir: "P.diff/".into(),
+                    encodings: vec![Encoding::Gzip],
+                }),
+            }],
+            links: vec![],
+        };
+        let mut plan = plan;
+        let mut plain = plan.files[0].clone();
+        plain.history = None;
+        plan.files.push(plain);
+        assert_eq!(decode::<crate::Plan>(&encode(&plan)).unwrap(), plan);
         assert!(decode::<FinishCall>(b"\xff").is_err());
     }
 

@@ -51,6 +51,14 @@ pub async fn collect(app: &App, min_age: u64) -> ApiResult<GcReport> {
                         live.extend(rec.signature.iter().map(|s| s.sha256.clone()));
                     }
                 }
+                // Patch histories: the current version's pieces and every patch they name.
+                for h in manifest.histories.values() {
+                    live.insert(h.clone());
+                    let raw = app.packages.get_bytes(h).await?.unwrap_or_default();
+                    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&raw) {
+                        named_blobs(&v, &mut live);
+                    }
+                }
                 for blob in manifest.files.values() {
                     // A composite's own address too: a copy stored whole for redirects.
                     live.insert(blob.sha256.clone());

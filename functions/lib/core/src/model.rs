@@ -212,6 +212,10 @@ pub struct Manifest {
     /// Each generator's mount and links: where its entries' package files are served.
     #[serde(default)]
     pub trees: Vec<Tree>,
+    /// The patch history of each bulk file that asked for one (its path → a history blob,
+    /// `assemble/history.rs`): what the next render composes its patches from.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub histories: BTreeMap<String, String>,
 }
 
 /// A generator's tree: package files at `mount/entry.path`, and again under each link.

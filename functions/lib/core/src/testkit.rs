@@ -204,6 +204,7 @@ impl Generator for FakeGen {
                     separator: vec![],
                 })],
                 encodings: vec![Encoding::Identity, Encoding::Gzip],
+                history: None,
             }],
             links: vec![Link {
                 shelves: vec!["s".into()],

@@ -353,4 +353,8 @@ impl signer::Host for HostState {
             .map(|s| s.rsa_key_name())
             .unwrap_or_default()
     }
+
+    fn vouch_index(&mut self, text: Vec<u8>) -> Result<(), String> {
+        self.signer.as_ref().ok_or(NO_SIGNER)?.vouch_index(&text)
+    }
 }

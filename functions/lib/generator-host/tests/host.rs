@@ -263,6 +263,7 @@ fn instances_stay_warm_per_repo_and_a_failure_drops_them() {
         sha512: String::new(),
         open_size: 0,
         open_sha256: String::new(),
+        patch: None,
     }];
     g.finish(&repo, &[], &files, signer).unwrap();
     let r = g.analyze(Pkg::new("misbehave-sign.pkg"), &repo_hint("a"));
@@ -393,6 +394,7 @@ fn plan_and_finish() {
         sha512: String::new(),
         open_size: 10,
         open_sha256: sha.clone(),
+        patch: None,
     }];
     let signer = Arc::new(FakeSigner::default());
     let out = g.finish(&repo, &shelves, &files, signer.clone()).unwrap();

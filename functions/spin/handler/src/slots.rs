@@ -79,6 +79,7 @@ fn sign(signer: Option<&dyn Signer>, r: &SignRequest) -> Result<ByteBuf, String>
         SignRequest::RsaPublicKey => signer.rsa_public_key().into_bytes(),
         SignRequest::RsaKeyName => signer.rsa_key_name().into_bytes(),
         SignRequest::RsaSignBlob(sha, sha1) => signer.rsa_sign_blob(sha, *sha1)?,
+        SignRequest::VouchIndex(text) => signer.vouch_index(text).map(|()| Vec::new())?,
     };
     Ok(ByteBuf::from(b))
 }

@@ -122,6 +122,9 @@ impl SignerGuest for Services {
     fn rsa_sign_blob(sha256: String, digest: RsaDigest) -> Result<Vec<u8>, String> {
         ask(SignRequest::RsaSignBlob(sha256, sha1(digest)))
     }
+    fn vouch_index(text: Vec<u8>) -> Result<(), String> {
+        ask(SignRequest::VouchIndex(text)).map(drop)
+    }
 }
 
 /// The empty slot: no generator.

@@ -123,6 +123,7 @@ impl Guest for Misbehave {
                     separator: vec![],
                 })],
                 encodings: vec![Encoding::Identity, Encoding::Gzip],
+                history: None,
             }],
             links: vec![Link {
                 shelves: names,

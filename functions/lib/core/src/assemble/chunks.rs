@@ -105,14 +105,22 @@ pub struct Made {
     pub bytes: Vec<Bytes>,
 }
 
-/// One bulk file in every encoding it asks for.
+/// A bulk file's decoded bytes as stored: its digests, blob and pieces' bytes.
+pub struct Open {
+    pub digests: Digests,
+    pub blob: BlobRef,
+    pub bytes: Vec<Bytes>,
+}
+
+/// One bulk file in every encoding it asks for, and its decoded bytes (which `history`
+/// diffs whether or not the file is published unencoded).
 pub async fn assemble_file(
     app: &App,
     cache: &mut ChunkCache,
     gname: &str,
     file: &BulkFile,
     shelves: &ShelfIndex,
-) -> ApiResult<Vec<Made>> {
+) -> ApiResult<(Vec<Made>, Open)> {
     check_path(&file.path).map_err(|e| invalid(gname, e))?;
     let mut encs = file.encodings.clone();
     encs.dedup();
@@ -142,6 +150,7 @@ pub async fn assemble_file(
             sha512: d.sha512,
             open_size: open.0.size,
             open_sha256: open.0.sha256.clone(),
+            patch: None,
         };
         out.push(Made {
             assembled: a,
@@ -149,7 +158,15 @@ pub async fn assemble_file(
             bytes,
         });
     }
-    Ok(out)
+    let (digests, blob, bytes) = open;
+    Ok((
+        out,
+        Open {
+            digests,
+            blob,
+            bytes,
+        },
+    ))
 }
 
 /// The segments of `parts`, in order; a tar member's header comes once its content's size

@@ -4,6 +4,8 @@
 //! list them. Package files are not listed here: the manifest names the head they come from.
 mod chunks;
 mod codec;
+mod history;
+mod patch;
 mod shelves;
 mod vouch;
 
@@ -42,12 +44,18 @@ pub fn ustar_header(name: &str, size: u64, mtime: u64) -> Result<[u8; 512], Stri
     ustar::header(name, size, ustar::Kind::File, ustar::Meta::file(mtime))
 }
 
-/// One generator's tree: its index files (path under the mount → blob), and the links its
-/// plan asked for (package files served again under other directories).
+/// One generator's tree: its index files (path under the mount → blob), the links its
+/// plan asked for (package files served again under other directories), and the patch
+/// history of each file that asked for one (path under the mount → history blob).
 pub struct Rendered {
     pub files: Vec<(String, BlobRef)>,
     pub links: Vec<Link>,
+    pub histories: BTreeMap<String, String>,
 }
+
+/// What the last generation kept for this generator's next render: its files' patch
+/// histories (path under the mount → history blob).
+pub type Before = BTreeMap<String, String>;
 
 /// Renders one generator's tree from the head: plan, assemble (incrementally), `finish`.
 pub async fn render_generator(
@@ -57,12 +65,13 @@ pub async fn render_generator(
     info: &RepoInfo,
     head: &Head,
     signing: &Signing,
+    before: &Before,
 ) -> ApiResult<Rendered> {
     let gname = g.info().name.clone();
     // Out of the cache while it is borrowed alongside the chunks; back in below.
     let mut shelves = cache.shelves.remove(&gname).unwrap_or_default();
     shelves.update(&gname, head);
-    let made = render_shelves(app, cache, &shelves, g, info, signing).await;
+    let made = render_shelves(app, cache, &shelves, g, info, signing, before).await;
     cache.shelves.insert(gname, shelves);
     made
 }
@@ -74,6 +83,7 @@ async fn render_shelves(
     g: Arc<dyn Generator>,
     info: &RepoInfo,
     signing: &Signing,
+    before: &Before,
 ) -> ApiResult<Rendered> {
     let gname = g.info().name.clone();
     let summaries = summarize(shelves);
@@ -89,8 +99,17 @@ async fn render_shelves(
     let mut files = BTreeMap::new();
     let mut assembled = Vec::new();
     let mut wholes: HashMap<String, Vec<bytes::Bytes>> = HashMap::new();
+    let mut histories = BTreeMap::new();
     for file in &plan.files {
-        for made in assemble_file(app, cache, &gname, file, shelves).await? {
+        let (mut made, open) = assemble_file(app, cache, &gname, file, shelves).await?;
+        if let Some(req) = &file.history {
+            let prev = before.get(&file.path).map(String::as_str);
+            let h = history::advance(app, req, prev, &open, info.generation).await?;
+            made.extend(history::publish(&gname, &file.path, req, &h)?);
+            let stored = crate::commit::put_blob(app, crate::commit::to_json(&h)?.into()).await?;
+            histories.insert(file.path.clone(), stored.sha256);
+        }
+        for made in made {
             files.insert(made.assembled.path.clone(), made.blob.clone());
             if !made.blob.pieces.is_empty() {
                 wholes.insert(made.blob.sha256.clone(), made.bytes);
@@ -103,6 +122,7 @@ async fn render_shelves(
     Ok(Rendered {
         files,
         links: plan.links,
+        histories,
     })
 }
 

@@ -8,7 +8,10 @@
 //! - text (`clearsign`, `detached`): at most [`MAX_TEXT`] bytes, naming at least one assembled
 //!   file by digest, and every run of 32 or more hex digits in it is the md5, sha1, sha256 or
 //!   sha512 of an assembled file (Release, repomd.xml): a signed index can list nothing the
-//!   host did not make.
+//!   host did not make;
+//! - an index (`vouch_index`: apt's `Packages.diff/Index`) under the text rule, where the
+//!   earlier versions that patches apply to count as known too: its digests join the known
+//!   ones, so the Release that lists it can be signed.
 //!
 //! Anything else is refused, and a refusal fails that generator's publish even if the
 //! generator swallows the error (`refusals`): it is a fault like a trap.
@@ -27,8 +30,11 @@ pub struct Vouching {
     wholes: HashMap<String, Vec<Bytes>>,
     /// sha256 of every assembled file's stored bytes.
     blobs: HashSet<String>,
-    /// Every digest of every assembled file (md5, sha1, sha256, sha512, open sha256), lower case.
-    digests: HashSet<String>,
+    /// Every digest of every assembled file (md5, sha1, sha256, sha512, open sha256), lower case,
+    /// and of every index vouched for (it grows during `finish`).
+    digests: Mutex<HashSet<String>>,
+    /// The earlier versions patches apply to: an index may name them.
+    origins: HashSet<String>,
     refused: Mutex<Vec<String>>,
 }
 
@@ -47,11 +53,17 @@ impl Vouching {
             .flat_map(|a| [&a.md5, &a.sha1, &a.sha256, &a.sha512, &a.open_sha256])
             .map(|d| d.to_ascii_lowercase())
             .collect();
+        let origins = assembled
+            .iter()
+            .filter_map(|a| a.patch.as_ref())
+            .map(|p| p.from_sha256.to_ascii_lowercase())
+            .collect();
         Vouching {
             inner,
             wholes,
             blobs,
-            digests,
+            digests: Mutex::new(digests),
+            origins,
             refused: Mutex::new(Vec::new()),
         }
     }
@@ -88,8 +100,16 @@ impl Vouching {
             .contains(&hex::encode(sha2::Sha256::digest(data)))
     }
 
-    /// An index of assembled files: small, and every digest in it is a real one.
-    fn is_vouched_text(&self, text: &[u8]) -> bool {
+    fn is_digest(&self, d: &str) -> bool {
+        self.digests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(d)
+    }
+
+    /// An index of assembled files: small, and every digest in it is a real one (with
+    /// `origins`, also an earlier version a patch applies to).
+    fn names_only_known(&self, text: &[u8], origins: bool) -> bool {
         if text.len() > MAX_TEXT {
             return false;
         }
@@ -99,12 +119,17 @@ impl Vouching {
                 continue;
             }
             let run = String::from_utf8_lossy(run).to_ascii_lowercase();
-            if !self.digests.contains(&run) {
+            let known = self.is_digest(&run) || (origins && self.origins.contains(&run));
+            if !known {
                 return false;
             }
             named += 1;
         }
         named > 0
+    }
+
+    fn is_vouched_text(&self, text: &[u8]) -> bool {
+        self.names_only_known(text, false)
     }
 }
 
@@ -134,10 +159,8 @@ impl Signer for Vouching {
         self.inner.public_key()
     }
     fn rsa_sign(&self, data: &[u8], sha1: bool) -> Result<Vec<u8>, String> {
-        let a_sha256 = data.len() == 64
-            && self
-                .digests
-                .contains(&String::from_utf8_lossy(data).to_ascii_lowercase());
+        let a_sha256 =
+            data.len() == 64 && self.is_digest(&String::from_utf8_lossy(data).to_ascii_lowercase());
         if !a_sha256 && !self.is_assembled_bytes(data) {
             return Err(self.refuse("bytes that are neither an assembled file nor its sha256"));
         }
@@ -157,6 +180,17 @@ impl Signer for Vouching {
             Some(data) => self.inner.rsa_sign(&data, sha1),
             None => self.inner.rsa_sign_blob(sha256, sha1),
         }
+    }
+    fn vouch_index(&self, text: &[u8]) -> Result<(), String> {
+        if !self.names_only_known(text, true) {
+            return Err(self.refuse("an index that names files the host did not make"));
+        }
+        let digests = crate::digest::digests(text);
+        self.digests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend([digests.md5, digests.sha1, digests.sha256, digests.sha512]);
+        Ok(())
     }
 }
 
@@ -209,6 +243,7 @@ mod tests {
             sha512: hexd::<sha2::Sha512>(bytes),
             open_size: bytes.len() as u64,
             open_sha256: hexd::<sha2::Sha256>(bytes),
+            patch: None,
         };
         let v = Vouching::new(Arc::new(Echo), HashMap::new(), std::slice::from_ref(&a));
         (v, a)
@@ -244,5 +279,29 @@ mod tests {
         assert!(v.rsa_sign(other.as_bytes(), false).is_err());
         assert!(v.clearsign(&big).is_err());
         assert_eq!(v.refusals().len(), 9);
+    }
+
+    #[test]
+    fn an_index_of_assembled_files_can_be_listed_once_vouched_for() {
+        let (v, a) = signer();
+        let index = format!("SHA256-Current: {} 15\n", a.sha256);
+        let release = |i: &str| {
+            format!(
+                "SHA256:\n {} 15 Packages\n {} 9 Packages.diff/Index\n",
+                a.sha256,
+                hexd::<sha2::Sha256>(i.as_bytes())
+            )
+        };
+        assert!(
+            v.clearsign(&release(&index)).is_err(),
+            "not yet vouched for"
+        );
+        assert!(v.vouch_index(index.as_bytes()).is_ok());
+        assert!(v.clearsign(&release(&index)).is_ok());
+        // An index naming a file the host did not make is refused.
+        assert!(v
+            .vouch_index(format!("{} x", "ab".repeat(32)).as_bytes())
+            .is_err());
+        assert_eq!(v.refusals().len(), 2);
     }
 }

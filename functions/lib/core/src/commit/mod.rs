@@ -223,6 +223,6 @@ async fn jitter(app: &App, attempt: u32) {
 }
 
 /// Serializes a value the protocol writes (a head, a manifest, an analysis, ...).
-fn to_json(v: &impl serde::Serialize) -> ApiResult<Vec<u8>> {
+pub(crate) fn to_json(v: &impl serde::Serialize) -> ApiResult<Vec<u8>> {
     serde_json::to_vec(v).map_err(|e| ApiError::internal(format!("encoding JSON: {e}")))
 }

@@ -97,7 +97,12 @@ async fn render(
         .unwrap_or_default()
         .fresh(app.now(), app.grace.as_secs());
     let signing = super::signer_for(app, head.keys.as_deref()).await?;
+    let previous = match before {
+        Some(sha) => Some(manifest_of(app, sha).await?),
+        None => None,
+    };
     let mut files = BTreeMap::new();
+    let mut histories = BTreeMap::new();
     let mut trees = Vec::new();
     let mut faults = BTreeMap::new();
     let mut outcome = Ok(());
@@ -114,7 +119,12 @@ async fn render(
                 "quarantined (not asked)",
             ))
         } else {
-            let made = assemble::render_generator(app, &mut cache, g, &info, head, &signing).await;
+            let kept = previous
+                .as_ref()
+                .map(|m| under_mount(&m.histories, &mount))
+                .unwrap_or_default();
+            let made =
+                assemble::render_generator(app, &mut cache, g, &info, head, &signing, &kept).await;
             match &made {
                 Ok(_) => health::good(app, &gname, "publish"),
                 Err(e) if e.is_generator_fault() => {
@@ -129,6 +139,9 @@ async fn render(
                 for (path, blob) in r.files {
                     files.insert(format!("{mount}/{path}"), blob);
                 }
+                for (path, h) in r.histories {
+                    histories.insert(format!("{mount}/{path}"), h);
+                }
                 trees.push(Tree {
                     generator: gname,
                     mount,
@@ -136,9 +149,8 @@ async fn render(
                 });
             }
             Err(e) if e.is_generator_fault() => {
-                if let Some(sha) = before {
-                    let before = manifest_of(app, sha).await?;
-                    keep_tree(&before, &gname, &mut files, &mut trees);
+                if let Some(before) = &previous {
+                    keep_tree(before, &gname, &mut files, &mut trees, &mut histories);
                 }
                 faults.insert(gname, e.detail);
             }
@@ -162,16 +174,18 @@ async fn render(
         files,
         records,
         trees,
+        histories,
     };
     Ok((manifest, faults))
 }
 
-/// A faulty generator's files and links as `before` has them.
+/// A faulty generator's files, links and histories as `before` has them.
 fn keep_tree(
     before: &Manifest,
     generator: &str,
     files: &mut BTreeMap<String, crate::model::BlobRef>,
     trees: &mut Vec<Tree>,
+    histories: &mut BTreeMap<String, String>,
 ) {
     let Some(tree) = before.trees.iter().find(|t| t.generator == generator) else {
         return;
@@ -184,7 +198,21 @@ fn keep_tree(
             .take_while(|(p, _)| p.starts_with(&under))
             .map(|(p, b)| (p.clone(), b.clone())),
     );
+    histories.extend(
+        under_mount(&before.histories, &tree.mount)
+            .into_iter()
+            .map(|(p, h)| (format!("{under}{p}"), h)),
+    );
     trees.push(tree.clone());
+}
+
+/// The entries of a manifest map under `mount/`, by their path under it.
+fn under_mount(map: &BTreeMap<String, String>, mount: &str) -> BTreeMap<String, String> {
+    let under = format!("{mount}/");
+    map.range(under.clone()..)
+        .take_while(|(p, _)| p.starts_with(&under))
+        .map(|(p, v)| (p[under.len()..].to_string(), v.clone()))
+        .collect()
 }
 
 /// Forgets the chunks of the repo's last render: the next publish assembles and encodes

@@ -1,0 +1,249 @@
+//! A bulk file's `history` (see the WIT): patches from its last `keep` versions to the current
+//! one. What a render keeps for the next is a small JSON blob per file, named by the manifest
+//! (`Manifest::histories`): the current version's decoded blob, and for each earlier version
+//! its size, sha256 and the patch from it to the current one.
+//!
+//! When the file changes, the host diffs the previous version against the new one (pieces
+//! both share are not read from the store; only the lines between the common prefix and
+//! suffix go through Myers), then composes every kept patch with that diff: the work is the
+//! size of what changed, never the old versions again. Each patch is published under the
+//! request's `dir` as `T-<generation of the current version>-F-<generation of the earlier
+//! one>`, so a name never stands for two different files.
+use super::chunks::{Made, Open};
+use super::patch;
+use super::{encode, invalid};
+use crate::app::App;
+use crate::digest::Digests;
+use crate::error::{ApiError, ApiResult};
+use crate::generator::{Assembled, Encoding, History, PatchOf};
+use crate::model::BlobRef;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Patches a file keeps at most, whatever the generator asks.
+pub const MAX_KEEP: u32 = 64;
+
+/// One published version of a file (decoded bytes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Version {
+    pub generation: u64,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// An earlier version and the patch (an ed script blob) from it to the current one, with
+/// the patch as published in each encoding (made once: an unchanged file publishes its
+/// patches again without reading or encoding them).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Older {
+    pub from: Version,
+    pub patch: BlobRef,
+    #[serde(default)]
+    pub files: Vec<PatchFile>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PatchFile {
+    pub encoding: Encoding,
+    pub digests: Digests,
+    pub blob: BlobRef,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FileHistory {
+    pub current: Version,
+    /// The current version's decoded bytes, to diff against the next.
+    pub blob: BlobRef,
+    /// Newest first.
+    pub older: Vec<Older>,
+}
+
+/// The history after this render: `prev` (the blob the last manifest named) advanced to the
+/// file as assembled now. A file that cannot be patched by line starts a new history.
+pub async fn advance(
+    app: &App,
+    req: &History,
+    prev: Option<&str>,
+    open: &Open,
+    generation: u64,
+) -> ApiResult<FileHistory> {
+    let now = Version {
+        generation,
+        size: open.digests.size,
+        sha256: open.digests.sha256.clone(),
+    };
+    let keep = req.keep.min(MAX_KEEP) as usize;
+    let fresh = FileHistory {
+        current: now.clone(),
+        blob: open.blob.clone(),
+        older: Vec::new(),
+    };
+    let prev: FileHistory = match prev {
+        Some(sha) => {
+            let raw = app.packages.get_bytes(sha).await?.unwrap_or_default();
+            match serde_json::from_slice(&raw) {
+                Ok(h) => h,
+                Err(_) => return Ok(fresh), // written by another version: start again
+            }
+        }
+        None => return Ok(fresh),
+    };
+    if prev.current.sha256 == now.sha256 {
+        let mut same = prev;
+        same.older.truncate(keep);
+        for o in &mut same.older {
+            encoded(app, req, o, None).await?;
+        }
+        return Ok(same);
+    }
+    if keep == 0 {
+        return Ok(fresh);
+    }
+    let old = decoded(app, &prev.blob, open).await?;
+    let new: Vec<u8> = open.bytes.iter().flat_map(|b| b.iter().copied()).collect();
+    if patch::unpatchable(&old)
+        .or(patch::unpatchable(&new))
+        .is_some()
+    {
+        return Ok(fresh);
+    }
+    let mut earlier = Vec::new();
+    for o in prev.older.iter().take(keep - 1) {
+        let script = crate::commit::read_blob(app, &o.patch).await?;
+        let hunks = patch::from_ed(&script).map_err(ApiError::internal)?;
+        earlier.push((o.from.clone(), hunks));
+    }
+    // Diff and compose off the executor: a big file's diff is CPU work.
+    let patches = app
+        .blocking(move || {
+            let step = patch::diff(&old, &new);
+            let mut out = vec![(prev.current.clone(), step.clone())];
+            for (from, hunks) in earlier {
+                out.push((from, patch::compose(&hunks, &step)));
+            }
+            Ok::<_, ApiError>(out)
+        })
+        .await?;
+    let mut older = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (from, hunks) in patches {
+        // A version equal to the current one needs no patch; a lone `.` cannot be written.
+        if from.sha256 == now.sha256 || !seen.insert(from.sha256.clone()) {
+            continue;
+        }
+        if !patch::writable(&hunks) {
+            return Ok(fresh);
+        }
+        let script = patch::to_ed(&hunks);
+        let d = crate::commit::put_blob(app, script.clone().into()).await?;
+        let mut o = Older {
+            from,
+            patch: BlobRef::stored(d.sha256, d.size),
+            files: Vec::new(),
+        };
+        encoded(app, req, &mut o, Some(script)).await?;
+        older.push(o);
+    }
+    Ok(FileHistory {
+        current: now,
+        blob: open.blob.clone(),
+        older,
+    })
+}
+
+/// The previous version's decoded bytes: pieces the new version shares come from memory,
+/// only the others from the store.
+async fn decoded(app: &App, blob: &BlobRef, open: &Open) -> ApiResult<Vec<u8>> {
+    // Pieces are named by sha256; a blob stored whole is its own one piece.
+    let have: HashMap<String, &Bytes> = open
+        .blob
+        .stored_blobs()
+        .into_iter()
+        .map(|p| p.sha256)
+        .zip(&open.bytes)
+        .collect();
+    let mut out = Vec::with_capacity(blob.size as usize);
+    for p in blob.stored_blobs() {
+        match have.get(p.sha256.as_str()) {
+            Some(b) => out.extend_from_slice(b),
+            None => out.extend_from_slice(
+                &crate::commit::read_blob(app, &BlobRef::stored(p.sha256, p.size)).await?,
+            ),
+        }
+    }
+    Ok(out)
+}
+
+/// Makes the encodings `req` asks for that `o` lacks (`script`: its bytes, if at hand).
+async fn encoded(
+    app: &App,
+    req: &History,
+    o: &mut Older,
+    mut script: Option<Vec<u8>>,
+) -> ApiResult<()> {
+    for &enc in &req.encodings {
+        if o.files.iter().any(|f| f.encoding == enc) {
+            continue;
+        }
+        let script = match &script {
+            Some(s) => s,
+            None => script.insert(crate::commit::read_blob(app, &o.patch).await?.to_vec()),
+        };
+        let data = encode(script, enc).map_err(ApiError::from)?;
+        let digests = crate::digest::digests(&data);
+        let blob = if enc == Encoding::Identity {
+            o.patch.clone()
+        } else {
+            crate::commit::put_blob(app, data.into()).await?;
+            BlobRef::stored(digests.sha256.clone(), digests.size)
+        };
+        o.files.push(PatchFile {
+            encoding: enc,
+            digests,
+            blob,
+        });
+    }
+    Ok(())
+}
+
+/// The patches of `h` as files under `req.dir`, in every encoding asked, for `finish`.
+pub fn publish(gname: &str, file: &str, req: &History, h: &FileHistory) -> ApiResult<Vec<Made>> {
+    let mut out = Vec::new();
+    for o in &h.older {
+        let name = format!(
+            "{}T-{}-F-{}",
+            req.dir, h.current.generation, o.from.generation
+        );
+        super::check_path(&name).map_err(|e| invalid(gname, e))?;
+        for f in o
+            .files
+            .iter()
+            .filter(|f| req.encodings.contains(&f.encoding))
+        {
+            let d = f.digests.clone();
+            out.push(Made {
+                assembled: Assembled {
+                    path: format!("{name}{}", f.encoding.suffix()),
+                    encoding: f.encoding,
+                    size: d.size,
+                    md5: d.md5,
+                    sha1: d.sha1,
+                    sha256: d.sha256,
+                    sha512: d.sha512,
+                    open_size: o.patch.size,
+                    open_sha256: o.patch.sha256.clone(),
+                    patch: Some(PatchOf {
+                        file: file.to_string(),
+                        from_size: o.from.size,
+                        from_sha256: o.from.sha256.clone(),
+                    }),
+                },
+                blob: f.blob.clone(),
+                // Stored whole: `finish` never needs them from memory.
+                bytes: Vec::new(),
+            });
+        }
+    }
+    Ok(out)
+}
