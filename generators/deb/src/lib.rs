@@ -7,6 +7,7 @@
 mod control;
 mod deb;
 mod packages;
+mod pdiff;
 mod release;
 #[cfg(test)]
 mod testdeb;

@@ -290,8 +290,10 @@ pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<Vec<BulkFile>, 
     for (suite, l) in layout(repo, shelves)? {
         for component in &l.components {
             for arch in &l.architectures {
+                let path = format!("dists/{suite}/{component}/binary-{arch}/Packages");
                 files.push(BulkFile {
-                    path: format!("dists/{suite}/{component}/binary-{arch}/Packages"),
+                    history: crate::pdiff::history(repo, &path),
+                    path,
                     parts: vec![Part::Entries(Selection {
                         shelves: vec![
                             format!("{suite}/{component}/{arch}"),

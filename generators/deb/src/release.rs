@@ -3,6 +3,7 @@
 //! mismatches while a mirror is mid-update).
 
 use crate::packages::{layout, SuiteLayout};
+use crate::pdiff;
 use crate::reposmith::generator::types::{Assembled, Content, Output, RepoInfo, ShelfSummary};
 
 /// The host's signer (a trait, so tests sign without a host).
@@ -17,9 +18,28 @@ pub fn finish(
     let mut out = Vec::new();
     for (suite, l) in layout(repo, shelves)? {
         let dir = format!("dists/{suite}/");
-        // The trailing slash keeps `stable` from taking `stable-backports`' files.
+        // Each Packages file's PDiff Index, declared to the host so Release may list it.
+        let mut indexes = Vec::new();
+        let patched: std::collections::BTreeSet<&str> = files
+            .iter()
+            .filter_map(|f| f.patch.as_ref().map(|p| p.file.as_str()))
+            .filter(|p| p.starts_with(&dir))
+            .collect();
+        for p in patched {
+            if let Some((path, text)) = pdiff::index(p, files) {
+                signer
+                    .vouch_index(text.as_bytes())
+                    .map_err(|e| format!("listing {path} failed: {e}"))?;
+                out.push(bytes(path.clone(), text.clone().into_bytes()));
+                indexes.push(pdiff::listed(path, &text));
+            }
+        }
+        // The trailing slash keeps `stable` from taking `stable-backports`' files. Patches
+        // are listed by their Index, not by Release (as in Debian's archive).
         let mut mine: Vec<(&str, &Assembled)> = files
             .iter()
+            .chain(&indexes)
+            .filter(|f| !pdiff::is_patch(f))
             .filter_map(|f| f.path.strip_prefix(&dir).map(|rel| (rel, f)))
             .collect();
         mine.sort_by(|a, b| a.0.cmp(b.0));
@@ -225,6 +245,7 @@ mod tests {
             sha512: seed.to_string().repeat(128),
             open_size: 4096,
             open_sha256: "f".repeat(64),
+            patch: None,
         }
     }
 
