@@ -1,7 +1,9 @@
 //! An incremental publish (index files assembled from pieces kept from earlier generations)
 //! yields exactly what a full render yields, after any sequence of adds, removes and
 //! replaces; and real apt reads the result. The servers of these tests cut index files into
-//! chunks of ~2 entries (`REPOSMITH_CHUNK_MEAN`), so every file has many pieces.
+//! chunks of ~2 entries (`REPOSMITH_CHUNK_MEAN`), so every file has many pieces. After every
+//! step, each PDiff patch the Index lists from a version seen earlier turns that version into
+//! the current Packages when apt's own `rred` applies it.
 mod common;
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -62,6 +64,64 @@ fn decoded(files: &BTreeMap<String, Vec<u8>>) -> (Vec<u8>, Vec<u8>) {
     (gz, xz)
 }
 
+/// Applies, with apt's `rred`, every patch the Index lists from a version in `versions`, and
+/// checks each gives `current`. Returns the versions patched from.
+fn check_patches(
+    server: &Server,
+    versions: &BTreeMap<String, Vec<u8>>,
+    current: &[u8],
+) -> Vec<String> {
+    let dir = format!("/repos/r/dist/{BINARY}/Packages.diff/");
+    let index = server.get(&format!("{dir}Index"));
+    if index.status == 404 {
+        return Vec::new();
+    }
+    let index = index.text();
+    assert!(
+        index.starts_with(&format!(
+            "SHA256-Current: {} {}\n",
+            sha256_hex(current),
+            current.len()
+        )),
+        "{index}"
+    );
+    let history: Vec<&str> = index
+        .lines()
+        .skip_while(|l| *l != "SHA256-History:")
+        .skip(1)
+        .take_while(|l| l.starts_with(' '))
+        .collect();
+    let work = tempfile::tempdir().unwrap();
+    let mut done = Vec::new();
+    for line in history {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let Some(old) = versions.get(parts[0]) else {
+            continue;
+        };
+        let gz = server.get(&format!("{dir}{}.gz", parts[2]));
+        assert_eq!(gz.status, 200);
+        let (o, p, n) = (
+            work.path().join("old"),
+            work.path().join("patch.gz"),
+            work.path().join("new"),
+        );
+        std::fs::write(&o, old).unwrap();
+        std::fs::write(&p, &gz.body).unwrap();
+        run_ok(
+            std::process::Command::new("/usr/lib/apt/methods/rred")
+                .arg("-t")
+                .args([&o, &n, &p]),
+        );
+        assert!(
+            std::fs::read(&n).unwrap() == current,
+            "patch {} does not give the current Packages",
+            parts[2]
+        );
+        done.push(parts[0].to_string());
+    }
+    done
+}
+
 #[test]
 fn incremental_publish_equals_a_full_rebuild_after_any_changes() {
     let seed: u64 = std::env::var("REPOSMITH_TEST_SEED")
@@ -75,6 +135,8 @@ fn incremental_publish_equals_a_full_rebuild_after_any_changes() {
     server.create_repo("r");
     let mut present: BTreeSet<usize> = BTreeSet::new();
     let name = |i: usize| debs[i].file_name().unwrap().to_str().unwrap().to_string();
+    let mut versions: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut last = String::new();
     for step in 0..24 {
         let absent: Vec<usize> = (0..debs.len()).filter(|i| !present.contains(i)).collect();
         match rng.below(3) {
@@ -127,6 +189,16 @@ fn incremental_publish_equals_a_full_rebuild_after_any_changes() {
         let (gz, xz) = decoded(&inc);
         assert_eq!(gz, inc["Packages"], "step {step}: Packages.gz");
         assert_eq!(xz, inc["Packages"], "step {step}: Packages.xz");
+        let now = sha256_hex(&inc["Packages"]);
+        let patched = check_patches(&server, &versions, &inc["Packages"]);
+        if !last.is_empty() && last != now {
+            assert!(
+                patched.contains(&last),
+                "step {step}: no patch from the last version"
+            );
+        }
+        versions.insert(now.clone(), inc["Packages"].clone());
+        last = now;
         if step % 6 == 5 {
             // A rebuild renders everything afresh: the same bytes, every encoding.
             assert_eq!(server.send("POST", "/repos/r/rebuild", None).status, 200);

@@ -434,8 +434,9 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(data))
 }
 
-/// Every file a suite's Release lists (SHA256 section) is served with that hash and size.
-/// Returns how many were checked.
+/// Every file a suite's Release lists (SHA256 section) is served with that hash and size, by
+/// path and by hash; a PDiff Index among them names patches served with the hashes it says.
+/// Returns how many files were checked, not counting PDiff Indexes.
 pub fn check_release(server: &Server, repo: &str, suite: &str) -> usize {
     let base = format!("/repos/{repo}/dist/dists/{suite}");
     let rel = server.get(&format!("{base}/Release"));
@@ -465,9 +466,39 @@ pub fn check_release(server: &Server, repo: &str, suite: &str) -> usize {
             hash,
             "{path}: sha256 differs from Release"
         );
-        n += 1;
+        let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+        let by_hash = server.get(&format!("{base}/{dir}/by-hash/SHA256/{hash}"));
+        assert_eq!(by_hash.body, f.body, "{path}: by-hash differs");
+        match path.strip_suffix("Index") {
+            Some(diff_dir) if diff_dir.ends_with(".diff/") => {
+                check_pdiff_index(server, &format!("{base}/{diff_dir}"), &f.text())
+            }
+            _ => n += 1,
+        }
     }
     n
+}
+
+/// Every patch a PDiff Index lists (`SHA256-Download`) is served with that size and hash.
+fn check_pdiff_index(server: &Server, dir: &str, index: &str) {
+    let mut in_download = false;
+    let mut listed = 0;
+    for line in index.lines() {
+        if !line.starts_with(' ') {
+            in_download = line.starts_with("SHA256-Download:");
+            continue;
+        }
+        if !in_download {
+            continue;
+        }
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let f = server.get(&format!("{dir}{}", parts[2]));
+        assert_eq!(f.status, 200, "{dir}{} listed but not served", parts[2]);
+        assert_eq!(f.body.len().to_string(), parts[1], "{dir}{}", parts[2]);
+        assert_eq!(sha256_hex(&f.body), parts[0], "{dir}{}", parts[2]);
+        listed += 1;
+    }
+    assert!(listed > 0, "an Index without patches: {index}");
 }
 
 /// A throwaway armored OpenPGP public key that signs nothing of ours (clients must refuse
