@@ -67,6 +67,9 @@ pub struct ChunkCache {
     used: HashSet<String>,
     /// Each generator's entries by shelf (they depend on the head only, not on stored blobs).
     pub shelves: HashMap<String, ShelfIndex>,
+    /// The patch history each file left (`generator/path` → its blob's sha256 and content),
+    /// so an unchanged one is neither read nor stored again.
+    pub(super) histories: HashMap<String, (String, super::history::FileHistory)>,
     /// When the last render ended (seconds since the epoch).
     rendered_at: u64,
 }

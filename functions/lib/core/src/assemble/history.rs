@@ -9,7 +9,7 @@
 //! size of what changed, never the old versions again. Each patch is published under the
 //! request's `dir` as `T-<generation of the current version>-F-<generation of the earlier
 //! one>`, so a name never stands for two different files.
-use super::chunks::{Made, Open};
+use super::chunks::{ChunkCache, Made, Open};
 use super::patch;
 use super::{encode, invalid};
 use crate::app::App;
@@ -59,15 +59,49 @@ pub struct FileHistory {
     pub older: Vec<Older>,
 }
 
-/// The history after this render: `prev` (the blob the last manifest named) advanced to the
-/// file as assembled now. A file that cannot be patched by line starts a new history.
-pub async fn advance(
+/// The history of `file` after this render, and the sha256 of the blob that holds it: the
+/// one the last manifest named (`prev`) advanced to the file as assembled now. The repo's
+/// render cache keeps the last one, so an unchanged file costs no store call.
+pub async fn carry(
     app: &App,
+    cache: &mut ChunkCache,
+    key: String,
     req: &History,
-    prev: Option<&str>,
+    prev: Option<&String>,
     open: &Open,
     generation: u64,
-) -> ApiResult<FileHistory> {
+) -> ApiResult<(String, FileHistory)> {
+    let last = match (prev, cache.histories.remove(&key)) {
+        (None, _) => None,
+        (Some(sha), Some((kept, h))) if kept == *sha => Some(h),
+        (Some(sha), _) => {
+            let raw = app.packages.get_bytes(sha).await?.unwrap_or_default();
+            // Unreadable (written by another version): start again.
+            serde_json::from_slice(&raw).ok()
+        }
+    };
+    let (h, changed) = advance(app, req, last, open, generation).await?;
+    let sha = match prev {
+        Some(sha) if !changed => sha.clone(),
+        _ => {
+            crate::commit::put_blob(app, crate::commit::to_json(&h)?.into())
+                .await?
+                .sha256
+        }
+    };
+    cache.histories.insert(key, (sha.clone(), h.clone()));
+    Ok((sha, h))
+}
+
+/// `prev` advanced to the file as assembled now, and whether that changed it. A file that
+/// cannot be patched by line starts a new history.
+async fn advance(
+    app: &App,
+    req: &History,
+    prev: Option<FileHistory>,
+    open: &Open,
+    generation: u64,
+) -> ApiResult<(FileHistory, bool)> {
     let now = Version {
         generation,
         size: open.digests.size,
@@ -79,26 +113,20 @@ pub async fn advance(
         blob: open.blob.clone(),
         older: Vec::new(),
     };
-    let prev: FileHistory = match prev {
-        Some(sha) => {
-            let raw = app.packages.get_bytes(sha).await?.unwrap_or_default();
-            match serde_json::from_slice(&raw) {
-                Ok(h) => h,
-                Err(_) => return Ok(fresh), // written by another version: start again
-            }
-        }
-        None => return Ok(fresh),
+    let Some(prev) = prev else {
+        return Ok((fresh, true));
     };
     if prev.current.sha256 == now.sha256 {
         let mut same = prev;
+        let mut changed = same.older.len() > keep;
         same.older.truncate(keep);
         for o in &mut same.older {
-            encoded(app, req, o, None).await?;
+            changed |= encoded(app, req, o, None).await?;
         }
-        return Ok(same);
+        return Ok((same, changed));
     }
     if keep == 0 {
-        return Ok(fresh);
+        return Ok((fresh, true));
     }
     let old = decoded(app, &prev.blob, open).await?;
     let new: Vec<u8> = open.bytes.iter().flat_map(|b| b.iter().copied()).collect();
@@ -106,7 +134,7 @@ pub async fn advance(
         .or(patch::unpatchable(&new))
         .is_some()
     {
-        return Ok(fresh);
+        return Ok((fresh, true));
     }
     let mut earlier = Vec::new();
     for o in prev.older.iter().take(keep - 1) {
@@ -133,7 +161,7 @@ pub async fn advance(
             continue;
         }
         if !patch::writable(&hunks) {
-            return Ok(fresh);
+            return Ok((fresh, true));
         }
         let script = patch::to_ed(&hunks);
         let d = crate::commit::put_blob(app, script.clone().into()).await?;
@@ -145,11 +173,12 @@ pub async fn advance(
         encoded(app, req, &mut o, Some(script)).await?;
         older.push(o);
     }
-    Ok(FileHistory {
+    let h = FileHistory {
         current: now,
         blob: open.blob.clone(),
         older,
-    })
+    };
+    Ok((h, true))
 }
 
 /// The previous version's decoded bytes: pieces the new version shares come from memory,
@@ -176,12 +205,14 @@ async fn decoded(app: &App, blob: &BlobRef, open: &Open) -> ApiResult<Vec<u8>> {
 }
 
 /// Makes the encodings `req` asks for that `o` lacks (`script`: its bytes, if at hand).
+/// Whether it made any.
 async fn encoded(
     app: &App,
     req: &History,
     o: &mut Older,
     mut script: Option<Vec<u8>>,
-) -> ApiResult<()> {
+) -> ApiResult<bool> {
+    let mut made = false;
     for &enc in &req.encodings {
         if o.files.iter().any(|f| f.encoding == enc) {
             continue;
@@ -203,8 +234,9 @@ async fn encoded(
             digests,
             blob,
         });
+        made = true;
     }
-    Ok(())
+    Ok(made)
 }
 
 /// The patches of `h` as files under `req.dir`, in every encoding asked, for `finish`.

@@ -103,11 +103,12 @@ async fn render_shelves(
     for file in &plan.files {
         let (mut made, open) = assemble_file(app, cache, &gname, file, shelves).await?;
         if let Some(req) = &file.history {
-            let prev = before.get(&file.path).map(String::as_str);
-            let h = history::advance(app, req, prev, &open, info.generation).await?;
+            let key = format!("{gname}/{}", file.path);
+            let prev = before.get(&file.path);
+            let (sha, h) =
+                history::carry(app, cache, key, req, prev, &open, info.generation).await?;
             made.extend(history::publish(&gname, &file.path, req, &h)?);
-            let stored = crate::commit::put_blob(app, crate::commit::to_json(&h)?.into()).await?;
-            histories.insert(file.path.clone(), stored.sha256);
+            histories.insert(file.path.clone(), sha);
         }
         for made in made {
             files.insert(made.assembled.path.clone(), made.blob.clone());
