@@ -115,20 +115,10 @@ mod tests {
 
     fn file(path: &str, sha: char, patch: Option<PatchOf>) -> Assembled {
         Assembled {
-            path: path.into(),
-            encoding: if path.ends_with(".gz") {
-                Encoding::Gzip
-            } else {
-                Encoding::Identity
-            },
-            size: 10,
-            md5: sha.to_string().repeat(32),
-            sha1: sha.to_string().repeat(40),
-            sha256: sha.to_string().repeat(64),
-            sha512: sha.to_string().repeat(128),
             open_size: 20,
             open_sha256: sha.to_string().repeat(64),
             patch,
+            ..crate::testdeb::assembled(path, 10, sha)
         }
     }
 

@@ -187,7 +187,8 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reposmith::generator::types::{Encoding, Hint};
+    use crate::reposmith::generator::types::Hint;
+    use crate::testdeb::assembled as file;
 
     struct FakeSigner;
     impl Sign for FakeSigner {
@@ -225,27 +226,6 @@ mod tests {
             }],
             now: 1_795_830_401,
             generation: 7,
-        }
-    }
-
-    fn file(path: &str, size: u64, seed: char) -> Assembled {
-        Assembled {
-            path: path.into(),
-            encoding: if path.ends_with(".xz") {
-                Encoding::Xz
-            } else if path.ends_with(".gz") {
-                Encoding::Gzip
-            } else {
-                Encoding::Identity
-            },
-            size,
-            md5: seed.to_string().repeat(32),
-            sha1: seed.to_string().repeat(40),
-            sha256: seed.to_string().repeat(64),
-            sha512: seed.to_string().repeat(128),
-            open_size: 4096,
-            open_sha256: "f".repeat(64),
-            patch: None,
         }
     }
 

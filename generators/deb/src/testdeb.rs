@@ -1,6 +1,7 @@
 //! Test helpers: builds `.deb` files in memory (ar by hand, tar with the `tar` crate), and
 //! with the real `dpkg-deb` where it is installed.
 
+use crate::reposmith::generator::types::{Assembled, Encoding};
 use reposmith_generator_sdk::Codec;
 use std::path::PathBuf;
 use std::process::Command;
@@ -141,4 +142,27 @@ pub fn dpkg_deb(control: &str, compressor: Option<&str>) -> Option<Vec<u8>> {
     let bytes = std::fs::read(&out).unwrap();
     std::fs::remove_dir_all(&dir).ok();
     Some(bytes)
+}
+
+/// An assembled file as the host would describe it, every digest made of `seed` (the
+/// encoding follows the path's suffix; decoded: 4096 bytes, sha256 all `f`).
+pub fn assembled(path: &str, size: u64, seed: char) -> Assembled {
+    Assembled {
+        path: path.into(),
+        encoding: if path.ends_with(".xz") {
+            Encoding::Xz
+        } else if path.ends_with(".gz") {
+            Encoding::Gzip
+        } else {
+            Encoding::Identity
+        },
+        size,
+        md5: seed.to_string().repeat(32),
+        sha1: seed.to_string().repeat(40),
+        sha256: seed.to_string().repeat(64),
+        sha512: seed.to_string().repeat(128),
+        open_size: 4096,
+        open_sha256: "f".repeat(64),
+        patch: None,
+    }
 }
