@@ -85,20 +85,13 @@ fn check_patches(
         )),
         "{index}"
     );
-    let history: Vec<&str> = index
-        .lines()
-        .skip_while(|l| *l != "SHA256-History:")
-        .skip(1)
-        .take_while(|l| l.starts_with(' '))
-        .collect();
     let work = tempfile::tempdir().unwrap();
     let mut done = Vec::new();
-    for line in history {
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        let Some(old) = versions.get(parts[0]) else {
+    for (from, _, name) in hashed_lines(&index, "SHA256-History") {
+        let Some(old) = versions.get(from) else {
             continue;
         };
-        let gz = server.get(&format!("{dir}{}.gz", parts[2]));
+        let gz = server.get(&format!("{dir}{name}.gz"));
         assert_eq!(gz.status, 200);
         let (o, p, n) = (
             work.path().join("old"),
@@ -114,10 +107,9 @@ fn check_patches(
         );
         assert!(
             std::fs::read(&n).unwrap() == current,
-            "patch {} does not give the current Packages",
-            parts[2]
+            "patch {name} does not give the current Packages"
         );
-        done.push(parts[0].to_string());
+        done.push(from.to_string());
     }
     done
 }

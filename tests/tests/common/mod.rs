@@ -434,6 +434,38 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(data))
 }
 
+/// The `HASH SIZE NAME` lines of a deb822 multi-line field (Release's `SHA256:`, a PDiff
+/// Index's `SHA256-History:`...), in order.
+pub fn hashed_lines<'a>(text: &'a str, field: &str) -> Vec<(&'a str, &'a str, &'a str)> {
+    let head = format!("{field}:");
+    text.lines()
+        .skip_while(|l| *l != head)
+        .skip(1)
+        .take_while(|l| l.starts_with(' '))
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((w.next()?, w.next()?, w.next()?))
+        })
+        .collect()
+}
+
+/// `path` (under `base`) is served with this sha256 and size.
+fn check_served(server: &Server, base: &str, (hash, size, path): (&str, &str, &str)) -> Resp {
+    let f = server.get(&format!("{base}/{path}"));
+    assert_eq!(f.status, 200, "{base}/{path} listed but not served");
+    assert_eq!(
+        f.body.len().to_string(),
+        size,
+        "{path}: size differs from its listing"
+    );
+    assert_eq!(
+        sha256_hex(&f.body),
+        hash,
+        "{path}: sha256 differs from its listing"
+    );
+    f
+}
+
 /// Every file a suite's Release lists (SHA256 section) is served with that hash and size, by
 /// path and by hash; a PDiff Index among them names patches served with the hashes it says.
 /// Returns how many files were checked, not counting PDiff Indexes.
@@ -442,63 +474,28 @@ pub fn check_release(server: &Server, repo: &str, suite: &str) -> usize {
     let rel = server.get(&format!("{base}/Release"));
     assert_eq!(rel.status, 200);
     let text = rel.text();
-    let mut in_sha = false;
     let mut n = 0;
-    for line in text.lines() {
-        if !line.starts_with(' ') {
-            in_sha = line.starts_with("SHA256:");
-            continue;
-        }
-        if !in_sha {
-            continue;
-        }
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        let (hash, size, path) = (parts[0], parts[1], parts[2]);
-        let f = server.get(&format!("{base}/{path}"));
-        assert_eq!(f.status, 200, "{path} listed in Release but not served");
-        assert_eq!(
-            f.body.len().to_string(),
-            size,
-            "{path}: size differs from Release"
-        );
-        assert_eq!(
-            sha256_hex(&f.body),
-            hash,
-            "{path}: sha256 differs from Release"
-        );
+    for listed in hashed_lines(&text, "SHA256") {
+        let (hash, _, path) = listed;
+        let f = check_served(server, &base, listed);
         let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
         let by_hash = server.get(&format!("{base}/{dir}/by-hash/SHA256/{hash}"));
         assert_eq!(by_hash.body, f.body, "{path}: by-hash differs");
-        match path.strip_suffix("Index") {
-            Some(diff_dir) if diff_dir.ends_with(".diff/") => {
-                check_pdiff_index(server, &format!("{base}/{diff_dir}"), &f.text())
+        match path.strip_suffix("/Index") {
+            Some(diff_dir) if diff_dir.ends_with(".diff") => {
+                // Every patch the Index lists is served with the size and hash it says.
+                let index = f.text();
+                let patches = hashed_lines(&index, "SHA256-Download");
+                assert!(!patches.is_empty(), "an Index without patches: {index}");
+                let dir = format!("{base}/{diff_dir}");
+                patches
+                    .into_iter()
+                    .for_each(|p| drop(check_served(server, &dir, p)));
             }
             _ => n += 1,
         }
     }
     n
-}
-
-/// Every patch a PDiff Index lists (`SHA256-Download`) is served with that size and hash.
-fn check_pdiff_index(server: &Server, dir: &str, index: &str) {
-    let mut in_download = false;
-    let mut listed = 0;
-    for line in index.lines() {
-        if !line.starts_with(' ') {
-            in_download = line.starts_with("SHA256-Download:");
-            continue;
-        }
-        if !in_download {
-            continue;
-        }
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        let f = server.get(&format!("{dir}{}", parts[2]));
-        assert_eq!(f.status, 200, "{dir}{} listed but not served", parts[2]);
-        assert_eq!(f.body.len().to_string(), parts[1], "{dir}{}", parts[2]);
-        assert_eq!(sha256_hex(&f.body), parts[0], "{dir}{}", parts[2]);
-        listed += 1;
-    }
-    assert!(listed > 0, "an Index without patches: {index}");
 }
 
 /// A throwaway armored OpenPGP public key that signs nothing of ours (clients must refuse
