@@ -1,7 +1,8 @@
 //! 64 concurrent uploads to one repo, on every metadata store (file, DynamoDB, Redis,
 //! PostgreSQL): every 2xx answer comes after its package is published (read your writes: the
 //! Packages file fetched right after lists it), and all 64 end up listed by the API and in
-//! Packages. Prints p50/p99 upload latency and the store requests per upload.
+//! Packages; the PDiff Index made meanwhile chains (every patch applies, with apt's rred, to
+//! the version it names). Prints p50/p99 upload latency and the store requests per upload.
 mod common;
 use common::*;
 use std::collections::BTreeMap;
@@ -86,4 +87,8 @@ fn all_published(server: &Server) {
         .text();
     assert_eq!(stanzas(&packages).len(), 64);
     assert!(check_release(&server, "busy", "stable") >= 3);
+    // The PDiff Index published under that concurrency chains: each patch turns its version
+    // (served by hash from the generation that published it) into the current Packages.
+    let chained = check_pdiffs(&server, "busy", "dists/stable/main/binary-amd64");
+    println!("{} PDiff patches applied with rred", chained.len());
 }

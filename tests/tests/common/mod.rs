@@ -498,6 +498,60 @@ pub fn check_release(server: &Server, repo: &str, suite: &str) -> usize {
     n
 }
 
+/// The PDiff chain of `dir`'s Packages (`dists/SUITE/COMPONENT/binary-ARCH`): every patch
+/// the Index lists, applied with apt's own `rred` to the version it starts from (fetched by
+/// hash: earlier generations serve it), gives the current Packages; at least one is checked.
+/// Returns the versions patched from (none when no Index is published).
+pub fn check_pdiffs(server: &Server, repo: &str, dir: &str) -> Vec<String> {
+    let base = format!("/repos/{repo}/dist/{dir}");
+    let current = server.get(&format!("{base}/Packages")).body;
+    let index = server.get(&format!("{base}/Packages.diff/Index"));
+    if index.status == 404 {
+        return Vec::new();
+    }
+    let index = index.text();
+    let head = format!(
+        "SHA256-Current: {} {}\n",
+        sha256_hex(&current),
+        current.len()
+    );
+    assert!(index.starts_with(&head), "{index}");
+    let work = tempfile::tempdir().unwrap();
+    let (o, p, n) = (
+        work.path().join("old"),
+        work.path().join("patch.gz"),
+        work.path().join("new"),
+    );
+    let mut done = Vec::new();
+    for (from, _, name) in hashed_lines(&index, "SHA256-History") {
+        let old = server.get(&format!("{base}/by-hash/SHA256/{from}"));
+        if old.status == 404 {
+            continue; // its generation is past the grace period
+        }
+        std::fs::write(&o, &old.body).unwrap();
+        std::fs::write(
+            &p,
+            server.get(&format!("{base}/Packages.diff/{name}.gz")).body,
+        )
+        .unwrap();
+        run_ok(
+            std::process::Command::new("/usr/lib/apt/methods/rred")
+                .arg("-t")
+                .args([&o, &n, &p]),
+        );
+        assert!(
+            std::fs::read(&n).unwrap() == current,
+            "{base}: patch {name} does not give the current Packages"
+        );
+        done.push(from.to_string());
+    }
+    assert!(
+        !done.is_empty(),
+        "no patch of {base} could be checked: {index}"
+    );
+    done
+}
+
 /// A throwaway armored OpenPGP public key that signs nothing of ours (clients must refuse
 /// metadata when told to trust only it).
 pub fn foreign_key() -> PathBuf {
