@@ -124,27 +124,36 @@ fn ok((status, v): (u16, Value)) -> anyhow::Result<Value> {
     bail!("{status} {err}: {detail}")
 }
 
-/// Runs a client command: `gc` on a data directory, the others through a transport.
-pub async fn run(
-    server: Option<String>,
-    token: Option<String>,
+/// `manage-repo gc`: on a data directory (and the stores it names), never through a server.
+pub async fn gc(
     data: Option<PathBuf>,
+    stores: &crate::setup::StoreUrls,
+    min_age: u64,
+) -> anyhow::Result<()> {
+    let dir = data.context("gc works on a data directory: give --data DIR")?;
+    collect(&dir, stores, min_age).await
+}
+
+/// Runs a client command through a server, or in-process on a data directory.
+pub async fn run(
+    at: crate::Target,
     stores: crate::setup::StoreUrls,
     cmd: Cmd,
 ) -> anyhow::Result<()> {
-    if let Cmd::Gc { min_age } = cmd {
-        let dir = data.context("gc works on a data directory: give --data DIR")?;
-        return gc(&dir, &stores, min_age).await;
-    }
-    let t = match (server, data) {
-        (Some(base), _) => Transport::Http { base, token },
+    let t = match (at.server, at.data) {
+        (Some(base), _) => Transport::Http {
+            base,
+            token: at.token,
+        },
         (None, Some(dir)) => Transport::Local(crate::setup::open(&dir, None, None, &stores, Default::default())
                 .await?
                 .app),
         (None, None) => bail!("give --server URL (or REPOSMITH_URL), or --data DIR to work on a data directory directly"),
     };
     match cmd {
-        Cmd::Serve { .. } | Cmd::Gc { .. } | Cmd::InitStores => unreachable!("handled above"),
+        Cmd::Serve { .. } | Cmd::Gc { .. } | Cmd::InitStores { .. } => {
+            unreachable!("handled by main")
+        }
         Cmd::Create {
             repo,
             description,
@@ -152,6 +161,7 @@ pub async fn run(
             component,
             architectures,
             private,
+            ..
         } => {
             let settings = CreateSettings {
                 description,
@@ -167,18 +177,19 @@ pub async fn run(
             files,
             hints,
             jobs,
+            ..
         } => add(&t, &repo, files, hints, jobs).await,
-        Cmd::Remove { repo, filename } => remove(&t, &repo, &filename).await,
-        Cmd::Delete { repo } => delete(&t, &repo).await,
-        Cmd::Rebuild { repo } => rebuild(&t, &repo).await,
-        Cmd::List { repo } => list(&t, repo.as_deref()).await,
-        Cmd::Token { cmd } => tokens(&t, cmd).await,
-        Cmd::Key { cmd } => keys(&t, cmd).await,
+        Cmd::Remove { repo, filename, .. } => remove(&t, &repo, &filename).await,
+        Cmd::Delete { repo, .. } => delete(&t, &repo).await,
+        Cmd::Rebuild { repo, .. } => rebuild(&t, &repo).await,
+        Cmd::List { repo, .. } => list(&t, repo.as_deref()).await,
+        Cmd::Token { cmd, .. } => tokens(&t, cmd).await,
+        Cmd::Key { cmd, .. } => keys(&t, cmd).await,
     }
 }
 
 /// `manage-repo key ...`: a repo's signing keys.
-#[derive(clap::Subcommand)]
+#[derive(clap::Subcommand, Clone)]
 pub enum KeyCmd {
     /// The repo's keys: fingerprint, state (signing, overlap), created, expires.
     List { repo: String },
@@ -210,7 +221,7 @@ fn parse_overlap(s: &str) -> Result<u64, String> {
 
 async fn keys(t: &Transport, cmd: KeyCmd) -> anyhow::Result<()> {
     let (repo, v) = match cmd {
-        KeyCmd::List { repo } => {
+        KeyCmd::List { repo, .. } => {
             let path = format!("/repos/{}/keys/", enc(&repo));
             let v = ok(t.call("GET", &path, Payload::None).await?)?;
             (repo, v)
@@ -258,7 +269,7 @@ async fn keys(t: &Transport, cmd: KeyCmd) -> anyhow::Result<()> {
 }
 
 /// `manage-repo token ...`: scoped tokens (needs the admin token).
-#[derive(clap::Subcommand)]
+#[derive(clap::Subcommand, Clone)]
 pub enum TokenCmd {
     /// Make a token; it is printed once (only its hash is kept).
     Create {
@@ -354,7 +365,7 @@ async fn tokens(t: &Transport, cmd: TokenCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn gc(
+async fn collect(
     dir: &std::path::Path,
     stores: &crate::setup::StoreUrls,
     min_age: u64,

@@ -5,7 +5,7 @@ mod client;
 mod serve;
 mod setup;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -16,34 +16,90 @@ use std::path::PathBuf;
     about = "Create, fill, rebuild and delete package repositories (reposmith)"
 )]
 struct Cli {
-    /// Server to talk to.
-    #[arg(long, global = true, env = "REPOSMITH_URL")]
+    // Accepted before the subcommand too (`manage-repo --server URL add ...`), as earlier
+    // releases documented; each subcommand shows the ones it reads.
+    #[arg(long, hide = true, env = "REPOSMITH_URL")]
     server: Option<String>,
-    /// Admin token for write methods.
-    #[arg(long, global = true, env = "REPOSMITH_TOKEN", hide_env_values = true)]
+    #[arg(long, hide = true, env = "REPOSMITH_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// The data directory: where `serve` keeps its keys and file stores [serve's default:
-    /// ./reposmith-data]; for the other commands, work on it in-process instead of through a
-    /// server (a running server may share it: every write is compare-and-set).
-    #[arg(long, global = true, env = "REPOSMITH_DATA")]
+    #[arg(long, hide = true, env = "REPOSMITH_DATA")]
     data: Option<PathBuf>,
-    /// Package store URL: s3://BUCKET/PREFIX (default: file:// under --data).
-    #[arg(long, global = true, env = "REPOSMITH_PACKAGES")]
+    #[arg(long, hide = true, env = "REPOSMITH_PACKAGES")]
     packages: Option<String>,
-    /// Metadata store URL: dynamodb://TABLE, redis://HOST:PORT/DB or postgres://USER@HOST/DB
-    /// (default: file:// under --data).
-    #[arg(long, global = true, env = "REPOSMITH_META")]
+    #[arg(long, hide = true, env = "REPOSMITH_META")]
     meta: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
 
-#[derive(Subcommand)]
-enum Cmd {
+/// Where the stores are, for the commands that open them directly.
+#[derive(Args, Clone, Default)]
+pub struct Stores {
+    /// Package store URL: s3://BUCKET/PREFIX [default: file:// under --data].
+    #[arg(long, global = true, env = "REPOSMITH_PACKAGES")]
+    packages: Option<String>,
+    /// Metadata store URL: dynamodb://TABLE, redis://HOST:PORT/DB or postgres://USER@HOST/DB
+    /// [default: file:// under --data].
+    #[arg(long, global = true, env = "REPOSMITH_META")]
+    meta: Option<String>,
+}
+
+/// How a client command reaches the repositories: a server, or a data directory in-process.
+#[derive(Args, Clone, Default)]
+pub struct Target {
+    /// Server to talk to, e.g. http://127.0.0.1:8080.
+    #[arg(long, global = true, env = "REPOSMITH_URL")]
+    pub server: Option<String>,
+    /// Token for the server: the admin token, or a scoped token NAME.SECRET.
+    #[arg(long, global = true, env = "REPOSMITH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Without --server: work on this data directory in-process (a running server may
+    /// share it: every write is compare-and-set).
+    #[arg(long, global = true, env = "REPOSMITH_DATA")]
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub stores: Stores,
+}
+
+impl Stores {
+    /// These, else the ones given before the subcommand.
+    fn or(self, top: &Cli) -> setup::StoreUrls {
+        setup::StoreUrls {
+            packages: self.packages.or_else(|| top.packages.clone()),
+            meta: self.meta.or_else(|| top.meta.clone()),
+        }
+    }
+}
+
+impl Target {
+    /// These, else the ones given before the subcommand.
+    fn or(self, top: &Cli) -> Self {
+        Target {
+            server: self.server.or_else(|| top.server.clone()),
+            token: self.token.or_else(|| top.token.clone()),
+            data: self.data.or_else(|| top.data.clone()),
+            stores: self.stores,
+        }
+    }
+}
+
+#[derive(Subcommand, Clone)]
+pub enum Cmd {
     /// Run the local server with embedded stores under --data.
     Serve {
+        /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080", env = "REPOSMITH_LISTEN")]
         listen: SocketAddr,
+        /// Where the server keeps its admin token, signing keys and (by default) its stores
+        /// [default: ./reposmith-data].
+        #[arg(long, env = "REPOSMITH_DATA")]
+        data: Option<PathBuf>,
+        /// The admin token to accept [default: the one in --data, made and printed at the
+        /// first start].
+        #[arg(long, env = "REPOSMITH_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        #[command(flatten)]
+        stores: Stores,
         /// Folder of generator .wasm files (default: the ones this workspace builds).
         #[arg(long, env = "REPOSMITH_GENERATORS")]
         generators: Option<PathBuf>,
@@ -91,6 +147,8 @@ enum Cmd {
         /// Reads need a token with the read scope (see `token create`).
         #[arg(long)]
         private: bool,
+        #[command(flatten)]
+        at: Target,
     },
     /// Upload packages (each is published when its line prints).
     Add {
@@ -103,34 +161,82 @@ enum Cmd {
         /// Uploads in flight at once (their publishes coalesce).
         #[arg(long, short = 'j', default_value_t = 4)]
         jobs: usize,
+        #[command(flatten)]
+        at: Target,
     },
     /// Remove a package by its file name.
-    Remove { repo: String, filename: String },
+    Remove {
+        repo: String,
+        filename: String,
+        #[command(flatten)]
+        at: Target,
+    },
     /// Delete a repository with all its packages and metadata.
-    Delete { repo: String },
+    Delete {
+        repo: String,
+        #[command(flatten)]
+        at: Target,
+    },
     /// Drop all metadata, re-analyze every package, republish.
-    Rebuild { repo: String },
+    Rebuild {
+        repo: String,
+        #[command(flatten)]
+        at: Target,
+    },
     /// List repositories, or the packages of one.
-    List { repo: Option<String> },
+    List {
+        repo: Option<String>,
+        #[command(flatten)]
+        at: Target,
+    },
     /// Scoped tokens: create, list, revoke (needs the admin token).
     Token {
         #[command(subcommand)]
         cmd: client::TokenCmd,
+        #[command(flatten)]
+        at: Target,
     },
     /// A repo's signing keys: list, rotate (or import), retire (rotating needs admin).
     Key {
         #[command(subcommand)]
         cmd: client::KeyCmd,
+        #[command(flatten)]
+        at: Target,
     },
     /// Create what --packages and --meta name: the S3 bucket, the DynamoDB table (development
     /// setups), the PostgreSQL table (created or migrated to this build's schema).
-    InitStores,
+    InitStores {
+        #[command(flatten)]
+        stores: Stores,
+    },
     /// Delete blobs no repo references any more (needs --data; safe beside a running server).
     Gc {
         /// Only blobs older than this (seconds): uploads and publishes in flight are younger.
         #[arg(long, default_value_t = 3600)]
         min_age: u64,
+        /// The data directory whose stores to collect.
+        #[arg(long, env = "REPOSMITH_DATA")]
+        data: Option<PathBuf>,
+        #[command(flatten)]
+        stores: Stores,
     },
+}
+
+impl Cmd {
+    /// The server or data directory a client command names (none for the others).
+    fn target(&self) -> Target {
+        match self {
+            Cmd::Create { at, .. }
+            | Cmd::Add { at, .. }
+            | Cmd::Remove { at, .. }
+            | Cmd::Delete { at, .. }
+            | Cmd::Rebuild { at, .. }
+            | Cmd::List { at, .. }
+            | Cmd::Token { at, .. }
+            | Cmd::Key { at, .. } => at.clone(),
+            Cmd::Serve { .. } | Cmd::InitStores { .. } | Cmd::Gc { .. } => Target::default(),
+        }
+    }
 }
 
 /// glibc gives each thread that allocates its own arena and keeps what they free: with the
@@ -180,14 +286,13 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let stores = setup::StoreUrls {
-        packages: cli.packages,
-        meta: cli.meta,
-    };
     let result = rt.block_on(async move {
-        match cli.cmd {
+        match cli.cmd.clone() {
             Cmd::Serve {
                 listen,
+                data,
+                token,
+                stores,
                 generators,
                 max_connections,
                 header_timeout,
@@ -203,7 +308,9 @@ fn main() {
                     (Some(cert), Some(key)) => Some(serve::tls_config(&cert, &key)?),
                     _ => None,
                 };
-                let data = cli.data.unwrap_or_else(|| PathBuf::from("reposmith-data"));
+                let data = data
+                    .or_else(|| cli.data.clone())
+                    .unwrap_or_else(|| PathBuf::from("reposmith-data"));
                 let limits = serve::Limits {
                     connections: max_connections
                         .unwrap_or_else(serve::default_connections)
@@ -219,14 +326,108 @@ fn main() {
                         auth_failures_per_minute,
                     },
                 };
-                serve::run(listen, data, generators, cli.token, stores, limits, tls).await
+                let token = token.or_else(|| cli.token.clone());
+                let stores = stores.or(&cli);
+                serve::run(listen, data, generators, token, stores, limits, tls).await
             }
-            Cmd::InitStores => init_stores(&stores).await,
-            cmd => client::run(cli.server, cli.token, cli.data, stores, cmd).await,
+            Cmd::InitStores { stores } => init_stores(&stores.or(&cli)).await,
+            Cmd::Gc {
+                min_age,
+                data,
+                stores,
+            } => {
+                let data = data.or_else(|| cli.data.clone());
+                client::gc(data, &stores.or(&cli), min_age).await
+            }
+            cmd => {
+                let at = cmd.target().or(&cli);
+                let stores = at.stores.clone().or(&cli);
+                client::run(at, stores, cmd).await
+            }
         }
     });
     if let Err(e) = result {
         eprintln!("manage-repo: {e:#}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    /// Each subcommand's help shows the flags it reads, and only those.
+    #[test]
+    fn each_subcommand_shows_only_its_own_flags() {
+        let mut cli = Cli::command();
+        let help = |cli: &mut clap::Command, name: &str| {
+            cli.find_subcommand_mut(name)
+                .expect(name)
+                .render_long_help()
+                .to_string()
+        };
+        let serve = help(&mut cli, "serve");
+        assert!(!serve.contains("--server"), "{serve}");
+        assert!(
+            serve.contains("--data") && serve.contains("--listen"),
+            "{serve}"
+        );
+        assert!(!serve.contains("in-process"), "{serve}");
+        let add = help(&mut cli, "add");
+        for flag in [
+            "--server",
+            "--token",
+            "--data",
+            "--packages",
+            "--meta",
+            "--jobs",
+        ] {
+            assert!(add.contains(flag), "{flag} missing: {add}");
+        }
+        for flag in ["--listen", "--max-upload", "--tls-cert"] {
+            assert!(!add.contains(flag), "{flag} shown: {add}");
+        }
+        let gc = help(&mut cli, "gc");
+        assert!(!gc.contains("--server") && gc.contains("--data"), "{gc}");
+    }
+
+    /// Flags before the subcommand (as earlier releases documented) still count, and a
+    /// flag after it wins.
+    #[test]
+    fn flags_before_the_subcommand_still_work() {
+        let cli = Cli::try_parse_from([
+            "manage-repo",
+            "--server",
+            "http://a",
+            "--token",
+            "t",
+            "add",
+            "r",
+            "x.deb",
+        ])
+        .unwrap();
+        let at = cli.cmd.target().or(&cli);
+        assert_eq!(at.server.as_deref(), Some("http://a"));
+        assert_eq!(at.token.as_deref(), Some("t"));
+        let cli = Cli::try_parse_from([
+            "manage-repo",
+            "--server",
+            "http://a",
+            "token",
+            "list",
+            "--server",
+            "http://b",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.cmd.target().or(&cli).server.as_deref(),
+            Some("http://b")
+        );
     }
 }
