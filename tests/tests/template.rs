@@ -179,8 +179,9 @@ fn every_route_is_in_the_template_on_the_right_function() {
             );
             continue;
         }
-        // Reads go to the read function (no wasmtime); everything else to the write one.
-        let function = if method == "GET" || method == "HEAD" {
+        // Reads go to the read function (no wasmtime); everything else to the write one, and
+        // the package query too (it asks the generators for version orders and details).
+        let function = if (method == "GET" || method == "HEAD") && variant != "Packages" {
             "ReadFunction"
         } else {
             "WriteFunction"

@@ -7,6 +7,7 @@
 
 mod apk;
 mod index;
+mod inspect;
 mod pkginfo;
 #[cfg(test)]
 mod testapk;
@@ -14,6 +15,9 @@ mod testapk;
 mod tests_real;
 
 use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
+use reposmith_generator_sdk::exports::reposmith::generator::inspect::{
+    Details, Guest as InspectGuest,
+};
 use reposmith_generator_sdk::reposmith;
 use reposmith_generator_sdk::reposmith::generator::types::{
     Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
@@ -52,6 +56,16 @@ impl Guest for Apk {
         files: Vec<Assembled>,
     ) -> Result<Vec<Output>, String> {
         index::finish(&repo, &files, &HostSigner)
+    }
+}
+
+impl InspectGuest for Apk {
+    fn compare_versions(versions: Vec<String>) -> Vec<u32> {
+        inspect::compare_versions(versions)
+    }
+
+    fn describe(entries: Vec<Vec<reposmith::generator::types::Fragment>>) -> Vec<Details> {
+        entries.iter().map(|f| inspect::describe(f)).collect()
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod control;
 mod deb;
+mod inspect;
 mod packages;
 mod pdiff;
 mod release;
@@ -13,9 +14,12 @@ mod release;
 mod testdeb;
 
 use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
+use reposmith_generator_sdk::exports::reposmith::generator::inspect::{
+    Details, Guest as InspectGuest,
+};
 use reposmith_generator_sdk::reposmith;
 use reposmith_generator_sdk::reposmith::generator::types::{
-    Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
+    Assembled, Entry, Fragment, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
 };
 use reposmith_generator_sdk::HostSigner;
 
@@ -54,6 +58,16 @@ impl Guest for Deb {
         files: Vec<Assembled>,
     ) -> Result<Vec<Output>, String> {
         release::finish(&repo, &shelves, &files, &HostSigner)
+    }
+}
+
+impl InspectGuest for Deb {
+    fn compare_versions(versions: Vec<String>) -> Vec<u32> {
+        inspect::compare_versions(versions)
+    }
+
+    fn describe(entries: Vec<Vec<Fragment>>) -> Vec<Details> {
+        entries.iter().map(|f| inspect::describe(f)).collect()
     }
 }
 

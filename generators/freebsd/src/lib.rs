@@ -6,6 +6,7 @@
 //! This file is only the WIT glue; the format logic lives in plain modules that also build
 //! natively, so `cargo test -p reposmith-gen-freebsd --lib` runs without a wasm host.
 
+mod inspect;
 mod manifest;
 mod pkg;
 mod repo;
@@ -15,6 +16,9 @@ mod testpkg;
 mod tests;
 
 use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
+use reposmith_generator_sdk::exports::reposmith::generator::inspect::{
+    Details, Guest as InspectGuest,
+};
 use reposmith_generator_sdk::reposmith;
 use reposmith_generator_sdk::reposmith::generator::types::{
     Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
@@ -54,6 +58,16 @@ impl Guest for FreeBsd {
         files: Vec<Assembled>,
     ) -> Result<Vec<Output>, String> {
         repo::finish(&repo, &files, &HostSigner)
+    }
+}
+
+impl InspectGuest for FreeBsd {
+    fn compare_versions(versions: Vec<String>) -> Vec<u32> {
+        inspect::compare_versions(versions)
+    }
+
+    fn describe(entries: Vec<Vec<reposmith::generator::types::Fragment>>) -> Vec<Details> {
+        entries.iter().map(|f| inspect::describe(f)).collect()
     }
 }
 

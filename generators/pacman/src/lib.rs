@@ -10,6 +10,7 @@ mod db;
 mod desc;
 mod files;
 mod finish;
+mod inspect;
 mod mtree;
 mod pkg;
 mod pkginfo;
@@ -19,6 +20,9 @@ mod testpkg;
 mod tests_real;
 
 use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
+use reposmith_generator_sdk::exports::reposmith::generator::inspect::{
+    Details, Guest as InspectGuest,
+};
 use reposmith_generator_sdk::reposmith;
 use reposmith_generator_sdk::reposmith::generator::types::{
     Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
@@ -61,6 +65,16 @@ impl Guest for Pacman {
         files: Vec<Assembled>,
     ) -> Result<Vec<Output>, String> {
         finish::finish(&repo, &shelves, &files, &HostSigner)
+    }
+}
+
+impl InspectGuest for Pacman {
+    fn compare_versions(versions: Vec<String>) -> Vec<u32> {
+        inspect::compare_versions(versions)
+    }
+
+    fn describe(entries: Vec<Vec<reposmith::generator::types::Fragment>>) -> Vec<Details> {
+        entries.iter().map(|f| inspect::describe(f)).collect()
     }
 }
 

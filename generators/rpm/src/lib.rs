@@ -7,6 +7,7 @@
 
 mod filelists;
 mod header;
+mod inspect;
 mod other;
 mod package;
 mod primary;
@@ -17,6 +18,9 @@ mod testrpm;
 mod xml;
 
 use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
+use reposmith_generator_sdk::exports::reposmith::generator::inspect::{
+    Details, Guest as InspectGuest,
+};
 use reposmith_generator_sdk::reposmith;
 use reposmith_generator_sdk::reposmith::generator::types::{
     Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
@@ -58,6 +62,16 @@ impl Guest for Rpm {
         files: Vec<Assembled>,
     ) -> Result<Vec<Output>, String> {
         repomd::finish(&repo, &files, &HostSigner)
+    }
+}
+
+impl InspectGuest for Rpm {
+    fn compare_versions(versions: Vec<String>) -> Vec<u32> {
+        inspect::compare_versions(versions)
+    }
+
+    fn describe(entries: Vec<Vec<reposmith::generator::types::Fragment>>) -> Vec<Details> {
+        entries.iter().map(|f| inspect::describe(f)).collect()
     }
 }
 

@@ -3,13 +3,15 @@
 //! streaming readers for packages (ranged reads, gzip/xz/multi-frame zstd, the first member
 //! of a tar); and one deterministic ustar writer, which the host uses too.
 //!
-//! A generator implements `exports::reposmith::generator::generator::Guest` and calls
-//! `reposmith_generator_sdk::export_generator!(MyGenerator);`.
+//! A generator implements `exports::reposmith::generator::generator::Guest` and
+//! `exports::reposmith::generator::inspect::Guest` (the SDK's world exports the optional
+//! `inspect` interface: [`versions`] has the formats' version orders, [`plain_details`] the
+//! default answer) and calls `reposmith_generator_sdk::export_generator!(MyGenerator);`.
 
 #[cfg(feature = "bindings")]
 wit_bindgen::generate!({
     path: "../../wit",
-    world: "generator-world",
+    world: "generator-inspect-world",
     additional_derives: [PartialEq],
     pub_export_macro: true,
     export_macro_name: "export_generator",
@@ -23,6 +25,7 @@ pub mod tar;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod ustar;
+pub mod versions;
 pub mod zstd;
 
 /// The bytes of an upload `claims` sees: its first 4 KiB (the host's `HEAD_BYTES`).
@@ -73,3 +76,23 @@ pub use sign::HostSigner;
 pub use sign::{RsaDigest, Signer};
 pub use tar::{first_tar_member, octal};
 pub use zstd::ZstdFrames;
+
+/// `inspect.describe`'s default for one entry: no summary, no dependencies, each fragment
+/// as a field (its name, its bytes as text).
+#[cfg(feature = "bindings")]
+pub fn plain_details(
+    fragments: &[reposmith::generator::types::Fragment],
+) -> exports::reposmith::generator::inspect::Details {
+    exports::reposmith::generator::inspect::Details {
+        summary: String::new(),
+        depends: vec![],
+        provides: vec![],
+        fields: fragments
+            .iter()
+            .map(|f| reposmith::generator::types::Hint {
+                key: f.name.clone(),
+                value: String::from_utf8_lossy(&f.data).into_owned(),
+            })
+            .collect(),
+    }
+}

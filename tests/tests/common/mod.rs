@@ -393,6 +393,42 @@ pub fn many_debs(n: usize, prefix: &str) -> Vec<PathBuf> {
     v
 }
 
+/// The package set the query tests search: tests/fixtures/make-query-set.py's debs and
+/// pacman packages (versions only the format orders right, a dependency chain with a
+/// requirement nothing satisfies) and 60 rpms (`rpmq-0001`.., every even one requiring the
+/// one before): 200 files, built once per test binary.
+pub fn query_set() -> Vec<PathBuf> {
+    static SET: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    SET.get_or_init(|| {
+        let dir = tmp();
+        let out = run_ok(
+            Command::new("python3")
+                .arg(workspace().join("tests/fixtures/make-query-set.py"))
+                .arg(&dir),
+        );
+        let mut files: Vec<PathBuf> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| dir.join(l))
+            .collect();
+        let rpms = tmp();
+        script(
+            "tests/fixtures/make-many-rpms.sh",
+            &[rpms.to_str().unwrap(), "60", "rpmq"],
+        );
+        for e in std::fs::read_dir(&rpms).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "rpm") {
+                files.push(p);
+            }
+        }
+        files.sort();
+        assert_eq!(files.len(), 200, "the query set has {} files", files.len());
+        files
+    })
+    .clone()
+}
+
 /// The array `v[key]` of a JSON answer (a listing of repos, packages, generators).
 pub fn array<'a>(v: &'a serde_json::Value, key: &str) -> &'a [serde_json::Value] {
     v[key].as_array().unwrap()

@@ -214,3 +214,41 @@ macro_rules! wit_conversions {
         };
     };
 }
+
+/// `inspect_conversions!(path::to::inspect)`, where `inspect` is the bindgen module of the
+/// optional `reposmith:generator/inspect`: its answers as contract types.
+#[macro_export]
+macro_rules! inspect_conversions {
+    ($($w:ident)::+) => {
+        const _: () = {
+            use $($w)::+ as wit;
+
+            impl From<wit::Dependency> for $crate::Dependency {
+                fn from(d: wit::Dependency) -> Self {
+                    $crate::Dependency { name: d.name, op: d.op, version: d.version }
+                }
+            }
+
+            impl From<wit::Details> for $crate::Details {
+                fn from(d: wit::Details) -> Self {
+                    $crate::Details {
+                        summary: d.summary,
+                        depends: d
+                            .depends
+                            .into_iter()
+                            .map(|alts| alts.into_iter().map(Into::into).collect())
+                            .collect(),
+                        provides: d.provides.into_iter().map(Into::into).collect(),
+                        fields: d.fields.into_iter().map(|h| (h.key, h.value)).collect(),
+                    }
+                }
+            }
+
+            impl From<$crate::Dependency> for wit::Dependency {
+                fn from(d: $crate::Dependency) -> Self {
+                    wit::Dependency { name: d.name, op: d.op, version: d.version }
+                }
+            }
+        };
+    };
+}

@@ -324,6 +324,33 @@ pub trait Keyring: Send + Sync {
     ) -> Result<Arc<dyn Signer>, String>;
 }
 
+/// `inspect.dependency`: a requirement or provision; `op`/`version` empty when unversioned.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dependency {
+    pub name: String,
+    pub op: String,
+    pub version: String,
+}
+
+impl std::fmt::Display for Dependency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.op.is_empty() {
+            f.write_str(&self.name)
+        } else {
+            write!(f, "{} {} {}", self.name, self.op, self.version)
+        }
+    }
+}
+
+/// `inspect.details`: what an entry says of itself (summary, dependencies, every field).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Details {
+    pub summary: String,
+    pub depends: Vec<Vec<Dependency>>,
+    pub provides: Vec<Dependency>,
+    pub fields: Vec<(String, String)>,
+}
+
 /// A loaded generator. Every call is synchronous and sandboxed; run it off the async executor.
 pub trait Generator: Send + Sync {
     fn info(&self) -> &Info;
@@ -343,6 +370,24 @@ pub trait Generator: Send + Sync {
         files: &[Assembled],
         signer: Arc<dyn Signer>,
     ) -> Result<Vec<Output>, GenError>;
+    /// `inspect.compare-versions` for versions of `repo`'s packages: each version's rank.
+    /// `None`: the generator does not export `inspect` (or answered the wrong number of
+    /// ranks); the caller uses its default.
+    fn compare_versions(
+        &self,
+        _repo: &str,
+        _versions: &[String],
+    ) -> Option<Result<Vec<u32>, GenError>> {
+        None
+    }
+    /// `inspect.describe`: details per entry of `repo` (its fragments). `None` as above.
+    fn describe(
+        &self,
+        _repo: &str,
+        _entries: &[Vec<Fragment>],
+    ) -> Option<Result<Vec<Details>, GenError>> {
+        None
+    }
 }
 
 #[cfg(test)]

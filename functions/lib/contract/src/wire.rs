@@ -72,6 +72,21 @@ pub struct FinishCall {
     pub known: Vec<Signed>,
 }
 
+/// `inspect` through a slot: one call, its answer as `InspectReply` of the same variant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InspectCall {
+    CompareVersions(Vec<String>),
+    Describe(Vec<Vec<crate::Fragment>>),
+}
+
+/// An empty answer to a non-empty call: the generator does not export `inspect` (the
+/// services component's stand-in answers so), the handler uses its defaults.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InspectReply {
+    CompareVersions(Vec<u32>),
+    Describe(Vec<crate::Details>),
+}
+
 /// A slot call's answer, and the signatures it asked for that were not known (placeholders
 /// were used: the handler signs them and calls again).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +176,30 @@ mod tests {
         plan.files.push(plain);
         assert_eq!(decode::<crate::Plan>(&encode(&plan)).unwrap(), plan);
         assert!(decode::<FinishCall>(b"\xff").is_err());
+    }
+
+    /// `inspect` calls and answers cross the slot whole, unversioned dependencies too.
+    #[test]
+    fn inspect_round_trip() {
+        let call = InspectCall::Describe(vec![vec![Fragment {
+            name: "Packages".into(),
+            data: b"Package: a\n".to_vec(),
+        }]]);
+        assert_eq!(decode::<InspectCall>(&encode(&call)).unwrap(), call);
+        let dep = |n: &str, o: &str, v: &str| crate::Dependency {
+            name: n.into(),
+            op: o.into(),
+            version: v.into(),
+        };
+        let reply = InspectReply::Describe(vec![crate::Details {
+            summary: "s".into(),
+            depends: vec![vec![dep("a", "", ""), dep("b", ">=", "1")]],
+            provides: vec![dep("c", "", "")],
+            fields: vec![("Package".into(), "a".into())],
+        }]);
+        assert_eq!(decode::<InspectReply>(&encode(&reply)).unwrap(), reply);
+        let ranks = InspectReply::CompareVersions(vec![2, 0, 1]);
+        assert_eq!(decode::<InspectReply>(&encode(&ranks)).unwrap(), ranks);
     }
 
     /// Fragments cross the slot as raw bytes (postcard), not as base64 text.

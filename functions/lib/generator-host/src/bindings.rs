@@ -3,7 +3,9 @@
 
 wasmtime::component::bindgen!({
     path: "../../../wit",
-    world: "generator-world",
+    // The richer world only for its types: a generator's `inspect` export is optional, so
+    // instances are made with [`Pre`] (the interfaces' own indices), never this world's Pre.
+    world: "generator-inspect-world",
     // The `package` resource is a host object in the store's ResourceTable.
     with: {
         "reposmith:generator/types.package": crate::state::PackageHandle,
@@ -13,6 +15,65 @@ wasmtime::component::bindgen!({
 pub use self::reposmith::generator::types as wit;
 
 reposmith_contract::wit_conversions!(reposmith::generator::types);
+reposmith_contract::inspect_conversions!(exports::reposmith::generator::inspect);
+
+use exports::reposmith::generator::{generator as gen_iface, inspect as inspect_iface};
+use wasmtime::component::InstancePre;
+
+/// A component ready to instantiate: `generator` is required, `inspect` optional.
+pub struct Pre<T: 'static> {
+    pre: InstancePre<T>,
+    generator: gen_iface::GuestIndices,
+    inspect: Option<inspect_iface::GuestIndices>,
+}
+
+impl<T: 'static> Pre<T> {
+    pub fn new(pre: InstancePre<T>) -> wasmtime::Result<Self> {
+        let generator = gen_iface::GuestIndices::new(&pre)?;
+        // Absent, or not of this contract's shape: the host's defaults answer instead.
+        let inspect = inspect_iface::GuestIndices::new(&pre).ok();
+        Ok(Pre {
+            pre,
+            generator,
+            inspect,
+        })
+    }
+
+    /// Whether the component exports `inspect`.
+    pub fn has_inspect(&self) -> bool {
+        self.inspect.is_some()
+    }
+
+    pub fn engine(&self) -> &wasmtime::Engine {
+        self.pre.engine()
+    }
+
+    pub fn instantiate(
+        &self,
+        mut store: impl wasmtime::AsContextMut<Data = T>,
+    ) -> wasmtime::Result<Exports> {
+        let instance = self.pre.instantiate(&mut store)?;
+        let generator = self.generator.load(&mut store, &instance)?;
+        let inspect = match &self.inspect {
+            Some(i) => i.load(&mut store, &instance).ok(),
+            None => None,
+        };
+        Ok(Exports { generator, inspect })
+    }
+}
+
+/// An instance's exports.
+pub struct Exports {
+    generator: gen_iface::Guest,
+    pub inspect: Option<inspect_iface::Guest>,
+}
+
+impl Exports {
+    /// Named as the world bindgen names it, so calls read the same.
+    pub fn reposmith_generator_generator(&self) -> &gen_iface::Guest {
+        &self.generator
+    }
+}
 
 /// The interface name a generator must export (checked at load for a clear error).
 pub const EXPORT_NAME: &str = "reposmith:generator/generator@0.1.0";

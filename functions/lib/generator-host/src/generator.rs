@@ -1,12 +1,12 @@
 //! A loaded generator component: every call runs with fresh fuel and a memory limit, in an
 //! instance kept warm for the same repo or a fresh one.
 
-use crate::bindings::{self, GeneratorWorld, GeneratorWorldPre};
+use crate::bindings::{self, Exports, Pre};
 use crate::state::{HostState, PackageHandle};
 use crate::Limits;
 use reposmith_contract::{
-    Assembled, Entry, GenError, Generator, Hint, Info, Output, PackageReader, Plan, RepoInfo,
-    ShelfSummary, Signer,
+    Assembled, Details, Entry, Fragment, GenError, Generator, Hint, Info, Output, PackageReader,
+    Plan, RepoInfo, ShelfSummary, Signer,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -22,7 +22,7 @@ const MAX_MESSAGE: usize = 4096;
 const MAX_RESULT_BYTES: usize = 64 << 20;
 
 pub struct WasmGenerator {
-    pre: GeneratorWorldPre<HostState>,
+    pre: Pre<HostState>,
     info: Info,
     limits: Limits,
     /// Instances kept warm between calls (see [`Warm`]), the most recently used last.
@@ -37,7 +37,7 @@ pub struct WasmGenerator {
 /// (memory or state left by earlier calls never turns into an error).
 struct Warm {
     store: Store<HostState>,
-    world: GeneratorWorld,
+    world: Exports,
     /// The repo whose calls this instance served: a guest's globals must never carry one
     /// repo's data into another's output, so an instance only serves the repo it started with.
     scope: String,
@@ -58,7 +58,7 @@ const MAX_IDLE_MEMORY: usize = 32 << 20;
 
 impl WasmGenerator {
     /// `info` is trusted to have been validated by the loader.
-    pub(crate) fn new(pre: GeneratorWorldPre<HostState>, info: Info, limits: Limits) -> Self {
+    pub(crate) fn new(pre: Pre<HostState>, info: Info, limits: Limits) -> Self {
         WasmGenerator {
             pre,
             info,
@@ -70,7 +70,7 @@ impl WasmGenerator {
 
     /// Call `info()` in a fresh store; used once, at load.
     pub(crate) fn call_info(
-        pre: &GeneratorWorldPre<HostState>,
+        pre: &Pre<HostState>,
         limits: &Limits,
     ) -> Result<bindings::wit::Info, String> {
         let mut warm = instantiate(pre, limits, String::new())?;
@@ -90,7 +90,7 @@ impl WasmGenerator {
         what: &str,
         scope: &str,
         signer: Option<Arc<dyn Signer>>,
-        f: impl Fn(&mut Store<HostState>, &GeneratorWorld) -> wasmtime::Result<R>,
+        f: impl Fn(&mut Store<HostState>, &Exports) -> wasmtime::Result<R>,
     ) -> Result<R, GenError> {
         let fail =
             |m: String| GenError::Failed(format!("generator {}: {what}: {m}", self.info.name));
@@ -158,11 +158,7 @@ impl WasmGenerator {
 }
 
 /// A fresh store with the memory limiter, and the component instantiated in it.
-fn instantiate(
-    pre: &GeneratorWorldPre<HostState>,
-    limits: &Limits,
-    scope: String,
-) -> Result<Warm, String> {
+fn instantiate(pre: &Pre<HostState>, limits: &Limits, scope: String) -> Result<Warm, String> {
     let mut store = Store::new(pre.engine(), HostState::new(limits.memory_bytes, None));
     store.limiter(|s| &mut s.limiter);
     store
@@ -188,7 +184,7 @@ fn run<R>(
     warm: &mut Warm,
     limits: &Limits,
     signer: Option<Arc<dyn Signer>>,
-    f: impl FnOnce(&mut Store<HostState>, &GeneratorWorld) -> wasmtime::Result<R>,
+    f: impl FnOnce(&mut Store<HostState>, &Exports) -> wasmtime::Result<R>,
 ) -> Result<R, String> {
     let Warm { store, world, .. } = warm;
     store.data_mut().reset(signer);
@@ -359,6 +355,70 @@ impl Generator for WasmGenerator {
                 }
         })?;
         Ok(outputs.into_iter().map(Into::into).collect())
+    }
+
+    fn compare_versions(
+        &self,
+        repo: &str,
+        versions: &[String],
+    ) -> Option<Result<Vec<u32>, GenError>> {
+        if !self.pre.has_inspect() {
+            return None;
+        }
+        let r = self.call("compare-versions", repo, None, |store, w| {
+            match &w.inspect {
+                Some(i) => i.call_compare_versions(store, versions).map(Some),
+                None => Ok(None),
+            }
+        });
+        match r {
+            Ok(Some(ranks)) if ranks.len() == versions.len() => Some(Ok(ranks)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    fn describe(
+        &self,
+        repo: &str,
+        entries: &[Vec<Fragment>],
+    ) -> Option<Result<Vec<Details>, GenError>> {
+        if !self.pre.has_inspect() {
+            return None;
+        }
+        let entries: Vec<Vec<bindings::wit::Fragment>> = entries
+            .iter()
+            .map(|fs| {
+                fs.iter()
+                    .map(|f| bindings::wit::Fragment {
+                        name: f.name.clone(),
+                        data: f.data.clone(),
+                    })
+                    .collect()
+            })
+            .collect();
+        let r = self.call("describe", repo, None, |store, w| match &w.inspect {
+            Some(i) => i.call_describe(store, &entries).map(Some),
+            None => Ok(None),
+        });
+        match r {
+            Ok(Some(details)) if details.len() == entries.len() => {
+                let total: usize = details
+                    .iter()
+                    .flat_map(|d| d.fields.iter())
+                    .map(|h| h.key.len() + h.value.len())
+                    .sum();
+                if total > MAX_RESULT_BYTES {
+                    return Some(Err(GenError::Failed(format!(
+                        "generator {}: describe: result too large ({total} bytes)",
+                        self.info.name
+                    ))));
+                }
+                Some(Ok(details.into_iter().map(Into::into).collect()))
+            }
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        }
     }
 }
 

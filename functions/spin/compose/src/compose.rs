@@ -7,6 +7,7 @@ use wac_graph::{CompositionGraph, EncodeOptions, NodeId};
 const TYPES: &str = "reposmith:generator/types@0.1.0";
 const SIGNER: &str = "reposmith:generator/signer@0.1.0";
 const GENERATOR: &str = "reposmith:generator/generator@0.1.0";
+const INSPECT: &str = "reposmith:generator/inspect@0.1.0";
 const SERVICES: &str = "reposmith:spin/services@0.1.0";
 pub const SLOT: &str = "reposmith:spin/slot@0.1.0";
 
@@ -28,7 +29,8 @@ fn connect(graph: &mut CompositionGraph, from: NodeId, to: NodeId, name: &str) -
 }
 
 /// An unchanged generator component made into a self-contained `reposmith:spin/slot`:
-/// services → generator (`types`, `signer`), services + generator → adapter, export the
+/// services → generator (`types`, `signer`), services + generator → adapter (`inspect` from
+/// the generator when it exports one, else the services' stand-in), export the
 /// adapter's slot. What remains imported is WASI, which Spin's host provides.
 pub fn wrap(services: &[u8], generator: &[u8], adapter: &[u8]) -> Result<Vec<u8>> {
     let mut graph = CompositionGraph::new();
@@ -40,6 +42,14 @@ pub fn wrap(services: &[u8], generator: &[u8], adapter: &[u8]) -> Result<Vec<u8>
     connect(&mut graph, s, a, TYPES)?;
     connect(&mut graph, s, a, SERVICES)?;
     connect(&mut graph, g, a, GENERATOR)?;
+    // `inspect` is optional: a generator without it gets the services' stand-in.
+    let inspect = match graph.alias_instance_export(g, INSPECT) {
+        Ok(export) => export,
+        Err(_) => graph.alias_instance_export(s, INSPECT)?,
+    };
+    graph
+        .set_instantiation_argument(a, INSPECT, inspect)
+        .context("plugging inspect")?;
     let slot = graph.alias_instance_export(a, SLOT)?;
     graph.export(slot, SLOT)?;
     graph

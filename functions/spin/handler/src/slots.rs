@@ -3,8 +3,8 @@
 //! The slot messages are the contract types themselves, postcard-encoded: nothing to convert.
 use reposmith_contract::wire::{self as w, decode, encode, ByteBuf, Reply, SignRequest, Signed};
 use reposmith_contract::{
-    Assembled, Entry, GenError, Generator, Hint, Info, Output, PackageReader, Plan, RepoInfo,
-    ShelfSummary, Signer,
+    Assembled, Details, Entry, Fragment, GenError, Generator, Hint, Info, Output, PackageReader,
+    Plan, RepoInfo, ShelfSummary, Signer,
 };
 use std::sync::Arc;
 
@@ -18,6 +18,7 @@ enum Call {
     Analyze,
     Plan,
     Finish,
+    Inspect,
 }
 
 macro_rules! slots {
@@ -35,6 +36,7 @@ macro_rules! slots {
                     Call::Analyze => $m::analyze(call),
                     Call::Plan => $m::plan(call),
                     Call::Finish => $m::finish(call),
+                    Call::Inspect => $m::inspect(call),
                 },)*
                 _ => Err(format!("no generator slot {slot}")),
             }
@@ -176,5 +178,38 @@ impl Generator for Slot {
                 known,
             })
         })
+    }
+
+    fn compare_versions(
+        &self,
+        _repo: &str,
+        versions: &[String],
+    ) -> Option<Result<Vec<u32>, GenError>> {
+        match self.inspect(w::InspectCall::CompareVersions(versions.to_vec())) {
+            Ok(w::InspectReply::CompareVersions(r)) if r.len() == versions.len() => Some(Ok(r)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    fn describe(
+        &self,
+        _repo: &str,
+        entries: &[Vec<Fragment>],
+    ) -> Option<Result<Vec<Details>, GenError>> {
+        match self.inspect(w::InspectCall::Describe(entries.to_vec())) {
+            Ok(w::InspectReply::Describe(d)) if d.len() == entries.len() => Some(Ok(d)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+impl Slot {
+    /// One `inspect` call: no signing, so one round.
+    fn inspect(&self, c: w::InspectCall) -> Result<w::InspectReply, GenError> {
+        let reply = call(self.slot, Call::Inspect, &encode(&c))
+            .map_err(|m| GenError::Failed(format!("generator {}: inspect: {m}", self.info.name)))?;
+        decode(&reply).map_err(|m| GenError::Failed(format!("generator {}: {m}", self.info.name)))
     }
 }

@@ -8,6 +8,7 @@ wit_bindgen::generate!({
     world: "reposmith:spin/services-world",
 });
 
+use exports::reposmith::generator::inspect::{Details, Guest as InspectGuest};
 use exports::reposmith::generator::signer::{Guest as SignerGuest, RsaDigest};
 use exports::reposmith::generator::types::{Facts, Guest as TypesGuest, GuestPackage};
 use exports::reposmith::spin::services::{Guest as ServicesGuest, Package};
@@ -127,6 +128,18 @@ impl SignerGuest for Services {
     }
 }
 
+/// The stand-in for a generator without `inspect`: empty answers mean "the defaults".
+impl InspectGuest for Services {
+    fn compare_versions(_versions: Vec<String>) -> Vec<u32> {
+        Vec::new()
+    }
+    fn describe(
+        _entries: Vec<Vec<exports::reposmith::generator::types::Fragment>>,
+    ) -> Vec<Details> {
+        Vec::new()
+    }
+}
+
 /// The empty slot: no generator.
 impl SlotGuest for Services {
     fn info() -> Vec<u8> {
@@ -142,6 +155,9 @@ impl SlotGuest for Services {
         Err("empty generator slot".into())
     }
     fn finish(_call: Vec<u8>) -> Result<Vec<u8>, String> {
+        Err("empty generator slot".into())
+    }
+    fn inspect(_call: Vec<u8>) -> Result<Vec<u8>, String> {
         Err("empty generator slot".into())
     }
 }

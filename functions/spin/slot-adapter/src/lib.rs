@@ -10,11 +10,13 @@ wit_bindgen::generate!({
 
 use exports::reposmith::spin::slot::Guest;
 use reposmith::generator::generator as g;
+use reposmith::generator::inspect as i;
 use reposmith::generator::types as t;
 use reposmith::spin::services;
 use reposmith_contract::wire::{self as w, decode, encode, Reply, SignRequest};
 
 reposmith_contract::wit_conversions!(reposmith::generator::types);
+reposmith_contract::inspect_conversions!(reposmith::generator::inspect);
 
 struct Adapter;
 
@@ -81,6 +83,28 @@ impl Guest for Adapter {
         with_known(&c.known, || {
             g::finish(&repo, &shelves, &files).map(from_wit::<_, reposmith_contract::Output>)
         })
+    }
+
+    fn inspect(call: Vec<u8>) -> Result<Vec<u8>, String> {
+        Ok(encode(&match decode::<w::InspectCall>(&call)? {
+            w::InspectCall::CompareVersions(v) => {
+                w::InspectReply::CompareVersions(i::compare_versions(&v))
+            }
+            w::InspectCall::Describe(entries) => {
+                let entries: Vec<Vec<t::Fragment>> = entries
+                    .into_iter()
+                    .map(|fs| {
+                        fs.into_iter()
+                            .map(|f| t::Fragment {
+                                name: f.name,
+                                data: f.data,
+                            })
+                            .collect()
+                    })
+                    .collect();
+                w::InspectReply::Describe(from_wit(i::describe(&entries)))
+            }
+        }))
     }
 }
 

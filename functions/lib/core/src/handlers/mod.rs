@@ -103,12 +103,16 @@ async fn route_to(
     match (r, m) {
         (Route::Root, Method::GET | Method::HEAD) => root::get(app).await,
         (Route::Repos, Method::GET | Method::HEAD) => repos_list::get(app, caller).await,
-        (Route::Repo(repo), Method::GET | Method::HEAD) => packages_list::get(app, &repo).await,
+        (Route::Repo(repo), Method::GET | Method::HEAD) => {
+            packages_list::get(app, &repo, None).await
+        }
         (Route::Repo(repo), Method::POST) => repo_create::post(app, &repo, req).await,
         (Route::Repo(repo), Method::DELETE) => repo_delete::delete(app, &repo).await,
         (Route::Repo(repo), Method::TRACE) => repo_rebuild::rebuild(app, &repo).await,
         (Route::Rebuild(repo), Method::POST) => repo_rebuild::rebuild(app, &repo).await,
-        (Route::Packages(repo), Method::GET | Method::HEAD) => packages_list::get(app, &repo).await,
+        (Route::Packages(repo), Method::GET | Method::HEAD) => {
+            packages_list::get(app, &repo, req.uri().query()).await
+        }
         (Route::Packages(repo), Method::POST) => package_add::post(app, &repo, req).await,
         (Route::Package(repo, p), m @ (Method::GET | Method::HEAD)) => {
             package_get::get(app, &repo, &p, req.headers(), m == Method::HEAD).await
