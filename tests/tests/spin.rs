@@ -171,6 +171,28 @@ fn spin_app_serves_apt_from_s3_and_dynamodb() {
         assert!(packages.contains(&format!("Package: {p}\n")), "{packages}");
     }
 
+    // The package query through the slots: the deb generator's `inspect` (dependencies,
+    // summary) crosses the slot; the stand-in's defaults would list no dependencies.
+    let (st, body) = spin.send(
+        "GET",
+        "/repos/main/packages/?name=harness-app&latest=1&details=1&resolve=1",
+        None,
+    );
+    assert_eq!(st, 200, "{}", text(&body));
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let names: Vec<&str> = v["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["harness-app", "harness-lib"], "{v}");
+    assert!(
+        !v["packages"][0]["summary"].as_str().unwrap().is_empty(),
+        "{v}"
+    );
+    assert_eq!(v["unsatisfied"], serde_json::json!([]), "{v}");
+
     // Real apt, signed-by the served key, installs with dependency resolution.
     let (st, key) = spin.send("GET", "/repos/main/key.asc", None);
     assert_eq!(st, 200);
