@@ -17,23 +17,23 @@ const KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     utf8_percent_encode(s, KEEP).to_string()
 }
 
-enum Transport {
+pub(crate) enum Transport {
     Http { base: String, token: Option<String> },
     Local(Arc<App>),
 }
 
-enum Payload {
+pub(crate) enum Payload {
     None,
     Json(Value),
     File(PathBuf, ProgressBar),
 }
 
 impl Transport {
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: &str,
         path: &str,
@@ -78,7 +78,105 @@ impl Transport {
     }
 }
 
-fn http_call(
+impl Transport {
+    /// The server's URL of `path` (the path itself in-process).
+    pub(crate) fn url(&self, path: &str) -> String {
+        match self {
+            Transport::Http { base, .. } => format!("{}{path}", base.trim_end_matches('/')),
+            Transport::Local(_) => path.to_string(),
+        }
+    }
+
+    /// A streamed GET of `url` (a path on the server, or a full URL: our token goes to our
+    /// server only): status, `Content-Range`, body.
+    pub(crate) async fn get(
+        &self,
+        url: &str,
+        headers: Vec<(&'static str, String)>,
+    ) -> anyhow::Result<(u16, Option<String>, reposmith_core::ByteStream)> {
+        match self {
+            Transport::Http { base, token } => {
+                let base = base.trim_end_matches('/');
+                let (url, token) = if url.starts_with("http://") || url.starts_with("https://") {
+                    let ours = url.starts_with(&format!("{base}/"));
+                    (url.to_string(), token.clone().filter(|_| ours))
+                } else {
+                    (format!("{base}{url}"), token.clone())
+                };
+                // ureq reads blocking: a thread feeds the body through a channel.
+                let (head_tx, head_rx) = tokio::sync::oneshot::channel();
+                let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+                tokio::task::spawn_blocking(move || {
+                    let mut req = ureq::get(&url);
+                    if let Some(t) = &token {
+                        req = req.set("Authorization", &format!("Bearer {t}"));
+                    }
+                    for (k, v) in &headers {
+                        req = req.set(k, v);
+                    }
+                    let resp = match req.call() {
+                        Ok(r) => r,
+                        Err(ureq::Error::Status(_, r)) => r,
+                        Err(e) => {
+                            let _ = head_tx.send(Err(anyhow::anyhow!("{url}: {e}")));
+                            return;
+                        }
+                    };
+                    let head = (
+                        resp.status(),
+                        resp.header("content-range").map(str::to_string),
+                    );
+                    if head_tx.send(Ok(head)).is_err() {
+                        return;
+                    }
+                    let mut reader = resp.into_reader();
+                    loop {
+                        let mut buf = vec![0; 64 << 10];
+                        let chunk = match std::io::Read::read(&mut reader, &mut buf) {
+                            Ok(0) => return,
+                            Ok(n) => {
+                                buf.truncate(n);
+                                Ok(bytes::Bytes::from(buf))
+                            }
+                            Err(e) => Err(e),
+                        };
+                        let stop = chunk.is_err();
+                        if tx.blocking_send(chunk).is_err() || stop {
+                            return;
+                        }
+                    }
+                });
+                let (status, range) = head_rx.await??;
+                let body = futures::stream::unfold(rx, |mut rx| async move {
+                    rx.recv().await.map(|chunk| (chunk, rx))
+                });
+                Ok((status, range, Box::pin(body)))
+            }
+            Transport::Local(app) => {
+                let mut req = http::Request::builder()
+                    .method("GET")
+                    .uri(url)
+                    .header("authorization", format!("Bearer {}", app.token));
+                for (k, v) in &headers {
+                    req = req.header(*k, v);
+                }
+                let resp = reposmith_core::handle(app, req.body(Body::Empty)?).await;
+                let range = resp
+                    .headers()
+                    .get("content-range")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                Ok((
+                    resp.status().as_u16(),
+                    range,
+                    resp.into_body().into_stream(),
+                ))
+            }
+        }
+    }
+}
+
+pub(crate) fn http_call(
     method: &str,
     url: &str,
     token: Option<&str>,
@@ -114,14 +212,34 @@ fn http_call(
     ))
 }
 
-/// A 2xx value, or the server's `{"error","detail"}` as an error.
-fn ok((status, v): (u16, Value)) -> anyhow::Result<Value> {
+/// A 2xx value, or the server's `{"error","detail"}` in words as an error
+/// (`422 unknown package format: passwd is not a package any generator claims`).
+pub(crate) fn ok((status, v): (u16, Value)) -> anyhow::Result<Value> {
     if (200..300).contains(&status) {
         return Ok(v);
     }
-    let err = v.get("error").and_then(Value::as_str).unwrap_or("error");
-    let detail = v.get("detail").and_then(Value::as_str).unwrap_or("");
-    bail!("{status} {err}: {detail}")
+    bail!("{}", refusal(status, &v))
+}
+
+/// A refusal in words: status, the JSON error and its detail (or the body as it came).
+pub(crate) fn refusal(status: u16, v: &Value) -> String {
+    let text = |k: &str| v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    match (text("error"), text("detail"), v.as_str()) {
+        (Some(e), Some(d), _) => format!("{status} {e}: {d}"),
+        (Some(e), None, _) => format!("{status} {e}"),
+        (None, _, Some(body)) if !body.trim().is_empty() => {
+            format!(
+                "{status} {}",
+                body.trim().chars().take(200).collect::<String>()
+            )
+        }
+        _ => format!("{status} (no error message)"),
+    }
+}
+
+/// Prints `v` as one line of JSON on stdout.
+pub(crate) fn print_json(v: &Value) {
+    println!("{v}");
 }
 
 /// `manage-repo gc`: on a data directory (and the stores it names), never through a server.
@@ -129,9 +247,12 @@ pub async fn gc(
     data: Option<PathBuf>,
     stores: &crate::setup::StoreUrls,
     min_age: u64,
+    json: bool,
 ) -> anyhow::Result<()> {
-    let dir = data.context("gc works on a data directory: give --data DIR")?;
-    collect(&dir, stores, min_age).await
+    let Some(dir) = data else {
+        crate::usage!("gc works on a data directory: give --data DIR");
+    };
+    collect(&dir, stores, min_age, json).await
 }
 
 /// Runs a client command through a server, or in-process on a data directory.
@@ -140,6 +261,7 @@ pub async fn run(
     stores: crate::setup::StoreUrls,
     cmd: Cmd,
 ) -> anyhow::Result<()> {
+    let json = at.json;
     let t = match (at.server, at.data) {
         (Some(base), _) => Transport::Http {
             base,
@@ -148,10 +270,14 @@ pub async fn run(
         (None, Some(dir)) => Transport::Local(crate::setup::open(&dir, None, None, &stores, Default::default())
                 .await?
                 .app),
-        (None, None) => bail!("give --server URL (or REPOSMITH_URL), or --data DIR to work on a data directory directly"),
+        (None, None) => crate::usage!("give --server URL (or REPOSMITH_URL), or --data DIR to work on a data directory directly"),
     };
     match cmd {
-        Cmd::Serve { .. } | Cmd::Gc { .. } | Cmd::InitStores { .. } => {
+        Cmd::Serve { .. }
+        | Cmd::Gc { .. }
+        | Cmd::InitStores { .. }
+        | Cmd::Completions { .. }
+        | Cmd::Complete { .. } => {
             unreachable!("handled by main")
         }
         Cmd::Create {
@@ -170,7 +296,7 @@ pub async fn run(
                 architectures,
                 private,
             };
-            create(&t, &repo, settings).await
+            create(&t, &repo, settings, json).await
         }
         Cmd::Add {
             repo,
@@ -178,13 +304,38 @@ pub async fn run(
             hints,
             jobs,
             ..
-        } => add(&t, &repo, files, hints, jobs).await,
-        Cmd::Remove { repo, filename, .. } => remove(&t, &repo, &filename).await,
-        Cmd::Delete { repo, .. } => delete(&t, &repo).await,
-        Cmd::Rebuild { repo, .. } => rebuild(&t, &repo).await,
-        Cmd::List { repo, .. } => list(&t, repo.as_deref()).await,
-        Cmd::Token { cmd, .. } => tokens(&t, cmd).await,
-        Cmd::Key { cmd, .. } => keys(&t, cmd).await,
+        } => add(&t, &repo, files, hints, jobs, json).await,
+        Cmd::Remove { repo, filename, .. } => remove(&t, &repo, &filename, json).await,
+        Cmd::Delete { repo, .. } => delete(&t, &repo, json).await,
+        Cmd::Rebuild { repo, .. } => rebuild(&t, &repo, json).await,
+        Cmd::List { repo, .. } => list(&t, repo.as_deref(), json).await,
+        Cmd::Download {
+            repo,
+            patterns,
+            formats,
+            arches,
+            all_versions,
+            resolve,
+            dest,
+            jobs,
+            ..
+        } => {
+            let d = crate::query::Download {
+                patterns,
+                formats,
+                arches,
+                all_versions,
+                resolve,
+                dest,
+                jobs,
+                json,
+            };
+            crate::query::download(&t, &repo, d).await
+        }
+        Cmd::Search { repo, text, .. } => crate::query::search(&t, &repo, &text, json).await,
+        Cmd::Show { repo, name, .. } => crate::query::show(&t, &repo, &name, json).await,
+        Cmd::Token { cmd, .. } => tokens(&t, cmd, json).await,
+        Cmd::Key { cmd, .. } => keys(&t, cmd, json).await,
     }
 }
 
@@ -192,10 +343,14 @@ pub async fn run(
 #[derive(clap::Subcommand, Clone)]
 pub enum KeyCmd {
     /// The repo's keys: fingerprint, state (signing, overlap), created, expires.
-    List { repo: String },
+    List {
+        /// The repository.
+        repo: String,
+    },
     /// A new signing key for the repo; the replaced one keeps signing during the overlap
     /// (InRelease carries both signatures, key.asc both keys).
     Rotate {
+        /// The repository.
         repo: String,
         /// How long the replaced key keeps signing: seconds, or with m, h or d. 0: none.
         #[arg(long, default_value = "30d", value_parser = parse_overlap)]
@@ -204,12 +359,17 @@ pub enum KeyCmd {
         /// passphrase) instead of a new one.
         #[arg(long = "import", value_name = "FILE")]
         import: Option<std::path::PathBuf>,
-        /// Lifetime of a new key (its OpenPGP expiry): seconds, or with m, h or d.
+        /// Lifetime of a new key (its OpenPGP expiry): seconds, or with m, h or d [default: none].
         #[arg(long, value_parser = parse_duration)]
         expires: Option<u64>,
     },
     /// End a replaced key's overlap now: it stops signing and leaves key.asc.
-    Retire { repo: String, fingerprint: String },
+    Retire {
+        /// The repository.
+        repo: String,
+        /// The replaced key's fingerprint, as `key list` shows it.
+        fingerprint: String,
+    },
 }
 
 fn parse_overlap(s: &str) -> Result<u64, String> {
@@ -219,7 +379,7 @@ fn parse_overlap(s: &str) -> Result<u64, String> {
     parse_duration(s)
 }
 
-async fn keys(t: &Transport, cmd: KeyCmd) -> anyhow::Result<()> {
+async fn keys(t: &Transport, cmd: KeyCmd, json: bool) -> anyhow::Result<()> {
     let (repo, v) = match cmd {
         KeyCmd::List { repo, .. } => {
             let path = format!("/repos/{}/keys/", enc(&repo));
@@ -251,6 +411,10 @@ async fn keys(t: &Transport, cmd: KeyCmd) -> anyhow::Result<()> {
             (repo, v)
         }
     };
+    if json {
+        print_json(&v);
+        return Ok(());
+    }
     for k in v["keys"].as_array().into_iter().flatten() {
         let when = |f: &str| k[f].as_u64().map_or("-".to_string(), |t| t.to_string());
         println!(
@@ -273,6 +437,7 @@ async fn keys(t: &Transport, cmd: KeyCmd) -> anyhow::Result<()> {
 pub enum TokenCmd {
     /// Make a token; it is printed once (only its hash is kept).
     Create {
+        /// The token's name (it is shown in the audit log).
         name: String,
         /// read (private repos), upload, delete or admin (repeatable, or comma-separated).
         #[arg(long = "scope", required = true, value_delimiter = ',')]
@@ -280,14 +445,17 @@ pub enum TokenCmd {
         /// Only these repos: names or globs such as 'team-*' (repeatable; default: all).
         #[arg(long = "repo")]
         repos: Vec<String>,
-        /// Lifetime: seconds, or with m, h or d (e.g. 90d). Default: it does not expire.
+        /// Lifetime: seconds, or with m, h or d, e.g. 90d [default: it does not expire].
         #[arg(long, value_parser = parse_duration)]
         expires: Option<u64>,
     },
     /// The tokens: name, scopes, repos, expiry.
     List,
     /// Revoke a token: its next request is refused.
-    Revoke { name: String },
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
 }
 
 /// `3600`, `90m`, `12h`, `30d`, as seconds.
@@ -308,7 +476,7 @@ fn parse_duration(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{s:?}: a lifetime is seconds, or a number with m, h or d"))
 }
 
-async fn tokens(t: &Transport, cmd: TokenCmd) -> anyhow::Result<()> {
+async fn tokens(t: &Transport, cmd: TokenCmd, json: bool) -> anyhow::Result<()> {
     match cmd {
         TokenCmd::Create {
             name,
@@ -323,10 +491,18 @@ async fn tokens(t: &Transport, cmd: TokenCmd) -> anyhow::Result<()> {
             let v = ok(t.call("POST", "/tokens/", Payload::Json(body)).await?)?;
             // The secret alone on stdout, so `$(manage-repo token create ...)` captures it.
             eprintln!("created token {name} (shown once: keep it)");
-            println!("{}", v["token"].as_str().unwrap_or_default());
+            if json {
+                print_json(&v);
+            } else {
+                println!("{}", v["token"].as_str().unwrap_or_default());
+            }
         }
         TokenCmd::List => {
             let v = ok(t.call("GET", "/tokens/", Payload::None).await?)?;
+            if json {
+                print_json(&v);
+                return Ok(());
+            }
             for tk in v["tokens"].as_array().into_iter().flatten() {
                 let list = |k: &str| {
                     let items: Vec<&str> = tk[k]
@@ -355,11 +531,14 @@ async fn tokens(t: &Transport, cmd: TokenCmd) -> anyhow::Result<()> {
             }
         }
         TokenCmd::Revoke { name } => {
-            ok(
-                t.call("DELETE", &format!("/tokens/{}", enc(&name)), Payload::None)
-                    .await?,
-            )?;
-            println!("revoked {name}");
+            let v = ok(t
+                .call("DELETE", &format!("/tokens/{}", enc(&name)), Payload::None)
+                .await?)?;
+            if json {
+                print_json(&v);
+            } else {
+                println!("revoked {name}");
+            }
         }
     }
     Ok(())
@@ -369,6 +548,7 @@ async fn collect(
     dir: &std::path::Path,
     stores: &crate::setup::StoreUrls,
     min_age: u64,
+    json: bool,
 ) -> anyhow::Result<()> {
     let app = crate::setup::open(dir, None, None, stores, Default::default())
         .await?
@@ -376,6 +556,15 @@ async fn collect(
     let r = reposmith_core::gc::collect(&app, min_age)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if json {
+        print_json(&serde_json::json!({
+            "blobs": r.blobs,
+            "referenced": r.referenced,
+            "deleted": r.deleted,
+            "bytes_freed": r.bytes_freed,
+        }));
+        return Ok(());
+    }
     println!(
         "gc: {} blobs, {} referenced, {} deleted ({} bytes freed)",
         r.blobs, r.referenced, r.deleted, r.bytes_freed
@@ -391,7 +580,7 @@ struct CreateSettings {
     private: bool,
 }
 
-async fn create(t: &Transport, repo: &str, c: CreateSettings) -> anyhow::Result<()> {
+async fn create(t: &Transport, repo: &str, c: CreateSettings, json: bool) -> anyhow::Result<()> {
     let CreateSettings {
         description,
         suite,
@@ -412,31 +601,47 @@ async fn create(t: &Transport, repo: &str, c: CreateSettings) -> anyhow::Result<
     }
     let path = format!("/repos/{}/", enc(repo));
     let v = ok(t.call("POST", &path, Payload::Json(body)).await?)?;
-    println!("created {repo} (generation {})", v["generation"]);
+    if json {
+        print_json(&v);
+    } else {
+        println!("created {repo} (generation {})", v["generation"]);
+    }
     Ok(())
 }
 
-async fn remove(t: &Transport, repo: &str, filename: &str) -> anyhow::Result<()> {
+async fn remove(t: &Transport, repo: &str, filename: &str, json: bool) -> anyhow::Result<()> {
     let path = format!("/repos/{}/packages/{}", enc(repo), enc(filename));
     let v = ok(t.call("DELETE", &path, Payload::None).await?)?;
-    println!("removed {filename} (generation {})", v["generation"]);
+    if json {
+        print_json(&v);
+    } else {
+        println!("removed {filename} (generation {})", v["generation"]);
+    }
     Ok(())
 }
 
-async fn delete(t: &Transport, repo: &str) -> anyhow::Result<()> {
+async fn delete(t: &Transport, repo: &str, json: bool) -> anyhow::Result<()> {
     let path = format!("/repos/{}/", enc(repo));
     let v = ok(t.call("DELETE", &path, Payload::None).await?)?;
-    println!("deleted {repo} ({} packages)", v["packages"]);
+    if json {
+        print_json(&v);
+    } else {
+        println!("deleted {repo} ({} packages)", v["packages"]);
+    }
     Ok(())
 }
 
-async fn rebuild(t: &Transport, repo: &str) -> anyhow::Result<()> {
+async fn rebuild(t: &Transport, repo: &str, json: bool) -> anyhow::Result<()> {
     let bar = ProgressBar::new_spinner().with_message(format!("rebuilding {repo}"));
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let path = format!("/repos/{}/rebuild", enc(repo));
     let r = t.call("POST", &path, Payload::None).await;
     bar.finish_and_clear();
     let v = ok(r?)?;
+    if json {
+        print_json(&v);
+        return Ok(());
+    }
     println!(
         "rebuilt {repo}: {} packages, generation {}, {} ms",
         v["analyzed"], v["generation"], v["millis"]
@@ -451,13 +656,15 @@ async fn rebuild(t: &Transport, repo: &str) -> anyhow::Result<()> {
 }
 
 /// The packages of `repo` (name, size, sha256), or with no repo the repos (name, description).
-async fn list(t: &Transport, repo: Option<&str>) -> anyhow::Result<()> {
+async fn list(t: &Transport, repo: Option<&str>, json: bool) -> anyhow::Result<()> {
     let path = match repo {
         Some(r) => format!("/repos/{}/packages/", enc(r)),
         None => "/repos/".to_string(),
     };
     let v = ok(t.call("GET", &path, Payload::None).await?)?;
-    if repo.is_some() {
+    if json {
+        print_json(&v);
+    } else if repo.is_some() {
         for p in v["packages"].as_array().into_iter().flatten() {
             println!(
                 "{}\t{}\t{}",
@@ -484,31 +691,32 @@ async fn add(
     files: Vec<PathBuf>,
     hints: Vec<String>,
     jobs: usize,
+    json: bool,
 ) -> anyhow::Result<()> {
     let mut query = String::new();
     for h in &hints {
-        let (k, v) = h
-            .split_once('=')
-            .with_context(|| format!("hint {h:?} is not KEY=VALUE"))?;
+        let Some((k, v)) = h.split_once('=') else {
+            crate::usage!("--hint {h:?} is not KEY=VALUE");
+        };
         query.push_str(&format!("&hint.{}={}", enc(k), enc(v)));
     }
     let mut total = 0;
     for f in &files {
-        total += std::fs::metadata(f)
-            .with_context(|| f.display().to_string())?
-            .len();
+        match std::fs::metadata(f) {
+            Ok(m) if m.is_file() => total += m.len(),
+            Ok(_) => crate::usage!("{}: not a file", f.display()),
+            Err(e) => crate::usage!("{}: {e}", f.display()),
+        }
     }
-    let bar = ProgressBar::new(total).with_style(
-        ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
-            .expect("valid template"),
-    );
+    let bar = bytes_bar(total);
     // Several uploads in flight: their publishes coalesce on the server.
     let results: Vec<bool> = futures::stream::iter(files)
         .map(|f| {
             let (bar, query) = (bar.clone(), &query);
             async move {
                 let Some(name) = f.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
-                    say(&bar, format!("failed {}: no usable file name", f.display()));
+                    let name = f.display().to_string();
+                    report(&bar, json, &name, Err("no usable file name".into()));
                     return false;
                 };
                 match upload(t, repo, &name, query, &f, &bar).await {
@@ -518,14 +726,17 @@ async fn add(
                         } else {
                             "added"
                         };
-                        say(
-                            &bar,
-                            format!("{what} {name} (generation {})", v["generation"]),
-                        );
+                        let generation = v["generation"].clone();
+                        let line = Line {
+                            result: what,
+                            words: format!("{what} {name} (generation {generation})"),
+                            extra: serde_json::json!({ "generation": generation }),
+                        };
+                        report(&bar, json, &name, Ok(line));
                         true
                     }
                     Err(e) => {
-                        say(&bar, format!("failed {name}: {e:#}"));
+                        report(&bar, json, &name, Err(format!("{e:#}")));
                         false
                     }
                 }
@@ -542,9 +753,44 @@ async fn add(
     Ok(())
 }
 
+/// One progress bar of bytes, on stderr (hidden without a terminal).
+pub(crate) fn bytes_bar(total: u64) -> ProgressBar {
+    ProgressBar::new(total).with_style(
+        ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
+            .expect("valid template"),
+    )
+}
+
+/// A file's result: its word (added, downloaded...), the line in words, more JSON fields.
+pub(crate) struct Line {
+    pub result: &'static str,
+    pub words: String,
+    pub extra: Value,
+}
+
+/// A file's result on stdout: a line in words (`failed NAME: why`), or with --json an object
+/// `{"file", "result", ...}` (`"error"` for a failure).
+pub(crate) fn report(bar: &ProgressBar, json: bool, file: &str, r: Result<Line, String>) {
+    let line = match (json, r) {
+        (false, Ok(l)) => l.words,
+        (false, Err(e)) => format!("failed {file}: {e}"),
+        (true, Ok(l)) => {
+            let mut v = serde_json::json!({ "file": file, "result": l.result });
+            if let Value::Object(extra) = l.extra {
+                v.as_object_mut().expect("an object").extend(extra);
+            }
+            v.to_string()
+        }
+        (true, Err(e)) => {
+            serde_json::json!({ "file": file, "result": "failed", "error": e }).to_string()
+        }
+    };
+    say(bar, line);
+}
+
 /// A result line on stdout, whatever the terminal: `ProgressBar::println` draws through the
 /// bar, and prints nothing when the bar is hidden (no terminal: CI jobs, scripts).
-fn say(bar: &ProgressBar, line: String) {
+pub(crate) fn say(bar: &ProgressBar, line: String) {
     bar.suspend(|| println!("{line}"));
 }
 

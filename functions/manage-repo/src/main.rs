@@ -2,6 +2,8 @@
 //! the other commands talk to a server (`--server URL`) or, with `--data DIR` and no
 //! server, run the same handlers in-process on that data directory.
 mod client;
+mod complete;
+mod query;
 mod serve;
 mod setup;
 
@@ -28,6 +30,8 @@ struct Cli {
     packages: Option<String>,
     #[arg(long, hide = true, env = "REPOSMITH_META")]
     meta: Option<String>,
+    #[arg(long, hide = true)]
+    json: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -59,6 +63,10 @@ pub struct Target {
     pub data: Option<PathBuf>,
     #[command(flatten)]
     pub stores: Stores,
+    /// Machine output on stdout: one JSON document, or one JSON object per line for per-file
+    /// results (add, download). Errors stay words on stderr.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 impl Stores {
@@ -79,6 +87,7 @@ impl Target {
             token: self.token.or_else(|| top.token.clone()),
             data: self.data.or_else(|| top.data.clone()),
             stores: self.stores,
+            json: self.json || top.json,
         }
     }
 }
@@ -132,16 +141,18 @@ pub enum Cmd {
     },
     /// Create a repository.
     Create {
+        /// Name of the new repository.
         repo: String,
-        #[arg(long, default_value = "")]
+        /// Free text shown in the repo listing [default: none].
+        #[arg(long, default_value = "", hide_default_value = true)]
         description: String,
-        /// Default suite (apt distribution) for packages without a hint.
+        /// Default suite (apt distribution) for packages without a hint [default: stable].
         #[arg(long)]
         suite: Option<String>,
-        /// Default component.
+        /// Default component (apt) for packages without a hint [default: main].
         #[arg(long)]
         component: Option<String>,
-        /// Architectures always published (repeatable).
+        /// Architectures always published, even with no package yet (repeatable).
         #[arg(long = "arch")]
         architectures: Vec<String>,
         /// Reads need a token with the read scope (see `token create`).
@@ -152,7 +163,9 @@ pub enum Cmd {
     },
     /// Upload packages (each is published when its line prints).
     Add {
+        /// The repository to add to.
         repo: String,
+        /// Package files (.deb, .rpm, .pkg.tar.zst, .apk, .pkg).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// KEY=VALUE steering the generators, e.g. distribution=bookworm (repeatable).
@@ -166,26 +179,101 @@ pub enum Cmd {
     },
     /// Remove a package by its file name.
     Remove {
+        /// The repository.
         repo: String,
+        /// The package's file name, as `list REPO` shows it.
         filename: String,
         #[command(flatten)]
         at: Target,
     },
     /// Delete a repository with all its packages and metadata.
     Delete {
+        /// The repository to delete.
         repo: String,
         #[command(flatten)]
         at: Target,
     },
     /// Drop all metadata, re-analyze every package, republish.
     Rebuild {
+        /// The repository to rebuild.
         repo: String,
         #[command(flatten)]
         at: Target,
     },
     /// List repositories, or the packages of one.
     List {
+        /// A repository: list its packages (file, size, sha256) [default: list the repos].
         repo: Option<String>,
+        #[command(flatten)]
+        at: Target,
+    },
+    /// Download packages by name or shell glob: the newest version per name and arch, checked
+    /// against the published sha256; a partial file is resumed, a present one skipped.
+    Download {
+        /// The repository to download from.
+        repo: String,
+        /// Package names or shell globs such as 'gcc-*', 'lib?foo', 'python3-[a-c]*' (quote
+        /// them, or the shell may expand them to local file names).
+        #[arg(required = true, value_name = "PATTERN")]
+        patterns: Vec<String>,
+        /// Only this format: deb, rpm, pacman, apk, freebsd (repeatable or comma-separated)
+        /// [default: every format].
+        #[arg(long = "format", value_delimiter = ',')]
+        formats: Vec<String>,
+        /// Only this architecture, exactly: amd64, x86_64, all, noarch... (repeatable or
+        /// comma-separated) [default: every architecture].
+        #[arg(long = "arch", value_delimiter = ',')]
+        arches: Vec<String>,
+        /// Every version, not only the newest per name and arch.
+        #[arg(long)]
+        all_versions: bool,
+        /// Add the packages they depend on (within the repo, same format) and list what nothing
+        /// in the repo satisfies.
+        #[arg(long)]
+        resolve: bool,
+        /// Folder to download into (made if missing).
+        #[arg(long, default_value = ".")]
+        dest: PathBuf,
+        /// Downloads in flight at once.
+        #[arg(long, short = 'j', default_value_t = 4)]
+        jobs: usize,
+        #[command(flatten)]
+        at: Target,
+    },
+    /// Packages whose name or summary contains TEXT (case-insensitive; newest versions): name,
+    /// version, arch, format, summary.
+    Search {
+        /// The repository to search.
+        repo: String,
+        /// Text to find in package names and summaries.
+        text: String,
+        #[command(flatten)]
+        at: Target,
+    },
+    /// Every version, format and arch of a package: file, size, sha256, URL, dependencies and
+    /// every field its generator extracted.
+    Show {
+        /// The repository.
+        repo: String,
+        /// The package name, exactly.
+        name: String,
+        #[command(flatten)]
+        at: Target,
+    },
+    /// Print the completion script for a shell (see README: bash, zsh, fish).
+    Completions {
+        /// bash, zsh or fish.
+        shell: complete::Shell,
+    },
+    /// The completion scripts' helper: candidates, one per line (always exits 0).
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        /// `repos PREFIX`, `packages REPO PREFIX`, `filenames REPO PREFIX`, or `words`
+        /// followed by `--` and the command line's words (the last one being completed).
+        what: Vec<String>,
+        /// The command line's words (after `--`), the last one being the word typed so far.
+        #[arg(last = true)]
+        words: Vec<String>,
         #[command(flatten)]
         at: Target,
     },
@@ -208,6 +296,9 @@ pub enum Cmd {
     InitStores {
         #[command(flatten)]
         stores: Stores,
+        /// The store URLs made ready as one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Delete blobs no repo references any more (needs --data; safe beside a running server).
     Gc {
@@ -219,6 +310,9 @@ pub enum Cmd {
         data: Option<PathBuf>,
         #[command(flatten)]
         stores: Stores,
+        /// The report as one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -232,9 +326,16 @@ impl Cmd {
             | Cmd::Delete { at, .. }
             | Cmd::Rebuild { at, .. }
             | Cmd::List { at, .. }
+            | Cmd::Download { at, .. }
+            | Cmd::Search { at, .. }
+            | Cmd::Show { at, .. }
+            | Cmd::Complete { at, .. }
             | Cmd::Token { at, .. }
             | Cmd::Key { at, .. } => at.clone(),
-            Cmd::Serve { .. } | Cmd::InitStores { .. } | Cmd::Gc { .. } => Target::default(),
+            Cmd::Serve { .. }
+            | Cmd::InitStores { .. }
+            | Cmd::Gc { .. }
+            | Cmd::Completions { .. } => Target::default(),
         }
     }
 }
@@ -267,21 +368,75 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{s:?}: out of range"))
 }
 
-async fn init_stores(stores: &setup::StoreUrls) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        stores.packages.is_some() || stores.meta.is_some(),
-        "give --packages s3://BUCKET/PREFIX and/or --meta dynamodb://TABLE|postgres://USER@HOST/DB"
-    );
+/// A mistake in the command line that clap cannot see (a missing --server, a bad glob):
+/// exits 2 like clap's own usage errors.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// Returns early with a [`Usage`] error.
+#[macro_export]
+macro_rules! usage {
+    ($($t:tt)*) => { return Err($crate::Usage(format!($($t)*)).into()) };
+}
+
+async fn init_stores(stores: &setup::StoreUrls, json: bool) -> anyhow::Result<()> {
+    if stores.packages.is_none() && stores.meta.is_none() {
+        usage!("give --packages s3://BUCKET/PREFIX and/or --meta dynamodb://TABLE|postgres://USER@HOST/DB");
+    }
+    let mut ready = Vec::new();
     for url in [&stores.packages, &stores.meta].into_iter().flatten() {
         reposmith_stores::create_backing(url).await?;
-        println!("ready: {url}");
+        if !json {
+            println!("ready: {url}");
+        }
+        ready.push(url.clone());
+    }
+    if json {
+        println!("{}", serde_json::json!({ "ready": ready }));
     }
     Ok(())
 }
 
+/// A client command's panic (a bug) as one line in words, not Rust's report; a closed stdout
+/// (`manage-repo list | head -1`) ends the command quietly, as it does other Unix tools.
+fn plain_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        if msg.contains("Broken pipe") {
+            std::process::exit(141); // 128 + SIGPIPE, as a shell reports it
+        }
+        let at = info
+            .location()
+            .map(|l| format!(" at {l}"))
+            .unwrap_or_default();
+        eprintln!("error: internal error{at}: {msg} (a bug: please report it)");
+    }));
+}
+
 fn main() {
     limit_malloc_arenas();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // The completion helper is silent on everything, a bad command line included.
+        Err(_) if std::env::args().nth(1).as_deref() == Some("__complete") => return,
+        Err(e) => e.exit(), // usage errors: exit 2; --help, --version: exit 0
+    };
+    if !matches!(cli.cmd, Cmd::Serve { .. }) {
+        plain_panics();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -330,14 +485,28 @@ fn main() {
                 let stores = stores.or(&cli);
                 serve::run(listen, data, generators, token, stores, limits, tls).await
             }
-            Cmd::InitStores { stores } => init_stores(&stores.or(&cli)).await,
+            Cmd::InitStores { stores, json } => {
+                init_stores(&stores.or(&cli), json || cli.json).await
+            }
             Cmd::Gc {
                 min_age,
                 data,
                 stores,
+                json,
             } => {
                 let data = data.or_else(|| cli.data.clone());
-                client::gc(data, &stores.or(&cli), min_age).await
+                client::gc(data, &stores.or(&cli), min_age, json || cli.json).await
+            }
+            Cmd::Completions { shell } => {
+                print!(
+                    "{}",
+                    complete::script(shell, &mut <Cli as clap::CommandFactory>::command())
+                );
+                Ok(())
+            }
+            Cmd::Complete { what, words, at } => {
+                complete::candidates(&at.or(&cli), &what, &words);
+                Ok(())
             }
             cmd => {
                 let at = cmd.target().or(&cli);
@@ -347,7 +516,11 @@ fn main() {
         }
     });
     if let Err(e) = result {
-        eprintln!("manage-repo: {e:#}");
+        if let Some(u) = e.downcast_ref::<Usage>() {
+            eprintln!("error: {u}\n\nFor more information, try '--help'.");
+            std::process::exit(2);
+        }
+        eprintln!("error: {e:#}");
         std::process::exit(1);
     }
 }
@@ -395,6 +568,26 @@ mod tests {
         }
         let gc = help(&mut cli, "gc");
         assert!(!gc.contains("--server") && gc.contains("--data"), "{gc}");
+    }
+
+    /// Every flag and argument of every command says what it is for.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            for a in cmd.get_arguments() {
+                if a.is_hide_set() || ["help", "version"].contains(&a.get_id().as_str()) {
+                    continue;
+                }
+                let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+                assert!(!help.is_empty(), "{path} {}: no help", a.get_id());
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        let mut cli = Cli::command();
+        cli.build();
+        walk(&cli, "manage-repo");
     }
 
     /// Flags before the subcommand (as earlier releases documented) still count, and a

@@ -680,3 +680,48 @@ pub fn metrics(text: &str) -> BTreeMap<String, u64> {
     }
     out
 }
+
+/// PATH with the `manage-repo` under test first.
+pub fn path_with_bin() -> String {
+    let bin = built().bin.parent().unwrap().display().to_string();
+    format!("{bin}:{}", std::env::var("PATH").unwrap_or_default())
+}
+
+/// Runs the completion function of the generated bash script (`manage-repo completions
+/// bash`) for `line`, the cursor at its end, as bash would (COMP_LINE, COMP_POINT,
+/// COMP_WORDS, COMP_CWORD), with `env`; answers COMPREPLY, sorted.
+pub fn bash_complete(script: &Path, env: &[(&str, &str)], line: &str) -> Vec<String> {
+    let program = r#"
+        source "$1"
+        COMP_LINE=$2
+        COMP_POINT=${#COMP_LINE}
+        read -ra COMP_WORDS <<< "$COMP_LINE"
+        [[ $COMP_LINE == *' ' ]] && COMP_WORDS+=("")
+        COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
+        COMPREPLY=()
+        _manage-repo_dynamic manage-repo "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+        printf '%s\n' "${COMPREPLY[@]}"
+    "#;
+    let out = Command::new("bash")
+        .args(["-c", program, "bash"])
+        .arg(script)
+        .arg(line)
+        .env("PATH", path_with_bin())
+        .env_remove("REPOSMITH_URL")
+        .env_remove("REPOSMITH_TOKEN")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.is_empty(),
+        "{line}: {stderr}"
+    );
+    let mut found: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    found.sort();
+    found
+}
