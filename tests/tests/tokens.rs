@@ -27,6 +27,7 @@ const ROUTES: &[(&str, &str, Need)] = &[
     ("GET", "/", Need::Public),
     ("GET", "/generators/", Need::Public),
     ("GET", "/metrics", Need::Public),
+    ("GET", "/openapi.json", Need::Public),
     ("GET", "/repos/", Need::List),
     ("GET", "/repos/{r}/", Need::Read),
     ("HEAD", "/repos/{r}/", Need::Read),

@@ -48,15 +48,17 @@ fn hint<'a>(hints: &'a [Hint], key: &str) -> Option<&'a str> {
         .map(|h| h.value.as_str())
 }
 
-/// Suite, component and architecture names become path segments under dists/.
+/// Suite, component and architecture names become path segments under dists/ (so `.`,
+/// which the host refuses in a published path, is refused here, at upload).
 pub fn check_dist_name(what: &str, name: &str) -> Result<(), String> {
     if name.is_empty()
+        || name == "."
         || name.contains('/')
         || name.contains("..")
         || name.chars().any(|c| c.is_whitespace() || c.is_control())
     {
         return Err(format!(
-            "invalid {what} {:?}: it must be non-empty, without '/', '..' or whitespace",
+            "invalid {what} {:?}: it must be non-empty, not '.', without '/', '..' or whitespace",
             clip(name)
         ));
     }
@@ -401,6 +403,8 @@ mod tests {
             ("distribution", "a/b"),
             ("component", "main contrib"),
             ("component", ".."),
+            ("distribution", "."),
+            ("component", "."),
         ] {
             let err = run(&[(k, v)]).unwrap_err();
             assert!(

@@ -137,7 +137,7 @@ pub fn need(route: &Route, method: &Method) -> Need {
     let read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     match route {
         R::Repos if read => Need::Optional,
-        R::Root | R::Generators | R::Metrics if read => Need::Nothing,
+        R::Root | R::Generators | R::Metrics | R::OpenApi if read => Need::Nothing,
         R::Repo(r) | R::Packages(r) | R::Package(r, _) | R::Key(r) | R::Keys(r) | R::Tree(r, _)
             if read =>
         {

@@ -26,6 +26,7 @@ pub mod health;
 pub mod limits;
 pub mod model;
 pub mod names;
+pub mod openapi;
 pub mod query;
 pub mod records;
 pub mod registry;

@@ -71,6 +71,7 @@ pub fn hint_pair(s: &str) -> ApiResult<Hint> {
 /// A suite, component or architecture: formats put them in paths.
 pub fn check_setting(what: &str, v: &str) -> ApiResult<()> {
     if v.is_empty()
+        || v == "."
         || v.len() > 64
         || v.contains("..")
         || !v
@@ -110,5 +111,14 @@ mod tests {
         assert_eq!(hint_pair("novalue").unwrap_err().status, 400);
         assert_eq!(hint_pair("repo.name=x").unwrap_err().status, 400);
         assert_eq!(hint_pair(" k = v ").unwrap().value, "v");
+        // A suite, component or architecture is a path segment: `.` would publish nothing.
+        for bad in ["", ".", "..", "a/b", "a..b", "a b"] {
+            assert_eq!(
+                check_setting("suite", bad).unwrap_err().status,
+                400,
+                "{bad:?}"
+            );
+        }
+        assert!(check_setting("suite", "a~b.c").is_ok());
     }
 }

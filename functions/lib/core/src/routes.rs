@@ -36,6 +36,8 @@ pub enum Route {
     GeneratorEnable(String),
     /// `/metrics`: store call counts, Prometheus text.
     Metrics,
+    /// `/openapi.json`: the REST API described (OpenAPI 3).
+    OpenApi,
     /// `/tokens/`: scoped tokens (`auth`).
     Tokens,
     /// `/tokens/{name}`
@@ -50,7 +52,7 @@ pub enum Route {
 }
 
 /// Top-level names of the main API: never Vieter repos, and refused as repo names.
-pub const RESERVED: &[&str] = &["repos", "generators", "metrics", "tokens"];
+pub const RESERVED: &[&str] = &["repos", "generators", "metrics", "tokens", "openapi.json"];
 
 /// Decodes a path into segments; `None` if a segment is not valid UTF-8 after decoding.
 pub fn segments(path: &str) -> Option<Vec<String>> {
@@ -82,6 +84,7 @@ pub fn route(path: &str) -> Route {
         ["generators", name] => Route::Generator(name.to_string()),
         ["generators", name, "enable"] => Route::GeneratorEnable(name.to_string()),
         ["metrics"] => Route::Metrics,
+        ["openapi.json"] => Route::OpenApi,
         ["tokens"] => Route::Tokens,
         ["tokens", name] => Route::Token(name.to_string()),
         ["repos", repo] => Route::Repo(repo.to_string()),
@@ -166,6 +169,8 @@ mod tests {
             Route::GeneratorEnable("deb".into())
         );
         assert_eq!(route("/metrics"), Route::Metrics);
+        assert_eq!(route("/openapi.json"), Route::OpenApi);
+        assert_eq!(route("/openapi.json/publish"), Route::NotFound);
         assert_eq!(route("/a/b/c/d"), Route::NotFound);
         assert_eq!(route("/bur/publish"), Route::VieterPublish("bur".into()));
         assert_eq!(

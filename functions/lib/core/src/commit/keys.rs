@@ -240,10 +240,20 @@ pub async fn list_keys(app: &App, repo: &str) -> ApiResult<KeyList> {
     })
 }
 
+/// The longest key lifetime OpenPGP can state (seconds, 32 bits).
+pub const MAX_LIFETIME: u64 = u32::MAX as u64;
+
 /// Replaces the repo's signing key (made, or `how.key` imported), keeps the old one
 /// `how.overlap` seconds, and republishes.
 pub async fn rotate(app: &App, repo: &str, how: Rotation) -> ApiResult<KeyList> {
     load_config(app, repo).await?;
+    // OpenPGP counts a key's lifetime in 32 bits of seconds: a longer one is the client's
+    // mistake, not a failure to make the key.
+    if let Some(l) = how.lifetime.filter(|l| *l > MAX_LIFETIME) {
+        return Err(ApiError::bad_request(format!(
+            "lifetime: {l} seconds is over OpenPGP's {MAX_LIFETIME} (136 years)"
+        )));
+    }
     let ring = keyring(app)?.clone();
     let (name, lifetime) = (
         repo.to_string(),
@@ -273,7 +283,8 @@ pub async fn rotate(app: &App, repo: &str, how: Rotation) -> ApiResult<KeyList> 
             )));
         }
         for k in &mut keys.pgp {
-            k.until = Some(k.until.unwrap_or(now + overlap).min(now + overlap));
+            let end = now.saturating_add(overlap);
+            k.until = Some(k.until.unwrap_or(end).min(end));
         }
         keys.pgp.insert(
             0,
@@ -366,5 +377,19 @@ mod tests {
         // RFC 4880's CRC-24 of "123456789" is 0x21CF02.
         let a = super::armor_public(b"123456789");
         assert!(a.contains("\n=Ic8C\n"), "{a}");
+    }
+
+    /// A lifetime OpenPGP cannot state is a 400, not a key that failed to be made (500).
+    #[test]
+    fn too_long_a_lifetime_is_the_clients() {
+        use crate::testkit::{answer, app, req, FakeGen};
+        let (app, _, _) = app(std::sync::Arc::new(FakeGen::new()));
+        assert_eq!(answer(&app, req("POST", "/repos/r/", b"")).0, 201);
+        let (status, body) = answer(
+            &app,
+            req("POST", "/repos/r/keys/", b"{\"lifetime\": 4294967296}"),
+        );
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("lifetime"), "{body}");
     }
 }

@@ -10,6 +10,7 @@ mod key_retire;
 mod key_rotate;
 mod keys_list;
 mod metrics_get;
+mod openapi_get;
 mod package_add;
 mod package_delete;
 mod package_get;
@@ -130,6 +131,7 @@ async fn route_to(
         }
         (Route::Generators, Method::GET | Method::HEAD) => generators_list::get(app).await,
         (Route::Metrics, Method::GET | Method::HEAD) => metrics_get::get(app).await,
+        (Route::OpenApi, Method::GET | Method::HEAD) => openapi_get::get(),
         (Route::Generators, Method::POST) => generators_add::post(app, req).await,
         (Route::Generator(name), Method::DELETE) => generator_delete::delete(app, &name).await,
         (Route::GeneratorEnable(name), Method::POST) => generator_enable::post(app, &name).await,
