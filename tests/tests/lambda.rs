@@ -295,6 +295,31 @@ fn lambda_functions_serve_apt_with_uploads_of_any_size() {
         watch.log()
     );
 
+    // History across both functions: the read function lists the journal and serves a
+    // snapshot's frozen tree; the write function snapshots, removes and rolls back.
+    let h = call("GET", &format!("{r}/repos/lam/history"), None, None).json();
+    let added: usize = array(&h, "entries")
+        .iter()
+        .map(|e| e["added"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(added, 4, "{h}");
+    let snap = post("/repos/lam/snapshots/s1", b"");
+    assert_eq!(snap.status, 201, "{}", snap.text());
+    let epoch = format!("{w}/repos/lam/packages/harness-epoch_2.0+dfsg-1_amd64.deb");
+    let del = call("DELETE", &epoch, Some(token), None);
+    assert_eq!(del.status, 200, "{}", del.text());
+    let index = "dist/dists/stable/main/binary-amd64/Packages";
+    let listed = |repo: &str| {
+        call("GET", &format!("{r}/repos/{repo}/{index}"), None, None)
+            .text()
+            .contains("Package: harness-epoch")
+    };
+    assert!(!listed("lam") && listed("lam@s1"));
+    let back = format!("{{\"generation\": {}}}", snap.json()["generation"]);
+    let rb = post("/repos/lam/rollback", back.as_bytes());
+    assert_eq!(rb.status, 200, "{}", rb.text());
+    assert!(listed("lam"), "the rollback did not bring harness-epoch back");
+
     // A cold write instance (restarted, /tmp cache emptied) loads the generator from its
     // precompiled artifact in S3, and serves the next upload with it.
     drop(watch);

@@ -221,6 +221,34 @@ fn spin_app_serves_apt_from_s3_and_dynamodb() {
         .unwrap();
     assert!(!out.status.success(), "apt accepted a foreign key");
 
+    // History on Spin's executor: the journal names the caller, a snapshot stays frozen, a
+    // rollback brings a removed package back, a transaction is one generation.
+    let json = |method: &str, path: &str, body: Option<&[u8]>| {
+        let (st, b) = spin.send(method, path, body);
+        (st, serde_json::from_slice::<serde_json::Value>(&b).unwrap_or_default())
+    };
+    let (st, h) = json("GET", "/repos/main/history", None);
+    assert_eq!(st, 200, "{h}");
+    assert_eq!(h["entries"].as_array().unwrap().len(), 3, "{h}");
+    assert_eq!(h["entries"][0]["who"], serde_json::json!(["admin"]), "{h}");
+    let (st, snap) = json("POST", "/repos/main/snapshots/s1", None);
+    assert_eq!(st, 201, "{snap}");
+    let epoch = "/repos/main/packages/harness-epoch_2.0+dfsg-1_amd64.deb";
+    let (st, body) = spin.send("DELETE", epoch, None);
+    assert_eq!(st, 200, "{}", text(&body));
+    let index = "dist/dists/stable/main/binary-amd64/Packages";
+    let listed = |path: &str| text(&spin.send("GET", path, None).1).contains("harness-epoch");
+    assert!(!listed(&format!("/repos/main/{index}")));
+    assert!(listed(&format!("/repos/main@s1/{index}")));
+    let back = format!("{{\"generation\": {}}}", snap["generation"]);
+    let (st, rb) = json("POST", "/repos/main/rollback", Some(back.as_bytes()));
+    assert_eq!(st, 200, "{rb}");
+    assert!(listed(&format!("/repos/main/{index}")));
+    let ops = br#"{"operations": [{"op": "remove", "filename": "harness-epoch_2.0+dfsg-1_amd64.deb"}]}"#;
+    let (st, done) = json("POST", "/repos/main/transactions", Some(ops));
+    assert_eq!(st, 200, "{done}");
+    assert_eq!(done["generation"], rb["generation"].as_u64().unwrap() + 1);
+
     // The same upload and the same metadata GET, timed (median of 5) on the Spin build, the
     // local server on the same moto stores, and the local server on its embedded stores.
     let local_moto = Server::start_opts(

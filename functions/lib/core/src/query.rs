@@ -459,6 +459,9 @@ pub fn plain_details(fragments: &[Fragment]) -> Details {
     }
 }
 
+/// (format, name) → the items providing it (index into `newest`), at a version or any.
+type Providers<'a> = HashMap<(&'a str, &'a str), Vec<(usize, Option<&'a str>)>>;
+
 /// The dependency closure of `start` among `newest` (the newest entry per format, name and
 /// arch), and what nothing satisfies.
 fn resolve(
@@ -467,7 +470,7 @@ fn resolve(
     ranks: &HashMap<(String, String), u32>,
 ) -> (Vec<Item>, Vec<Unsatisfied>) {
     // (format, name) → providers: a package provides its own name at its own version.
-    let mut providers: HashMap<(&str, &str), Vec<(usize, Option<&str>)>> = HashMap::new();
+    let mut providers: Providers = HashMap::new();
     for (n, i) in newest.iter().enumerate() {
         providers
             .entry((&i.format, &i.name))

@@ -1,9 +1,10 @@
 //! `POST /repos/{repo}/transactions`: adds, removes and copies as one commit, all or none.
-//! Removing needs the `delete` scope too, and copying `read` on each source repo.
+//! Removing needs the `delete` scope too, copying `read` on each source repo, and adding
+//! stored bytes by sha256 `admin` (a digest could name another repo's private package).
 use crate::app::App;
 use crate::auth::{Caller, Scope};
 use crate::body::{Request, Response};
-use crate::commit::{apply_transaction, is_private, transaction_sources, Transaction};
+use crate::commit::{apply_transaction, is_private, transaction_sources, Operation, Transaction};
 use crate::error::{ApiError, ApiResult};
 
 /// A transaction's JSON: up to 10,000 operations of a few hundred bytes each.
@@ -20,10 +21,25 @@ pub async fn post(app: &App, repo: &str, req: Request, caller: &Caller) -> ApiRe
     let removes = t
         .operations
         .iter()
-        .any(|o| matches!(o, crate::commit::Operation::Remove { .. }));
+        .any(|o| matches!(o, Operation::Remove { .. }));
     if removes && !caller.may(Scope::Delete, Some(repo)) {
         return Err(ApiError::forbidden(format!(
             "removing packages needs the delete scope on repo {repo}"
+        )));
+    }
+    let by_digest = t.operations.iter().any(|o| {
+        matches!(
+            o,
+            Operation::Add {
+                sha256: Some(_),
+                ..
+            }
+        )
+    });
+    if by_digest && !caller.may(Scope::Admin, Some(repo)) {
+        return Err(ApiError::forbidden(format!(
+            "adding stored bytes by sha256 needs the admin scope on repo {repo}; \
+             upload them (POST /repos/{repo}/uploads/) or copy them from their repo"
         )));
     }
     for src in transaction_sources(&t) {
