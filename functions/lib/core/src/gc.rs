@@ -15,6 +15,10 @@ pub struct GcReport {
     pub bytes_freed: u64,
     /// Half-written uploads a crash left behind.
     pub temp_deleted: usize,
+    /// Generations past their repo's retention that this run let go.
+    pub generations_dropped: usize,
+    /// Snapshots found (each keeps its generation whatever the retention).
+    pub snapshots: usize,
 }
 
 /// Marks every blob a repo references, then deletes the others older than `min_age` seconds.
