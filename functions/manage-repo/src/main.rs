@@ -11,7 +11,7 @@ mod setup;
 mod transact;
 mod when;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -190,11 +190,12 @@ pub enum Cmd {
         at: Target,
     },
     /// Adds and removals as one commit and one generation: all of them, or none.
+    #[command(group(ArgGroup::new("changes").required(true).multiple(true).args(["adds", "removes"])))]
     Apply {
         /// The repository.
         repo: String,
         /// A package file to add (repeatable).
-        #[arg(long = "add", value_name = "FILE", required_unless_present = "removes")]
+        #[arg(long = "add", value_name = "FILE")]
         adds: Vec<PathBuf>,
         /// A package's file name to remove, as `list REPO` shows it (repeatable).
         #[arg(long = "remove", value_name = "FILENAME")]
@@ -240,14 +241,14 @@ pub enum Cmd {
     },
     /// Freeze the current generation under a name (served at /repos/REPO@NAME/), list the
     /// snapshots, or delete one.
+    #[command(group(ArgGroup::new("what").required(true).args(["name", "list"])))]
     Snapshot {
         /// The repository.
         repo: String,
         /// The snapshot's name: letters, digits, `.`, `_`, `-`.
-        #[arg(required_unless_present = "list")]
         name: Option<String>,
         /// List the repo's snapshots: name, generation, packages, created.
-        #[arg(long, conflicts_with_all = ["name", "delete"])]
+        #[arg(long, conflicts_with = "delete")]
         list: bool,
         /// Delete the snapshot NAME.
         #[arg(long)]
