@@ -375,6 +375,11 @@ fn spin_toml_is_complete() {
         ("Key", "/repos/r/key.asc"),
         ("Keys", "/repos/r/keys/"),
         ("RepoKey", "/repos/r/keys/AB12"),
+        ("History", "/repos/r/history"),
+        ("Rollback", "/repos/r/rollback"),
+        ("Transactions", "/repos/r/transactions"),
+        ("Snapshots", "/repos/r/snapshots/"),
+        ("Snapshot", "/repos/r/snapshots/s1"),
         ("Uploads", "/repos/r/uploads/"),
         ("Upload", "/repos/r/uploads/id"),
         ("Tree", "/repos/r/dist/dists/stable/InRelease"),
@@ -415,5 +420,5 @@ fn spin_toml_is_complete() {
         })
         .filter(|v| !v.is_empty() && v != "NotFound")
         .count();
-    assert_eq!(variants, 23, "a route was added to routes.rs: list it here");
+    assert_eq!(variants, 28, "a route was added to routes.rs: list it here");
 }

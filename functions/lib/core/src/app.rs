@@ -73,6 +73,8 @@ pub struct App {
     pub key_lifetime: Option<u64>,
     /// Repo keyrings by the sha256 of their blob (immutable, so never stale).
     pub(crate) keyrings: Lock<HashMap<String, Arc<crate::commit::RepoKeys>>>,
+    /// History segments by sha256 (`commit::journal`; immutable): each commit reads its tail.
+    pub(crate) segments: Lock<HashMap<String, bytes::Bytes>>,
 }
 
 /// A digest of a generator's `finish` inputs, and the (path, blob) pairs it made.
@@ -129,6 +131,7 @@ impl App {
             keyring: None,
             key_lifetime: Some(crate::commit::DEFAULT_KEY_LIFETIME),
             keyrings: Lock::default(),
+            segments: Lock::default(),
         }
     }
 

@@ -138,20 +138,35 @@ pub fn need(route: &Route, method: &Method) -> Need {
     match route {
         R::Repos if read => Need::Optional,
         R::Root | R::Generators | R::Metrics | R::OpenApi if read => Need::Nothing,
-        R::Repo(r) | R::Packages(r) | R::Package(r, _) | R::Key(r) | R::Keys(r) | R::Tree(r, _)
+        R::Repo(r)
+        | R::Packages(r)
+        | R::Package(r, _)
+        | R::Key(r)
+        | R::Keys(r)
+        | R::Tree(r, _)
+        | R::History(r)
+        | R::Snapshots(r)
+        | R::Snapshot(r, _)
             if read =>
         {
-            Need::Read(r.clone())
+            // A frozen view (`REPO@REF`) is read as its repo.
+            Need::Read(crate::commit::split_view(r).0.to_string())
         }
         R::VieterFile(r, _, _) if read => Need::Read(r.clone()),
         R::Tokens | R::Token(_) if read => Need::Scope(Scope::Admin, None),
         _ if read => Need::Nothing,
-        R::Repo(r) | R::Rebuild(r) | R::VieterRepo(r) | R::Keys(r) | R::RepoKey(r, _) => {
-            Need::Scope(Scope::Admin, repo(r))
-        }
-        R::Packages(r) | R::Uploads(r) | R::Upload(r, _) | R::VieterPublish(r) => {
-            Need::Scope(Scope::Upload, repo(r))
-        }
+        R::Repo(r)
+        | R::Rebuild(r)
+        | R::VieterRepo(r)
+        | R::Keys(r)
+        | R::RepoKey(r, _)
+        | R::Rollback(r)
+        | R::Snapshot(r, _) => Need::Scope(Scope::Admin, repo(r)),
+        R::Packages(r)
+        | R::Uploads(r)
+        | R::Upload(r, _)
+        | R::VieterPublish(r)
+        | R::Transactions(r) => Need::Scope(Scope::Upload, repo(r)),
         R::Package(r, _) | R::VieterArch(r, _) | R::VieterFile(r, _, _) => {
             Need::Scope(Scope::Delete, repo(r))
         }

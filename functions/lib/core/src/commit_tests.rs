@@ -152,9 +152,11 @@ fn a_commit_left_unpublished_by_a_crash_is_published_by_recover() {
         assert_eq!(send(&app, "POST", "/repos/r/", b"").await, 201);
         // Steps 1-3 only, as if the process died before publishing.
         let rec = analyzed(&app, "crash", b"PKG crash").await;
-        let seq = update_head(&app, "r", |h| insert_record(h, &rec, &[]))
-            .await
-            .unwrap();
+        let seq = update_head(&app, "r", crate::commit::Kind::Add, |h| {
+            insert_record(h, &rec, &[])
+        })
+        .await
+        .unwrap();
         let (p, _) = load_published(&app, "r").await.unwrap().unwrap();
         assert!(p.covers < seq);
         assert_eq!(
@@ -212,9 +214,11 @@ fn a_dropped_leader_hands_publishing_on() {
     futures::executor::block_on(async {
         send(&app, "POST", "/repos/r/", b"").await;
         let rec = analyzed(&app, "x", b"PKG x").await;
-        let seq = update_head(&app, "r", |h| insert_record(h, &rec, &[]))
-            .await
-            .unwrap();
+        let seq = update_head(&app, "r", crate::commit::Kind::Add, |h| {
+            insert_record(h, &rec, &[])
+        })
+        .await
+        .unwrap();
         // A leader polled once (mid-render), then dropped, as when its client hangs up.
         let mut leader = Box::pin(ensure_published(&app, "r", seq));
         let _ = futures::poll!(leader.as_mut());
@@ -289,7 +293,8 @@ fn gc_deletes_only_what_nothing_references() {
     let gen = Arc::new(FakeGen::new());
     let (app, _, blobs) = app_with_grace(gen, std::time::Duration::ZERO);
     futures::executor::block_on(async {
-        send(&app, "POST", "/repos/r/", b"").await;
+        // Only the current generation kept (retention: `gc_keeps_what_retention_...`).
+        send(&app, "POST", "/repos/r/", br#"{"keep_generations": 1}"#).await;
         for (f, body) in [("a", &b"PKG a"[..]), ("b", &b"PKG b"[..])] {
             assert_eq!(add(&app, f, body).await, 201);
         }
@@ -457,5 +462,293 @@ fn a_rebuild_reanalyzes_every_package_and_reports_a_lost_blob_as_missing() {
         assert_eq!(v["analyzed"], 2, "{v}");
         assert_eq!(v["missing"], serde_json::json!(["b"]), "{v}");
         assert_eq!(v["unclaimed"], serde_json::json!([]), "{v}");
+    });
+}
+
+/// The answer's JSON.
+async fn json(app: &crate::App, method: &str, path: &str, body: &[u8]) -> (u16, serde_json::Value) {
+    let r = crate::handle(app, req(method, path, body)).await;
+    let s = r.status().as_u16();
+    let b = r.into_body().collect(1 << 20).await.unwrap();
+    (
+        s,
+        serde_json::from_slice(&b).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn the_journal_records_each_commit_and_rollback_restores_a_generation() {
+    let (app, _, _) = app(Arc::new(FakeGen::new()));
+    futures::executor::block_on(async {
+        assert_eq!(send(&app, "POST", "/repos/r/", b"").await, 201);
+        assert_eq!(add(&app, "p1", b"PKG p1").await, 201);
+        assert_eq!(add(&app, "p2", b"PKG p2").await, 201);
+        assert_eq!(send(&app, "DELETE", "/repos/r/packages/p1", b"").await, 200);
+        let (s, h) = json(&app, "GET", "/repos/r/history", b"").await;
+        assert_eq!(s, 200, "{h}");
+        let kinds: Vec<&str> = h["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["remove", "add", "add"]);
+        let e = &h["entries"];
+        assert_eq!(e[0]["removed"][0]["filename"], "p1");
+        assert_eq!(e[1]["added"][0]["filename"], "p2");
+        assert_eq!(e[1]["added"][0]["name"], "p2");
+        assert_eq!(e[0]["who"][0], "admin");
+        let gens: Vec<u64> = (0..3)
+            .map(|i| e[i]["generation"].as_u64().unwrap())
+            .collect();
+        assert!(gens[0] > gens[1] && gens[1] > gens[2], "{gens:?}");
+        // Paging.
+        let (_, page) = json(&app, "GET", "/repos/r/history?limit=2", b"").await;
+        assert_eq!(page["entries"].as_array().unwrap().len(), 2);
+        let next = page["next"].as_u64().unwrap();
+        let (_, rest) = json(&app, "GET", &format!("/repos/r/history?before={next}"), b"").await;
+        assert_eq!(rest["entries"][0]["kind"], "add");
+        assert_eq!(rest["entries"][0]["added"][0]["filename"], "p1");
+
+        // Back to the generation that held both.
+        let body = format!("{{\"generation\": {}}}", gens[1]);
+        let (s, rb) = json(&app, "POST", "/repos/r/rollback", body.as_bytes()).await;
+        assert_eq!(s, 200, "{rb}");
+        assert_eq!(rb["added"][0]["filename"], "p1");
+        assert_eq!(text(&app, "/repos/r/fake/index").await.1, "p1\np2\n");
+        let (_, h) = json(&app, "GET", "/repos/r/history?limit=1", b"").await;
+        assert_eq!(h["entries"][0]["kind"], "rollback");
+        assert_eq!(h["entries"][0]["rollback_to"], gens[1]);
+        // Rolling back the rollback.
+        let body = format!("{{\"generation\": {}}}", gens[0]);
+        assert_eq!(
+            json(&app, "POST", "/repos/r/rollback", body.as_bytes())
+                .await
+                .0,
+            200
+        );
+        assert_eq!(text(&app, "/repos/r/fake/index").await.1, "p2\n");
+        for bad in [&b"{\"generation\": 999}"[..], b"{\"at\": 5}"] {
+            assert_eq!(json(&app, "POST", "/repos/r/rollback", bad).await.0, 404);
+        }
+        for bad in [
+            &b"{}"[..],
+            b"{\"generation\": 1, \"at\": 1}",
+            b"{\"at\": \"soon\"}",
+        ] {
+            assert_eq!(json(&app, "POST", "/repos/r/rollback", bad).await.0, 400);
+        }
+    });
+}
+
+/// Starts a large upload of `body` as `name` and stores its bytes; answers its id.
+async fn uploaded(app: &crate::App, name: &str, body: &[u8]) -> String {
+    let (s, started) = json(
+        app,
+        "POST",
+        &format!("/repos/r/uploads/?filename={name}"),
+        b"",
+    )
+    .await;
+    assert_eq!(s, 201, "{started}");
+    let id = started["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        send(app, "PUT", &format!("/repos/r/uploads/{id}"), body).await,
+        200
+    );
+    id
+}
+
+#[test]
+fn a_transaction_is_all_or_nothing() {
+    let (app, _, _) = app(Arc::new(FakeGen::new()));
+    futures::executor::block_on(async {
+        assert_eq!(send(&app, "POST", "/repos/r/", b"").await, 201);
+        assert_eq!(add(&app, "old", b"PKG old").await, 201);
+        let a = uploaded(&app, "a", b"PKG a").await;
+        // Bytes no generator claims (an upload's PUT would refuse them already).
+        let junk = app
+            .packages
+            .put_bytes(Bytes::from_static(b"junk"))
+            .await
+            .unwrap();
+        let ops = |second: &str| {
+            format!(
+                r#"{{"operations": [{{"op": "add", "upload": "{a}"}}, {second}, {{"op": "remove", "filename": "old"}}]}}"#
+            )
+        };
+        let bad = format!(
+            r#"{{"op": "add", "sha256": "{}", "filename": "junk"}}"#,
+            junk.sha256
+        );
+        let before = text(&app, "/repos/r/fake/index").await.1;
+        let (_, h_before) = json(&app, "GET", "/repos/r/history", b"").await;
+        let (s, e) = json(&app, "POST", "/repos/r/transactions", ops(&bad).as_bytes()).await;
+        assert_eq!(s, 422, "{e}");
+        assert_eq!(e["items"].as_array().unwrap().len(), 1, "{e}");
+        assert_eq!(e["items"][0]["index"], 1);
+        assert_eq!(text(&app, "/repos/r/fake/index").await.1, before);
+        assert_eq!(json(&app, "GET", "/repos/r/history", b"").await.1, h_before);
+
+        let b = uploaded(&app, "b", b"PKG b").await;
+        let good = format!(r#"{{"op": "add", "upload": "{b}"}}"#);
+        let gen_before = json(&app, "GET", "/repos/r/", b"").await.1["generation"].clone();
+        let (s, done) = json(&app, "POST", "/repos/r/transactions", ops(&good).as_bytes()).await;
+        assert_eq!(s, 200, "{done}");
+        assert_eq!(done["generation"], gen_before.as_u64().unwrap() + 1);
+        assert_eq!(done["added"], serde_json::json!(["a", "b"]));
+        assert_eq!(done["removed"], serde_json::json!(["old"]));
+        assert_eq!(text(&app, "/repos/r/fake/index").await.1, "a\nb\n");
+        // The uploads it committed are gone.
+        assert_eq!(
+            send(&app, "POST", &format!("/repos/r/uploads/{a}"), b"").await,
+            404
+        );
+        // A clash inside one transaction: the same file name twice, other bytes.
+        let c1 = uploaded(&app, "c", b"PKG c one").await;
+        let c2 = uploaded(&app, "c", b"PKG c two").await;
+        let body = format!(
+            r#"{{"operations": [{{"op": "add", "upload": "{c1}"}}, {{"op": "add", "upload": "{c2}"}}]}}"#
+        );
+        let (s, e) = json(&app, "POST", "/repos/r/transactions", body.as_bytes()).await;
+        assert_eq!(s, 422, "{e}");
+        assert_eq!(e["items"][0]["index"], 1);
+        assert_eq!(text(&app, "/repos/r/fake/index").await.1, "a\nb\n");
+        let bad = br#"{"operations": [{"op": "frobnicate"}]}"#;
+        assert_eq!(
+            json(&app, "POST", "/repos/r/transactions", bad).await.0,
+            400
+        );
+    });
+}
+
+#[test]
+fn snapshots_and_generations_are_served_frozen_and_copied_by_record() {
+    let (app, _, _) = app(Arc::new(FakeGen::new()));
+    futures::executor::block_on(async {
+        assert_eq!(send(&app, "POST", "/repos/r/", b"").await, 201);
+        assert_eq!(send(&app, "POST", "/repos/prod/", b"").await, 201);
+        assert_eq!(add(&app, "p1", b"PKG p1").await, 201);
+        let (s, snap) = json(&app, "POST", "/repos/r/snapshots/s1", b"").await;
+        assert_eq!(s, 201, "{snap}");
+        assert_eq!(snap["packages"], 1);
+        let g = snap["generation"].as_u64().unwrap();
+        assert_eq!(
+            json(&app, "POST", "/repos/r/snapshots/s1", b"").await.0,
+            409
+        );
+        assert_eq!(
+            json(&app, "POST", "/repos/r/snapshots/g12", b"").await.0,
+            400
+        );
+        assert_eq!(add(&app, "p2", b"PKG p2").await, 201);
+        assert_eq!(text(&app, "/repos/r/fake/index").await.1, "p1\np2\n");
+        assert_eq!(text(&app, "/repos/r@s1/fake/index").await.1, "p1\n");
+        assert_eq!(
+            text(&app, &format!("/repos/r@g{g}/fake/index")).await.1,
+            "p1\n"
+        );
+        assert_eq!(text(&app, "/repos/r@s1/fake/pool/p1").await.1, "PKG p1");
+        assert_eq!(text(&app, "/repos/r@s1/fake/pool/p2").await.0, 404);
+        let (_, listing) = json(&app, "GET", "/repos/r@s1/packages/", b"").await;
+        assert_eq!(listing["packages"].as_array().unwrap().len(), 1);
+        assert_eq!(text(&app, "/repos/r@nope/fake/index").await.0, 404);
+        assert_eq!(text(&app, "/repos/r@g999/fake/index").await.0, 404);
+        assert_eq!(
+            send(&app, "POST", "/repos/r@s1/packages/?filename=x", b"PKG x").await,
+            405
+        );
+        let (_, list) = json(&app, "GET", "/repos/r/snapshots/", b"").await;
+        assert_eq!(list["snapshots"][0]["name"], "s1");
+
+        // Promote the snapshot's state into prod: records copied, no byte read.
+        let readers = || {
+            app.store_counts
+                .counts()
+                .into_iter()
+                .filter(|(s, c, _)| *s == "packages" && *c == "reader")
+                .map(|(_, _, n)| n)
+                .sum::<u64>()
+        };
+        let reads = readers();
+        let body =
+            br#"{"operations": [{"op": "copy", "from": "r@s1", "pattern": "*"}], "replace": true}"#;
+        let (s, done) = json(&app, "POST", "/repos/prod/transactions", body).await;
+        assert_eq!(s, 200, "{done}");
+        assert_eq!(done["added"], serde_json::json!(["p1"]));
+        assert_eq!(readers(), reads, "a copy read a package");
+        assert_eq!(text(&app, "/repos/prod/fake/index").await.1, "p1\n");
+
+        assert_eq!(
+            json(&app, "DELETE", "/repos/r/snapshots/s1", b"").await.0,
+            200
+        );
+        assert_eq!(text(&app, "/repos/r@s1/fake/index").await.0, 404);
+    });
+}
+
+#[test]
+fn gc_keeps_what_retention_and_snapshots_keep() {
+    let (app, _, blobs) = app_with_grace(Arc::new(FakeGen::new()), std::time::Duration::ZERO);
+    futures::executor::block_on(async {
+        let settings = br#"{"keep_generations": 2}"#;
+        assert_eq!(send(&app, "POST", "/repos/r/", settings).await, 201);
+        assert_eq!(add(&app, "gone", b"PKG only in old generations").await, 201);
+        assert_eq!(
+            json(&app, "POST", "/repos/r/snapshots/s1", b"").await.0,
+            201
+        );
+        assert_eq!(add(&app, "dropped", b"PKG dropped").await, 201);
+        let (_, l) = json(&app, "GET", "/repos/r/", b"").await;
+        let dropped_gen = l["generation"].as_u64().unwrap();
+        assert_eq!(
+            send(&app, "DELETE", "/repos/r/packages/dropped", b"").await,
+            200
+        );
+        assert_eq!(
+            send(&app, "DELETE", "/repos/r/packages/gone", b"").await,
+            200
+        );
+        assert_eq!(add(&app, "p3", b"PKG p3").await, 201);
+        let (_, l) = json(&app, "GET", "/repos/r/", b"").await;
+        let current = l["generation"].as_u64().unwrap();
+        let report = crate::gc::collect(&app, 0).await.unwrap();
+        assert!(
+            report.deleted > 0 && report.generations_dropped > 0,
+            "{report:?}"
+        );
+        assert_eq!(report.snapshots, 1);
+        // Kept: the current generation, the one before it, the snapshot.
+        assert_eq!(
+            text(&app, &format!("/repos/r@g{}/fake/index", current - 1))
+                .await
+                .0,
+            200
+        );
+        assert_eq!(
+            text(&app, "/repos/r@s1/fake/pool/gone").await.1,
+            "PKG only in old generations"
+        );
+        // Past retention: 410, and the package only it held is gone.
+        assert_eq!(
+            text(&app, &format!("/repos/r@g{dropped_gen}/fake/index"))
+                .await
+                .0,
+            410
+        );
+        let sha = crate::digest::sha256_hex(b"PKG dropped");
+        assert!(
+            !blobs.blobs.lock().unwrap().contains_key(&sha),
+            "the dropped generation's package is still stored"
+        );
+        let body = format!("{{\"generation\": {dropped_gen}}}");
+        assert_eq!(
+            json(&app, "POST", "/repos/r/rollback", body.as_bytes())
+                .await
+                .0,
+            410
+        );
+        // A second GC finds nothing more to free.
+        assert_eq!(crate::gc::collect(&app, 0).await.unwrap().deleted, 0);
     });
 }

@@ -14,6 +14,8 @@ pub struct ApiError {
     pub detail: String,
     /// Seconds for a `Retry-After` header (a 429).
     pub retry_after: Option<u64>,
+    /// More fields for the JSON body (a refused transaction's `items`).
+    pub extra: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -23,6 +25,7 @@ impl ApiError {
             error: error.to_string(),
             detail: detail.into(),
             retry_after: None,
+            extra: None,
         }
     }
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -81,7 +84,12 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": self.error, "detail": self.detail});
+        let mut body = serde_json::json!({"error": self.error, "detail": self.detail});
+        if let (Some(serde_json::Value::Object(extra)), Some(obj)) =
+            (self.extra, body.as_object_mut())
+        {
+            obj.extend(extra);
+        }
         let mut resp = crate::json_response(self.status, &body);
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(

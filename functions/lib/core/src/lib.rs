@@ -8,6 +8,7 @@
 //!   type and its HTTP mapping;
 //! - `assemble` builds a generator's bulk files natively; `store` and `generator` are the
 //!   seams to backends and to the wasm host.
+pub mod actor;
 pub mod app;
 pub mod assemble;
 pub mod audit;

@@ -1,5 +1,6 @@
 //! What the metadata store holds, per repo (keys in `keys`):
 //! - `config`: how the repo was created (immutable after creation).
+//! - `snapshot/REPO/NAME` (outside `repo/`): a generation frozen under a name.
 //! - `head`: every package record and a sequence number; one compare-and-set moves both.
 //! - `published`: the current generation and the manifest of every served path.
 use crate::generator::{Entry, Hint, RepoInfo};
@@ -19,6 +20,13 @@ pub mod keys {
     }
     pub fn upload(repo: &str, id: &str) -> String {
         format!("upload/{repo}/{id}")
+    }
+    /// Outside `repo/` so that no snapshot name can look like a repo's `config` key.
+    pub fn snapshots(repo: &str) -> String {
+        format!("snapshot/{repo}/")
+    }
+    pub fn snapshot(repo: &str, name: &str) -> String {
+        format!("snapshot/{repo}/{name}")
     }
 }
 
@@ -50,6 +58,12 @@ pub struct RepoConfig {
     /// Reads (its tree, packages, key, listing) need a token with the `read` scope.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub private: bool,
+    /// Retention (`commit::journal::Retention`): the last N generations, and those published
+    /// in the last D days (30 when neither is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_generations: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_days: Option<u64>,
 }
 
 impl RepoConfig {
@@ -93,6 +107,9 @@ pub struct PackageRecord {
     #[serde(default)]
     pub hints: Vec<Hint>,
     pub uploaded: u64,
+    /// The token that uploaded it (its name, never its secret): what the journal says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploaded_by: Option<String>,
     /// Generator name → its entries' identities (the fragments live in `analysis`).
     pub entries: BTreeMap<String, Vec<EntryId>>,
     /// sha256 of the blob holding the full [`Analysis`] (fragments included).
@@ -139,6 +156,8 @@ pub struct Head {
     pub packages: crate::records::Records,
     /// sha256 of the repo's keyring blob (`commit::keys`); None: the server's key signs.
     pub keys: Option<String>,
+    /// sha256 of the journal's newest segment (`commit::journal`); None: nothing recorded.
+    pub journal: Option<String>,
 }
 
 /// The head as the metadata store holds it: small whatever the number of packages.
@@ -152,6 +171,9 @@ pub struct StoredHead {
     /// See [`Head::keys`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<String>,
+    /// See [`Head::journal`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<String>,
     /// Heads written before buckets held every record inline: still read, never written.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub packages: BTreeMap<String, PackageRecord>,
@@ -242,6 +264,10 @@ pub struct Published {
     /// are served as the generation before had them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub faults: BTreeMap<String, String>,
+    /// sha256 of the generation log's newest segment (`commit::journal`): every generation
+    /// published, with its manifest, for history, rollback and retention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -27,6 +27,28 @@ pub fn check_repo_name(name: &str) -> ApiResult<()> {
     }
 }
 
+/// Snapshot names become store keys and the `REF` of `/repos/REPO@REF/`: 1-64 of
+/// [A-Za-z0-9._-], starting with a letter or digit, and not `g` + digits (a generation).
+pub fn check_snapshot_name(name: &str) -> ApiResult<()> {
+    let generation = name
+        .strip_prefix('g')
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+    if name.is_empty()
+        || name.len() > 64
+        || !name.as_bytes()[0].is_ascii_alphanumeric()
+        || generation
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err(ApiError::bad_request(format!(
+            "invalid snapshot name {name:?}: use 1-64 of [A-Za-z0-9._-], starting with a letter \
+             or digit, and not g followed by digits (that names a generation)"
+        )));
+    }
+    Ok(())
+}
+
 /// Uploaded file names become URL segments and published paths.
 pub fn check_filename(name: &str) -> ApiResult<()> {
     if name.is_empty() {

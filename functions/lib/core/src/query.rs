@@ -4,7 +4,7 @@
 //! package's summary and dependencies) comes from the generator's optional `inspect` export,
 //! or the defaults the contract states.
 use crate::app::App;
-use crate::commit::{analysis_of, load_config, load_head, load_published};
+use crate::commit::analysis_of;
 use crate::error::{ApiError, ApiResult};
 use crate::generator::{Dependency, Details, Fragment, Generator};
 use crate::model::PackageRecord;
@@ -160,17 +160,16 @@ pub struct Answer {
 }
 
 pub async fn run(app: &App, repo: &str, q: Query) -> ApiResult<Answer> {
-    load_config(app, repo).await?;
-    let (head, _) = load_head(app, repo).await?;
-    let generation = load_published(app, repo).await?.map(|(p, _)| p.generation);
+    let state = crate::commit::state(app, repo).await?;
+    let generation = state.generation;
     let gens: HashMap<String, Arc<dyn Generator>> = app
         .generators()
         .into_iter()
         .map(|g| (g.info().name.clone(), g))
         .collect();
 
-    let all: Vec<Item> = head
-        .packages
+    let all: Vec<Item> = state
+        .records
         .sorted()
         .into_iter()
         .flat_map(|rec| items(repo, rec))

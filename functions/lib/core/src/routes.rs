@@ -22,6 +22,16 @@ pub enum Route {
     Keys(String),
     /// `/repos/{repo}/keys/{fingerprint}`: DELETE ends a replaced key's overlap.
     RepoKey(String, String),
+    /// `/repos/{repo}/history`: the journal (docs/history.md).
+    History(String),
+    /// `/repos/{repo}/rollback`
+    Rollback(String),
+    /// `/repos/{repo}/transactions`
+    Transactions(String),
+    /// `/repos/{repo}/snapshots/`
+    Snapshots(String),
+    /// `/repos/{repo}/snapshots/{name}`
+    Snapshot(String, String),
     /// `/repos/{repo}/uploads/`
     Uploads(String),
     /// `/repos/{repo}/uploads/{id}`
@@ -94,6 +104,11 @@ pub fn route(path: &str) -> Route {
         ["repos", repo, "key.asc"] => Route::Key(repo.to_string()),
         ["repos", repo, "keys"] => Route::Keys(repo.to_string()),
         ["repos", repo, "keys", fp] => Route::RepoKey(repo.to_string(), fp.to_string()),
+        ["repos", repo, "history"] => Route::History(repo.to_string()),
+        ["repos", repo, "rollback"] => Route::Rollback(repo.to_string()),
+        ["repos", repo, "transactions"] => Route::Transactions(repo.to_string()),
+        ["repos", repo, "snapshots"] => Route::Snapshots(repo.to_string()),
+        ["repos", repo, "snapshots", name] => Route::Snapshot(repo.to_string(), name.to_string()),
         ["repos", repo, "uploads"] => Route::Uploads(repo.to_string()),
         ["repos", repo, "uploads", id] => Route::Upload(repo.to_string(), id.to_string()),
         ["repos", repo, rest @ ..] if !rest.is_empty() => {
@@ -116,6 +131,14 @@ pub fn route(path: &str) -> Route {
             Route::VieterFile(repo.to_string(), arch.to_string(), file.to_string())
         }
         _ => Route::NotFound,
+    }
+}
+
+/// The repo segment of a `/repos/{repo}/...` path, if any (`REPO@REF` for a frozen view).
+pub fn repo_segment(path: &str) -> Option<String> {
+    match segments(path)?.as_slice() {
+        [first, repo, ..] if first == "repos" => Some(repo.clone()),
+        _ => None,
     }
 }
 
@@ -183,6 +206,17 @@ mod tests {
         );
         assert_eq!(route("/bur"), Route::VieterRepo("bur".into()));
         assert_eq!(route("/repos/x/y/z"), Route::Tree("x".into(), "y/z".into()));
+        assert_eq!(route("/repos/a/history"), Route::History("a".into()));
+        assert_eq!(
+            route("/repos/a/snapshots/s1/"),
+            Route::Snapshot("a".into(), "s1".into())
+        );
+        assert_eq!(
+            route("/repos/a@s1/deb/InRelease"),
+            Route::Tree("a@s1".into(), "deb/InRelease".into())
+        );
+        assert_eq!(repo_segment("/repos/a@g3/packages/"), Some("a@g3".into()));
+        assert_eq!(repo_segment("/generators/"), None);
     }
 
     #[test]

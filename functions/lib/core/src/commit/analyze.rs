@@ -207,6 +207,7 @@ fn record(
         sha512: digests.sha512.clone(),
         hints: hints.iter().filter(|h| !is_reserved(h)).cloned().collect(),
         uploaded: app.now(),
+        uploaded_by: crate::actor::current(),
         entries,
         analysis: stored,
         signature: None,

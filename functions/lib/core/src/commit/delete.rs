@@ -1,10 +1,9 @@
 //! Removing packages (one head change, then a publish) and deleting a repo. Blobs stay for
 //! GC: another repo may hold the same bytes.
-use super::{ensure_published, load_config, load_head, update_head, Change};
+use super::{ensure_published, load_config, load_head, update_head, Change, Kind};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{keys, PackageRecord};
-use crate::store::Write;
 
 /// Packages removed, and the generation without them.
 #[derive(serde::Serialize)]
@@ -34,7 +33,7 @@ pub async fn remove_where(
 ) -> ApiResult<Removed> {
     load_config(app, repo).await?;
     let mut removed = Vec::new();
-    let seq = update_head(app, repo, |h| {
+    let seq = update_head(app, repo, Kind::Remove, |h| {
         removed = h
             .packages
             .values()
@@ -70,19 +69,11 @@ pub async fn delete_repo(app: &App, repo: &str) -> ApiResult<RepoDeleted> {
     let (head, _) = load_head(app, repo).await?;
     // All keys in one transaction where the store has them (config first otherwise: from
     // then on the repo is gone for every request). A concurrent write makes us re-read.
-    loop {
-        let mut ops = Vec::new();
-        for key in [keys::config(repo), keys::head(repo), keys::published(repo)] {
-            if let Some(v) = app.meta.get(&key).await? {
-                ops.push(Write::Delete {
-                    key,
-                    expected: v.version,
-                });
-            }
-        }
-        if ops.is_empty() || app.meta.transact(ops).await?.is_ok() {
-            break;
-        }
+    let main = vec![keys::config(repo), keys::head(repo), keys::published(repo)];
+    super::view::delete_keys(app, main).await?;
+    // Then its snapshots (unreachable already: every read of one loads the config first).
+    for key in super::view::snapshot_keys(app, repo).await? {
+        super::view::delete_keys(app, vec![key]).await?;
     }
     super::repo::forget_view(app, repo);
     Ok(RepoDeleted {

@@ -2,6 +2,7 @@
 //! 4. Whoever finds no round running leads it; everyone who comes meanwhile waits in the
 //! round's queue and is answered by the leader's result, or handed the lead of the next round.
 //! Across processes the compare-and-sets decide; this only saves work.
+use super::journal::Kind;
 use super::load_published;
 use super::publish::publish_once;
 use super::record::{insert_record, one_version_generators, update_head, Change};
@@ -223,7 +224,7 @@ async fn apply_batch<'a>(
         Err(e) => return records.map(|_| Err(e.clone())).collect(),
     };
     let mut outcomes: Vec<ApiResult<bool>> = Vec::new();
-    let seq = update_head(app, repo, |h| {
+    let seq = update_head(app, repo, Kind::Add, |h| {
         outcomes = records
             .clone()
             .map(|rec| {

@@ -34,6 +34,7 @@ async fn decode(app: &App, stored: StoredHead, known: Option<&Head>) -> ApiResul
     let mut head = Head {
         seq: stored.seq,
         keys: stored.keys,
+        journal: stored.journal,
         ..Head::default()
     };
     // A head from before buckets: its records go into bucket blobs now (writing blobs
@@ -87,6 +88,7 @@ pub(super) async fn store_buckets(app: &App, head: &mut Head) -> ApiResult<Vec<u
         seq: head.seq,
         buckets,
         keys: head.keys.clone(),
+        journal: head.journal.clone(),
         packages: Default::default(),
     })
 }

@@ -9,7 +9,9 @@
 //! the new one. `retire` ends an overlap early. A repo made before keys were per repo has no
 //! keyring and is signed by the server's key until its first rotation.
 use super::serve::{keyring_of, remember_keyring};
-use super::{ensure_published, load_config, load_head, put_blob, to_json, update_head, Change};
+use super::{
+    ensure_published, load_config, load_head, put_blob, to_json, update_head, Change, Kind,
+};
 use crate::app::App;
 use crate::assemble::Signing;
 use crate::error::{ApiError, ApiResult};
@@ -350,7 +352,7 @@ async fn change(
         keys.pgp.retain(|k| k.until.is_none_or(|u| u > now));
         let sha = store(app, keys).await?;
         let mut raced = false;
-        let seq = update_head(app, repo, |h| {
+        let seq = update_head(app, repo, Kind::Keys, |h| {
             if h.keys != read {
                 raced = true;
                 return Ok(Change::Unchanged);

@@ -25,6 +25,8 @@ mod analyze;
 mod delete;
 mod group;
 mod head;
+mod history;
+pub mod journal;
 mod keys;
 mod publish;
 mod quota;
@@ -34,13 +36,17 @@ mod record;
 mod repo;
 mod serve;
 mod store;
+mod transaction;
 mod upload;
+mod view;
 
 pub use analyze::{analyze, sign_package};
 pub use delete::{delete_repo, remove, remove_where, Removed, RepoDeleted};
 pub use group::{commit_record, ensure_published};
 pub(crate) use group::{CommitState, PublishState};
 pub use head::{bucket_blob, load_head};
+pub use history::{history, rollback, History, HistoryQuery, RolledBack};
+pub use journal::{Kind, Pick};
 pub(crate) use keys::signer_for;
 pub use keys::{
     list_keys, public_key, retire, rotate, KeyList, RepoKeys, Rotation, DEFAULT_KEY_LIFETIME,
@@ -49,7 +55,7 @@ pub use keys::{
 pub use publish::recover;
 pub use read::{dates_of, resolve_served, Served};
 pub use rebuild::{rebuild, RebuildReport};
-pub use record::{insert_record, one_version_generators, update_head, Change};
+pub use record::{insert_record, one_version_generators, update_head, update_head_logged, Change};
 pub use repo::{
     create_repo, is_private, list_repos, load_config, load_published, package, packages,
     repo_names, Created, Listing, RepoView, Settings,
@@ -58,7 +64,15 @@ pub use serve::{
     analysis_of, entry_fragment, manifest_of, open_blob, read_blob, resolve, store_whole,
 };
 pub use store::{put_blob, PackageBody, StoredPackage};
+pub use transaction::{
+    apply as apply_transaction, sources as transaction_sources, Committed, Operation, Transaction,
+};
 pub use upload::{commit_upload, put_upload, start_upload, Started, UploadStored};
+pub use view::split as split_view;
+pub use view::{
+    create_snapshot, delete_snapshot, frozen, records_of, snapshot, snapshots, state, Frozen,
+    Snapshot, State,
+};
 
 use crate::app::App;
 use crate::digest::Digests;

@@ -37,6 +37,17 @@ pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> 
         let stored = super::put_blob(app, to_json(&manifest)?.into()).await?;
         remember_manifest(app, &stored.sha256, manifest);
         let now = app.now();
+        let log = super::journal::append(
+            app,
+            prev.as_ref().and_then(|p| p.log.as_deref()),
+            super::journal::Generation {
+                generation,
+                covers: head.seq,
+                manifest: stored.sha256.clone(),
+                published_at: now,
+            },
+        )
+        .await?;
         let next = Published {
             generation,
             covers: head.seq,
@@ -44,6 +55,7 @@ pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> 
             published_at: now,
             previous: prev.map(|p| retire(app, p, now)).unwrap_or_default(),
             faults,
+            log: Some(log),
         };
         match app
             .meta

@@ -17,6 +17,9 @@ pub struct Served {
 
 /// `resolve` for a GET of a repo's tree: 404 when the repo or the path is not there.
 pub async fn resolve_served(app: &App, repo: &str, path: &str) -> ApiResult<Served> {
+    if let (base, Some(at)) = super::view::split(repo) {
+        return resolve_frozen(app, base, at, path).await;
+    }
     if !is_repo_name(repo) {
         return Err(ApiError::not_found(format!("no repo named {repo:?}")));
     }
@@ -31,6 +34,25 @@ pub async fn resolve_served(app: &App, repo: &str, path: &str) -> ApiResult<Serv
         .map(|v| dates_of(&v.published, app.grace.as_secs()))
         .unwrap_or_default();
     Ok(Served { blob, dates })
+}
+
+/// A GET in a frozen view (`REPO@REF`): that generation's files, dated when it was published.
+async fn resolve_frozen(app: &App, repo: &str, at: &str, path: &str) -> ApiResult<Served> {
+    if !is_repo_name(repo) {
+        return Err(ApiError::not_found(format!("no repo named {repo:?}")));
+    }
+    let f = super::view::frozen(app, repo, at).await?;
+    let m = super::manifest_of(app, &f.manifest).await?;
+    let blob = super::serve::find(app, repo, &f.manifest, &m, path)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{path} is not published in {repo}@{at}")))?;
+    Ok(Served {
+        blob,
+        dates: Dates {
+            last_modified: Some(f.published_at),
+            exact: true,
+        },
+    })
 }
 
 /// A generation's files are last modified when it was published. That second names its

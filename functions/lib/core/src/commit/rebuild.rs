@@ -3,7 +3,9 @@
 //! new generation. The stored digests are trusted (blobs are content-addressed): no package is
 //! re-read whole or re-hashed. Generator instances stay warm across packages (generator-host).
 use super::analyze::{analyze_again, Again};
-use super::{ensure_published, load_config, load_head, sign_package, to_json, update_head, Change};
+use super::{
+    ensure_published, load_config, load_head, sign_package, to_json, update_head, Change, Kind,
+};
 use crate::app::App;
 use crate::digest::Digests;
 use crate::error::ApiResult;
@@ -83,7 +85,7 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
     report.missing.sort();
     report.unclaimed.sort();
     report.analyze_millis = started.elapsed().as_millis() as u64;
-    let seq = update_head(app, repo, |h| {
+    let seq = update_head(app, repo, Kind::Rebuild, |h| {
         // Only records unchanged since we read them; newer uploads were analyzed fresh.
         h.packages.replace_where(|rec| {
             fresh
@@ -152,6 +154,7 @@ async fn outcome(
         Err(e) => return Outcome::Unclaimed(rec.clone(), e.detail),
     };
     fresh.uploaded = rec.uploaded;
+    fresh.uploaded_by = rec.uploaded_by.clone();
     fresh.signature = match &rec.signature {
         Some(s) => Some(s.clone()),
         None => match sign_package(app, repo, &fresh).await {

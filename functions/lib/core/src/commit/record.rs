@@ -1,5 +1,6 @@
 //! Step 3: the repo head (every package record and a sequence number) moves by
 //! read-modify-compare-and-set, retried on conflict; `insert_record` holds the clash rules.
+use super::journal::{self, Entry, Kind};
 use super::{jitter, load_config, load_head, CAS_ATTEMPTS};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
@@ -18,8 +19,20 @@ pub enum Change {
 pub async fn update_head(
     app: &App,
     repo: &str,
-    mut f: impl FnMut(&mut Head) -> ApiResult<Change>,
+    kind: Kind,
+    f: impl FnMut(&mut Head) -> ApiResult<Change>,
 ) -> ApiResult<u64> {
+    Ok(update_head_logged(app, repo, kind, f).await?.0)
+}
+
+/// [`update_head`], answering also the journal entry the change made (None: unchanged).
+/// The entry's segment is written before the head names it, and the head moves with it.
+pub async fn update_head_logged(
+    app: &App,
+    repo: &str,
+    kind: Kind,
+    mut f: impl FnMut(&mut Head) -> ApiResult<Change>,
+) -> ApiResult<(u64, Option<Entry>)> {
     let key = keys::head(repo);
     for attempt in 0..CAS_ATTEMPTS {
         let (mut head, version) = load_head(app, repo).await?;
@@ -28,16 +41,19 @@ pub async fn update_head(
             // config alone still makes the repo (the head starts empty).
             load_config(app, repo).await?;
         }
+        let before = head.packages.clone();
         match f(&mut head)? {
-            Change::Unchanged => return Ok(head.seq),
+            Change::Unchanged => return Ok((head.seq, None)),
             Change::Changed => {}
         }
         head.seq += 1;
+        let entry = journal::entry(app, kind, head.seq, &before, &head.packages);
+        head.journal = Some(journal::append(app, head.journal.as_deref(), entry.clone()).await?);
         let root = bytes::Bytes::from(super::head::store_buckets(app, &mut head).await?);
         match app.meta.put_if(&key, root.clone(), version).await? {
             Ok(_) => {
                 super::head::remember(app, repo, root, &head);
-                return Ok(head.seq);
+                return Ok((head.seq, Some(entry)));
             }
             Err(_) => jitter(app, attempt).await,
         }

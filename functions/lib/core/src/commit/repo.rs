@@ -1,6 +1,6 @@
 //! A repo's keys in the metadata store (`config`, `head`, `published`): creating a repo,
 //! reading them, and listing repos.
-use super::{ensure_published, load_head, to_json};
+use super::{ensure_published, to_json};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{keys, PackageRecord, Published, RepoConfig, StoredHead};
@@ -180,23 +180,22 @@ pub struct Listing {
     pub packages: Vec<PackageRecord>,
 }
 
+/// The listing of a repo, or of a frozen view of one (`REPO@REF`, see `view`).
 pub async fn packages(app: &App, repo: &str) -> ApiResult<Listing> {
-    let config = load_config(app, repo).await?;
-    let (head, _) = load_head(app, repo).await?;
-    let published = load_published(app, repo).await?.map(|(p, _)| p);
+    let s = super::view::state(app, repo).await?;
     Ok(Listing {
-        repo: config,
-        generation: published.as_ref().map(|p| p.generation),
-        faults: published.map(|p| p.faults).unwrap_or_default(),
-        packages: head.packages.sorted().into_iter().cloned().collect(),
+        repo: s.config,
+        generation: s.generation,
+        faults: s.faults,
+        packages: s.records.sorted().into_iter().cloned().collect(),
     })
 }
 
-/// One package's record, or 404.
+/// One package's record (live or in a frozen view), or 404.
 pub async fn package(app: &App, repo: &str, filename: &str) -> ApiResult<PackageRecord> {
-    load_config(app, repo).await?;
-    let (head, _) = load_head(app, repo).await?;
-    head.packages
+    super::view::state(app, repo)
+        .await?
+        .records
         .get(filename)
         .cloned()
         .ok_or_else(|| ApiError::not_found(format!("no package {filename:?} in repo {repo}")))
@@ -228,6 +227,11 @@ pub struct Settings {
     /// Reads need a token with the `read` scope (see `auth`).
     #[serde(default)]
     pub private: bool,
+    /// Retention (`journal::Retention`).
+    #[serde(default)]
+    pub keep_generations: Option<u64>,
+    #[serde(default)]
+    pub keep_days: Option<u64>,
 }
 
 impl Settings {
@@ -278,7 +282,14 @@ pub async fn create_repo(app: &App, repo: &str, settings: Settings) -> ApiResult
         options: settings.options,
         created: app.now(),
         private: settings.private,
+        keep_generations: settings.keep_generations,
+        keep_days: settings.keep_days,
     };
+    if config.keep_generations == Some(0) {
+        return Err(ApiError::bad_request(
+            "repo settings: field \"keep_generations\": must be at least 1 (the current generation)",
+        ));
+    }
     let loaded: Vec<String> = app
         .generators()
         .iter()

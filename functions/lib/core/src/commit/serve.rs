@@ -45,7 +45,7 @@ pub async fn resolve(app: &App, repo: &str, path: &str) -> ApiResult<Option<Blob
 
 /// A path in one generation: an index file it lists, or a package file of the head it was
 /// rendered from (at an entry's path under its generator's mount, or under a link).
-async fn find(
+pub(super) async fn find(
     app: &App,
     repo: &str,
     manifest: &str,

@@ -102,6 +102,26 @@ pub async fn put_upload(
 /// Bytes that went to a presigned storage URL are adopted into the blob space (hashed on the
 /// way) first, and their digests noted so that a retried commit (after a 422, say) finds them.
 pub async fn commit_upload(app: &App, repo: &str, id: &str) -> ApiResult<Added> {
+    let up = stored_upload(app, repo, id).await?;
+    let added = add_stored(app, repo, &up.filename, &up.digests, &up.hints).await?;
+    let _ = app
+        .meta
+        .delete_if(&keys::upload(repo, id), up.version)
+        .await?;
+    Ok(added)
+}
+
+/// A large upload whose bytes are stored, ready to commit.
+pub(super) struct StoredUpload {
+    pub filename: String,
+    pub hints: Vec<Hint>,
+    pub digests: Digests,
+    /// The version of its state key, to delete it once committed.
+    pub version: u64,
+}
+
+/// The stored bytes of upload `id` (adopted from a presigned PUT first if need be).
+pub(super) async fn stored_upload(app: &App, repo: &str, id: &str) -> ApiResult<StoredUpload> {
     let (mut state, mut version) = load_upload(app, repo, id).await?;
     let d = match state.digests.clone() {
         Some(d) => d,
@@ -120,9 +140,19 @@ pub async fn commit_upload(app: &App, repo: &str, id: &str) -> ApiResult<Added> 
             d
         }
     };
-    let added = add_stored(app, repo, &state.filename, &d, &state.hints).await?;
+    Ok(StoredUpload {
+        filename: state.filename,
+        hints: state.hints,
+        digests: d,
+        version,
+    })
+}
+
+/// Drops a committed upload's state.
+pub(super) async fn forget_upload(app: &App, repo: &str, id: &str) -> ApiResult<()> {
+    let (_, version) = load_upload(app, repo, id).await?;
     let _ = app.meta.delete_if(&keys::upload(repo, id), version).await?;
-    Ok(added)
+    Ok(())
 }
 
 async fn load_upload(app: &App, repo: &str, id: &str) -> ApiResult<(UploadState, u64)> {

@@ -5,6 +5,7 @@ mod generator_delete;
 mod generator_enable;
 mod generators_add;
 mod generators_list;
+mod history_get;
 mod key_get;
 mod key_retire;
 mod key_rotate;
@@ -19,10 +20,16 @@ mod repo_create;
 mod repo_delete;
 mod repo_rebuild;
 mod repos_list;
+mod rollback_post;
 mod root;
+mod snapshot_create;
+mod snapshot_delete;
+mod snapshot_get;
+mod snapshots_list;
 mod token_create;
 mod token_delete;
 mod tokens_list;
+mod transaction_post;
 mod tree_get;
 mod upload_commit;
 mod upload_put;
@@ -77,11 +84,21 @@ async fn dispatch(app: &App, req: Request, who: &mut Option<Caller>) -> ApiResul
     let r = route(req.uri().path());
     let m = req.method().clone();
     let client = req.extensions().get::<ClientAddr>().copied();
+    // `REPO@REF` is a frozen view: read-only.
+    if is_write(&m)
+        && crate::routes::repo_segment(req.uri().path()).is_some_and(|r| r.contains('@'))
+    {
+        return Err(ApiError::method_not_allowed(format!(
+            "{m} is not allowed on {}: REPO@REF is a read-only view",
+            req.uri().path()
+        )));
+    }
     let need = auth::need(&r, &m);
     let credential = auth::credential(req.headers());
     let caller = authorize(app, &m, credential.clone(), client, &need).await?;
     *who = Some(caller.clone());
-    let answer = route_to(app, r, m, req, &caller).await;
+    // The journal records who made each commit (`actor`).
+    let answer = crate::actor::acting(caller.name(), route_to(app, r, m, req, &caller)).await;
     // A repo's reads are checked after they ran: the read refreshed the repo's view (its
     // settings with it), so a public repo's GET costs no store read more. A private repo
     // answers 401/403 in place of whatever it found, 404s included.
@@ -123,6 +140,25 @@ async fn route_to(
         (Route::Keys(repo), Method::GET | Method::HEAD) => keys_list::get(app, &repo).await,
         (Route::Keys(repo), Method::POST) => key_rotate::post(app, &repo, req).await,
         (Route::RepoKey(repo, fp), Method::DELETE) => key_retire::delete(app, &repo, &fp).await,
+        (Route::History(repo), Method::GET | Method::HEAD) => {
+            history_get::get(app, &repo, req.uri().query()).await
+        }
+        (Route::Rollback(repo), Method::POST) => rollback_post::post(app, &repo, req).await,
+        (Route::Transactions(repo), Method::POST) => {
+            transaction_post::post(app, &repo, req, caller).await
+        }
+        (Route::Snapshots(repo), Method::GET | Method::HEAD) => {
+            snapshots_list::get(app, &repo).await
+        }
+        (Route::Snapshot(repo, name), Method::GET | Method::HEAD) => {
+            snapshot_get::get(app, &repo, &name).await
+        }
+        (Route::Snapshot(repo, name), Method::POST) => {
+            snapshot_create::post(app, &repo, &name).await
+        }
+        (Route::Snapshot(repo, name), Method::DELETE) => {
+            snapshot_delete::delete(app, &repo, &name).await
+        }
         (Route::Uploads(repo), Method::POST) => upload_start::post(app, &repo, req).await,
         (Route::Upload(repo, id), Method::PUT) => upload_put::put(app, &repo, &id, req).await,
         (Route::Upload(repo, id), Method::POST) => upload_commit::post(app, &repo, &id).await,
