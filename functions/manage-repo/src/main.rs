@@ -189,7 +189,8 @@ pub enum Cmd {
         #[command(flatten)]
         at: Target,
     },
-    /// Adds and removals as one commit and one generation: all of them, or none.
+    /// Adds and removals as one commit and one generation: all of them, or none. Removals go
+    /// first, so `--remove F --add F` replaces F.
     #[command(group(ArgGroup::new("changes").required(true).multiple(true).args(["adds", "removes"])))]
     Apply {
         /// The repository.

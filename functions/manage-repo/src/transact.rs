@@ -27,11 +27,16 @@ pub struct Changes {
 }
 
 pub async fn apply(t: &Transport, repo: &str, c: Changes, json: bool) -> anyhow::Result<()> {
-    let mut ops = uploads(t, repo, &c).await?;
-    ops.extend(c.removes.iter().map(|f| Op {
-        label: f.clone(),
-        body: json!({ "op": "remove", "filename": f }),
-    }));
+    // Removals first: `--remove F --add F` replaces F.
+    let mut ops: Vec<Op> = c
+        .removes
+        .iter()
+        .map(|f| Op {
+            label: f.clone(),
+            body: json!({ "op": "remove", "filename": f }),
+        })
+        .collect();
+    ops.extend(uploads(t, repo, &c).await?);
     let v = commit(t, repo, ops, false).await?;
     say(&v, json, format!("{repo}: generation {}", v["generation"]));
     Ok(())
@@ -124,7 +129,7 @@ async fn upload(
 }
 
 /// The operations as one transaction: the answer, or on a refusal each failing operation
-/// on stderr (`FILE: error`) and an error.
+/// on stderr (`FILE: error`) and the server's error (its detail says nothing was committed).
 async fn commit(t: &Transport, repo: &str, ops: Vec<Op>, replace: bool) -> anyhow::Result<Value> {
     let bodies: Vec<&Value> = ops.iter().map(|o| &o.body).collect();
     let body = json!({ "operations": bodies, "replace": replace });
@@ -139,7 +144,7 @@ async fn commit(t: &Transport, repo: &str, ops: Vec<Op>, replace: bool) -> anyho
             eprintln!("{line}");
         }
     }
-    ok((status, v)).map_err(|e| e.context("nothing was published"))
+    ok((status, v))
 }
 
 /// `LABEL: error` for each item of a 422's `items` (by its operation's index).
