@@ -303,8 +303,77 @@ pub async fn run(
             files,
             hints,
             jobs,
+            atomic: false,
             ..
         } => add(&t, &repo, files, hints, jobs, json).await,
+        Cmd::Add {
+            repo,
+            files,
+            hints,
+            jobs,
+            atomic: true,
+            ..
+        } => {
+            let c = crate::transact::Changes {
+                adds: files,
+                removes: Vec::new(),
+                hints: hint_query(&hints)?,
+                jobs,
+            };
+            crate::transact::apply(&t, &repo, c, json).await
+        }
+        Cmd::Apply {
+            repo,
+            adds,
+            removes,
+            jobs,
+            ..
+        } => {
+            let c = crate::transact::Changes {
+                adds,
+                removes,
+                hints: String::new(),
+                jobs,
+            };
+            crate::transact::apply(&t, &repo, c, json).await
+        }
+        Cmd::Promote {
+            src, dst, packages, ..
+        } => crate::transact::promote(&t, &src, &dst, packages, json).await,
+        Cmd::History {
+            repo,
+            since,
+            until,
+            package,
+            limit,
+            ..
+        } => {
+            let f = crate::history::Filter {
+                since,
+                until,
+                package,
+                limit,
+            };
+            crate::history::history(&t, &repo, f, json).await
+        }
+        Cmd::Rollback { repo, to, .. } => crate::history::rollback(&t, &repo, to, json).await,
+        Cmd::Snapshot {
+            repo,
+            name,
+            list,
+            delete,
+            ..
+        } => {
+            use crate::history::SnapshotCmd;
+            let cmd = match (name, list, delete) {
+                (_, true, _) => SnapshotCmd::List,
+                (Some(n), false, true) => SnapshotCmd::Delete(n),
+                (Some(n), false, false) => SnapshotCmd::Create(n),
+                (None, false, _) => crate::usage!("give a snapshot NAME, or --list"),
+            };
+            crate::history::snapshot(&t, &repo, cmd, json).await
+        }
+        Cmd::Diff { a, b, .. } => crate::diff::diff(&t, &a, &b, json).await,
         Cmd::Remove { repo, filename, .. } => remove(&t, &repo, &filename, json).await,
         Cmd::Delete { repo, .. } => delete(&t, &repo, json).await,
         Cmd::Rebuild { repo, .. } => rebuild(&t, &repo, json).await,
@@ -459,7 +528,7 @@ pub enum TokenCmd {
 }
 
 /// `3600`, `90m`, `12h`, `30d`, as seconds.
-fn parse_duration(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (digits, unit) = match s.char_indices().last() {
         Some((i, 'm')) => (&s[..i], 60),
@@ -473,7 +542,7 @@ fn parse_duration(s: &str) -> Result<u64, String> {
         .ok()
         .and_then(|n| n.checked_mul(unit))
         .filter(|n| *n > 0)
-        .ok_or_else(|| format!("{s:?}: a lifetime is seconds, or a number with m, h or d"))
+        .ok_or_else(|| format!("{s:?}: a duration is seconds, or a number with m, h or d"))
 }
 
 async fn tokens(t: &Transport, cmd: TokenCmd, json: bool) -> anyhow::Result<()> {
@@ -557,19 +626,36 @@ async fn collect(
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if json {
-        print_json(&serde_json::json!({
-            "blobs": r.blobs,
-            "referenced": r.referenced,
-            "deleted": r.deleted,
-            "bytes_freed": r.bytes_freed,
-        }));
-        return Ok(());
+        print_json(&serde_json::to_value(&r)?);
+    } else {
+        println!("{}", gc_line(&r));
     }
-    println!(
-        "gc: {} blobs, {} referenced, {} deleted ({} bytes freed)",
-        r.blobs, r.referenced, r.deleted, r.bytes_freed
-    );
     Ok(())
+}
+
+/// A GC report in one line (`gc` prints it, `serve --gc-every` logs it).
+pub(crate) fn gc_line(r: &reposmith_core::gc::GcReport) -> String {
+    format!(
+        "gc: deleted {} blobs ({}), kept {} referenced, dropped {} generations past retention",
+        r.deleted,
+        human_bytes(r.bytes_freed),
+        r.referenced,
+        r.generations_dropped
+    )
+}
+
+/// `3.4 MB`: bytes in decimal units, one decimal past kB.
+pub(crate) fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if n < 1000 {
+        return format!("{n} bytes");
+    }
+    let (mut v, mut unit) = (n as f64 / 1000.0, 0);
+    while v >= 999.95 && unit + 1 < UNITS.len() {
+        v /= 1000.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
 }
 
 struct CreateSettings {
@@ -693,28 +779,14 @@ async fn add(
     jobs: usize,
     json: bool,
 ) -> anyhow::Result<()> {
-    let mut query = String::new();
-    for h in &hints {
-        let Some((k, v)) = h.split_once('=') else {
-            crate::usage!("--hint {h:?} is not KEY=VALUE");
-        };
-        query.push_str(&format!("&hint.{}={}", enc(k), enc(v)));
-    }
-    let mut total = 0;
-    for f in &files {
-        match std::fs::metadata(f) {
-            Ok(m) if m.is_file() => total += m.len(),
-            Ok(_) => crate::usage!("{}: not a file", f.display()),
-            Err(e) => crate::usage!("{}: {e}", f.display()),
-        }
-    }
-    let bar = bytes_bar(total);
+    let query = hint_query(&hints)?;
+    let bar = bytes_bar(total_size(&files)?);
     // Several uploads in flight: their publishes coalesce on the server.
     let results: Vec<bool> = futures::stream::iter(files)
         .map(|f| {
             let (bar, query) = (bar.clone(), &query);
             async move {
-                let Some(name) = f.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+                let Some(name) = file_name(&f) else {
                     let name = f.display().to_string();
                     report(&bar, json, &name, Err("no usable file name".into()));
                     return false;
@@ -751,6 +823,37 @@ async fn add(
         bail!("{failed} of the uploads failed");
     }
     Ok(())
+}
+
+/// `--hint K=V...` as `&hint.K=V...` for an upload's query.
+fn hint_query(hints: &[String]) -> anyhow::Result<String> {
+    let mut query = String::new();
+    for h in hints {
+        let Some((k, v)) = h.split_once('=') else {
+            crate::usage!("--hint {h:?} is not KEY=VALUE");
+        };
+        query.push_str(&format!("&hint.{}={}", enc(k), enc(v)));
+    }
+    Ok(query)
+}
+
+/// The files' total size; one that is missing or not a file is a usage error, before any
+/// upload.
+pub(crate) fn total_size(files: &[PathBuf]) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for f in files {
+        match std::fs::metadata(f) {
+            Ok(m) if m.is_file() => total += m.len(),
+            Ok(_) => crate::usage!("{}: not a file", f.display()),
+            Err(e) => crate::usage!("{}: {e}", f.display()),
+        }
+    }
+    Ok(total)
+}
+
+/// The name a file is uploaded under: its own, when it is UTF-8.
+pub(crate) fn file_name(f: &std::path::Path) -> Option<String> {
+    f.file_name().and_then(|n| n.to_str()).map(str::to_string)
 }
 
 /// One progress bar of bytes, on stderr (hidden without a terminal).
@@ -813,14 +916,12 @@ async fn upload(
         .with_context(|| f.display().to_string())?
         .len();
     if size > LARGE && matches!(t, Transport::Http { .. }) {
-        let start = format!(
-            "/repos/{}/uploads/?filename={}{query}",
-            enc(repo),
-            enc(name)
-        );
-        let (status, v) = t.call("POST", &start, Payload::None).await?;
+        let (status, v) = t
+            .call("POST", &uploads_path(repo, name, query), Payload::None)
+            .await?;
         if (200..300).contains(&status) {
-            return large_upload(t, v, f, bar).await;
+            put_bytes(t, &v, f, bar).await?;
+            return ok(t.call("POST", &field(&v, "commit")?, Payload::None).await?);
         }
         let no_route = status == 404
             && v["detail"]
@@ -841,19 +942,31 @@ async fn upload(
         .and_then(ok)
 }
 
-async fn large_upload(
+/// Where a large upload of `name` begins (`query`: `&hint.K=V`...).
+pub(crate) fn uploads_path(repo: &str, name: &str, query: &str) -> String {
+    format!(
+        "/repos/{}/uploads/?filename={}{query}",
+        enc(repo),
+        enc(name)
+    )
+}
+
+/// A string field of a started upload.
+pub(crate) fn field(started: &Value, k: &str) -> anyhow::Result<String> {
+    started[k]
+        .as_str()
+        .map(str::to_string)
+        .with_context(|| format!("the server's upload answer has no {k:?}: {started}"))
+}
+
+/// The bytes of a started large upload, PUT where the server said; not committed.
+pub(crate) async fn put_bytes(
     t: &Transport,
-    started: Value,
+    started: &Value,
     f: &std::path::Path,
     bar: &ProgressBar,
-) -> anyhow::Result<Value> {
-    let field = |k: &str| {
-        started[k]
-            .as_str()
-            .map(str::to_string)
-            .with_context(|| format!("the server's upload answer has no {k:?}: {started}"))
-    };
-    let (url, commit) = (field("url")?, field("commit")?);
+) -> anyhow::Result<()> {
+    let url = field(started, "url")?;
     let payload = Payload::File(f.to_path_buf(), bar.clone());
     if started["presigned"] == Value::Bool(true) || url.starts_with("http") {
         // Straight to storage: the URL carries its own signature, and never our token.
@@ -865,5 +978,36 @@ async fn large_upload(
     } else {
         ok(t.call("PUT", &url, payload).await?)?;
     }
-    ok(t.call("POST", &commit, Payload::None).await?)
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gc_report_in_one_line() {
+        let r = reposmith_core::gc::GcReport {
+            blobs: 52,
+            referenced: 40,
+            deleted: 12,
+            bytes_freed: 3_400_000,
+            generations_dropped: 5,
+            ..Default::default()
+        };
+        assert_eq!(
+            gc_line(&r),
+            "gc: deleted 12 blobs (3.4 MB), kept 40 referenced, dropped 5 generations past retention"
+        );
+        for (n, text) in [
+            (0, "0 bytes"),
+            (999, "999 bytes"),
+            (1000, "1.0 kB"),
+            (999_949, "999.9 kB"),
+            (999_999, "1.0 MB"),
+            (2_500_000_000, "2.5 GB"),
+        ] {
+            assert_eq!(human_bytes(n), text, "{n}");
+        }
+    }
 }

@@ -3,11 +3,15 @@
 //! server, run the same handlers in-process on that data directory.
 mod client;
 mod complete;
+mod diff;
+mod history;
 mod query;
 mod serve;
 mod setup;
+mod transact;
+mod when;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -138,6 +142,10 @@ pub enum Cmd {
         /// The PEM private key of --tls-cert.
         #[arg(long, env = "REPOSMITH_TLS_KEY", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Run `gc` (with its default --min-age) inside the server this often: seconds, or with
+        /// m, h or d, e.g. 1h [default: never].
+        #[arg(long, value_parser = client::parse_duration, env = "REPOSMITH_GC_EVERY")]
+        gc_every: Option<u64>,
     },
     /// Create a repository.
     Create {
@@ -174,6 +182,102 @@ pub enum Cmd {
         /// Uploads in flight at once (their publishes coalesce).
         #[arg(long, short = 'j', default_value_t = 4)]
         jobs: usize,
+        /// All the files as one commit and one generation, or none of them (a file that
+        /// fails to upload or that the server refuses stops the others).
+        #[arg(long)]
+        atomic: bool,
+        #[command(flatten)]
+        at: Target,
+    },
+    /// Adds and removals as one commit and one generation: all of them, or none. Removals go
+    /// first, so `--remove F --add F` replaces F.
+    #[command(group(ArgGroup::new("changes").required(true).multiple(true).args(["adds", "removes"])))]
+    Apply {
+        /// The repository.
+        repo: String,
+        /// A package file to add (repeatable).
+        #[arg(long = "add", value_name = "FILE")]
+        adds: Vec<PathBuf>,
+        /// A package's file name to remove, as `list REPO` shows it (repeatable).
+        #[arg(long = "remove", value_name = "FILENAME")]
+        removes: Vec<String>,
+        /// Uploads in flight at once.
+        #[arg(long, short = 'j', default_value_t = 4)]
+        jobs: usize,
+        #[command(flatten)]
+        at: Target,
+    },
+    /// A repo's changes, newest first: generation, time (UTC), who, +added -removed, the
+    /// packages. Times: now, today, yesterday, Nm, Nh, Nd, Nw (that long ago), 2026-11-30,
+    /// 2026-11-30T12:00Z.
+    History {
+        /// The repository.
+        repo: String,
+        /// Only changes at or after this time.
+        #[arg(long, value_parser = when::at, value_name = "TIME")]
+        since: Option<i64>,
+        /// Only changes at or before this time.
+        #[arg(long, value_parser = when::at, value_name = "TIME")]
+        until: Option<i64>,
+        /// Only changes of packages whose name or file name matches this (a glob).
+        #[arg(long, value_name = "NAME")]
+        package: Option<String>,
+        /// At most this many changes.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+        limit: u64,
+        #[command(flatten)]
+        at: Target,
+    },
+    /// Publish an earlier generation's packages again, as a new generation (history stays
+    /// linear: a rollback can be rolled back).
+    Rollback {
+        /// The repository.
+        repo: String,
+        /// A generation number, or the time whose generation to restore: yesterday, 3d,
+        /// 2026-11-30T12:00Z...
+        #[arg(long, value_parser = when::point, value_name = "GEN|TIME")]
+        to: when::Point,
+        #[command(flatten)]
+        at: Target,
+    },
+    /// Freeze the current generation under a name (served at /repos/REPO@NAME/), list the
+    /// snapshots, or delete one.
+    #[command(group(ArgGroup::new("what").required(true).args(["name", "list"])))]
+    Snapshot {
+        /// The repository.
+        repo: String,
+        /// The snapshot's name: letters, digits, `.`, `_`, `-`.
+        name: Option<String>,
+        /// List the repo's snapshots: name, generation, packages, created.
+        #[arg(long, conflicts_with = "delete")]
+        list: bool,
+        /// Delete the snapshot NAME.
+        #[arg(long)]
+        delete: bool,
+        #[command(flatten)]
+        at: Target,
+    },
+    /// Copy packages from SRC (a repo, REPO@SNAPSHOT or REPO@gN) into DST as one generation;
+    /// with no --package, DST becomes SRC's state exactly.
+    Promote {
+        /// Where from: REPO, REPO@SNAPSHOT or REPO@gN.
+        src: String,
+        /// The repository to promote into.
+        dst: String,
+        /// Only packages whose name or file name matches this glob (repeatable).
+        #[arg(long = "package", value_name = "PATTERN")]
+        packages: Vec<String>,
+        #[command(flatten)]
+        at: Target,
+    },
+    /// Compare two package sets (REPO, REPO@SNAPSHOT or REPO@gN): `+ file`, `- file`, `~ file`
+    /// (another sha256), `~ name old -> new`. Exits 0 when they are equal, 1 when they differ,
+    /// 2 on an error.
+    Diff {
+        /// The first: REPO, REPO@SNAPSHOT or REPO@gN.
+        a: String,
+        /// The second, compared to the first.
+        b: String,
         #[command(flatten)]
         at: Target,
     },
@@ -303,7 +407,7 @@ pub enum Cmd {
     /// Delete blobs no repo references any more (needs --data; safe beside a running server).
     Gc {
         /// Only blobs older than this (seconds): uploads and publishes in flight are younger.
-        #[arg(long, default_value_t = 3600)]
+        #[arg(long, default_value_t = GC_MIN_AGE)]
         min_age: u64,
         /// The data directory whose stores to collect.
         #[arg(long, env = "REPOSMITH_DATA")]
@@ -322,6 +426,12 @@ impl Cmd {
         match self {
             Cmd::Create { at, .. }
             | Cmd::Add { at, .. }
+            | Cmd::Apply { at, .. }
+            | Cmd::History { at, .. }
+            | Cmd::Rollback { at, .. }
+            | Cmd::Snapshot { at, .. }
+            | Cmd::Promote { at, .. }
+            | Cmd::Diff { at, .. }
             | Cmd::Remove { at, .. }
             | Cmd::Delete { at, .. }
             | Cmd::Rebuild { at, .. }
@@ -339,6 +449,9 @@ impl Cmd {
         }
     }
 }
+
+/// `gc`'s default --min-age, and `serve --gc-every`'s: seconds.
+pub const GC_MIN_AGE: u64 = 3600;
 
 /// glibc gives each thread that allocates its own arena and keeps what they free: with the
 /// blocking threads that run generator calls and assemble indexes, that held 390 MiB for a
@@ -441,6 +554,12 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
+    // diff(1)'s exit codes there: 1 is "they differ", so an error is 2.
+    let error_exit = if matches!(cli.cmd, Cmd::Diff { .. }) {
+        2
+    } else {
+        1
+    };
     let result = rt.block_on(async move {
         match cli.cmd.clone() {
             Cmd::Serve {
@@ -457,6 +576,7 @@ fn main() {
                 auth_failures_per_minute,
                 tls_cert,
                 tls_key,
+                gc_every,
             } => {
                 // A bad certificate stops the server before it touches the data directory.
                 let tls = match (tls_cert, tls_key) {
@@ -483,7 +603,9 @@ fn main() {
                 };
                 let token = token.or_else(|| cli.token.clone());
                 let stores = stores.or(&cli);
-                serve::run(listen, data, generators, token, stores, limits, tls).await
+                let listen = serve::Listen { addr: listen, tls };
+                let gc_every = gc_every.map(std::time::Duration::from_secs);
+                serve::run(listen, data, generators, token, stores, limits, gc_every).await
             }
             Cmd::InitStores { stores, json } => {
                 init_stores(&stores.or(&cli), json || cli.json).await
@@ -516,12 +638,15 @@ fn main() {
         }
     });
     if let Err(e) = result {
+        if e.downcast_ref::<diff::Differ>().is_some() {
+            std::process::exit(1);
+        }
         if let Some(u) = e.downcast_ref::<Usage>() {
             eprintln!("error: {u}\n\nFor more information, try '--help'.");
             std::process::exit(2);
         }
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        std::process::exit(error_exit);
     }
 }
 
@@ -588,6 +713,63 @@ mod tests {
         let mut cli = Cli::command();
         cli.build();
         walk(&cli, "manage-repo");
+    }
+
+    /// The history commands' argument rules: what each needs, what excludes what.
+    #[test]
+    fn history_commands_check_their_arguments() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("manage-repo").chain(args.iter().copied()))
+        };
+        for good in [
+            &["snapshot", "r", "rc1"][..],
+            &["snapshot", "r", "--list"],
+            &["snapshot", "r", "rc1", "--delete"],
+            &["apply", "r", "--remove", "a_1_all.deb"],
+            &[
+                "apply", "r", "--add", "a.deb", "--add", "b.deb", "--remove", "c",
+            ],
+            &[
+                "history",
+                "r",
+                "--since",
+                "3d",
+                "--until",
+                "2026-11-30T12:00Z",
+            ],
+            &["rollback", "r", "--to", "7"],
+            &["rollback", "r", "--to", "yesterday"],
+            &["add", "r", "a.deb", "b.rpm", "--atomic"],
+            &["promote", "dev@rc1", "prod", "--package", "lib*"],
+            &["diff", "r", "r@g3"],
+            &["serve", "--gc-every", "1h"],
+        ] {
+            assert!(parse(good).is_ok(), "{good:?}");
+        }
+        for bad in [
+            &["snapshot", "r"][..],
+            &["snapshot", "r", "rc1", "--list"],
+            &["snapshot", "r", "--list", "--delete"],
+            &["apply", "r"],
+            &["history", "r", "--since", "soon"],
+            &["history", "r", "--limit", "0"],
+            &["rollback", "r"],
+            &["rollback", "r", "--to", "later"],
+            &["diff", "r"],
+            &["serve", "--gc-every", "often"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        let Cmd::Rollback { to, .. } = parse(&["rollback", "r", "--to", "7"]).unwrap().cmd else {
+            panic!("not rollback");
+        };
+        assert_eq!(to, when::Point::Generation(7));
+        let help = Cli::command()
+            .find_subcommand_mut("diff")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("1 when they differ"), "{help}");
     }
 
     /// Flags before the subcommand (as earlier releases documented) still count, and a

@@ -29,6 +29,12 @@ pub struct Limits {
     pub rates: reposmith_core::throttle::Rates,
 }
 
+/// Where the server listens, and with `--tls-cert` how it terminates TLS.
+pub struct Listen {
+    pub addr: SocketAddr,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
 /// `--tls-cert` and `--tls-key`: a PEM certificate chain and its private key (PKCS#8, PKCS#1
 /// or SEC1). Offers HTTP/2 and HTTP/1.1 by ALPN.
 pub fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
@@ -80,19 +86,22 @@ pub fn default_connections() -> usize {
 }
 
 pub async fn run(
-    listen: SocketAddr,
+    Listen { addr: listen, tls }: Listen,
     data: PathBuf,
     generators: Option<PathBuf>,
     token: Option<String>,
     stores: crate::setup::StoreUrls,
     limits: Limits,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    gc_every: Option<Duration>,
 ) -> anyhow::Result<()> {
     let per_request = (limits.request, limits.rates);
     let setup = crate::setup::open(&data, generators, token, &stores, per_request).await?;
     let app = setup.app;
     recover(&app).await;
     let listener = tokio::net::TcpListener::bind(listen).await?;
+    if let Some(every) = gc_every {
+        tokio::spawn(collect_every(app.clone(), every));
+    }
     let addr = listener.local_addr()?;
     let names: Vec<String> = app
         .generators()
@@ -112,6 +121,9 @@ pub async fn run(
             names.join(", ")
         }
     );
+    if let Some(every) = gc_every {
+        println!("gc: every {} s", every.as_secs());
+    }
     match setup.token {
         TokenSource::New => println!("token: {}", app.token),
         TokenSource::Stored => println!("token: in {}", data.join("token").display()),
@@ -305,6 +317,21 @@ async fn give_back_memory(slots: Arc<tokio::sync::Semaphore>, cap: usize) {
             unsafe {
                 libc::malloc_trim(0);
             }
+        }
+    }
+}
+
+/// `--gc-every`: `manage-repo gc` inside the server, first one period after the start (a
+/// restart loop does not collect each time). A failure is logged; the next round tries again.
+async fn collect_every(app: Arc<App>, every: Duration) {
+    let mut rounds = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    // A slow collection is not followed by a burst of catch-up rounds.
+    rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        rounds.tick().await;
+        match reposmith_core::gc::collect(&app, crate::GC_MIN_AGE).await {
+            Ok(r) => eprintln!("{}", crate::client::gc_line(&r)),
+            Err(e) => eprintln!("gc: {e}"),
         }
     }
 }
