@@ -318,7 +318,10 @@ fn lambda_functions_serve_apt_with_uploads_of_any_size() {
     let back = format!("{{\"generation\": {}}}", snap.json()["generation"]);
     let rb = post("/repos/lam/rollback", back.as_bytes());
     assert_eq!(rb.status, 200, "{}", rb.text());
-    assert!(listed("lam"), "the rollback did not bring harness-epoch back");
+    assert!(
+        listed("lam"),
+        "the rollback did not bring harness-epoch back"
+    );
 
     // A cold write instance (restarted, /tmp cache emptied) loads the generator from its
     // precompiled artifact in S3, and serves the next upload with it.

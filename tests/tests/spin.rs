@@ -225,7 +225,10 @@ fn spin_app_serves_apt_from_s3_and_dynamodb() {
     // rollback brings a removed package back, a transaction is one generation.
     let json = |method: &str, path: &str, body: Option<&[u8]>| {
         let (st, b) = spin.send(method, path, body);
-        (st, serde_json::from_slice::<serde_json::Value>(&b).unwrap_or_default())
+        (
+            st,
+            serde_json::from_slice::<serde_json::Value>(&b).unwrap_or_default(),
+        )
     };
     let (st, h) = json("GET", "/repos/main/history", None);
     assert_eq!(st, 200, "{h}");
@@ -244,7 +247,8 @@ fn spin_app_serves_apt_from_s3_and_dynamodb() {
     let (st, rb) = json("POST", "/repos/main/rollback", Some(back.as_bytes()));
     assert_eq!(st, 200, "{rb}");
     assert!(listed(&format!("/repos/main/{index}")));
-    let ops = br#"{"operations": [{"op": "remove", "filename": "harness-epoch_2.0+dfsg-1_amd64.deb"}]}"#;
+    let ops =
+        br#"{"operations": [{"op": "remove", "filename": "harness-epoch_2.0+dfsg-1_amd64.deb"}]}"#;
     let (st, done) = json("POST", "/repos/main/transactions", Some(ops));
     assert_eq!(st, 200, "{done}");
     assert_eq!(done["generation"], rb["generation"].as_u64().unwrap() + 1);

@@ -287,6 +287,8 @@ pub async fn run(
             component,
             architectures,
             private,
+            keep_generations,
+            keep_days,
             ..
         } => {
             let settings = CreateSettings {
@@ -295,6 +297,8 @@ pub async fn run(
                 component,
                 architectures,
                 private,
+                keep_generations,
+                keep_days,
             };
             create(&t, &repo, settings, json).await
         }
@@ -664,6 +668,8 @@ struct CreateSettings {
     component: Option<String>,
     architectures: Vec<String>,
     private: bool,
+    keep_generations: Option<u64>,
+    keep_days: Option<u64>,
 }
 
 async fn create(t: &Transport, repo: &str, c: CreateSettings, json: bool) -> anyhow::Result<()> {
@@ -673,6 +679,8 @@ async fn create(t: &Transport, repo: &str, c: CreateSettings, json: bool) -> any
         component,
         architectures,
         private,
+        keep_generations,
+        keep_days,
     } = c;
     let mut body = serde_json::json!({
         "description": description,
@@ -684,6 +692,12 @@ async fn create(t: &Transport, repo: &str, c: CreateSettings, json: bool) -> any
     }
     if let Some(c) = component {
         body["component"] = c.into();
+    }
+    if let Some(n) = keep_generations {
+        body["keep_generations"] = n.into();
+    }
+    if let Some(d) = keep_days {
+        body["keep_days"] = d.into();
     }
     let path = format!("/repos/{}/", enc(repo));
     let v = ok(t.call("POST", &path, Payload::Json(body)).await?)?;

@@ -166,6 +166,12 @@ pub enum Cmd {
         /// Reads need a token with the read scope (see `token create`).
         #[arg(long)]
         private: bool,
+        /// Keep the last N generations for rollback and REPO@gN (with --keep-days: either).
+        #[arg(long, value_name = "N")]
+        keep_generations: Option<u64>,
+        /// Keep the generations current in the last D days [default: 30 when neither is set].
+        #[arg(long, value_name = "D")]
+        keep_days: Option<u64>,
         #[command(flatten)]
         at: Target,
     },

@@ -87,21 +87,10 @@ struct Segment<T> {
 }
 
 /// The journal entry of a head change from `before` to `after`, at head sequence `seq`.
-/// Only buckets that differ are compared, so it costs what changed. Who: the uploaders of
-/// what an add brought (a group commit holds several requests' packages), else the caller.
+/// Who: the uploaders of what an add brought (a group commit holds several requests'
+/// packages), else the caller.
 pub(super) fn entry(app: &App, kind: Kind, seq: u64, before: &Records, after: &Records) -> Entry {
-    let (mut added, mut removed): (Vec<&PackageRecord>, Vec<&PackageRecord>) = Default::default();
-    for b in 0..BUCKETS {
-        let ((x, xs), (y, ys)) = (before.bucket(b), after.bucket(b));
-        if Arc::ptr_eq(x, y) || (xs.is_some() && xs == ys) {
-            continue;
-        }
-        let differs = |r: &PackageRecord, other: &crate::records::Bucket| {
-            other.get(&r.filename).is_none_or(|o| o.sha256 != r.sha256)
-        };
-        added.extend(y.values().filter(|r| differs(r, x)));
-        removed.extend(x.values().filter(|r| differs(r, y)));
-    }
+    let (added, removed) = changes(before, after);
     let mut who: Vec<String> = match kind {
         Kind::Add => added.iter().filter_map(|r| r.uploaded_by.clone()).collect(),
         _ => crate::actor::current().into_iter().collect(),
@@ -133,6 +122,27 @@ pub(super) fn entry(app: &App, kind: Kind, seq: u64, before: &Records, after: &R
             _ => None,
         },
     }
+}
+
+/// The records `after` has that `before` lacks (by file name and bytes), and the reverse.
+/// Only buckets that differ are compared, so it costs what changed.
+pub(super) fn changes<'a>(
+    before: &'a Records,
+    after: &'a Records,
+) -> (Vec<&'a PackageRecord>, Vec<&'a PackageRecord>) {
+    let (mut added, mut removed): (Vec<&PackageRecord>, Vec<&PackageRecord>) = Default::default();
+    for b in 0..BUCKETS {
+        let ((x, xs), (y, ys)) = (before.bucket(b), after.bucket(b));
+        if Arc::ptr_eq(x, y) || (xs.is_some() && xs == ys) {
+            continue;
+        }
+        let differs = |r: &PackageRecord, other: &crate::records::Bucket| {
+            other.get(&r.filename).is_none_or(|o| o.sha256 != r.sha256)
+        };
+        added.extend(y.values().filter(|r| differs(r, x)));
+        removed.extend(x.values().filter(|r| differs(r, y)));
+    }
+    (added, removed)
 }
 
 /// Appends `entry` to the chain whose newest segment is `tail`; answers the new tail (a

@@ -135,26 +135,22 @@ pub async fn apply(app: &App, repo: &str, t: Transaction) -> ApiResult<Committed
     }
     let one_version = one_version_generators(app);
     let (seq, entry) = update_head_logged(app, repo, Kind::Transaction, |h| {
-        let mut changed = t.replace;
+        let before = h.packages.clone();
         if t.replace {
             h.packages = Default::default();
         }
         let mut failed = Vec::new();
         for (index, op, step) in &steps {
-            let done = match step {
-                Step::Put(recs) => recs.iter().try_for_each(|rec| {
-                    super::quota::fits(&config, h, rec, &one_version)?;
-                    let c = insert_record(h, rec, &one_version)?;
-                    changed |= matches!(c, Change::Changed);
-                    Ok(())
-                }),
-                Step::Take(f) => {
-                    changed = true;
-                    h.packages.remove(f).map(|_| ()).ok_or_else(|| {
+            let done =
+                match step {
+                    Step::Put(recs) => recs.iter().try_for_each(|rec| {
+                        super::quota::fits(&config, h, rec, &one_version)?;
+                        insert_record(h, rec, &one_version).map(|_| ())
+                    }),
+                    Step::Take(f) => h.packages.remove(f).map(|_| ()).ok_or_else(|| {
                         ApiError::not_found(format!("no package {f:?} in repo {repo}"))
-                    })
-                }
-            };
+                    }),
+                };
             if let Err(e) = done {
                 failed.push(Failed {
                     index: *index,
@@ -166,10 +162,12 @@ pub async fn apply(app: &App, repo: &str, t: Transaction) -> ApiResult<Committed
         if !failed.is_empty() {
             return Err(refused(total, failed));
         }
-        Ok(if changed {
-            Change::Changed
-        } else {
+        // Removing a file and adding it back with the same bytes changes nothing.
+        let (added, removed) = super::journal::changes(&before, &h.packages);
+        Ok(if added.is_empty() && removed.is_empty() {
             Change::Unchanged
+        } else {
+            Change::Changed
         })
     })
     .await?;
