@@ -160,7 +160,7 @@ pub async fn rollback(app: &App, repo: &str, pick: Pick) -> ApiResult<RolledBack
         .ok_or_else(|| ApiError::not_found(format!("repo {repo} has not published yet")))?;
     let target = journal::find(app, repo, &config, &published, pick).await?;
     let m = manifest_of(app, &target.manifest).await?;
-    let records = super::view::records_of(app, &m).await?;
+    let records = super::view::records_of(app, repo, &m).await?;
     let (seq, entry) = update_head_logged(app, repo, Kind::Rollback(target.generation), |h| {
         h.packages = records.clone();
         Ok(Change::Changed)

@@ -80,33 +80,23 @@ async fn package_paths(
         return Ok(p.clone());
     }
     let mut index = HashMap::new();
-    for (bucket, sha) in &m.records {
-        // The head this process holds has the current buckets; older ones come from the store.
-        let held = usize::from_str_radix(bucket, 16).ok().and_then(|b| {
-            let heads = app.heads.lock();
-            let (records, s) = heads.get(repo)?.1.packages.bucket(b.min(255));
-            (s.map(|s| &**s) == Some(sha)).then(|| records.clone())
-        });
-        let records = match held {
-            Some(r) => r,
-            None => super::head::bucket_blob(app, sha).await?,
-        };
-        for rec in records.values() {
-            let package = BlobRef::stored(rec.sha256.clone(), rec.size);
-            for t in &m.trees {
-                for id in rec.entries.get(&t.generator).into_iter().flatten() {
-                    if id.path.is_empty() {
-                        continue;
+    // The head this process holds has the current buckets; older ones come from the store.
+    let records = super::view::records_of(app, repo, m).await?;
+    for rec in records.values() {
+        let package = BlobRef::stored(rec.sha256.clone(), rec.size);
+        for t in &m.trees {
+            for id in rec.entries.get(&t.generator).into_iter().flatten() {
+                if id.path.is_empty() {
+                    continue;
+                }
+                index.insert(format!("{}/{}", t.mount, id.path), package.clone());
+                let base = id.path.rsplit('/').next().unwrap_or_default();
+                for link in t.links.iter().filter(|l| l.shelves.contains(&id.shelf)) {
+                    let at = format!("{}/{}{base}", t.mount, link.prefix);
+                    if let (Some(suffix), Some(sig)) = (&link.signature, &rec.signature) {
+                        index.insert(format!("{at}{suffix}"), sig.clone());
                     }
-                    index.insert(format!("{}/{}", t.mount, id.path), package.clone());
-                    let base = id.path.rsplit('/').next().unwrap_or_default();
-                    for link in t.links.iter().filter(|l| l.shelves.contains(&id.shelf)) {
-                        let at = format!("{}/{}{base}", t.mount, link.prefix);
-                        if let (Some(suffix), Some(sig)) = (&link.signature, &rec.signature) {
-                            index.insert(format!("{at}{suffix}"), sig.clone());
-                        }
-                        index.insert(at, package.clone());
-                    }
+                    index.insert(at, package.clone());
                 }
             }
         }

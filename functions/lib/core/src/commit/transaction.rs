@@ -5,7 +5,7 @@
 use super::analyze::analyze;
 use super::journal::{Item, Kind};
 use super::record::{insert_record, one_version_generators};
-use super::view::{split, state};
+use super::view::{split, state, State};
 use super::{ensure_published, load_config, sign_package, update_head_logged, Change};
 use crate::app::App;
 use crate::digest::{Digests, Hasher};
@@ -14,6 +14,7 @@ use crate::model::{BlobRef, PackageRecord, RepoConfig};
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// Operations one transaction may hold.
 pub const MAX_OPERATIONS: usize = 10_000;
@@ -108,11 +109,20 @@ pub async fn apply(app: &App, repo: &str, t: Transaction) -> ApiResult<Committed
         )));
     }
     let total = t.operations.len();
+    // Each source read once (its head or frozen generation), however many copies name it.
+    let mut states = HashMap::new();
+    for op in &t.operations {
+        if let Operation::Copy { from, .. } = op {
+            if !states.contains_key(from) {
+                states.insert(from.clone(), state(app, from).await);
+            }
+        }
+    }
     // Boxed: a closure-made future in a stream trips rustc's Send check of the handler.
     let jobs: Vec<BoxFuture<'_, ApiResult<Step>>> = t
         .operations
         .iter()
-        .map(|op| prepare(app, repo, &config, op).boxed())
+        .map(|op| prepare(app, repo, &config, &states, op).boxed())
         .collect();
     let prepared: Vec<ApiResult<Step>> = futures::stream::iter(jobs)
         .buffered(ANALYZED_AT_ONCE)
@@ -203,7 +213,16 @@ fn refused(total: usize, failed: Vec<Failed>) -> ApiError {
     e
 }
 
-async fn prepare(app: &App, repo: &str, config: &RepoConfig, op: &Operation) -> ApiResult<Step> {
+/// The sources of a transaction's copies, as read once (or why not).
+type Sources = HashMap<String, ApiResult<State>>;
+
+async fn prepare(
+    app: &App,
+    repo: &str,
+    config: &RepoConfig,
+    sources: &Sources,
+    op: &Operation,
+) -> ApiResult<Step> {
     match op {
         Operation::Remove { filename } => Ok(Step::Take(filename.clone())),
         Operation::Add {
@@ -234,10 +253,15 @@ async fn prepare(app: &App, repo: &str, config: &RepoConfig, op: &Operation) -> 
             filename,
             pattern,
         } => {
-            let picked = copied(app, from, filename.as_deref(), pattern.as_deref()).await?;
-            let mut out = Vec::with_capacity(picked.1.len());
-            for rec in picked.1 {
-                out.push(adopt(app, repo, config, &picked.0, rec).await?);
+            let src = match sources.get(from) {
+                Some(Ok(s)) => s,
+                Some(Err(e)) => return Err(e.clone()),
+                None => return Err(ApiError::internal("a copy's source was not read")),
+            };
+            let picked = copied(src, from, filename.as_deref(), pattern.as_deref())?;
+            let mut out = Vec::with_capacity(picked.len());
+            for rec in picked {
+                out.push(adopt(app, repo, config, &src.config, rec).await?);
             }
             Ok(Step::Put(out))
         }
@@ -280,15 +304,14 @@ async fn stored_digests(app: &App, sha256: &str) -> ApiResult<Digests> {
     Ok(d)
 }
 
-/// The records a copy takes from its source: the settings they were analyzed with, and the
-/// file named or every package a pattern matches (by package name or file name).
-async fn copied(
-    app: &App,
+/// The records a copy takes from its source: the file named, or every package a pattern
+/// matches (by package name or file name).
+fn copied(
+    src: &State,
     from: &str,
     filename: Option<&str>,
     pattern: Option<&str>,
-) -> ApiResult<(RepoConfig, Vec<PackageRecord>)> {
-    let src = state(app, from).await?;
+) -> ApiResult<Vec<PackageRecord>> {
     let recs = match (filename, pattern) {
         (Some(f), None) => vec![src
             .records
@@ -318,7 +341,7 @@ async fn copied(
             ))
         }
     };
-    Ok((src.config, recs))
+    Ok(recs)
 }
 
 /// A record from another repo, for `repo`: taken as it is when both repos show the

@@ -78,25 +78,30 @@ pub async fn state(app: &App, repo: &str) -> ApiResult<State> {
     let m = manifest_of(app, &f.manifest).await?;
     Ok(State {
         config,
-        records: records_of(app, &m).await?,
+        records: records_of(app, base, &m).await?,
         generation: Some(f.generation),
         faults: BTreeMap::new(),
     })
 }
 
-/// The package records a generation was rendered from (its manifest names their buckets).
-pub async fn records_of(app: &App, m: &Manifest) -> ApiResult<Records> {
+/// The package records a generation of `repo` was rendered from (its manifest names their
+/// buckets); the buckets it shares with the head this process holds are not read again.
+pub async fn records_of(app: &App, repo: &str, m: &Manifest) -> ApiResult<Records> {
     let mut records = Records::default();
     for (b, sha) in &m.records {
         let b = usize::from_str_radix(b, 16)
             .ok()
             .filter(|b| *b < BUCKETS)
             .ok_or_else(|| ApiError::internal(format!("corrupt manifest: bucket {b:?}")))?;
-        records.set_bucket(
-            b,
-            bucket_blob(app, sha).await?,
-            Some(Arc::from(sha.as_str())),
-        );
+        let held = app.heads.lock().get(repo).and_then(|(_, h)| {
+            let (recs, s) = h.packages.bucket(b);
+            (s.map(|s| &**s) == Some(sha.as_str())).then(|| recs.clone())
+        });
+        let recs = match held {
+            Some(r) => r,
+            None => bucket_blob(app, sha).await?,
+        };
+        records.set_bucket(b, recs, Some(Arc::from(sha.as_str())));
     }
     Ok(records)
 }
@@ -130,7 +135,7 @@ pub async fn create_snapshot(app: &App, repo: &str, name: &str) -> ApiResult<Sna
         manifest: p.manifest,
         published_at: p.published_at,
         created: app.now(),
-        packages: records_of(app, &m).await?.len(),
+        packages: records_of(app, repo, &m).await?.len(),
         created_by: crate::actor::current(),
     };
     app.meta
