@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/run.sh [CARGO TEST ARGS...] - the project's test command: build every generator for
-# wasm32-wasip2 (release), then run `cargo test --release` on the default workspace members.
+# wasm32-wasip2 (release), then run `cargo test --release --no-fail-fast` (every suite runs and
+# reports, even after one fails) on the default workspace members.
 #
 #   ./tests/run.sh                       # everything
 #   ./tests/run.sh -p reposmith-core     # extra arguments go to cargo test
@@ -62,5 +63,5 @@ cargo build --release --target wasm32-wasip2 -p reposmith-core
 echo "[run] functions/spin/build.sh" >&2
 ./functions/spin/build.sh >&2
 
-echo "[run] cargo test --release $*" >&2
-exec cargo test --release "$@"
+echo "[run] cargo test --release --no-fail-fast $*" >&2
+exec cargo test --release --no-fail-fast "$@"
