@@ -133,7 +133,14 @@ fn schemathesis_finds_no_server_error_and_no_schema_break() {
         ("all but DELETE", ["--exclude-method", "DELETE"]),
         ("DELETE", ["--include-method", "DELETE"]),
     ] {
-        let (ok, text) = schemathesis(&server, &filter);
+        let (mut ok, mut text) = schemathesis(&server, &filter);
+        // Schemathesis' own generation can trip over itself (hypothesis' FlakyFailure while it
+        // draws an example: a "Runtime Error" with no failing check). That says nothing of
+        // the server: run once more. A failing check (a 5xx, a schema break) is never retried.
+        if !ok && !text.contains("=== FAILURES ===") && text.contains("Runtime Error") {
+            println!("schemathesis, {what}: its own runtime error, once more:\n{}", summary(&text));
+            (ok, text) = schemathesis(&server, &filter);
+        }
         println!("schemathesis, {what}:\n{}", summary(&text));
         if !ok {
             failed.push(format!("schemathesis, {what}:\n{text}"));
