@@ -138,7 +138,10 @@ fn schemathesis_finds_no_server_error_and_no_schema_break() {
         // draws an example: a "Runtime Error" with no failing check). That says nothing of
         // the server: run once more. A failing check (a 5xx, a schema break) is never retried.
         if !ok && !text.contains("=== FAILURES ===") && text.contains("Runtime Error") {
-            println!("schemathesis, {what}: its own runtime error, once more:\n{}", summary(&text));
+            println!(
+                "schemathesis, {what}: its own runtime error, once more:\n{}",
+                summary(&text)
+            );
             (ok, text) = schemathesis(&server, &filter);
         }
         println!("schemathesis, {what}:\n{}", summary(&text));
