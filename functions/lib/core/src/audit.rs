@@ -2,6 +2,7 @@
 //! client's address, the token's name, the action, the repo and the status. Kept apart from
 //! the access log: the adapter says where it goes (`manage-repo serve --audit-log`, stdout on
 //! Lambda and Spin). Never a secret: a token appears by its name only.
+use crate::commit::journal::rfc3339;
 use crate::routes::Route;
 use http::Method;
 use std::sync::Arc;
@@ -60,11 +61,6 @@ fn action(route: &Route, m: &Method) -> (&'static str, Option<String>) {
         R::Token(_) => ("token.revoke", None),
         _ => ("unknown", None),
     }
-}
-
-/// `2026-12-02T08:00:00Z` from seconds since the epoch (the journal's format, by `time`).
-fn rfc3339(secs: u64) -> String {
-    crate::commit::journal::rfc3339(secs)
 }
 
 #[cfg(test)]
