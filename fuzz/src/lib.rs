@@ -49,7 +49,7 @@ fn package(parse: Parse, filename: &str, data: &[u8], extra: &[(&str, &str)]) {
 /// `.deb`: the ar archive, the control tarball (plain, gzip, xz, zstd) and the control file.
 pub fn deb(data: &[u8]) {
     package(
-        reposmith_gen_deb::parse_package,
+        reposmith_generator_sdk::parse_package::<reposmith_gen_deb::Deb>,
         "fuzz_1.0_amd64.deb",
         data,
         &[],
@@ -59,7 +59,7 @@ pub fn deb(data: &[u8]) {
 /// `.rpm`: the lead, the signature and main headers, their tags and the payload's head.
 pub fn rpm(data: &[u8]) {
     package(
-        reposmith_gen_rpm::parse_package,
+        reposmith_generator_sdk::parse_package::<reposmith_gen_rpm::Rpm>,
         "fuzz-1.0-1.x86_64.rpm",
         data,
         &[],
@@ -70,7 +70,7 @@ pub fn rpm(data: &[u8]) {
 /// content as Vieter's publish route asks.
 pub fn pacman(data: &[u8]) {
     package(
-        reposmith_gen_pacman::parse_package,
+        reposmith_generator_sdk::parse_package::<reposmith_gen_pacman::Pacman>,
         "fuzz-1.0-1-x86_64.pkg.tar.zst",
         data,
         &[("pacman.name-from-content", "1")],
@@ -81,7 +81,7 @@ pub fn pacman(data: &[u8]) {
 /// `.PKGINFO`.
 pub fn apk(data: &[u8]) {
     package(
-        reposmith_gen_apk::parse_package,
+        reposmith_generator_sdk::parse_package::<reposmith_gen_apk::Apk>,
         "fuzz-1.0-r0.apk",
         data,
         &[],
@@ -91,7 +91,7 @@ pub fn apk(data: &[u8]) {
 /// FreeBSD `.pkg`: the compressed tar and the `+COMPACT_MANIFEST`/`+MANIFEST` JSON.
 pub fn freebsd(data: &[u8]) {
     package(
-        reposmith_gen_freebsd::parse_package,
+        reposmith_generator_sdk::parse_package::<reposmith_gen_freebsd::FreeBsd>,
         "fuzz-1.0.pkg",
         data,
         &[],

@@ -21,6 +21,13 @@
 #                                    an http:// URL must be written out whole, or apt ignores it)
 #   APT_CAINFO=FILE                  CA certificate(s) an https BASE_URL is checked against
 #                                    (Acquire::https::CaInfo)
+#   APT_CONFIG_ROOT=DIR              use the definitions `manage-repo host add --root DIR` wrote:
+#                                    apt reads DIR/etc/apt/sources.list.d (Dir::Etc::sourceparts)
+#                                    and nothing else; the script writes no source and no key
+#                                    (APT_KEY, APT_SUITE, APT_COMPONENT, FLAT are not read)
+#   APT_REPOS_OUT=FILE               after 'apt-get update', write the URIs apt uses (one a line,
+#                                    from 'apt-get indextargets') to FILE and stop there: a
+#                                    disabled source is not among them
 #   HARNESS_TMP=${TMPDIR:-/tmp}/reposmith-tests   where the throwaway root goes
 #   KEEP=1                           keep the work dir (path printed on stderr)
 # Exit status: 0 ok; non-zero on the first failing step. 'apt-get update --error-on=any' turns
@@ -42,13 +49,17 @@ mkdir -p "$W"/etc/apt/{sources.list.d,apt.conf.d,preferences.d,trusted.gpg.d} \
          "$R"/var/lib/dpkg/{info,updates,triggers}
 touch "$R/var/lib/dpkg/status" "$R/var/lib/dpkg/available"
 
-if [ -n "${APT_KEY:-}" ]; then
+if [ -n "${APT_CONFIG_ROOT:-}" ]; then
+  : > "$W/etc/apt/sources.list"   # empty: the sources are DIR's
+elif [ -n "${APT_KEY:-}" ]; then
   case "$APT_KEY" in *.asc) K=$W/repo.asc ;; *) K=$W/repo.gpg ;; esac   # apt decides armored/binary by extension
   cp "$APT_KEY" "$K"; OPT="signed-by=$K"
 else
   OPT="trusted=yes"
 fi
-if [ "${FLAT:-0}" = 1 ]; then
+if [ -n "${APT_CONFIG_ROOT:-}" ]; then
+  :
+elif [ "${FLAT:-0}" = 1 ]; then
   echo "deb [$OPT] $URL ./" > "$W/etc/apt/sources.list"
 else
   echo "deb [$OPT] $URL $SUITE $COMP" > "$W/etc/apt/sources.list"
@@ -72,6 +83,7 @@ Acquire::http::Timeout "20";
 // dpkg installs into the throwaway root; --log, or dpkg appends to the host's /var/log/dpkg.log
 DPkg::Options { "--root=$R"; "--log=$W/log/dpkg.log"; "--force-script-chrootless"; };
 CONF
+[ -z "${APT_CONFIG_ROOT:-}" ] || echo "Dir::Etc::sourceparts \"$APT_CONFIG_ROOT/etc/apt/sources.list.d\";" >> "$W/apt.conf"
 [ -z "${APT_CAINFO:-}" ] || echo "Acquire::https::CaInfo \"$APT_CAINFO\";" >> "$W/apt.conf"
 if [ -n "${APT_AUTH_TOKEN:-}" ]; then
   mkdir -p "$W/etc/apt/auth.conf.d"
@@ -82,7 +94,15 @@ export APT_CONFIG=$W/apt.conf DEBIAN_FRONTEND=noninteractive
 t() { timed 0 "$@"; }
 
 cat "$W/etc/apt/sources.list" >&2
+[ -z "${APT_CONFIG_ROOT:-}" ] || cat "$APT_CONFIG_ROOT"/etc/apt/sources.list.d/* >&2 2>/dev/null || true
 t apt-get -q update --error-on=any
+if [ -n "${APT_REPOS_OUT:-}" ]; then
+  # shellcheck disable=SC2016 # apt's own $(FIELD), not the shell's
+  apt-get indextargets --format '$(REPO_URI)' | sed 's,/*$,,' | sort -u > "$APT_REPOS_OUT"
+  cat "$APT_REPOS_OUT" >&2
+  echo "[apt] OK (sources used: $APT_REPOS_OUT)" >&2
+  exit 0
+fi
 if [ ${#INSTALL[@]} -gt 0 ] || [ ${#DOWNLOAD[@]} -gt 0 ]; then
   t apt-cache policy "${INSTALL[@]}" "${DOWNLOAD[@]}" >/dev/null
 fi

@@ -19,6 +19,11 @@
 #   DNF_DOWNLOAD="harness-extra"    fetched with 'dnf install --downloadonly --destdir' into a
 #                                   second empty root ('dnf download' needs dnf-plugins-core,
 #                                   which on Debian 12 breaks zypper); each must be a readable rpm
+#   DNF_CONFIG_ROOT=DIR             use the definitions `manage-repo host add --root DIR` wrote:
+#                                   dnf reads DIR/etc/yum.repos.d (reposdir) and no repo of the
+#                                   script's (DNF_KEYS is not read: the .repo names its keys)
+#   DNF_REPOS_OUT=FILE              after makecache, write the ids of the repos dnf uses
+#                                   ('dnf repolist --enabled') to FILE and stop there
 #   HARNESS_TMP=${TMPDIR:-/tmp}/reposmith-tests   where the throwaway root goes
 #   KEEP=1                          keep the work dir (path printed on stderr)
 # Exit status: 0 ok; non-zero on the first failing step (a bad or missing signature, a
@@ -32,7 +37,10 @@ lists DNF KEYS INSTALL=harness-app EXPECT_PKGS EXPECT_FILES AVAILABLE ABSENT DOW
 if [ "${KEEP:-0}" = 1 ]; then echo "[dnf] work dir $W"; else trap 'rm -rf "$W"' EXIT; fi
 mkdir -p "$W/repos.d" "$W/dl" "$W/root" "$W/root2"
 
-if [ ${#KEYS[@]} -gt 0 ]; then
+REPOSDIR=$W/repos.d
+if [ -n "${DNF_CONFIG_ROOT:-}" ]; then
+  REPOSDIR=$DNF_CONFIG_ROOT/etc/yum.repos.d
+elif [ ${#KEYS[@]} -gt 0 ]; then
   urls=""
   for i in "${!KEYS[@]}"; do
     cp "${KEYS[$i]}" "$W/key$i.asc"
@@ -53,6 +61,8 @@ skip_if_unavailable=False
 keepcache=True
 metadata_expire=0
 best=True
+CONF
+[ -n "${DNF_CONFIG_ROOT:-}" ] || cat >> "$W/dnf.conf" <<CONF
 [reposmith]
 name=reposmith
 baseurl=$URL
@@ -60,14 +70,21 @@ enabled=1
 $G
 CONF
 cat "$W/dnf.conf"
+[ -z "${DNF_CONFIG_ROOT:-}" ] || cat "$REPOSDIR"/*.repo 2>/dev/null || true
 # --releasever: an empty installroot has no system-release package.
 # --noplugins: keep host plugins (if any) out of the throwaway root.
 D=(dnf -y -q --config="$W/dnf.conf" --installroot="$W/root" --releasever=1
-   --setopt=reposdir="$W/repos.d" --noplugins --setopt=tsflags=nodocs)
+   --setopt=reposdir="$REPOSDIR" --noplugins --setopt=tsflags=nodocs)
 
 t() { timed "${#D[@]}" "$@"; }
 
 t "${D[@]}" makecache
+if [ -n "${DNF_REPOS_OUT:-}" ]; then
+  "${D[@]}" repolist --enabled | awk '$1 != "repo" { print $1 }' > "$DNF_REPOS_OUT"
+  cat "$DNF_REPOS_OUT"
+  echo "[dnf] OK (repos used: $DNF_REPOS_OUT)"
+  exit 0
+fi
 t "${D[@]}" repoquery --quiet --qf '%{name}-%{epoch}:%{version}-%{release}.%{arch} %{location}' > "$W/available"
 cat "$W/available"
 # repoquery prints NAME-EPOCH:VERSION-RELEASE.ARCH; compare NEVRAs with the epoch dropped when 0

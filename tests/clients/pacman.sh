@@ -19,6 +19,14 @@
 #   PACMAN_DOWNLOAD="harness-lib"  fetched with 'pacman -Sw' into a separate cache dir, each checked
 #                                  with 'pacman -Qip'
 #   PACMAN_FILES=1           also 'pacman -Fy' and 'pacman -Fl' of every installed package (REPO.files)
+#   PACMAN_CONFIG_ROOT=DIR   use what `manage-repo host add --root DIR` wrote: --config
+#                            DIR/etc/pacman.conf (its repo sections) and --gpgdir
+#                            DIR/etc/pacman.d/gnupg (the keyring it added the key to); the
+#                            script writes no config section and adds no key (PACMAN_KEY is not
+#                            read); root, db, cache, log and hook paths are still its own
+#                            (command-line options)
+#   PACMAN_REPOS_OUT=FILE    after 'pacman -Sy', write the repos whose databases pacman synced
+#                            to FILE and stop there
 #   HARNESS_TMP=${TMPDIR:-/tmp}/reposmith-tests   where the throwaway root goes
 #   KEEP=1                   keep the work dir (path printed on stderr)
 # Exit status: 0 ok; non-zero on the first failing step. Needs: pacman, pacman-key, gpg.
@@ -37,13 +45,16 @@ mkdir -m 700 "$W/gnupg"
 # pacman-key starts gpg-agent (and a failed key lookup dirmngr): stop the ones of this homedir only.
 cleanup() {
   gpgconf --homedir "$W/gnupg" --kill all 2>/dev/null || true
+  [ -z "${PACMAN_CONFIG_ROOT:-}" ] || gpgconf --homedir "$PACMAN_CONFIG_ROOT/etc/pacman.d/gnupg" --kill all 2>/dev/null || true
   if [ "${KEEP:-0}" = 1 ]; then echo "[pacman] work dir $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
 
 t() { timed 0 "$@"; }
 
-if [ -n "${PACMAN_KEY:-}" ]; then
+if [ -n "${PACMAN_CONFIG_ROOT:-}" ]; then
+  SIG="" LSIG=""
+elif [ -n "${PACMAN_KEY:-}" ]; then
   SIG="SigLevel = Required DatabaseRequired"
   LSIG="LocalFileSigLevel = Required"
   t pacman-key --gpgdir "$W/gnupg" --init >/dev/null 2>&1
@@ -72,10 +83,33 @@ $LSIG
 Server = $URL
 CONF
 }
-write_conf "$W/cache" >"$W/pacman.conf"
-P=(pacman --noconfirm --noprogressbar --config "$W/pacman.conf")
-Q=(pacman --config "$W/pacman.conf")     # -Q rejects --noprogressbar
+if [ -n "${PACMAN_CONFIG_ROOT:-}" ]; then
+  # The same paths as write_conf's, on the command line: the config is DIR's.
+  C=(--config "$PACMAN_CONFIG_ROOT/etc/pacman.conf" --root "$R" --dbpath "$R/var/lib/pacman/"
+     --logfile "$W/pacman.log" --gpgdir "$PACMAN_CONFIG_ROOT/etc/pacman.d/gnupg/"
+     --hookdir "$W/hooks/" --arch "$ARCH")
+  cat "$PACMAN_CONFIG_ROOT/etc/pacman.conf"
+  O=("${C[@]}" --cachedir "$W/cache/") ODL=("${C[@]}" --cachedir "$W/dl/")
+else
+  write_conf "$W/cache" >"$W/pacman.conf"
+  write_conf "$W/dl" >"$W/pacman-dl.conf"
+  O=(--config "$W/pacman.conf") ODL=(--config "$W/pacman-dl.conf")
+fi
+P=(pacman --noconfirm --noprogressbar "${O[@]}")
+Q=(pacman "${O[@]}")     # -Q rejects --noprogressbar
 
+if [ -n "${PACMAN_REPOS_OUT:-}" ]; then
+  # With every repo disabled pacman refuses to sync ("no usable package repositories"): here,
+  # that is an answer (none used), not a failure.
+  rc=0; t "${P[@]}" -Sy 2>"$W/sync.err" || rc=$?
+  cat "$W/sync.err"
+  [ "$rc" = 0 ] || grep -q "no usable package repositories" "$W/sync.err" || exit "$rc"
+  mkdir -p "$R/var/lib/pacman/sync"   # absent when nothing synced: then none was used
+  find "$R/var/lib/pacman/sync" -name '*.db' -printf '%f\n' 2>/dev/null | sed 's/\.db$//' | sort > "$PACMAN_REPOS_OUT"
+  cat "$PACMAN_REPOS_OUT"
+  echo "[pacman] OK (repos used: $PACMAN_REPOS_OUT)"
+  exit 0
+fi
 t "${P[@]}" -Sy
 t "${P[@]}" -Sl "$REPO"
 if [ "${#INSTALL[@]}" -gt 0 ]; then
@@ -90,8 +124,7 @@ if [ "${PACMAN_FILES:-0}" = 1 ]; then
 fi
 if [ "${#DOWNLOAD[@]}" -gt 0 ]; then
   # '-Sw --cachedir DIR' still finds the package in the config's CacheDir: use a second config.
-  write_conf "$W/dl" >"$W/pacman-dl.conf"
-  t pacman --noconfirm --noprogressbar --config "$W/pacman-dl.conf" -Sw "${DOWNLOAD[@]}"
+  t pacman --noconfirm --noprogressbar "${ODL[@]}" -Sw "${DOWNLOAD[@]}"
   for f in "$W"/dl/*.pkg.tar.*; do
     case $f in *.sig) ;; *) pacman --dbpath "$R/var/lib/pacman" -Qip "$f" >/dev/null ;; esac
   done

@@ -11,6 +11,13 @@
 #   ZYPPER_INSTALL="harness-app"   installed with dependency resolution
 #   ZYPPER_EXPECT_PKGS="harness-app-1.0-1.x86_64 harness-lib-1.1-1.noarch"  must be installed
 #   ZYPPER_DOWNLOAD="harness-extra" fetched with 'zypper download'
+#   ZYPPER_CONFIG_ROOT=DIR  use the definitions `manage-repo host add --root DIR` wrote: their
+#                          DIR/etc/zypp/repos.d/*.repo are copied into the throwaway --root's
+#                          repos.d (zypper reads no other), nothing is added and no key imported
+#                          by the script (ZYPPER_KEYS is not read); refresh runs with
+#                          --gpg-auto-import-keys (the key the .repo names, or the repo's own)
+#   ZYPPER_REPOS_OUT=FILE  after the refresh, write the aliases of the repos zypper uses
+#                          ('zypper lr -E') to FILE and stop there
 #   HARNESS_TMP=${TMPDIR:-/tmp}/reposmith-tests   KEEP=1
 # zypper refresh exits 0 only when the repo refreshed; an unknown signing key is rejected in
 # non-interactive mode. Needs: zypper, rpm. Everything is printed on stderr.
@@ -35,13 +42,31 @@ Z=(zypper --non-interactive --no-color --root "$R")
 
 t() { timed "${#Z[@]}" "$@"; }
 
-if [ ${#KEYS[@]} -gt 0 ]; then
+ALIAS=reposmith REFRESH=()
+if [ -n "${ZYPPER_CONFIG_ROOT:-}" ]; then
+  ALIAS='*' REFRESH=(--gpg-auto-import-keys)
+  mkdir -p "$R/etc/zypp/repos.d"
+  for f in "$ZYPPER_CONFIG_ROOT"/etc/zypp/repos.d/*.repo; do
+    [ -e "$f" ] || continue
+    cp "$f" "$R/etc/zypp/repos.d/"
+    cat "$f"
+  done
+elif [ ${#KEYS[@]} -gt 0 ]; then
   for k in "${KEYS[@]}"; do rpm --root "$R" --import "$k"; done
   t "${Z[@]}" addrepo --refresh --gpgcheck-strict "$URL" reposmith >/dev/null
 else
   t "${Z[@]}" addrepo --refresh --no-gpgcheck "$URL" reposmith >/dev/null
 fi
-t "${Z[@]}" refresh || { tail -30 "$W/zypper.log"; exit 1; }
+if [ -n "${ZYPPER_REPOS_OUT:-}" ]; then
+  # 6: no repositories (every one disabled) - that is an answer here
+  rc=0; t "${Z[@]}" "${REFRESH[@]}" refresh || rc=$?
+  [ "$rc" = 0 ] || [ "$rc" = 6 ] || { tail -30 "$W/zypper.log"; exit 1; }
+  "${Z[@]}" lr -E 2>/dev/null | awk -F'|' '$1 ~ /[0-9]/ { gsub(/ /, "", $2); print $2 }' > "$ZYPPER_REPOS_OUT" || true
+  cat "$ZYPPER_REPOS_OUT"
+  echo "[zypper] OK (repos used: $ZYPPER_REPOS_OUT)"
+  exit 0
+fi
+t "${Z[@]}" "${REFRESH[@]}" refresh || { tail -30 "$W/zypper.log"; exit 1; }
 t "${Z[@]}" search -s harness
 if [ ${#INSTALL[@]} -gt 0 ]; then
   t "${Z[@]}" install --download-only "${INSTALL[@]}" >/dev/null
@@ -56,7 +81,7 @@ if [ ${#DOWNLOAD[@]} -gt 0 ]; then
   t "${Z[@]}" download "${DOWNLOAD[@]}" >/dev/null
   find "$R/var/cache/zypp/packages" -name '*.rpm' -printf '%f\n' | sort
   for p in "${DOWNLOAD[@]}"; do
-    compgen -G "$R/var/cache/zypp/packages/reposmith/*/$p-*.rpm" >/dev/null \
+    compgen -G "$R/var/cache/zypp/packages/$ALIAS/*/$p-*.rpm" >/dev/null \
       || { echo "[zypper] $p was not downloaded"; exit 1; }
   done
 fi

@@ -753,6 +753,7 @@ fn kill_nine_mid_transaction_commits_all_or_nothing() {
             ureq::post(&url)
                 .set("Authorization", &auth)
                 .send_bytes(&body)
+                .map_err(Box::new)
         });
         std::thread::sleep(delay);
         server.kill9();
@@ -761,7 +762,10 @@ fn kill_nine_mid_transaction_commits_all_or_nothing() {
                 assert_eq!(r.status(), 200);
                 true
             }
-            Err(ureq::Error::Status(code, r)) => {
+            Err(e) if matches!(*e, ureq::Error::Status(..)) => {
+                let ureq::Error::Status(code, r) = *e else {
+                    unreachable!()
+                };
                 panic!(
                     "round {round}: {code} {}",
                     r.into_string().unwrap_or_default()

@@ -10,7 +10,6 @@ use common::moto::Moto;
 use common::*;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -45,6 +44,7 @@ impl Watch {
         let port = free_port();
         let target = target_release().parent().unwrap().to_path_buf();
         let mut cmd = Command::new("cargo");
+        without_test_env(&mut cmd);
         cmd.args([
             "lambda",
             "watch",
@@ -129,34 +129,6 @@ fn call(method: &str, url: &str, token: Option<&str>, body: Option<&[u8]>) -> Re
     common::call(req, body)
 }
 
-/// An 8 MiB .deb of incompressible bytes: past Lambda's 6 MB request and response caps.
-fn big_deb(dir: &Path) -> PathBuf {
-    let script = r#"set -euo pipefail
-D=$1/harness-big
-mkdir -p "$D/DEBIAN" "$D/usr/share/harness-big"
-head -c 8388608 /dev/urandom > "$D/usr/share/harness-big/blob"
-cat > "$D/DEBIAN/control" <<EOF
-Package: harness-big
-Version: 1.0-1
-Architecture: amd64
-Maintainer: Reposmith Tests <tests@example.invalid>
-Installed-Size: 8192
-Description: large test fixture
- Larger than Lambda's payload cap.
-EOF
-dpkg-deb --root-owner-group -Znone --build "$D" "$1/harness-big_1.0-1_amd64.deb" >/dev/null
-"#;
-    let st = Command::new("bash")
-        .args(["-c", script, "big"])
-        .arg(dir)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let p = dir.join("harness-big_1.0-1_amd64.deb");
-    assert!(std::fs::metadata(&p).unwrap().len() > 6_000_000);
-    p
-}
-
 fn manage_repo(server: &str, token: &str, args: &[&str]) -> std::process::Output {
     Command::new(&built().bin)
         .args(["--server", server, "--token", token])
@@ -237,7 +209,8 @@ fn lambda_functions_serve_apt_with_uploads_of_any_size() {
     assert_eq!(names, ["deb"], "{listed}");
 
     // Small files straight in; the 8 MB one through the presigned flow.
-    let big = big_deb(&tmp());
+    // 8 MiB: past Lambda's 6 MB request and response caps.
+    let big = big_deb(&tmp(), 8);
     let small = fixture_deb_args();
     let mut args = vec!["add", "lam"];
     args.extend(small.iter().map(String::as_str));
@@ -322,6 +295,58 @@ fn lambda_functions_serve_apt_with_uploads_of_any_size() {
         listed("lam"),
         "the rollback did not bring harness-epoch back"
     );
+
+    // Properties on the write function; the read function sees them at once (the pointer
+    // carries the config's revision): a disabled repo's tree is 404 there, enabled again 200.
+    let put = call(
+        "PUT",
+        &format!("{w}/repos/lam/"),
+        Some(token),
+        Some(br#"{"title": "Lambda Repo"}"#),
+    );
+    assert_eq!(put.status, 200, "{}", put.text());
+    let apt = call("GET", &format!("{w}/repos/lam/config/apt"), None, None).text();
+    assert!(apt.contains("X-Repolib-Name: Lambda Repo"), "{apt}");
+    let inrelease = format!("{r}/repos/lam/dist/dists/stable/InRelease");
+    assert!(call("GET", &inrelease, None, None)
+        .text()
+        .contains("Label: Lambda Repo"));
+    let off = call(
+        "POST",
+        &format!("{w}/repos/lam/disable"),
+        Some(token),
+        Some(b""),
+    );
+    assert_eq!(off.status, 200, "{}", off.text());
+    let gone = call("GET", &inrelease, None, None);
+    assert_eq!(gone.status, 404, "{}", gone.text());
+    assert_eq!(gone.json()["error"], "repo disabled");
+    let on = call(
+        "POST",
+        &format!("{w}/repos/lam/enable"),
+        Some(token),
+        Some(b""),
+    );
+    assert_eq!(on.status, 200, "{}", on.text());
+    assert_eq!(call("GET", &inrelease, None, None).status, 200);
+
+    // The web interface: the repo list and its assets on the read function, the package
+    // table (which asks the generators) on the write function, as template.yaml routes them.
+    let list = call("GET", &format!("{r}/ui/"), None, None);
+    assert_eq!(list.status, 200, "{}", list.text());
+    assert!(list.text().contains("/ui/repos/lam"), "{}", list.text());
+    let table = call("GET", &format!("{w}/ui/repos/lam"), None, None);
+    assert_eq!(table.status, 200, "{}", table.text());
+    assert!(table.text().contains("harness-lib"), "{}", table.text());
+    let css = list
+        .text()
+        .split("href=\"/ui/assets/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .map(str::to_string)
+        .expect("the page links its stylesheet");
+    let asset = call("GET", &format!("{r}/ui/assets/{css}"), None, None);
+    assert_eq!(asset.status, 200, "{css}: {}", asset.text());
 
     // A cold write instance (restarted, /tmp cache emptied) loads the generator from its
     // precompiled artifact in S3, and serves the next upload with it.

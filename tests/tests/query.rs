@@ -152,22 +152,29 @@ fn query_names_versions_details_closure_and_pages() {
         .iter()
         .any(|u| u["dependency"] == "libc6 >= 2.34"));
 
-    // Pages: every item once, in order, whatever the page size.
+    // Pages: every item once, in order, whatever the page size (a page of 1 ends inside a
+    // name's versions, so the next resumes within them), with and without `latest`.
     let all = query(&server, "name=*&limit=1000");
     assert_eq!(array(&all, "packages").len(), 200);
     assert!(all["next"].is_null());
-    let mut paged = Vec::new();
-    let mut q = "name=*&limit=7".to_string();
-    loop {
-        let v = query(&server, &q);
-        assert!(array(&v, "packages").len() <= 7);
-        paged.extend(rows(&v));
-        match v["next"].as_str() {
-            Some(c) => q = format!("name=*&limit=7&cursor={c}"),
-            None => break,
+    for base in ["name=*", "latest=1", "format=deb&arch=amd64"] {
+        let whole = rows(&query(&server, &format!("{base}&limit=1000")));
+        for limit in [1, 7] {
+            let mut paged = Vec::new();
+            let mut q = format!("{base}&limit={limit}");
+            loop {
+                let v = query(&server, &q);
+                assert!(array(&v, "packages").len() <= limit);
+                paged.extend(rows(&v));
+                match v["next"].as_str() {
+                    Some(c) => q = format!("{base}&limit={limit}&cursor={c}"),
+                    None => break,
+                }
+            }
+            assert_eq!(paged, whole, "?{base} in pages of {limit}");
         }
     }
-    assert_eq!(paged, rows(&all));
+    assert_eq!(rows(&query(&server, "name=*&limit=1000")), rows(&all));
 
     // Bad parameters: 400 with a JSON error naming the problem, for every one.
     for (q, needle) in [

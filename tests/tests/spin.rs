@@ -21,10 +21,12 @@ fn target() -> PathBuf {
 fn spin_built() -> &'static PathBuf {
     static B: OnceLock<PathBuf> = OnceLock::new();
     B.get_or_init(|| {
-        let st = Command::new(workspace().join("functions/spin/build.sh"))
-            .env("CARGO_TARGET_DIR", target())
-            .status()
-            .expect("functions/spin/build.sh");
+        let st = without_test_env(&mut Command::new(
+            workspace().join("functions/spin/build.sh"),
+        ))
+        .env("CARGO_TARGET_DIR", target())
+        .status()
+        .expect("functions/spin/build.sh");
         assert!(st.success(), "functions/spin/build.sh failed");
         target().join("spin")
     })
@@ -140,7 +142,7 @@ fn spin_app_serves_apt_from_s3_and_dynamodb() {
     let (st, body) = spin.send("GET", "/generators/", None);
     assert_eq!(st, 200);
     let gens = text(&body);
-    for g in ["deb", "rpm", "pacman", "apk", "freebsd"] {
+    for g in ["deb", "rpm", "pacman", "apk", "freebsd", "cargo"] {
         assert!(gens.contains(&format!("\"{g}\"")), "{g} missing: {gens}");
     }
 
@@ -253,6 +255,44 @@ fn spin_app_serves_apt_from_s3_and_dynamodb() {
     assert_eq!(st, 200, "{done}");
     assert_eq!(done["generation"], rb["generation"].as_u64().unwrap() + 1);
 
+    // Properties and client files on Spin: the generators' client-config through their
+    // slots; a disabled repo's tree answers 404, enabling serves it again.
+    let (st, up) = json("PUT", "/repos/main/", Some(br#"{"title": "Spin Main"}"#));
+    assert_eq!(st, 200, "{up}");
+    let sources = text(&spin.send("GET", "/repos/main/config/apt", None).1);
+    assert!(sources.contains("Types: deb"), "{sources}");
+    assert!(sources.contains("/repos/main/dist"), "{sources}");
+    let dnf = text(&spin.send("GET", "/repos/main/config/dnf", None).1);
+    assert!(dnf.contains("name=Spin Main"), "{dnf}");
+    let inrelease = "/repos/main/dist/dists/stable/InRelease";
+    assert_eq!(json("POST", "/repos/main/disable", None).0, 200);
+    let (st, off) = json("GET", inrelease, None);
+    assert_eq!((st, off["error"].as_str()), (404, Some("repo disabled")));
+    assert_eq!(json("POST", "/repos/main/enable", None).0, 200);
+    assert_eq!(spin.send("GET", inrelease, None).0, 200);
+
+    // The web interface on Spin (docs/ui.md): the repo page is HTML with its own CSP and
+    // lists the packages; its script is served by its hashed name.
+    let page = ureq::get(&spin.u("/ui/repos/main"))
+        .set("Accept", "text/html")
+        .call()
+        .expect("GET /ui/repos/main on Spin");
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    let html = page.into_string().unwrap();
+    assert!(html.contains("harness-app"), "{html}");
+    let js = html
+        .split("src=\"/ui/assets/")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the page names its script");
+    assert_eq!(spin.send("GET", &format!("/ui/assets/{js}"), None).0, 200);
+
     // The same upload and the same metadata GET, timed (median of 5) on the Spin build, the
     // local server on the same moto stores, and the local server on its embedded stores.
     let local_moto = Server::start_opts(
@@ -304,6 +344,7 @@ fn spin_app_serves_apt_from_s3_and_dynamodb() {
         "pacman.wasm",
         "apk.wasm",
         "freebsd.wasm",
+        "cargo.wasm",
     ] {
         let size = std::fs::metadata(spin_built().join(f)).unwrap().len();
         println!("component {f}: {size} bytes");
@@ -407,6 +448,10 @@ fn spin_toml_is_complete() {
         ("Key", "/repos/r/key.asc"),
         ("Keys", "/repos/r/keys/"),
         ("RepoKey", "/repos/r/keys/AB12"),
+        ("RepoEnable", "/repos/r/enable"),
+        ("RepoDisable", "/repos/r/disable"),
+        ("Configs", "/repos/r/config/"),
+        ("Config", "/repos/r/config/apt"),
         ("History", "/repos/r/history"),
         ("Rollback", "/repos/r/rollback"),
         ("Transactions", "/repos/r/transactions"),
@@ -426,6 +471,12 @@ fn spin_toml_is_complete() {
         ("VieterPublish", "/r/publish"),
         ("VieterArch", "/r/x86_64"),
         ("VieterFile", "/r/x86_64/r.db"),
+        ("UiRepos", "/ui/"),
+        ("UiAsset", "/ui/assets/app.js"),
+        ("UiRepo", "/ui/repos/r"),
+        ("UiPackage", "/ui/repos/r/packages/x_1.0_all.deb"),
+        ("UiSetup", "/ui/repos/r/setup"),
+        ("UiHistory", "/ui/repos/r/history"),
     ] {
         assert!(
             src.contains(&format!("Route::{variant}")),
@@ -452,5 +503,5 @@ fn spin_toml_is_complete() {
         })
         .filter(|v| !v.is_empty() && v != "NotFound")
         .count();
-    assert_eq!(variants, 28, "a route was added to routes.rs: list it here");
+    assert_eq!(variants, 38, "a route was added to routes.rs: list it here");
 }

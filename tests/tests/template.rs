@@ -180,8 +180,19 @@ fn every_route_is_in_the_template_on_the_right_function() {
             continue;
         }
         // Reads go to the read function (no wasmtime); everything else to the write one, and
-        // the package query too (it asks the generators for version orders and details).
-        let function = if (method == "GET" || method == "HEAD") && variant != "Packages" {
+        // the package query too (it asks the generators for version orders and details), and
+        // the client configuration files (generators render them), and the web interface's
+        // pages that show either (docs/ui.md).
+        let by_generators = [
+            "Packages",
+            "Configs",
+            "Config",
+            "UiRepo",
+            "UiPackage",
+            "UiSetup",
+        ]
+        .contains(&variant.as_str());
+        let function = if (method == "GET" || method == "HEAD") && !by_generators {
             "ReadFunction"
         } else {
             "WriteFunction"

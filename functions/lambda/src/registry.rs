@@ -4,8 +4,8 @@
 //! The blobs sit in the package store. Instances compare the key's bytes before serving a
 //! request that needs generators and reload what changed.
 use reposmith_core::generator::{
-    Assembled, Entry, GenError, Generator, Hint, Info, Output, PackageReader, Plan, RepoInfo,
-    ShelfSummary, Signer,
+    Assembled, ClientFile, ClientRepo, Entry, GenError, Generator, Hint, Info, Output,
+    PackageReader, Plan, RepoInfo, ShelfSummary, Signer,
 };
 use reposmith_core::store::MetaStore;
 use reposmith_core::{App, GeneratorLoader};
@@ -71,6 +71,10 @@ impl Generator for Described {
         _: Arc<dyn Signer>,
     ) -> Result<Vec<Output>, GenError> {
         Err(GenError::Failed(NOT_HERE.into()))
+    }
+    // Not the default's "no client-config" either: the template routes config to the writer.
+    fn client_config(&self, _: &ClientRepo) -> Option<Result<Vec<ClientFile>, GenError>> {
+        Some(Err(GenError::Failed(NOT_HERE.into())))
     }
 }
 

@@ -69,9 +69,12 @@ impl Transport {
                 let resp = reposmith_core::handle(app, req).await;
                 let status = resp.status().as_u16();
                 let bytes = resp.into_body().collect(64 << 20).await?;
+                // As over HTTP: a body that is not JSON (a config file) comes as text.
                 Ok((
                     status,
-                    serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+                    serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                        Value::String(String::from_utf8_lossy(&bytes).into_owned())
+                    }),
                 ))
             }
         }
@@ -275,6 +278,7 @@ pub async fn run(
     match cmd {
         Cmd::Serve { .. }
         | Cmd::Gc { .. }
+        | Cmd::Host { .. }
         | Cmd::InitStores { .. }
         | Cmd::Completions { .. }
         | Cmd::Complete { .. } => {
@@ -361,6 +365,47 @@ pub async fn run(
             crate::history::history(&t, &repo, f, json).await
         }
         Cmd::Rollback { repo, to, .. } => crate::history::rollback(&t, &repo, to, json).await,
+        Cmd::Set {
+            repo,
+            title,
+            description,
+            gpgcheck,
+            repo_gpgcheck,
+            gpgkey,
+            no_gpgkey,
+            baseurl,
+            no_baseurl,
+            mirror,
+            no_mirrors,
+            suites,
+            components,
+            query,
+            ..
+        } => {
+            let list = |v: Vec<String>, clear: bool| (clear || !v.is_empty()).then_some(v);
+            let changes = crate::props::Changes {
+                title,
+                description,
+                gpgcheck,
+                repo_gpgcheck,
+                gpgkey: list(gpgkey, no_gpgkey),
+                baseurl: if no_baseurl {
+                    Some(None)
+                } else {
+                    baseurl.map(Some)
+                },
+                mirrors: list(mirror, no_mirrors),
+                suites,
+                components,
+                query,
+            };
+            crate::props::set(&t, &repo, changes, json).await
+        }
+        Cmd::Enable { repo, .. } => crate::props::switch(&t, &repo, true, json).await,
+        Cmd::Disable { repo, .. } => crate::props::switch(&t, &repo, false, json).await,
+        Cmd::Config { repo, name, .. } => {
+            crate::props::config(&t, &repo, name.as_deref(), json).await
+        }
         Cmd::Snapshot {
             repo,
             name,

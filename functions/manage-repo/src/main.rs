@@ -5,6 +5,8 @@ mod client;
 mod complete;
 mod diff;
 mod history;
+mod host;
+mod props;
 mod query;
 mod serve;
 mod setup;
@@ -179,7 +181,7 @@ pub enum Cmd {
     Add {
         /// The repository to add to.
         repo: String,
-        /// Package files (.deb, .rpm, .pkg.tar.zst, .apk, .pkg).
+        /// Package files (.deb, .rpm, .pkg.tar.zst, .apk, .pkg, .crate).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// KEY=VALUE steering the generators, e.g. distribution=bookworm (repeatable).
@@ -243,6 +245,78 @@ pub enum Cmd {
         /// 2026-11-30T12:00Z...
         #[arg(long, value_parser = when::point, value_name = "GEN|TIME")]
         to: when::Point,
+        #[command(flatten)]
+        at: Target,
+    },
+    /// Set a repo's properties (docs/properties.md): what clients are told about it. Only
+    /// those given change; the server republishes what depends on them.
+    Set {
+        /// The repository.
+        repo: String,
+        /// Human-readable name (dnf's name=, apt's Release Label:).
+        #[arg(long)]
+        title: Option<String>,
+        /// Free text about the repo (apt's Release Description:, the repo listing).
+        #[arg(long)]
+        description: Option<String>,
+        /// Clients verify package signatures.
+        #[arg(long, value_parser = on_off, value_name = "on|off")]
+        gpgcheck: Option<bool>,
+        /// Clients verify the metadata's signature.
+        #[arg(long, value_parser = on_off, value_name = "on|off")]
+        repo_gpgcheck: Option<bool>,
+        /// A key URL clients should trust besides the repo's own (repeat for several; replaces
+        /// the list).
+        #[arg(long, value_name = "URL")]
+        gpgkey: Vec<String>,
+        /// Clear the extra key URLs.
+        #[arg(long, conflicts_with = "gpgkey")]
+        no_gpgkey: bool,
+        /// The public URL of /repos/REPO when it differs from the server's (a CDN, a proxy).
+        #[arg(long, value_name = "URL")]
+        baseurl: Option<String>,
+        /// Clients use the URL they reach the server at.
+        #[arg(long, conflicts_with = "baseurl")]
+        no_baseurl: bool,
+        /// A mirror of /repos/REPO (repeat for several; replaces the list).
+        #[arg(long, value_name = "URL")]
+        mirror: Vec<String>,
+        /// Clear the mirrors.
+        #[arg(long, conflicts_with = "mirror")]
+        no_mirrors: bool,
+        /// apt: the suites clients use (space-separated).
+        #[arg(long)]
+        suites: Option<String>,
+        /// apt: the components clients use (space-separated).
+        #[arg(long)]
+        components: Option<String>,
+        /// yum, zypper: a query appended to the repo's URL.
+        #[arg(long)]
+        query: Option<String>,
+        #[command(flatten)]
+        at: Target,
+    },
+    /// Serve a disabled repo's trees again (the generation they had).
+    Enable {
+        /// The repository.
+        repo: String,
+        #[command(flatten)]
+        at: Target,
+    },
+    /// Stop serving a repo's trees (they answer 404); its data and API stay.
+    Disable {
+        /// The repository.
+        repo: String,
+        #[command(flatten)]
+        at: Target,
+    },
+    /// The client configuration files the server makes for a repo: the list, or one by
+    /// client (apt, dnf, yum, zypper, pacman, apk, pkg) or file name, on stdout.
+    Config {
+        /// The repository.
+        repo: String,
+        /// A client or file name.
+        name: Option<String>,
         #[command(flatten)]
         at: Target,
     },
@@ -326,7 +400,7 @@ pub enum Cmd {
         /// them, or the shell may expand them to local file names).
         #[arg(required = true, value_name = "PATTERN")]
         patterns: Vec<String>,
-        /// Only this format: deb, rpm, pacman, apk, freebsd (repeatable or comma-separated)
+        /// Only this format: deb, rpm, pacman, apk, freebsd, cargo (repeatable or comma-separated)
         /// [default: every format].
         #[arg(long = "format", value_delimiter = ',')]
         formats: Vec<String>,
@@ -401,6 +475,18 @@ pub enum Cmd {
         #[command(flatten)]
         at: Target,
     },
+    /// This machine's repository definitions (apt, dnf, yum, zypper, pacman, apk, pkg): add a
+    /// reposmith repo, list, show, update, enable, disable, remove.
+    Host {
+        #[command(subcommand)]
+        cmd: host::HostCmd,
+        /// Work on the definitions under this directory instead of the host's own.
+        #[arg(long, global = true, default_value = "/", value_name = "DIR")]
+        root: PathBuf,
+        /// Machine output on stdout: one JSON document.
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Create what --packages and --meta name: the S3 bucket, the DynamoDB table (development
     /// setups), the PostgreSQL table (created or migrated to this build's schema).
     InitStores {
@@ -435,6 +521,10 @@ impl Cmd {
             | Cmd::Apply { at, .. }
             | Cmd::History { at, .. }
             | Cmd::Rollback { at, .. }
+            | Cmd::Set { at, .. }
+            | Cmd::Enable { at, .. }
+            | Cmd::Disable { at, .. }
+            | Cmd::Config { at, .. }
             | Cmd::Snapshot { at, .. }
             | Cmd::Promote { at, .. }
             | Cmd::Diff { at, .. }
@@ -451,8 +541,18 @@ impl Cmd {
             Cmd::Serve { .. }
             | Cmd::InitStores { .. }
             | Cmd::Gc { .. }
+            | Cmd::Host { .. }
             | Cmd::Completions { .. } => Target::default(),
         }
+    }
+}
+
+/// `on` or `off` (also yes/no, true/false, 1/0).
+fn on_off(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "on" | "yes" | "true" | "1" => Ok(true),
+        "off" | "no" | "false" | "0" => Ok(false),
+        _ => Err(format!("{s:?}: on or off")),
     }
 }
 
@@ -625,6 +725,7 @@ fn main() {
                 let data = data.or_else(|| cli.data.clone());
                 client::gc(data, &stores.or(&cli), min_age, json || cli.json).await
             }
+            Cmd::Host { cmd, root, json } => host::run(cmd, &root, json || cli.json),
             Cmd::Completions { shell } => {
                 print!(
                     "{}",

@@ -15,6 +15,7 @@
 use std::io::{self, BufRead, Read};
 
 use flate2::bufread::GzDecoder;
+use reposmith_generator_sdk::{tar, Ranged};
 use sha1::Digest;
 
 /// One ranged read of the package.
@@ -39,58 +40,6 @@ pub struct Contents {
     pub data_start: u64,
 }
 
-/// A `BufRead` over the package's ranged reads, counting the absolute position.
-struct Ranged<R> {
-    read: R,
-    buf: Vec<u8>,
-    at: usize,
-    /// Absolute offset of `buf[0]`.
-    base: u64,
-    eof: bool,
-}
-
-impl<R: FnMut(u64, u32) -> Result<Vec<u8>, String>> Ranged<R> {
-    fn new(read: R, start: u64) -> Self {
-        Ranged {
-            read,
-            buf: Vec::new(),
-            at: 0,
-            base: start,
-            eof: false,
-        }
-    }
-    fn position(&self) -> u64 {
-        self.base + self.at as u64
-    }
-}
-
-impl<R: FnMut(u64, u32) -> Result<Vec<u8>, String>> Read for Ranged<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let avail = self.fill_buf()?;
-        let n = avail.len().min(out.len());
-        out[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl<R: FnMut(u64, u32) -> Result<Vec<u8>, String>> BufRead for Ranged<R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.at >= self.buf.len() && !self.eof {
-            let pos = self.position();
-            let chunk = (self.read)(pos, CHUNK).map_err(io::Error::other)?;
-            self.base = pos;
-            self.at = 0;
-            self.eof = chunk.is_empty();
-            self.buf = chunk;
-        }
-        Ok(&self.buf[self.at..])
-    }
-    fn consume(&mut self, n: usize) {
-        self.at = (self.at + n).min(self.buf.len());
-    }
-}
-
 /// One decoded gzip member: where it starts and ends, and its decoded bytes.
 struct Member {
     start: u64,
@@ -98,10 +47,7 @@ struct Member {
     data: Vec<u8>,
 }
 
-fn member<R>(src: &mut Ranged<R>, what: &str) -> Result<Member, String>
-where
-    R: FnMut(u64, u32) -> Result<Vec<u8>, String>,
-{
+fn member(src: &mut Ranged<'_>, what: &str) -> Result<Member, String> {
     let start = src.position();
     let head = src
         .fill_buf()
@@ -131,13 +77,11 @@ where
 /// The members of a tar segment (end-of-archive blocks optional, as apk writes them).
 pub fn tar_members(seg: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut out = Vec::new();
-    let mut ar = tar::Archive::new(seg);
-    let entries = ar.entries().map_err(|e| format!("bad tar: {e}"))?;
-    for e in entries {
-        let mut e = e.map_err(|e| format!("bad tar: {e}"))?;
-        let name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
-        let mut body = Vec::new();
-        e.read_to_end(&mut body)
+    let mut ar = tar::Reader::new(seg);
+    while let Some(e) = ar.next_member().map_err(|e| format!("bad tar: {e}"))? {
+        let name = String::from_utf8_lossy(&e.name).into_owned();
+        let body = ar
+            .read_data(MAX_META)
             .map_err(|err| format!("bad tar member {name}: {err}"))?;
         out.push((name.trim_start_matches("./").to_string(), body));
     }
@@ -153,7 +97,7 @@ pub fn read_package<R>(read: R, size: u64) -> Result<Contents, String>
 where
     R: FnMut(u64, u32) -> Result<Vec<u8>, String>,
 {
-    let mut src = Ranged::new(read, 0);
+    let mut src = Ranged::new(read, CHUNK);
     let first = member(&mut src, "first")?;
     let first_members = tar_members(&first.data).map_err(|e| format!("first stream: {e}"))?;
     let (signature, control) = match first_members.first() {
@@ -191,7 +135,7 @@ where
     let mut at = control.start;
     while at < control.end {
         let want = (control.end - at).min(u64::from(CHUNK)) as u32;
-        let chunk = (src.read)(at, want)?;
+        let chunk = src.read_at(at, want)?;
         if chunk.is_empty() {
             return Err("the package changed while being read".into());
         }
@@ -204,7 +148,7 @@ where
     if data_start >= size {
         return Err("truncated apk package: the data stream is missing".into());
     }
-    let head = (src.read)(data_start, 10)?;
+    let head = src.read_at(data_start, 10)?;
     if !head.starts_with(&[0x1f, 0x8b, 0x08]) {
         return Err("not an apk package: the data stream is not gzip".into());
     }
@@ -293,71 +237,9 @@ pub fn claims(filename: &str, head: &[u8]) -> bool {
     !ends_with_end_of_archive(&data) && (rest.starts_with(&[0x1f, 0x8b]) || rest.len() < 2)
 }
 
-/// The first real member name of a (possibly partial) tar, skipping pax and GNU headers.
+/// The first real member name of a (possibly partial) tar, extension headers applied.
 fn first_member_name(tar: &[u8]) -> Option<String> {
-    let mut at = 0usize;
-    let mut long: Option<String> = None;
-    while at + 512 <= tar.len() {
-        let h = &tar[at..at + 512];
-        if h.iter().all(|&b| b == 0) {
-            return None;
-        }
-        let size = octal(&h[124..136])?;
-        let kind = h[156];
-        let body = at + 512;
-        let name_of = |b: &[u8]| {
-            let end = b.iter().position(|&x| x == 0).unwrap_or(b.len());
-            String::from_utf8_lossy(&b[..end]).into_owned()
-        };
-        match kind {
-            b'x' | b'g' => {
-                if kind == b'x' {
-                    let end = (body + size as usize).min(tar.len());
-                    long = pax_path(&tar[body.min(end)..end]);
-                }
-            }
-            b'L' => {
-                let end = (body + size as usize).min(tar.len());
-                long = Some(name_of(&tar[body.min(end)..end]));
-            }
-            _ => {
-                let mut name = long.take().unwrap_or_else(|| {
-                    let prefix = name_of(&h[345..500]);
-                    let n = name_of(&h[..100]);
-                    if prefix.is_empty() || &h[257..262] != b"ustar" {
-                        n
-                    } else {
-                        format!("{prefix}/{n}")
-                    }
-                });
-                if let Some(s) = name.strip_prefix("./") {
-                    name = s.to_string();
-                }
-                return Some(name);
-            }
-        }
-        at = body + (size as usize).div_ceil(512) * 512;
-    }
-    None
-}
-
-fn pax_path(records: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(records);
-    text.lines()
-        .filter_map(|l| l.split_once(' ').map(|(_, kv)| kv))
-        .find_map(|kv| kv.strip_prefix("path=").map(str::to_string))
-}
-
-fn octal(f: &[u8]) -> Option<u64> {
-    let s: String = f
-        .iter()
-        .skip_while(|&&b| b == b' ')
-        .take_while(|&&b| b != 0 && b != b' ')
-        .map(|&b| b as char)
-        .collect();
-    let s = s.trim();
-    if s.is_empty() {
-        return Some(0);
-    }
-    u64::from_str_radix(s, 8).ok()
+    let m = tar::Reader::new(tar).next_member().ok()??;
+    let name = String::from_utf8_lossy(&m.name);
+    Some(name.strip_prefix("./").unwrap_or(&name).to_string())
 }

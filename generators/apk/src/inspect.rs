@@ -1,15 +1,10 @@
 //! `inspect`: what an APKINDEX stanza says (`T:` description, `D:` depends, `p:` provides;
 //! apk-tools' dependency syntax `name[op version]`, `so:`/`cmd:`/`pc:` names, `!` conflicts).
-//! Versions use the SDK's natural order (apk's suffix rules, `_alpha` < `_rc` < none, are
-//! not modelled).
+//! Versions use the SDK's natural order, the trait's default (apk's suffix rules, `_alpha` <
+//! `_rc` < none, are not modelled).
 use crate::index::STANZA;
 use reposmith_generator_sdk::exports::reposmith::generator::inspect::{Dependency, Details};
 use reposmith_generator_sdk::reposmith::generator::types::{Fragment, Hint};
-use reposmith_generator_sdk::versions;
-
-pub fn compare_versions(versions: Vec<String>) -> Vec<u32> {
-    versions::ranks(&versions, versions::natural)
-}
 
 pub fn describe(fragments: &[Fragment]) -> Details {
     let Some(stanza) = fragments.iter().find(|f| f.name == STANZA) else {

@@ -2,10 +2,12 @@
 //! `ARCH/APKINDEX.tar.gz` with the package files under `ARCH/`, and the repo's RSA public key
 //! at `keys/NAME.rsa.pub`. Client config: `URL/repos/REPO/apk` in `/etc/apk/repositories`.
 //!
-//! This file is only the WIT glue; the format logic lives in plain modules that also build
-//! natively, so `cargo test -p reposmith-gen-apk --lib` runs without a wasm host.
+//! This file says which module answers each call of the contract (the SDK's `Generator`
+//! trait, exported by its `generator!` macro); the format logic lives in plain modules that
+//! also build natively, so `cargo test -p reposmith-gen-apk --lib` runs without a wasm host.
 
 mod apk;
+mod client;
 mod index;
 mod inspect;
 mod pkginfo;
@@ -14,19 +16,12 @@ mod testapk;
 #[cfg(test)]
 mod tests_real;
 
-use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
-use reposmith_generator_sdk::exports::reposmith::generator::inspect::{
-    Details, Guest as InspectGuest,
-};
+use reposmith_generator_sdk::prelude::*;
 use reposmith_generator_sdk::reposmith;
-use reposmith_generator_sdk::reposmith::generator::types::{
-    Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
-};
-use reposmith_generator_sdk::HostSigner;
 
-struct Apk;
+pub struct Apk;
 
-impl Guest for Apk {
+impl Generator for Apk {
     fn info() -> Info {
         reposmith_generator_sdk::info(
             "apk",
@@ -37,65 +32,43 @@ impl Guest for Apk {
         )
     }
 
-    fn claims(filename: String, head: Vec<u8>, _hints: Vec<Hint>) -> bool {
-        apk::claims(&filename, &head)
+    fn claims(filename: &str, head: &[u8], _hints: &[Hint]) -> bool {
+        apk::claims(filename, head)
     }
 
-    fn analyze(pkg: &Package, _hints: Vec<Hint>) -> Result<Vec<Entry>, String> {
-        let facts = pkg.facts();
-        index::analyze(|offset, len| pkg.read(offset, len), &facts)
+    fn analyze(facts: &Facts, read: ReadAt<'_>, _hints: &[Hint]) -> Result<Vec<Entry>, String> {
+        index::analyze(read, facts)
     }
 
-    fn plan(repo: RepoInfo, shelves: Vec<ShelfSummary>) -> Result<PublishPlan, String> {
-        index::plan(&repo, &shelves)
+    fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, String> {
+        index::plan(repo, shelves)
     }
 
     fn finish(
-        repo: RepoInfo,
-        _shelves: Vec<ShelfSummary>,
-        files: Vec<Assembled>,
+        repo: &RepoInfo,
+        _shelves: &[ShelfSummary],
+        files: &[Assembled],
+        signer: &dyn Signer,
     ) -> Result<Vec<Output>, String> {
-        index::finish(&repo, &files, &HostSigner)
+        index::finish(repo, files, signer)
+    }
+
+    fn describe(fragments: &[Fragment]) -> Details {
+        inspect::describe(fragments)
+    }
+
+    fn client_config(repo: &ClientRepo) -> Result<Vec<ClientFile>, String> {
+        Ok(client::files(repo))
     }
 }
 
-impl InspectGuest for Apk {
-    fn compare_versions(versions: Vec<String>) -> Vec<u32> {
-        inspect::compare_versions(versions)
-    }
-
-    fn describe(entries: Vec<Vec<reposmith::generator::types::Fragment>>) -> Vec<Details> {
-        entries.iter().map(|f| inspect::describe(f)).collect()
-    }
-}
-
-// Exported in the wasm build only: natively (unit tests, fuzz/) the generators link into one
-// binary, where their export symbols would clash.
-#[cfg(target_arch = "wasm32")]
-reposmith_generator_sdk::export_generator!(Apk);
-// ...and natively this use keeps the impl from counting as dead code.
-#[cfg(not(target_arch = "wasm32"))]
-const _: Apk = Apk;
-
-/// An upload from its bytes alone, as the host hands it over: `claims` on its first 4 KiB,
-/// then `analyze` whatever `claims` answered (a crafted file can pass `claims`). Every input
-/// must give an answer, never a panic or an unbounded allocation: fuzz/ drives this.
-pub fn parse_package(
-    filename: &str,
-    bytes: &[u8],
-    _hints: &[Hint],
-) -> (bool, Result<Vec<Entry>, String>) {
-    let head = &bytes[..bytes.len().min(reposmith_generator_sdk::CLAIMS_HEAD)];
-    let facts = reposmith_generator_sdk::mem_facts(filename, bytes.len() as u64);
-    let read = reposmith_generator_sdk::mem_read(bytes);
-    (apk::claims(filename, head), index::analyze(read, &facts))
-}
+reposmith_generator_sdk::generator!(Apk);
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn info_describes_the_generator() {
-        use super::Guest;
+        use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
         let info = super::Apk::info();
         assert_eq!((info.name.as_str(), info.mount.as_str()), ("apk", "apk"));
         assert_eq!(info.extensions, [".apk"]);

@@ -1,38 +1,8 @@
 //! The deb822 control file of a binary package: one paragraph of `Field: value` lines with
-//! continuation lines, kept in the original order so the Packages stanza reproduces it.
+//! continuation lines, kept in the original order so the Packages stanza reproduces it
+//! (the SDK's `deb822` parses; this says what a control file must hold).
 
-/// One field. `lines[0]` is the value on the field's own line (without leading whitespace),
-/// the rest are continuation lines as written (leading whitespace kept). Trailing whitespace
-/// is trimmed everywhere: apt does not care, and it keeps the index byte-stable.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Field {
-    pub name: String,
-    pub lines: Vec<String>,
-}
-
-impl Field {
-    /// The value on the field's own line.
-    pub fn value(&self) -> &str {
-        self.lines.first().map_or("", String::as_str)
-    }
-
-    pub fn render(&self, out: &mut String) {
-        out.push_str(&self.name);
-        out.push(':');
-        let mut lines = self.lines.iter();
-        if let Some(first) = lines.next() {
-            if !first.is_empty() {
-                out.push(' ');
-                out.push_str(first);
-            }
-        }
-        out.push('\n');
-        for line in lines {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-}
+pub use reposmith_generator_sdk::deb822::{clip, Field};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Control {
@@ -44,56 +14,16 @@ impl Control {
     /// check encodings, and old packages carry Latin-1 maintainer names.
     pub fn parse(data: &[u8]) -> Result<Control, String> {
         let text = String::from_utf8_lossy(data);
-        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-        let mut fields: Vec<Field> = Vec::new();
-        let mut ended = false;
-        for (i, raw) in text.split('\n').enumerate() {
-            let n = i + 1;
-            let line = raw.trim_end();
-            if line.is_empty() {
-                // A blank (or whitespace-only) line ends the paragraph.
-                ended = !fields.is_empty();
-                continue;
-            }
-            if line.starts_with('#') {
-                continue;
-            }
-            if ended {
-                return Err(format!(
-                    "control file has more than one paragraph (line {n})"
-                ));
-            }
-            if line.starts_with([' ', '\t']) {
-                let field = fields.last_mut().ok_or_else(|| {
-                    format!("control file line {n}: continuation line before any field")
-                })?;
-                field.lines.push(line.to_string());
-                continue;
-            }
-            let (name, value) = line.split_once(':').ok_or_else(|| {
-                format!(
-                    "control file line {n}: expected \"Field: value\", got {:?}",
-                    clip(line)
-                )
-            })?;
-            if !valid_field_name(name) {
-                return Err(format!(
-                    "control file line {n}: invalid field name {:?}",
-                    clip(name)
-                ));
-            }
-            if fields.iter().any(|f| f.name.eq_ignore_ascii_case(name)) {
-                return Err(format!("control file has a duplicate {name} field"));
-            }
-            fields.push(Field {
-                name: name.to_string(),
-                lines: vec![value.trim_start().to_string()],
-            });
+        let paragraphs = reposmith_generator_sdk::deb822::parse(&text)
+            .map_err(|e| format!("control file {e}"))?;
+        match <[_; 1]>::try_from(paragraphs) {
+            Ok([one]) => Ok(Control { fields: one.fields }),
+            Err(ps) if ps.is_empty() => Err("control file is empty".into()),
+            Err(ps) => Err(format!(
+                "control file has more than one paragraph (line {})",
+                ps[1].line
+            )),
         }
-        if fields.is_empty() {
-            return Err("control file is empty".into());
-        }
-        Ok(Control { fields })
     }
 
     /// A field by name (case-insensitive, as deb822 says).
@@ -112,21 +42,6 @@ impl Control {
             "" => Err(format!("control file has an empty {name} field")),
             v => Ok(v),
         }
-    }
-}
-
-/// deb822: printable ASCII without spaces or colons, not starting with `-` or `#`.
-fn valid_field_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with(['-', '#'])
-        && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
-}
-
-/// Keeps error messages short when a line is huge.
-pub fn clip(s: &str) -> String {
-    match s.char_indices().nth(60) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_string(),
     }
 }
 

@@ -3,17 +3,15 @@
 //! Everything goes through a `read(offset, len)` callback, so on a remote store only the
 //! ar headers and the control member are fetched (usually one ranged GET), never data.tar.
 
-use std::io::{self, Read};
+use std::io;
 
-use reposmith_generator_sdk::{Codec, Mem};
+use reposmith_generator_sdk::ar::{self, Member};
+use reposmith_generator_sdk::tar::Reader as TarReader;
+use reposmith_generator_sdk::{Capped, Codec, Mem};
 
-pub const AR_MAGIC: &[u8; 8] = b"!<arch>\n";
-const AR_HEADER_LEN: u64 = 60;
 /// The first read: covers the magic, the debian-binary member and, for a typical package,
 /// the whole control member, so analyze costs one ranged read.
 const WINDOW: u64 = 4096;
-/// Per-call read size: the WIT `read` takes a u32 and hosts should not have to buffer more.
-const CHUNK: u64 = 1 << 20;
 /// A control member is a few KiB in practice; never fetch or inflate more than this.
 pub const MAX_CONTROL_MEMBER: u64 = 64 << 20;
 /// Cap on the decompressed control tarball (guards against compression bombs).
@@ -27,16 +25,9 @@ const XZ_MEM_LIMIT_KB: u32 = 256 << 10;
 
 /// Content sniffing for `claims`: an ar archive whose first member is `debian-binary`.
 pub fn claims(head: &[u8]) -> bool {
-    head.len() >= AR_MAGIC.len() + 16
-        && head.starts_with(AR_MAGIC)
-        && ar_name(&head[8..24]) == b"debian-binary"
-}
-
-/// An ar member name without its space padding and GNU-style trailing `/`.
-fn ar_name(raw: &[u8]) -> &[u8] {
-    let end = raw.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
-    let name = &raw[..end];
-    name.strip_suffix(b"/").unwrap_or(name)
+    head.len() >= ar::MAGIC.len() + 16
+        && head.starts_with(ar::MAGIC)
+        && ar::short_name(&head[8..24]) == b"debian-binary"
 }
 
 /// The control file of a package, and which member it came from.
@@ -48,116 +39,23 @@ pub struct ControlFile {
     pub data: Vec<u8>,
 }
 
-struct Member {
-    name: String,
-    /// Offset of the member's data (after its header).
-    offset: u64,
-    size: u64,
-}
-
-impl Member {
-    /// Where the next header starts: data is padded to an even offset.
-    fn next(&self) -> u64 {
-        self.offset + self.size + (self.size & 1)
-    }
-}
-
-/// Ranged reads with a small cache, so consecutive small reads cost one call.
-struct Source<R> {
-    read: R,
-    buf_off: u64,
-    buf: Vec<u8>,
-    /// The cached buffer runs to the end of the file.
-    buf_at_eof: bool,
-}
-
-impl<R: FnMut(u64, u32) -> Result<Vec<u8>, String>> Source<R> {
-    fn new(read: R) -> Self {
-        Source {
-            read,
-            buf_off: 0,
-            buf: Vec::new(),
-            buf_at_eof: false,
+/// The ar reader's errors in a .deb's words.
+fn deb_error(e: ar::Error) -> String {
+    match e {
+        ar::Error::Read(e) => e,
+        ar::Error::NoMagic => "not a .deb: no ar archive signature \"!<arch>\"".into(),
+        ar::Error::ShortHeader { offset, end } => format!(
+            "truncated .deb: ar member header at offset {offset} is cut short, file ends at {end}"
+        ),
+        ar::Error::Truncated { name, size, end } => {
+            format!("truncated .deb: member {name} claims {size} bytes, file ends at {end}")
         }
+        ar::Error::TooLarge { name, size, max } => format!(
+            "control member {name} claims {size} bytes, over the {} MiB limit",
+            max >> 20
+        ),
+        other => format!("not a .deb: {other}"),
     }
-
-    /// Up to `len` bytes from `off`, in chunks; short only at the end of the file.
-    fn fetch(&mut self, off: u64, len: u64) -> Result<Vec<u8>, String> {
-        let mut out = Vec::with_capacity(len.min(CHUNK) as usize);
-        while (out.len() as u64) < len {
-            let ask = (len - out.len() as u64).min(CHUNK) as u32;
-            let got = (self.read)(off + out.len() as u64, ask)
-                .map_err(|e| format!("reading the package failed: {e}"))?;
-            let n = got.len().min(ask as usize);
-            out.extend_from_slice(&got[..n]);
-            // The contract returns fewer bytes only at the end of the file.
-            if n < ask as usize {
-                break;
-            }
-        }
-        Ok(out)
-    }
-
-    /// Bytes `[off, off+len)`, fewer if the file ends first.
-    fn bytes(&mut self, off: u64, len: u64) -> Result<Vec<u8>, String> {
-        let end = off.saturating_add(len);
-        let buf_end = self.buf_off + self.buf.len() as u64;
-        let cached = off >= self.buf_off && off <= buf_end && (end <= buf_end || self.buf_at_eof);
-        if !cached {
-            if len > WINDOW {
-                // Big reads (the control member) go straight through, uncached.
-                return self.fetch(off, len);
-            }
-            self.buf = self.fetch(off, WINDOW)?;
-            self.buf_off = off;
-            self.buf_at_eof = (self.buf.len() as u64) < WINDOW;
-        }
-        let buf_end = self.buf_off + self.buf.len() as u64;
-        let start = (off - self.buf_off) as usize;
-        let stop = (end.min(buf_end) - self.buf_off) as usize;
-        Ok(self.buf[start..stop].to_vec())
-    }
-
-    /// The member whose header starts at `off`; `None` at the end of the archive.
-    fn member_at(&mut self, off: u64) -> Result<Option<Member>, String> {
-        let hdr = self.bytes(off, AR_HEADER_LEN)?;
-        if hdr.is_empty() {
-            return Ok(None);
-        }
-        if (hdr.len() as u64) < AR_HEADER_LEN {
-            return Err(format!(
-                "truncated .deb: ar member header at offset {off} is cut short, file ends at {}",
-                off + hdr.len() as u64
-            ));
-        }
-        if &hdr[58..60] != b"`\n" {
-            return Err(format!("not a .deb: bad ar member header at offset {off}"));
-        }
-        let name = String::from_utf8_lossy(ar_name(&hdr[..16])).into_owned();
-        let size = parse_decimal(&hdr[48..58]).ok_or_else(|| {
-            format!("not a .deb: bad size field in the header of ar member {name:?}")
-        })?;
-        Ok(Some(Member {
-            name,
-            offset: off + AR_HEADER_LEN,
-            size,
-        }))
-    }
-}
-
-/// An ar size field: ASCII decimal, space padded.
-fn parse_decimal(field: &[u8]) -> Option<u64> {
-    let end = field.iter().rposition(|&b| b != b' ')? + 1;
-    let digits = &field[..end];
-    if !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    // At most 10 digits, so this cannot overflow.
-    Some(
-        digits
-            .iter()
-            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')),
-    )
 }
 
 /// Finds the control member of a `.deb` and returns its `control` file.
@@ -165,13 +63,10 @@ pub fn read_control<R>(read: R) -> Result<ControlFile, String>
 where
     R: FnMut(u64, u32) -> Result<Vec<u8>, String>,
 {
-    let mut src = Source::new(read);
-    if src.bytes(0, AR_MAGIC.len() as u64)? != AR_MAGIC {
-        return Err("not a .deb: no ar archive signature \"!<arch>\"".into());
-    }
-
-    let first = src
-        .member_at(AR_MAGIC.len() as u64)?
+    let mut ar = ar::Reader::new(read, WINDOW as u32).map_err(deb_error)?;
+    let first = ar
+        .next_member()
+        .map_err(deb_error)?
         .ok_or("not a .deb: missing debian-binary member")?;
     if first.name != "debian-binary" {
         return Err(format!(
@@ -179,10 +74,7 @@ where
             first.name
         ));
     }
-    let version = src.bytes(first.offset, first.size.min(16))?;
-    if (version.len() as u64) < first.size.min(16) {
-        return Err(truncated(&first, version.len() as u64));
-    }
+    let version = ar.head(&first, 16).map_err(deb_error)?;
     if !version.starts_with(b"2.") {
         let shown = String::from_utf8_lossy(&version);
         return Err(format!(
@@ -191,10 +83,11 @@ where
         ));
     }
 
-    let mut off = first.next();
-    let mut control = None;
+    let mut control: Option<Member> = None;
     for _ in 0..MAX_MEMBERS {
-        let Some(m) = src.member_at(off)? else { break };
+        let Some(m) = ar.next_member().map_err(deb_error)? else {
+            break;
+        };
         if m.name.starts_with("control.tar") {
             control = Some(m);
             break;
@@ -206,7 +99,6 @@ where
             ));
         }
         // Other members (dpkg reserves names starting with "_") are skipped.
-        off = m.next();
     }
     let m = control.ok_or("not a .deb: missing control.tar member")?;
 
@@ -219,32 +111,12 @@ where
             m.name
         ));
     }
-    if m.size > MAX_CONTROL_MEMBER {
-        return Err(format!(
-            "control member {} claims {} bytes, over the {} MiB limit",
-            m.name,
-            m.size,
-            MAX_CONTROL_MEMBER >> 20
-        ));
-    }
-    let packed = src.bytes(m.offset, m.size)?;
-    if (packed.len() as u64) < m.size {
-        return Err(truncated(&m, packed.len() as u64));
-    }
+    let packed = ar.read(&m, MAX_CONTROL_MEMBER).map_err(deb_error)?;
     let data = control_from_tar(&m.name, &packed)?;
     Ok(ControlFile {
         member: m.name,
         data,
     })
-}
-
-fn truncated(m: &Member, got: u64) -> String {
-    format!(
-        "truncated .deb: member {} claims {} bytes, file ends at {}",
-        m.name,
-        m.size,
-        m.offset + got
-    )
 }
 
 /// Decompresses the control tarball (streaming) and pulls `./control` out of it.
@@ -256,62 +128,41 @@ fn control_from_tar(member: &str, packed: &[u8]) -> Result<Vec<u8>, String> {
         _ => Codec::Plain,
     };
     let decoder = codec.decoder(Mem::new(packed.to_vec()), XZ_MEM_LIMIT_KB);
-    let limited = Limit {
-        inner: decoder,
-        left: MAX_CONTROL_TAR,
-    };
+    let limited = Capped::new(
+        decoder,
+        MAX_CONTROL_TAR,
+        format!(
+            "decompressed size is over the {} MiB limit",
+            MAX_CONTROL_TAR >> 20
+        ),
+    );
     let bad = |e: io::Error| format!("bad control tarball {member}: {e}");
 
-    let mut archive = tar::Archive::new(limited);
-    for entry in archive.entries().map_err(bad)? {
-        let entry = entry.map_err(bad)?;
-        let path = entry.path_bytes();
-        if !matches!(&*path, b"./control" | b"control") {
+    let mut archive = TarReader::new(limited);
+    while let Some(entry) = archive.next_member().map_err(bad)? {
+        if !matches!(entry.name.as_slice(), b"./control" | b"control") {
             continue;
         }
-        if !entry.header().entry_type().is_file() {
+        if !entry.is_file() {
             return Err(format!("control file in {member} is not a regular file"));
         }
-        let size = entry.size();
-        if size > MAX_CONTROL_FILE {
+        if entry.size > MAX_CONTROL_FILE {
             return Err(format!(
-                "control file in {member} is {size} bytes, over the {} MiB limit",
+                "control file in {member} is {} bytes, over the {} MiB limit",
+                entry.size,
                 MAX_CONTROL_FILE >> 20
             ));
         }
-        let mut data = Vec::with_capacity(size as usize);
-        entry
-            .take(MAX_CONTROL_FILE)
-            .read_to_end(&mut data)
-            .map_err(bad)?;
-        if (data.len() as u64) < size {
-            return Err(format!(
-                "bad control tarball {member}: control file is cut short"
-            ));
-        }
-        return Ok(data);
+        return archive
+            .read_data(MAX_CONTROL_FILE)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => {
+                    format!("bad control tarball {member}: control file is cut short")
+                }
+                _ => bad(e),
+            });
     }
     Err(format!("not a .deb: no control file in {member}"))
-}
-
-/// Fails the read once more than `left` bytes came through.
-struct Limit<R> {
-    inner: R,
-    left: u64,
-}
-
-impl<R: Read> Read for Limit<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n as u64 > self.left {
-            return Err(io::Error::other(format!(
-                "decompressed size is over the {} MiB limit",
-                MAX_CONTROL_TAR >> 20
-            )));
-        }
-        self.left -= n as u64;
-        Ok(n)
-    }
 }
 
 #[cfg(test)]

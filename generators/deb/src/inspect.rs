@@ -2,10 +2,10 @@
 //! the stanza, 7.1 for relationship fields).
 use reposmith_generator_sdk::exports::reposmith::generator::inspect::{Dependency, Details};
 use reposmith_generator_sdk::reposmith::generator::types::{Fragment, Hint};
-use reposmith_generator_sdk::versions;
+use reposmith_generator_sdk::{deb822, versions};
 
-pub fn compare_versions(versions: Vec<String>) -> Vec<u32> {
-    versions::ranks(&versions, versions::dpkg)
+pub fn compare_versions(versions: &[String]) -> Vec<u32> {
+    versions::ranks(versions, versions::dpkg)
 }
 
 pub fn describe(fragments: &[Fragment]) -> Details {
@@ -47,21 +47,15 @@ pub fn describe(fragments: &[Fragment]) -> Details {
 
 /// A deb822 stanza's fields; a continuation line joins its field with a newline.
 fn fields(stanza: &str) -> Vec<Hint> {
-    let mut out: Vec<Hint> = Vec::new();
-    for line in stanza.lines() {
-        if line.starts_with([' ', '\t']) {
-            if let Some(last) = out.last_mut() {
-                last.value.push('\n');
-                last.value.push_str(line.trim_start());
-            }
-        } else if let Some((k, v)) = line.split_once(':') {
-            out.push(Hint {
-                key: k.trim().to_string(),
-                value: v.trim().to_string(),
-            });
-        }
-    }
-    out
+    let paragraphs = deb822::parse(stanza).unwrap_or_default();
+    let fields = paragraphs.first().map_or(&[][..], |p| &p.fields);
+    fields
+        .iter()
+        .map(|f| Hint {
+            key: f.name.clone(),
+            value: f.text(),
+        })
+        .collect()
 }
 
 /// `a (>= 1), b | c:any [amd64] <!nocheck>`: requirements, each a list of alternatives.
@@ -148,7 +142,7 @@ mod tests {
             "GNU C compiler\nThis is the GNU C compiler.\n.\nMore."
         );
         assert_eq!(
-            compare_versions(vec!["1.0-1".into(), "1.0~rc1-1".into(), "1:0.1".into()]),
+            compare_versions(&["1.0-1".into(), "1.0~rc1-1".into(), "1:0.1".into()]),
             vec![1, 0, 2]
         );
     }

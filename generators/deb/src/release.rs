@@ -5,6 +5,7 @@
 use crate::packages::{layout, SuiteLayout};
 use crate::pdiff;
 use crate::reposmith::generator::types::{Assembled, Content, Output, RepoInfo, ShelfSummary};
+use reposmith_generator_sdk::deb822::one_line;
 
 /// The host's signer (a trait, so tests sign without a host).
 pub use reposmith_generator_sdk::Signer as Sign;
@@ -80,11 +81,6 @@ fn option<'a>(repo: &'a RepoInfo, key: &str) -> Option<&'a str> {
         .iter()
         .find(|o| o.key == key && !o.value.trim().is_empty())
         .map(|o| o.value.as_str())
-}
-
-/// Free text in a single-line field: line breaks would start new fields.
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The Release text. `files` are the suite's assembled files with paths relative to it.

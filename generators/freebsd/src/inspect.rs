@@ -8,8 +8,8 @@ use reposmith_generator_sdk::versions;
 use serde_json::Value;
 use std::cmp::Ordering;
 
-pub fn compare_versions(versions: Vec<String>) -> Vec<u32> {
-    versions::ranks(&versions, compare)
+pub fn compare_versions(versions: &[String]) -> Vec<u32> {
+    versions::ranks(versions, compare)
 }
 
 fn split(v: &str) -> (&str, &str, &str) {
@@ -94,12 +94,7 @@ mod tests {
         assert_eq!(d.depends[0][0].name, "libnghttp2");
         assert_eq!(d.provides[0].name, "libcurl.so.4");
         assert_eq!(
-            compare_versions(vec![
-                "1.2_1".into(),
-                "1.2".into(),
-                "0.9,1".into(),
-                "1.10".into()
-            ]),
+            compare_versions(&["1.2_1".into(), "1.2".into(), "0.9,1".into(), "1.10".into()]),
             vec![1, 0, 3, 2]
         );
     }

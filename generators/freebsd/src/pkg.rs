@@ -6,6 +6,7 @@
 //! reads until it has the manifests and, for packages up to `MAX_VERIFIED`, reads the rest of
 //! the compressed stream too, so a truncated or damaged package is refused at upload.
 
+use reposmith_generator_sdk::tar::{self, Reader as TarReader};
 use reposmith_generator_sdk::{Codec, Handle, Mem, Ranged};
 use std::cell::RefCell;
 use std::io::{self, Read};
@@ -44,21 +45,13 @@ fn is_manifest(name: &[u8]) -> bool {
     name == COMPACT.as_bytes() || name == FULL.as_bytes()
 }
 
-fn clean(name: &[u8]) -> &[u8] {
-    let mut n = name;
-    while let Some(rest) = n.strip_prefix(b"./").or_else(|| n.strip_prefix(b"/")) {
-        n = rest;
-    }
-    n
-}
-
 /// The name of the first real tar member in the decompressed start of `head`, skipping pax
 /// headers; `None` when `head` does not decompress far enough to tell.
 fn first_member(codec: Codec, head: &[u8]) -> Option<Vec<u8>> {
     let name = reposmith_generator_sdk::first_tar_member(
         codec.decoder(Mem::new(head.to_vec()), XZ_MEM_LIMIT_KB),
     )?;
-    Some(clean(&name).to_vec())
+    Some(tar::clean(&name).to_vec())
 }
 
 /// The manifests a package carries.
@@ -94,13 +87,11 @@ where
 
 fn walk(decoder: Box<dyn Read + '_>, to_end: bool) -> Result<Manifests, String> {
     let bad = |e: io::Error| format!("bad package archive (corrupt or truncated): {e}");
-    let mut archive = tar::Archive::new(decoder);
+    let mut archive = TarReader::new(decoder);
     let mut out = Manifests::default();
     let mut first = true;
-    for entry in archive.entries().map_err(bad)? {
-        let mut entry = entry.map_err(bad)?;
-        let raw = entry.path_bytes().into_owned();
-        let path = clean(&raw).to_vec();
+    while let Some(entry) = archive.next_member().map_err(bad)? {
+        let path = entry.path().to_vec();
         if first {
             first = false;
             if PACMAN.iter().any(|p| path == p.as_bytes()) {
@@ -131,16 +122,14 @@ fn walk(decoder: Box<dyn Read + '_>, to_end: bool) -> Result<Manifests, String> 
                 String::from_utf8_lossy(&path)
             ));
         }
-        let size = entry.header().size().map_err(bad)?;
-        if size > MAX_MANIFEST {
+        if entry.size > MAX_MANIFEST {
             return Err(format!(
-                "{} is {size} bytes, over the {MAX_MANIFEST} byte limit",
-                String::from_utf8_lossy(&path)
+                "{} is {} bytes, over the {MAX_MANIFEST} byte limit",
+                String::from_utf8_lossy(&path),
+                entry.size
             ));
         }
-        let mut data = Vec::new();
-        entry.read_to_end(&mut data).map_err(bad)?;
-        *slot = Some(data);
+        *slot = Some(archive.read_data(MAX_MANIFEST).map_err(bad)?);
     }
     if out.compact.is_none() && out.full.is_none() {
         return Err("not a FreeBSD package: no +COMPACT_MANIFEST or +MANIFEST".into());

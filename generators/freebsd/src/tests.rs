@@ -24,7 +24,7 @@ fn frag<'a>(e: &'a Entry, name: &str) -> &'a [u8] {
 
 #[test]
 fn info_describes_the_generator() {
-    use crate::Guest;
+    use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
     let info = crate::FreeBsd::info();
     assert_eq!(
         (info.name.as_str(), info.mount.as_str()),

@@ -5,8 +5,8 @@ use reposmith_generator_sdk::exports::reposmith::generator::inspect::{Dependency
 use reposmith_generator_sdk::reposmith::generator::types::{Fragment, Hint};
 use reposmith_generator_sdk::versions;
 
-pub fn compare_versions(versions: Vec<String>) -> Vec<u32> {
-    versions::ranks(&versions, versions::pacman)
+pub fn compare_versions(versions: &[String]) -> Vec<u32> {
+    versions::ranks(versions, versions::pacman)
 }
 
 pub fn describe(fragments: &[Fragment]) -> Details {
@@ -104,7 +104,7 @@ mod tests {
         assert_eq!(d.provides[0].name, "libfoo.so");
         assert_eq!(d.provides[0].version, "1-64");
         assert_eq!(
-            compare_versions(vec!["1.0-2".into(), "1:0.1-1".into(), "1.0-10".into()]),
+            compare_versions(&["1.0-2".into(), "1:0.1-1".into(), "1.0-10".into()]),
             vec![0, 2, 1]
         );
     }

@@ -3,9 +3,11 @@
 //! makes them), signed, with the package files and their `.sig` linked into every `ARCH/`.
 //! Client config: `Server = URL/repos/REPO/pacman/$arch`.
 //!
-//! This file is only the WIT glue; the format logic lives in plain modules that also build
-//! natively, so `cargo test -p reposmith-gen-pacman --lib` runs without a wasm host.
+//! This file says which module answers each call of the contract (the SDK's `Generator`
+//! trait, exported by its `generator!` macro); the format logic lives in plain modules that
+//! also build natively, so `cargo test -p reposmith-gen-pacman --lib` runs without a wasm host.
 
+mod client;
 mod db;
 mod desc;
 mod files;
@@ -19,19 +21,12 @@ mod testpkg;
 #[cfg(test)]
 mod tests_real;
 
-use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
-use reposmith_generator_sdk::exports::reposmith::generator::inspect::{
-    Details, Guest as InspectGuest,
-};
+use reposmith_generator_sdk::prelude::*;
 use reposmith_generator_sdk::reposmith;
-use reposmith_generator_sdk::reposmith::generator::types::{
-    Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
-};
-use reposmith_generator_sdk::HostSigner;
 
-struct Pacman;
+pub struct Pacman;
 
-impl Guest for Pacman {
+impl Generator for Pacman {
     fn info() -> Info {
         Info {
             // Each package's `.sig` is published next to it (see `plan`'s links).
@@ -46,68 +41,47 @@ impl Guest for Pacman {
         }
     }
 
-    fn claims(filename: String, head: Vec<u8>, _hints: Vec<Hint>) -> bool {
-        pkg::claims(&filename, &head)
+    fn claims(filename: &str, head: &[u8], _hints: &[Hint]) -> bool {
+        pkg::claims(filename, head)
     }
 
-    fn analyze(pkg: &Package, hints: Vec<Hint>) -> Result<Vec<Entry>, String> {
-        let facts = pkg.facts();
-        db::analyze(|offset, len| pkg.read(offset, len), &facts, &hints)
+    fn analyze(facts: &Facts, read: ReadAt<'_>, hints: &[Hint]) -> Result<Vec<Entry>, String> {
+        db::analyze(read, facts, hints)
     }
 
-    fn plan(repo: RepoInfo, shelves: Vec<ShelfSummary>) -> Result<PublishPlan, String> {
-        db::plan(&repo, &shelves)
+    fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, String> {
+        db::plan(repo, shelves)
     }
 
     fn finish(
-        repo: RepoInfo,
-        shelves: Vec<ShelfSummary>,
-        files: Vec<Assembled>,
+        repo: &RepoInfo,
+        shelves: &[ShelfSummary],
+        files: &[Assembled],
+        signer: &dyn Signer,
     ) -> Result<Vec<Output>, String> {
-        finish::finish(&repo, &shelves, &files, &HostSigner)
+        finish::finish(repo, shelves, files, signer)
     }
-}
 
-impl InspectGuest for Pacman {
-    fn compare_versions(versions: Vec<String>) -> Vec<u32> {
+    fn compare_versions(versions: &[String]) -> Vec<u32> {
         inspect::compare_versions(versions)
     }
 
-    fn describe(entries: Vec<Vec<reposmith::generator::types::Fragment>>) -> Vec<Details> {
-        entries.iter().map(|f| inspect::describe(f)).collect()
+    fn describe(fragments: &[Fragment]) -> Details {
+        inspect::describe(fragments)
+    }
+
+    fn client_config(repo: &ClientRepo) -> Result<Vec<ClientFile>, String> {
+        Ok(client::files(repo))
     }
 }
 
-// Exported in the wasm build only: natively (unit tests, fuzz/) the generators link into one
-// binary, where their export symbols would clash.
-#[cfg(target_arch = "wasm32")]
-reposmith_generator_sdk::export_generator!(Pacman);
-// ...and natively this use keeps the impl from counting as dead code.
-#[cfg(not(target_arch = "wasm32"))]
-const _: Pacman = Pacman;
-
-/// An upload from its bytes alone, as the host hands it over: `claims` on its first 4 KiB,
-/// then `analyze` whatever `claims` answered (a crafted file can pass `claims`). Every input
-/// must give an answer, never a panic or an unbounded allocation: fuzz/ drives this.
-pub fn parse_package(
-    filename: &str,
-    bytes: &[u8],
-    hints: &[Hint],
-) -> (bool, Result<Vec<Entry>, String>) {
-    let head = &bytes[..bytes.len().min(reposmith_generator_sdk::CLAIMS_HEAD)];
-    let facts = reposmith_generator_sdk::mem_facts(filename, bytes.len() as u64);
-    let read = reposmith_generator_sdk::mem_read(bytes);
-    (
-        pkg::claims(filename, head),
-        db::analyze(read, &facts, hints),
-    )
-}
+reposmith_generator_sdk::generator!(Pacman);
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn info_describes_the_generator() {
-        use super::Guest;
+        use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
         let info = super::Pacman::info();
         assert_eq!(
             (info.name.as_str(), info.mount.as_str()),

@@ -6,8 +6,9 @@
 //! reads until it has `.PKGINFO` and the file list: from `.MTREE` when the package has one
 //! (makepkg puts both first, so only the head is read), else from every tar header.
 
+use reposmith_generator_sdk::tar::Reader as TarReader;
 pub use reposmith_generator_sdk::Codec;
-use reposmith_generator_sdk::{Handle, Mem, Ranged};
+use reposmith_generator_sdk::{Capped, Handle, Mem, Ranged};
 use std::cell::RefCell;
 use std::io::{self, Read};
 use std::rc::Rc;
@@ -107,10 +108,14 @@ where
     };
     let codec = Codec::sniff(&head)
         .ok_or_else(|| "not a pacman package: not a zstd, xz or gzip compressed tar".to_string())?;
-    let decoder = Capped {
-        inner: codec.decoder(Handle(src.clone()), XZ_MEM_LIMIT_KB),
-        left: MAX_UNPACKED,
-    };
+    let decoder = Capped::new(
+        codec.decoder(Handle(src.clone()), XZ_MEM_LIMIT_KB),
+        MAX_UNPACKED,
+        format!(
+            "it decompresses to more than {MAX_UNPACKED} bytes before its file list ends \
+             (refused: a package this large needs a .MTREE)"
+        ),
+    );
     let result = walk(Box::new(decoder), codec);
     // A failed store read shows up as an I/O error inside the decoder: name it as such.
     if let Some(e) = src.borrow_mut().failed.take() {
@@ -119,30 +124,9 @@ where
     result
 }
 
-/// A decompressed stream that fails once it has given `left` bytes.
-struct Capped<R> {
-    inner: R,
-    left: u64,
-}
-
-impl<R: Read> Read for Capped<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.left == 0 {
-            return Err(io::Error::other(format!(
-                "it decompresses to more than {MAX_UNPACKED} bytes before its file list ends \
-                 (refused: a package this large needs a .MTREE)"
-            )));
-        }
-        let want = buf.len().min(self.left.min(usize::MAX as u64) as usize);
-        let n = self.inner.read(&mut buf[..want])?;
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
-
 fn walk(decoder: Box<dyn Read + '_>, codec: Codec) -> Result<Contents, String> {
     let bad = |e: io::Error| format!("bad package archive: {e}");
-    let mut archive = tar::Archive::new(decoder);
+    let mut archive = TarReader::new(decoder);
     let mut out = Contents {
         pkginfo: Vec::new(),
         codec,
@@ -152,10 +136,9 @@ fn walk(decoder: Box<dyn Read + '_>, codec: Codec) -> Result<Contents, String> {
     let mut names_bytes = 0usize;
     let mut first = true;
     let mut mtree: Option<Vec<String>> = None;
-    for entry in archive.entries().map_err(bad)? {
-        let mut entry = entry.map_err(bad)?;
-        let raw = entry.path_bytes().into_owned();
-        let path = raw.strip_prefix(b"./").unwrap_or(&raw);
+    while let Some(entry) = archive.next_member().map_err(bad)? {
+        let raw = &entry.name;
+        let path = raw.strip_prefix(b"./").unwrap_or(raw);
         if first {
             first = false;
             if path == b"+COMPACT_MANIFEST" || path == b"+MANIFEST" {
@@ -167,24 +150,20 @@ fn walk(decoder: Box<dyn Read + '_>, codec: Codec) -> Result<Contents, String> {
                 return Err("bad package archive: .PKGINFO appears twice".into());
             }
             pkginfo = true;
-            let size = entry.header().size().map_err(bad)?;
-            if size > MAX_PKGINFO {
+            if entry.size > MAX_PKGINFO {
                 return Err(format!(
-                    ".PKGINFO is {size} bytes, over the {MAX_PKGINFO} byte limit"
+                    ".PKGINFO is {} bytes, over the {MAX_PKGINFO} byte limit",
+                    entry.size
                 ));
             }
-            entry
-                .read_to_end(&mut out.pkginfo)
+            out.pkginfo = archive
+                .read_data(MAX_PKGINFO)
                 .map_err(|e| format!("bad package archive: reading .PKGINFO: {e}"))?;
-        } else if path == b".MTREE" && mtree.is_none() {
-            let size = entry.header().size().map_err(bad)?;
-            if size <= MAX_MTREE_GZ {
-                let mut gz = Vec::new();
-                entry
-                    .read_to_end(&mut gz)
-                    .map_err(|e| format!("bad package archive: reading .MTREE: {e}"))?;
-                mtree = crate::mtree::files(&gz);
-            }
+        } else if path == b".MTREE" && mtree.is_none() && entry.size <= MAX_MTREE_GZ {
+            let gz = archive
+                .read_data(MAX_MTREE_GZ)
+                .map_err(|e| format!("bad package archive: reading .MTREE: {e}"))?;
+            mtree = crate::mtree::files(&gz);
         }
         if pkginfo {
             if let Some(files) = mtree.take() {
@@ -192,9 +171,6 @@ fn walk(decoder: Box<dyn Read + '_>, codec: Codec) -> Result<Contents, String> {
                 out.files = files;
                 return Ok(out);
             }
-        }
-        if path.starts_with(b".") {
-            continue;
         }
         // repo-add lists `bsdtar --exclude='^.*'`: every path starting with a dot is metadata.
         if path.is_empty() || path.starts_with(b".") {
@@ -205,7 +181,7 @@ fn walk(decoder: Box<dyn Read + '_>, codec: Codec) -> Result<Contents, String> {
         if name.contains(['\n', '\r']) {
             return Err("bad package archive: a file name has a line break".into());
         }
-        if entry.header().entry_type().is_dir() && !name.ends_with('/') {
+        if entry.is_dir() && !name.ends_with('/') {
             name.push('/');
         }
         names_bytes += name.len() + 1;

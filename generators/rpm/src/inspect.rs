@@ -5,8 +5,8 @@ use reposmith_generator_sdk::exports::reposmith::generator::inspect::{Dependency
 use reposmith_generator_sdk::reposmith::generator::types::{Fragment, Hint};
 use reposmith_generator_sdk::versions;
 
-pub fn compare_versions(versions: Vec<String>) -> Vec<u32> {
-    versions::ranks(&versions, versions::rpm)
+pub fn compare_versions(versions: &[String]) -> Vec<u32> {
+    versions::ranks(versions, versions::rpm)
 }
 
 pub fn describe(fragments: &[Fragment]) -> Details {
@@ -193,7 +193,7 @@ mod tests {
             .iter()
             .any(|h| h.key == "name" && h.value == p.name));
         assert_eq!(
-            compare_versions(vec!["1.0-2".into(), "1.0-10".into(), "1:0.1-1".into()]),
+            compare_versions(&["1.0-2".into(), "1.0-10".into(), "1:0.1-1".into()]),
             vec![0, 1, 2]
         );
     }

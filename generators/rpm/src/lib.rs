@@ -2,9 +2,11 @@
 //! (`repodata/` with repomd.xml, primary, filelists and other; the package files themselves
 //! are served by the download route `packages/{file}`, which primary's locations point at).
 //!
-//! This file is only the WIT glue; the format logic lives in plain modules that also build
-//! natively, so `cargo test -p reposmith-gen-rpm --lib` runs without a wasm host.
+//! This file says which module answers each call of the contract (the SDK's `Generator`
+//! trait, exported by its `generator!` macro); the format logic lives in plain modules that
+//! also build natively, so `cargo test -p reposmith-gen-rpm --lib` runs without a wasm host.
 
+mod client;
 mod filelists;
 mod header;
 mod inspect;
@@ -15,21 +17,14 @@ mod repodata;
 mod repomd;
 #[cfg(test)]
 mod testrpm;
-mod xml;
 
-use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
-use reposmith_generator_sdk::exports::reposmith::generator::inspect::{
-    Details, Guest as InspectGuest,
-};
+use reposmith_generator_sdk::prelude::*;
 use reposmith_generator_sdk::reposmith;
-use reposmith_generator_sdk::reposmith::generator::types::{
-    Assembled, Entry, Hint, Info, Output, Package, PublishPlan, RepoInfo, ShelfSummary,
-};
-use reposmith_generator_sdk::HostSigner;
+use reposmith_generator_sdk::xml;
 
-struct Rpm;
+pub struct Rpm;
 
-impl Guest for Rpm {
+impl Generator for Rpm {
     fn info() -> Info {
         reposmith_generator_sdk::info(
             "rpm",
@@ -40,66 +35,48 @@ impl Guest for Rpm {
         )
     }
 
-    fn claims(_filename: String, head: Vec<u8>, _hints: Vec<Hint>) -> bool {
-        header::claims(&head)
+    fn claims(_filename: &str, head: &[u8], _hints: &[Hint]) -> bool {
+        header::claims(head)
     }
 
-    fn analyze(pkg: &Package, _hints: Vec<Hint>) -> Result<Vec<Entry>, String> {
-        let facts = pkg.facts();
-        repodata::analyze(|offset, len| pkg.read(offset, len), &facts)
+    fn analyze(facts: &Facts, read: ReadAt<'_>, _hints: &[Hint]) -> Result<Vec<Entry>, String> {
+        repodata::analyze(read, facts)
     }
 
-    fn plan(repo: RepoInfo, shelves: Vec<ShelfSummary>) -> Result<PublishPlan, String> {
+    fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, String> {
         Ok(PublishPlan {
-            files: repodata::plan(&repo, &shelves)?,
+            files: repodata::plan(repo, shelves)?,
             links: Vec::new(),
         })
     }
 
     fn finish(
-        repo: RepoInfo,
-        _shelves: Vec<ShelfSummary>,
-        files: Vec<Assembled>,
+        repo: &RepoInfo,
+        _shelves: &[ShelfSummary],
+        files: &[Assembled],
+        signer: &dyn Signer,
     ) -> Result<Vec<Output>, String> {
-        repomd::finish(&repo, &files, &HostSigner)
+        repomd::finish(repo, files, signer)
     }
-}
 
-impl InspectGuest for Rpm {
-    fn compare_versions(versions: Vec<String>) -> Vec<u32> {
+    fn compare_versions(versions: &[String]) -> Vec<u32> {
         inspect::compare_versions(versions)
     }
 
-    fn describe(entries: Vec<Vec<reposmith::generator::types::Fragment>>) -> Vec<Details> {
-        entries.iter().map(|f| inspect::describe(f)).collect()
+    fn describe(fragments: &[Fragment]) -> Details {
+        inspect::describe(fragments)
+    }
+
+    fn client_config(repo: &ClientRepo) -> Result<Vec<ClientFile>, String> {
+        Ok(client::files(repo))
     }
 }
 
-// Exported in the wasm build only: natively (unit tests, fuzz/) the generators link into one
-// binary, where their export symbols would clash.
-#[cfg(target_arch = "wasm32")]
-reposmith_generator_sdk::export_generator!(Rpm);
-// ...and natively this use keeps the impl from counting as dead code.
-#[cfg(not(target_arch = "wasm32"))]
-const _: Rpm = Rpm;
-
-/// An upload from its bytes alone, as the host hands it over: `claims` on its first 4 KiB,
-/// then `analyze` whatever `claims` answered (a crafted file can pass `claims`). Every input
-/// must give an answer, never a panic or an unbounded allocation: fuzz/ drives this.
-pub fn parse_package(
-    filename: &str,
-    bytes: &[u8],
-    _hints: &[Hint],
-) -> (bool, Result<Vec<Entry>, String>) {
-    let head = &bytes[..bytes.len().min(reposmith_generator_sdk::CLAIMS_HEAD)];
-    let facts = reposmith_generator_sdk::mem_facts(filename, bytes.len() as u64);
-    let read = reposmith_generator_sdk::mem_read(bytes);
-    (header::claims(head), repodata::analyze(read, &facts))
-}
+reposmith_generator_sdk::generator!(Rpm);
 
 #[cfg(test)]
 mod tests {
-    use super::Guest;
+    use reposmith_generator_sdk::exports::reposmith::generator::generator::Guest;
 
     #[test]
     fn info_describes_the_generator() {

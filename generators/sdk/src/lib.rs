@@ -1,24 +1,36 @@
 //! What reposmith's generators share (see README.md): the guest bindings of the generator
-//! contract (`wit/generator.wit`) generated once, with the macro that exports a generator;
-//! streaming readers for packages (ranged reads, gzip/xz/multi-frame zstd, the first member
-//! of a tar); and one deterministic ustar writer, which the host uses too.
+//! contract (`wit/generator.wit`) generated once, a plain trait over them and the macro that
+//! exports it; bounded readers for packages; and one deterministic ustar writer, which the
+//! host uses too.
 //!
-//! A generator implements `exports::reposmith::generator::generator::Guest` and
-//! `exports::reposmith::generator::inspect::Guest` (the SDK's world exports the optional
-//! `inspect` interface: [`versions`] has the formats' version orders, [`plain_details`] the
-//! default answer) and calls `reposmith_generator_sdk::export_generator!(MyGenerator);`.
+//! A generator implements [`Generator`] (info, claims, analyze, plan, finish; optionally
+//! compare-versions, describe, client-config) and calls
+//! `reposmith_generator_sdk::generator!(MyGenerator);`, which implements the three wit-bindgen
+//! `Guest` traits (`generator`, `inspect`, `client`: the SDK's world is
+//! `generator-full-world`) and exports them. Whoever prefers the raw bindings implements those
+//! traits and calls `export_generator!(MyGenerator)` instead.
+//!
+//! Readers for what packages are made of, each bounded (packages are untrusted): [`read`]
+//! (ranged reads with a buffer), [`ar`], [`tar`], [`zip`] (central directory), [`codec`]
+//! (gzip/xz/zstd streams), [`deb822`] (RFC 822 style paragraphs) and [`xml`] escaping.
 
 #[cfg(feature = "bindings")]
 wit_bindgen::generate!({
     path: "../../wit",
-    world: "generator-inspect-world",
+    world: "generator-full-world",
     additional_derives: [PartialEq],
     pub_export_macro: true,
     export_macro_name: "export_generator",
     default_bindings_module: "reposmith_generator_sdk",
 });
 
+pub mod ar;
+#[cfg(feature = "bindings")]
+pub mod client;
 pub mod codec;
+pub mod deb822;
+#[cfg(feature = "bindings")]
+mod guest;
 pub mod read;
 pub mod sign;
 pub mod tar;
@@ -26,7 +38,18 @@ pub mod tar;
 pub mod testing;
 pub mod ustar;
 pub mod versions;
+pub mod xml;
+pub mod zip;
 pub mod zstd;
+
+/// What a generator's `lib.rs` needs: `use reposmith_generator_sdk::prelude::*;`.
+#[cfg(feature = "bindings")]
+pub mod prelude {
+    pub use crate::exports::reposmith::generator::client::{ClientFile, ClientRepo};
+    pub use crate::exports::reposmith::generator::inspect::{Dependency, Details};
+    pub use crate::reposmith::generator::types::*;
+    pub use crate::{Generator, ReadAt, Signer};
+}
 
 /// The bytes of an upload `claims` sees: its first 4 KiB (the host's `HEAD_BYTES`).
 pub const CLAIMS_HEAD: usize = 4096;
@@ -70,7 +93,9 @@ pub fn mem_facts(filename: &str, size: u64) -> reposmith::generator::types::Fact
 }
 
 pub use codec::Codec;
-pub use read::{mem_read, Handle, Mem, Ranged, Source};
+#[cfg(feature = "bindings")]
+pub use guest::{parse_package, Generator, ReadAt};
+pub use read::{mem_read, Cached, Capped, Handle, Mem, Ranged, Source};
 #[cfg(feature = "bindings")]
 pub use sign::HostSigner;
 pub use sign::{RsaDigest, Signer};

@@ -29,10 +29,37 @@ pub fn target_release() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().to_path_buf()
 }
 
+/// Takes out of `cmd`'s environment what cargo sets for a running test (`CARGO_MANIFEST_DIR`,
+/// `CARGO_PKG_*`, ...): a build script that watches one of them (ring's does) would otherwise
+/// run again in a nested build, and everything above it (rustls, the AWS SDK) be rebuilt,
+/// then rebuilt once more by the next build from a shell.
+pub fn without_test_env(cmd: &mut Command) -> &mut Command {
+    const SET_FOR_TESTS: &[&str] = &[
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_MANIFEST_LINKS",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "OUT_DIR",
+    ];
+    for (k, _) in std::env::vars_os() {
+        let name = k.to_string_lossy();
+        if SET_FOR_TESTS.contains(&name.as_ref())
+            || name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_EXE_")
+        {
+            cmd.env_remove(&k);
+        }
+    }
+    cmd
+}
+
 fn cargo(args: &[&str]) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let target = target_release().parent().unwrap().to_path_buf();
-    let st = Command::new(cargo)
+    let st = without_test_env(&mut Command::new(cargo))
         .args(args)
         .env("CARGO_TARGET_DIR", &target)
         .current_dir(workspace())
@@ -70,13 +97,15 @@ pub fn built() -> &'static Built {
             "-p",
             "reposmith-gen-freebsd",
             "-p",
+            "reposmith-gen-cargo",
+            "-p",
             "reposmith-test-misbehave",
         ]);
         let target = target_release().parent().unwrap().to_path_buf();
         let wasm_dir = target.join("wasm32-wasip2/release");
         // The shipped generators only; the misbehaving one is opted into per test.
         let gens = tempfile::tempdir().unwrap().keep();
-        for name in ["deb", "rpm", "pacman", "apk", "freebsd"] {
+        for name in ["deb", "rpm", "pacman", "apk", "freebsd", "cargo"] {
             let wasm = wasm_dir.join(format!("reposmith_gen_{name}.wasm"));
             std::fs::copy(wasm, gens.join(format!("{name}.wasm"))).unwrap();
         }
@@ -724,4 +753,35 @@ pub fn bash_complete(script: &Path, env: &[(&str, &str)], line: &str) -> Vec<Str
         .collect();
     found.sort();
     found
+}
+
+/// `harness-big_1.0-1_amd64.deb` in `dir`: `mib` MiB of incompressible bytes (uploads past
+/// a size limit: Lambda's 6 MB payload cap, the web interface's upload-session threshold).
+#[allow(dead_code)]
+pub fn big_deb(dir: &Path, mib: u64) -> PathBuf {
+    let script = r#"set -euo pipefail
+D=$1/harness-big
+mkdir -p "$D/DEBIAN" "$D/usr/share/harness-big"
+head -c $(( $2 * 1048576 )) /dev/urandom > "$D/usr/share/harness-big/blob"
+cat > "$D/DEBIAN/control" <<EOF
+Package: harness-big
+Version: 1.0-1
+Architecture: amd64
+Maintainer: Reposmith Tests <tests@example.invalid>
+Installed-Size: $(( $2 * 1024 ))
+Description: large test fixture
+ Larger than a size limit.
+EOF
+dpkg-deb --root-owner-group -Znone --build "$D" "$1/harness-big_1.0-1_amd64.deb" >/dev/null
+"#;
+    let st = Command::new("bash")
+        .args(["-c", script, "big"])
+        .arg(dir)
+        .arg(mib.to_string())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let p = dir.join("harness-big_1.0-1_amd64.deb");
+    assert!(std::fs::metadata(&p).unwrap().len() > (mib - 1) * 1048576);
+    p
 }

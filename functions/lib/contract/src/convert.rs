@@ -252,3 +252,48 @@ macro_rules! inspect_conversions {
         };
     };
 }
+
+/// `client_conversions!(path::to::client)`, where `client` is the bindgen module of the
+/// optional `reposmith:generator/client`: the repo a caller sends (contract → bindgen) and the
+/// files it gets back (bindgen → contract).
+#[macro_export]
+macro_rules! client_conversions {
+    ($($w:ident)::+) => {
+        const _: () = {
+            use $($w)::+ as wit;
+
+            impl From<$crate::ClientRepo> for wit::ClientRepo {
+                fn from(r: $crate::ClientRepo) -> Self {
+                    wit::ClientRepo {
+                        name: r.name,
+                        title: r.title,
+                        description: r.description,
+                        enabled: r.enabled,
+                        gpgcheck: r.gpgcheck,
+                        repo_gpgcheck: r.repo_gpgcheck,
+                        gpgkeys: r.gpgkeys,
+                        base_url: r.base_url,
+                        mirrors: r.mirrors,
+                        url_args: r
+                            .url_args
+                            .into_iter()
+                            .map(|h| wit::Hint { key: h.key, value: h.value })
+                            .collect(),
+                        default_suite: r.default_suite,
+                        default_component: r.default_component,
+                        architectures: r.architectures,
+                        public_key: r.public_key,
+                        rsa_key_name: r.rsa_key_name,
+                        rsa_public_key: r.rsa_public_key,
+                    }
+                }
+            }
+
+            impl From<wit::ClientFile> for $crate::ClientFile {
+                fn from(f: wit::ClientFile) -> Self {
+                    $crate::ClientFile { client: f.client, file_name: f.file_name, data: f.data }
+                }
+            }
+        };
+    };
+}

@@ -351,6 +351,48 @@ pub struct Details {
     pub fields: Vec<(String, String)>,
 }
 
+/// `client.client-repo`: what a generator's `client-config` needs to tell each client of its
+/// format how to use a repo. URLs are absolute and end without `/`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRepo {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub enabled: bool,
+    /// Verify package signatures.
+    pub gpgcheck: bool,
+    /// Verify the repository metadata's signature.
+    pub repo_gpgcheck: bool,
+    /// Keys clients should trust: the served OpenPGP key's URL first, then the repo's own list.
+    pub gpgkeys: Vec<String>,
+    /// Where this generator's tree is served (`https://host/repos/NAME/dist`).
+    pub base_url: String,
+    /// The same tree on each mirror (`https://mirror/repos/NAME/dist`).
+    pub mirrors: Vec<String>,
+    /// The repo's `url_args` (`suites`, `components` for apt; `query` for yum and zypper).
+    pub url_args: Vec<Hint>,
+    pub default_suite: String,
+    pub default_component: String,
+    pub architectures: Vec<String>,
+    /// The repo's armored OpenPGP public key (for clients that embed it: apt's `Signed-By`).
+    pub public_key: String,
+    /// The RSA key's short name and PEM (apk's `/etc/apk/keys/`, FreeBSD pkg's `pubkey`).
+    pub rsa_key_name: String,
+    pub rsa_public_key: String,
+}
+
+/// `client.client-file`: one file a client reads, as the user would save it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientFile {
+    /// `apt`, `dnf`, `yum`, `zypper`, `pacman`, `apk`, `pkg`: the client it is for. A client's
+    /// first file is its main one (`GET /repos/{repo}/config/{client}`).
+    pub client: String,
+    /// A plain file name, unique within the repo's files (`NAME.sources`, `NAME.repo`).
+    pub file_name: String,
+    #[serde(with = "bytes_serde")]
+    pub data: Vec<u8>,
+}
+
 /// A loaded generator. Every call is synchronous and sandboxed; run it off the async executor.
 pub trait Generator: Send + Sync {
     fn info(&self) -> &Info;
@@ -386,6 +428,11 @@ pub trait Generator: Send + Sync {
         _repo: &str,
         _entries: &[Vec<Fragment>],
     ) -> Option<Result<Vec<Details>, GenError>> {
+        None
+    }
+    /// `client.client-config`: the files that tell each client of the format how to use
+    /// `repo`. `None`: the generator does not export `client`; the host uses its default.
+    fn client_config(&self, _repo: &ClientRepo) -> Option<Result<Vec<ClientFile>, GenError>> {
         None
     }
 }

@@ -1,6 +1,7 @@
 //! What crosses a Spin generator slot (`reposmith:spin/slot`, wit/spin/spin.wit): the
 //! contract's records, postcard-encoded, plus the call records and the signing requests of the
-//! slot protocol. The adapter (in the wrapped generator), the services component and the
+//! slot protocol (a `client` call is a `ClientRepo`, its answer a `Vec<ClientFile>`, or empty
+//! for the default). The adapter (in the wrapped generator), the services component and the
 //! handler all use this module, so every end agrees by construction.
 use crate::{bytes_serde, Assembled, Facts, Hint, RepoInfo, ShelfSummary};
 use serde::{Deserialize, Serialize};
@@ -200,6 +201,31 @@ mod tests {
         assert_eq!(decode::<InspectReply>(&encode(&reply)).unwrap(), reply);
         let ranks = InspectReply::CompareVersions(vec![2, 0, 1]);
         assert_eq!(decode::<InspectReply>(&encode(&ranks)).unwrap(), ranks);
+    }
+
+    /// `client` calls (a `ClientRepo`) and answers (`Vec<ClientFile>`) cross the slot whole.
+    #[test]
+    fn client_round_trip() {
+        let repo = crate::ClientRepo {
+            name: "demo".into(),
+            enabled: true,
+            mirrors: vec!["https://m/repos/demo/dist".into()],
+            url_args: vec![Hint {
+                key: "suites".into(),
+                value: "bookworm".into(),
+            }],
+            ..Default::default()
+        };
+        assert_eq!(decode::<crate::ClientRepo>(&encode(&repo)).unwrap(), repo);
+        let files = vec![crate::ClientFile {
+            client: "apt".into(),
+            file_name: "demo.sources".into(),
+            data: b"Types: deb\n".to_vec(),
+        }];
+        assert_eq!(
+            decode::<Vec<crate::ClientFile>>(&encode(&files)).unwrap(),
+            files
+        );
     }
 
     /// Fragments cross the slot as raw bytes (postcard), not as base64 text.

@@ -136,8 +136,8 @@ pub fn need(route: &Route, method: &Method) -> Need {
     let repo = |r: &String| Some(r.clone());
     let read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     match route {
-        R::Repos if read => Need::Optional,
-        R::Root | R::Generators | R::Metrics | R::OpenApi if read => Need::Nothing,
+        R::Repos | R::UiRepos if read => Need::Optional,
+        R::Root | R::Generators | R::Metrics | R::OpenApi | R::UiAsset(_) if read => Need::Nothing,
         R::Repo(r)
         | R::Packages(r)
         | R::Package(r, _)
@@ -147,6 +147,12 @@ pub fn need(route: &Route, method: &Method) -> Need {
         | R::History(r)
         | R::Snapshots(r)
         | R::Snapshot(r, _)
+        | R::Configs(r)
+        | R::Config(r, _)
+        | R::UiRepo(r)
+        | R::UiPackage(r, _)
+        | R::UiSetup(r)
+        | R::UiHistory(r)
             if read =>
         {
             // A frozen view (`REPO@REF`) is read as its repo.
@@ -161,6 +167,8 @@ pub fn need(route: &Route, method: &Method) -> Need {
         | R::Keys(r)
         | R::RepoKey(r, _)
         | R::Rollback(r)
+        | R::RepoEnable(r)
+        | R::RepoDisable(r)
         | R::Snapshot(r, _) => Need::Scope(Scope::Admin, repo(r)),
         R::Packages(r)
         | R::Uploads(r)

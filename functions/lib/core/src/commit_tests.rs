@@ -752,3 +752,76 @@ fn gc_keeps_what_retention_and_snapshots_keep() {
         assert_eq!(crate::gc::collect(&app, 0).await.unwrap().deleted, 0);
     });
 }
+
+#[test]
+fn properties_republish_disable_keeps_the_generation_and_bad_input_changes_nothing() {
+    let (app, _, _) = app(Arc::new(FakeGen::new()));
+    futures::executor::block_on(async {
+        assert_eq!(send(&app, "POST", "/repos/r/", b"").await, 201);
+        assert_eq!(add(&app, "p1", b"PKG p1").await, 201);
+        let (_, before) = json(&app, "GET", "/repos/r/", b"").await;
+        let g0 = before["generation"].as_u64().unwrap();
+        assert_eq!(before["repo"]["enabled"], true);
+        assert_eq!(before["repo"]["repo_gpgcheck"], true);
+
+        // A bad PUT: 422 naming the field; nothing changes, nothing is published.
+        for (body, field) in [
+            (&br#"{"title": "ok", "colour": "red"}"#[..], "colour"),
+            (br#"{"title": "ok", "gpgcheck": "yes"}"#, "gpgcheck"),
+            (br#"{"title": "two\nlines"}"#, "title"),
+            (br#"{"mirrors": ["ftp://m/x"]}"#, "mirrors"),
+            (br#"{"url_args": {"evil": "1"}}"#, "url_args"),
+        ] {
+            let (s, e) = json(&app, "PUT", "/repos/r/", body).await;
+            assert_eq!(s, 422, "{e}");
+            assert_eq!(e["field"], field, "{e}");
+        }
+        let (_, same) = json(&app, "GET", "/repos/r/", b"").await;
+        assert_eq!(same, before);
+
+        // A title: a new generation, a `settings` history entry naming it.
+        let (s, up) = json(&app, "PUT", "/repos/r/", br#"{"title": "The R"}"#).await;
+        assert_eq!(s, 200, "{up}");
+        assert_eq!(up["changed"], serde_json::json!(["title"]));
+        let g1 = up["generation"].as_u64().unwrap();
+        assert!(g1 > g0);
+        let (_, h) = json(&app, "GET", "/repos/r/history", b"").await;
+        assert_eq!(h["entries"][0]["kind"], "settings", "{h}");
+        assert_eq!(h["entries"][0]["changed"], serde_json::json!(["title"]));
+        // The same again: nothing changes, nothing is published.
+        let (_, again) = json(&app, "PUT", "/repos/r/", br#"{"title": "The R"}"#).await;
+        assert_eq!(again["changed"], serde_json::json!([]));
+        assert_eq!(again["generation"].as_u64(), Some(g1));
+
+        // Disabled: the trees answer 404 with a JSON body; the API stays.
+        let (s, off) = json(&app, "POST", "/repos/r/disable", b"").await;
+        assert_eq!(s, 200, "{off}");
+        assert_eq!(off["generation"].as_u64(), Some(g1));
+        let (s, body) = text(&app, "/repos/r/fake/index").await;
+        assert_eq!(s, 404);
+        assert!(body.contains("repo disabled"), "{body}");
+        let (s, _) = json(&app, "GET", "/repos/r/packages/", b"").await;
+        assert_eq!(s, 200);
+        // Enabled again: the same generation, served.
+        let (_, on) = json(&app, "POST", "/repos/r/enable", b"").await;
+        assert_eq!(on["generation"].as_u64(), Some(g1));
+        assert_eq!(
+            text(&app, "/repos/r/fake/index").await,
+            (200, "p1\n".into())
+        );
+
+        // The client files: the default for a generator without client-config.
+        let (s, list) = json(&app, "GET", "/repos/r/config/", b"").await;
+        assert_eq!(s, 200, "{list}");
+        assert_eq!(list["configs"][0]["client"], "fake");
+        let (s, file) = text(&app, "/repos/r/config/fake").await;
+        assert_eq!(s, 200);
+        assert!(file.contains("/repos/r/fake"), "{file}");
+        assert_eq!(text(&app, "/repos/r/config/nope").await.0, 404);
+        // A baseurl goes into them.
+        let body = br#"{"baseurl": "https://cdn.example/r/"}"#;
+        assert_eq!(json(&app, "PUT", "/repos/r/", body).await.0, 200);
+        let (_, file) = text(&app, "/repos/r/config/fake").await;
+        assert!(file.contains("url: https://cdn.example/r/fake\n"), "{file}");
+    });
+}

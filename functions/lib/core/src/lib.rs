@@ -14,6 +14,7 @@ pub mod assemble;
 pub mod audit;
 pub mod auth;
 pub mod body;
+pub mod client;
 pub mod commit;
 #[cfg(test)]
 mod commit_tests;
@@ -37,6 +38,7 @@ pub mod store;
 #[cfg(test)]
 mod testkit;
 pub mod throttle;
+pub mod ui;
 
 pub use app::{App, GeneratorLoader, Runtime};
 pub use body::{Body, ByteStream, Request, Response};

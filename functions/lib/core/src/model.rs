@@ -1,5 +1,5 @@
 //! What the metadata store holds, per repo (keys in `keys`):
-//! - `config`: how the repo was created (immutable after creation).
+//! - `config`: the repo's settings and properties (`revision` counts property changes).
 //! - `snapshot/REPO/NAME` (outside `repo/`): a generation frozen under a name.
 //! - `head`: every package record and a sequence number; one compare-and-set moves both.
 //! - `published`: the current generation and the manifest of every served path.
@@ -64,6 +64,45 @@ pub struct RepoConfig {
     pub keep_generations: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_days: Option<u64>,
+    /// Properties (`PUT /repos/{repo}/`, `commit::properties`): what clients are told.
+    #[serde(default)]
+    pub title: String,
+    /// A disabled repo's trees answer 404; its data and API stay.
+    #[serde(default)]
+    pub enabled: On,
+    /// Clients verify package signatures.
+    #[serde(default)]
+    pub gpgcheck: bool,
+    /// Clients verify the metadata's signature.
+    #[serde(default)]
+    pub repo_gpgcheck: On,
+    /// More key URLs clients should trust (a vendor's package-signing key).
+    #[serde(default)]
+    pub gpgkey: Vec<String>,
+    /// The public URL of `/repos/{repo}` when it differs from the API's (a CDN, a proxy).
+    #[serde(default)]
+    pub baseurl: Option<String>,
+    /// Mirrors of `/repos/{repo}`, base URLs.
+    #[serde(default)]
+    pub mirrors: Vec<String>,
+    /// `suites`, `components` (apt), `query` (yum, zypper).
+    #[serde(default)]
+    pub url_args: BTreeMap<String, String>,
+    /// Bumped by every change of properties; each generation records the revision it was
+    /// rendered with (`Published::config_revision`).
+    #[serde(default)]
+    pub revision: u64,
+}
+
+/// A switch that is on unless set off (absent from configs written before it existed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct On(pub bool);
+
+impl Default for On {
+    fn default() -> Self {
+        On(true)
+    }
 }
 
 impl RepoConfig {
@@ -81,12 +120,20 @@ impl RepoConfig {
             default_suite: self.default_suite.clone(),
             default_component: self.default_component.clone(),
             architectures: self.architectures.clone(),
+            // The title is the `label` option unless one is set (apt's Release `Label:`).
             options: self
                 .options
                 .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .chain(
+                    (!self.title.is_empty() && !self.options.contains_key("label"))
+                        .then_some(("label", self.title.as_str())),
+                )
+                .collect::<BTreeMap<_, _>>()
+                .into_iter()
                 .map(|(k, v)| Hint {
-                    key: k.clone(),
-                    value: v.clone(),
+                    key: k.to_string(),
+                    value: v.to_string(),
                 })
                 .collect(),
             now,
@@ -268,6 +315,16 @@ pub struct Published {
     /// published, with its manifest, for history, rollback and retention.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
+    /// The repo is disabled: its trees answer 404 (enabling serves this generation again).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
+    /// The `RepoConfig::revision` this pointer was written with.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub config_revision: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -23,6 +23,10 @@ fn variant(r: &Route) -> &'static str {
         Route::Key(_) => "Key",
         Route::Keys(_) => "Keys",
         Route::RepoKey(_, _) => "RepoKey",
+        Route::RepoEnable(_) => "RepoEnable",
+        Route::RepoDisable(_) => "RepoDisable",
+        Route::Configs(_) => "Configs",
+        Route::Config(_, _) => "Config",
         Route::History(_) => "History",
         Route::Rollback(_) => "Rollback",
         Route::Transactions(_) => "Transactions",
@@ -42,6 +46,12 @@ fn variant(r: &Route) -> &'static str {
         Route::VieterPublish(_) => "VieterPublish",
         Route::VieterArch(_, _) => "VieterArch",
         Route::VieterFile(_, _, _) => "VieterFile",
+        Route::UiRepos => "UiRepos",
+        Route::UiAsset(_) => "UiAsset",
+        Route::UiRepo(_) => "UiRepo",
+        Route::UiPackage(_, _) => "UiPackage",
+        Route::UiSetup(_) => "UiSetup",
+        Route::UiHistory(_) => "UiHistory",
         Route::NotFound => "NotFound",
     }
 }

@@ -155,12 +155,25 @@ pub struct Answer {
     pub generation: Option<u64>,
     pub packages: Vec<Item>,
     pub next: Option<String>,
+    /// How many entries match, on every page (not served: the web interface shows it).
+    #[serde(skip)]
+    pub total: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unsatisfied: Option<Vec<Unsatisfied>>,
 }
 
 pub async fn run(app: &App, repo: &str, q: Query) -> ApiResult<Answer> {
     let state = crate::commit::state(app, repo).await?;
+    run_on(app, repo, &state, q).await
+}
+
+/// [`run`] on a state the caller already loaded (the web interface's repo page needs it too).
+pub async fn run_on(
+    app: &App,
+    repo: &str,
+    state: &crate::commit::State,
+    q: Query,
+) -> ApiResult<Answer> {
     let generation = state.generation;
     let gens: HashMap<String, Arc<dyn Generator>> = app
         .generators()
@@ -168,23 +181,34 @@ pub async fn run(app: &App, repo: &str, q: Query) -> ApiResult<Answer> {
         .map(|g| (g.info().name.clone(), g))
         .collect();
 
-    let all: Vec<Item> = state
-        .records
-        .sorted()
-        .into_iter()
-        .flat_map(|rec| items(repo, rec))
-        .filter(|i| q.formats.is_empty() || q.formats.contains(&i.format))
-        .collect();
     let selected = |i: &Item| {
         (q.names.is_empty() || q.names.iter().any(|p| p.matches(&i.name)))
             && (q.archs.is_empty() || q.archs.contains(&i.arch))
     };
-    // Resolving looks at every entry of the formats asked; otherwise only at the matches.
-    let mut pool: Vec<Item> = if q.resolve {
-        all
-    } else {
-        all.into_iter().filter(selected).collect()
+    // Resolving looks at every entry of the formats asked; otherwise only at the matches,
+    // made into items only when they match (a repo of 50,000 is mostly not asked for).
+    // Without a text search, only what the page can hold is made into items.
+    let paged = (!q.resolve && q.text.is_none()).then(|| page_pool(&state.records, &q));
+    let (mut pool, paged_total) = match paged {
+        Some((pool, total)) => (pool, Some(total)),
+        None => (Vec::new(), None),
     };
+    let records = paged_total.is_none().then_some(&state.records);
+    for rec in records.into_iter().flat_map(|r| r.values()) {
+        for (format, ids) in &rec.entries {
+            if !q.formats.is_empty() && !q.formats.contains(format) {
+                continue;
+            }
+            for e in ids {
+                let wanted = q.resolve
+                    || ((q.names.is_empty() || q.names.iter().any(|p| p.matches(&e.name)))
+                        && (q.archs.is_empty() || q.archs.contains(&e.arch)));
+                if wanted {
+                    pool.push(item(rec, format, e));
+                }
+            }
+        }
+    }
 
     let mut extra: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     if let Some(c) = &q.cursor {
@@ -253,7 +277,10 @@ pub async fn run(app: &App, repo: &str, q: Query) -> ApiResult<Answer> {
                     .is_some_and(|s| s.to_lowercase().contains(text))
         });
     }
-    out.sort_by(order);
+    // Sorted by index: an item is a few hundred bytes, and a repo may hold 50,000.
+    let mut idx: Vec<usize> = (0..out.len()).collect();
+    idx.sort_by(|&a, &b| order(&out[a], &out[b]));
+    let total = paged_total.unwrap_or(idx.len());
     if let Some(c) = &q.cursor {
         let crank = ranks
             .get(&(c.format.clone(), c.version.clone()))
@@ -266,7 +293,8 @@ pub async fn run(app: &App, repo: &str, q: Query) -> ApiResult<Answer> {
             crank,
             c.filename.as_str(),
         );
-        out.retain(|i| {
+        idx.retain(|&n| {
+            let i = &out[n];
             sort_key(i)
                 .0
                 .cmp(&(key.0, key.1, key.2))
@@ -275,8 +303,8 @@ pub async fn run(app: &App, repo: &str, q: Query) -> ApiResult<Answer> {
                 == Ordering::Greater
         });
     }
-    let next = (out.len() > q.limit).then(|| {
-        let last = &out[q.limit - 1];
+    let next = (idx.len() > q.limit).then(|| {
+        let last = &out[idx[q.limit - 1]];
         let c = Cursor {
             name: last.name.clone(),
             format: last.format.clone(),
@@ -287,7 +315,15 @@ pub async fn run(app: &App, repo: &str, q: Query) -> ApiResult<Answer> {
         base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(serde_json::to_vec(&c).expect("a cursor serializes"))
     });
-    out.truncate(q.limit);
+    idx.truncate(q.limit);
+    let mut slots: Vec<Option<Item>> = out.into_iter().map(Some).collect();
+    let mut out: Vec<Item> = idx
+        .iter()
+        .map(|&n| slots[n].take().expect("an index is taken once"))
+        .collect();
+    for i in &mut out {
+        i.url = format!("/repos/{}/packages/{}", enc(repo), enc(&i.filename));
+    }
     if !q.details {
         for i in &mut out {
             (i.summary, i.depends, i.provides, i.fields) = (None, None, None, None);
@@ -298,34 +334,91 @@ pub async fn run(app: &App, repo: &str, q: Query) -> ApiResult<Answer> {
         generation,
         packages: out,
         next,
+        total,
         unsatisfied,
     })
 }
 
-fn items(repo: &str, rec: &PackageRecord) -> Vec<Item> {
-    rec.entries
-        .iter()
-        .flat_map(|(format, ids)| {
-            ids.iter().map(move |e| Item {
-                name: e.name.clone(),
-                version: e.version.clone(),
-                arch: e.arch.clone(),
-                format: format.clone(),
-                filename: rec.filename.clone(),
-                size: rec.size,
-                sha256: rec.sha256.clone(),
-                uploaded: rec.uploaded,
-                url: format!("/repos/{}/packages/{}", enc(repo), enc(&rec.filename)),
-                summary: None,
-                depends: None,
-                provides: None,
-                fields: None,
-                analysis: rec.analysis.clone(),
-                path: e.path.clone(),
-                rank: 0,
-            })
+/// A (name, format, arch): the sort order's first part, and what `latest` keeps one of.
+type Group<'a> = (&'a str, &'a str, &'a str);
+
+/// The entries a page can hold, found without making an item of every entry (a repo may
+/// hold 50,000): the `limit + 1` smallest groups after the cursor's (entries, or with
+/// `latest` distinct groups) and all of the cursor's own group, whose versions are ranked
+/// to find where the cursor is. Answers them as items, and how many entries (with
+/// `latest`, groups) match on every page.
+fn page_pool(records: &crate::records::Records, q: &Query) -> (Vec<Item>, usize) {
+    let mut refs: Vec<(Group, &PackageRecord, &crate::model::EntryId)> = Vec::new();
+    for rec in records.values() {
+        for (format, ids) in &rec.entries {
+            if !q.formats.is_empty() && !q.formats.contains(format) {
+                continue;
+            }
+            for e in ids {
+                if (q.names.is_empty() || q.names.iter().any(|p| p.matches(&e.name)))
+                    && (q.archs.is_empty() || q.archs.contains(&e.arch))
+                {
+                    refs.push(((&e.name, format, &e.arch), rec, e));
+                }
+            }
+        }
+    }
+    fn distinct<'a>(groups: impl Iterator<Item = Group<'a>>) -> Vec<Group<'a>> {
+        let set: std::collections::HashSet<Group> = groups.collect();
+        set.into_iter().collect()
+    }
+    let total = if q.latest {
+        distinct(refs.iter().map(|r| r.0)).len()
+    } else {
+        refs.len()
+    };
+    let at: Option<Group> = q.cursor.as_ref().map(|c| (&*c.name, &*c.format, &*c.arch));
+    let (mut page, mut rest): (Vec<_>, Vec<_>) = refs
+        .into_iter()
+        .filter(|r| at.is_none_or(|a| r.0 >= a))
+        .partition(|r| Some(r.0) == at);
+    let k = q.limit + 1;
+    let bound = if q.latest {
+        let mut groups = distinct(rest.iter().map(|r| r.0));
+        (groups.len() > k).then(|| *groups.select_nth_unstable(k - 1).1)
+    } else {
+        (rest.len() > k).then(|| {
+            rest.select_nth_unstable_by(k - 1, |a, b| a.0.cmp(&b.0))
+                .1
+                 .0
         })
-        .collect()
+    };
+    if let Some(b) = bound {
+        rest.retain(|r| r.0 <= b);
+    }
+    page.extend(rest);
+    let items = page
+        .into_iter()
+        .map(|((_, format, _), rec, e)| item(rec, format, e))
+        .collect();
+    (items, total)
+}
+
+/// One entry of a record as an item (its `url` is filled in for the page answered).
+fn item(rec: &PackageRecord, format: &str, e: &crate::model::EntryId) -> Item {
+    Item {
+        name: e.name.clone(),
+        version: e.version.clone(),
+        arch: e.arch.clone(),
+        format: format.to_string(),
+        filename: rec.filename.clone(),
+        size: rec.size,
+        sha256: rec.sha256.clone(),
+        uploaded: rec.uploaded,
+        url: String::new(),
+        summary: None,
+        depends: None,
+        provides: None,
+        fields: None,
+        analysis: rec.analysis.clone(),
+        path: e.path.clone(),
+        rank: 0,
+    }
 }
 
 /// A URL path segment: what a package file name normally holds stays literal.
@@ -366,11 +459,16 @@ async fn rank(
     extra: &BTreeMap<String, BTreeSet<String>>,
 ) -> ApiResult<HashMap<(String, String), u32>> {
     let mut per_format: BTreeMap<String, BTreeSet<String>> = extra.clone();
-    for i in pool.iter() {
+    // Distinct (format, version) first: far fewer than entries, so few strings are copied.
+    let distinct: std::collections::HashSet<(&str, &str)> = pool
+        .iter()
+        .map(|i| (i.format.as_str(), i.version.as_str()))
+        .collect();
+    for (f, v) in distinct {
         per_format
-            .entry(i.format.clone())
+            .entry(f.to_string())
             .or_default()
-            .insert(i.version.clone());
+            .insert(v.to_string());
     }
     let mut out = HashMap::new();
     for (format, set) in per_format {
@@ -389,8 +487,12 @@ async fn rank(
             out.insert((format.clone(), v), r);
         }
     }
+    let mut by_format: HashMap<&str, HashMap<&str, u32>> = HashMap::new();
+    for ((f, v), r) in &out {
+        by_format.entry(f).or_default().insert(v, *r);
+    }
     for i in pool.iter_mut() {
-        i.rank = out[&(i.format.clone(), i.version.clone())];
+        i.rank = by_format[i.format.as_str()][i.version.as_str()];
     }
     Ok(out)
 }

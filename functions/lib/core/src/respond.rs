@@ -11,16 +11,20 @@ use bytes::Bytes;
 use http::header::{HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, RANGE};
 use std::time::{Duration, UNIX_EPOCH};
 
-/// Headers on every answer: no answer is HTML or script, so a browser that opens one (a
-/// package, an index, a JSON error echoing a client's path) must neither sniff it into HTML
-/// nor run anything in it. Static values: two inserts per request.
+/// Headers on every answer: no answer but the web interface's is HTML or script, so a
+/// browser that opens one (a package, an index, a JSON error echoing a client's path) must
+/// neither sniff it into HTML nor run anything in it. The interface's pages bring their own
+/// policy (`ui::CSP`: this server's script and style only), which stays. Static values: two
+/// inserts per request.
 pub fn harden(headers: &mut HeaderMap) {
     use http::header::{HeaderValue, CONTENT_SECURITY_POLICY, X_CONTENT_TYPE_OPTIONS};
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; sandbox"),
-    );
+    if !headers.contains_key(CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; sandbox"),
+        );
+    }
 }
 
 /// What a blob's dates promise.

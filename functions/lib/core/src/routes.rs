@@ -22,6 +22,13 @@ pub enum Route {
     Keys(String),
     /// `/repos/{repo}/keys/{fingerprint}`: DELETE ends a replaced key's overlap.
     RepoKey(String, String),
+    /// `/repos/{repo}/enable`, `/repos/{repo}/disable`: serve its trees, or not.
+    RepoEnable(String),
+    RepoDisable(String),
+    /// `/repos/{repo}/config/`: the client configuration files there are.
+    Configs(String),
+    /// `/repos/{repo}/config/{client or file}`
+    Config(String, String),
     /// `/repos/{repo}/history`: the journal (docs/history.md).
     History(String),
     /// `/repos/{repo}/rollback`
@@ -58,11 +65,30 @@ pub enum Route {
     VieterPublish(String),
     VieterArch(String, String),
     VieterFile(String, String, String),
+    /// `/ui/`: the web interface's repo list (docs/ui.md).
+    UiRepos,
+    /// `/ui/assets/{name}`: its stylesheet and script, named by content hash.
+    UiAsset(String),
+    /// `/ui/repos/{repo}`: a repo's package table (search, filters, pages).
+    UiRepo(String),
+    /// `/ui/repos/{repo}/packages/{package}`: one package file.
+    UiPackage(String, String),
+    /// `/ui/repos/{repo}/setup`: the clients' configuration, to copy.
+    UiSetup(String),
+    /// `/ui/repos/{repo}/history`: the journal.
+    UiHistory(String),
     NotFound,
 }
 
 /// Top-level names of the main API: never Vieter repos, and refused as repo names.
-pub const RESERVED: &[&str] = &["repos", "generators", "metrics", "tokens", "openapi.json"];
+pub const RESERVED: &[&str] = &[
+    "repos",
+    "generators",
+    "metrics",
+    "tokens",
+    "openapi.json",
+    "ui",
+];
 
 /// Decodes a path into segments; `None` if a segment is not valid UTF-8 after decoding.
 pub fn segments(path: &str) -> Option<Vec<String>> {
@@ -97,6 +123,14 @@ pub fn route(path: &str) -> Route {
         ["openapi.json"] => Route::OpenApi,
         ["tokens"] => Route::Tokens,
         ["tokens", name] => Route::Token(name.to_string()),
+        ["ui"] => Route::UiRepos,
+        ["ui", "assets", name] => Route::UiAsset(name.to_string()),
+        ["ui", "repos", repo] => Route::UiRepo(repo.to_string()),
+        ["ui", "repos", repo, "packages", pkg] => {
+            Route::UiPackage(repo.to_string(), pkg.to_string())
+        }
+        ["ui", "repos", repo, "setup"] => Route::UiSetup(repo.to_string()),
+        ["ui", "repos", repo, "history"] => Route::UiHistory(repo.to_string()),
         ["repos", repo] => Route::Repo(repo.to_string()),
         ["repos", repo, "rebuild"] => Route::Rebuild(repo.to_string()),
         ["repos", repo, "packages"] => Route::Packages(repo.to_string()),
@@ -104,6 +138,10 @@ pub fn route(path: &str) -> Route {
         ["repos", repo, "key.asc"] => Route::Key(repo.to_string()),
         ["repos", repo, "keys"] => Route::Keys(repo.to_string()),
         ["repos", repo, "keys", fp] => Route::RepoKey(repo.to_string(), fp.to_string()),
+        ["repos", repo, "enable"] => Route::RepoEnable(repo.to_string()),
+        ["repos", repo, "disable"] => Route::RepoDisable(repo.to_string()),
+        ["repos", repo, "config"] => Route::Configs(repo.to_string()),
+        ["repos", repo, "config", name] => Route::Config(repo.to_string(), name.to_string()),
         ["repos", repo, "history"] => Route::History(repo.to_string()),
         ["repos", repo, "rollback"] => Route::Rollback(repo.to_string()),
         ["repos", repo, "transactions"] => Route::Transactions(repo.to_string()),
@@ -205,8 +243,23 @@ mod tests {
             Route::VieterArch("bur".into(), "x86_64".into())
         );
         assert_eq!(route("/bur"), Route::VieterRepo("bur".into()));
+        assert_eq!(route("/ui/"), Route::UiRepos);
+        assert_eq!(route("/ui/repos/a"), Route::UiRepo("a".into()));
+        assert_eq!(
+            route("/ui/repos/a/packages/x_1%2b2_all.deb"),
+            Route::UiPackage("a".into(), "x_1+2_all.deb".into())
+        );
+        assert_eq!(route("/ui/repos/a/setup"), Route::UiSetup("a".into()));
+        assert_eq!(route("/ui/x"), Route::NotFound);
         assert_eq!(route("/repos/x/y/z"), Route::Tree("x".into(), "y/z".into()));
         assert_eq!(route("/repos/a/history"), Route::History("a".into()));
+        assert_eq!(route("/repos/a/enable"), Route::RepoEnable("a".into()));
+        assert_eq!(route("/repos/a/disable"), Route::RepoDisable("a".into()));
+        assert_eq!(route("/repos/a/config/"), Route::Configs("a".into()));
+        assert_eq!(
+            route("/repos/a/config/dnf"),
+            Route::Config("a".into(), "dnf".into())
+        );
         assert_eq!(
             route("/repos/a/snapshots/s1/"),
             Route::Snapshot("a".into(), "s1".into())

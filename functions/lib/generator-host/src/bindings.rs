@@ -3,9 +3,10 @@
 
 wasmtime::component::bindgen!({
     path: "../../../wit",
-    // The richer world only for its types: a generator's `inspect` export is optional, so
-    // instances are made with [`Pre`] (the interfaces' own indices), never this world's Pre.
-    world: "generator-inspect-world",
+    // The richest world only for its types: a generator's `inspect` and `client` exports are
+    // optional, so instances are made with [`Pre`] (the interfaces' own indices), never this
+    // world's Pre.
+    world: "generator-full-world",
     // The `package` resource is a host object in the store's ResourceTable.
     with: {
         "reposmith:generator/types.package": crate::state::PackageHandle,
@@ -16,15 +17,19 @@ pub use self::reposmith::generator::types as wit;
 
 reposmith_contract::wit_conversions!(reposmith::generator::types);
 reposmith_contract::inspect_conversions!(exports::reposmith::generator::inspect);
+reposmith_contract::client_conversions!(exports::reposmith::generator::client);
 
-use exports::reposmith::generator::{generator as gen_iface, inspect as inspect_iface};
+use exports::reposmith::generator::{
+    client as client_iface, generator as gen_iface, inspect as inspect_iface,
+};
 use wasmtime::component::InstancePre;
 
-/// A component ready to instantiate: `generator` is required, `inspect` optional.
+/// A component ready to instantiate: `generator` is required, `inspect` and `client` optional.
 pub struct Pre<T: 'static> {
     pre: InstancePre<T>,
     generator: gen_iface::GuestIndices,
     inspect: Option<inspect_iface::GuestIndices>,
+    client: Option<client_iface::GuestIndices>,
 }
 
 impl<T: 'static> Pre<T> {
@@ -32,16 +37,23 @@ impl<T: 'static> Pre<T> {
         let generator = gen_iface::GuestIndices::new(&pre)?;
         // Absent, or not of this contract's shape: the host's defaults answer instead.
         let inspect = inspect_iface::GuestIndices::new(&pre).ok();
+        let client = client_iface::GuestIndices::new(&pre).ok();
         Ok(Pre {
             pre,
             generator,
             inspect,
+            client,
         })
     }
 
     /// Whether the component exports `inspect`.
     pub fn has_inspect(&self) -> bool {
         self.inspect.is_some()
+    }
+
+    /// Whether the component exports `client`.
+    pub fn has_client(&self) -> bool {
+        self.client.is_some()
     }
 
     pub fn engine(&self) -> &wasmtime::Engine {
@@ -58,7 +70,15 @@ impl<T: 'static> Pre<T> {
             Some(i) => i.load(&mut store, &instance).ok(),
             None => None,
         };
-        Ok(Exports { generator, inspect })
+        let client = match &self.client {
+            Some(c) => c.load(&mut store, &instance).ok(),
+            None => None,
+        };
+        Ok(Exports {
+            generator,
+            inspect,
+            client,
+        })
     }
 }
 
@@ -66,6 +86,7 @@ impl<T: 'static> Pre<T> {
 pub struct Exports {
     generator: gen_iface::Guest,
     pub inspect: Option<inspect_iface::Guest>,
+    pub client: Option<client_iface::Guest>,
 }
 
 impl Exports {

@@ -5,8 +5,8 @@ use crate::bindings::{self, Exports, Pre};
 use crate::state::{HostState, PackageHandle};
 use crate::Limits;
 use reposmith_contract::{
-    Assembled, Details, Entry, Fragment, GenError, Generator, Hint, Info, Output, PackageReader,
-    Plan, RepoInfo, ShelfSummary, Signer,
+    Assembled, ClientFile, ClientRepo, Details, Entry, Fragment, GenError, Generator, Hint, Info,
+    Output, PackageReader, Plan, RepoInfo, ShelfSummary, Signer,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -417,6 +417,30 @@ impl Generator for WasmGenerator {
                 Some(Ok(details.into_iter().map(Into::into).collect()))
             }
             Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    fn client_config(&self, repo: &ClientRepo) -> Option<Result<Vec<ClientFile>, GenError>> {
+        if !self.pre.has_client() {
+            return None;
+        }
+        let wit_repo: bindings::exports::reposmith::generator::client::ClientRepo =
+            repo.clone().into();
+        let r = self.call("client-config", &repo.name, None, |store, w| {
+            match &w.client {
+                Some(c) => c.call_client_config(store, &wit_repo).map(Some),
+                None => Ok(None),
+            }
+        });
+        match r {
+            Ok(Some(files)) => Some(
+                self.answer("client-config", files, |f| {
+                    f.client.len() + f.file_name.len() + f.data.len()
+                })
+                .map(|files| files.into_iter().map(Into::into).collect()),
+            ),
+            Ok(None) => None,
             Err(e) => Some(Err(e)),
         }
     }

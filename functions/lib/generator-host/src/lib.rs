@@ -13,7 +13,7 @@ mod generator;
 mod state;
 
 use anyhow::{anyhow, bail, Context as _};
-use bindings::{GeneratorInspectWorld, Pre, EXPORT_NAME};
+use bindings::{GeneratorFullWorld, Pre, EXPORT_NAME};
 use reposmith_contract::{Generator, Info};
 use sha2::{Digest, Sha256};
 use state::HostState;
@@ -79,7 +79,7 @@ impl WasmHost {
         // wasip2 components import WASI even when they do no I/O; the context grants nothing.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| anyhow!("linking WASI: {e:#}"))?;
-        GeneratorInspectWorld::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+        GeneratorFullWorld::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| anyhow!("linking the generator world: {e:#}"))?;
 
         let mut hasher = ShaHasher(Sha256::new());

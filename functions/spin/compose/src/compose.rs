@@ -8,14 +8,25 @@ const TYPES: &str = "reposmith:generator/types@0.1.0";
 const SIGNER: &str = "reposmith:generator/signer@0.1.0";
 const GENERATOR: &str = "reposmith:generator/generator@0.1.0";
 const INSPECT: &str = "reposmith:generator/inspect@0.1.0";
+const CLIENT: &str = "reposmith:generator/client@0.1.0";
 const SERVICES: &str = "reposmith:spin/services@0.1.0";
 pub const SLOT: &str = "reposmith:spin/slot@0.1.0";
 
 fn instance(graph: &mut CompositionGraph, name: &str, bytes: &[u8]) -> Result<NodeId> {
+    Ok(instance_imports(graph, name, bytes)?.0)
+}
+
+/// An instance of a component, and the names of what it imports.
+fn instance_imports(
+    graph: &mut CompositionGraph,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(NodeId, Vec<String>)> {
     let pkg = Package::from_bytes(name, None, bytes.to_vec(), graph.types_mut())
         .with_context(|| format!("reading component {name}"))?;
+    let imports = graph.types()[pkg.ty()].imports.keys().cloned().collect();
     let id = graph.register_package(pkg)?;
-    Ok(graph.instantiate(id))
+    Ok((graph.instantiate(id), imports))
 }
 
 fn connect(graph: &mut CompositionGraph, from: NodeId, to: NodeId, name: &str) -> Result<()> {
@@ -29,27 +40,34 @@ fn connect(graph: &mut CompositionGraph, from: NodeId, to: NodeId, name: &str) -
 }
 
 /// An unchanged generator component made into a self-contained `reposmith:spin/slot`:
-/// services → generator (`types`, `signer`), services + generator → adapter (`inspect` from
-/// the generator when it exports one, else the services' stand-in), export the
+/// services → generator (`types`, `signer`, those it imports), services + generator → adapter (`inspect` and
+/// `client` from the generator when it exports them, else the services' stand-ins), export the
 /// adapter's slot. What remains imported is WASI, which Spin's host provides.
 pub fn wrap(services: &[u8], generator: &[u8], adapter: &[u8]) -> Result<Vec<u8>> {
     let mut graph = CompositionGraph::new();
     let s = instance(&mut graph, "reposmith:services", services)?;
-    let g = instance(&mut graph, "reposmith:generator", generator)?;
+    let (g, imports) = instance_imports(&mut graph, "reposmith:generator", generator)?;
     let a = instance(&mut graph, "reposmith:adapter", adapter)?;
-    connect(&mut graph, s, g, TYPES)?;
-    connect(&mut graph, s, g, SIGNER)?;
+    // A generator that signs nothing (or uses no shared type) does not import them.
+    for name in [TYPES, SIGNER] {
+        if imports.iter().any(|i| i == name) {
+            connect(&mut graph, s, g, name)?;
+        }
+    }
     connect(&mut graph, s, a, TYPES)?;
     connect(&mut graph, s, a, SERVICES)?;
     connect(&mut graph, g, a, GENERATOR)?;
-    // `inspect` is optional: a generator without it gets the services' stand-in.
-    let inspect = match graph.alias_instance_export(g, INSPECT) {
-        Ok(export) => export,
-        Err(_) => graph.alias_instance_export(s, INSPECT)?,
-    };
-    graph
-        .set_instantiation_argument(a, INSPECT, inspect)
-        .context("plugging inspect")?;
+    // `inspect` and `client` are optional: a generator without one gets the services'
+    // stand-in.
+    for name in [INSPECT, CLIENT] {
+        let export = match graph.alias_instance_export(g, name) {
+            Ok(export) => export,
+            Err(_) => graph.alias_instance_export(s, name)?,
+        };
+        graph
+            .set_instantiation_argument(a, name, export)
+            .with_context(|| format!("plugging {name}"))?;
+    }
     let slot = graph.alias_instance_export(a, SLOT)?;
     graph.export(slot, SLOT)?;
     graph

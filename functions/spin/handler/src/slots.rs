@@ -3,8 +3,8 @@
 //! The slot messages are the contract types themselves, postcard-encoded: nothing to convert.
 use reposmith_contract::wire::{self as w, decode, encode, ByteBuf, Reply, SignRequest, Signed};
 use reposmith_contract::{
-    Assembled, Details, Entry, Fragment, GenError, Generator, Hint, Info, Output, PackageReader,
-    Plan, RepoInfo, ShelfSummary, Signer,
+    Assembled, ClientFile, ClientRepo, Details, Entry, Fragment, GenError, Generator, Hint, Info,
+    Output, PackageReader, Plan, RepoInfo, ShelfSummary, Signer,
 };
 use std::sync::Arc;
 
@@ -19,6 +19,7 @@ enum Call {
     Plan,
     Finish,
     Inspect,
+    Client,
 }
 
 macro_rules! slots {
@@ -37,6 +38,7 @@ macro_rules! slots {
                     Call::Plan => $m::plan(call),
                     Call::Finish => $m::finish(call),
                     Call::Inspect => $m::inspect(call),
+                    Call::Client => $m::client(call),
                 },)*
                 _ => Err(format!("no generator slot {slot}")),
             }
@@ -202,6 +204,21 @@ impl Generator for Slot {
             Ok(_) => None,
             Err(e) => Some(Err(e)),
         }
+    }
+
+    /// One `client` call (no signing: one round). An empty answer is the default: `None`.
+    fn client_config(&self, repo: &ClientRepo) -> Option<Result<Vec<ClientFile>, GenError>> {
+        let reply = match call(self.slot, Call::Client, &encode(repo)) {
+            Ok(reply) => reply,
+            Err(m) => return Some(Err(GenError::Rejected(m))),
+        };
+        if reply.is_empty() {
+            return None;
+        }
+        Some(
+            decode(&reply)
+                .map_err(|m| GenError::Failed(format!("generator {}: {m}", self.info.name))),
+        )
     }
 }
 

@@ -8,6 +8,7 @@ wit_bindgen::generate!({
     world: "reposmith:spin/services-world",
 });
 
+use exports::reposmith::generator::client::{ClientFile, ClientRepo, Guest as ClientGuest};
 use exports::reposmith::generator::inspect::{Details, Guest as InspectGuest};
 use exports::reposmith::generator::signer::{Guest as SignerGuest, RsaDigest};
 use exports::reposmith::generator::types::{Facts, Guest as TypesGuest, GuestPackage};
@@ -140,6 +141,13 @@ impl InspectGuest for Services {
     }
 }
 
+/// The stand-in for a generator without `client`: no file (the default).
+impl ClientGuest for Services {
+    fn client_config(_repo: ClientRepo) -> Result<Vec<ClientFile>, String> {
+        Ok(Vec::new())
+    }
+}
+
 /// The empty slot: no generator.
 impl SlotGuest for Services {
     fn info() -> Vec<u8> {
@@ -158,6 +166,9 @@ impl SlotGuest for Services {
         Err("empty generator slot".into())
     }
     fn inspect(_call: Vec<u8>) -> Result<Vec<u8>, String> {
+        Err("empty generator slot".into())
+    }
+    fn client(_call: Vec<u8>) -> Result<Vec<u8>, String> {
         Err("empty generator slot".into())
     }
 }

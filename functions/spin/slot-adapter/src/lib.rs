@@ -9,6 +9,7 @@ wit_bindgen::generate!({
 });
 
 use exports::reposmith::spin::slot::Guest;
+use reposmith::generator::client as c;
 use reposmith::generator::generator as g;
 use reposmith::generator::inspect as i;
 use reposmith::generator::types as t;
@@ -17,6 +18,7 @@ use reposmith_contract::wire::{self as w, decode, encode, Reply, SignRequest};
 
 reposmith_contract::wit_conversions!(reposmith::generator::types);
 reposmith_contract::inspect_conversions!(reposmith::generator::inspect);
+reposmith_contract::client_conversions!(reposmith::generator::client);
 
 struct Adapter;
 
@@ -105,6 +107,18 @@ impl Guest for Adapter {
                 w::InspectReply::Describe(from_wit(i::describe(&entries)))
             }
         }))
+    }
+
+    fn client(call: Vec<u8>) -> Result<Vec<u8>, String> {
+        let repo: c::ClientRepo = decode::<reposmith_contract::ClientRepo>(&call)?.into();
+        let files = c::client_config(&repo)?;
+        if files.is_empty() {
+            // The stand-in's answer (or a generator listing nothing): the default.
+            return Ok(Vec::new());
+        }
+        Ok(encode(&from_wit::<_, reposmith_contract::ClientFile>(
+            files,
+        )))
     }
 }
 

@@ -43,7 +43,7 @@ impl Item {
 }
 
 /// What kind of head change an entry records.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Kind {
     Add,
     Remove,
@@ -52,6 +52,8 @@ pub enum Kind {
     /// Back to the package set of this generation.
     Rollback(u64),
     Transaction,
+    /// Properties changed (`commit::properties`): their names.
+    Settings(Vec<String>),
 }
 
 /// One head commit.
@@ -68,6 +70,9 @@ pub struct Entry {
     pub removed: Vec<Item>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_to: Option<u64>,
+    /// The properties a `settings` entry changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
 }
 
 /// One publish.
@@ -112,6 +117,7 @@ pub(super) fn entry(app: &App, kind: Kind, seq: u64, before: &Records, after: &R
             Kind::Keys => "keys",
             Kind::Rollback(_) => "rollback",
             Kind::Transaction => "transaction",
+            Kind::Settings(_) => "settings",
         }
         .into(),
         who,
@@ -120,6 +126,10 @@ pub(super) fn entry(app: &App, kind: Kind, seq: u64, before: &Records, after: &R
         rollback_to: match kind {
             Kind::Rollback(g) => Some(g),
             _ => None,
+        },
+        changed: match kind {
+            Kind::Settings(names) => names,
+            _ => Vec::new(),
         },
     }
 }

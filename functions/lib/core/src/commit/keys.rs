@@ -174,6 +174,42 @@ pub async fn public_key(app: &App, repo: &str) -> ApiResult<String> {
     Ok(armor_public(&binary))
 }
 
+/// What clients are told of a repo's keys (`client`): the armored OpenPGP key block, the
+/// signing key's fingerprint (empty for a repo signed by the server's key), the RSA key's
+/// name and PEM.
+pub struct ClientKeys {
+    pub armored: String,
+    pub fingerprint: String,
+    pub rsa_name: String,
+    pub rsa_pem: String,
+}
+
+pub async fn client_keys(app: &App, repo: &str) -> ApiResult<ClientKeys> {
+    let armored = public_key(app, repo).await?;
+    let (head, _) = load_head(app, repo).await?;
+    Ok(match &head.keys {
+        None => ClientKeys {
+            armored,
+            fingerprint: String::new(),
+            rsa_name: app.signer.rsa_key_name(),
+            rsa_pem: app.signer.rsa_public_key(),
+        },
+        Some(sha) => {
+            let keys = keyring_of(app, sha).await?;
+            ClientKeys {
+                armored,
+                fingerprint: keys
+                    .live(app.now())
+                    .first()
+                    .map(|k| k.fingerprint.clone())
+                    .unwrap_or_default(),
+                rsa_name: keys.rsa.name.clone(),
+                rsa_pem: keys.rsa.public_pem.clone(),
+            }
+        }
+    })
+}
+
 /// `-----BEGIN PGP PUBLIC KEY BLOCK-----` around `binary` (RFC 4880 §6: base64 in 64-column
 /// lines, then the CRC-24 checksum).
 fn armor_public(binary: &[u8]) -> String {

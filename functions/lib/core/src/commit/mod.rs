@@ -28,6 +28,7 @@ mod head;
 mod history;
 pub mod journal;
 mod keys;
+mod properties;
 mod publish;
 mod quota;
 mod read;
@@ -49,13 +50,15 @@ pub use history::{history, rollback, History, HistoryQuery, RolledBack};
 pub use journal::{Kind, Pick};
 pub(crate) use keys::signer_for;
 pub use keys::{
-    list_keys, public_key, retire, rotate, KeyList, RepoKeys, Rotation, DEFAULT_KEY_LIFETIME,
-    DEFAULT_OVERLAP,
+    client_keys, list_keys, public_key, retire, rotate, ClientKeys, KeyList, RepoKeys, Rotation,
+    DEFAULT_KEY_LIFETIME, DEFAULT_OVERLAP,
 };
+pub use properties::{disabled, update_properties, Properties, Updated};
 pub use publish::recover;
 pub use read::{dates_of, resolve_served, Served};
 pub use rebuild::{rebuild, RebuildReport};
 pub use record::{insert_record, one_version_generators, update_head, update_head_logged, Change};
+pub(crate) use repo::read_config;
 pub use repo::{
     create_repo, is_private, list_repos, load_config, load_published, package, packages,
     repo_names, Created, Listing, RepoView, Settings,

@@ -3,7 +3,7 @@
 //! `group::ensure_published` decides who publishes; this is one publish.
 use super::serve::{manifest_of, remember_manifest};
 use super::{
-    ensure_published, jitter, load_config, load_head, load_published, repo_names, to_json,
+    ensure_published, jitter, load_head, load_published, read_config, repo_names, to_json,
     CAS_ATTEMPTS,
 };
 use crate::app::App;
@@ -20,8 +20,10 @@ const RETIRED_KEPT: usize = 32;
 pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> {
     for attempt in 0..CAS_ATTEMPTS {
         let current = load_published(app, repo).await?;
-        let config = load_config(app, repo).await?;
         let (head, _) = load_head(app, repo).await?;
+        // Read after the head, from the store: a property change writes the config before it
+        // moves the head, so a publish that covers that head renders those properties.
+        let config = read_config(app, repo).await?;
         if let Some((p, _)) = &current {
             if p.covers >= head.seq {
                 return Ok(p.clone()); // another process already covered this head
@@ -56,6 +58,8 @@ pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> 
             previous: prev.map(|p| retire(app, p, now)).unwrap_or_default(),
             faults,
             log: Some(log),
+            disabled: !config.enabled.0,
+            config_revision: config.revision,
         };
         match app
             .meta

@@ -25,6 +25,9 @@ pub async fn resolve_served(app: &App, repo: &str, path: &str) -> ApiResult<Serv
     }
     let found = resolve(app, repo, path).await?;
     let view = last_view(app, repo).await?;
+    if view.as_ref().is_some_and(|v| v.published.disabled) {
+        return Err(super::disabled(repo));
+    }
     if view.as_ref().is_none_or(|v| v.config.is_none()) {
         config_of(app, repo).await?; // 404 for no repo; then cached
     }
@@ -40,6 +43,13 @@ pub async fn resolve_served(app: &App, repo: &str, path: &str) -> ApiResult<Serv
 async fn resolve_frozen(app: &App, repo: &str, at: &str, path: &str) -> ApiResult<Served> {
     if !is_repo_name(repo) {
         return Err(ApiError::not_found(format!("no repo named {repo:?}")));
+    }
+    // A disabled repo's views are off too.
+    if super::repo::published_view(app, repo)
+        .await?
+        .is_some_and(|v| v.published.disabled)
+    {
+        return Err(super::disabled(repo));
     }
     let f = super::view::frozen(app, repo, at).await?;
     let m = super::manifest_of(app, &f.manifest).await?;

@@ -47,7 +47,7 @@ pub async fn update_head_logged(
             Change::Changed => {}
         }
         head.seq += 1;
-        let entry = journal::entry(app, kind, head.seq, &before, &head.packages);
+        let entry = journal::entry(app, kind.clone(), head.seq, &before, &head.packages);
         head.journal = Some(journal::append(app, head.journal.as_deref(), entry.clone()).await?);
         let root = bytes::Bytes::from(super::head::store_buckets(app, &mut head).await?);
         match app.meta.put_if(&key, root.clone(), version).await? {

@@ -13,9 +13,11 @@ pub async fn load_config(app: &App, repo: &str) -> ApiResult<RepoConfig> {
     Ok((*config_of(app, repo).await?).clone())
 }
 
-/// The repo's settings, or 404. Cached with its published pointer: a repo's settings change
-/// only by deleting it, which removes the pointer, so the pointer's freshness check (one read)
-/// covers them; a repo without a pointer (being created, or deleted) is read from the store.
+/// The repo's settings, or 404. Cached with its published pointer: settings change only by
+/// deleting the repo (which removes the pointer) or by a property change, which then moves
+/// the pointer with the new `config_revision` (`commit::properties`); so the pointer's
+/// freshness check (one read) covers them. A repo without a pointer (being created, or
+/// deleted) is read from the store.
 pub(crate) async fn config_of(app: &App, repo: &str) -> ApiResult<Arc<RepoConfig>> {
     // A name no repo can have (`..`, a decoded `%2F`) never reaches the store's keys.
     if !is_repo_name(repo) {
@@ -62,7 +64,8 @@ pub(crate) async fn settled_config(app: &App, repo: &str) -> ApiResult<Arc<RepoC
     config_of(app, repo).await
 }
 
-async fn read_config(app: &App, repo: &str) -> ApiResult<RepoConfig> {
+/// The repo's settings as stored now (no cache).
+pub(crate) async fn read_config(app: &App, repo: &str) -> ApiResult<RepoConfig> {
     match app.meta.get(&keys::config(repo)).await? {
         Some(v) => Ok(serde_json::from_slice(&v.value)
             .map_err(|e| ApiError::internal(format!("corrupt config of repo {repo}: {e}")))?),
@@ -111,9 +114,10 @@ pub(crate) async fn published_view(app: &App, repo: &str) -> ApiResult<Option<Ar
     // retires the one we knew); a repo deleted and created again starts a new chain.
     let config = known
         .filter(|k| {
-            published.previous.first().is_some_and(|r| {
-                r.generation == k.published.generation && r.manifest == k.published.manifest
-            })
+            published.config_revision == k.published.config_revision
+                && published.previous.first().is_some_and(|r| {
+                    r.generation == k.published.generation && r.manifest == k.published.manifest
+                })
         })
         .and_then(|k| k.config.clone());
     let view = Arc::new(RepoView {
@@ -241,19 +245,29 @@ impl Settings {
         if v.is_null() {
             return Ok(Settings::default());
         }
-        serde_json::from_value::<Settings>(v.clone()).map_err(|e| {
-            let alone = |(k, x): &(&String, &serde_json::Value)| {
-                let one = serde_json::Map::from_iter([((*k).clone(), (*x).clone())]);
-                serde_json::from_value::<Settings>(one.into()).is_err()
-            };
-            match v.as_object().and_then(|m| m.iter().find(alone)) {
-                Some((field, _)) => {
-                    ApiError::bad_request(format!("repo settings: field {field:?}: {e}"))
-                }
-                None => ApiError::bad_request(format!("repo settings: {e}")),
-            }
+        named_fields::<Settings>(&v).map_err(|(field, e)| match field {
+            Some(field) => ApiError::bad_request(format!("repo settings: field {field:?}: {e}")),
+            None => ApiError::bad_request(format!("repo settings: {e}")),
         })
     }
+}
+
+/// A JSON object as `T`, or the error with the field that fails alone: serde names an
+/// unknown field but not an ill-typed one.
+pub(crate) fn named_fields<T: serde::de::DeserializeOwned>(
+    v: &serde_json::Value,
+) -> Result<T, (Option<String>, String)> {
+    serde_json::from_value::<T>(v.clone()).map_err(|e| {
+        let alone = |(k, x): &(&String, &serde_json::Value)| {
+            let one = serde_json::Map::from_iter([((*k).clone(), (*x).clone())]);
+            serde_json::from_value::<T>(one.into()).is_err()
+        };
+        let field = v
+            .as_object()
+            .and_then(|m| m.iter().find(alone))
+            .map(|(k, _)| k.clone());
+        (field, e.to_string())
+    })
 }
 
 /// A repo created (`new`), or found with the same settings.
@@ -284,6 +298,7 @@ pub async fn create_repo(app: &App, repo: &str, settings: Settings) -> ApiResult
         private: settings.private,
         keep_generations: settings.keep_generations,
         keep_days: settings.keep_days,
+        ..RepoConfig::default()
     };
     if config.keep_generations == Some(0) {
         return Err(ApiError::bad_request(

@@ -1,6 +1,8 @@
 //! One handler per route: a plain async function that parses the request, calls one
 //! function of `commit` (the domain work) and shapes the response. `handle` is the only
 //! entry point every adapter calls.
+mod config_get;
+mod configs_list;
 mod generator_delete;
 mod generator_enable;
 mod generators_add;
@@ -18,7 +20,10 @@ mod package_get;
 mod packages_list;
 mod repo_create;
 mod repo_delete;
+mod repo_disable;
+mod repo_enable;
 mod repo_rebuild;
+mod repo_update;
 mod repos_list;
 mod rollback_post;
 mod root;
@@ -31,6 +36,12 @@ mod token_delete;
 mod tokens_list;
 mod transaction_post;
 mod tree_get;
+mod ui_asset;
+mod ui_history;
+mod ui_package;
+mod ui_repo;
+mod ui_repos;
+mod ui_setup;
 mod upload_commit;
 mod upload_put;
 mod upload_start;
@@ -50,6 +61,8 @@ pub async fn handle(app: &App, req: Request) -> Response {
     let write = is_write(req.method());
     let client = req.extensions().get::<ClientAddr>().map(|c| c.0);
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    // A web interface page that fails answers a page to a browser, JSON to anyone else.
+    let page = (path == "/ui" || path.starts_with("/ui/")) && crate::ui::wants_html(req.headers());
     let mut caller = None;
     let resp = match crate::limits::watch(req, &app.limits) {
         Ok((req, body)) => match dispatch(app, req, &mut caller).await {
@@ -62,7 +75,11 @@ pub async fn handle(app: &App, req: Request) -> Response {
         Ok(r) => (r, None),
         Err(e) => {
             let detail = write.then(|| e.detail.clone());
-            (e.into_response(), detail)
+            if page {
+                (crate::ui::error_page(&e), detail)
+            } else {
+                (e.into_response(), detail)
+            }
         }
     };
     if let (true, Some(sink)) = (write, &app.audit) {
@@ -119,13 +136,22 @@ async fn route_to(
     caller: &Caller,
 ) -> ApiResult<Response> {
     match (r, m) {
-        (Route::Root, Method::GET | Method::HEAD) => root::get(app).await,
+        (Route::Root, Method::GET | Method::HEAD) => root::get(app, req.headers()).await,
         (Route::Repos, Method::GET | Method::HEAD) => repos_list::get(app, caller).await,
         (Route::Repo(repo), Method::GET | Method::HEAD) => {
             packages_list::get(app, &repo, None).await
         }
         (Route::Repo(repo), Method::POST) => repo_create::post(app, &repo, req).await,
+        (Route::Repo(repo), Method::PUT) => repo_update::put(app, &repo, req).await,
         (Route::Repo(repo), Method::DELETE) => repo_delete::delete(app, &repo).await,
+        (Route::RepoEnable(repo), Method::POST) => repo_enable::post(app, &repo).await,
+        (Route::RepoDisable(repo), Method::POST) => repo_disable::post(app, &repo).await,
+        (Route::Configs(repo), Method::GET | Method::HEAD) => {
+            configs_list::get(app, &repo, req).await
+        }
+        (Route::Config(repo, name), Method::GET | Method::HEAD) => {
+            config_get::get(app, &repo, &name, req).await
+        }
         (Route::Repo(repo), Method::TRACE) => repo_rebuild::rebuild(app, &repo).await,
         (Route::Rebuild(repo), Method::POST) => repo_rebuild::rebuild(app, &repo).await,
         (Route::Packages(repo), Method::GET | Method::HEAD) => {
@@ -186,6 +212,18 @@ async fn route_to(
         }
         (Route::VieterFile(repo, arch, pkg), Method::DELETE) => {
             vieter::delete_package(app, &repo, &arch, &pkg).await
+        }
+        (Route::UiRepos, Method::GET | Method::HEAD) => ui_repos::get(app, caller).await,
+        (Route::UiAsset(name), Method::GET | Method::HEAD) => ui_asset::get(&name),
+        (Route::UiRepo(repo), Method::GET | Method::HEAD) => {
+            ui_repo::get(app, &repo, req.uri().query()).await
+        }
+        (Route::UiPackage(repo, p), Method::GET | Method::HEAD) => {
+            ui_package::get(app, &repo, &p, req).await
+        }
+        (Route::UiSetup(repo), Method::GET | Method::HEAD) => ui_setup::get(app, &repo, req).await,
+        (Route::UiHistory(repo), Method::GET | Method::HEAD) => {
+            ui_history::get(app, &repo, req.uri().query()).await
         }
         (Route::NotFound, _) => Err(ApiError::not_found(format!(
             "no route for {}",

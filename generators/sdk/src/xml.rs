@@ -1,9 +1,17 @@
 //! XML text as libxml2 (and so createrepo_c) writes it: `&`, `<`, `>` escaped in text, plus
 //! `"` and line breaks/tabs as character references in attributes. Characters XML 1.0 cannot
 //! carry at all (most C0 controls, U+FFFE, U+FFFF) are dropped, as createrepo_c does.
+//! [`escape`] is the one-call form; [`unescape`] reads back what these write.
 
 fn allowed(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+}
+
+/// `s` escaped for element text or an attribute value (`"` too), as a new string.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    attr(&mut out, s);
+    out
 }
 
 /// Appends `s` as element text.
@@ -58,27 +66,6 @@ pub fn attrs(out: &mut String, pairs: &[(&str, &str)]) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escaping() {
-        let mut t = String::new();
-        text(&mut t, "a<b>&\"c\"\n\r\tx\u{1}\u{7}\u{FFFE}é");
-        assert_eq!(t, "a&lt;b&gt;&amp;\"c\"\n&#13;\txé");
-        let mut a = String::new();
-        attr(&mut a, "a<b>&\"c\"\n\r\tx\u{0}é");
-        assert_eq!(a, "a&lt;b&gt;&amp;&quot;c&quot;&#10;&#13;&#9;xé");
-        let mut e = String::new();
-        element(&mut e, "  ", "url", "http://x/?a=1&b=2");
-        assert_eq!(e, "  <url>http://x/?a=1&amp;b=2</url>\n");
-        let mut s = String::new();
-        attrs(&mut s, &[("name", "a\"b"), ("flags", "EQ")]);
-        assert_eq!(s, " name=\"a&quot;b\" flags=\"EQ\"");
-    }
-}
-
 /// The text of `s` as written by [`text`] or [`attr`] (the five entities and numeric
 /// character references).
 pub fn unescape(s: &str) -> String {
@@ -112,4 +99,30 @@ pub fn unescape(s: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping() {
+        let mut t = String::new();
+        text(&mut t, "a<b>&\"c\"\n\r\tx\u{1}\u{7}\u{FFFE}é");
+        assert_eq!(t, "a&lt;b&gt;&amp;\"c\"\n&#13;\txé");
+        let mut a = String::new();
+        attr(&mut a, "a<b>&\"c\"\n\r\tx\u{0}é");
+        assert_eq!(a, "a&lt;b&gt;&amp;&quot;c&quot;&#10;&#13;&#9;xé");
+        let mut e = String::new();
+        element(&mut e, "  ", "url", "http://x/?a=1&b=2");
+        assert_eq!(e, "  <url>http://x/?a=1&amp;b=2</url>\n");
+        let mut s = String::new();
+        attrs(&mut s, &[("name", "a\"b"), ("flags", "EQ")]);
+        assert_eq!(s, " name=\"a&quot;b\" flags=\"EQ\"");
+        assert_eq!(
+            escape("<a href=\"x\">&</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;"
+        );
+        assert_eq!(unescape(&escape("a<\"&\n\t>")), "a<\"&\n\t>");
+    }
 }

@@ -1,0 +1,122 @@
+//! The optional `client` export through the host: the deb and rpm generators answer
+//! `client_config` with their files; the misbehave test generator (built for the plain
+//! `generator-world`, without `client`) gets `None`, the contract's "use the default".
+
+use reposmith_contract::{ClientRepo, Generator, Hint};
+use reposmith_generator_host::{Limits, WasmHost};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+
+/// Build the components this test loads (once per test binary); their directory.
+fn wasm_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--release", "--target", "wasm32-wasip2"])
+            .args(["-p", "reposmith-gen-deb", "-p", "reposmith-gen-rpm"])
+            .args(["-p", "reposmith-test-misbehave"])
+            .current_dir(&root)
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .expect("running cargo build for the generators");
+        assert!(status.success(), "building the generators failed");
+        target.join("wasm32-wasip2/release")
+    })
+}
+
+fn load(file: &str) -> Arc<dyn Generator> {
+    let bytes = std::fs::read(wasm_dir().join(file)).unwrap();
+    WasmHost::new(None, Limits::default())
+        .unwrap()
+        .load_bytes(&bytes)
+        .unwrap()
+}
+
+fn repo(base_url: &str) -> ClientRepo {
+    ClientRepo {
+        name: "demo".into(),
+        title: "Demo packages".into(),
+        enabled: true,
+        gpgcheck: true,
+        repo_gpgcheck: true,
+        gpgkeys: vec!["https://repo.example/repos/demo/key.asc".into()],
+        base_url: base_url.into(),
+        url_args: vec![Hint {
+            key: "suites".into(),
+            value: "bookworm".into(),
+        }],
+        default_suite: "stable".into(),
+        default_component: "main".into(),
+        public_key:
+            "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZx\n-----END PGP PUBLIC KEY BLOCK-----\n"
+                .into(),
+        ..ClientRepo::default()
+    }
+}
+
+#[test]
+fn deb_answers_its_sources_file() {
+    let g = load("reposmith_gen_deb.wasm");
+    let files = g
+        .client_config(&repo("https://repo.example/repos/demo/dist"))
+        .expect("the deb generator exports client")
+        .unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].client, "apt");
+    assert_eq!(files[0].file_name, "demo.sources");
+    assert_eq!(
+        String::from_utf8(files[0].data.clone()).unwrap(),
+        "X-Repolib-Name: Demo packages
+Types: deb
+URIs: https://repo.example/repos/demo/dist
+Suites: bookworm
+Components: main
+Enabled: yes
+Signed-By:
+ -----BEGIN PGP PUBLIC KEY BLOCK-----
+ .
+ mDMEZx
+ -----END PGP PUBLIC KEY BLOCK-----
+"
+    );
+}
+
+#[test]
+fn rpm_answers_dnf_yum_and_zypper() {
+    let g = load("reposmith_gen_rpm.wasm");
+    let files = g
+        .client_config(&repo("https://repo.example/repos/demo/repodata"))
+        .expect("the rpm generator exports client")
+        .unwrap();
+    let names: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| (f.client.as_str(), f.file_name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("dnf", "demo.repo"),
+            ("yum", "demo-yum.repo"),
+            ("zypper", "demo-zypper.repo")
+        ]
+    );
+    let dnf = String::from_utf8(files[0].data.clone()).unwrap();
+    assert!(
+        dnf.starts_with("[demo]\nname=Demo packages\nbaseurl=https://repo.example/repos/demo\n"),
+        "{dnf}"
+    );
+}
+
+#[test]
+fn a_generator_without_client_gets_the_default() {
+    let g = load("reposmith_test_misbehave.wasm");
+    assert!(g
+        .client_config(&repo("https://repo.example/repos/demo/misbehave"))
+        .is_none());
+}
