@@ -209,7 +209,7 @@ pub fn empty() -> App {
         mount: "fake".into(),
         extensions: vec![".fake".into()],
         description: "fuzz".into(),
-        contract: "0.1.0".into(),
+        contract: "0.2.0".into(),
         one_version_per_name: false,
         signed_packages: false,
     });

@@ -139,15 +139,10 @@ fn cargo_builds_from_the_sparse_registry() {
     std::fs::create_dir_all(&home).unwrap();
     let server = Server::start(&dir.join("data"));
     let index_url = format!("{}/repos/{REPO}/cargo/", server.url);
-    let create = serde_json::json!({"options": {"cargo.index-url": index_url}});
-    let r = server.send(
-        "POST",
-        &format!("/repos/{REPO}/"),
-        Some(create.to_string().as_bytes()),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
+    // No option: the generator is told where its tree is served (`repo-info.base-url`).
+    server.create_repo(REPO);
 
-    // config.json: where the crates are downloaded from, absolute.
+    // config.json: where the crates are downloaded from, absolute, as JSON.
     let config = server.get(&format!("/repos/{REPO}/cargo/config.json"));
     assert_eq!(config.status, 200);
     assert_eq!(
@@ -156,6 +151,10 @@ fn cargo_builds_from_the_sparse_registry() {
             "dl": format!("{index_url}crates/{{crate}}/{{crate}}-{{version}}.crate")
         })
     );
+    let typed = ureq::get(&server.u(&format!("/repos/{REPO}/cargo/config.json")))
+        .call()
+        .unwrap();
+    assert_eq!(typed.header("content-type"), Some("application/json"));
 
     // The crates are made where the registry is configured (mid's packaging resolves leaf).
     let work = dir.join("work");

@@ -163,6 +163,7 @@ pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, St
             ],
             encodings: vec![Encoding::Gzip],
             history: None,
+            media_type: None,
         });
         links.push(Link {
             shelves: vec![NOARCH.into()],
@@ -227,11 +228,13 @@ pub fn finish(
                 ],
                 encoding: Encoding::Identity,
             }),
+            media_type: None,
         });
     }
     out.push(Output {
         path: format!("keys/{name}"),
         content: Content::Bytes(signer.rsa_public_key().into_bytes()),
+        media_type: None,
     });
     Ok(out)
 }

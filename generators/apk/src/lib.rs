@@ -72,6 +72,6 @@ mod tests {
         let info = super::Apk::info();
         assert_eq!((info.name.as_str(), info.mount.as_str()), ("apk", "apk"));
         assert_eq!(info.extensions, [".apk"]);
-        assert_eq!(info.contract, "0.1.0");
+        assert_eq!(info.contract, "0.2.0");
     }
 }

@@ -8,7 +8,7 @@
 use crate::krate;
 use crate::manifest;
 use crate::reposmith::generator::types::{
-    BulkFile, Content, Encoding, Entry, Facts, Fragment, Hint, Output, Part, PublishPlan, RepoInfo,
+    BulkFile, Content, Encoding, Entry, Facts, Fragment, Output, Part, PublishPlan, RepoInfo,
     Selection, ShelfSummary,
 };
 
@@ -22,10 +22,6 @@ pub const CONFIG: &str = "config.json";
 pub const CRATES: &str = "crates/";
 /// Every entry's arch: a crate is source, for any target.
 pub const ARCH: &str = "src";
-/// The repo option naming the URL cargo reaches this index at (`sparse+` optional): `dl`
-/// in `config.json` must be absolute, and nothing in `repo-info` says where the tree is served.
-pub const URL_OPTION: &str = "cargo.index-url";
-
 /// The index file of a crate name (cargo `sources/registry/mod.rs` `make_dep_prefix`, over
 /// the lower-cased name: `index/mod.rs`): `1/a`, `2/ab`, `3/a/abc`, `ab/cd/abcd…`.
 pub fn index_path(name: &str) -> String {
@@ -91,6 +87,7 @@ pub fn plan(shelves: &[ShelfSummary]) -> PublishPlan {
             })],
             encodings: vec![Encoding::Identity],
             history: None,
+            media_type: None,
         })
         .collect();
     PublishPlan {
@@ -99,27 +96,11 @@ pub fn plan(shelves: &[ShelfSummary]) -> PublishPlan {
     }
 }
 
-fn option<'a>(options: &'a [Hint], key: &str) -> Option<&'a str> {
-    options
-        .iter()
-        .find(|h| h.key == key)
-        .map(|h| h.value.trim())
-        .filter(|v| !v.is_empty())
-}
-
-/// The `dl` template: `INDEX-URL/crates/{crate}/{crate}-{version}.crate` (cargo replaces the
-/// markers, `sources/registry/download.rs`). Without the `cargo.index-url` option the host's
-/// path `/repos/REPO/cargo/...` is all there is, which cargo refuses ("no host part"): the
-/// README says to set the option.
+/// The `dl` template: `BASE-URL/crates/{crate}/{crate}-{version}.crate` (cargo replaces the
+/// markers, `sources/registry/download.rs`; it must be absolute: "no host part" otherwise),
+/// on the URL the host says the tree is served at.
 pub fn dl(repo: &RepoInfo) -> String {
-    let base = match option(&repo.options, URL_OPTION) {
-        Some(url) => url
-            .strip_prefix("sparse+")
-            .unwrap_or(url)
-            .trim_end_matches('/')
-            .to_string(),
-        None => format!("/repos/{}/cargo", repo.name),
-    };
+    let base = repo.base_url.trim_end_matches('/');
     format!("{base}/{CRATES}{{crate}}/{{crate}}-{{version}}.crate")
 }
 
@@ -135,7 +116,7 @@ pub fn config_json(repo: &RepoInfo) -> String {
 /// before any index file).
 pub fn finish(repo: &RepoInfo) -> Vec<Output> {
     vec![Output {
-        path: CONFIG.into(),
-        content: Content::Bytes(config_json(repo).into_bytes()),
+        media_type: Some("application/json".into()),
+        ..reposmith_generator_sdk::output(CONFIG, Content::Bytes(config_json(repo).into_bytes()))
     }]
 }

@@ -2,7 +2,7 @@
 //! checked field by field against the registry index spec
 //! (<https://doc.rust-lang.org/cargo/reference/registry-index.html>), bad inputs refused, and
 //! plan/finish as the host runs them.
-use crate::index::{self, ABOUT, CONFIG, LINE, URL_OPTION};
+use crate::index::{self, ABOUT, CONFIG, LINE};
 use crate::testcrate::{gzip, krate, manifest, simple, tar};
 use crate::Cargo;
 use reposmith_generator_sdk::prelude::*;
@@ -456,19 +456,14 @@ fn plan_one_index_file_per_name() {
     );
 }
 
-fn config(options: &[(&str, &str)]) -> Value {
+fn config(base_url: &str) -> serde_json::Value {
     let mut repo = testing::repo("demo", &[]);
-    repo.options = options
-        .iter()
-        .map(|(k, v)| Hint {
-            key: k.to_string(),
-            value: v.to_string(),
-        })
-        .collect();
+    repo.base_url = base_url.into();
     // `finish` signs nothing: `index::finish` is all of it.
     let out = index::finish(&repo);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].path, CONFIG);
+    assert_eq!(out[0].media_type.as_deref(), Some("application/json"));
     let Content::Bytes(b) = &out[0].content else {
         panic!("config.json is bytes")
     };
@@ -478,23 +473,16 @@ fn config(options: &[(&str, &str)]) -> Value {
 #[test]
 fn config_json_dl() {
     let dl = "http://h:8080/repos/demo/cargo/crates/{crate}/{crate}-{version}.crate";
-    // The URL cargo is given, with or without `sparse+` and the trailing slash.
+    // The host's `base-url`, with or without a trailing slash.
     for url in [
         "http://h:8080/repos/demo/cargo",
         "http://h:8080/repos/demo/cargo/",
-        "sparse+http://h:8080/repos/demo/cargo/",
-        " sparse+http://h:8080/repos/demo/cargo/ ",
     ] {
-        assert_eq!(config(&[(URL_OPTION, url)]), json!({ "dl": dl }));
+        assert_eq!(config(url), json!({ "dl": dl }));
     }
-    // Without it: the host's path, which cargo refuses (README: set the option).
+    // Escaped, whatever the URL holds.
     assert_eq!(
-        config(&[("other", "x")]),
-        json!({"dl": "/repos/demo/cargo/crates/{crate}/{crate}-{version}.crate"})
-    );
-    // Escaped, whatever the option holds.
-    assert_eq!(
-        config(&[(URL_OPTION, "http://h/\"x\\")])["dl"],
+        config("http://h/\"x\\")["dl"],
         "http://h/\"x\\/crates/{crate}/{crate}-{version}.crate"
     );
 }

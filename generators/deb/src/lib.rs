@@ -78,6 +78,6 @@ mod tests {
         let info = super::Deb::info();
         assert_eq!((info.name.as_str(), info.mount.as_str()), ("deb", "dist"));
         assert_eq!(info.extensions, [".deb", ".udeb"]);
-        assert_eq!(info.contract, "0.1.0");
+        assert_eq!(info.contract, "0.2.0");
     }
 }

@@ -305,6 +305,7 @@ pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<Vec<BulkFile>, 
                         separator: b"\n".to_vec(),
                     })],
                     encodings: vec![Encoding::Identity, Encoding::Gzip, Encoding::Xz],
+                    media_type: None,
                 });
             }
         }

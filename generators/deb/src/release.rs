@@ -62,6 +62,7 @@ pub fn finish(
                 out.push(Output {
                     path: format!("{parent}/by-hash/{kind}/{hash}"),
                     content: Content::SameAs(f.path.clone()),
+                    media_type: None,
                 });
             }
         }
@@ -73,6 +74,7 @@ fn bytes(path: String, data: Vec<u8>) -> Output {
     Output {
         path,
         content: Content::Bytes(data),
+        media_type: None,
     }
 }
 

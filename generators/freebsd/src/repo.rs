@@ -148,6 +148,7 @@ pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, St
             })],
             encodings: vec![Encoding::Identity],
             history: None,
+            media_type: None,
         });
         files.push(BulkFile {
             path: format!("{abi}/data"),
@@ -162,6 +163,7 @@ pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, St
             ],
             encodings: vec![Encoding::Identity],
             history: None,
+            media_type: None,
         });
         // Assembled by the host, so the host can vouch for its signature in `meta.txz`.
         files.push(BulkFile {
@@ -169,6 +171,7 @@ pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, St
             parts: vec![Part::Literal(meta_conf().into_bytes())],
             encodings: vec![Encoding::Identity],
             history: None,
+            media_type: None,
         });
         links.push(Link {
             shelves: sel,
@@ -302,10 +305,12 @@ pub fn finish(
         out.push(Output {
             path: format!("{abi}/meta.txz"),
             content: meta_archive(meta, meta_conf().as_bytes(), signer, repo.now)?,
+            media_type: None,
         });
         out.push(Output {
             path: format!("{abi}/meta"),
             content: Content::SameAs(format!("{abi}/meta.conf")),
+            media_type: None,
         });
         out.push(Output {
             path: format!("{abi}/packagesite.pkg"),
@@ -316,29 +321,35 @@ pub fn finish(
                 repo.now,
                 Encoding::Zstd,
             )?,
+            media_type: None,
         });
         // Earlier pkg asks for the catalogue by its packing format (`packagesite.tzst`,
         // `pkg_repo_fetch_remote_extract_fd()`); older ones, defaulting to txz, `.txz`.
         out.push(Output {
             path: format!("{abi}/packagesite.tzst"),
             content: Content::SameAs(format!("{abi}/packagesite.pkg")),
+            media_type: None,
         });
         out.push(Output {
             path: format!("{abi}/packagesite.txz"),
             content: signed_archive("packagesite.yaml", site, &site_sig, repo.now, Encoding::Xz)?,
+            media_type: None,
         });
         out.push(Output {
             path: format!("{abi}/data.pkg"),
             content: signed_archive("data", data, &data_sig, repo.now, Encoding::Zstd)?,
+            media_type: None,
         });
         out.push(Output {
             path: format!("{abi}/data.tzst"),
             content: Content::SameAs(format!("{abi}/data.pkg")),
+            media_type: None,
         });
     }
     out.push(Output {
         path: KEY_PATH.into(),
         content: Content::Bytes(signer.rsa_public_key().into_bytes()),
+        media_type: None,
     });
     Ok(out)
 }

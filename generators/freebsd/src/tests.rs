@@ -31,7 +31,7 @@ fn info_describes_the_generator() {
         ("freebsd", "freebsd")
     );
     assert_eq!(info.extensions, [".pkg"]);
-    assert_eq!(info.contract, "0.1.0");
+    assert_eq!(info.contract, "0.2.0");
 }
 
 #[test]

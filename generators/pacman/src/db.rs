@@ -224,6 +224,7 @@ pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, St
                 ],
                 encodings: vec![Encoding::Gzip],
                 history: None,
+                media_type: None,
             });
         }
         out.links.push(Link {

@@ -31,14 +31,17 @@ pub fn finish(
             out.push(Output {
                 path: short.clone(),
                 content: Content::SameAs(long.clone()),
+                media_type: None,
             });
             out.push(Output {
                 path: format!("{long}.sig"),
                 content: Content::Bytes(sig.clone()),
+                media_type: None,
             });
             out.push(Output {
                 path: format!("{short}.sig"),
                 content: Content::Bytes(sig),
+                media_type: None,
             });
         }
     }

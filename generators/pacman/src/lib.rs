@@ -91,6 +91,6 @@ mod tests {
             info.extensions,
             [".pkg.tar.zst", ".pkg.tar.xz", ".pkg.tar.gz"]
         );
-        assert_eq!(info.contract, "0.1.0");
+        assert_eq!(info.contract, "0.2.0");
     }
 }

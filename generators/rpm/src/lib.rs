@@ -86,7 +86,7 @@ mod tests {
             ("rpm", "repodata")
         );
         assert_eq!(info.extensions, [".rpm"]);
-        assert_eq!(info.contract, "0.1.0");
+        assert_eq!(info.contract, "0.2.0");
     }
 
     #[test]

@@ -109,6 +109,7 @@ pub fn plan(_repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<Vec<BulkFile>,
             ],
             encodings: vec![Encoding::Gzip],
             history: None,
+            media_type: None,
         })
         .collect())
 }

@@ -29,6 +29,7 @@ pub fn finish(
         out.push(Output {
             path: prefixed.clone(),
             content: Content::SameAs(path),
+            media_type: None,
         });
         listed.push((kind, prefixed, f));
     }
@@ -39,14 +40,17 @@ pub fn finish(
     out.push(Output {
         path: "repomd.xml".into(),
         content: Content::Bytes(xml.into_bytes()),
+        media_type: None,
     });
     out.push(Output {
         path: "repomd.xml.asc".into(),
         content: Content::Bytes(sig),
+        media_type: None,
     });
     out.push(Output {
         path: "repomd.xml.key".into(),
         content: Content::Bytes(signer.public_key().into_bytes()),
+        media_type: None,
     });
     Ok(out)
 }

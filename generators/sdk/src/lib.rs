@@ -55,7 +55,7 @@ pub mod prelude {
 pub const CLAIMS_HEAD: usize = 4096;
 
 /// The contract version these bindings implement (`wit/generator.wit`).
-pub const CONTRACT: &str = "0.1.0";
+pub const CONTRACT: &str = "0.2.0";
 
 /// A generator's `info` for this SDK's contract version; `signed-packages` is false (a
 /// generator that publishes package signatures sets it: `Info { signed_packages: true, ..info(..) }`).
@@ -75,6 +75,37 @@ pub fn info(
         contract: CONTRACT.into(),
         one_version_per_name,
         signed_packages: false,
+        index_name: None,
+    }
+}
+
+/// An output served with the host's media type for its extension (most files); set
+/// `media_type` on the result for the others (`Output { media_type: Some(..), ..output(..) }`).
+#[cfg(feature = "bindings")]
+pub fn output(
+    path: impl Into<String>,
+    content: reposmith::generator::types::Content,
+) -> reposmith::generator::types::Output {
+    reposmith::generator::types::Output {
+        path: path.into(),
+        content,
+        media_type: None,
+    }
+}
+
+/// A bulk file of `parts` published in `encodings`: no patches, the host's media type.
+#[cfg(feature = "bindings")]
+pub fn bulk_file(
+    path: impl Into<String>,
+    parts: Vec<reposmith::generator::types::Part>,
+    encodings: Vec<reposmith::generator::types::Encoding>,
+) -> reposmith::generator::types::BulkFile {
+    reposmith::generator::types::BulkFile {
+        path: path.into(),
+        parts,
+        encodings,
+        history: None,
+        media_type: None,
     }
 }
 

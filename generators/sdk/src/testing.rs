@@ -77,5 +77,6 @@ pub fn repo(name: &str, architectures: &[&str]) -> crate::reposmith::generator::
         options: Vec::new(),
         now: 1_700_000_000,
         generation: 1,
+        base_url: format!("http://localhost/repos/{name}/mount"),
     }
 }

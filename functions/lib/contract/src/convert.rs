@@ -43,6 +43,7 @@ macro_rules! wit_conversions {
                         options: r.options.into_iter().map(Into::into).collect(),
                         now: r.now,
                         generation: r.generation,
+                        base_url: r.base_url,
                     }
                 }
             }
@@ -106,6 +107,7 @@ macro_rules! wit_conversions {
                         contract: i.contract,
                         one_version_per_name: i.one_version_per_name,
                         signed_packages: i.signed_packages,
+                        index_name: i.index_name,
                     }
                 }
             }
@@ -171,6 +173,7 @@ macro_rules! wit_conversions {
                             dir: h.dir,
                             encodings: h.encodings.into_iter().map(Into::into).collect(),
                         }),
+                        media_type: b.media_type,
                     }
                 }
             }
@@ -208,6 +211,7 @@ macro_rules! wit_conversions {
                                 c.encoding.into(),
                             ),
                         },
+                        media_type: o.media_type,
                     }
                 }
             }

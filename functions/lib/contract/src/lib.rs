@@ -97,6 +97,9 @@ pub struct RepoInfo {
     pub options: Vec<Hint>,
     pub now: u64,
     pub generation: u64,
+    /// The absolute URL the generator's mount is served at, no trailing `/` (see the WIT).
+    #[serde(default)]
+    pub base_url: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +158,9 @@ pub struct BulkFile {
     // Always written: the Spin wire format is positional (no field may be skipped).
     #[serde(default)]
     pub history: Option<History>,
+    /// The identity file's `Content-Type`; none: by extension.
+    #[serde(default)]
+    pub media_type: Option<String>,
 }
 
 /// `history` in the WIT: keep patches from the last `keep` versions, published under `dir`.
@@ -222,6 +228,9 @@ pub enum Piece {
 pub struct Output {
     pub path: String,
     pub content: Content,
+    /// Its `Content-Type`; none: by extension.
+    #[serde(default)]
+    pub media_type: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -237,6 +246,9 @@ pub struct Info {
     /// The host signs each package it claims at upload (see the WIT).
     #[serde(default)]
     pub signed_packages: bool,
+    /// The file a directory request serves (see the WIT); none: directories answer 404.
+    #[serde(default)]
+    pub index_name: Option<String>,
 }
 
 /// Why a generator call failed: the package is bad (the generator said so: 422), or the

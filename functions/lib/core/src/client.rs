@@ -211,8 +211,13 @@ pub fn find<'a>(f: &'a Files, name: &str) -> Option<&'a ClientFile> {
 /// `scheme://host/PREFIX/repos/NAME` as the client reached it: `X-Forwarded-Proto` and
 /// `X-Forwarded-Host` when a proxy set them, else the request's own.
 pub fn request_base(req: &http::request::Parts, repo: &str) -> String {
+    format!("{}/repos/{repo}", request_origin(&req.uri, &req.headers))
+}
+
+/// `scheme://host/PREFIX` as the client reached the server (see [`request_base`]).
+pub fn request_origin(uri: &http::Uri, headers: &http::HeaderMap) -> String {
     let header = |n: &str| {
-        req.headers
+        headers
             .get(n)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
@@ -225,16 +230,16 @@ pub fn request_base(req: &http::request::Parts, repo: &str) -> String {
     };
     let scheme = header("x-forwarded-proto")
         .filter(|p| p == "http" || p == "https")
-        .or_else(|| req.uri.scheme_str().map(str::to_string))
+        .or_else(|| uri.scheme_str().map(str::to_string))
         .unwrap_or_else(|| "http".into());
     let host = header("x-forwarded-host")
         .or_else(|| header("host"))
-        .or_else(|| req.uri.authority().map(|a| a.to_string()))
+        .or_else(|| uri.authority().map(|a| a.to_string()))
         .filter(|h| safe(h))
         .unwrap_or_else(|| "localhost".into());
     // Whatever the proxy put before `/repos/` (an API stage, a path prefix) stays; the web
     // interface's pages (`/ui/repos/...`) name the same URLs as the API.
-    let path = req.uri.path();
+    let path = uri.path();
     let prefix = path
         .find("/ui/repos/")
         .or_else(|| path.find("/repos/"))
@@ -248,5 +253,5 @@ pub fn request_base(req: &http::request::Parts, repo: &str) -> String {
     } else {
         ""
     };
-    format!("{scheme}://{host}{prefix}/repos/{repo}")
+    format!("{scheme}://{host}{prefix}")
 }

@@ -61,7 +61,8 @@ pub fn json_response(status: http::StatusCode, value: &impl serde::Serialize) ->
         .expect("valid response")
 }
 
-fn content_type(path: &str) -> &'static str {
+/// The `Content-Type` of a published file by its name, when its generator chose none.
+pub(crate) fn content_type(path: &str) -> &'static str {
     let name = path.rsplit('/').next().unwrap_or(path);
     match name.rsplit_once('.').map(|(_, e)| e) {
         Some("gz") => "application/gzip",
@@ -118,7 +119,10 @@ pub(crate) async fn blob_response(
     };
     let builder = builder
         .status(status)
-        .header(header::CONTENT_TYPE, content_type(path))
+        .header(
+            header::CONTENT_TYPE,
+            blob.media_type.as_deref().unwrap_or_else(|| content_type(path)),
+        )
         .header(header::CONTENT_LENGTH, len);
     if head_only {
         return Ok(builder.body(Body::Empty).expect("valid response"));

@@ -138,6 +138,8 @@ impl RepoConfig {
                 .collect(),
             now,
             generation,
+            // Per generator: `commit::publish` appends the mount to the repo's base URL.
+            base_url: String::new(),
         }
     }
 }
@@ -236,6 +238,10 @@ pub struct BlobRef {
     pub size: u64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pieces: Vec<Piece>,
+    /// The `Content-Type` a published index file is served with, when its generator chose
+    /// one; none: by the path's extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
 }
 
 /// One stored blob of a composite [`BlobRef`].
@@ -252,6 +258,7 @@ impl BlobRef {
             sha256: sha256.into(),
             size,
             pieces: Vec::new(),
+            media_type: None,
         }
     }
 
@@ -285,6 +292,10 @@ pub struct Manifest {
     /// `assemble/history.rs`): what the next render composes its patches from.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub histories: BTreeMap<String, String>,
+    /// The repo's URL this generation's files were rendered for (`base-url` without the
+    /// mount): what a later publish with no request to take it from uses again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
 }
 
 /// A generator's tree: package files at `mount/entry.path`, and again under each link.
@@ -294,6 +305,9 @@ pub struct Tree {
     pub mount: String,
     #[serde(default)]
     pub links: Vec<crate::generator::Link>,
+    /// The file a request for one of the tree's directories serves (`info.index-name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

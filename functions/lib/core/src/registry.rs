@@ -132,7 +132,7 @@ mod tests {
             mount: mount.into(),
             extensions: vec![],
             description: String::new(),
-            contract: "0.1.0".into(),
+            contract: "0.2.0".into(),
             one_version_per_name: false,
             signed_packages: false,
         }

@@ -1,5 +1,6 @@
 //! URL → route. Paths match with or without a trailing slash; every segment is
-//! percent-decoded on its own (apt sends `+` as `%2b`; a `%2F` never makes a new segment).
+//! percent-decoded on its own (apt sends `+` as `%2b`; a `%2F` never makes a new segment of
+//! a route, though inside a published tree's path it is a `/`: npm's `@scope%2fname`).
 use percent_encoding::percent_decode_str;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,12 +151,15 @@ pub fn route(path: &str) -> Route {
         ["repos", repo, "uploads"] => Route::Uploads(repo.to_string()),
         ["repos", repo, "uploads", id] => Route::Upload(repo.to_string(), id.to_string()),
         ["repos", repo, rest @ ..] if !rest.is_empty() => {
-            // A flat apt repo asks for `BASE/./InRelease`: drop `.` segments.
-            let parts: Vec<&str> = rest.iter().copied().filter(|p| *p != ".").collect();
-            if parts
+            // An encoded `/` inside a segment is a `/` of the tree's path (npm asks for a
+            // scoped package as `@scope%2fname`); then a flat apt repo asks for
+            // `BASE/./InRelease`: drop `.` segments.
+            let parts: Vec<&str> = rest
                 .iter()
-                .any(|p| p.is_empty() || *p == ".." || p.contains('/'))
-            {
+                .flat_map(|p| p.split('/'))
+                .filter(|p| *p != ".")
+                .collect();
+            if parts.iter().any(|p| p.is_empty() || *p == "..") {
                 return Route::NotFound;
             }
             Route::Tree(repo.to_string(), parts.join("/"))
@@ -217,6 +221,12 @@ mod tests {
         );
         assert_eq!(route("/repos/a/dist/../x"), Route::NotFound);
         assert_eq!(route("/repos/a/dist/a%2F..%2Fb"), Route::NotFound);
+        assert_eq!(route("/repos/a/dist/a%2F%2Fb"), Route::NotFound);
+        assert_eq!(
+            route("/repos/a/npm/@scope%2fname"),
+            Route::Tree("a".into(), "npm/@scope/name".into())
+        );
+        assert_eq!(route("/repos/a%2Fb/dist/x"), Route::Tree("a/b".into(), "dist/x".into()));
         assert_eq!(route("/repos/a/key.asc"), Route::Key("a".into()));
         assert_eq!(route("/repos/a/keys/"), Route::Keys("a".into()));
         assert_eq!(

@@ -151,7 +151,7 @@ impl FakeGen {
                 mount: "fake".into(),
                 extensions: vec![".fake".into()],
                 description: "test".into(),
-                contract: "0.1.0".into(),
+                contract: "0.2.0".into(),
                 one_version_per_name,
                 signed_packages,
             },

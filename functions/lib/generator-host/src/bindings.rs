@@ -97,7 +97,7 @@ impl Exports {
 }
 
 /// The interface name a generator must export (checked at load for a clear error).
-pub const EXPORT_NAME: &str = "reposmith:generator/generator@0.1.0";
+pub const EXPORT_NAME: &str = "reposmith:generator/generator@0.2.0";
 
 /// Contract values as the bindgen's, for a call's arguments.
 pub fn to_wit<C: Clone + Into<W>, W>(values: &[C]) -> Vec<W> {

@@ -27,7 +27,7 @@ pub use generator::WasmGenerator;
 pub use state::MAX_READ;
 
 /// The contract version this host implements.
-pub const CONTRACT: (u64, u64, u64) = (0, 1, 0);
+pub const CONTRACT: (u64, u64, u64) = (0, 2, 0);
 
 /// Per-call resource limits of a generator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,7 +106,7 @@ impl WasmHost {
     }
 
     /// Check a component against the contract (it must export
-    /// `reposmith:generator/generator@0.1.0`, import nothing but the signer and WASI, and
+    /// `reposmith:generator/generator@0.2.0`, import nothing but the signer and WASI, and
     /// describe itself with a compatible contract, a `[a-z0-9-]+` name and a single-segment
     /// mount), compile it ahead of time (cached under `cache_dir` by content and engine) and
     /// return it loaded. The error says what is wrong with the component.
@@ -258,18 +258,19 @@ fn check_info(info: &Info) -> anyhow::Result<()> {
         bail!("generator name {name:?} is invalid: use 1-64 characters of [a-z0-9-]");
     }
     let mount = &info.mount;
-    if mount.is_empty()
-        || mount.len() > 64
-        || mount == "."
-        || mount == ".."
-        || !mount
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    {
+    if !segment(mount) {
         bail!(
             "generator {name}: mount {mount:?} is invalid: use one URL path segment of \
              [A-Za-z0-9._-] (not `.` or `..`)"
         );
+    }
+    if let Some(index) = &info.index_name {
+        if !segment(index) {
+            bail!(
+                "generator {name}: index-name {index:?} is invalid: use one file name of \
+                 [A-Za-z0-9._-] (not `.` or `..`)"
+            );
+        }
     }
     let version = parse_version(&info.contract).ok_or_else(|| {
         anyhow!(
@@ -288,6 +289,16 @@ fn check_info(info: &Info) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// One URL path segment of at most 64 characters of `[A-Za-z0-9._-]`, not `.` or `..`.
+fn segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s != "."
+        && s != ".."
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
@@ -331,21 +342,33 @@ mod tests {
             contract: contract.into(),
             one_version_per_name: false,
             signed_packages: false,
+            index_name: None,
         }
     }
 
     #[test]
     fn info_checks() {
-        assert!(check_info(&info("deb", "dist", "0.1.0")).is_ok());
-        assert!(check_info(&info("deb", "dist", "0.1.7")).is_ok());
-        assert!(check_info(&info("deb", "dist", "0.2.0")).is_err());
-        assert!(check_info(&info("deb", "dist", "1.1.0")).is_err());
-        assert!(check_info(&info("deb", "dist", "0.1")).is_err());
-        assert!(check_info(&info("Deb", "dist", "0.1.0")).is_err());
-        assert!(check_info(&info("", "dist", "0.1.0")).is_err());
-        assert!(check_info(&info("deb", "..", "0.1.0")).is_err());
-        assert!(check_info(&info("deb", "a/b", "0.1.0")).is_err());
-        assert!(check_info(&info("deb", "", "0.1.0")).is_err());
+        assert!(check_info(&info("deb", "dist", "0.2.0")).is_ok());
+        assert!(check_info(&info("deb", "dist", "0.2.7")).is_ok());
+        let old = check_info(&info("deb", "dist", "0.1.0")).unwrap_err().to_string();
+        assert!(old.contains("built against contract 0.1.0"), "{old}");
+        assert!(old.contains("implements 0.2.0"), "{old}");
+        assert!(check_info(&info("deb", "dist", "0.3.0")).is_err());
+        assert!(check_info(&info("deb", "dist", "1.2.0")).is_err());
+        assert!(check_info(&info("deb", "dist", "0.2")).is_err());
+        assert!(check_info(&info("Deb", "dist", "0.2.0")).is_err());
+        assert!(check_info(&info("", "dist", "0.2.0")).is_err());
+        assert!(check_info(&info("deb", "..", "0.2.0")).is_err());
+        assert!(check_info(&info("deb", "a/b", "0.2.0")).is_err());
+        assert!(check_info(&info("deb", "", "0.2.0")).is_err());
+        let index = |i: &str| Info {
+            index_name: Some(i.into()),
+            ..info("npm", "npm", "0.2.0")
+        };
+        assert!(check_info(&index("index.json")).is_ok());
+        for bad in ["", "..", "a/b", "a b"] {
+            assert!(check_info(&index(bad)).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

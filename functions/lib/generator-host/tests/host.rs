@@ -157,7 +157,7 @@ fn info_and_claims() {
             info.mount.as_str(),
             info.contract.as_str()
         ),
-        ("misbehave", "misbehave", "0.1.0")
+        ("misbehave", "misbehave", "0.2.0")
     );
     assert!(g.claims("misbehave-a.pkg", b"head", &[]));
     assert!(!g.claims("other.pkg", b"head", &[]));
@@ -429,7 +429,7 @@ fn bad_binaries_are_refused_clearly() {
     // The smallest component: valid, but exports nothing.
     let m = err(b"\0asm\x0d\0\x01\0");
     assert!(
-        m.contains("does not export reposmith:generator/generator@0.1.0 (it exports: nothing)"),
+        m.contains("does not export reposmith:generator/generator@0.2.0 (it exports: nothing)"),
         "{m}"
     );
 

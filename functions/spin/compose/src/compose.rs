@@ -4,11 +4,11 @@ use anyhow::{anyhow, Context, Result};
 use wac_graph::types::Package;
 use wac_graph::{CompositionGraph, EncodeOptions, NodeId};
 
-const TYPES: &str = "reposmith:generator/types@0.1.0";
-const SIGNER: &str = "reposmith:generator/signer@0.1.0";
-const GENERATOR: &str = "reposmith:generator/generator@0.1.0";
-const INSPECT: &str = "reposmith:generator/inspect@0.1.0";
-const CLIENT: &str = "reposmith:generator/client@0.1.0";
+const TYPES: &str = "reposmith:generator/types@0.2.0";
+const SIGNER: &str = "reposmith:generator/signer@0.2.0";
+const GENERATOR: &str = "reposmith:generator/generator@0.2.0";
+const INSPECT: &str = "reposmith:generator/inspect@0.2.0";
+const CLIENT: &str = "reposmith:generator/client@0.2.0";
 const SERVICES: &str = "reposmith:spin/services@0.1.0";
 pub const SLOT: &str = "reposmith:spin/slot@0.1.0";
 

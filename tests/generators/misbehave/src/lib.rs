@@ -37,9 +37,10 @@ impl Guest for Misbehave {
             mount: "misbehave".into(),
             extensions: vec![],
             description: "misbehaves on request (tests only)".into(),
-            contract: "0.1.0".into(),
+            contract: "0.2.0".into(),
             one_version_per_name: false,
             signed_packages: false,
+            index_name: None,
         }
     }
 
@@ -124,6 +125,7 @@ impl Guest for Misbehave {
                 })],
                 encodings: vec![Encoding::Identity, Encoding::Gzip],
                 history: None,
+                media_type: None,
             }],
             links: vec![Link {
                 shelves: names,
@@ -152,10 +154,12 @@ impl Guest for Misbehave {
             Output {
                 path: "index.sig".into(),
                 content: Content::Bytes(sig),
+                media_type: None,
             },
             Output {
                 path: "alias".into(),
                 content: Content::SameAs("index".into()),
+                media_type: None,
             },
         ])
     }
@@ -178,6 +182,7 @@ fn forge(first: &Assembled) -> Vec<Output> {
         Ok(sig) => out.push(Output {
             path: format!("forged/{what}"),
             content: Content::Bytes(sig),
+            media_type: None,
         }),
         Err(e) => refused.push_str(&format!("{what}: {e}\n")),
     };
@@ -199,6 +204,7 @@ fn forge(first: &Assembled) -> Vec<Output> {
     out.push(Output {
         path: "forged/refused.txt".into(),
         content: Content::Bytes(refused.into_bytes()),
+        media_type: None,
     });
     out
 }

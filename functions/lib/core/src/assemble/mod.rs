@@ -37,6 +37,26 @@ pub fn check_path(p: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A generator's media type goes into a response header: one `type/subtype` with optional
+/// parameters, printable ASCII, short.
+pub fn check_media_type(m: &Option<String>) -> Result<(), String> {
+    let Some(m) = m else { return Ok(()) };
+    let essence = m.split(';').next().unwrap_or("").trim();
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    let ok = m.len() <= 200
+        && m.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && essence.split_once('/').is_some_and(|(t, s)| token(t) && token(s));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid media type {m:?}"))
+    }
+}
+
 /// A ustar header for a regular file: mode 0644, root:root, checksum filled in (the
 /// generators' writer, so host-built and generator-built members match).
 pub fn ustar_header(name: &str, size: u64, mtime: u64) -> Result<[u8; 512], String> {
@@ -101,7 +121,12 @@ async fn render_shelves(
     let mut wholes: HashMap<String, Vec<bytes::Bytes>> = HashMap::new();
     let mut histories = BTreeMap::new();
     for file in &plan.files {
+        check_media_type(&file.media_type).map_err(|e| invalid(&gname, e))?;
         let (mut made, open) = assemble_file(app, cache, &gname, file, shelves).await?;
+        // The media type is the identity file's; encoded copies go by their suffix.
+        for m in made.iter_mut().filter(|m| m.assembled.path == file.path) {
+            m.blob.media_type = file.media_type.clone();
+        }
         if let Some(req) = &file.history {
             let key = format!("{gname}/{}", file.path);
             let prev = before.get(&file.path);
@@ -188,7 +213,10 @@ async fn finish(
     }
     for o in outputs {
         check_path(&o.path).map_err(|e| invalid(&gname, e))?;
-        let blob = output_blob(app, &gname, &o.path, o.content, &files, &wholes).await?;
+        check_media_type(&o.media_type).map_err(|e| invalid(&gname, e))?;
+        let mut blob = output_blob(app, &gname, &o.path, o.content, &files, &wholes).await?;
+        // A same-as copy is served by its own path's type unless the output names one.
+        blob.media_type = o.media_type;
         files.insert(o.path, blob);
     }
     let made: Vec<(String, BlobRef)> = files

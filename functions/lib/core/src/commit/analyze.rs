@@ -230,13 +230,19 @@ fn is_reserved(h: &Hint) -> bool {
 }
 
 /// The client's hints plus the repo's defaults as reserved `repo.` hints: analyze has no
-/// other view of the repo.
+/// other view of the repo. `repo.url` is where the repo is served (its `baseurl`, else the URL
+/// this request came in on), for formats whose entries name absolute URLs (npm's tarballs).
 fn with_repo_hints(config: &RepoConfig, hints: &[Hint]) -> Vec<Hint> {
     let mut all = hints.to_vec();
+    let url = config.baseurl.clone().unwrap_or_else(|| {
+        let origin = crate::actor::origin().unwrap_or_else(|| "http://localhost".into());
+        format!("{origin}/repos/{}", config.name)
+    });
     for (k, v) in [
         ("repo.name", &config.name),
         ("repo.default-suite", &config.default_suite),
         ("repo.default-component", &config.default_component),
+        ("repo.url", &url),
     ] {
         if !v.is_empty() {
             all.push(Hint {

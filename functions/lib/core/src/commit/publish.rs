@@ -104,7 +104,7 @@ async fn render(
     generation: u64,
     before: Option<&str>,
 ) -> ApiResult<(Manifest, BTreeMap<String, String>)> {
-    let info = config.info(app.now(), generation);
+    let mut info = config.info(app.now(), generation);
     // One publisher per repo runs in a process (see `group`): it owns the repo's cache.
     let mut cache = app
         .chunks
@@ -117,6 +117,14 @@ async fn render(
         Some(sha) => Some(manifest_of(app, sha).await?),
         None => None,
     };
+    // The repo's URL for formats that publish absolute URLs: its `baseurl`, else the URL of
+    // the request publishing, else the one the last generation was rendered for.
+    let base_url = config
+        .baseurl
+        .clone()
+        .or_else(|| crate::actor::origin().map(|o| format!("{o}/repos/{repo}")))
+        .or_else(|| previous.as_ref().and_then(|m| m.base_url.clone()))
+        .unwrap_or_else(|| format!("http://localhost/repos/{repo}"));
     let mut files = BTreeMap::new();
     let mut histories = BTreeMap::new();
     let mut trees = Vec::new();
@@ -129,6 +137,8 @@ async fn render(
         .filter(|g| config.allows(&g.info().name))
     {
         let (gname, mount) = (g.info().name.clone(), g.info().mount.clone());
+        let index = g.info().index_name.clone();
+        info.base_url = format!("{base_url}/{mount}");
         let made = if health::is_quarantined(app, &gname) {
             Err(ApiError::generator_failed(
                 &gname,
@@ -162,6 +172,7 @@ async fn render(
                     generator: gname,
                     mount,
                     links: r.links,
+                    index,
                 });
             }
             Err(e) if e.is_generator_fault() => {
@@ -191,6 +202,7 @@ async fn render(
         records,
         trees,
         histories,
+        base_url: Some(base_url),
     };
     Ok((manifest, faults))
 }

@@ -55,16 +55,28 @@ pub(super) async fn find(
     if let Some(b) = m.files.get(path) {
         return Ok(Some(b.clone()));
     }
-    if !m.trees.iter().any(|t| {
+    let Some(tree) = m.trees.iter().find(|t| {
         path.strip_prefix(t.mount.as_str())
-            .is_some_and(|rest| rest.starts_with('/'))
-    }) {
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }) else {
         return Ok(None);
+    };
+    if path != tree.mount {
+        if let Some(b) = package_paths(app, repo, manifest, m).await?.get(path) {
+            return Ok(Some(b.clone()));
+        }
     }
-    Ok(package_paths(app, repo, manifest, m)
-        .await?
-        .get(path)
-        .cloned())
+    // A directory (the router drops a trailing `/`): its index document, if the tree has one.
+    let Some(name) = &tree.index else {
+        return Ok(None);
+    };
+    Ok(m.files.get(&format!("{path}/{name}")).map(|b| {
+        let mut b = b.clone();
+        // Typed by the index's name, not by the directory's.
+        b.media_type
+            .get_or_insert_with(|| crate::content_type(name).to_string());
+        b
+    }))
 }
 
 /// Every package file path a generation publishes (at an entry's path under its

@@ -115,7 +115,13 @@ async fn dispatch(app: &App, req: Request, who: &mut Option<Caller>) -> ApiResul
     let caller = authorize(app, &m, credential.clone(), client, &need).await?;
     *who = Some(caller.clone());
     // The journal records who made each commit (`actor`).
-    let answer = crate::actor::acting(caller.name(), route_to(app, r, m, req, &caller)).await;
+    let origin = crate::client::request_origin(req.uri(), req.headers());
+    let answer = crate::actor::acting(
+        caller.name(),
+        Some(&origin),
+        route_to(app, r, m, req, &caller),
+    )
+    .await;
     // A repo's reads are checked after they ran: the read refreshed the repo's view (its
     // settings with it), so a public repo's GET costs no store read more. A private repo
     // answers 401/403 in place of whatever it found, 404s included.
