@@ -142,7 +142,7 @@ fn spin_app_serves_apt_from_s3_and_dynamodb() {
     let (st, body) = spin.send("GET", "/generators/", None);
     assert_eq!(st, 200);
     let gens = text(&body);
-    for g in ["deb", "rpm", "pacman", "apk", "freebsd", "cargo"] {
+    for g in ["deb", "rpm", "pacman", "apk", "freebsd", "cargo", "npm"] {
         assert!(gens.contains(&format!("\"{g}\"")), "{g} missing: {gens}");
     }
 

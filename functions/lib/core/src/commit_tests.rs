@@ -265,6 +265,62 @@ fn a_removed_package_is_served_from_the_retired_generation() {
     });
 }
 
+/// The status, `Content-Type` and body of a GET.
+async fn typed(app: &crate::App, path: &str) -> (u16, String, String) {
+    let r = crate::handle(app, req("GET", path, b"")).await;
+    let s = r.status().as_u16();
+    let t = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let b = r.into_body().collect(1 << 20).await.unwrap();
+    (s, t, String::from_utf8_lossy(&b).into_owned())
+}
+
+#[test]
+fn media_types_directory_indexes_and_the_base_url_are_the_generators() {
+    let (app, _, _) = app(Arc::new(FakeGen::served()));
+    futures::executor::block_on(async {
+        send(&app, "POST", "/repos/r/", b"").await;
+        assert_eq!(add(&app, "p01", b"PKG 1").await, 201);
+        // The bulk file's identity copy has the generator's type; encoded copies their own.
+        let (s, t, body) = typed(&app, "/repos/r/fake/index").await;
+        assert_eq!((s, t.as_str(), body.as_str()), (200, "text/x-fake", "p01\n"));
+        assert_eq!(typed(&app, "/repos/r/fake/index.gz").await.1, "application/gzip");
+        // A same-as copy goes by its own name unless its output names a type.
+        assert_eq!(
+            typed(&app, "/repos/r/fake/alias").await.1,
+            "application/octet-stream"
+        );
+        // Directories serve their index document, typed by its name or by the generator.
+        for dir in ["/repos/r/fake", "/repos/r/fake/"] {
+            let (s, t, body) = typed(&app, dir).await;
+            assert_eq!((s, body.as_str()), (200, "<p>root</p>"), "{dir}");
+            assert_eq!(t, "text/html; charset=utf-8", "{dir}");
+        }
+        let (s, t, body) = typed(&app, "/repos/r/fake/sub/").await;
+        assert_eq!(
+            (s, t.as_str(), body.as_str()),
+            (200, "application/xhtml+xml", "<p>sub</p>")
+        );
+        assert_eq!(typed(&app, "/repos/r/fake/none/").await.0, 404);
+        // No `baseurl` set: the URL the publishing request came in on, and the mount.
+        assert_eq!(
+            typed(&app, "/repos/r/fake/base").await.2,
+            "http://localhost/repos/r/fake"
+        );
+        // With one: that, and the mount.
+        let set = br#"{"baseurl": "https://cdn.example/pkgs/r"}"#;
+        assert_eq!(send(&app, "PUT", "/repos/r/", set).await, 200);
+        assert_eq!(add(&app, "p02", b"PKG 2").await, 201);
+        assert_eq!(
+            typed(&app, "/repos/r/fake/base").await.2,
+            "https://cdn.example/pkgs/r/fake"
+        );
+    });
+}
+
 #[test]
 fn unchanged_formats_are_not_finished_again() {
     let gen = Arc::new(FakeGen::new());

@@ -69,6 +69,8 @@ pub(crate) fn content_type(path: &str) -> &'static str {
         Some("xz") => "application/x-xz",
         Some("zst") => "application/zstd",
         Some("xml") => "application/xml",
+        Some("json") => "application/json",
+        Some("html") => "text/html; charset=utf-8",
         Some("asc") | Some("gpg") | Some("sig") => "application/pgp-signature",
         Some("deb") | Some("udeb") => "application/vnd.debian.binary-package",
         Some("rpm") => "application/x-rpm",

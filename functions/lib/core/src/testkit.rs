@@ -127,6 +127,8 @@ pub struct FakeGen {
     info: Info,
     pub plans: AtomicUsize,
     pub finishes: AtomicUsize,
+    /// Also publishes typed files, directory indexes and its `base-url` (`served`).
+    extras: bool,
 }
 
 impl FakeGen {
@@ -144,6 +146,16 @@ impl FakeGen {
         Self::with(false, false)
     }
 
+    /// Like npm: an index typed `text/x-fake`, `index.html` documents for its directories
+    /// (`/`, `sub/`, the latter typed `application/xhtml+xml`) and a file `base` holding
+    /// the `base-url` it was given.
+    pub fn served() -> Self {
+        let mut g = Self::with(false, true);
+        g.info.index_name = Some("index.html".into());
+        g.extras = true;
+        g
+    }
+
     fn with(one_version_per_name: bool, signed_packages: bool) -> Self {
         FakeGen {
             info: Info {
@@ -154,9 +166,11 @@ impl FakeGen {
                 contract: "0.2.0".into(),
                 one_version_per_name,
                 signed_packages,
+                index_name: None,
             },
             plans: AtomicUsize::new(0),
             finishes: AtomicUsize::new(0),
+            extras: false,
         }
     }
 }
@@ -205,6 +219,7 @@ impl Generator for FakeGen {
                 })],
                 encodings: vec![Encoding::Identity, Encoding::Gzip],
                 history: None,
+                media_type: self.extras.then(|| "text/x-fake".into()),
             }],
             links: vec![Link {
                 shelves: vec!["s".into()],
@@ -215,7 +230,7 @@ impl Generator for FakeGen {
     }
     fn finish(
         &self,
-        _r: &RepoInfo,
+        r: &RepoInfo,
         _s: &[ShelfSummary],
         files: &[Assembled],
         signer: Arc<dyn Signer>,
@@ -225,14 +240,29 @@ impl Generator for FakeGen {
             .iter()
             .map(|f| format!("{} {}\n", f.sha256, f.path))
             .collect();
-        Ok(vec![
+        let bytes = |path: &str, b: &[u8], media_type: Option<&str>| Output {
+            path: path.into(),
+            content: Content::Bytes(b.to_vec()),
+            media_type: media_type.map(Into::into),
+        };
+        let extras = match self.extras {
+            false => vec![],
+            true => vec![
+                bytes("index.html", b"<p>root</p>", None),
+                bytes("sub/index.html", b"<p>sub</p>", Some("application/xhtml+xml")),
+                bytes("base", r.base_url.as_bytes(), None),
+            ],
+        };
+        Ok(extras.into_iter().chain(vec![
             Output {
                 path: "Release".into(),
                 content: Content::Bytes(signer.clearsign(&list).unwrap().into_bytes()),
+                media_type: None,
             },
             Output {
                 path: "alias".into(),
                 content: Content::SameAs("index".into()),
+                media_type: None,
             },
             Output {
                 path: "joined".into(),
@@ -243,8 +273,10 @@ impl Generator for FakeGen {
                     ],
                     Encoding::Identity,
                 ),
+                media_type: None,
             },
         ])
+        .collect())
     }
 }
 
