@@ -27,10 +27,12 @@ set -euo pipefail
 client_start zypper / "$@"
 lists ZYPPER KEYS INSTALL=harness-app EXPECT_PKGS DOWNLOAD
 # libzypp keeps its curl cookie jar at the HOST path /var/lib/YaST2/cookies whatever --root
-# says: remove it afterwards if this run created it.
+# says: remove it afterwards if this run created it. Runs in parallel share it: one that is
+# still writing there makes the removal fail ("Directory not empty"), which is not this run's
+# failure (the last one out removes it).
 YAST_EXISTED=0; [ -e /var/lib/YaST2 ] && YAST_EXISTED=1
 cleanup() {
-  [ "$YAST_EXISTED" = 1 ] || rm -rf /var/lib/YaST2
+  [ "$YAST_EXISTED" = 1 ] || rm -rf /var/lib/YaST2 2>/dev/null || true
   if [ "${KEEP:-0}" = 1 ]; then echo "[zypper] work dir $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
