@@ -60,7 +60,11 @@ fn node(dir: &Path, script: &str) -> String {
         .current_dir(dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -127,7 +131,11 @@ fn npm_installs_from_the_registry() {
         json!({"name": "project", "version": "0.0.0", "private": true}).to_string(),
     )
     .unwrap();
-    npm(&home, &project, &["install", "hello-npm", "--registry", &registry]);
+    npm(
+        &home,
+        &project,
+        &["install", "hello-npm", "--registry", &registry],
+    );
     assert_eq!(
         node(&project, "console.log(require('hello-npm')())"),
         "hello npm from greet 1.0.0"
@@ -145,14 +153,29 @@ fn npm_installs_from_the_registry() {
     let view = npm(
         &home,
         &project,
-        &["view", "@acme/greet", "versions", "--json", "--registry", &registry],
+        &[
+            "view",
+            "@acme/greet",
+            "versions",
+            "--json",
+            "--registry",
+            &registry,
+        ],
     );
     let versions: Value = serde_json::from_slice(&view.stdout).unwrap();
     assert_eq!(versions, json!(["1.0.0", "1.1.0"]));
     let fresh = dir.join("fresh");
     std::fs::create_dir_all(&fresh).unwrap();
-    std::fs::write(fresh.join("package.json"), r#"{"name":"fresh","version":"0.0.0"}"#).unwrap();
-    npm(&home, &fresh, &["install", "hello-npm", "--registry", &registry]);
+    std::fs::write(
+        fresh.join("package.json"),
+        r#"{"name":"fresh","version":"0.0.0"}"#,
+    )
+    .unwrap();
+    npm(
+        &home,
+        &fresh,
+        &["install", "hello-npm", "--registry", &registry],
+    );
     assert_eq!(
         node(&fresh, "console.log(require('hello-npm')())"),
         "hello npm from greet 1.1.0"
@@ -168,6 +191,13 @@ fn npm_installs_from_the_registry() {
     );
     let r = server.upload(REPO, &bad);
     assert_eq!(r.status, 422, "{}", r.text());
-    assert!(r.text().contains("not a valid npm package name"), "{}", r.text());
-    assert_eq!(server.get(&format!("/repos/{REPO}/npm/hello-npm")).body, before);
+    assert!(
+        r.text().contains("not a valid npm package name"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        server.get(&format!("/repos/{REPO}/npm/hello-npm")).body,
+        before
+    );
 }

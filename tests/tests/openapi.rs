@@ -139,11 +139,21 @@ fn schemathesis_finds_no_server_error_and_no_schema_break() {
     for (what, filter) in [
         (
             "all but DELETE and the overlapping",
-            &["--exclude-method", "DELETE", "--exclude-path-regex", OVERLAPPING][..],
+            &[
+                "--exclude-method",
+                "DELETE",
+                "--exclude-path-regex",
+                OVERLAPPING,
+            ][..],
         ),
         (
             "DELETE but the overlapping",
-            &["--include-method", "DELETE", "--exclude-path-regex", OVERLAPPING][..],
+            &[
+                "--include-method",
+                "DELETE",
+                "--exclude-path-regex",
+                OVERLAPPING,
+            ][..],
         ),
         (
             "the overlapping, positive data",

@@ -10,10 +10,8 @@
 //! after checking its sha256 against the index).
 
 use reposmith_generator_sdk::tar::{self, Reader as TarReader};
-use reposmith_generator_sdk::{Capped, Codec, Handle, Mem, Ranged};
-use std::cell::RefCell;
+use reposmith_generator_sdk::{Codec, Mem};
 use std::io::{self, Read};
-use std::rc::Rc;
 
 /// A normalized `Cargo.toml` larger than this is not a manifest (the largest on crates.io,
 /// feature lists of binding crates, are a few hundred KiB).
@@ -58,30 +56,13 @@ pub struct Contents {
 }
 
 /// Streams the `.crate` of `size` bytes through `read` and returns its manifest.
-pub fn read_crate<'a, R>(read: R, size: u64) -> Result<Contents, String>
+pub fn read_crate<R>(read: R, size: u64) -> Result<Contents, String>
 where
-    R: FnMut(u64, u32) -> Result<Vec<u8>, String> + 'a,
+    R: FnMut(u64, u32) -> Result<Vec<u8>, String>,
 {
-    let src = Rc::new(RefCell::new(Ranged::new(read, CHUNK)));
-    let head = {
-        let mut s = src.borrow_mut();
-        s.peek(2)
-            .map_err(|e| format!("reading the crate failed: {e}"))?
-    };
-    if Codec::sniff(&head) != Some(Codec::Gzip) {
-        return Err("not a .crate: not a gzip stream".into());
-    }
-    let decoder = Capped::new(
-        Codec::Gzip.decoder(Handle(src.clone()), 0),
-        MAX_UNPACKED,
-        format!("the crate unpacks to more than {MAX_UNPACKED} bytes"),
-    );
-    let result = walk(decoder, size <= MAX_VERIFIED);
-    // A failed store read shows up as an I/O error inside the decoder: name it as such.
-    if let Some(e) = src.borrow_mut().failed.take() {
-        return Err(format!("reading the crate failed: {e}"));
-    }
-    result
+    reposmith_generator_sdk::gunzip(read, CHUNK, MAX_UNPACKED, "the crate", |d| {
+        walk(d, size <= MAX_VERIFIED)
+    })
 }
 
 fn shown(b: &[u8]) -> String {

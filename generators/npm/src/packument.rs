@@ -26,9 +26,8 @@ pub fn check_name(name: &str) -> Result<(), String> {
     let part = |p: &str| {
         !p.is_empty()
             && !p.starts_with(['.', '_'])
-            && p.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._~".contains(&b)
-            })
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._~".contains(&b))
     };
     let ok = name.len() <= 214
         && match name.strip_prefix('@') {
@@ -69,7 +68,10 @@ fn split_shelf(shelf: &str) -> Option<(&str, semver::Version)> {
 }
 
 fn hint<'a>(hints: &'a [Hint], key: &str) -> Option<&'a str> {
-    hints.iter().find(|h| h.key == key).map(|h| h.value.as_str())
+    hints
+        .iter()
+        .find(|h| h.key == key)
+        .map(|h| h.value.as_str())
 }
 
 /// `dist.integrity`: Subresource Integrity of the tarball (sha512, base64).

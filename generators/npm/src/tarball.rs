@@ -8,10 +8,8 @@
 //! the gzip stream so a truncated upload is refused (npm would fail its integrity check).
 
 use reposmith_generator_sdk::tar::{self, Reader as TarReader};
-use reposmith_generator_sdk::{Capped, Codec, Handle, Mem, Ranged};
-use std::cell::RefCell;
+use reposmith_generator_sdk::{Codec, Mem};
 use std::io::{self, Read};
-use std::rc::Rc;
 
 /// A package.json larger than this is not a manifest.
 pub const MAX_MANIFEST: u64 = 1 << 20;
@@ -48,25 +46,9 @@ pub fn package_json<R>(read: R, size: u64) -> Result<Vec<u8>, String>
 where
     R: FnMut(u64, u32) -> Result<Vec<u8>, String>,
 {
-    let src = Rc::new(RefCell::new(Ranged::new(read, CHUNK)));
-    let head = src
-        .borrow_mut()
-        .peek(2)
-        .map_err(|e| format!("reading the tarball failed: {e}"))?;
-    if Codec::sniff(&head) != Some(Codec::Gzip) {
-        return Err("not an npm tarball: not a gzip stream".into());
-    }
-    let decoder = Capped::new(
-        Codec::Gzip.decoder(Handle(src.clone()), 0),
-        MAX_UNPACKED,
-        format!("the tarball unpacks to more than {MAX_UNPACKED} bytes"),
-    );
-    let result = walk(decoder, size <= MAX_VERIFIED);
-    // A failed store read shows up as an I/O error inside the decoder: name it as such.
-    if let Some(e) = src.borrow_mut().failed.take() {
-        return Err(format!("reading the tarball failed: {e}"));
-    }
-    result
+    reposmith_generator_sdk::gunzip(read, CHUNK, MAX_UNPACKED, "the tarball", |d| {
+        walk(d, size <= MAX_VERIFIED)
+    })
 }
 
 fn walk(decoder: impl Read, to_end: bool) -> Result<Vec<u8>, String> {

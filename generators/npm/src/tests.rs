@@ -86,9 +86,11 @@ fn a_plain_package() {
 
 #[test]
 fn a_scoped_package() {
-    let e = analyze(&pkg(&json!({"name": "@acme/greet", "version": "2.0.0-rc.1"})))
-        .unwrap()
-        .remove(0);
+    let e = analyze(&pkg(
+        &json!({"name": "@acme/greet", "version": "2.0.0-rc.1"}),
+    ))
+    .unwrap()
+    .remove(0);
     assert_eq!(e.path, "@acme/greet/-/greet-2.0.0-rc.1.tgz");
     assert_eq!(e.shelf, "@acme/greet@2.0.0-rc.1");
     assert_eq!(
@@ -101,16 +103,28 @@ fn a_scoped_package() {
 fn bad_tarballs_are_refused_with_a_reason() {
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (b"not gzip at all".to_vec(), "not a gzip stream"),
-        (tgz(&[("package/index.js", b"1")]), "no package/package.json"),
+        (
+            tgz(&[("package/index.js", b"1")]),
+            "no package/package.json",
+        ),
         (
             tgz(&[("package/package.json", b"[1, 2]")]),
             "not a JSON object",
         ),
         (pkg(&json!({"version": "1.0.0"})), "no \"name\""),
-        (pkg(&json!({"name": "Upper", "version": "1.0.0"})), "not a valid npm package name"),
-        (pkg(&json!({"name": "@a/", "version": "1.0.0"})), "not a valid npm package name"),
+        (
+            pkg(&json!({"name": "Upper", "version": "1.0.0"})),
+            "not a valid npm package name",
+        ),
+        (
+            pkg(&json!({"name": "@a/", "version": "1.0.0"})),
+            "not a valid npm package name",
+        ),
         (pkg(&json!({"name": "ok", "version": "1.0"})), "not SemVer"),
-        (pkg(&json!({"name": "ok", "version": "01.0.0"})), "not SemVer"),
+        (
+            pkg(&json!({"name": "ok", "version": "01.0.0"})),
+            "not SemVer",
+        ),
     ];
     for (bytes, why) in cases {
         let e = analyze(&bytes).unwrap_err();
@@ -176,9 +190,11 @@ fn a_packument_per_name_with_the_highest_release_as_latest() {
         });
         docs.push((v, e));
     }
-    let scoped = analyze(&pkg(&json!({"name": "@acme/greet", "version": "0.1.0-alpha"})))
-        .unwrap()
-        .remove(0);
+    let scoped = analyze(&pkg(
+        &json!({"name": "@acme/greet", "version": "0.1.0-alpha"}),
+    ))
+    .unwrap()
+    .remove(0);
     shelves.push(ShelfSummary {
         shelf: scoped.shelf.clone(),
         entries: 1,
@@ -236,7 +252,10 @@ fn client_files() {
     let mut repo = reposmith_generator_sdk::client::sample("http://h/repos/demo/npm");
     let files = Npm::client_config(&repo).unwrap();
     let text = String::from_utf8(files[0].data.clone()).unwrap();
-    assert!(text.contains("\nregistry=http://h/repos/demo/npm/\n"), "{text}");
+    assert!(
+        text.contains("\nregistry=http://h/repos/demo/npm/\n"),
+        "{text}"
+    );
     repo.enabled = false;
     let files = Npm::client_config(&repo).unwrap();
     let text = String::from_utf8(files[0].data.clone()).unwrap();

@@ -68,3 +68,37 @@ mod tests {
         assert_eq!(Codec::sniff_tar(&tar), Some(Codec::Plain));
     }
 }
+
+/// A gzip-compressed package (`.crate`, an npm `.tgz`) streamed through ranged reads,
+/// `chunk` bytes at a time: `walk` reads it decompressed, at most `max_unpacked` bytes. `what`
+/// names it in errors ("the crate"). A failed store read is reported as such, not as the
+/// corrupt stream the decoder saw.
+pub fn gunzip<'a, T>(
+    read: impl FnMut(u64, u32) -> Result<Vec<u8>, String> + 'a,
+    chunk: u32,
+    max_unpacked: u64,
+    what: &str,
+    walk: impl FnOnce(crate::Capped<Box<dyn Read + 'a>>) -> Result<T, String>,
+) -> Result<T, String> {
+    use crate::{Capped, Handle, Ranged};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let src = Rc::new(RefCell::new(Ranged::new(read, chunk)));
+    let head = src
+        .borrow_mut()
+        .peek(2)
+        .map_err(|e| format!("reading {what} failed: {e}"))?;
+    if Codec::sniff(&head) != Some(Codec::Gzip) {
+        return Err(format!("{what} is not a gzip stream"));
+    }
+    let decoder = Capped::new(
+        Codec::Gzip.decoder(Handle(src.clone()), 0),
+        max_unpacked,
+        format!("{what} unpacks to more than {max_unpacked} bytes"),
+    );
+    let result = walk(decoder);
+    if let Some(e) = src.borrow_mut().failed.take() {
+        return Err(format!("reading {what} failed: {e}"));
+    }
+    result
+}

@@ -123,7 +123,7 @@ pub fn mem_facts(filename: &str, size: u64) -> reposmith::generator::types::Fact
     }
 }
 
-pub use codec::Codec;
+pub use codec::{gunzip, Codec};
 #[cfg(feature = "bindings")]
 pub use guest::{parse_package, Generator, ReadAt};
 pub use read::{mem_read, Cached, Capped, Handle, Mem, Ranged, Source};

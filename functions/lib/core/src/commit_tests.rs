@@ -286,8 +286,14 @@ fn media_types_directory_indexes_and_the_base_url_are_the_generators() {
         assert_eq!(add(&app, "p01", b"PKG 1").await, 201);
         // The bulk file's identity copy has the generator's type; encoded copies their own.
         let (s, t, body) = typed(&app, "/repos/r/fake/index").await;
-        assert_eq!((s, t.as_str(), body.as_str()), (200, "text/x-fake", "p01\n"));
-        assert_eq!(typed(&app, "/repos/r/fake/index.gz").await.1, "application/gzip");
+        assert_eq!(
+            (s, t.as_str(), body.as_str()),
+            (200, "text/x-fake", "p01\n")
+        );
+        assert_eq!(
+            typed(&app, "/repos/r/fake/index.gz").await.1,
+            "application/gzip"
+        );
         // A same-as copy goes by its own name unless its output names a type.
         assert_eq!(
             typed(&app, "/repos/r/fake/alias").await.1,

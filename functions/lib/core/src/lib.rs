@@ -123,7 +123,9 @@ pub(crate) async fn blob_response(
         .status(status)
         .header(
             header::CONTENT_TYPE,
-            blob.media_type.as_deref().unwrap_or_else(|| content_type(path)),
+            blob.media_type
+                .as_deref()
+                .unwrap_or_else(|| content_type(path)),
         )
         .header(header::CONTENT_LENGTH, len);
     if head_only {

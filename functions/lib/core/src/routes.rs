@@ -226,7 +226,10 @@ mod tests {
             route("/repos/a/npm/@scope%2fname"),
             Route::Tree("a".into(), "npm/@scope/name".into())
         );
-        assert_eq!(route("/repos/a%2Fb/dist/x"), Route::Tree("a/b".into(), "dist/x".into()));
+        assert_eq!(
+            route("/repos/a%2Fb/dist/x"),
+            Route::Tree("a/b".into(), "dist/x".into())
+        );
         assert_eq!(route("/repos/a/key.asc"), Route::Key("a".into()));
         assert_eq!(route("/repos/a/keys/"), Route::Keys("a".into()));
         assert_eq!(

@@ -249,34 +249,40 @@ impl Generator for FakeGen {
             false => vec![],
             true => vec![
                 bytes("index.html", b"<p>root</p>", None),
-                bytes("sub/index.html", b"<p>sub</p>", Some("application/xhtml+xml")),
+                bytes(
+                    "sub/index.html",
+                    b"<p>sub</p>",
+                    Some("application/xhtml+xml"),
+                ),
                 bytes("base", r.base_url.as_bytes(), None),
             ],
         };
-        Ok(extras.into_iter().chain(vec![
-            Output {
-                path: "Release".into(),
-                content: Content::Bytes(signer.clearsign(&list).unwrap().into_bytes()),
-                media_type: None,
-            },
-            Output {
-                path: "alias".into(),
-                content: Content::SameAs("index".into()),
-                media_type: None,
-            },
-            Output {
-                path: "joined".into(),
-                content: Content::Concat(
-                    vec![
-                        Piece::Bytes(b"head\n".to_vec()),
-                        Piece::File("index".into()),
-                    ],
-                    Encoding::Identity,
-                ),
-                media_type: None,
-            },
-        ])
-        .collect())
+        Ok(extras
+            .into_iter()
+            .chain(vec![
+                Output {
+                    path: "Release".into(),
+                    content: Content::Bytes(signer.clearsign(&list).unwrap().into_bytes()),
+                    media_type: None,
+                },
+                Output {
+                    path: "alias".into(),
+                    content: Content::SameAs("index".into()),
+                    media_type: None,
+                },
+                Output {
+                    path: "joined".into(),
+                    content: Content::Concat(
+                        vec![
+                            Piece::Bytes(b"head\n".to_vec()),
+                            Piece::File("index".into()),
+                        ],
+                        Encoding::Identity,
+                    ),
+                    media_type: None,
+                },
+            ])
+            .collect())
     }
 }
 

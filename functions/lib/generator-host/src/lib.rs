@@ -350,7 +350,9 @@ mod tests {
     fn info_checks() {
         assert!(check_info(&info("deb", "dist", "0.2.0")).is_ok());
         assert!(check_info(&info("deb", "dist", "0.2.7")).is_ok());
-        let old = check_info(&info("deb", "dist", "0.1.0")).unwrap_err().to_string();
+        let old = check_info(&info("deb", "dist", "0.1.0"))
+            .unwrap_err()
+            .to_string();
         assert!(old.contains("built against contract 0.1.0"), "{old}");
         assert!(old.contains("implements 0.2.0"), "{old}");
         assert!(check_info(&info("deb", "dist", "0.3.0")).is_err());

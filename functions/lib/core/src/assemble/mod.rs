@@ -49,7 +49,9 @@ pub fn check_media_type(m: &Option<String>) -> Result<(), String> {
     };
     let ok = m.len() <= 200
         && m.bytes().all(|b| (0x20..0x7f).contains(&b))
-        && essence.split_once('/').is_some_and(|(t, s)| token(t) && token(s));
+        && essence
+            .split_once('/')
+            .is_some_and(|(t, s)| token(t) && token(s));
     if ok {
         Ok(())
     } else {
