@@ -458,6 +458,7 @@ async fn compose(
                     size: p.bytes.len() as u64,
                 })
                 .collect(),
+            media_type: None,
         }
     };
     Ok((digests, blob, pieces.into_iter().map(|p| p.bytes).collect()))
