@@ -215,6 +215,7 @@ mod tests {
                 sha256: digest::sha256_hex(&whole),
                 size: whole.len() as u64,
                 pieces,
+                media_type: None,
             }
         });
         let get = || {

@@ -135,6 +135,7 @@ mod tests {
             contract: "0.2.0".into(),
             one_version_per_name: false,
             signed_packages: false,
+            index_name: None,
         }
     }
 
