@@ -273,6 +273,30 @@ fn go_builds_from_the_module_proxy() {
     eprintln!("after go get: {said}");
     assert_eq!(said, "mid says hello from Greet v1.1.0");
 
+    // The package query: the newest version per module in go's order, and what go.mod says.
+    let q = server
+        .get(&format!(
+            "/repos/{REPO}/packages/?name=example.com/*&latest=1&details=1"
+        ))
+        .json();
+    let latest: Vec<(&str, &str)> = array(&q, "packages")
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["version"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        latest,
+        [
+            ("example.com/Greet", "v1.1.0"),
+            ("example.com/mid", "v0.1.0")
+        ]
+    );
+    let mid_details = &array(&q, "packages")[1];
+    assert_eq!(mid_details["summary"], "Go module example.com/mid");
+    assert_eq!(
+        mid_details["depends"][0][0],
+        serde_json::json!({"name": "example.com/Greet", "op": ">=", "version": "v1.0.0"})
+    );
+
     // The repo's own client file as go's environment file, in a fresh GOPATH: it sets
     // GOPROXY to the tree (checked before go fetches anything) and turns the checksum
     // database off.
