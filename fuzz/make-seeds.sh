@@ -14,7 +14,7 @@ FIX=../tests/fixtures
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 rm -rf corpus
-mkdir -p corpus/{deb,rpm,pacman,apk,freebsd,router,multipart,records}
+mkdir -p corpus/{deb,rpm,pacman,apk,freebsd,go,router,multipart,records}
 
 # deb: the fixtures (control.tar.xz), and one repacked with each other compression
 "$FIX/make-debs.sh" "$TMP/deb" >/dev/null 2>&1
@@ -39,6 +39,25 @@ cp "$TMP/pacman-zst/harness-app-1.0-1-x86_64.pkg.tar.zst" corpus/pacman/
 # FreeBSD: zstd, xz, gzip (+MANIFEST only)
 "$FIX/make-freebsd.sh" "$TMP/freebsd" >/dev/null 2>&1
 cp "$TMP"/freebsd/*.pkg corpus/freebsd/
+
+# go: module zips as go's module cache holds them (deflated, zero times as x/mod/zip writes),
+# one with an upper-case path and a require block, one without go.mod
+gozip() {
+  python3 - "$@" <<'PY'
+import sys, zipfile
+out, prefix, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    for spec in files:
+        name, data = spec.split("=", 1)
+        z.writestr(zipfile.ZipInfo(prefix + name, (1980, 1, 1, 0, 0, 0)),
+                   data.replace("\\n", "\n").replace("\\t", "\t"),
+                   zipfile.ZIP_DEFLATED)
+PY
+}
+gozip corpus/go/greet-v1.0.0.zip example.com/Greet@v1.0.0/ \
+  'go.mod=module example.com/Greet\n\ngo 1.19\n\nrequire (\n\texample.com/x/v2 v2.1.0 // indirect\n)\n' \
+  'greet.go=package greet\n' 'sub/doc.go=package sub\n' 'LICENSE=MIT\n'
+gozip corpus/go/old-v2.0.0+incompatible.zip example.com/old@v2.0.0+incompatible/ 'old.go=package old\n'
 
 # apk: as abuild makes one (control and signature tars cut of their end blocks, gzipped), signed
 # and not. tarcut TAR: the members without the end-of-archive blocks (`abuild-tar --cut`).

@@ -11,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 T=${CARGO_TARGET_DIR:-target}
 W=$T/wasm32-wasip2/release
 OUT=$T/spin
-GENS=(deb rpm pacman apk freebsd cargo npm)
+GENS=(deb rpm pacman apk freebsd cargo npm go)
 PKGS=(-p reposmith-spin-handler -p reposmith-spin-services -p reposmith-spin-slot-adapter)
 for g in "${GENS[@]}"; do PKGS+=(-p "reposmith-gen-$g"); done
 cargo build --release --target wasm32-wasip2 "${PKGS[@]}"

@@ -16,6 +16,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("pacman", pacman),
     ("apk", apk),
     ("freebsd", freebsd),
+    ("go", go),
     ("router", router),
     ("multipart", multipart),
     ("records", records),
@@ -95,6 +96,17 @@ pub fn freebsd(data: &[u8]) {
         "fuzz-1.0.pkg",
         data,
         &[],
+    );
+}
+
+/// A Go module zip: the zip's central directory, each member's name, go.mod's syntax, every
+/// member inflated and its CRC checked; with a `time` hint.
+pub fn go(data: &[u8]) {
+    package(
+        reposmith_generator_sdk::parse_package::<reposmith_gen_go::Go>,
+        "fuzz-v1.0.0.zip",
+        data,
+        &[("time", "2024-05-06T07:08:09Z")],
     );
 }
 

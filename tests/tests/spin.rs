@@ -142,7 +142,9 @@ fn spin_app_serves_apt_from_s3_and_dynamodb() {
     let (st, body) = spin.send("GET", "/generators/", None);
     assert_eq!(st, 200);
     let gens = text(&body);
-    for g in ["deb", "rpm", "pacman", "apk", "freebsd", "cargo", "npm"] {
+    for g in [
+        "deb", "rpm", "pacman", "apk", "freebsd", "cargo", "npm", "go",
+    ] {
         assert!(gens.contains(&format!("\"{g}\"")), "{g} missing: {gens}");
     }
 
@@ -402,9 +404,9 @@ fn spin_toml_is_complete() {
             .iter()
             .any(|h| h.as_str() == Some("https://*.amazonaws.com")));
     }
-    // The handler imports generator-a ... generator-h (wit/spin/spin.wit): all are mapped.
+    // The handler imports generator-a ... generator-l (wit/spin/spin.wit): all are mapped.
     slots.sort();
-    let want: Vec<String> = "abcdefgh"
+    let want: Vec<String> = "abcdefghijkl"
         .chars()
         .map(|c| format!("generator-{c}"))
         .collect();

@@ -181,7 +181,7 @@ pub enum Cmd {
     Add {
         /// The repository to add to.
         repo: String,
-        /// Package files (.deb, .rpm, .pkg.tar.zst, .apk, .pkg, .crate).
+        /// Package files (.deb, .rpm, .pkg.tar.zst, .apk, .pkg, .crate, Go module .zip).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// KEY=VALUE steering the generators, e.g. distribution=bookworm (repeatable).
@@ -400,7 +400,7 @@ pub enum Cmd {
         /// them, or the shell may expand them to local file names).
         #[arg(required = true, value_name = "PATTERN")]
         patterns: Vec<String>,
-        /// Only this format: deb, rpm, pacman, apk, freebsd, cargo (repeatable or comma-separated)
+        /// Only this format (deb, rpm, pacman, apk, freebsd, cargo, go); repeatable or comma-separated
         /// [default: every format].
         #[arg(long = "format", value_delimiter = ',')]
         formats: Vec<String>,

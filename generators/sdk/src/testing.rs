@@ -1,4 +1,4 @@
-//! Helpers for generators' unit tests (feature `testing`): compressing test packages, a
+//! Helpers for generators' unit tests (feature `testing`): compressing test packages, zips, a
 //! `read(offset, len)` over bytes, and damaged copies of a good package for fuzzing.
 use crate::Codec;
 use std::io::Write;
@@ -79,4 +79,67 @@ pub fn repo(name: &str, architectures: &[&str]) -> crate::reposmith::generator::
         generation: 1,
         base_url: format!("http://localhost/repos/{name}/mount"),
     }
+}
+
+/// A zip of `(name, data)` members laid out as Go's `archive/zip` writes them (what
+/// `golang.org/x/mod/zip` makes module zips with, and most streaming writers): deflated, the
+/// CRC and sizes in a data descriptor after each member (flag bit 3) and in the central
+/// directory. A name ending in `/` is a directory (stored, empty).
+pub fn zip(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let (mut out, mut central) = (Vec::new(), Vec::new());
+    for (name, data) in members {
+        let dir = name.ends_with('/');
+        let (method, packed): (u16, Vec<u8>) = if dir {
+            (0, Vec::new())
+        } else {
+            let mut d = flate2::write::DeflateEncoder::new(Vec::new(), Default::default());
+            d.write_all(data).unwrap();
+            (8, d.finish().unwrap())
+        };
+        let mut crc = flate2::Crc::new();
+        crc.update(data);
+        let flags: u16 = 0x8 | if name.is_ascii() { 0 } else { 0x800 };
+        let offset = out.len() as u32;
+        let fixed = |b: &mut Vec<u8>, crc: u32, csize: u32, size: u32| {
+            b.extend(20u16.to_le_bytes()); // version needed
+            b.extend(flags.to_le_bytes());
+            b.extend(method.to_le_bytes());
+            b.extend([0; 4]); // DOS time and date: Go's x/mod/zip leaves them zero
+            b.extend(crc.to_le_bytes());
+            b.extend(csize.to_le_bytes());
+            b.extend(size.to_le_bytes());
+            b.extend((name.len() as u16).to_le_bytes());
+            b.extend(0u16.to_le_bytes()); // extra
+        };
+        out.extend(0x0403_4b50u32.to_le_bytes());
+        fixed(&mut out, 0, 0, 0);
+        out.extend(name.as_bytes());
+        out.extend(&packed);
+        out.extend(0x0807_4b50u32.to_le_bytes());
+        out.extend(crc.sum().to_le_bytes());
+        out.extend((packed.len() as u32).to_le_bytes());
+        out.extend((data.len() as u32).to_le_bytes());
+        central.extend(0x0201_4b50u32.to_le_bytes());
+        central.extend((0x0300u16 | 20).to_le_bytes()); // made by: unix, 2.0
+        fixed(
+            &mut central,
+            crc.sum(),
+            packed.len() as u32,
+            data.len() as u32,
+        );
+        central.extend([0; 6]); // comment length, disk, internal attributes
+        central.extend((if dir { 0o40755u32 } else { 0o100644 } << 16).to_le_bytes());
+        central.extend(offset.to_le_bytes());
+        central.extend(name.as_bytes());
+    }
+    let dir_at = out.len() as u32;
+    out.extend(&central);
+    out.extend(0x0605_4b50u32.to_le_bytes());
+    out.extend([0; 4]);
+    out.extend((members.len() as u16).to_le_bytes());
+    out.extend((members.len() as u16).to_le_bytes());
+    out.extend((central.len() as u32).to_le_bytes());
+    out.extend(dir_at.to_le_bytes());
+    out.extend(0u16.to_le_bytes());
+    out
 }

@@ -1,7 +1,7 @@
 //! Reading a zip's central directory by ranged reads (the end of the file, then the
 //! directory: never the members' data), zip64 included, and one member's data when asked
-//! (stored or deflated). Bounded: the directory and a member are read only up to the caps
-//! the caller gives, whatever the archive claims.
+//! (stored or deflated, its CRC-32 checked). Bounded: the directory and a member are read only
+//! up to the caps the caller gives, whatever the archive claims.
 use crate::read::Cached;
 use std::io::Read;
 
@@ -183,6 +183,15 @@ impl<R: FnMut(u64, u32) -> Result<Vec<u8>, String>> Archive<R> {
                 e.size
             ));
         }
+        // The directory's CRC-32 is what unzip tools check: a damaged member is caught here.
+        let mut crc = flate2::Crc::new();
+        crc.update(&data);
+        if crc.sum() != e.crc32 {
+            return Err(format!(
+                "bad zip member {}: its CRC-32 does not match the directory",
+                e.name
+            ));
+        }
         Ok(data)
     }
 }
@@ -262,7 +271,9 @@ mod tests {
             } else {
                 data.to_vec()
             };
-            let crc = 0u32; // not checked here
+            let mut crc = flate2::Crc::new();
+            crc.update(data);
+            let crc = crc.sum();
             let offset = out.len() as u32;
             out.extend(LOCAL.to_le_bytes());
             out.extend([20, 0, 0, 0]);
@@ -330,6 +341,41 @@ mod tests {
             .read(&e, 2999)
             .unwrap_err()
             .contains("over the 2999 byte limit"));
+    }
+
+    #[test]
+    fn a_damaged_member_fails_its_crc() {
+        let mut zip = sample();
+        // The stored METADATA's data starts after its 30-byte header and 8-byte name.
+        zip[30 + 8] ^= 1;
+        let mut a = open(&zip).unwrap();
+        let e = a.find("METADATA").unwrap().clone();
+        let err = a.read(&e, 100).unwrap_err();
+        assert!(err.contains("CRC-32 does not match"), "{err}");
+    }
+
+    /// Data descriptors (flag bit 3, sizes only in the directory) and UTF-8 names, as Go's
+    /// archive/zip writes them.
+    #[cfg(feature = "testing")]
+    #[test]
+    fn reads_what_streaming_writers_write() {
+        let big = vec![b'x'; 5000];
+        let zip = crate::testing::zip(&[
+            ("m@v1.0.0/go.mod", b"module m\n"),
+            ("m@v1.0.0/d/", b""),
+            ("m@v1.0.0/d/\u{fc}.go", &big),
+        ]);
+        let mut a = open(&zip).unwrap();
+        let names: Vec<_> = a.entries.iter().map(|e| e.name.clone()).collect();
+        assert_eq!(
+            names,
+            ["m@v1.0.0/go.mod", "m@v1.0.0/d/", "m@v1.0.0/d/\u{fc}.go"]
+        );
+        assert!(a.entries.iter().all(|e| e.flags & 8 != 0));
+        let e = a.entries[0].clone();
+        assert_eq!(a.read(&e, 100).unwrap(), b"module m\n");
+        let e = a.entries[2].clone();
+        assert_eq!((e.method, a.read(&e, 5000).unwrap()), (DEFLATED, big));
     }
 
     #[test]

@@ -101,13 +101,17 @@ pub fn built() -> &'static Built {
             "-p",
             "reposmith-gen-npm",
             "-p",
+            "reposmith-gen-go",
+            "-p",
             "reposmith-test-misbehave",
         ]);
         let target = target_release().parent().unwrap().to_path_buf();
         let wasm_dir = target.join("wasm32-wasip2/release");
         // The shipped generators only; the misbehaving one is opted into per test.
         let gens = tempfile::tempdir().unwrap().keep();
-        for name in ["deb", "rpm", "pacman", "apk", "freebsd", "cargo", "npm"] {
+        for name in [
+            "deb", "rpm", "pacman", "apk", "freebsd", "cargo", "npm", "go",
+        ] {
             let wasm = wasm_dir.join(format!("reposmith_gen_{name}.wasm"));
             std::fs::copy(wasm, gens.join(format!("{name}.wasm"))).unwrap();
         }

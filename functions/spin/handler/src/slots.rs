@@ -47,7 +47,8 @@ macro_rules! slots {
 }
 
 slots!(1 => generator_a, 2 => generator_b, 3 => generator_c, 4 => generator_d,
-       5 => generator_e, 6 => generator_f, 7 => generator_g, 8 => generator_h);
+       5 => generator_e, 6 => generator_f, 7 => generator_g, 8 => generator_h,
+       9 => generator_i, 10 => generator_j, 11 => generator_k, 12 => generator_l);
 
 /// The generators the manifest plugged in (empty slots skipped), in slot order.
 pub fn load() -> Result<Vec<Arc<dyn Generator>>, String> {
