@@ -191,6 +191,7 @@ fn repo(arches: &[&str]) -> RepoInfo {
         options: Vec::new(),
         now: 1_700_000_500,
         generation: 3,
+        base_url: String::new(),
     }
 }
 

@@ -158,6 +158,7 @@ mod tests {
             options: vec![],
             now: 0,
             generation: 1,
+            base_url: String::new(),
         };
         assert_eq!(history(&repo, "P").unwrap().keep, DEFAULT_KEEP);
         repo.options = vec![Hint {

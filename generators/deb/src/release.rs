@@ -224,6 +224,7 @@ mod tests {
             }],
             now: 1_795_830_401,
             generation: 7,
+            base_url: String::new(),
         }
     }
 

@@ -158,5 +158,6 @@ pub fn repo_info() -> crate::reposmith::generator::types::RepoInfo {
         options: vec![],
         now: 1_795_830_401,
         generation: 7,
+        base_url: String::new(),
     }
 }

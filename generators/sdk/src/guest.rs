@@ -199,6 +199,7 @@ mod tests {
                 .map(|f| Output {
                     path: f.path.clone(),
                     content: crate::reposmith::generator::types::Content::Bytes(vec![]),
+                    media_type: None,
                 })
                 .collect())
         }
