@@ -135,6 +135,7 @@ impl Generator for FakeGen {
                 })],
                 encodings: vec![Encoding::Identity, Encoding::Gzip],
                 history: None,
+                media_type: None,
             }],
             links: vec![],
         })
@@ -154,6 +155,7 @@ impl Generator for FakeGen {
         Ok(vec![Output {
             path: "Release".into(),
             content: Content::Bytes(signed.into_bytes()),
+            media_type: None,
         }])
     }
 }
@@ -212,6 +214,7 @@ pub fn empty() -> App {
         contract: "0.2.0".into(),
         one_version_per_name: false,
         signed_packages: false,
+        index_name: None,
     });
     let meta = MemMeta::default();
     let config = RepoConfig {
