@@ -1,7 +1,8 @@
 //! The registry: each tarball becomes one entry carrying its version document; at publish
 //! every package name gets its packument (<https://github.com/npm/registry/blob/main/docs/responses/package-metadata.md>):
 //! `{"name", "dist-tags": {"latest"}, "versions": {VERSION: document}}`, served at the name
-//! (`NAME`, `@SCOPE/NAME`: npm asks for `@SCOPE%2fNAME`, which the host reads as that path).
+//! (`NAME`; a scoped one at `@SCOPE%2FNAME`: npm asks for `@SCOPE%2fNAME`, and the host keeps
+//! an encoded `/` in the file name it names, see [`document_path`]).
 //! Tarballs are published at npm's own layout, `NAME/-/BASENAME-VERSION.tgz`, and each
 //! document's `dist.tarball` names that absolute URL (npm 7+ refuses a relative one).
 
@@ -50,6 +51,12 @@ pub fn check_name(name: &str) -> Result<(), String> {
 pub fn tarball_path(name: &str, version: &str) -> String {
     let base = name.rsplit('/').next().unwrap_or(name);
     format!("{name}/-/{base}-{version}.tgz")
+}
+
+/// Where a name's packument is published: the name, its scope's `/` as `%2F` (the host keeps
+/// an encoded `/` of a request in the file name, and npm encodes it).
+pub fn document_path(name: &str) -> String {
+    name.replace('/', "%2F")
 }
 
 /// The shelf of a version: `NAME@VERSION`, so that `plan` sees every version's number and can
@@ -162,7 +169,7 @@ pub fn plan(shelves: &[ShelfSummary]) -> PublishPlan {
             BulkFile {
                 media_type: Some(JSON.into()),
                 ..reposmith_generator_sdk::bulk_file(
-                    name,
+                    document_path(name),
                     vec![
                         Part::Literal(open.into_bytes()),
                         Part::Entries(Selection {

@@ -220,7 +220,7 @@ fn a_packument_per_name_with_the_highest_release_as_latest() {
     assert_eq!(listed, ["1.10.0", "1.9.0", "2.0.0-beta.1"]);
     assert_eq!(p["versions"]["1.9.0"]["version"], "1.9.0");
     // Only pre-releases: the highest of them.
-    let s = assemble(&plan, "@acme/greet", &all);
+    let s = assemble(&plan, "@acme%2Fgreet", &all);
     assert_eq!(s["dist-tags"]["latest"], "0.1.0-alpha");
 }
 

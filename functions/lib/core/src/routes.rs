@@ -1,6 +1,6 @@
 //! URL → route. Paths match with or without a trailing slash; every segment is
-//! percent-decoded on its own (apt sends `+` as `%2b`; a `%2F` never makes a new segment of
-//! a route, though inside a published tree's path it is a `/`: npm's `@scope%2fname`).
+//! percent-decoded on its own (apt sends `+` as `%2b`; a `%2F` never makes a new segment: in a
+//! published tree's path it stays in its file name as `%2F`, npm's `@scope%2fname`).
 use percent_encoding::percent_decode_str;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,15 +151,15 @@ pub fn route(path: &str) -> Route {
         ["repos", repo, "uploads"] => Route::Uploads(repo.to_string()),
         ["repos", repo, "uploads", id] => Route::Upload(repo.to_string(), id.to_string()),
         ["repos", repo, rest @ ..] if !rest.is_empty() => {
-            // An encoded `/` inside a segment is a `/` of the tree's path (npm asks for a
-            // scoped package as `@scope%2fname`); then a flat apt repo asks for
-            // `BASE/./InRelease`: drop `.` segments.
-            let parts: Vec<&str> = rest
+            // An encoded `/` stays inside its segment: it names a file whose name holds
+            // `%2F` (npm asks for a scoped package's document as `@scope%2fname`), never a
+            // directory. A flat apt repo asks for `BASE/./InRelease`: drop `.` segments.
+            let parts: Vec<String> = rest
                 .iter()
-                .flat_map(|p| p.split('/'))
-                .filter(|p| *p != ".")
+                .filter(|p| **p != ".")
+                .map(|p| p.replace('/', "%2F"))
                 .collect();
-            if parts.iter().any(|p| p.is_empty() || *p == "..") {
+            if parts.iter().any(|p| p.is_empty() || p == "..") {
                 return Route::NotFound;
             }
             Route::Tree(repo.to_string(), parts.join("/"))
@@ -220,11 +220,14 @@ mod tests {
             Route::Tree("a".into(), "dist/InRelease".into())
         );
         assert_eq!(route("/repos/a/dist/../x"), Route::NotFound);
-        assert_eq!(route("/repos/a/dist/a%2F..%2Fb"), Route::NotFound);
-        assert_eq!(route("/repos/a/dist/a%2F%2Fb"), Route::NotFound);
+        // An encoded `/` never makes a directory: it stays in its segment's file name.
+        assert_eq!(
+            route("/repos/a/dist/a%2F..%2Fb"),
+            Route::Tree("a".into(), "dist/a%2F..%2Fb".into())
+        );
         assert_eq!(
             route("/repos/a/npm/@scope%2fname"),
-            Route::Tree("a".into(), "npm/@scope/name".into())
+            Route::Tree("a".into(), "npm/@scope%2Fname".into())
         );
         assert_eq!(
             route("/repos/a%2Fb/dist/x"),
