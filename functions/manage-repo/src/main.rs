@@ -4,6 +4,7 @@
 mod client;
 mod complete;
 mod diff;
+mod folders;
 mod history;
 mod host;
 mod props;
