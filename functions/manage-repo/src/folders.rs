@@ -71,12 +71,15 @@ struct Placed {
     path: PathBuf,
 }
 
+/// A file's last load: the generator, or why it was refused.
+type Loaded = Result<Arc<dyn Generator>, String>;
+
 #[derive(Default)]
 struct State {
     /// The listing the current set was made from (None: list again).
     seen: Option<Listing>,
     /// Every listed file's last load, by path, with the stamp it was read at.
-    loaded: HashMap<PathBuf, (Stamp, Result<Arc<dyn Generator>, String>)>,
+    loaded: HashMap<PathBuf, (Stamp, Loaded)>,
     /// The current set, in the order it was placed.
     placed: Vec<Placed>,
     /// The files left out, as `GET /generators/` lists them; each was logged once.
