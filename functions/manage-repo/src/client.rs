@@ -454,6 +454,10 @@ pub async fn run(
         Cmd::Show { repo, name, .. } => crate::query::show(&t, &repo, &name, json).await,
         Cmd::Token { cmd, .. } => tokens(&t, cmd, json).await,
         Cmd::Key { cmd, .. } => keys(&t, cmd, json).await,
+        Cmd::Generator {
+            cmd: crate::generator::GeneratorCmd::Install { file, .. },
+        } => crate::generator::install(&t, &file, json).await,
+        Cmd::Generator { .. } => unreachable!("handled by main"),
     }
 }
 
@@ -885,7 +889,7 @@ async fn add(
 }
 
 /// `--hint K=V...` as `&hint.K=V...` for an upload's query.
-fn hint_query(hints: &[String]) -> anyhow::Result<String> {
+pub(crate) fn hint_query(hints: &[String]) -> anyhow::Result<String> {
     let mut query = String::new();
     for h in hints {
         let Some((k, v)) = h.split_once('=') else {

@@ -4,6 +4,8 @@
 mod client;
 mod complete;
 mod diff;
+mod folders;
+mod generator;
 mod history;
 mod host;
 mod props;
@@ -444,6 +446,12 @@ pub enum Cmd {
         #[command(flatten)]
         at: Target,
     },
+    /// Generators (formats): write a new one from the template, check a built one against
+    /// this host's contract, install one on a server.
+    Generator {
+        #[command(subcommand)]
+        cmd: generator::GeneratorCmd,
+    },
     /// Print the completion script for a shell (see README: bash, zsh, fish).
     Completions {
         /// bash, zsh or fish.
@@ -538,10 +546,14 @@ impl Cmd {
             | Cmd::Complete { at, .. }
             | Cmd::Token { at, .. }
             | Cmd::Key { at, .. } => at.clone(),
+            Cmd::Generator {
+                cmd: generator::GeneratorCmd::Install { at, .. },
+            } => at.clone(),
             Cmd::Serve { .. }
             | Cmd::InitStores { .. }
             | Cmd::Gc { .. }
             | Cmd::Host { .. }
+            | Cmd::Generator { .. }
             | Cmd::Completions { .. } => Target::default(),
         }
     }
@@ -726,6 +738,9 @@ fn main() {
                 client::gc(data, &stores.or(&cli), min_age, json || cli.json).await
             }
             Cmd::Host { cmd, root, json } => host::run(cmd, &root, json || cli.json),
+            Cmd::Generator { cmd } if !matches!(cmd, generator::GeneratorCmd::Install { .. }) => {
+                generator::run(cmd).await
+            }
             Cmd::Completions { shell } => {
                 print!(
                     "{}",

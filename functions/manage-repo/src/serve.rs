@@ -121,6 +121,13 @@ pub async fn run(
             names.join(", ")
         }
     );
+    let dirs: Vec<String> = setup
+        .generator_dirs
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    // Changes there are picked up without a restart (`folders`).
+    println!("generator folders: {}", dirs.join(", "));
     if let Some(every) = gc_every {
         println!("gc: every {} s", every.as_secs());
     }

@@ -2,12 +2,12 @@
 //!
 //! DIR/token, DIR/signing-key.asc (OpenPGP), DIR/rsa-key.pem (apk, FreeBSD pkg) (all 0600,
 //! made on first start), DIR/packages (blobs),
-//! DIR/meta (compare-and-set keys), DIR/generators (uploaded .wasm), DIR/cache (compiled
-//! generators).
+//! DIR/meta (compare-and-set keys), DIR/generators (uploaded and dropped-in .wasm, see
+//! `folders`), DIR/cache (compiled generators).
+use crate::folders::{Folder, Folders};
 use anyhow::Context;
-use reposmith_core::generator::Generator;
 use reposmith_core::store::{MetaStore, PackageStore};
-use reposmith_core::{registry, App, GeneratorLoader};
+use reposmith_core::App;
 use reposmith_generator_host::{Limits, WasmHost};
 use reposmith_native::pgp_signer;
 use reposmith_signing::{PgpKey, RsaKey};
@@ -20,6 +20,8 @@ pub struct Setup {
     pub app: Arc<App>,
     /// Where the admin token comes from (a new one is printed once).
     pub token: TokenSource,
+    /// The generators folders, watched while the server runs.
+    pub generator_dirs: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -30,49 +32,6 @@ pub enum TokenSource {
     New,
     /// DIR/token, as an earlier start made it.
     Stored,
-}
-
-/// Keeps uploaded generators in DIR/generators so they load again at the next start.
-struct LocalLoader {
-    host: WasmHost,
-    dir: PathBuf,
-}
-
-#[async_trait::async_trait]
-impl GeneratorLoader for LocalLoader {
-    fn load(&self, wasm: &[u8]) -> anyhow::Result<Arc<dyn Generator>> {
-        self.host.load_bytes(wasm)
-    }
-
-    fn keep(&self, g: &Arc<dyn Generator>, wasm: &[u8]) -> anyhow::Result<()> {
-        private_dir(&self.dir)?;
-        let name = &g.info().name;
-        let path = self.dir.join(format!("{name}.wasm"));
-        let tmp = self.dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, wasm)?;
-        std::fs::rename(&tmp, &path)?;
-        remove_if_there(&removed_marker(&self.dir, name))
-    }
-
-    /// The uploaded .wasm goes; a marker keeps a shipped or `--generators` one of that name
-    /// from loading at the next start.
-    async fn forget(&self, _app: &App, name: &str) -> anyhow::Result<()> {
-        private_dir(&self.dir)?;
-        std::fs::write(removed_marker(&self.dir, name), b"")?;
-        remove_if_there(&self.dir.join(format!("{name}.wasm")))
-    }
-}
-
-/// DIR/generators/NAME.removed: generator NAME was deleted (`DELETE /generators/NAME`).
-fn removed_marker(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!("{name}.removed"))
-}
-
-fn remove_if_there(path: &Path) -> anyhow::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-        _ => Ok(()),
-    }
 }
 
 fn secret_file(
@@ -167,15 +126,30 @@ pub async fn open(
     // Compiled generators are native code this process maps and runs: nobody else's to write.
     private_dir(&data.join("cache"))?;
     let host = WasmHost::new(Some(data.join("cache")), Limits::default())?;
-    let uploaded = data.join("generators");
-    install_generators(&app, &host, generators, &uploaded)?;
-    app.loader = Some(Arc::new(LocalLoader {
-        host,
-        dir: uploaded,
-    }));
+    let base = match generators {
+        Some(dir) => {
+            anyhow::ensure!(
+                dir.is_dir(),
+                "the generators folder {} is not a directory",
+                dir.display()
+            );
+            Some(Folder { dir, prefix: "" })
+        }
+        // The workspace's build folder also holds test generators: take the shipped ones.
+        None => default_generators_dir().map(|dir| Folder {
+            dir,
+            prefix: "reposmith_gen_",
+        }),
+    };
+    let folders = Folders::new(host, base, data.join("generators"));
+    // A file that does not load is reported and left out: it never stops a start.
+    folders.sync(&app, false).await?;
+    let generator_dirs = folders.dirs();
+    app.loader = Some(folders);
     Ok(Setup {
         app: Arc::new(app),
         token: source,
+        generator_dirs,
     })
 }
 
@@ -210,7 +184,7 @@ fn audit_sink(data: &Path) -> anyhow::Result<Option<reposmith_core::audit::Audit
 
 /// A directory only this user reads or writes (0700; an existing one is tightened: it holds
 /// the keys, the token and native code).
-fn private_dir(dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn private_dir(dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -246,56 +220,4 @@ async fn open_stores(
         .await
         .with_context(|| format!("metadata store {meta_url}"))?;
     Ok((packages, meta))
-}
-
-/// The generators to start with: those of `given` (else the workspace's shipped ones), then
-/// the uploaded ones, each installed by the core's rule (a later one replaces a generator of
-/// the same name; two names on one mount stop the start).
-fn install_generators(
-    app: &App,
-    host: &WasmHost,
-    given: Option<PathBuf>,
-    uploaded: &Path,
-) -> anyhow::Result<()> {
-    let mut loaded = match given {
-        Some(dir) => host
-            .load_dir(&dir)
-            .with_context(|| format!("loading generators from {}", dir.display()))?,
-        None => shipped_generators(host)?,
-    };
-    if uploaded.is_dir() {
-        loaded.extend(
-            host.load_dir(uploaded).with_context(|| {
-                format!("loading uploaded generators from {}", uploaded.display())
-            })?,
-        );
-    }
-    for g in loaded {
-        let name = g.info().name.clone();
-        if removed_marker(uploaded, &name).exists() {
-            continue;
-        }
-        registry::install(app, g).map_err(|e| anyhow::anyhow!("generator {name}: {}", e.detail))?;
-    }
-    Ok(())
-}
-
-/// The workspace's build folder also holds test generators: take the shipped ones.
-fn shipped_generators(host: &WasmHost) -> anyhow::Result<Vec<Arc<dyn Generator>>> {
-    let Some(dir) = default_generators_dir() else {
-        return Ok(Vec::new());
-    };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("reposmith_gen_") && n.ends_with(".wasm"))
-        })
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|f| host.load_file(f).with_context(|| f.display().to_string()))
-        .collect()
 }

@@ -104,6 +104,8 @@ pub fn built() -> &'static Built {
             "reposmith-gen-go",
             "-p",
             "reposmith-test-misbehave",
+            "-p",
+            "reposmith-test-old-contract",
         ]);
         let target = target_release().parent().unwrap().to_path_buf();
         let wasm_dir = target.join("wasm32-wasip2/release");
@@ -119,6 +121,7 @@ pub fn built() -> &'static Built {
             bin: target_release().join("manage-repo"),
             generators: gens,
             misbehave: wasm_dir.join("reposmith_test_misbehave.wasm"),
+            old_contract: wasm_dir.join("reposmith_test_old_contract.wasm"),
         }
     })
 }
@@ -127,6 +130,8 @@ pub struct Built {
     pub bin: PathBuf,
     pub generators: PathBuf,
     pub misbehave: PathBuf,
+    /// A component of another contract version (tests/generators/old-contract).
+    pub old_contract: PathBuf,
 }
 
 /// Extra `serve` arguments and environment (other stores, fault injection).

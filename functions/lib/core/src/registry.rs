@@ -2,7 +2,7 @@
 //! name is replaced, another name on a taken mount is refused (one generator per mount).
 //! Every target installs through here, at start-up and on `POST /generators/`; a
 //! [`GeneratorLoader`] only does the I/O (compile a .wasm, persist it after a successful
-//! install, reload what other instances installed).
+//! install, reload what other instances installed or what changed in a folder).
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::generator::{Generator, Info};
@@ -29,6 +29,17 @@ pub trait GeneratorLoader: Send + Sync {
     async fn refresh(&self, _app: &App) -> anyhow::Result<()> {
         Ok(())
     }
+    /// Generator files the loader found but would not load, and why (`GET /generators/`).
+    fn refused(&self) -> Vec<Refused> {
+        Vec::new()
+    }
+}
+
+/// A generator file a loader left out: its name and the reason, in words.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Refused {
+    pub file: String,
+    pub error: String,
 }
 
 /// The deployment's loader: only targets that install generators at run time have one (501).
@@ -80,6 +91,23 @@ pub fn install(app: &App, generator: Arc<dyn Generator>) -> ApiResult<Info> {
     .map_err(ApiError::conflict)?;
     crate::health::forget(app, &info.name);
     Ok(info)
+}
+
+/// Makes `generators` the app's whole set (a loader's fresh view of what it holds, built by
+/// [`place`]). A generator that is new or not the same object as before starts with a clean
+/// record, as with [`install`].
+pub fn replace_all(app: &App, generators: Vec<Arc<dyn Generator>>) {
+    let mut gens = app.generators.write().unwrap();
+    let fresh: Vec<String> = generators
+        .iter()
+        .filter(|g| !gens.iter().any(|o| Arc::ptr_eq(o, g)))
+        .map(|g| g.info().name.clone())
+        .collect();
+    *gens = generators;
+    drop(gens);
+    for name in fresh {
+        crate::health::forget(app, &name);
+    }
 }
 
 /// Removes generator `name` from `app` and has `loader` forget it (404 if there is none).
@@ -152,5 +180,23 @@ mod tests {
         // A generator may move to a free mount under its own name.
         place(&mut list, info("deb", "apt"), |i| i).unwrap();
         assert_eq!(list.len(), 2);
+    }
+
+    /// A loader's fresh set keeps the record of a generator it still holds (the same
+    /// object), and starts a new or reloaded one clean.
+    #[test]
+    fn replace_all_resets_only_what_changed() {
+        use crate::testkit::{app, FakeGen};
+        let kept = Arc::new(FakeGen::new());
+        let (app, _, _) = app(kept.clone());
+        crate::health::fault(&app, "fake", "claims", "boom");
+        replace_all(&app, vec![kept.clone() as Arc<dyn Generator>]);
+        assert_eq!(crate::health::of(&app, "fake").faults, 1);
+        let reloaded: Arc<dyn Generator> = Arc::new(FakeGen::new());
+        replace_all(&app, vec![reloaded.clone()]);
+        assert_eq!(crate::health::of(&app, "fake").faults, 0);
+        assert!(Arc::ptr_eq(&app.generators()[0], &reloaded));
+        replace_all(&app, Vec::new());
+        assert!(app.generators().is_empty());
     }
 }

@@ -13,7 +13,7 @@ mod generator;
 mod state;
 
 use anyhow::{anyhow, bail, Context as _};
-use bindings::{GeneratorFullWorld, Pre, EXPORT_NAME};
+use bindings::{GeneratorFullWorld, Pre};
 use reposmith_contract::{Generator, Info};
 use sha2::{Digest, Sha256};
 use state::HostState;
@@ -28,6 +28,60 @@ pub use state::MAX_READ;
 
 /// The contract version this host implements.
 pub const CONTRACT: (u64, u64, u64) = (0, 2, 0);
+
+pub use bindings::EXPORT_NAME;
+
+/// The contract package this host speaks, as a WIT package id (`reposmith:generator@0.1.0`).
+pub fn contract_package() -> String {
+    let (path, version) = EXPORT_NAME.split_once('@').unwrap_or((EXPORT_NAME, ""));
+    let package = path.split_once('/').map_or(path, |(p, _)| p);
+    format!("{package}@{version}")
+}
+
+/// Which of the checks a component failed at load (`manage-repo generator check` names it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Not a WebAssembly component, or not a valid one.
+    Component,
+    /// Not the generator contract this host speaks: exports, imports, contract version.
+    Contract,
+    /// `info` failed or describes the generator wrongly (name, mount).
+    Info,
+}
+
+impl Check {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::Component => "component",
+            Check::Contract => "contract",
+            Check::Info => "info",
+        }
+    }
+}
+
+/// Why a component was refused at load; its text is what the server answers (422) and logs.
+#[derive(Debug)]
+pub struct Refused {
+    pub check: Check,
+    pub message: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+fn refused(check: Check, e: impl std::fmt::Display) -> anyhow::Error {
+    // `{:#}` keeps an anyhow chain on one line.
+    Refused {
+        check,
+        message: format!("{e:#}"),
+    }
+    .into()
+}
 
 /// Per-call resource limits of a generator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,11 +159,11 @@ impl WasmHost {
         self.inner.limits
     }
 
-    /// Check a component against the contract (it must export
-    /// `reposmith:generator/generator@0.2.0`, import nothing but the signer and WASI, and
-    /// describe itself with a compatible contract, a `[a-z0-9-]+` name and a single-segment
-    /// mount), compile it ahead of time (cached under `cache_dir` by content and engine) and
-    /// return it loaded. The error says what is wrong with the component.
+    /// Check a component against the contract (it must export [`EXPORT_NAME`], import
+    /// nothing but the signer and WASI, and describe itself with a compatible contract, a
+    /// `[a-z0-9-]+` name and a single-segment mount), compile it ahead of time (cached under
+    /// `cache_dir` by content and engine) and return it loaded. The error says what is wrong
+    /// with the component; it is a [`Refused`] naming the failed [`Check`].
     pub fn load_bytes(&self, wasm: &[u8]) -> anyhow::Result<Arc<dyn Generator>> {
         Ok(Arc::new(self.load(wasm)?))
     }
@@ -157,18 +211,27 @@ impl WasmHost {
 
     fn load(&self, wasm: &[u8]) -> anyhow::Result<WasmGenerator> {
         let inner = &*self.inner;
-        check_header(wasm)?;
-        let component = self.compile(wasm)?;
-        check_export(&inner.engine, &component)?;
+        check_header(wasm).map_err(|e| refused(Check::Component, e))?;
+        let component = self
+            .compile(wasm)
+            .map_err(|e| refused(Check::Component, e))?;
+        check_export(&inner.engine, &component).map_err(|e| refused(Check::Contract, e))?;
 
         let pre = inner.linker.instantiate_pre(&component).map_err(|e| {
-            anyhow!("the component needs imports this host does not provide: {e:#}")
+            refused(
+                Check::Contract,
+                format_args!("the component needs imports this host does not provide: {e:#}"),
+            )
         })?;
-        let pre = Pre::new(pre)
-            .map_err(|e| anyhow!("the component does not match the generator contract: {e:#}"))?;
+        let pre = Pre::new(pre).map_err(|e| {
+            refused(
+                Check::Contract,
+                format_args!("the component does not match the generator contract: {e:#}"),
+            )
+        })?;
 
         let info: Info = WasmGenerator::call_info(&pre, &inner.limits)
-            .map_err(|m| anyhow!("info() failed: {m}"))?
+            .map_err(|m| refused(Check::Info, format_args!("info() failed: {m}")))?
             .into();
         check_info(&info)?;
         Ok(WasmGenerator::new(pre, info, inner.limits))
@@ -233,11 +296,27 @@ fn check_export(engine: &Engine, component: &Component) -> anyhow::Result<()> {
         return Ok(());
     }
     let names: Vec<&str> = ty.exports(engine).map(|(n, _)| n).collect();
-    let (prefix, _) = EXPORT_NAME.split_once('@').unwrap_or((EXPORT_NAME, ""));
-    if let Some(other) = names.iter().find(|n| n.starts_with(prefix)) {
-        bail!("the component exports {other}, this host implements {EXPORT_NAME}");
+    bail!("{}", export_refusal(&names))
+}
+
+/// Why a component exporting `names` (and not [`EXPORT_NAME`]) is refused: another version
+/// of the contract is named as such, with both versions.
+fn export_refusal(names: &[&str]) -> String {
+    let (interface, ours) = EXPORT_NAME.split_once('@').unwrap_or((EXPORT_NAME, ""));
+    let package = interface.split_once('/').map_or(interface, |(p, _)| p);
+    // Any interface of the contract's package tells which version the generator was built on.
+    let other = names.iter().find_map(|n| {
+        let (path, version) = n.split_once('@')?;
+        (path.split_once('/')?.0 == package && version != ours).then_some(version)
+    });
+    if let Some(version) = other {
+        return format!(
+            "the generator was built against {package}@{version}, this host speaks {}: \
+             rebuild it against this version's wit/generator.wit (or generator SDK)",
+            contract_package()
+        );
     }
-    bail!(
+    format!(
         "the component does not export {EXPORT_NAME} (it exports: {})",
         if names.is_empty() {
             "nothing".to_string()
@@ -247,46 +326,65 @@ fn check_export(engine: &Engine, component: &Component) -> anyhow::Result<()> {
     )
 }
 
-fn check_info(info: &Info) -> anyhow::Result<()> {
-    let name = &info.name;
+/// A generator name: 1-64 characters of `[a-z0-9-]` (also the rule for `generator new`).
+pub fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty()
         || name.len() > 64
         || !name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     {
-        bail!("generator name {name:?} is invalid: use 1-64 characters of [a-z0-9-]");
+        return Err(format!(
+            "generator name {name:?} is invalid: use 1-64 characters of [a-z0-9-]"
+        ));
     }
+    Ok(())
+}
+
+fn check_info(info: &Info) -> anyhow::Result<()> {
+    let name = &info.name;
+    check_name(name).map_err(|e| refused(Check::Info, e))?;
     let mount = &info.mount;
     if !segment(mount) {
-        bail!(
-            "generator {name}: mount {mount:?} is invalid: use one URL path segment of \
-             [A-Za-z0-9._-] (not `.` or `..`)"
-        );
+        return Err(refused(
+            Check::Info,
+            format_args!(
+                "generator {name}: mount {mount:?} is invalid: use one URL path segment of \
+                 [A-Za-z0-9._-] (not `.` or `..`)"
+            ),
+        ));
     }
     if let Some(index) = &info.index_name {
         if !segment(index) {
-            bail!(
-                "generator {name}: index-name {index:?} is invalid: use one file name of \
-                 [A-Za-z0-9._-] (not `.` or `..`)"
-            );
+            return Err(refused(
+                Check::Info,
+                format_args!(
+                    "generator {name}: index-name {index:?} is invalid: use one file name of \
+                     [A-Za-z0-9._-] (not `.` or `..`)"
+                ),
+            ));
         }
     }
     let version = parse_version(&info.contract).ok_or_else(|| {
-        anyhow!(
-            "generator {name}: contract {:?} is not a MAJOR.MINOR.PATCH version",
-            info.contract
+        refused(
+            Check::Contract,
+            format_args!(
+                "generator {name}: contract {:?} is not a MAJOR.MINOR.PATCH version",
+                info.contract
+            ),
         )
     })?;
     // Semver: 0.x releases are compatible within a minor version, later ones within a major.
     let (major, minor, _) = CONTRACT;
     let compatible = version.0 == major && (major != 0 || version.1 == minor);
     if !compatible {
-        bail!(
-            "generator {name} was built against contract {}, this host implements {major}.{minor}.{}",
-            info.contract,
-            CONTRACT.2
-        );
+        return Err(refused(
+            Check::Contract,
+            format_args!(
+                "generator {name} was built against contract {}, this host implements {major}.{minor}.{}",
+                info.contract, CONTRACT.2
+            ),
+        ));
     }
     Ok(())
 }
@@ -371,6 +469,53 @@ mod tests {
         for bad in ["", "..", "a/b", "a b"] {
             assert!(check_info(&index(bad)).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_export_name_is_this_contract_version() {
+        let (major, minor, patch) = CONTRACT;
+        assert!(
+            EXPORT_NAME.ends_with(&format!("@{major}.{minor}.{patch}")),
+            "bump EXPORT_NAME and CONTRACT together: {EXPORT_NAME} vs {CONTRACT:?}"
+        );
+        assert_eq!(
+            contract_package(),
+            format!("reposmith:generator@{major}.{minor}.{patch}")
+        );
+    }
+
+    #[test]
+    fn another_contract_version_is_named_with_both_versions() {
+        let m = export_refusal(&["reposmith:generator/generator@0.0.9"]);
+        let ours = contract_package();
+        assert!(
+            m.starts_with(&format!(
+                "the generator was built against reposmith:generator@0.0.9, this host speaks {ours}"
+            )),
+            "{m}"
+        );
+        let m = export_refusal(&["wasi:cli/run@0.2.0"]);
+        assert!(
+            m.starts_with(&format!("the component does not export {EXPORT_NAME}")),
+            "{m}"
+        );
+        assert!(m.ends_with("(it exports: wasi:cli/run@0.2.0)"), "{m}");
+    }
+
+    #[test]
+    fn refusals_name_their_check() {
+        let check = |i: &Info| {
+            check_info(i)
+                .unwrap_err()
+                .downcast::<Refused>()
+                .unwrap()
+                .check
+        };
+        let (major, minor, patch) = CONTRACT;
+        let ours = format!("{major}.{minor}.{patch}");
+        assert_eq!(check(&info("Deb", "dist", &ours)), Check::Info);
+        assert_eq!(check(&info("deb", "a/b", &ours)), Check::Info);
+        assert_eq!(check(&info("deb", "dist", "9.0.0")), Check::Contract);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! `GET /generators/`: the loaded generators, each with its health in this process (faults,
-//! quarantine: see `health`).
+//! quarantine: see `health`), and the files the loader refused (a local server's folders).
 use crate::app::App;
 use crate::body::Response;
 use crate::error::ApiResult;
@@ -15,8 +15,9 @@ pub async fn get(app: &App) -> ApiResult<Response> {
             v
         })
         .collect();
+    let refused = app.loader.as_ref().map(|l| l.refused()).unwrap_or_default();
     Ok(crate::json_response(
         http::StatusCode::OK,
-        &serde_json::json!({ "generators": gens }),
+        &serde_json::json!({ "generators": gens, "refused": refused }),
     ))
 }
