@@ -113,6 +113,14 @@ impl RepoConfig {
             .is_none_or(|gs| gs.iter().any(|g| g == name))
     }
 
+    /// Where the repo is served, for formats that publish absolute URLs: its `baseurl`, else
+    /// the origin of the request being served (`actor`); none outside a request.
+    pub fn served_url(&self) -> Option<String> {
+        self.baseurl
+            .clone()
+            .or_else(|| crate::actor::origin().map(|o| format!("{o}/repos/{}", self.name)))
+    }
+
     pub fn info(&self, now: u64, generation: u64) -> RepoInfo {
         RepoInfo {
             name: self.name.clone(),

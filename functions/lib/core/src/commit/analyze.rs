@@ -234,10 +234,9 @@ fn is_reserved(h: &Hint) -> bool {
 /// this request came in on), for formats whose entries name absolute URLs (npm's tarballs).
 fn with_repo_hints(config: &RepoConfig, hints: &[Hint]) -> Vec<Hint> {
     let mut all = hints.to_vec();
-    let url = config.baseurl.clone().unwrap_or_else(|| {
-        let origin = crate::actor::origin().unwrap_or_else(|| "http://localhost".into());
-        format!("{origin}/repos/{}", config.name)
-    });
+    let url = config
+        .served_url()
+        .unwrap_or_else(|| format!("http://localhost/repos/{}", config.name));
     for (k, v) in [
         ("repo.name", &config.name),
         ("repo.default-suite", &config.default_suite),

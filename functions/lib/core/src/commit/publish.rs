@@ -120,9 +120,7 @@ async fn render(
     // The repo's URL for formats that publish absolute URLs: its `baseurl`, else the URL of
     // the request publishing, else the one the last generation was rendered for.
     let base_url = config
-        .baseurl
-        .clone()
-        .or_else(|| crate::actor::origin().map(|o| format!("{o}/repos/{repo}")))
+        .served_url()
         .or_else(|| previous.as_ref().and_then(|m| m.base_url.clone()))
         .unwrap_or_else(|| format!("http://localhost/repos/{repo}"));
     let mut files = BTreeMap::new();
