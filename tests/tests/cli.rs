@@ -20,17 +20,6 @@ fn assert_plain(stderr: &str) {
     }
 }
 
-/// `manage-repo` with no server or data directory from the environment.
-fn bare(args: &[&str]) -> Output {
-    Command::new(&built().bin)
-        .args(args)
-        .env_remove("REPOSMITH_URL")
-        .env_remove("REPOSMITH_TOKEN")
-        .env_remove("REPOSMITH_DATA")
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn usage_errors_exit_2_refusals_exit_1_in_words() {
     let server = Server::start(&tmp().join("data"));
@@ -40,10 +29,10 @@ fn usage_errors_exit_2_refusals_exit_1_in_words() {
 
     // Usage: clap's own, and ours (no server, a missing file, a bad glob, a bad hint).
     for (out, says) in [
-        (bare(&["add", "r"]), "required"),
-        (bare(&["list"]), "give --server URL"),
+        (bare_cli(&["add", "r"]), "required"),
+        (bare_cli(&["list"]), "give --server URL"),
         (
-            bare(&["download", "r", "x", "--jobs", "many"]),
+            bare_cli(&["download", "r", "x", "--jobs", "many"]),
             "invalid value",
         ),
         (
@@ -86,7 +75,7 @@ fn usage_errors_exit_2_refusals_exit_1_in_words() {
     assert_plain(&stderr);
 
     // A server that is not there: exit 1, in words.
-    let out = bare(&["--server", "http://127.0.0.1:9", "list"]);
+    let out = bare_cli(&["--server", "http://127.0.0.1:9", "list"]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.starts_with("error: "), "{stderr}");

@@ -17,17 +17,6 @@ fn text(out: &Output) -> (String, String) {
     )
 }
 
-/// `manage-repo ARGS` with no server from the environment.
-fn cli(args: &[&str]) -> Output {
-    Command::new(&built().bin)
-        .args(args)
-        .env_remove("REPOSMITH_URL")
-        .env_remove("REPOSMITH_TOKEN")
-        .env_remove("REPOSMITH_DATA")
-        .output()
-        .unwrap()
-}
-
 /// The contract version this build speaks, from the WIT package line (so a contract bump
 /// needs no change here).
 fn contract() -> String {
@@ -45,7 +34,7 @@ fn demo_wasm() -> &'static PathBuf {
     static WASM: OnceLock<PathBuf> = OnceLock::new();
     WASM.get_or_init(|| {
         let dir = tmp().join("demo-txt");
-        let out = cli(&[
+        let out = bare_cli(&[
             "generator",
             "new",
             "demo-txt",
@@ -108,7 +97,7 @@ fn listed(server: &Server) -> (Vec<String>, Vec<serde_json::Value>) {
 fn new_crate_builds_and_passes_its_check() {
     let wasm = demo_wasm().to_str().unwrap();
     let sample = hello_txt();
-    let out = cli(&[
+    let out = bare_cli(&[
         "generator",
         "check",
         wasm,
@@ -144,14 +133,14 @@ fn new_crate_builds_and_passes_its_check() {
     );
 
     // Without a sample: the contract and info only.
-    let out = cli(&["generator", "check", wasm]);
+    let out = bare_cli(&["generator", "check", wasm]);
     let (stdout, _) = text(&out);
     assert!(out.status.success());
     assert_eq!(stdout.lines().count(), 3, "{stdout}");
 
     // A sample it does not claim: the step that failed, exit 1.
     let deb = fixture_debs().join(FIXTURE_DEBS[0]);
-    let out = cli(&[
+    let out = bare_cli(&[
         "generator",
         "check",
         wasm,
@@ -173,7 +162,7 @@ fn new_crate_builds_and_passes_its_check() {
     // Not a component at all.
     let junk = tmp().join("junk.wasm");
     std::fs::write(&junk, b"not wasm").unwrap();
-    let out = cli(&["generator", "check", junk.to_str().unwrap()]);
+    let out = bare_cli(&["generator", "check", junk.to_str().unwrap()]);
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -190,7 +179,7 @@ fn new_crate_builds_and_passes_its_check() {
         &["generator", "new", "ok", "--dir", used.to_str().unwrap()],
         &["generator", "check", "/nonexistent.wasm"],
     ] {
-        let out = cli(args);
+        let out = bare_cli(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out).1);
     }
 }
@@ -202,7 +191,7 @@ fn another_contract_version_is_refused_naming_both() {
         "the generator was built against reposmith:generator@0.0.9, this host speaks reposmith:generator@{}",
         contract()
     );
-    let out = cli(&["generator", "check", old]);
+    let out = bare_cli(&["generator", "check", old]);
     let (stdout, stderr) = text(&out);
     println!("{stdout}{stderr}");
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");

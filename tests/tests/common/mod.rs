@@ -126,6 +126,17 @@ pub fn built() -> &'static Built {
     })
 }
 
+/// `manage-repo ARGS` with no server, token or data directory from the environment.
+pub fn bare_cli(args: &[&str]) -> std::process::Output {
+    Command::new(&built().bin)
+        .args(args)
+        .env_remove("REPOSMITH_URL")
+        .env_remove("REPOSMITH_TOKEN")
+        .env_remove("REPOSMITH_DATA")
+        .output()
+        .unwrap()
+}
+
 pub struct Built {
     pub bin: PathBuf,
     pub generators: PathBuf,
