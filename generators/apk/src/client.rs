@@ -42,10 +42,7 @@ mod tests {
     #[test]
     fn enabled_with_key() {
         let f = files(&sample("https://repo.example/repos/demo/apk"));
-        let names: Vec<(&str, &str)> = f
-            .iter()
-            .map(|f| (f.client.as_str(), f.file_name.as_str()))
-            .collect();
+        let names = reposmith_generator_sdk::client::names(&f);
         assert_eq!(
             names,
             [("apk", "demo.repositories"), ("apk", "0123abcd.rsa.pub")]

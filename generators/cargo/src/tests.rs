@@ -580,10 +580,7 @@ fn describe_a_version() {
 fn client_files() {
     let repo = reposmith_generator_sdk::client::sample("https://repo.example/repos/demo/cargo");
     let f = Cargo::client_config(&repo).unwrap();
-    let names: Vec<(&str, &str)> = f
-        .iter()
-        .map(|f| (f.client.as_str(), f.file_name.as_str()))
-        .collect();
+    let names = reposmith_generator_sdk::client::names(&f);
     assert_eq!(
         names,
         [

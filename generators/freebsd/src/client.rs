@@ -77,10 +77,7 @@ mod tests {
     #[test]
     fn signed_and_enabled() {
         let f = files(&sample("https://repo.example/repos/demo/freebsd"));
-        let names: Vec<(&str, &str)> = f
-            .iter()
-            .map(|f| (f.client.as_str(), f.file_name.as_str()))
-            .collect();
+        let names = reposmith_generator_sdk::client::names(&f);
         assert_eq!(names, [("pkg", "demo.conf"), ("pkg", "demo.pub")]);
         assert_eq!(
             String::from_utf8(f[0].data.clone()).unwrap(),

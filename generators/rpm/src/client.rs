@@ -94,10 +94,7 @@ mod tests {
     #[test]
     fn every_client_with_mirrors() {
         let f = files(&sample("https://repo.example/repos/demo/repodata"));
-        let names: Vec<(&str, &str)> = f
-            .iter()
-            .map(|f| (f.client.as_str(), f.file_name.as_str()))
-            .collect();
+        let names = reposmith_generator_sdk::client::names(&f);
         assert_eq!(
             names,
             [

@@ -54,6 +54,15 @@ pub fn default_files(repo: &ClientRepo, generator: &str) -> Vec<ClientFile> {
     )]
 }
 
+/// (client, file name) of each file, in order: what tests compare a generator's answer with.
+#[cfg(feature = "testing")]
+pub fn names(files: &[ClientFile]) -> Vec<(&str, &str)> {
+    files
+        .iter()
+        .map(|f| (f.client.as_str(), f.file_name.as_str()))
+        .collect()
+}
+
 /// A `client-repo` for tests: `demo`, every property set, served at `base_url` (its mirror:
 /// the same path on `mirror.example`).
 #[cfg(feature = "testing")]
