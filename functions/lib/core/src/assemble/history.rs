@@ -128,12 +128,28 @@ async fn advance(
     if keep == 0 {
         return Ok((fresh, true));
     }
-    let old = decoded(app, &prev.blob, open).await?;
-    let new: Vec<u8> = open.bytes.iter().flat_map(|b| b.iter().copied()).collect();
-    if patch::unpatchable(&old)
-        .or(patch::unpatchable(&new))
-        .is_some()
-    {
+    // The pieces both versions start and end with (by sha256) are neither read nor diffed.
+    let (was, now_pieces) = (prev.blob.stored_blobs(), open.blob.stored_blobs());
+    // (Each piece's bytes are at hand: `open.bytes` lines up with the new version's pieces.)
+    let n = open.bytes.len();
+    let lined_up = n == now_pieces.len();
+    let pre = was
+        .iter()
+        .zip(&now_pieces)
+        .take_while(|(a, b)| lined_up && a.sha256 == b.sha256)
+        .count();
+    let suf = was[pre..]
+        .iter()
+        .rev()
+        .zip(now_pieces[pre..].iter().rev())
+        .take_while(|(a, b)| lined_up && a.sha256 == b.sha256)
+        .count();
+    let old_mid = decoded(app, &was[pre..was.len() - suf], open).await?;
+    let new_mid: Vec<u8> = open.bytes[pre..n - suf].concat();
+    let prefix: Vec<Bytes> = open.bytes[..pre].to_vec();
+    let suffix: Vec<Bytes> = open.bytes[n - suf..].to_vec();
+    let ends = |mid: &[u8]| patch::unpatchable(last_part(&prefix, mid, &suffix));
+    if ends(&old_mid).or(ends(&new_mid)).is_some() {
         return Ok((fresh, true));
     }
     let mut earlier = Vec::new();
@@ -145,7 +161,12 @@ async fn advance(
     // Diff and compose off the executor: a big file's diff is CPU work.
     let patches = app
         .blocking(move || {
-            let step = patch::diff(&old, &new);
+            let heads: Vec<&[u8]> = prefix.iter().map(|b| &b[..]).collect();
+            let step = patch::diff_middle(&heads, &old_mid, &new_mid).unwrap_or_else(|| {
+                // A shared run ends mid-line: diff the whole files.
+                let whole = |mid: &[u8]| [&prefix.concat()[..], mid, &suffix.concat()[..]].concat();
+                patch::diff(&whole(&old_mid), &whole(&new_mid))
+            });
             let mut out = vec![(prev.current.clone(), step.clone())];
             for (from, hunks) in earlier {
                 out.push((from, patch::compose(&hunks, &step)));
@@ -181,9 +202,9 @@ async fn advance(
     Ok((h, true))
 }
 
-/// The previous version's decoded bytes: pieces the new version shares come from memory,
-/// only the others from the store.
-async fn decoded(app: &App, blob: &BlobRef, open: &Open) -> ApiResult<Vec<u8>> {
+/// These pieces of the previous version, decoded: those the new version shares come from
+/// memory, only the others from the store.
+async fn decoded(app: &App, pieces: &[crate::model::Piece], open: &Open) -> ApiResult<Vec<u8>> {
     // Pieces are named by sha256; a blob stored whole is its own one piece.
     let have: HashMap<String, &Bytes> = open
         .blob
@@ -192,8 +213,8 @@ async fn decoded(app: &App, blob: &BlobRef, open: &Open) -> ApiResult<Vec<u8>> {
         .map(|p| p.sha256)
         .zip(&open.bytes)
         .collect();
-    let mut out = Vec::with_capacity(blob.size as usize);
-    for p in blob.stored_blobs() {
+    let mut out = Vec::with_capacity(pieces.iter().map(|p| p.size as usize).sum());
+    for p in pieces.iter().cloned() {
         match have.get(p.sha256.as_str()) {
             Some(b) => out.extend_from_slice(b),
             None => out.extend_from_slice(
@@ -278,4 +299,13 @@ pub fn publish(gname: &str, file: &str, req: &History, h: &FileHistory) -> ApiRe
         }
     }
     Ok(out)
+}
+
+/// The last bytes of a file made of `prefix`, `mid` and `suffix` (empty parts skipped).
+fn last_part<'a>(prefix: &'a [Bytes], mid: &'a [u8], suffix: &'a [Bytes]) -> &'a [u8] {
+    let last = |parts: &'a [Bytes]| parts.iter().rev().find(|b| !b.is_empty()).map(|b| &b[..]);
+    last(suffix)
+        .or((!mid.is_empty()).then_some(mid))
+        .or(last(prefix))
+        .unwrap_or_default()
 }

@@ -68,6 +68,28 @@ pub fn diff(old: &[u8], new: &[u8]) -> Patch {
     out
 }
 
+/// `diff` of two versions that share their first and last pieces (`prefix`, the new
+/// version's; then `old_mid` and `new_mid` differ; then the same pieces): only the middle is
+/// split into lines and compared, so the work is the size of what changed. `None` when a
+/// shared run does not end on a line feed (the caller diffs the whole files).
+pub fn diff_middle(prefix: &[&[u8]], old_mid: &[u8], new_mid: &[u8]) -> Option<Patch> {
+    let at_line_end = |b: &[u8]| b.is_empty() || b.ends_with(b"\n");
+    let before = prefix.iter().rev().find(|p| !p.is_empty()).copied();
+    if !at_line_end(before.unwrap_or_default()) || !at_line_end(old_mid) || !at_line_end(new_mid) {
+        return None;
+    }
+    let skipped: usize = prefix.iter().map(|p| line_count(p)).sum();
+    let mut patch = diff(old_mid, new_mid);
+    for h in &mut patch {
+        h.start += skipped;
+    }
+    Some(patch)
+}
+
+fn line_count(b: &[u8]) -> usize {
+    b.iter().filter(|c| **c == b'\n').count()
+}
+
 /// What a patched file is made of: runs of the old file's lines, and new lines.
 #[derive(Clone, Debug)]
 enum Span {
@@ -313,6 +335,43 @@ mod tests {
             }
         }
         v
+    }
+
+    #[test]
+    fn a_diff_of_the_middle_is_the_diff_of_the_whole() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        for _ in 0..200 {
+            let n = rng.gen_range(0..40);
+            let a: Vec<u32> = (0..n).collect();
+            let mut b = a.clone();
+            for _ in 0..rng.gen_range(1..4) {
+                let at = rng.gen_range(0..=b.len());
+                if rng.gen_bool(0.5) && at < b.len() {
+                    b.remove(at);
+                } else {
+                    b.insert(at, 1000 + at as u32);
+                }
+            }
+            // Pieces of 1 to 4 stanzas, as chunks cut them: the shared ones are equal runs.
+            let pieces = |v: &[u32]| -> Vec<Vec<u8>> { v.chunks(3).map(file).collect() };
+            let (pa, pb) = (pieces(&a), pieces(&b));
+            let pre = pa.iter().zip(&pb).take_while(|(x, y)| x == y).count();
+            let suf = pa[pre..]
+                .iter()
+                .rev()
+                .zip(pb[pre..].iter().rev())
+                .take_while(|(x, y)| x == y)
+                .count();
+            let prefix: Vec<&[u8]> = pb[..pre].iter().map(Vec::as_slice).collect();
+            let old_mid = pa[pre..pa.len() - suf].concat();
+            let new_mid = pb[pre..pb.len() - suf].concat();
+            let p = diff_middle(&prefix, &old_mid, &new_mid).expect("stanzas end in LF");
+            assert_eq!(apply(&file(&a), &p), Some(file(&b)), "{a:?} -> {b:?}");
+            assert_eq!(p, diff(&file(&a), &file(&b)), "{a:?} -> {b:?}");
+        }
+        // A shared run that ends mid-line cannot be skipped.
+        assert!(diff_middle(&[b"a\nb"], b"c\n", b"d\n").is_none());
+        assert!(diff_middle(&[b"a\n"], b"c", b"d\n").is_none());
     }
 
     #[test]
