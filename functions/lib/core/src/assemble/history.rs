@@ -3,9 +3,10 @@
 //! (`Manifest::histories`): the current version's decoded blob, and for each earlier version
 //! its size, sha256 and the patch from it to the current one.
 //!
-//! When the file changes, the host diffs the previous version against the new one (pieces
-//! both share are not read from the store; only the lines between the common prefix and
-//! suffix go through Myers), then composes every kept patch with that diff: the work is the
+//! When the file changes, the host diffs the previous version against the new one (the
+//! pieces both start and end with are neither read nor split into lines, so an upload costs
+//! the size of what changed; only the lines between the common prefix and suffix go through
+//! Myers), then composes every kept patch with that diff: the work is the
 //! size of what changed, never the old versions again. Each patch is published under the
 //! request's `dir` as `T-<generation of the current version>-F-<generation of the earlier
 //! one>`, so a name never stands for two different files.
