@@ -134,17 +134,7 @@ async fn advance(
     // (Each piece's bytes are at hand: `open.bytes` lines up with the new version's pieces.)
     let n = open.bytes.len();
     let lined_up = n == now_pieces.len();
-    let pre = was
-        .iter()
-        .zip(&now_pieces)
-        .take_while(|(a, b)| lined_up && a.sha256 == b.sha256)
-        .count();
-    let suf = was[pre..]
-        .iter()
-        .rev()
-        .zip(now_pieces[pre..].iter().rev())
-        .take_while(|(a, b)| lined_up && a.sha256 == b.sha256)
-        .count();
+    let (pre, suf) = patch::shared_ends(&was, &now_pieces, |a, b| lined_up && a.sha256 == b.sha256);
     let old_mid = decoded(app, &was[pre..was.len() - suf], open).await?;
     let new_mid: Vec<u8> = open.bytes[pre..n - suf].concat();
     let prefix: Vec<Bytes> = open.bytes[..pre].to_vec();

@@ -32,16 +32,22 @@ pub fn lines(text: &[u8]) -> Vec<&[u8]> {
     text.split_inclusive(|b| *b == b'\n').collect()
 }
 
+/// How many items `a` and `b` share at their start, then at their end (not overlapping).
+pub fn shared_ends<A, B>(a: &[A], b: &[B], same: impl Fn(&A, &B) -> bool) -> (usize, usize) {
+    let pre = a.iter().zip(b).take_while(|(x, y)| same(x, y)).count();
+    let suf = a[pre..]
+        .iter()
+        .rev()
+        .zip(b[pre..].iter().rev())
+        .take_while(|(x, y)| same(x, y))
+        .count();
+    (pre, suf)
+}
+
 /// The hunks that turn `old` into `new` (both ending in LF, see `unpatchable`).
 pub fn diff(old: &[u8], new: &[u8]) -> Patch {
     let (a, b) = (lines(old), lines(new));
-    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let suffix = a[prefix..]
-        .iter()
-        .rev()
-        .zip(b[prefix..].iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
+    let (prefix, suffix) = shared_ends(&a, &b, |x, y| x == y);
     let (ma, mb) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
     let deadline = std::time::Instant::now().checked_add(DIFF_DEADLINE);
     let ops = similar::capture_diff_slices_deadline(similar::Algorithm::Myers, ma, mb, deadline);
@@ -355,13 +361,7 @@ mod tests {
             // Pieces of 1 to 4 stanzas, as chunks cut them: the shared ones are equal runs.
             let pieces = |v: &[u32]| -> Vec<Vec<u8>> { v.chunks(3).map(file).collect() };
             let (pa, pb) = (pieces(&a), pieces(&b));
-            let pre = pa.iter().zip(&pb).take_while(|(x, y)| x == y).count();
-            let suf = pa[pre..]
-                .iter()
-                .rev()
-                .zip(pb[pre..].iter().rev())
-                .take_while(|(x, y)| x == y)
-                .count();
+            let (pre, suf) = shared_ends(&pa, &pb, |x, y| x == y);
             let prefix: Vec<&[u8]> = pb[..pre].iter().map(Vec::as_slice).collect();
             let old_mid = pa[pre..pa.len() - suf].concat();
             let new_mid = pb[pre..pb.len() - suf].concat();
