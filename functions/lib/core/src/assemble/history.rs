@@ -17,7 +17,7 @@ use crate::app::App;
 use crate::digest::Digests;
 use crate::error::{ApiError, ApiResult};
 use crate::generator::{Assembled, Encoding, History, PatchOf};
-use crate::model::BlobRef;
+use crate::model::{BlobRef, Piece};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -131,11 +131,14 @@ async fn advance(
     }
     // The pieces both versions start and end with (by sha256) are neither read nor diffed.
     let (was, now_pieces) = (prev.blob.stored_blobs(), open.blob.stored_blobs());
-    // (Each piece's bytes are at hand: `open.bytes` lines up with the new version's pieces.)
+    // (Only when `open.bytes` lines up with the new version's pieces, as assembling makes it.)
     let n = open.bytes.len();
-    let lined_up = n == now_pieces.len();
-    let (pre, suf) = patch::shared_ends(&was, &now_pieces, |a, b| lined_up && a.sha256 == b.sha256);
-    let old_mid = decoded(app, &was[pre..was.len() - suf], open).await?;
+    let (pre, suf) = if n == now_pieces.len() {
+        patch::shared_ends(&was, &now_pieces, |a, b| a.sha256 == b.sha256)
+    } else {
+        (0, 0)
+    };
+    let old_mid = decoded(app, &was[pre..was.len() - suf], &now_pieces, open).await?;
     let new_mid: Vec<u8> = open.bytes[pre..n - suf].concat();
     let prefix: Vec<Bytes> = open.bytes[..pre].to_vec();
     let suffix: Vec<Bytes> = open.bytes[n - suf..].to_vec();
@@ -195,13 +198,16 @@ async fn advance(
 
 /// These pieces of the previous version, decoded: those the new version shares come from
 /// memory, only the others from the store.
-async fn decoded(app: &App, pieces: &[crate::model::Piece], open: &Open) -> ApiResult<Vec<u8>> {
+async fn decoded(
+    app: &App,
+    pieces: &[Piece],
+    now_pieces: &[Piece],
+    open: &Open,
+) -> ApiResult<Vec<u8>> {
     // Pieces are named by sha256; a blob stored whole is its own one piece.
-    let have: HashMap<String, &Bytes> = open
-        .blob
-        .stored_blobs()
-        .into_iter()
-        .map(|p| p.sha256)
+    let have: HashMap<&str, &Bytes> = now_pieces
+        .iter()
+        .map(|p| p.sha256.as_str())
         .zip(&open.bytes)
         .collect();
     let mut out = Vec::with_capacity(pieces.iter().map(|p| p.size as usize).sum());
