@@ -4,6 +4,10 @@
 //! must stay flat as a repo grows. These are the calls the core makes; what a backend sends on
 //! the wire for them (S3 and DynamoDB requests, retries included) is counted by the adapter
 //! and shown beside them (`App::backend_counts`).
+//!
+//! The metadata wrapper also orders writes: `put_if` and `transact` settle the package store
+//! first (`PackageStore::settle`), so no key ever names a blob that a crash could lose, in
+//! every App on every target, whoever calls.
 use crate::body::ByteStream;
 use crate::digest::Digests;
 use crate::generator::{Facts, PackageReader};
@@ -71,6 +75,7 @@ pub fn counted(
     (
         Arc::new(CountedMeta {
             inner: meta,
+            packages: packages.clone(),
             counts: counts.clone(),
         }),
         Arc::new(CountedPackages {
@@ -82,6 +87,8 @@ pub fn counted(
 
 struct CountedMeta {
     inner: Arc<dyn MetaStore>,
+    /// The package store beside it (unwrapped: settling is not a counted call).
+    packages: Arc<dyn PackageStore>,
     counts: Arc<StoreCounts>,
 }
 
@@ -118,6 +125,7 @@ impl MetaStore for CountedMeta {
     }
     async fn put_if(&self, key: &str, value: Bytes, expected: Option<u64>) -> Cas<u64> {
         self.counts.meta(M_PUT_IF);
+        self.packages.settle().await?;
         self.inner.put_if(key, value, expected).await
     }
     async fn delete_if(&self, key: &str, expected: u64) -> Cas<()> {
@@ -132,6 +140,7 @@ impl MetaStore for CountedMeta {
     // writes one by one without coming back through this wrapper).
     async fn transact(&self, ops: Vec<Write>) -> Cas<()> {
         self.counts.meta(M_TRANSACT);
+        self.packages.settle().await?;
         self.inner.transact(ops).await
     }
     async fn spilled(&self) -> Result<Vec<String>> {
@@ -190,6 +199,9 @@ impl PackageStore for CountedPackages {
     async fn list(&self) -> Result<Vec<(String, u64)>> {
         self.counts.package(P_LIST);
         self.inner.list().await
+    }
+    async fn settle(&self) -> Result<()> {
+        self.inner.settle().await
     }
     async fn sweep_temp(&self, min_age: u64) -> Result<usize> {
         self.inner.sweep_temp(min_age).await
@@ -263,6 +275,43 @@ mod tests {
                 ("packages", "size", 1),
             ]
         );
+    }
+
+    /// A key is written only after the blobs put before it are settled; when they cannot
+    /// be, the write is refused and the key keeps what it had.
+    #[test]
+    fn a_key_is_written_after_the_blobs_settle() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let blobs = Arc::new(MemBlobs::default());
+        let (meta, packages) = counted(
+            Arc::new(MemMeta::default()),
+            blobs.clone(),
+            Arc::new(StoreCounts::default()),
+        );
+        futures::executor::block_on(async {
+            packages.put_bytes(Bytes::from_static(b"a")).await.unwrap();
+            assert_eq!(blobs.unsettled.load(SeqCst), 1);
+            meta.put_if("k", Bytes::from_static(b"v1"), None)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(blobs.unsettled.load(SeqCst), 0);
+            assert_eq!(blobs.settles.load(SeqCst), 1);
+            packages.put_bytes(Bytes::from_static(b"b")).await.unwrap();
+            blobs.fail_settle.store(true, SeqCst);
+            let v = meta.get("k").await.unwrap().unwrap();
+            assert!(meta
+                .put_if("k", Bytes::from_static(b"v2"), Some(v.version))
+                .await
+                .is_err());
+            let ops = vec![Write::Put {
+                key: "k".into(),
+                value: Bytes::from_static(b"v3"),
+                expected: Some(v.version),
+            }];
+            assert!(meta.transact(ops).await.is_err());
+            assert_eq!(meta.get("k").await.unwrap().unwrap().value, "v1");
+        });
     }
 
     /// A store whose `get_fresh` is its own (the file store reads a version line inline):

@@ -131,6 +131,13 @@ pub trait PackageStore: Send + Sync {
     async fn list(&self) -> Result<Vec<(String, u64)>> {
         Ok(Vec::new())
     }
+    /// Makes every blob this store has answered a put for durable (a crash or power loss
+    /// keeps it). Called before any metadata write that could name such a blob (see
+    /// `counting`), so a put may answer before its bytes reach the disk and one sync covers
+    /// a whole publish. A backend whose puts are durable when they answer has nothing to do.
+    async fn settle(&self) -> Result<()> {
+        Ok(())
+    }
     /// Deletes what uploads broken off by a crash left half-written (not written to for
     /// `min_age` seconds); answers how many. A backend without such leftovers answers 0.
     async fn sweep_temp(&self, _min_age: u64) -> Result<usize> {

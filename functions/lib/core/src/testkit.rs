@@ -58,6 +58,11 @@ pub struct MemBlobs {
     pub blobs: Mutex<HashMap<String, Bytes>>,
     /// Hand out `mem://SHA256` download URLs, as S3 does presigned ones.
     pub presign: std::sync::atomic::AtomicBool,
+    /// Puts not yet settled, settles done, and whether a settle fails (a disk that
+    /// cannot sync): what the tests of write ordering look at.
+    pub unsettled: std::sync::atomic::AtomicU64,
+    pub settles: std::sync::atomic::AtomicU64,
+    pub fail_settle: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait]
@@ -68,6 +73,8 @@ impl PackageStore for MemBlobs {
             buf.extend_from_slice(&c?);
         }
         let d = digests(&buf);
+        self.unsettled
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.blobs
             .lock()
             .unwrap()
@@ -93,6 +100,18 @@ impl PackageStore for MemBlobs {
     }
     async fn delete(&self, sha256: &str) -> Result<()> {
         self.blobs.lock().unwrap().remove(sha256);
+        Ok(())
+    }
+    async fn settle(&self) -> Result<()> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.fail_settle.load(SeqCst) {
+            return Err(crate::store::StoreError::backend(
+                "settle",
+                "the disk cannot sync",
+            ));
+        }
+        self.unsettled.store(0, SeqCst);
+        self.settles.fetch_add(1, SeqCst);
         Ok(())
     }
     async fn list(&self) -> Result<Vec<(String, u64)>> {

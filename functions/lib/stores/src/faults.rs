@@ -6,7 +6,7 @@
 //! `meta.put_if=lost-reply@0.2,meta.put_if=conflict@0.2,packages.put=delay:300@0.5`
 //!
 //! Each rule is `CALL=ACTION@PROBABILITY`. CALL is `meta.get|put_if|delete_if|list|transact`
-//! or `packages.put|put_bytes|get|size|adopt`. ACTION is `error` (fail before the call),
+//! or `packages.put|put_bytes|get|size|adopt|settle`. ACTION is `error` (fail before the call),
 //! `lost-reply` (make the call, then fail as a timeout would: the write landed, the caller
 //! does not know), `conflict` (answer compare-and-set lost without writing; meta writes
 //! only) or `delay:MS`.
@@ -222,6 +222,9 @@ impl PackageStore for FaultyPackages {
     }
     async fn list(&self) -> Result<Vec<(String, u64)>> {
         self.inner.list().await
+    }
+    async fn settle(&self) -> Result<()> {
+        faulty!(self, "packages.settle", self.inner.settle())
     }
     async fn sweep_temp(&self, min_age: u64) -> Result<usize> {
         self.inner.sweep_temp(min_age).await

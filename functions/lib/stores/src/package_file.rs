@@ -1,7 +1,14 @@
 //! `file://DIR` package store: content-addressed blobs at `DIR/blobs/ab/abcdef…`.
-//! A put streams into a temp file while hashing, fsyncs it, then renames it to its sha256:
-//! a crash leaves a temp file at most, never a blob with the wrong bytes.
-use crate::{blob_path, blocking, sync_dir, tmp_name};
+//! A put streams into a temp file while hashing, then renames it to its sha256: a crash
+//! leaves a temp file at most, never a blob under another blob's name.
+//!
+//! Durability is batched: a put answers once its blob is in place, and `settle` (which the
+//! core calls before any metadata write that could name the blob) makes everything put so
+//! far durable with one `syncfs` of the store's file system. A publish writes tens of blobs;
+//! one sync instead of two fsyncs each halves a load's time on a disk where a flush costs
+//! milliseconds. After a power loss an unsettled blob may be left short or empty: no key
+//! names it, and a put of the same bytes finds the size wrong and writes it again.
+use crate::{blob_path, blocking, tmp_name};
 use async_trait::async_trait;
 use futures::StreamExt;
 use reposmith_core::body::ByteStream;
@@ -11,6 +18,7 @@ use reposmith_core::store::{PackageStore, Result};
 use std::io::{Read, Seek};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 
@@ -19,6 +27,11 @@ const CHUNK: u64 = 1 << 20;
 
 pub struct FilePackageStore {
     root: PathBuf,
+    /// Puts answered so far, and how many of them the last `syncfs` covered.
+    written: AtomicU64,
+    synced: AtomicU64,
+    /// One `syncfs` at a time: callers that queue behind one find their puts covered.
+    syncing: tokio::sync::Mutex<()>,
 }
 
 impl FilePackageStore {
@@ -28,25 +41,50 @@ impl FilePackageStore {
         std::fs::create_dir_all(root.join("blobs"))?;
         std::fs::create_dir_all(root.join("tmp"))?;
         sweep(&root.join("tmp"), 3600)?;
-        Ok(FilePackageStore { root })
+        Ok(FilePackageStore {
+            root,
+            written: AtomicU64::new(0),
+            synced: AtomicU64::new(0),
+            syncing: tokio::sync::Mutex::new(()),
+        })
     }
 
     fn path(&self, sha256: &str) -> Result<PathBuf> {
         Ok(self.root.join(blob_path(sha256)?))
     }
+
+    /// A put has answered: the next `settle` must sync.
+    fn wrote(&self) {
+        self.written.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
-/// A written and synced temp file becomes the blob at `dest`, durably: renamed into place and
-/// the directory synced. If the blob is there already (same address, same bytes), the one
-/// there is kept.
-fn settle(tmp: &Path, dest: &Path) -> std::io::Result<()> {
-    if dest.exists() {
+/// Whether `dest` holds a blob of `size` bytes already (same address, so the same bytes,
+/// unless a power loss cut it short before it was settled).
+fn holds(dest: &Path, size: u64) -> bool {
+    std::fs::metadata(dest).is_ok_and(|m| m.len() == size)
+}
+
+/// A written temp file becomes the blob at `dest`: renamed into place, unless a whole blob
+/// is there already (then the one there is kept).
+fn settle(tmp: &Path, dest: &Path, size: u64) -> std::io::Result<()> {
+    if holds(dest, size) {
         return std::fs::remove_file(tmp);
     }
     let dir = dest.parent().expect("blob has a parent");
     std::fs::create_dir_all(dir)?;
-    std::fs::rename(tmp, dest)?;
-    sync_dir(dir)
+    std::fs::rename(tmp, dest)
+}
+
+/// Flushes the file system holding `root`: data, inodes and directory entries alike.
+fn syncfs(root: &Path) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let dir = std::fs::File::open(root)?;
+    // SAFETY: syncfs takes an open descriptor and touches no memory of ours.
+    if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Deletes the files in `tmp` not modified for `min_age` seconds; answers how many.
@@ -77,8 +115,7 @@ impl PackageStore for FilePackageStore {
                 hasher.update(&chunk);
                 file.write_all(&chunk).await?;
             }
-            file.flush().await?;
-            file.sync_all().await
+            file.flush().await
         }
         .await;
         drop(file);
@@ -88,35 +125,53 @@ impl PackageStore for FilePackageStore {
         }
         let d = hasher.finish();
         let dest = self.path(&d.sha256)?;
-        blocking(move || settle(&tmp, &dest)).await?;
+        let size = d.size;
+        blocking(move || settle(&tmp, &dest, size)).await?;
+        self.wrote();
         Ok(d)
     }
 
-    /// In memory already: hash once, and skip the write (and its fsync) when the blob is
-    /// there: unchanged index files, repeated analyses and manifests cost one stat. One hop to
-    /// the blocking pool for all of it (each `tokio::fs` call would be a hop of its own).
+    /// In memory already: hash once, and skip the write when the blob is there: unchanged
+    /// index files, repeated analyses and manifests cost one stat. One hop to the blocking
+    /// pool for all of it (each `tokio::fs` call would be a hop of its own).
     async fn put_bytes(&self, data: bytes::Bytes) -> Result<Digests> {
         let root = self.root.clone();
-        blocking(move || {
+        let d = blocking(move || {
             let d = reposmith_core::digest::digests(&data);
             let dest = root.join(blob_path(&d.sha256).map_err(std::io::Error::other)?);
-            if dest.exists() {
+            if holds(&dest, d.size) {
                 return Ok(d);
             }
             let tmp = root.join("tmp").join(tmp_name());
-            let written = (|| {
-                let mut f = std::fs::File::create(&tmp)?;
-                std::io::Write::write_all(&mut f, &data)?;
-                f.sync_all()
-            })();
+            let written = std::fs::write(&tmp, &data);
             if let Err(e) = written {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(e);
             }
-            settle(&tmp, &dest)?;
+            settle(&tmp, &dest, d.size)?;
             Ok(d)
         })
-        .await
+        .await?;
+        self.wrote();
+        Ok(d)
+    }
+
+    /// One `syncfs` covers every put that answered before it started; concurrent callers
+    /// share it.
+    async fn settle(&self) -> Result<()> {
+        let want = self.written.load(Ordering::SeqCst);
+        if self.synced.load(Ordering::SeqCst) >= want {
+            return Ok(());
+        }
+        let _one = self.syncing.lock().await;
+        if self.synced.load(Ordering::SeqCst) >= want {
+            return Ok(());
+        }
+        let upto = self.written.load(Ordering::SeqCst);
+        let root = self.root.clone();
+        blocking(move || syncfs(&root)).await?;
+        self.synced.fetch_max(upto, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Large reads on a blocking thread, straight into the buffer each chunk is sent from
@@ -247,6 +302,40 @@ mod tests {
             out.extend_from_slice(&c.unwrap());
         }
         out
+    }
+
+    /// What a power loss before `settle` may leave (a blob cut short) is written again by
+    /// the next put of the same bytes, streamed or whole.
+    #[tokio::test]
+    async fn a_blob_cut_short_is_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FilePackageStore::open(dir.path().to_path_buf()).unwrap();
+        let data = bytes::Bytes::from_static(b"the bytes of a blob");
+        let d = store.put_bytes(data.clone()).await.unwrap();
+        let path = store.path(&d.sha256).unwrap();
+        std::fs::write(&path, b"").unwrap();
+        store.put_bytes(data.clone()).await.unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), &data[..]);
+        std::fs::write(&path, b"the by").unwrap();
+        let body = reposmith_core::body::Body::Bytes(data.clone()).into_stream();
+        assert_eq!(store.put(body).await.unwrap().sha256, d.sha256);
+        assert_eq!(std::fs::read(&path).unwrap(), &data[..]);
+    }
+
+    /// One sync covers every put before it; with nothing new put, settling does nothing.
+    #[tokio::test]
+    async fn settle_covers_the_puts_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FilePackageStore::open(dir.path().to_path_buf()).unwrap();
+        store.settle().await.unwrap();
+        assert_eq!(store.synced.load(Ordering::SeqCst), 0);
+        for i in 0..3u8 {
+            store.put_bytes(vec![i; 10].into()).await.unwrap();
+        }
+        store.settle().await.unwrap();
+        assert_eq!(store.synced.load(Ordering::SeqCst), 3);
+        store.settle().await.unwrap();
+        assert_eq!(store.synced.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]

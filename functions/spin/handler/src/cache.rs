@@ -120,6 +120,9 @@ impl PackageStore for Cached {
         self.inner.adopt(id).await
     }
 
+    async fn settle(&self) -> Result<()> {
+        self.inner.settle().await
+    }
     async fn list(&self) -> Result<Vec<(String, u64)>> {
         self.inner.list().await
     }
