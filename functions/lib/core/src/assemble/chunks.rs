@@ -237,7 +237,9 @@ async fn new_chunk(app: &App, bytes: Vec<u8>, emits: bool) -> ApiResult<Arc<Chun
 }
 
 /// Stores bytes and keeps them (`Bytes`: the store and the cache share one copy).
-async fn store(app: &App, bytes: Vec<u8>, xz_records: Vec<(u64, u64)>) -> ApiResult<Stored> {
+async fn store(app: &App, mut bytes: Vec<u8>, xz_records: Vec<(u64, u64)>) -> ApiResult<Stored> {
+    // Kept for the repo's life: without this a grown Vec keeps up to twice its bytes.
+    bytes.shrink_to_fit();
     let bytes = Bytes::from(bytes);
     let d = crate::commit::put_blob(app, bytes.clone()).await?;
     Ok(Stored {
