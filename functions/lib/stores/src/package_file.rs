@@ -53,7 +53,8 @@ impl FilePackageStore {
         Ok(self.root.join(blob_path(sha256)?))
     }
 
-    /// A put has answered: the next `settle` must sync.
+    /// A put has answered: the next `settle` must sync. Also when the blob was there
+    /// already: another put may have placed it and not be settled yet.
     fn wrote(&self) {
         self.written.fetch_add(1, Ordering::SeqCst);
     }
@@ -67,7 +68,7 @@ fn holds(dest: &Path, size: u64) -> bool {
 
 /// A written temp file becomes the blob at `dest`: renamed into place, unless a whole blob
 /// is there already (then the one there is kept).
-fn settle(tmp: &Path, dest: &Path, size: u64) -> std::io::Result<()> {
+fn place(tmp: &Path, dest: &Path, size: u64) -> std::io::Result<()> {
     if holds(dest, size) {
         return std::fs::remove_file(tmp);
     }
@@ -126,7 +127,7 @@ impl PackageStore for FilePackageStore {
         let d = hasher.finish();
         let dest = self.path(&d.sha256)?;
         let size = d.size;
-        blocking(move || settle(&tmp, &dest, size)).await?;
+        blocking(move || place(&tmp, &dest, size)).await?;
         self.wrote();
         Ok(d)
     }
@@ -148,7 +149,7 @@ impl PackageStore for FilePackageStore {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(e);
             }
-            settle(&tmp, &dest, d.size)?;
+            place(&tmp, &dest, d.size)?;
             Ok(d)
         })
         .await?;
