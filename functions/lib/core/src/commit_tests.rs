@@ -30,7 +30,7 @@ async fn analyzed(
 ) -> crate::model::PackageRecord {
     let d = app
         .packages
-        .put_bytes(Bytes::from_static(body))
+        .put(crate::Body::Bytes(Bytes::from_static(body)).into_stream())
         .await
         .unwrap();
     let config = load_config(app, "r").await.unwrap();

@@ -11,6 +11,7 @@
 use crate::body::ByteStream;
 use crate::digest::Digests;
 use crate::generator::{Facts, PackageReader};
+use crate::model::BlobRef;
 use crate::store::{Cas, Fresh, MetaStore, PackageStore, Result, Versioned, Write};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -160,7 +161,7 @@ impl PackageStore for CountedPackages {
         self.counts.package(P_PUT);
         self.inner.put(body).await
     }
-    async fn put_bytes(&self, data: Bytes) -> Result<Digests> {
+    async fn put_bytes(&self, data: Bytes) -> Result<BlobRef> {
         self.counts.package(P_PUT_BYTES);
         self.inner.put_bytes(data).await
     }

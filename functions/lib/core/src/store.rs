@@ -11,6 +11,7 @@
 use crate::body::ByteStream;
 use crate::digest::Digests;
 use crate::generator::{Facts, MemReader, PackageReader};
+use crate::model::BlobRef;
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -89,9 +90,13 @@ pub type Cas<T> = Result<Result<T, Conflict>>;
 pub trait PackageStore: Send + Sync {
     /// Streams bytes into the store under their sha256, computing all digests on the way.
     async fn put(&self, body: ByteStream) -> Result<Digests>;
-    /// Whole bytes (small rendered files).
-    async fn put_bytes(&self, data: Bytes) -> Result<Digests> {
-        self.put(crate::body::Body::Bytes(data).into_stream()).await
+    /// Whole bytes (rendered files, internal records): only what names the blob (sha256 and
+    /// size) is computed; the other digests matter only to uploaded packages (`put`).
+    async fn put_bytes(&self, data: Bytes) -> Result<BlobRef> {
+        let d = self
+            .put(crate::body::Body::Bytes(data).into_stream())
+            .await?;
+        Ok(BlobRef::stored(d.sha256, d.size))
     }
     /// The blob's bytes from `offset` to the end (or `len` bytes), or None if absent.
     async fn get(&self, sha256: &str, offset: u64, len: Option<u64>) -> Result<Option<ByteStream>>;

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use reposmith_core::body::ByteStream;
 use reposmith_core::digest::Digests;
 use reposmith_core::generator::{Facts, PackageReader};
+use reposmith_core::model::BlobRef;
 use reposmith_core::store::{
     Cas, Conflict, Fresh, MetaStore, PackageStore, Result, StoreError, Versioned, Write,
 };
@@ -189,7 +190,7 @@ impl PackageStore for FaultyPackages {
             _ => self.inner.put(body).await,
         }
     }
-    async fn put_bytes(&self, data: Bytes) -> Result<Digests> {
+    async fn put_bytes(&self, data: Bytes) -> Result<BlobRef> {
         faulty!(
             self,
             "packages.put_bytes",

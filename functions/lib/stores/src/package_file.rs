@@ -12,8 +12,9 @@ use crate::{blob_path, blocking, tmp_name};
 use async_trait::async_trait;
 use futures::StreamExt;
 use reposmith_core::body::ByteStream;
-use reposmith_core::digest::{is_sha256, Digests, Hasher};
+use reposmith_core::digest::{is_sha256, sha256_hex, Digests, Hasher};
 use reposmith_core::generator::{Facts, PackageReader};
+use reposmith_core::model::BlobRef;
 use reposmith_core::store::{PackageStore, Result};
 use std::io::{Read, Seek};
 use std::os::unix::fs::FileExt;
@@ -135,10 +136,10 @@ impl PackageStore for FilePackageStore {
     /// In memory already: hash once, and skip the write when the blob is there: unchanged
     /// index files, repeated analyses and manifests cost one stat. One hop to the blocking
     /// pool for all of it (each `tokio::fs` call would be a hop of its own).
-    async fn put_bytes(&self, data: bytes::Bytes) -> Result<Digests> {
+    async fn put_bytes(&self, data: bytes::Bytes) -> Result<BlobRef> {
         let root = self.root.clone();
         let d = blocking(move || {
-            let d = reposmith_core::digest::digests(&data);
+            let d = BlobRef::stored(sha256_hex(&data), data.len() as u64);
             let dest = root.join(blob_path(&d.sha256).map_err(std::io::Error::other)?);
             if holds(&dest, d.size) {
                 return Ok(d);

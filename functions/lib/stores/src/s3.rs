@@ -21,8 +21,9 @@ use aws_sdk_s3::Client;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use reposmith_core::body::ByteStream;
-use reposmith_core::digest::{is_sha256, Digests, Hasher};
+use reposmith_core::digest::{is_sha256, sha256_hex, Digests, Hasher};
 use reposmith_core::generator::{Facts, PackageReader};
+use reposmith_core::model::BlobRef;
 use reposmith_core::store::{PackageStore, Result, StoreError};
 use std::sync::Arc;
 #[cfg(not(target_family = "wasm"))]
@@ -318,8 +319,8 @@ impl PackageStore for S3PackageStore {
 
     /// Small blobs go up in one PUT whether or not they exist (same key, same bytes): one
     /// request either way. Larger unchanged ones (big indexes) cost one HEAD, not a PUT.
-    async fn put_bytes(&self, data: Bytes) -> Result<Digests> {
-        let d = reposmith_core::digest::digests(&data);
+    async fn put_bytes(&self, data: Bytes) -> Result<BlobRef> {
+        let d = BlobRef::stored(sha256_hex(&data), data.len() as u64);
         let key = self.blob_key(&d.sha256)?;
         if data.len() <= SMALL {
             self.put_object(&key, data).await?;
@@ -327,9 +328,8 @@ impl PackageStore for S3PackageStore {
             if data.len() <= PART {
                 self.put_object(&key, data).await?;
             } else {
-                return self
-                    .put(reposmith_core::Body::Bytes(data).into_stream())
-                    .await;
+                self.put(reposmith_core::Body::Bytes(data).into_stream())
+                    .await?;
             }
         }
         Ok(d)

@@ -9,6 +9,7 @@ use futures::StreamExt;
 use reposmith_core::body::ByteStream;
 use reposmith_core::digest::Digests;
 use reposmith_core::generator::{Facts, PackageReader};
+use reposmith_core::model::BlobRef;
 use reposmith_core::store::{PackageStore, Result};
 use reposmith_signing::Blobs;
 use std::collections::HashMap;
@@ -64,7 +65,7 @@ impl PackageStore for Cached {
         Ok(d)
     }
 
-    async fn put_bytes(&self, data: Bytes) -> Result<Digests> {
+    async fn put_bytes(&self, data: Bytes) -> Result<BlobRef> {
         let d = self.inner.put_bytes(data.clone()).await?;
         self.keep(&d.sha256, data);
         Ok(d)

@@ -247,7 +247,7 @@ async fn output_blob(
             .ok_or_else(|| invalid(gname, format!("{path} {verb} unknown path {p}")))
     };
     match content {
-        Content::Bytes(b) => store(app, b).await,
+        Content::Bytes(b) => crate::commit::put_blob(app, b.into()).await,
         Content::SameAs(p) => known(&p, "is same-as"),
         Content::Concat(pieces, enc) => {
             let mut joined = Vec::new();
@@ -267,14 +267,9 @@ async fn output_blob(
             let data = app
                 .blocking(move || encode(&joined, enc).map_err(ApiError::from))
                 .await?;
-            store(app, data).await
+            crate::commit::put_blob(app, data.into()).await
         }
     }
-}
-
-async fn store(app: &App, data: Vec<u8>) -> ApiResult<BlobRef> {
-    let d = crate::commit::put_blob(app, data.into()).await?;
-    Ok(BlobRef::stored(d.sha256, d.size))
 }
 
 /// Everything `finish` depends on but the clock: the generator instance, the repo's

@@ -377,6 +377,5 @@ pub async fn sign_package(
                 .map_err(|e| ApiError::internal(format!("signing the package: {e}")))
         })
         .await?;
-    let d = super::put_blob(app, Bytes::from(sig)).await?;
-    Ok(Some(BlobRef::stored(d.sha256, d.size)))
+    Ok(Some(super::put_blob(app, Bytes::from(sig)).await?))
 }

@@ -193,7 +193,7 @@ fn parse_hints_part(text: &str) -> ApiResult<Vec<Hint>> {
 /// an index file, a manifest), retrying a failed write a few times: blobs are
 /// content-addressed, so a write is idempotent and a retry always safe. A publish writes a
 /// piece per changed segment and encoding; one lost write should not fail it.
-pub async fn put_blob(app: &App, data: bytes::Bytes) -> ApiResult<Digests> {
+pub async fn put_blob(app: &App, data: bytes::Bytes) -> ApiResult<crate::model::BlobRef> {
     const ATTEMPTS: u32 = 4;
     let mut attempt = 0;
     loop {
