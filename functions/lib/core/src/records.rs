@@ -13,12 +13,14 @@ pub const BUCKETS: usize = 256;
 
 /// One bucket's records by file name, stored as a JSON map. Its clash index (see
 /// `clash_keys`) is built on first use and lives as long as this version of the bucket.
+/// Each record is shared between the versions of its bucket: copying a bucket to change one
+/// record copies pointers, and a reader tells an unchanged record by its address.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Bucket {
-    records: BTreeMap<String, PackageRecord>,
+    records: BTreeMap<String, Arc<PackageRecord>>,
     #[serde(skip)]
-    index: OnceLock<HashMap<String, Vec<String>>>,
+    index: OnceLock<HashMap<u64, Vec<Arc<PackageRecord>>>>,
 }
 
 impl Clone for Bucket {
@@ -32,10 +34,27 @@ impl Clone for Bucket {
 
 impl Bucket {
     pub fn get(&self, filename: &str) -> Option<&PackageRecord> {
-        self.records.get(filename)
+        self.records.get(filename).map(|r| &**r)
     }
     pub fn values(&self) -> impl Iterator<Item = &PackageRecord> + Clone {
-        self.records.values()
+        self.records.values().map(|r| &**r)
+    }
+    /// The records that differ between two versions of a bucket, as (was, is) pairs: added
+    /// (None, new), removed (old, None) or replaced (old, new). One ordered walk of both;
+    /// a record both share (the same allocation) is skipped without looking inside it.
+    pub fn changes<'a>(
+        old: &'a Bucket,
+        new: &'a Bucket,
+    ) -> impl Iterator<Item = (Option<&'a PackageRecord>, Option<&'a PackageRecord>)> {
+        use itertools::{EitherOrBoth, Itertools};
+        let (a, b) = (old.records.iter(), new.records.iter());
+        a.merge_join_by(b, |(x, _), (y, _)| x.cmp(y))
+            .filter_map(|pair| match pair {
+                EitherOrBoth::Both((_, x), (_, y)) if Arc::ptr_eq(x, y) => None,
+                EitherOrBoth::Both((_, x), (_, y)) => Some((Some(&**x), Some(&**y))),
+                EitherOrBoth::Left((_, x)) => Some((Some(&**x), None)),
+                EitherOrBoth::Right((_, y)) => Some((None, Some(&**y))),
+            })
     }
     pub fn len(&self) -> usize {
         self.records.len()
@@ -44,16 +63,16 @@ impl Bucket {
         self.records.is_empty()
     }
     /// The records to edit: the index is dropped, to be built again when next asked.
-    fn edit(&mut self) -> &mut BTreeMap<String, PackageRecord> {
+    fn edit(&mut self) -> &mut BTreeMap<String, Arc<PackageRecord>> {
         self.index = OnceLock::new();
         &mut self.records
     }
-    fn index(&self) -> &HashMap<String, Vec<String>> {
+    fn index(&self) -> &HashMap<u64, Vec<Arc<PackageRecord>>> {
         self.index.get_or_init(|| {
-            let mut index: HashMap<String, Vec<String>> = HashMap::new();
+            let mut index: HashMap<u64, Vec<Arc<PackageRecord>>> = HashMap::new();
             for rec in self.records.values() {
                 for key in clash_keys(rec) {
-                    index.entry(key).or_default().push(rec.filename.clone());
+                    index.entry(key).or_default().push(rec.clone());
                 }
             }
             index
@@ -62,15 +81,23 @@ impl Bucket {
 }
 
 /// What two records must share to clash or to replace one another: a published path of a
-/// generator, or a (generator, shelf, name).
-pub fn clash_keys(rec: &PackageRecord) -> Vec<String> {
+/// generator, or a (generator, shelf, name), hashed. A bucket's index is rebuilt after
+/// every change to it, so a key costs no allocation; two keys that hash alike only make
+/// `sharing` answer one record more, which the clash rules then look at in full.
+pub fn clash_keys(rec: &PackageRecord) -> Vec<u64> {
+    use std::hash::{Hash, Hasher};
+    let hash = |parts: &[&str]| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        parts.hash(&mut h);
+        h.finish()
+    };
     let mut keys = Vec::new();
     for (gen, ids) in &rec.entries {
         for id in ids {
             if !id.path.is_empty() {
-                keys.push(format!("p\0{gen}\0{}", id.path));
+                keys.push(hash(&["p", gen, &id.path]));
             }
-            keys.push(format!("n\0{gen}\0{}\0{}", id.shelf, id.name));
+            keys.push(hash(&["n", gen, &id.shelf, &id.name]));
         }
     }
     keys
@@ -113,14 +140,18 @@ impl Records {
         self.shas[b] = None;
         Arc::make_mut(&mut self.buckets[b])
             .edit()
-            .insert(filename, rec)
+            .insert(filename, Arc::new(rec))
+            .map(Arc::unwrap_or_clone)
     }
 
     pub fn remove(&mut self, filename: &str) -> Option<PackageRecord> {
         let b = bucket_of(filename);
         self.buckets[b].get(filename)?;
         self.shas[b] = None;
-        Arc::make_mut(&mut self.buckets[b]).edit().remove(filename)
+        Arc::make_mut(&mut self.buckets[b])
+            .edit()
+            .remove(filename)
+            .map(Arc::unwrap_or_clone)
     }
 
     /// Every record, bucket by bucket (not in file-name order: see `sorted`).
@@ -153,22 +184,20 @@ impl Records {
             self.shas[b] = None;
             let bucket = Arc::make_mut(&mut self.buckets[b]).edit();
             for rec in changes {
-                bucket.insert(rec.filename.clone(), rec);
+                bucket.insert(rec.filename.clone(), Arc::new(rec));
             }
         }
     }
 
     /// The records sharing any of `keys` (see `clash_keys`), each once: the only ones the
     /// clash rules need to look at, found without a pass over every record.
-    pub fn sharing(&self, keys: &[String]) -> Vec<&PackageRecord> {
+    pub fn sharing(&self, keys: &[u64]) -> Vec<&PackageRecord> {
         let mut out: Vec<&PackageRecord> = Vec::new();
         for bucket in &self.buckets {
             let index = bucket.index();
-            for name in keys.iter().filter_map(|k| index.get(k)).flatten() {
-                if let Some(rec) = bucket.get(name) {
-                    if !out.iter().any(|o| o.filename == rec.filename) {
-                        out.push(rec);
-                    }
+            for rec in keys.iter().filter_map(|k| index.get(k)).flatten() {
+                if !out.iter().any(|o| o.filename == rec.filename) {
+                    out.push(rec);
                 }
             }
         }
@@ -236,5 +265,31 @@ mod tests {
         assert_eq!(c.remove("p7").map(|r| r.filename), Some("p7".into()));
         let sorted: Vec<&str> = c.sorted().iter().map(|r| r.filename.as_str()).collect();
         assert!(sorted.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn changes_name_only_what_differs() {
+        let mut a = Records::default();
+        for i in 0..2000 {
+            a.insert(format!("p{i}"), rec(&format!("p{i}")));
+        }
+        let mut c = a.clone();
+        c.insert("new".into(), rec("new"));
+        c.remove("p7");
+        // Put back equal to what it was: a new record all the same (the reader compares it).
+        c.insert("p8".into(), rec("p8"));
+        let mut seen = Vec::new();
+        for b in 0..BUCKETS {
+            for (was, is) in Bucket::changes(a.bucket(b).0, c.bucket(b).0) {
+                let name = |r: Option<&PackageRecord>| r.map(|r| r.filename.clone());
+                seen.push((name(was), name(is)));
+            }
+        }
+        seen.sort();
+        let s = |x: &str| Some(x.to_string());
+        assert_eq!(
+            seen,
+            vec![(None, s("new")), (s("p7"), None), (s("p8"), s("p8"))]
+        );
     }
 }
