@@ -7,7 +7,7 @@
 //! of the whole file resume from the hasher state after the longest unchanged prefix of
 //! pieces, kept from the last render.
 use super::codec::{crc_of, encode_segment, frame};
-use super::shelves::{ShelfIndex, Slot};
+use super::shelves::{ShelfIndex, Slot, SlotKey, SlotVal};
 use super::{check_path, invalid, ustar_header};
 use crate::app::App;
 use crate::commit::analysis_of;
@@ -45,6 +45,9 @@ pub struct Stored {
     pub xz_records: Vec<(u64, u64)>,
 }
 
+/// What a segment is made of, hashed (see `literal` and `chunk_key`).
+type ChunkId = [u8; 32];
+
 /// A segment: its identity bytes, whether it holds any entry's bytes, and its encodings.
 pub struct Chunk {
     identity: Stored,
@@ -62,14 +65,15 @@ pub struct Chunk {
 /// retired; so a cache older than half the grace period is not used (`fresh`).
 #[derive(Default)]
 pub struct ChunkCache {
-    chunks: HashMap<String, Arc<Chunk>>,
+    chunks: HashMap<ChunkId, Arc<Chunk>>,
     prefixes: HashMap<String, Vec<(String, Hasher)>>,
-    used: HashSet<String>,
+    used: HashSet<ChunkId>,
     /// Each generator's entries by shelf (they depend on the head only, not on stored blobs).
     pub shelves: HashMap<String, ShelfIndex>,
-    /// The patch history each file left (`generator/path` → its blob's sha256 and content),
-    /// so an unchanged one is neither read nor stored again.
-    pub(super) histories: HashMap<String, (String, super::history::FileHistory)>,
+    /// The patch history each file left (`generator/path` → its blob's sha256, content and
+    /// the line count of each piece of its current version, when known), so an unchanged
+    /// one is neither read nor stored again.
+    pub(super) histories: HashMap<String, (String, super::history::FileHistory, Vec<usize>)>,
     /// When the last render ended (seconds since the epoch).
     rendered_at: u64,
 }
@@ -214,13 +218,18 @@ async fn segment_parts(
 /// A literal segment (content-addressed like a chunk; also a file's frame: a gzip header or
 /// trailer, an xz stream's header, index and footer).
 async fn literal(app: &App, cache: &mut ChunkCache, bytes: Vec<u8>) -> ApiResult<Arc<Chunk>> {
-    let key = format!("L{}", crate::digest::sha256_hex(&bytes));
+    use sha2::Digest;
+    let key: ChunkId = sha2::Sha256::new()
+        .chain_update(b"L\0")
+        .chain_update(&bytes)
+        .finalize()
+        .into();
     if let Some(c) = cache.chunks.get(&key) {
         cache.used.insert(key);
         return Ok(c.clone());
     }
     let chunk = new_chunk(app, bytes, true).await?;
-    cache.chunks.insert(key.clone(), chunk.clone());
+    cache.chunks.insert(key, chunk.clone());
     cache.used.insert(key);
     Ok(chunk)
 }
@@ -259,16 +268,11 @@ async fn select(
     shelves: &ShelfIndex,
     out: &mut Vec<Arc<Chunk>>,
 ) -> ApiResult<()> {
-    let mut picked: Vec<Slot> = sel
-        .shelves
-        .iter()
-        .filter_map(|s| shelves.shelves().get(s.as_str()))
-        .flatten()
-        .collect();
-    if sel.shelves.len() > 1 {
-        // Sorted runs, one per shelf: a stable sort merges them in linear time.
-        picked.sort_by(|a, b| a.0.cmp(b.0));
-    }
+    let picked = merged(
+        sel.shelves
+            .iter()
+            .filter_map(|s| shelves.shelves().get(s.as_str())),
+    );
     // Whether an entry before this chunk wrote bytes: its first entry then takes a separator.
     let mut leading = false;
     for run in cut(&picked) {
@@ -278,7 +282,7 @@ async fn select(
             None => {
                 let (bytes, emits) = entries_bytes(app, gname, sel, leading, run).await?;
                 let c = new_chunk(app, bytes, emits).await?;
-                cache.chunks.insert(key.clone(), c.clone());
+                cache.chunks.insert(key, c.clone());
                 c
             }
         };
@@ -287,6 +291,17 @@ async fn select(
         out.push(chunk);
     }
     Ok(())
+}
+
+/// Shelves' entries in order, as one run (each shelf is sorted: a merge, not a sort).
+fn merged<'a>(
+    shelves: impl Iterator<Item = &'a std::collections::BTreeMap<SlotKey, SlotVal>>,
+) -> Vec<Slot<'a>> {
+    use itertools::Itertools;
+    shelves
+        .map(|s| s.iter())
+        .kmerge_by(|a, b| a.0 < b.0)
+        .collect()
 }
 
 /// Content-defined cut points: a chunk ends after an entry whose key hashes to 0 mod the
@@ -308,15 +323,15 @@ fn cut<'s, 'a>(slots: &'s [Slot<'a>]) -> Vec<&'s [Slot<'a>]> {
 
 /// What a chunk's bytes are made of: the selection's fragment and separator, whether it
 /// follows written entries, and each entry's analysis (content-addressed) and index in it.
-fn chunk_key(gname: &str, sel: &Selection, leading: bool, run: &[Slot]) -> String {
+fn chunk_key(gname: &str, sel: &Selection, leading: bool, run: &[Slot]) -> ChunkId {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
-    h.update(format!("{gname}\0{}\0{leading}\0", sel.fragment));
+    h.update(format!("E\0{gname}\0{}\0{leading}\0", sel.fragment));
     h.update(&sel.separator);
     for (_, v) in run {
         h.update(v.digest);
     }
-    format!("E{}", hex::encode(h.finalize()))
+    h.finalize().into()
 }
 
 /// A chunk's bytes from its entries' stored fragments.
@@ -488,6 +503,30 @@ mod tests {
             digest: [0; 32],
         };
         (key, val)
+    }
+
+    #[test]
+    fn shelves_merge_into_one_ordered_run() {
+        let shelf = |f: fn(usize) -> bool| -> std::collections::BTreeMap<SlotKey, SlotVal> {
+            (0..500)
+                .filter(|&i| f(i))
+                .map(|i| slot(&format!("p{i:04}")))
+                .collect()
+        };
+        let (odd, even, tens) = (
+            shelf(|i| i % 2 == 1),
+            shelf(|i| i % 2 == 0),
+            shelf(|i| i % 10 == 0),
+        );
+        let run = merged([&odd, &even].into_iter());
+        let names: Vec<&str> = run.iter().map(|(k, _)| k.name.as_str()).collect();
+        let want: Vec<String> = (0..500).map(|i| format!("p{i:04}")).collect();
+        assert_eq!(names, want);
+        // A short run into a long one, and an empty one.
+        let none = shelf(|_| false);
+        let run = merged([&tens, &odd, &none].into_iter());
+        assert_eq!(run.len(), 300);
+        assert!(run.windows(2).all(|w| w[0].0 <= w[1].0));
     }
 
     #[test]

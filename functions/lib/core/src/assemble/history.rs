@@ -72,16 +72,16 @@ pub async fn carry(
     open: &Open,
     generation: u64,
 ) -> ApiResult<(String, FileHistory)> {
-    let last = match (prev, cache.histories.remove(&key)) {
-        (None, _) => None,
-        (Some(sha), Some((kept, h))) if kept == *sha => Some(h),
+    let (last, lines) = match (prev, cache.histories.remove(&key)) {
+        (None, _) => (None, Vec::new()),
+        (Some(sha), Some((kept, h, lines))) if kept == *sha => (Some(h), lines),
         (Some(sha), _) => {
             let raw = app.packages.get_bytes(sha).await?.unwrap_or_default();
             // Unreadable (written by another version): start again.
-            serde_json::from_slice(&raw).ok()
+            (serde_json::from_slice(&raw).ok(), Vec::new())
         }
     };
-    let (h, changed) = advance(app, req, last, open, generation).await?;
+    let (h, changed, lines) = advance(app, req, last, &lines, open, generation).await?;
     let sha = match prev {
         Some(sha) if !changed => sha.clone(),
         _ => {
@@ -90,19 +90,21 @@ pub async fn carry(
                 .sha256
         }
     };
-    cache.histories.insert(key, (sha.clone(), h.clone()));
+    cache.histories.insert(key, (sha.clone(), h.clone(), lines));
     Ok((sha, h))
 }
 
-/// `prev` advanced to the file as assembled now, and whether that changed it. A file that
-/// cannot be patched by line starts a new history.
+/// `prev` advanced to the file as assembled now, whether that changed it, and the line count
+/// of each of the file's pieces when they were worked out (`lines` are `prev`'s, or empty).
+/// A file that cannot be patched by line starts a new history.
 async fn advance(
     app: &App,
     req: &History,
     prev: Option<FileHistory>,
+    lines: &[usize],
     open: &Open,
     generation: u64,
-) -> ApiResult<(FileHistory, bool)> {
+) -> ApiResult<(FileHistory, bool, Vec<usize>)> {
     let now = Version {
         generation,
         size: open.digests.size,
@@ -115,7 +117,7 @@ async fn advance(
         older: Vec::new(),
     };
     let Some(prev) = prev else {
-        return Ok((fresh, true));
+        return Ok((fresh, true, Vec::new()));
     };
     if prev.current.sha256 == now.sha256 {
         let mut same = prev;
@@ -124,10 +126,10 @@ async fn advance(
         for o in &mut same.older {
             changed |= encoded(app, req, o, None).await?;
         }
-        return Ok((same, changed));
+        return Ok((same, changed, lines.to_vec()));
     }
     if keep == 0 {
-        return Ok((fresh, true));
+        return Ok((fresh, true, Vec::new()));
     }
     // The pieces both versions start and end with (by sha256) are neither read nor diffed.
     let (was, now_pieces) = (prev.blob.stored_blobs(), open.blob.stored_blobs());
@@ -144,8 +146,19 @@ async fn advance(
     let suffix: Vec<Bytes> = open.bytes[n - suf..].to_vec();
     let ends = |mid: &[u8]| patch::unpatchable(last_part(&prefix, mid, &suffix));
     if ends(&old_mid).or(ends(&new_mid)).is_some() {
-        return Ok((fresh, true));
+        return Ok((fresh, true, Vec::new()));
     }
+    // Lines the shared prefix skips: counted once per piece, then carried from render to
+    // render (the prefix is most of the file; counting it again was O(file) per upload).
+    let carried = lines.len() == was.len() && n == now_pieces.len();
+    let counts: Vec<usize> = (0..n)
+        .map(|i| match carried {
+            true if i < pre => lines[i],
+            true if i >= n - suf => lines[was.len() - (n - i)],
+            _ => patch::line_count(&open.bytes[i]),
+        })
+        .collect();
+    let skipped: usize = counts[..pre].iter().sum();
     let mut earlier = Vec::new();
     for o in prev.older.iter().take(keep - 1) {
         let script = crate::commit::read_blob(app, &o.patch).await?;
@@ -155,12 +168,15 @@ async fn advance(
     // Diff and compose off the executor: a big file's diff is CPU work.
     let patches = app
         .blocking(move || {
-            let heads: Vec<&[u8]> = prefix.iter().map(|b| &b[..]).collect();
-            let step = patch::diff_middle(&heads, &old_mid, &new_mid).unwrap_or_else(|| {
-                // A shared run ends mid-line: diff the whole files.
-                let whole = |mid: &[u8]| [&prefix.concat()[..], mid, &suffix.concat()[..]].concat();
-                patch::diff(&whole(&old_mid), &whole(&new_mid))
-            });
+            let before = prefix.iter().rev().find(|p| !p.is_empty());
+            let before = before.map_or(&[][..], |b| &b[..]);
+            let step =
+                patch::diff_middle(before, skipped, &old_mid, &new_mid).unwrap_or_else(|| {
+                    // A shared run ends mid-line: diff the whole files.
+                    let whole =
+                        |mid: &[u8]| [&prefix.concat()[..], mid, &suffix.concat()[..]].concat();
+                    patch::diff(&whole(&old_mid), &whole(&new_mid))
+                });
             let mut out = vec![(prev.current.clone(), step.clone())];
             for (from, hunks) in earlier {
                 out.push((from, patch::compose(&hunks, &step)));
@@ -176,13 +192,12 @@ async fn advance(
             continue;
         }
         if !patch::writable(&hunks) {
-            return Ok((fresh, true));
+            return Ok((fresh, true, Vec::new()));
         }
         let script = patch::to_ed(&hunks);
-        let d = crate::commit::put_blob(app, script.clone().into()).await?;
         let mut o = Older {
             from,
-            patch: BlobRef::stored(d.sha256, d.size),
+            patch: crate::commit::put_blob(app, script.clone().into()).await?,
             files: Vec::new(),
         };
         encoded(app, req, &mut o, Some(script)).await?;
@@ -193,7 +208,7 @@ async fn advance(
         blob: open.blob.clone(),
         older,
     };
-    Ok((h, true))
+    Ok((h, true, counts))
 }
 
 /// These pieces of the previous version, decoded: those the new version shares come from

@@ -74,17 +74,16 @@ pub fn diff(old: &[u8], new: &[u8]) -> Patch {
     out
 }
 
-/// `diff` of two versions that share their first and last pieces (`prefix`, the new
-/// version's; then `old_mid` and `new_mid` differ; then the same pieces): only the middle is
-/// split into lines and compared, so the work is the size of what changed. `None` when a
-/// shared run does not end on a line feed (the caller diffs the whole files).
-pub fn diff_middle(prefix: &[&[u8]], old_mid: &[u8], new_mid: &[u8]) -> Option<Patch> {
+/// `diff` of two versions that share their first and last pieces (a prefix of `skipped`
+/// lines whose last non-empty piece is `before`; then `old_mid` and `new_mid` differ; then
+/// the same pieces): only the middle is split into lines and compared, so the work is the
+/// size of what changed. `None` when a shared run does not end on a line feed (the caller
+/// diffs the whole files).
+pub fn diff_middle(before: &[u8], skipped: usize, old_mid: &[u8], new_mid: &[u8]) -> Option<Patch> {
     let at_line_end = |b: &[u8]| b.is_empty() || b.ends_with(b"\n");
-    let before = prefix.iter().rev().find(|p| !p.is_empty()).copied();
-    if !at_line_end(before.unwrap_or_default()) || !at_line_end(old_mid) || !at_line_end(new_mid) {
+    if !at_line_end(before) || !at_line_end(old_mid) || !at_line_end(new_mid) {
         return None;
     }
-    let skipped: usize = prefix.iter().map(|p| line_count(p)).sum();
     let mut patch = diff(old_mid, new_mid);
     for h in &mut patch {
         h.start += skipped;
@@ -92,8 +91,7 @@ pub fn diff_middle(prefix: &[&[u8]], old_mid: &[u8], new_mid: &[u8]) -> Option<P
     Some(patch)
 }
 
-fn line_count(b: &[u8]) -> usize {
-    // The prefix is most of the file: a byte-at-a-time count cost more than the diff.
+pub fn line_count(b: &[u8]) -> usize {
     memchr::memchr_iter(b'\n', b).count()
 }
 
@@ -363,16 +361,23 @@ mod tests {
             let pieces = |v: &[u32]| -> Vec<Vec<u8>> { v.chunks(3).map(file).collect() };
             let (pa, pb) = (pieces(&a), pieces(&b));
             let (pre, suf) = shared_ends(&pa, &pb, |x, y| x == y);
-            let prefix: Vec<&[u8]> = pb[..pre].iter().map(Vec::as_slice).collect();
+            let before = pb[..pre].iter().rev().find(|p| !p.is_empty());
+            let skipped = pb[..pre].iter().map(|p| line_count(p)).sum();
             let old_mid = pa[pre..pa.len() - suf].concat();
             let new_mid = pb[pre..pb.len() - suf].concat();
-            let p = diff_middle(&prefix, &old_mid, &new_mid).expect("stanzas end in LF");
+            let p = diff_middle(
+                before.map_or(&[][..], |b| &b[..]),
+                skipped,
+                &old_mid,
+                &new_mid,
+            )
+            .expect("stanzas end in LF");
             assert_eq!(apply(&file(&a), &p), Some(file(&b)), "{a:?} -> {b:?}");
             assert_eq!(p, diff(&file(&a), &file(&b)), "{a:?} -> {b:?}");
         }
         // A shared run that ends mid-line cannot be skipped.
-        assert!(diff_middle(&[b"a\nb"], b"c\n", b"d\n").is_none());
-        assert!(diff_middle(&[b"a\n"], b"c", b"d\n").is_none());
+        assert!(diff_middle(b"a\nb", 1, b"c\n", b"d\n").is_none());
+        assert!(diff_middle(b"a\n", 1, b"c", b"d\n").is_none());
     }
 
     #[test]

@@ -51,33 +51,30 @@ impl Default for ShelfIndex {
 impl ShelfIndex {
     /// Brings the index up to `head`: in every bucket that is not the one read last time,
     /// the records that changed are taken out as they were and put in as they are (a bucket
-    /// holds N/256 records; a commit changes a few of them).
+    /// holds N/256 records; a commit changes a few of them, and `Bucket::changes` finds
+    /// those without looking into the others).
     pub fn update(&mut self, gname: &str, head: &Head) {
+        let empty = Bucket::default();
         for b in 0..BUCKETS {
             let (now, _) = head.packages.bucket(b);
             if self.read[b].as_ref().is_some_and(|r| Arc::ptr_eq(r, now)) {
                 continue;
             }
             let old = self.read[b].take();
-            // What this generator's slots are made of: a record whose other parts changed
-            // (another format's entries, its signature) leaves this index as it is.
-            let same = |a: Option<&PackageRecord>, b: &PackageRecord| {
-                a.is_some_and(|a| {
-                    a.analysis == b.analysis && a.entries.get(gname) == b.entries.get(gname)
-                })
-            };
-            let was = |rec: &PackageRecord| old.as_ref().and_then(|o| o.get(&rec.filename));
-            if let Some(old) = &old {
-                for rec in old.values().filter(|r| !same(now.get(&r.filename), r)) {
-                    for (shelf, key, _) in slots(gname, rec) {
-                        if let Some(s) = self.shelves.get_mut(shelf) {
-                            s.remove(&key);
-                        }
+            for (was, is) in Bucket::changes(old.as_deref().unwrap_or(&empty), now) {
+                // What this generator's slots are made of: a record whose other parts
+                // changed (another format's entries, its signature) leaves the index as is.
+                if let (Some(a), Some(b)) = (was, is) {
+                    if a.analysis == b.analysis && a.entries.get(gname) == b.entries.get(gname) {
+                        continue;
                     }
                 }
-            }
-            for rec in now.values().filter(|r| !same(was(r), r)) {
-                for (shelf, key, val) in slots(gname, rec) {
+                for (shelf, key, _) in was.into_iter().flat_map(|r| slots(gname, r)) {
+                    if let Some(s) = self.shelves.get_mut(shelf) {
+                        s.remove(&key);
+                    }
+                }
+                for (shelf, key, val) in is.into_iter().flat_map(|r| slots(gname, r)) {
                     self.shelves
                         .entry(shelf.to_string())
                         .or_default()
