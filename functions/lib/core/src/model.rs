@@ -286,24 +286,114 @@ impl BlobRef {
 /// What a generation serves, relative to `/repos/{repo}/`: its index files by path, and the
 /// package files of the head it was rendered from (`records`, read through `trees`), so a
 /// manifest stays small whatever the number of packages.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+///
+/// Stored, each composite file's pieces are listed once under `composites` (its sha256 →
+/// pieces), not with every path that serves it: a big index is served under its own path
+/// and again under each by-hash name, and its pieces list is most of a manifest's bytes.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(from = "StoredManifest")]
 pub struct Manifest {
     pub generation: u64,
     pub files: BTreeMap<String, BlobRef>,
     /// The head's buckets at render time (see [`StoredHead::buckets`]).
-    #[serde(default)]
     pub records: BTreeMap<String, String>,
     /// Each generator's mount and links: where its entries' package files are served.
-    #[serde(default)]
     pub trees: Vec<Tree>,
     /// The patch history of each bulk file that asked for one (its path → a history blob,
     /// `assemble/history.rs`): what the next render composes its patches from.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub histories: BTreeMap<String, String>,
     /// The repo's URL this generation's files were rendered for (`base-url` without the
     /// mount): what a later publish with no request to take it from uses again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
+}
+
+/// A manifest as stored: files without their pieces, and those pieces once (a manifest
+/// written before `composites` lists each file's pieces with it, and reads as it is).
+#[derive(Deserialize)]
+struct StoredManifest {
+    generation: u64,
+    files: BTreeMap<String, BlobRef>,
+    #[serde(default)]
+    records: BTreeMap<String, String>,
+    #[serde(default)]
+    trees: Vec<Tree>,
+    #[serde(default)]
+    histories: BTreeMap<String, String>,
+    #[serde(default)]
+    base_url: Option<String>,
+    #[serde(default)]
+    composites: BTreeMap<String, Vec<Piece>>,
+}
+
+impl From<StoredManifest> for Manifest {
+    fn from(m: StoredManifest) -> Self {
+        let mut files = m.files;
+        for blob in files.values_mut().filter(|b| b.pieces.is_empty()) {
+            if let Some(p) = m.composites.get(&blob.sha256) {
+                blob.pieces = p.clone();
+            }
+        }
+        Manifest {
+            generation: m.generation,
+            files,
+            records: m.records,
+            trees: m.trees,
+            histories: m.histories,
+            base_url: m.base_url,
+        }
+    }
+}
+
+impl Serialize for Manifest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// A served file as a `BlobRef` without its pieces.
+        #[derive(Serialize)]
+        struct File<'a> {
+            sha256: &'a str,
+            size: u64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            media_type: Option<&'a str>,
+        }
+        #[derive(Serialize)]
+        struct Stored<'a> {
+            generation: u64,
+            files: BTreeMap<&'a str, File<'a>>,
+            records: &'a BTreeMap<String, String>,
+            trees: &'a [Tree],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            histories: Option<&'a BTreeMap<String, String>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            base_url: Option<&'a str>,
+            #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+            composites: BTreeMap<&'a str, &'a [Piece]>,
+        }
+        let mut composites = BTreeMap::new();
+        let files = self
+            .files
+            .iter()
+            .map(|(path, b)| {
+                if !b.pieces.is_empty() {
+                    composites.insert(b.sha256.as_str(), b.pieces.as_slice());
+                }
+                let file = File {
+                    sha256: &b.sha256,
+                    size: b.size,
+                    media_type: b.media_type.as_deref(),
+                };
+                (path.as_str(), file)
+            })
+            .collect();
+        Stored {
+            generation: self.generation,
+            files,
+            records: &self.records,
+            trees: &self.trees,
+            histories: Some(&self.histories).filter(|h| !h.is_empty()),
+            base_url: self.base_url.as_deref(),
+            composites,
+        }
+        .serialize(s)
+    }
 }
 
 /// A generator's tree: package files at `mount/entry.path`, and again under each link.
@@ -354,4 +444,41 @@ pub struct Retired {
     pub generation: u64,
     pub manifest: String,
     pub retired_at: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file served under several paths lists its pieces once, and reads back whole; a
+    /// manifest written with the pieces beside each file still reads.
+    #[test]
+    fn a_manifest_stores_each_pieces_list_once() {
+        let piece = |c: char| Piece {
+            sha256: c.to_string().repeat(64),
+            size: 3,
+        };
+        let whole = BlobRef {
+            sha256: "f".repeat(64),
+            size: 6,
+            pieces: vec![piece('a'), piece('b')],
+            media_type: Some("text/plain".into()),
+        };
+        let mut m = Manifest {
+            generation: 7,
+            ..Default::default()
+        };
+        m.files.insert("Packages".into(), whole.clone());
+        m.files.insert("by-hash/SHA256/x".into(), whole.clone());
+        m.files
+            .insert("Release".into(), BlobRef::stored("c".repeat(64), 9));
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(json.matches(&"a".repeat(64)).count(), 1, "{json}");
+        let back: Manifest = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.files, m.files);
+        assert_eq!(back.generation, 7);
+        let old = r#"{"generation":1,"files":{"P":{"sha256":"ff","size":6,"pieces":[{"sha256":"aa","size":3},{"sha256":"bb","size":3}]}}}"#;
+        let read: Manifest = serde_json::from_str(old).unwrap();
+        assert_eq!(read.files["P"].pieces.len(), 2);
+    }
 }

@@ -177,7 +177,7 @@ pub fn unsatisfiable(size: u64) -> crate::Response {
 /// packages); larger ones stream from the store each time.
 const KEEP_BELOW: u64 = 8 << 20;
 /// Memory the kept blobs may take in all (least recently served go first).
-const KEEP_BYTES: usize = 64 << 20;
+const KEEP_BYTES: usize = 32 << 20;
 
 /// Small served blobs, whole, by sha256: content-addressed, so never stale.
 pub(crate) struct BlobCache {
