@@ -67,7 +67,8 @@ many_inputs() {
     [ -s "$f" ] || die "missing $f"
     FILES+=("$f")
   done
-  BYTES=$(cat "${FILES[@]}" | wc -c)
+  # (printf is a builtin: 50,000 paths would overflow one command line)
+  BYTES=$(printf '%s\0' "${FILES[@]}" | xargs -0 cat | wc -c)
   log "$N packages, $(( BYTES / 1024 )) KiB in $CACHE"
 }
 
