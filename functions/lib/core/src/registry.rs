@@ -6,7 +6,7 @@
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::generator::{Generator, Info};
-use crate::routes::{route, Route};
+use crate::routes::Route;
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -132,12 +132,12 @@ pub async fn remove(app: &App, name: &str, loader: &dyn GeneratorLoader) -> ApiR
 
 /// The "registry changed" hook: before a request that may run generators (any write) or
 /// list them, the loader brings the app's set up to date.
-pub async fn refresh(app: &App, method: &http::Method, path: &str) -> ApiResult<()> {
+pub async fn refresh(app: &App, method: &http::Method, route: &Route) -> ApiResult<()> {
     let Some(loader) = &app.loader else {
         return Ok(());
     };
     let reads = matches!(*method, http::Method::GET | http::Method::HEAD);
-    let lists = matches!(route(path), Route::Root | Route::Generators);
+    let lists = matches!(route, Route::Root | Route::Generators);
     if reads && !lists {
         return Ok(());
     }

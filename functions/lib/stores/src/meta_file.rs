@@ -10,18 +10,33 @@ use bytes::Bytes;
 use reposmith_core::store::{
     Cas, Conflict, Fresh, MetaStore, Result, StoreError, Versioned, Write,
 };
-use std::io::Write as _;
+use std::collections::HashMap;
+use std::io::{Read as _, Write as _};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 
 pub struct FileMetaStore {
     root: PathBuf,
+    /// Keys the freshness check read (the published pointers every GET checks), held open
+    /// with the version read through that handle. A key changes only by a new file renamed
+    /// over it or by an unlink, either of which drops the held file's link count to 0, in
+    /// any process: while it is linked it is the key's current value, and one `fstat` (no
+    /// path walk, no open, no read) says so.
+    held: RwLock<HashMap<String, (std::fs::File, u64)>>,
 }
+
+/// Open files `held` keeps at most (one per repo read recently).
+const HELD: usize = 64;
 
 impl FileMetaStore {
     pub fn open(root: PathBuf) -> Result<Self> {
         std::fs::create_dir_all(&root)?;
         recover(&root)?;
-        Ok(FileMetaStore { root })
+        Ok(FileMetaStore {
+            root,
+            held: RwLock::default(),
+        })
     }
 
     /// A key names a file under the root: no empty, dot or dot-dot segments (locks and temp
@@ -36,55 +51,30 @@ impl FileMetaStore {
 }
 
 fn read(path: &Path) -> std::io::Result<Option<Versioned>> {
-    let data = match std::fs::read(path) {
-        Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
+    match std::fs::read(path) {
+        Ok(data) => parse(&data, path).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A key's file: the `v{version}` line, then the value.
+fn parse(data: &[u8], path: &Path) -> std::io::Result<Versioned> {
     let nl = data.iter().position(|&b| b == b'\n');
     let version = nl
         .and_then(|i| std::str::from_utf8(&data[..i]).ok())
         .and_then(|s| s.strip_prefix('v'))
         .and_then(|s| s.parse().ok());
     match (nl, version) {
-        (Some(i), Some(version)) => Ok(Some(Versioned {
+        (Some(i), Some(version)) => Ok(Versioned {
             value: Bytes::copy_from_slice(&data[i + 1..]),
             version,
-        })),
+        }),
         _ => Err(std::io::Error::other(format!(
             "corrupt metadata file {}",
             path.display()
         ))),
     }
-}
-
-/// The version line of a key's file alone (None if absent).
-fn read_version(path: &Path) -> std::io::Result<Option<u64>> {
-    use std::io::Read;
-    let mut f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    // `v` and at most 20 digits, then the newline.
-    let mut buf = [0u8; 24];
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-        if buf[..n].contains(&b'\n') {
-            break;
-        }
-    }
-    let line = buf[..n].split(|&b| b == b'\n').next().unwrap_or_default();
-    std::str::from_utf8(line)
-        .ok()
-        .and_then(|s| s.strip_prefix('v'))
-        .and_then(|s| s.parse().ok())
-        .map(Some)
-        .ok_or_else(|| std::io::Error::other(format!("corrupt metadata file {}", path.display())))
 }
 
 /// The key's exclusive lock, held until the file is dropped (blocking; call from a blocking
@@ -247,16 +237,41 @@ impl MetaStore for FileMetaStore {
         blocking(move || read(&path)).await
     }
 
-    /// Versions never repeat here (`first_version`), so the version line alone says whether
-    /// the key changed. Read inline: a few bytes of a page-cached file cost less than a hop
-    /// to the blocking pool, and this runs on every cached GET.
+    /// Versions never repeat here (`first_version`), so a version equal to the known one
+    /// means the key did not change. This runs on every cached GET: a held file still linked
+    /// answers with one `fstat` (`held`); otherwise the file is opened and read through one
+    /// handle, which is then held. Inline, not on the blocking pool: a page-cached file
+    /// costs less than the hop.
     async fn get_fresh(&self, key: &str, known: &Versioned) -> Result<Fresh> {
         let path = self.path(key)?;
-        match read_version(&path)? {
-            Some(v) if v == known.version => Ok(Fresh::Unchanged),
-            None => Ok(Fresh::Changed(None)),
-            Some(_) => Ok(Fresh::Changed(read(&path)?)),
+        if let Some((file, version)) = self.held.read().unwrap().get(key) {
+            if *version == known.version && file.metadata()?.nlink() > 0 {
+                return Ok(Fresh::Unchanged);
+            }
         }
+        let mut file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.held.write().unwrap().remove(key);
+                return Ok(Fresh::Changed(None));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut data = Vec::new();
+        file.read_to_end(&mut data)?;
+        let now = parse(&data, &path)?;
+        let mut held = self.held.write().unwrap();
+        if held.len() >= HELD && !held.contains_key(key) {
+            // Any one goes: a repo read again is opened again.
+            let evict = held.keys().next().cloned();
+            evict.map(|k| held.remove(&k));
+        }
+        held.insert(key.to_string(), (file, now.version));
+        Ok(if now.version == known.version {
+            Fresh::Unchanged
+        } else {
+            Fresh::Changed(Some(now))
+        })
     }
 
     async fn put_if(&self, key: &str, value: Bytes, expected: Option<u64>) -> Cas<u64> {
@@ -424,6 +439,52 @@ mod tests {
             let r = store.put_if(bad, "".into(), None).await;
             assert!(matches!(r, Err(StoreError::InvalidKey { .. })), "{bad}");
         }
+    }
+
+    /// The held handle answers "unchanged" only while it is the key's file: a write or a
+    /// delete by another store on the same directory (another process) is seen at once,
+    /// and so is a key deleted and written again.
+    #[tokio::test]
+    async fn a_held_key_sees_every_change_made_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let (reader, writer) = (
+            FileMetaStore::open(dir.path().to_path_buf()).unwrap(),
+            FileMetaStore::open(dir.path().to_path_buf()).unwrap(),
+        );
+        let fresh = |v: &Versioned| {
+            let (reader, v) = (&reader, v.clone());
+            async move { reader.get_fresh("r/p", &v).await.unwrap() }
+        };
+        writer
+            .put_if("r/p", "a".into(), None)
+            .await
+            .unwrap()
+            .unwrap();
+        let a = reader.get("r/p").await.unwrap().unwrap();
+        assert!(matches!(fresh(&a).await, Fresh::Unchanged)); // opens and holds
+        assert!(matches!(fresh(&a).await, Fresh::Unchanged)); // the held handle
+        let vb = writer
+            .put_if("r/p", "b".into(), Some(a.version))
+            .await
+            .unwrap()
+            .unwrap();
+        let Fresh::Changed(Some(b)) = fresh(&a).await else {
+            panic!("a write elsewhere went unseen")
+        };
+        assert_eq!((&b.value[..], b.version), (&b"b"[..], vb));
+        assert!(matches!(fresh(&b).await, Fresh::Unchanged));
+        writer.delete_if("r/p", vb).await.unwrap().unwrap();
+        assert!(matches!(fresh(&b).await, Fresh::Changed(None)));
+        let vc = writer
+            .put_if("r/p", "c".into(), None)
+            .await
+            .unwrap()
+            .unwrap();
+        let Fresh::Changed(Some(c)) = fresh(&b).await else {
+            panic!("a key written again went unseen")
+        };
+        assert_eq!((&c.value[..], c.version), (&b"c"[..], vc));
+        assert_eq!(reader.held.read().unwrap().len(), 1);
     }
 
     /// A crash after the intent was written and one of its two writes applied: the next open

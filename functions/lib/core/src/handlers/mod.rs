@@ -97,8 +97,8 @@ pub async fn handle(app: &App, req: Request) -> Response {
 }
 
 async fn dispatch(app: &App, req: Request, who: &mut Option<Caller>) -> ApiResult<Response> {
-    crate::registry::refresh(app, req.method(), req.uri().path()).await?;
     let r = route(req.uri().path());
+    crate::registry::refresh(app, req.method(), &r).await?;
     let m = req.method().clone();
     let client = req.extensions().get::<ClientAddr>().copied();
     // `REPO@REF` is a frozen view: read-only.
