@@ -168,13 +168,85 @@ pub struct PackageRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uploaded_by: Option<String>,
     /// Generator name → its entries' identities (the fragments live in `analysis`).
-    pub entries: BTreeMap<String, Vec<EntryId>>,
+    pub entries: Entries,
     /// sha256 of the blob holding the full [`Analysis`] (fragments included).
     pub analysis: String,
     /// The package's detached OpenPGP signature by the repo key, made once at upload (and on
     /// rebuild), for formats that publish one next to each package (pacman's `.sig`).
     #[serde(default)]
     pub signature: Option<BlobRef>,
+}
+
+/// A record's entries by generator name, as a list sorted by name, stored as the map it
+/// stands for. Most packages are claimed by one generator, and a one-entry `BTreeMap`
+/// allocates a node for eleven: ~500 bytes a record, 25 MB at 50,000 packages.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Entries(Vec<(String, Vec<EntryId>)>);
+
+type EntriesIter<'a> = std::iter::Map<
+    std::slice::Iter<'a, (String, Vec<EntryId>)>,
+    fn(&'a (String, Vec<EntryId>)) -> (&'a String, &'a Vec<EntryId>),
+>;
+
+impl Entries {
+    pub fn get(&self, generator: &str) -> Option<&Vec<EntryId>> {
+        let at = self.0.binary_search_by(|(g, _)| g.as_str().cmp(generator));
+        at.ok().map(|i| &self.0[i].1)
+    }
+    pub fn contains_key(&self, generator: &str) -> bool {
+        self.get(generator).is_some()
+    }
+    pub fn iter(&self) -> EntriesIter<'_> {
+        self.0.iter().map(|(g, es)| (g, es))
+    }
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(g, _)| g)
+    }
+    pub fn values(&self) -> impl Iterator<Item = &Vec<EntryId>> {
+        self.0.iter().map(|(_, es)| es)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn clear(&mut self) {
+        self.0 = Vec::new();
+    }
+}
+
+impl<'a> IntoIterator for &'a Entries {
+    type Item = (&'a String, &'a Vec<EntryId>);
+    type IntoIter = EntriesIter<'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// As a map collects: sorted by name, the last of equal names kept; no spare capacity.
+impl FromIterator<(String, Vec<EntryId>)> for Entries {
+    fn from_iter<I: IntoIterator<Item = (String, Vec<EntryId>)>>(iter: I) -> Self {
+        let map: BTreeMap<String, Vec<EntryId>> = iter.into_iter().collect();
+        Entries(map.into_iter().collect())
+    }
+}
+
+impl<const N: usize> From<[(String, Vec<EntryId>); N]> for Entries {
+    fn from(pairs: [(String, Vec<EntryId>); N]) -> Self {
+        pairs.into_iter().collect()
+    }
+}
+
+impl Serialize for Entries {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(BTreeMap::<String, Vec<EntryId>>::deserialize(d)?
+            .into_iter()
+            .collect())
+    }
 }
 
 /// An entry without its fragments: enough to detect clashes and to list.
@@ -449,6 +521,34 @@ pub struct Retired {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A record's entries are stored exactly as the map they stand for (records stored
+    /// before read the same), sorted by generator, and found by name.
+    #[test]
+    fn entries_are_stored_as_a_map() {
+        let id = |name: &str| EntryId {
+            name: name.into(),
+            version: "1".into(),
+            arch: "all".into(),
+            path: format!("p/{name}"),
+            shelf: "s".into(),
+        };
+        let map: BTreeMap<String, Vec<EntryId>> = [
+            ("rpm".to_string(), vec![id("b")]),
+            ("deb".to_string(), vec![id("a"), id("c")]),
+        ]
+        .into();
+        let entries: Entries = map.clone().into_iter().collect();
+        assert_eq!(
+            serde_json::to_string(&entries).unwrap(),
+            serde_json::to_string(&map).unwrap()
+        );
+        let back: Entries = serde_json::from_str(&serde_json::to_string(&map).unwrap()).unwrap();
+        assert_eq!(back, entries);
+        assert_eq!(entries.keys().collect::<Vec<_>>(), ["deb", "rpm"]);
+        assert_eq!(entries.get("rpm"), Some(&vec![id("b")]));
+        assert!(entries.get("pacman").is_none() && !entries.contains_key("apk"));
+    }
 
     /// A file served under several paths lists its pieces once, and reads back whole; a
     /// manifest written with the pieces beside each file still reads.
