@@ -81,10 +81,13 @@ for s in "${SIZES[@]}"; do
 done
 
 # free_port: a TCP port nothing listens on at 127.0.0.1
+# (below the ephemeral range: after 50,000 uploads a client socket may hold a port there,
+# and nginx's bind to it fails though nothing listens)
 free_port() {
-  local p
+  local p low
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
   for _ in $(seq 100); do
-    p=$(( 20000 + RANDOM % 40000 ))
+    p=$(( 10000 + RANDOM % (low - 10000) ))
     (: </dev/tcp/127.0.0.1/"$p") 2>/dev/null || { echo "$p"; return 0; }
   done
   die "no free port"
