@@ -1,7 +1,7 @@
 //! Step 5: a GET resolves a path in the current generation's manifest (or a retired one
 //! within its grace period), then serves the blob. Manifests and analyses are immutable
 //! blobs, decoded once and cached.
-use super::{load_config, load_head, load_published};
+use super::{load_config, load_head};
 use crate::app::{App, Lock};
 use crate::body::ByteStream;
 use crate::error::{ApiError, ApiResult};
@@ -22,9 +22,12 @@ type Cache<T> = Lock<HashMap<String, Arc<T>>>;
 /// Resolves a served path (relative to `/repos/{repo}/`) in the current generation, or in a
 /// retired one still within its grace period (apt by-hash, clients mid-update).
 pub async fn resolve(app: &App, repo: &str, path: &str) -> ApiResult<Option<BlobRef>> {
-    let Some((p, _)) = load_published(app, repo).await? else {
+    // The cached pointer, not a copy: a copy of its retired generations (up to 32) would
+    // cost every GET an allocation each.
+    let Some(view) = super::repo::published_view(app, repo).await? else {
         return Ok(None);
     };
+    let p = &view.published;
     let m = manifest_of(app, &p.manifest).await?;
     if let Some(b) = find(app, repo, &p.manifest, &m, path).await? {
         return Ok(Some(b));
