@@ -229,12 +229,6 @@ impl FromIterator<(String, Vec<EntryId>)> for Entries {
     }
 }
 
-impl<const N: usize> From<[(String, Vec<EntryId>); N]> for Entries {
-    fn from(pairs: [(String, Vec<EntryId>); N]) -> Self {
-        pairs.into_iter().collect()
-    }
-}
-
 impl Serialize for Entries {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_map(self.iter())
@@ -243,9 +237,9 @@ impl Serialize for Entries {
 
 impl<'de> Deserialize<'de> for Entries {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(BTreeMap::<String, Vec<EntryId>>::deserialize(d)?
-            .into_iter()
-            .collect())
+        // A map is sorted and unique already: straight into the list.
+        let map = BTreeMap::<String, Vec<EntryId>>::deserialize(d)?;
+        Ok(Entries(map.into_iter().collect()))
     }
 }
 

@@ -136,7 +136,7 @@ mod tests {
         PackageRecord {
             filename: format!("{name}.pkg"),
             analysis: format!("a-{name}"),
-            entries: [("g".to_string(), vec![id])].into(),
+            entries: [("g".to_string(), vec![id])].into_iter().collect(),
             ..Default::default()
         }
     }
