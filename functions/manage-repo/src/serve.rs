@@ -308,14 +308,14 @@ impl Drop for Busy {
     }
 }
 
-/// Requests that may change a repo (not GET or HEAD), ever: publishes allocate and free
+/// Requests that may change a repo (`is_write`), ever: publishes allocate and free
 /// much, and glibc keeps what they freed in its arenas (at 40,000 packages a third of the
 /// server's memory was free but held: `give_back_memory` returns it).
 static WRITES: AtomicU64 = AtomicU64::new(0);
 
 /// Every two seconds, if writes came or a crowd of connections has gone (a flood of idle
 /// clients, say), hands the memory glibc holds free back to the system. A trim costs a
-/// walk of the heap (milliseconds), a few times a minute at most.
+/// walk of the heap (milliseconds), once per two seconds at most.
 async fn give_back_memory(slots: Arc<tokio::sync::Semaphore>, cap: usize) {
     const CROWD: usize = 256;
     let (mut peak, mut writes) = (0, 0);
@@ -403,7 +403,7 @@ async fn serve_one(
 ) -> Result<hyper::Response<HyperBody>, std::convert::Infallible> {
     let started = Instant::now();
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
-    if method != http::Method::GET && method != http::Method::HEAD {
+    if reposmith_core::handlers::is_write(&method) {
         WRITES.fetch_add(1, Ordering::Relaxed);
     }
     let (mut parts, incoming) = req.into_parts();

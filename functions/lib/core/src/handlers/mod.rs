@@ -242,7 +242,9 @@ async fn route_to(
     }
 }
 
-fn is_write(m: &Method) -> bool {
+/// A request that may change something (audited, rate-limited; the server trims memory
+/// after them).
+pub fn is_write(m: &Method) -> bool {
     !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
