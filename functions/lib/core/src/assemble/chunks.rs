@@ -451,13 +451,12 @@ async fn compose(
     let start = states.last().map(|(_, h)| h.clone()).unwrap_or_default();
     let (digests, more) = app
         .blocking(move || {
-            let mut h = start;
-            let mut more = Vec::with_capacity(rest.len());
-            for p in rest {
-                h.update(&p.bytes);
-                more.push((p.sha256, h.clone()));
-            }
-            Ok::<_, ApiError>((h.finish(), more))
+            let bytes: Vec<&Bytes> = rest.iter().map(|p| &p.bytes).collect();
+            let after = start.clone().states_after(&bytes);
+            let digests = after.last().unwrap_or(&start).clone().finish();
+            let more: Vec<(String, Hasher)> =
+                rest.into_iter().map(|p| p.sha256).zip(after).collect();
+            Ok::<_, ApiError>((digests, more))
         })
         .await?;
     states.extend(more);
