@@ -174,17 +174,23 @@ impl Records {
         self.buckets.iter().all(|b| b.is_empty())
     }
 
-    /// Rewrites the records `f` answers a replacement for.
-    pub fn replace_where(&mut self, mut f: impl FnMut(&PackageRecord) -> Option<PackageRecord>) {
+    /// Rewrites the records `f` answers a replacement for. The replacement is shared, not
+    /// copied: a rebuild replaces every record, and a copy of each would be a third set of
+    /// them in memory next to the old ones and the caller's.
+    pub fn replace_where(
+        &mut self,
+        mut f: impl FnMut(&PackageRecord) -> Option<Arc<PackageRecord>>,
+    ) {
         for b in 0..BUCKETS {
-            let changes: Vec<PackageRecord> = self.buckets[b].values().filter_map(&mut f).collect();
+            let changes: Vec<Arc<PackageRecord>> =
+                self.buckets[b].values().filter_map(&mut f).collect();
             if changes.is_empty() {
                 continue;
             }
             self.shas[b] = None;
             let bucket = Arc::make_mut(&mut self.buckets[b]).edit();
             for rec in changes {
-                bucket.insert(rec.filename.clone(), Arc::new(rec));
+                bucket.insert(rec.filename.clone(), rec);
             }
         }
     }

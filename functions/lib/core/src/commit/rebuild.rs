@@ -12,6 +12,7 @@ use crate::error::ApiResult;
 use crate::model::{Analysis, PackageRecord, RepoConfig};
 use futures::StreamExt;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Batches re-analyzed at once: enough to keep every core busy while others wait on the
@@ -56,6 +57,10 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
         ..Default::default()
     };
     let config = &config;
+    // "Drop all metadata, republish": nothing of the last render is reused, so its chunks
+    // and shelf index go now, not after the analysis, when the repo's records are held
+    // twice (as they were and as they are analyzed now).
+    super::publish::forget_render(app, repo);
     // Batches copied from the head as they are taken, not all at once: at 50,000 packages a
     // copy of every record is ~50 MB.
     let mut records = head.packages.values();
@@ -67,17 +72,17 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
         .map(|batch| async move { reanalyze(app, config, batch).await })
         .buffer_unordered(in_flight())
         .flat_map(futures::stream::iter);
-    let mut fresh: BTreeMap<String, PackageRecord> = BTreeMap::new();
+    let mut fresh: BTreeMap<String, Arc<PackageRecord>> = BTreeMap::new();
     while let Some((name, outcome)) = outcomes.next().await {
         match outcome {
             Outcome::Missing => report.missing.push(name),
             Outcome::Fresh(rec) => {
                 report.analyzed += 1;
-                fresh.insert(name, rec);
+                fresh.insert(name, Arc::new(rec));
             }
             Outcome::Unclaimed(rec, why) => {
                 report.unclaimed.push(format!("{name}: {why}"));
-                fresh.insert(name, unpublished(app, rec).await?);
+                fresh.insert(name, Arc::new(unpublished(app, rec).await?));
             }
         }
     }
@@ -98,7 +103,7 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
     .await?;
     // The head holds them now, and the render reads them from there.
     drop((fresh, head));
-    // "Drop all metadata, republish": nothing of the last render is reused.
+    // Again: a publish that ran meanwhile rendered from the old records.
     super::publish::forget_render(app, repo);
     let published = ensure_published(app, repo, seq).await?;
     report.generation = published.generation;
