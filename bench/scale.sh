@@ -28,7 +28,10 @@
 #              rebuild` (peak memory over it alone), next to the reference tool on the same files:
 #              apt-ftparchive packages + gzip + xz + release + gpg sign (deb), createrepo_c
 #              --no-database + gpg (rpm), repo-add (pacman, unsigned), RUNS (1) times each.
-# At the final size, 64 concurrent uploads (one curl each): p50/p99, and all must be published.
+# At the final size, 64 concurrent uploads (one curl each): p50/p99, and all must be published;
+# then FRONT (200) packages whose names sort before all others, with add -j 8 (their rate), and
+# SINGLES of them one at a time (p50/p99): the loads above append at the end of the index, these
+# change its start, after which every byte is hashed again.
 # Every step runs under STEP_TIMEOUT seconds (default 1800); when one runs out the load stops
 # there and the report says where (the figures up to that size stand).
 #
@@ -38,7 +41,7 @@
 # curves too (e.g. the "before" run next to the current one).
 # Environment: MANAGE_REPO, REPOSMITH_GENERATORS, STEP_TIMEOUT, KEEP, BENCH_CACHE as in lib.sh;
 # STEPS="100 500 1000" and REBUILD_AT="1000" override the sizes; SINGLES=5; JOBS=8 (add -j);
-# CONCURRENT=64; LABEL; STORES=file|moto.
+# CONCURRENT=64; FRONT=200 (0: none); LABEL; STORES=file|moto.
 # Needs: python3, curl, gnuplot (gnuplot-nox), and per format: apt-utils xz-utils gnupg (deb),
 # rpm createrepo-c gnupg (rpm), libarchive-tools pacman-package-manager (pacman);
 # moto_server for STORES=moto.
@@ -49,7 +52,7 @@ FORMAT=${2:-deb}
 STORES=${STORES:-file}
 case $STORES in file) DEFAULT_N=50000 ;; moto) DEFAULT_N=300 ;; *) die "STORES is file or moto, not $STORES" ;; esac
 bench_args "scale.sh [N] [deb|rpm|pacman]" "$DEFAULT_N" 1 "scale-$FORMAT" "${1:-}"
-SINGLES=${SINGLES:-5} JOBS=${JOBS:-8} CONCURRENT=${CONCURRENT:-64}
+SINGLES=${SINGLES:-5} JOBS=${JOBS:-8} CONCURRENT=${CONCURRENT:-64} FRONT=${FRONT:-200}
 TOTAL=$(( N + CONCURRENT ))
 case $FORMAT in
   deb) need "apt-utils xz-utils gnupg curl gnuplot-nox" apt-ftparchive xz gzip gpg curl gnuplot python3 ;;
@@ -308,6 +311,43 @@ if [ -z "$STOPPED" ]; then
   log "$CONC"
   hwm=$(hwm_kib); PEAK=$(( hwm > PEAK ? hwm : PEAK ))
 fi
+
+# ---------------------------------------------------------------- uploads that sort first
+# The loads above add names in order, so each lands at the end of the index files. A name
+# that sorts first changes their first chunk instead: every byte after it is hashed again
+# (the whole-file digests Release and repomd.xml list). FRONT packages named aaa-NNNN (rpm:
+# a000-NNNN) with add -j JOBS, then SINGLES of them one at a time.
+FRONT_LINE=""
+if [ -z "$STOPPED" ] && [ "$FRONT" -gt 0 ]; then
+  fc=$CACHE-front fn=$(( FRONT + SINGLES )) front=() fcur=$(count_listed)
+  case $FORMAT in
+    deb|pacman)
+      step python3 "$ROOT/tests/fixtures/make-many-quick.py" "$FORMAT" "$fc" "$fn" aaa >/dev/null 2>&1
+      [ "$FORMAT" = deb ] && pattern='aaa-%04d_1.0-1_amd64.deb' || pattern='aaa-%04d-1.0-1-x86_64.pkg.tar.gz' ;;
+    rpm)
+      step "$ROOT/tests/fixtures/make-many-rpms.sh" "$fc" "$fn" a000 >/dev/null 2>&1
+      pattern='a000-%04d-1.0-1.noarch.rpm' ;;
+  esac
+  for (( i = 1; i <= fn; i++ )); do
+    # shellcheck disable=SC2059 # the pattern is ours
+    printf -v f "$fc/$pattern" "$i"
+    front+=("$f")
+  done
+  T=$(now_us)
+  step "${CLI[@]}" add -j "$JOBS" "$REPO" "${front[@]:0:FRONT}" >"$W/add.out" 2>&1 || { tail -5 "$W/add.out" >&2; die "loading the packages that sort first failed"; }
+  us=$(( $(now_us) - T ))
+  frate=$(awk -v n="$FRONT" -v us="$us" 'BEGIN {printf "%.1f", n * 1e6 / us}')
+  : > "$W/front.lat"
+  for f in "${front[@]:FRONT}"; do
+    read -r code t < <(upload "$f")
+    case $code in 200|201) ;; *) die "an upload that sorts first answered HTTP $code" ;; esac
+    awk -v t="$t" 'BEGIN {printf "%.1f\n", t * 1000}' >> "$W/front.lat"
+    listed "$W/names" || die "no index after uploading ${f##*/}"
+    grep -qxF "$(pkg_name "$f")" "$W/names" || die "${f##*/} is not listed in the published index"
+  done
+  FRONT_LINE="Uploads that sort first, into $fcur packages (each re-hashes the index files after it): $FRONT with add -j $JOBS at $frate packages/s; then $SINGLES one at a time: p50 $(percentile 50 < "$W/front.lat") ms, p99 $(percentile 99 < "$W/front.lat") ms"
+  log "$FRONT_LINE"
+fi
 stop_server
 gpgconf --homedir "$GNUPGHOME" --kill all 2>/dev/null || true
 
@@ -368,6 +408,7 @@ VERSION=$("$BIN" --version 2>/dev/null | head -1 || true)
   echo "each); with $SINGLES samples, p99 is the slowest. Store calls: from GET /metrics, per upload."
   echo
   if [ -n "$CONC" ]; then echo "$CONC."; echo; fi
+  if [ -n "$FRONT_LINE" ]; then echo "$FRONT_LINE."; echo; fi
   if [ -s "$W/kinds" ]; then
     mapfile -t KINDS < <(sort -u "$W/kinds")
     echo "Store calls per single upload, by kind:"
