@@ -66,6 +66,15 @@ impl Generator for Deb {
     fn client_config(repo: &ClientRepo) -> Result<Vec<ClientFile>, String> {
         Ok(client::files(repo))
     }
+
+    /// Release lists SHA256, and MD5Sum only when the repo asks (`release-md5`).
+    fn digests(repo: &RepoInfo) -> Vec<Digest> {
+        if release::lists_md5(repo) {
+            vec![Digest::Md5]
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 reposmith_generator_sdk::generator!(Deb);

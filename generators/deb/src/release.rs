@@ -56,9 +56,11 @@ pub fn finish(
         out.push(bytes(format!("{dir}InRelease"), inrelease.into_bytes()));
         out.push(bytes(format!("{dir}Release.gpg"), detached));
 
+        let md5 = lists_md5(repo);
         for (_, f) in &mine {
             let parent = f.path.rsplit_once('/').map_or("", |(p, _)| p);
-            for (kind, hash) in [("SHA256", &f.sha256), ("MD5Sum", &f.md5)] {
+            let hashes = [("SHA256", &f.sha256), ("MD5Sum", &f.md5)];
+            for (kind, hash) in hashes.into_iter().take(if md5 { 2 } else { 1 }) {
                 out.push(Output {
                     path: format!("{parent}/by-hash/{kind}/{hash}"),
                     content: Content::SameAs(f.path.clone()),
@@ -76,6 +78,14 @@ fn bytes(path: String, data: Vec<u8>) -> Output {
         content: Content::Bytes(data),
         media_type: None,
     }
+}
+
+/// Release lists MD5Sum (and by-hash has `MD5Sum/`) only when the repo's `release-md5`
+/// option is `yes`: apt verifies by SHA256 since 1.1 (2015) and ignores MD5, and each digest
+/// costs the host a pass over a Packages file after its first change. For mirroring tools
+/// that still want it.
+pub fn lists_md5(repo: &RepoInfo) -> bool {
+    option(repo, "release-md5").is_some_and(|v| v.trim() == "yes")
 }
 
 fn option<'a>(repo: &'a RepoInfo, key: &str) -> Option<&'a str> {
@@ -132,13 +142,17 @@ pub fn render_release(
         .map(|(_, f)| f.size.to_string().len())
         .max()
         .unwrap_or(0);
+    let md5 = lists_md5(repo);
     for (section, hash) in [
         (
             "MD5Sum",
             (|f: &Assembled| f.md5.clone()) as fn(&Assembled) -> String,
         ),
         ("SHA256", |f: &Assembled| f.sha256.clone()),
-    ] {
+    ]
+    .into_iter()
+    .skip(if md5 { 0 } else { 1 })
+    {
         out.push_str(section);
         out.push_str(":\n");
         for (rel, f) in files {
@@ -248,6 +262,44 @@ mod tests {
         let _ = rfc2822_utc(u64::MAX);
     }
 
+    fn with_md5() -> RepoInfo {
+        let mut r = repo();
+        r.options.push(Hint {
+            key: "release-md5".into(),
+            value: "yes".into(),
+        });
+        r
+    }
+
+    /// By default Release lists SHA256 alone, and by-hash has SHA256/ alone.
+    #[test]
+    fn release_lists_sha256_unless_asked_for_md5() {
+        let files = [file("dists/stable/main/binary-amd64/Packages", 4096, 'a')];
+        let shelves = shelves(&["stable/main/amd64"]);
+        let out = finish(&repo(), &shelves, &files, &FakeSigner).unwrap();
+        let paths: Vec<&str> = out.iter().map(|o| o.path.as_str()).collect();
+        let a = "a".repeat(64);
+        let by_hash = format!("dists/stable/main/binary-amd64/by-hash/SHA256/{a}");
+        assert_eq!(
+            paths,
+            [
+                "dists/stable/Release",
+                "dists/stable/InRelease",
+                "dists/stable/Release.gpg",
+                &by_hash
+            ]
+        );
+        let Content::Bytes(release) = &out[0].content else {
+            panic!()
+        };
+        let release = std::str::from_utf8(release).unwrap();
+        assert!(release.ends_with(&format!(
+            "Acquire-By-Hash: yes\nSHA256:\n {a} 4096 main/binary-amd64/Packages\n"
+        )));
+        assert!(!release.contains("MD5Sum"));
+        assert!(!super::lists_md5(&repo()) && super::lists_md5(&with_md5()));
+    }
+
     #[test]
     fn release_and_by_hash() {
         let files = [
@@ -257,7 +309,7 @@ mod tests {
             file("dists/stable-backports/main/binary-amd64/Packages", 0, 'd'),
         ];
         let out = finish(
-            &repo(),
+            &with_md5(),
             &shelves(&[
                 "stable/main/amd64",
                 "stable/main/all",
@@ -352,12 +404,18 @@ mod tests {
 
     #[test]
     fn release_fields_for_bare_repo() {
-        let mut r = repo();
+        let mut r = with_md5();
         r.description.clear();
-        r.options = vec![Hint {
-            key: "label".into(),
-            value: "Acme stable".into(),
-        }];
+        r.options = vec![
+            Hint {
+                key: "label".into(),
+                value: "Acme stable".into(),
+            },
+            Hint {
+                key: "release-md5".into(),
+                value: "yes".into(),
+            },
+        ];
         r.architectures = vec!["arm64".into(), "amd64".into()];
         let out = finish(&r, &[], &[], &FakeSigner).unwrap();
         assert_eq!(out.len(), 3);

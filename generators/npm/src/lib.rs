@@ -83,6 +83,11 @@ impl Generator for Npm {
             ),
         ])
     }
+
+    /// `finish` lists sha256 alone (if any digest): md5, sha1 and sha512 are not computed.
+    fn digests(_repo: &RepoInfo) -> Vec<Digest> {
+        Vec::new()
+    }
 }
 
 reposmith_generator_sdk::generator!(Npm);

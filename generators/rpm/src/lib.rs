@@ -70,6 +70,11 @@ impl Generator for Rpm {
     fn client_config(repo: &ClientRepo) -> Result<Vec<ClientFile>, String> {
         Ok(client::files(repo))
     }
+
+    /// `finish` lists sha256 alone (if any digest): md5, sha1 and sha512 are not computed.
+    fn digests(_repo: &RepoInfo) -> Vec<Digest> {
+        Vec::new()
+    }
 }
 
 reposmith_generator_sdk::generator!(Rpm);

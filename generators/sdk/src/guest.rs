@@ -2,6 +2,7 @@
 //! exports a type implementing it through the wit-bindgen bindings (the three `Guest` traits
 //! of `generator`, `inspect` and `client`), so a generator never writes that glue.
 use crate::exports::reposmith::generator::client::{ClientFile, ClientRepo};
+use crate::exports::reposmith::generator::digests::Digest;
 use crate::exports::reposmith::generator::inspect::Details;
 use crate::reposmith::generator::types::{
     Assembled, Entry, Facts, Fragment, Hint, Info, Output, PublishPlan, RepoInfo, ShelfSummary,
@@ -62,6 +63,14 @@ pub trait Generator {
     fn client_config(repo: &ClientRepo) -> Result<Vec<ClientFile>, String> {
         Ok(crate::client::default_files(repo, &Self::info().name))
     }
+
+    /// Which of md5, sha1 and sha512 `finish` reads of `repo`'s assembled files (sha256 is
+    /// always there; the others come empty). Each costs the host a pass over every byte of
+    /// an index file after its first change. Default: all three, as the contract first gave.
+    fn digests(repo: &RepoInfo) -> Vec<Digest> {
+        let _ = repo;
+        vec![Digest::Md5, Digest::Sha1, Digest::Sha512]
+    }
 }
 
 /// An upload from its bytes alone, as the host hands it over: `claims` on its first 4 KiB,
@@ -81,8 +90,8 @@ pub fn parse_package<G: Generator>(
     )
 }
 
-/// Exports a type implementing [`Generator`] as the component's `generator`, `inspect` and
-/// `client` interfaces (world `generator-full-world`). The type must be a plain name in
+/// Exports a type implementing [`Generator`] as the component's `generator`, `inspect`,
+/// `client` and `digests` interfaces (world `generator-full-world`). The type must be a plain name in
 /// scope: `reposmith_generator_sdk::generator!(Deb);`.
 ///
 /// The wasm exports are made on wasm32 only: natively (unit tests, fuzz/) several generators
@@ -92,7 +101,7 @@ pub fn parse_package<G: Generator>(
 macro_rules! generator {
     ($ty:ident) => {
         const _: () = {
-            use $crate::exports::reposmith::generator::{client, generator, inspect};
+            use $crate::exports::reposmith::generator::{client, digests, generator, inspect};
             use $crate::reposmith::generator::types as t;
 
             impl generator::Guest for $ty {
@@ -142,6 +151,12 @@ macro_rules! generator {
                     repo: client::ClientRepo,
                 ) -> Result<Vec<client::ClientFile>, String> {
                     <$ty as $crate::Generator>::client_config(&repo)
+                }
+            }
+
+            impl digests::Guest for $ty {
+                fn wanted(repo: t::RepoInfo) -> Vec<digests::Digest> {
+                    <$ty as $crate::Generator>::digests(&repo)
                 }
             }
 

@@ -4,9 +4,9 @@
 //! host uses too.
 //!
 //! A generator implements [`Generator`] (info, claims, analyze, plan, finish; optionally
-//! compare-versions, describe, client-config) and calls
-//! `reposmith_generator_sdk::generator!(MyGenerator);`, which implements the three wit-bindgen
-//! `Guest` traits (`generator`, `inspect`, `client`: the SDK's world is
+//! compare-versions, describe, client-config, digests) and calls
+//! `reposmith_generator_sdk::generator!(MyGenerator);`, which implements the four wit-bindgen
+//! `Guest` traits (`generator`, `inspect`, `client`, `digests`: the SDK's world is
 //! `generator-full-world`) and exports them. Whoever prefers the raw bindings implements those
 //! traits and calls `export_generator!(MyGenerator)` instead.
 //!
@@ -46,6 +46,7 @@ pub mod zstd;
 #[cfg(feature = "bindings")]
 pub mod prelude {
     pub use crate::exports::reposmith::generator::client::{ClientFile, ClientRepo};
+    pub use crate::exports::reposmith::generator::digests::Digest;
     pub use crate::exports::reposmith::generator::inspect::{Dependency, Details};
     pub use crate::reposmith::generator::types::*;
     pub use crate::{Generator, ReadAt, Signer};

@@ -405,6 +405,30 @@ pub struct ClientFile {
     pub data: Vec<u8>,
 }
 
+/// `digests.wanted`: which of md5, sha1 and sha512 a generator's `finish` reads of the
+/// assembled files (sha256 is always given). The others are left empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DigestKinds {
+    pub md5: bool,
+    pub sha1: bool,
+    pub sha512: bool,
+}
+
+impl DigestKinds {
+    /// What a generator without `digests` gets: every digest, as contract 0.2.0 promised.
+    pub const ALL: DigestKinds = DigestKinds {
+        md5: true,
+        sha1: true,
+        sha512: true,
+    };
+    /// sha256 alone.
+    pub const SHA256: DigestKinds = DigestKinds {
+        md5: false,
+        sha1: false,
+        sha512: false,
+    };
+}
+
 /// A loaded generator. Every call is synchronous and sandboxed; run it off the async executor.
 pub trait Generator: Send + Sync {
     fn info(&self) -> &Info;
@@ -445,6 +469,11 @@ pub trait Generator: Send + Sync {
     /// `client.client-config`: the files that tell each client of the format how to use
     /// `repo`. `None`: the generator does not export `client`; the host uses its default.
     fn client_config(&self, _repo: &ClientRepo) -> Option<Result<Vec<ClientFile>, GenError>> {
+        None
+    }
+    /// `digests.wanted` for `repo`. `None`: the generator does not export `digests`; the
+    /// host computes all of them ([`DigestKinds::ALL`]).
+    fn digests(&self, _repo: &RepoInfo) -> Option<Result<DigestKinds, GenError>> {
         None
     }
 }

@@ -1,15 +1,25 @@
-//! The four digests every format asks for, computed in one pass while bytes stream by.
+//! The four digests formats ask for, computed in one pass while bytes stream by.
 use md5::Md5;
+pub use reposmith_contract::DigestKinds;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 
-#[derive(Default, Clone)]
+/// A running hash of bytes: sha256 always, md5, sha1 and sha512 when asked for (an index
+/// file's are only those its generator lists: see `DigestKinds`).
+#[derive(Clone)]
 pub struct Hasher {
-    md5: Md5,
-    sha1: Sha1,
+    md5: Option<Md5>,
+    sha1: Option<Sha1>,
     sha256: Sha256,
-    sha512: Sha512,
+    sha512: Option<Sha512>,
     size: u64,
+}
+
+/// All four: what a package's facts carry.
+impl Default for Hasher {
+    fn default() -> Self {
+        Hasher::only(DigestKinds::ALL)
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -22,17 +32,28 @@ pub struct Digests {
 }
 
 impl Hasher {
+    /// sha256 and the digests `kinds` names; the others finish as empty strings.
+    pub fn only(kinds: DigestKinds) -> Self {
+        Hasher {
+            md5: kinds.md5.then(Md5::new),
+            sha1: kinds.sha1.then(Sha1::new),
+            sha256: Sha256::new(),
+            sha512: kinds.sha512.then(Sha512::new),
+            size: 0,
+        }
+    }
+
     pub fn update(&mut self, data: &[u8]) {
-        self.md5.update(data);
-        self.sha1.update(data);
+        feed(&mut self.md5, data);
+        feed(&mut self.sha1, data);
         self.sha256.update(data);
-        self.sha512.update(data);
+        feed(&mut self.sha512, data);
         self.size += data.len() as u64;
     }
 
     /// The states after each of `parts` in turn. A change early in a big file re-hashes
-    /// everything after it, so a long run is split over two threads: md5 and sha1 on one,
-    /// sha256 and sha512 on the other (about even work).
+    /// everything after it, so a long run is split over two threads when there is work for
+    /// both: md5 and sha1 on one, sha256 and sha512 on the other (about even work).
     pub fn states_after<T: AsRef<[u8]> + Sync>(self, parts: &[T]) -> Vec<Hasher> {
         let Hasher {
             md5,
@@ -42,15 +63,16 @@ impl Hasher {
             mut size,
         } = self;
         let total: usize = parts.iter().map(|p| p.as_ref().len()).sum();
-        let (left, right) = if total >= PARALLEL_FROM {
+        let split = total >= PARALLEL_FROM && (md5.is_some() || sha1.is_some());
+        let (left, right) = if split {
             both(
                 || pair_states(md5, sha1, parts),
-                || pair_states(sha256, sha512, parts),
+                || pair_states(Some(sha256), sha512, parts),
             )
         } else {
             (
                 pair_states(md5, sha1, parts),
-                pair_states(sha256, sha512, parts),
+                pair_states(Some(sha256), sha512, parts),
             )
         };
         left.into_iter()
@@ -61,7 +83,7 @@ impl Hasher {
                 Hasher {
                     md5,
                     sha1,
-                    sha256,
+                    sha256: sha256.expect("sha256 always runs"),
                     sha512,
                     size,
                 }
@@ -72,10 +94,19 @@ impl Hasher {
     pub fn finish(self) -> Digests {
         Digests {
             size: self.size,
-            md5: hex::encode(self.md5.finalize()),
-            sha1: hex::encode(self.sha1.finalize()),
+            md5: self
+                .md5
+                .map(|d| hex::encode(d.finalize()))
+                .unwrap_or_default(),
+            sha1: self
+                .sha1
+                .map(|d| hex::encode(d.finalize()))
+                .unwrap_or_default(),
             sha256: hex::encode(self.sha256.finalize()),
-            sha512: hex::encode(self.sha512.finalize()),
+            sha512: self
+                .sha512
+                .map(|d| hex::encode(d.finalize()))
+                .unwrap_or_default(),
         }
     }
 }
@@ -83,17 +114,24 @@ impl Hasher {
 /// Bytes below which a second thread costs more than it saves.
 const PARALLEL_FROM: usize = 1 << 20;
 
-/// Two digests run over `parts`, with their states after each part.
+fn feed<D: Digest>(d: &mut Option<D>, data: &[u8]) {
+    if let Some(d) = d {
+        d.update(data);
+    }
+}
+
+/// Two digests (each if asked for) run over `parts`, with their states after each part.
+type Pair<A, B> = (Option<A>, Option<B>);
 fn pair_states<A: Digest + Clone, B: Digest + Clone, T: AsRef<[u8]>>(
-    mut a: A,
-    mut b: B,
+    mut a: Option<A>,
+    mut b: Option<B>,
     parts: &[T],
-) -> Vec<(A, B)> {
+) -> Vec<Pair<A, B>> {
     parts
         .iter()
         .map(|p| {
-            a.update(p.as_ref());
-            b.update(p.as_ref());
+            feed(&mut a, p.as_ref());
+            feed(&mut b, p.as_ref());
             (a.clone(), b.clone())
         })
         .collect()
@@ -153,6 +191,40 @@ mod tests {
                 h.update(p);
                 assert_eq!(state.finish(), h.clone().finish(), "parts of {part_len}");
             }
+        }
+    }
+
+    /// A hasher asked for fewer digests leaves the others empty and agrees on the rest.
+    #[test]
+    fn only_the_digests_asked_for() {
+        let parts = vec![vec![7u8; PARALLEL_FROM]; 2];
+        let all = Hasher::default()
+            .states_after(&parts)
+            .pop()
+            .unwrap()
+            .finish();
+        for kinds in [
+            DigestKinds::SHA256,
+            DigestKinds {
+                md5: true,
+                ..DigestKinds::SHA256
+            },
+        ] {
+            let d = Hasher::only(kinds)
+                .states_after(&parts)
+                .pop()
+                .unwrap()
+                .finish();
+            assert_eq!((d.size, &d.sha256), (all.size, &all.sha256));
+            assert_eq!(
+                d.md5,
+                if kinds.md5 {
+                    all.md5.clone()
+                } else {
+                    String::new()
+                }
+            );
+            assert!(d.sha1.is_empty() && d.sha512.is_empty());
         }
     }
 }

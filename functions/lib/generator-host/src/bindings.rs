@@ -3,8 +3,8 @@
 
 wasmtime::component::bindgen!({
     path: "../../../wit",
-    // The richest world only for its types: a generator's `inspect` and `client` exports are
-    // optional, so instances are made with [`Pre`] (the interfaces' own indices), never this
+    // The richest world only for its types: a generator's `inspect`, `client` and `digests`
+    // exports are optional, so instances are made with [`Pre`] (the interfaces' own indices), never this
     // world's Pre.
     world: "generator-full-world",
     // The `package` resource is a host object in the store's ResourceTable.
@@ -20,16 +20,19 @@ reposmith_contract::inspect_conversions!(exports::reposmith::generator::inspect)
 reposmith_contract::client_conversions!(exports::reposmith::generator::client);
 
 use exports::reposmith::generator::{
-    client as client_iface, generator as gen_iface, inspect as inspect_iface,
+    client as client_iface, digests as digests_iface, generator as gen_iface,
+    inspect as inspect_iface,
 };
 use wasmtime::component::InstancePre;
 
-/// A component ready to instantiate: `generator` is required, `inspect` and `client` optional.
+/// A component ready to instantiate: `generator` is required; `inspect`, `client` and
+/// `digests` optional.
 pub struct Pre<T: 'static> {
     pre: InstancePre<T>,
     generator: gen_iface::GuestIndices,
     inspect: Option<inspect_iface::GuestIndices>,
     client: Option<client_iface::GuestIndices>,
+    digests: Option<digests_iface::GuestIndices>,
 }
 
 impl<T: 'static> Pre<T> {
@@ -38,11 +41,13 @@ impl<T: 'static> Pre<T> {
         // Absent, or not of this contract's shape: the host's defaults answer instead.
         let inspect = inspect_iface::GuestIndices::new(&pre).ok();
         let client = client_iface::GuestIndices::new(&pre).ok();
+        let digests = digests_iface::GuestIndices::new(&pre).ok();
         Ok(Pre {
             pre,
             generator,
             inspect,
             client,
+            digests,
         })
     }
 
@@ -54,6 +59,11 @@ impl<T: 'static> Pre<T> {
     /// Whether the component exports `client`.
     pub fn has_client(&self) -> bool {
         self.client.is_some()
+    }
+
+    /// Whether the component exports `digests`.
+    pub fn has_digests(&self) -> bool {
+        self.digests.is_some()
     }
 
     pub fn engine(&self) -> &wasmtime::Engine {
@@ -74,10 +84,15 @@ impl<T: 'static> Pre<T> {
             Some(c) => c.load(&mut store, &instance).ok(),
             None => None,
         };
+        let digests = match &self.digests {
+            Some(d) => d.load(&mut store, &instance).ok(),
+            None => None,
+        };
         Ok(Exports {
             generator,
             inspect,
             client,
+            digests,
         })
     }
 }
@@ -87,6 +102,7 @@ pub struct Exports {
     generator: gen_iface::Guest,
     pub inspect: Option<inspect_iface::Guest>,
     pub client: Option<client_iface::Guest>,
+    pub digests: Option<digests_iface::Guest>,
 }
 
 impl Exports {

@@ -5,8 +5,8 @@ use crate::bindings::{self, Exports, Pre};
 use crate::state::{HostState, PackageHandle};
 use crate::Limits;
 use reposmith_contract::{
-    Assembled, ClientFile, ClientRepo, Details, Entry, Fragment, GenError, Generator, Hint, Info,
-    Output, PackageReader, Plan, RepoInfo, ShelfSummary, Signer,
+    Assembled, ClientFile, ClientRepo, Details, DigestKinds, Entry, Fragment, GenError, Generator,
+    Hint, Info, Output, PackageReader, Plan, RepoInfo, ShelfSummary, Signer,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -417,6 +417,33 @@ impl Generator for WasmGenerator {
                 Some(Ok(details.into_iter().map(Into::into).collect()))
             }
             Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    fn digests(&self, repo: &RepoInfo) -> Option<Result<DigestKinds, GenError>> {
+        if !self.pre.has_digests() {
+            return None;
+        }
+        use bindings::exports::reposmith::generator::digests::Digest;
+        let wit_repo: bindings::wit::RepoInfo = repo.clone().into();
+        let r = self.call("digests", &repo.name, None, |store, w| match &w.digests {
+            Some(d) => d.call_wanted(store, &wit_repo).map(Some),
+            None => Ok(None),
+        });
+        match r {
+            Ok(Some(wanted)) => {
+                let mut kinds = DigestKinds::SHA256;
+                for d in wanted {
+                    match d {
+                        Digest::Md5 => kinds.md5 = true,
+                        Digest::Sha1 => kinds.sha1 = true,
+                        Digest::Sha512 => kinds.sha512 = true,
+                    }
+                }
+                Some(Ok(kinds))
+            }
+            Ok(None) => None,
             Err(e) => Some(Err(e)),
         }
     }

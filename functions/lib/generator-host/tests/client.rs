@@ -1,8 +1,9 @@
-//! The optional `client` export through the host: the deb and rpm generators answer
-//! `client_config` with their files; the misbehave test generator (built for the plain
-//! `generator-world`, without `client`) gets `None`, the contract's "use the default".
+//! The optional `client` and `digests` exports through the host: the deb and rpm generators
+//! answer `client_config` with their files and `digests` with what their `finish` lists; the
+//! misbehave test generator (built for the plain `generator-world`, without either) gets
+//! `None`, the contract's "use the default".
 
-use reposmith_contract::{ClientRepo, Generator, Hint};
+use reposmith_contract::{ClientRepo, DigestKinds, Generator, Hint, RepoInfo};
 use reposmith_generator_host::{Limits, WasmHost};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -118,5 +119,33 @@ fn a_generator_without_client_gets_the_default() {
     let g = load("reposmith_test_misbehave.wasm");
     assert!(g
         .client_config(&repo("https://repo.example/repos/demo/misbehave"))
+        .is_none());
+}
+
+/// deb lists SHA256 alone unless the repo sets `release-md5`; rpm lists sha256 alone; a
+/// generator without `digests` gets every digest (the host's default).
+#[test]
+fn digests_are_what_finish_lists() {
+    let mut info = RepoInfo {
+        name: "demo".into(),
+        ..RepoInfo::default()
+    };
+    let (deb, rpm) = (
+        load("reposmith_gen_deb.wasm"),
+        load("reposmith_gen_rpm.wasm"),
+    );
+    assert_eq!(deb.digests(&info).unwrap().unwrap(), DigestKinds::SHA256);
+    assert_eq!(rpm.digests(&info).unwrap().unwrap(), DigestKinds::SHA256);
+    info.options.push(Hint {
+        key: "release-md5".into(),
+        value: "yes".into(),
+    });
+    let md5 = DigestKinds {
+        md5: true,
+        ..DigestKinds::SHA256
+    };
+    assert_eq!(deb.digests(&info).unwrap().unwrap(), md5);
+    assert!(load("reposmith_test_misbehave.wasm")
+        .digests(&info)
         .is_none());
 }

@@ -11,7 +11,7 @@ use super::shelves::{ShelfIndex, Slot, SlotKey, SlotVal};
 use super::{check_path, invalid, ustar_header};
 use crate::app::App;
 use crate::commit::analysis_of;
-use crate::digest::{Digests, Hasher};
+use crate::digest::{DigestKinds, Digests, Hasher};
 use crate::error::{ApiError, ApiResult};
 use crate::generator::{Assembled, BulkFile, Encoding, Part, Selection};
 use crate::model::{BlobRef, Piece};
@@ -127,6 +127,7 @@ pub async fn assemble_file(
     gname: &str,
     file: &BulkFile,
     shelves: &ShelfIndex,
+    kinds: DigestKinds,
 ) -> ApiResult<(Vec<Made>, Open)> {
     check_path(&file.path).map_err(|e| invalid(gname, e))?;
     let mut encs = file.encodings.clone();
@@ -138,14 +139,15 @@ pub async fn assemble_file(
         segments.push(literal(app, cache, Vec::new()).await?);
     }
     encode_missing(app, &segments, &encs).await?;
-    let open = compose(app, cache, &file.path, Encoding::Identity, &segments, false).await?;
+    let (path, id) = (&file.path, Encoding::Identity);
+    let open = compose(app, cache, path, id, &segments, false, kinds).await?;
     let mut out = Vec::new();
     for enc in encs {
         let path = format!("{}{}", file.path, enc.suffix());
         let (d, blob, bytes) = if enc == Encoding::Identity {
             open.clone()
         } else {
-            compose(app, cache, &path, enc, &segments, true).await?
+            compose(app, cache, &path, enc, &segments, true, kinds).await?
         };
         let a = Assembled {
             path,
@@ -417,6 +419,7 @@ async fn compose(
     enc: Encoding,
     segments: &[Arc<Chunk>],
     encoded: bool,
+    kinds: DigestKinds,
 ) -> ApiResult<(Digests, BlobRef, Vec<Bytes>)> {
     let mut pieces: Vec<Stored> = Vec::with_capacity(segments.len() + 2);
     for c in segments {
@@ -439,7 +442,8 @@ async fn compose(
     if !tail.is_empty() {
         pieces.push(literal(app, cache, tail).await?.identity.clone());
     }
-    let key = format!("{path}\0{enc:?}");
+    // The digests asked for are part of the key: states of other ones cannot resume.
+    let key = format!("{path}\0{enc:?}\0{kinds:?}");
     let prev = cache.prefixes.remove(&key).unwrap_or_default();
     let same = prev
         .iter()
@@ -448,7 +452,10 @@ async fn compose(
         .count();
     let mut states: Vec<(String, Hasher)> = prev.into_iter().take(same).collect();
     let rest: Vec<Stored> = pieces[same..].to_vec();
-    let start = states.last().map(|(_, h)| h.clone()).unwrap_or_default();
+    let start = match states.last() {
+        Some((_, h)) => h.clone(),
+        None => Hasher::only(kinds),
+    };
     let (digests, more) = app
         .blocking(move || {
             let bytes: Vec<&Bytes> = rest.iter().map(|p| &p.bytes).collect();

@@ -14,7 +14,9 @@ pub use codec::encode;
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::generator::{Content, GenError, Generator, Link, Piece, RepoInfo, ShelfSummary};
+use crate::generator::{
+    Content, DigestKinds, GenError, Generator, Link, Piece, RepoInfo, ShelfSummary,
+};
 use crate::model::{BlobRef, Head};
 use chunks::assemble_file;
 use std::collections::{BTreeMap, HashMap};
@@ -110,8 +112,12 @@ async fn render_shelves(
     let gname = g.info().name.clone();
     let summaries = summarize(shelves);
     let (g2, info2, sum2) = (g.clone(), info.clone(), summaries.clone());
-    let plan = app
-        .blocking(move || g2.plan(&info2, &sum2))
+    let (plan, kinds) = app
+        .blocking(move || {
+            let plan = g2.plan(&info2, &sum2)?;
+            let kinds = g2.digests(&info2).unwrap_or(Ok(DigestKinds::ALL))?;
+            Ok((plan, kinds))
+        })
         .await
         .map_err(|e| ApiError::from_publishing_generator(&gname, e))?;
     for link in &plan.links {
@@ -124,7 +130,7 @@ async fn render_shelves(
     let mut histories = BTreeMap::new();
     for file in &plan.files {
         check_media_type(&file.media_type).map_err(|e| invalid(&gname, e))?;
-        let (mut made, open) = assemble_file(app, cache, &gname, file, shelves).await?;
+        let (mut made, open) = assemble_file(app, cache, &gname, file, shelves, kinds).await?;
         // The media type is the identity file's; encoded copies go by their suffix.
         for m in made.iter_mut().filter(|m| m.assembled.path == file.path) {
             m.blob.media_type = file.media_type.clone();
