@@ -14,9 +14,9 @@ use crate::commit::analysis_of;
 use crate::digest::{DigestKinds, Digests, Hasher};
 use crate::error::{ApiError, ApiResult};
 use crate::generator::{Assembled, BulkFile, Encoding, Part, Selection};
-use crate::model::{BlobRef, Piece};
+use crate::model::{Analysis, BlobRef, Piece};
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -127,13 +127,15 @@ pub async fn assemble_file(
     gname: &str,
     file: &BulkFile,
     shelves: &ShelfIndex,
+    shared: &Shared<'_>,
     kinds: DigestKinds,
 ) -> ApiResult<(Vec<Made>, Open)> {
     check_path(&file.path).map_err(|e| invalid(gname, e))?;
     let mut encs = file.encodings.clone();
     encs.dedup();
     let mut segments = Vec::new();
-    segment_parts(app, cache, gname, &file.parts, shelves, &mut segments).await?;
+    let from = (gname, shelves, shared);
+    segment_parts(app, cache, from, &file.parts, &mut segments).await?;
     if segments.is_empty() {
         // An empty file is still one (empty) gzip member, zstd frame or xz stream.
         segments.push(literal(app, cache, Vec::new()).await?);
@@ -183,26 +185,20 @@ pub async fn assemble_file(
 async fn segment_parts(
     app: &App,
     cache: &mut ChunkCache,
-    gname: &str,
+    from @ (gname, shelves, shared): (&str, &ShelfIndex, &Shared<'_>),
     parts: &[Part],
-    shelves: &ShelfIndex,
     out: &mut Vec<Arc<Chunk>>,
 ) -> ApiResult<()> {
     for part in parts {
         match part {
             Part::Literal(b) => out.push(literal(app, cache, b.clone()).await?),
-            Part::Entries(sel) => select(app, cache, gname, sel, shelves, out).await?,
+            Part::Entries(sel) => match shared.get(&sel_key(sel)) {
+                Some(chunks) => out.extend(chunks.iter().cloned()),
+                None => select(app, cache, gname, sel, shelves, out).await?,
+            },
             Part::TarMember { name, mtime, parts } => {
                 let mut content = Vec::new();
-                Box::pin(segment_parts(
-                    app,
-                    cache,
-                    gname,
-                    parts,
-                    shelves,
-                    &mut content,
-                ))
-                .await?;
+                Box::pin(segment_parts(app, cache, from, parts, &mut content)).await?;
                 let size: u64 = content.iter().map(|c| c.identity.bytes.len() as u64).sum();
                 let header = ustar_header(name, size, *mtime).map_err(|e| invalid(gname, e))?;
                 out.push(literal(app, cache, header.to_vec()).await?);
@@ -341,21 +337,37 @@ async fn entries_bytes(
     app: &App,
     gname: &str,
     sel: &Selection,
+    leading: bool,
+    run: &[Slot<'_>],
+) -> ApiResult<(Vec<u8>, bool)> {
+    let analyses = analyses_of(app, run).await?;
+    fragments(&analyses, gname, sel, leading, run)
+}
+
+/// The analyses of a run's entries, in order (a render from scratch reads every one: many
+/// reads in flight).
+async fn analyses_of(app: &App, run: &[Slot<'_>]) -> ApiResult<Vec<Arc<Analysis>>> {
+    // Owned names: a closure over borrowed ones makes the future not `Send` for the server.
+    let shas: Vec<String> = run.iter().map(|(_, v)| v.analysis.clone()).collect();
+    futures::stream::iter(shas)
+        .map(|sha| async move { analysis_of(app, &sha).await })
+        .buffered(16)
+        .try_collect()
+        .await
+}
+
+/// The selected fragment of each entry of a run, joined by the separator, and whether any
+/// entry had one.
+fn fragments(
+    analyses: &[Arc<Analysis>],
+    gname: &str,
+    sel: &Selection,
     mut leading: bool,
     run: &[Slot<'_>],
 ) -> ApiResult<(Vec<u8>, bool)> {
     let mut out = Vec::new();
     let mut emits = false;
-    // A render from scratch reads every analysis: many reads in flight, used in order.
-    let shas: Vec<String> = run.iter().map(|(_, v)| v.analysis.clone()).collect();
-    let mut analyses = futures::stream::iter(shas)
-        .map(|sha| async move { analysis_of(app, &sha).await })
-        .buffered(16);
-    for (k, _) in run {
-        let analysis = analyses
-            .next()
-            .await
-            .ok_or_else(|| ApiError::internal("an analysis read went missing"))??;
+    for ((k, _), analysis) in run.iter().zip(analyses) {
         let entry = analysis
             .by_generator
             .get(gname)
@@ -377,6 +389,83 @@ async fn entries_bytes(
         emits = true;
     }
     Ok((out, emits))
+}
+
+/// A selection as a map key: what its chunks are made of besides the entries.
+type SelKey<'a> = (&'a [String], &'a str, &'a [u8]);
+
+fn sel_key(sel: &Selection) -> SelKey<'_> {
+    (&sel.shelves[..], &sel.fragment[..], &sel.separator[..])
+}
+
+/// The chunks of every selection that shares its shelves with another (`select_shared`).
+pub type Shared<'a> = HashMap<SelKey<'a>, Vec<Arc<Chunk>>>;
+
+/// The chunks of the selections of `files` that pick the same shelves as another one (rpm's
+/// primary, filelists and other): their entries are merged and cut once, and a run's
+/// analyses are read once for all of them. Read a selection at a time, a render from
+/// scratch at 10,000 rpms read 30,000 analyses through a cache that held 4,096.
+pub async fn select_shared<'a>(
+    app: &App,
+    cache: &mut ChunkCache,
+    gname: &str,
+    files: &'a [BulkFile],
+    shelves: &ShelfIndex,
+) -> ApiResult<Shared<'a>> {
+    let mut groups: HashMap<&[String], Vec<&Selection>> = HashMap::new();
+    for file in files {
+        for sel in selections(&file.parts) {
+            let group = groups.entry(&sel.shelves[..]).or_default();
+            if !group.contains(&sel) {
+                group.push(sel);
+            }
+        }
+    }
+    let mut shared = Shared::new();
+    for (names, sels) in groups.into_iter().filter(|(_, g)| g.len() > 1) {
+        let picked = merged(
+            names
+                .iter()
+                .filter_map(|s| shelves.shelves().get(s.as_str())),
+        );
+        let mut leading = vec![false; sels.len()];
+        let mut outs = vec![Vec::new(); sels.len()];
+        for run in cut(&picked) {
+            let keys: Vec<ChunkId> = (sels.iter().zip(&leading))
+                .map(|(sel, &lead)| chunk_key(gname, sel, lead, run))
+                .collect();
+            if keys.iter().any(|k| !cache.chunks.contains_key(k)) {
+                let analyses = analyses_of(app, run).await?;
+                for (i, key) in keys.iter().enumerate() {
+                    if !cache.chunks.contains_key(key) {
+                        let (bytes, emits) = fragments(&analyses, gname, sels[i], leading[i], run)?;
+                        let c = new_chunk(app, bytes, emits).await?;
+                        cache.chunks.insert(*key, c);
+                    }
+                }
+            }
+            for (i, key) in keys.into_iter().enumerate() {
+                let chunk = cache.chunks[&key].clone();
+                cache.used.insert(key);
+                leading[i] |= chunk.emits;
+                outs[i].push(chunk);
+            }
+        }
+        shared.extend(sels.into_iter().map(sel_key).zip(outs));
+    }
+    Ok(shared)
+}
+
+/// Every selection among `parts`, tar members' included.
+fn selections(parts: &[Part]) -> Vec<&Selection> {
+    parts
+        .iter()
+        .flat_map(|p| match p {
+            Part::Entries(sel) => vec![sel],
+            Part::TarMember { parts, .. } => selections(parts),
+            Part::Literal(_) => Vec::new(),
+        })
+        .collect()
 }
 
 /// Encodes every segment that lacks one of `encs`, in parallel off the executor.
