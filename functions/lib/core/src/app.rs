@@ -38,8 +38,8 @@ pub struct App {
     /// adapter counts it; shown by `GET /metrics` beside `store_counts`.
     pub backend_counts: Option<fn() -> BTreeMap<String, u64>>,
     /// Immutable blobs decoded once (content-addressed, so never stale).
-    pub(crate) analyses: Lock<HashMap<String, Arc<Analysis>>>,
-    pub(crate) manifests: Lock<HashMap<String, Arc<Manifest>>>,
+    pub(crate) analyses: Lock<crate::commit::Kept<Analysis>>,
+    pub(crate) manifests: Lock<crate::commit::Kept<Manifest>>,
     /// Per repo: the publish under way in this process and who waits for it.
     pub(crate) publishers: Lock<HashMap<String, PublishState>>,
     /// Per repo: the group commit under way in this process and the records queued for it.
@@ -51,7 +51,7 @@ pub struct App {
     /// Per repo: what its last render assembled, for the next one to reuse.
     pub(crate) chunks: Lock<HashMap<String, crate::assemble::ChunkCache>>,
     /// Every package file path of a generation, by its manifest (see `commit::serve`).
-    pub(crate) paths: Lock<HashMap<String, Arc<HashMap<String, crate::model::BlobRef>>>>,
+    pub(crate) paths: Lock<crate::commit::Kept<HashMap<String, crate::model::BlobRef>>>,
     /// Per repo: its published pointer as last read, decoded, and its config; checked
     /// against the store once per request (`commit::load_published`), never served stale.
     pub(crate) views: Lock<HashMap<String, Arc<crate::commit::RepoView>>>,
@@ -72,7 +72,7 @@ pub struct App {
     /// How long a repo key made here is valid (its OpenPGP expiry); None: no expiry.
     pub key_lifetime: Option<u64>,
     /// Repo keyrings by the sha256 of their blob (immutable, so never stale).
-    pub(crate) keyrings: Lock<HashMap<String, Arc<crate::commit::RepoKeys>>>,
+    pub(crate) keyrings: Lock<crate::commit::Kept<crate::commit::RepoKeys>>,
     /// History segments by sha256 (`commit::journal`; immutable): each commit reads its tail.
     pub(crate) segments: Lock<HashMap<String, bytes::Bytes>>,
 }

@@ -99,9 +99,7 @@ pub async fn analyze(
     let analyzed = analysis.as_ref().map(generators_of).unwrap_or_default();
     note(app, faults, &gens, &analyzed);
     let analysis = analysis.map_err(|e| told(app, filename, e))?;
-    let stored = super::put_blob(app, to_json(&analysis)?.into())
-        .await?
-        .sha256;
+    let stored = super::put_blob(app, to_json(&analysis)?.into()).await?;
     Ok(record(app, filename, digests, hints, analysis, stored))
 }
 
@@ -174,9 +172,9 @@ async fn store_again(
     let json = to_json(&analysis)?;
     let sha = sha256_hex(&json);
     let stored = if sha == j.analysis {
-        sha
+        BlobRef::stored(sha, json.len() as u64)
     } else {
-        super::put_blob(app, json.into()).await?.sha256
+        super::put_blob(app, json.into()).await?
     };
     Ok(record(
         app, j.filename, &j.digests, j.hints, analysis, stored,
@@ -190,7 +188,7 @@ fn record(
     digests: &Digests,
     hints: &[Hint],
     analysis: Analysis,
-    stored: String,
+    stored: BlobRef,
 ) -> PackageRecord {
     let entries = analysis
         .by_generator
@@ -209,7 +207,7 @@ fn record(
         uploaded: app.now(),
         uploaded_by: crate::actor::current(),
         entries,
-        analysis: stored,
+        analysis: stored.sha256,
         signature: None,
     }
 }

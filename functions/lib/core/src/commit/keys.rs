@@ -123,7 +123,7 @@ pub(super) async fn make_keyring(app: &App, repo: &str) -> ApiResult<Option<Stri
 
 async fn store(app: &App, keys: RepoKeys) -> ApiResult<String> {
     let d = put_blob(app, to_json(&keys)?.into()).await?;
-    remember_keyring(app, &d.sha256, keys);
+    remember_keyring(app, &d, keys);
     Ok(d.sha256)
 }
 

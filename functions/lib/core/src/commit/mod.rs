@@ -63,6 +63,7 @@ pub use repo::{
     create_repo, is_private, list_repos, load_config, load_published, package, packages,
     repo_names, Created, Listing, RepoView, Settings,
 };
+pub(crate) use serve::Kept;
 pub use serve::{
     analysis_of, entry_fragment, manifest_of, open_blob, read_blob, resolve, store_whole,
 };

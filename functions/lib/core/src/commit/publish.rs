@@ -37,7 +37,7 @@ pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> 
         let before = prev.as_ref().map(|p| p.manifest.as_str());
         let (manifest, faults) = render(app, repo, &config, &head, generation, before).await?;
         let stored = super::put_blob(app, to_json(&manifest)?.into()).await?;
-        remember_manifest(app, &stored.sha256, manifest);
+        remember_manifest(app, &stored, manifest);
         let now = app.now();
         let log = super::journal::append(
             app,

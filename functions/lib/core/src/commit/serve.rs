@@ -9,15 +9,51 @@ use crate::model::{Analysis, BlobRef, EntryId, Manifest};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Decoded immutable blobs kept in memory. A manifest is O(packages): keep only the few
-/// that serving needs (current and recently retired generations).
-const MANIFESTS_CACHED: usize = 8;
-const ANALYSES_CACHED: usize = 4096;
-const KEYRINGS_CACHED: usize = 1024;
+/// Decoded immutable blobs kept in memory, bounded by count and by the stored bytes they
+/// were decoded from. A manifest is O(packages): keep only the few that serving needs
+/// (current and recently retired generations). An analysis is O(its package's files): an
+/// rpm's can be megabytes, so a count alone would not bound them.
+const MANIFESTS_CACHED: Bound = Bound::count(8);
+const ANALYSES_CACHED: Bound = Bound {
+    count: 4096,
+    bytes: 64 << 20,
+};
+const KEYRINGS_CACHED: Bound = Bound::count(1024);
 /// Generations' package path maps (O(packages) each): the current one and one retired.
-const PATHS_CACHED: usize = 2;
+const PATHS_CACHED: Bound = Bound::count(2);
 
-type Cache<T> = Lock<HashMap<String, Arc<T>>>;
+type Cache<T> = Lock<Kept<T>>;
+
+/// Decoded blobs by sha256, and the stored bytes they were decoded from.
+pub struct Kept<T> {
+    map: HashMap<String, Arc<T>>,
+    bytes: usize,
+}
+
+impl<T> Default for Kept<T> {
+    fn default() -> Self {
+        Kept {
+            map: HashMap::new(),
+            bytes: 0,
+        }
+    }
+}
+
+/// The most a cache keeps: entries, and stored bytes.
+#[derive(Clone, Copy)]
+struct Bound {
+    count: usize,
+    bytes: usize,
+}
+
+impl Bound {
+    const fn count(count: usize) -> Bound {
+        Bound {
+            count,
+            bytes: usize::MAX,
+        }
+    }
+}
 
 /// Resolves a served path (relative to `/repos/{repo}/`) in the current generation, or in a
 /// retired one still within its grace period (apt by-hash, clients mid-update).
@@ -91,7 +127,7 @@ async fn package_paths(
     manifest: &str,
     m: &Manifest,
 ) -> ApiResult<Arc<HashMap<String, BlobRef>>> {
-    if let Some(p) = app.paths.lock().get(manifest) {
+    if let Some(p) = app.paths.lock().map.get(manifest) {
         return Ok(p.clone());
     }
     let mut index = HashMap::new();
@@ -117,7 +153,7 @@ async fn package_paths(
         }
     }
     let index = Arc::new(index);
-    remember(&app.paths, manifest, index.clone(), PATHS_CACHED);
+    remember(&app.paths, manifest, index.clone(), 0, PATHS_CACHED);
     Ok(index)
 }
 
@@ -240,16 +276,19 @@ pub(super) async fn keyring_of(app: &App, sha256: &str) -> ApiResult<Arc<super::
     cached_json(app, &app.keyrings, sha256, "repo keyring", KEYRINGS_CACHED).await
 }
 
-pub(super) fn remember_keyring(app: &App, sha256: &str, k: super::RepoKeys) {
-    remember(&app.keyrings, sha256, Arc::new(k), KEYRINGS_CACHED);
+pub(super) fn remember_keyring(app: &App, blob: &BlobRef, k: super::RepoKeys) {
+    let (sha256, size) = (&blob.sha256, blob.size as usize);
+    remember(&app.keyrings, sha256, Arc::new(k), size, KEYRINGS_CACHED);
 }
 
-pub(super) fn remember_analysis(app: &App, sha256: &str, a: Analysis) {
-    remember(&app.analyses, sha256, Arc::new(a), ANALYSES_CACHED);
+pub(super) fn remember_analysis(app: &App, blob: &BlobRef, a: Analysis) {
+    let (sha256, size) = (&blob.sha256, blob.size as usize);
+    remember(&app.analyses, sha256, Arc::new(a), size, ANALYSES_CACHED);
 }
 
-pub(super) fn remember_manifest(app: &App, sha256: &str, m: Manifest) {
-    remember(&app.manifests, sha256, Arc::new(m), MANIFESTS_CACHED);
+pub(super) fn remember_manifest(app: &App, blob: &BlobRef, m: Manifest) {
+    let (sha256, size) = (&blob.sha256, blob.size as usize);
+    remember(&app.manifests, sha256, Arc::new(m), size, MANIFESTS_CACHED);
 }
 
 /// An immutable JSON blob, decoded once and kept (bounded) in `cache`.
@@ -258,9 +297,9 @@ async fn cached_json<T: serde::de::DeserializeOwned>(
     cache: &Cache<T>,
     sha256: &str,
     what: &str,
-    cap: usize,
+    bound: Bound,
 ) -> ApiResult<Arc<T>> {
-    if let Some(v) = cache.lock().get(sha256) {
+    if let Some(v) = cache.lock().map.get(sha256) {
         return Ok(v.clone());
     }
     let bytes = app
@@ -272,16 +311,54 @@ async fn cached_json<T: serde::de::DeserializeOwned>(
         serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::internal(format!("corrupt {what} {sha256}: {e}")))?,
     );
-    remember(cache, sha256, v.clone(), cap);
+    remember(cache, sha256, v.clone(), bytes.len(), bound);
     Ok(v)
 }
 
 /// Content-addressed, so never stale; bounded by dropping everything when full (a miss
-/// only costs one read of the blob).
-fn remember<T>(cache: &Cache<T>, key: &str, value: Arc<T>, cap: usize) {
+/// only costs one read of the blob). `size`: the stored bytes `value` was decoded from.
+fn remember<T>(cache: &Cache<T>, key: &str, value: Arc<T>, size: usize, bound: Bound) {
     let mut c = cache.lock();
-    if c.len() >= cap && !c.contains_key(key) {
-        c.clear();
+    if c.map.contains_key(key) {
+        return;
     }
-    c.insert(key.to_string(), value);
+    if c.map.len() >= bound.count || c.bytes.saturating_add(size) > bound.bytes {
+        c.map.clear();
+        c.bytes = 0;
+    }
+    c.map.insert(key.to_string(), value);
+    c.bytes = c.bytes.saturating_add(size);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cache_is_bounded_by_bytes_as_well_as_by_count() {
+        let keys = |c: &Cache<u32>| {
+            let mut k: Vec<String> = c.lock().map.keys().cloned().collect();
+            k.sort();
+            k
+        };
+        let by_bytes: Cache<u32> = Lock::default();
+        let bound = Bound {
+            count: 10,
+            bytes: 100,
+        };
+        for i in 0..5u32 {
+            remember(&by_bytes, &i.to_string(), Arc::new(i), 40, bound);
+        }
+        // 40 + 40 fit, a third would pass 100: emptied before the 3rd and the 5th.
+        assert_eq!(keys(&by_bytes), ["4"]);
+        assert_eq!(by_bytes.lock().bytes, 40);
+        // Known keys are not counted twice.
+        remember(&by_bytes, "4", Arc::new(4), 40, bound);
+        assert_eq!(by_bytes.lock().bytes, 40);
+        let by_count: Cache<u32> = Lock::default();
+        for i in 0..5u32 {
+            remember(&by_count, &i.to_string(), Arc::new(i), 1, Bound::count(2));
+        }
+        assert_eq!(keys(&by_count), ["4"]);
+    }
 }
