@@ -34,6 +34,14 @@ async fn package_semantics(packages: &dyn PackageStore) {
     assert_eq!(read_all(packages, &d.sha256, 4, Some(3)).await, b"456");
     assert_eq!(read_all(packages, &d.sha256, 10, None).await, b"abcdef");
     assert!(read_all(packages, &d.sha256, 16, None).await.is_empty());
+    // Several small blobs at once, in the order asked, an absent one as None.
+    let other = packages.put_bytes(b("another small blob")).await.unwrap();
+    let absent = "0".repeat(64);
+    let many = [other.sha256.clone(), absent, d.sha256.clone()];
+    assert_eq!(
+        packages.get_many(&many).await.unwrap(),
+        vec![Some(b("another small blob")), None, Some(small.clone())]
+    );
 
     // Large: a multipart upload (parts of 8 MiB) streamed in odd-sized chunks.
     let data: Vec<u8> = (0..20_000_000u32).map(|i| (i * 7 % 256) as u8).collect();

@@ -173,6 +173,13 @@ impl PackageStore for CountedPackages {
         self.counts.package(P_GET_BYTES);
         self.inner.get_bytes(sha256).await
     }
+    async fn get_many(&self, sha256s: &[String]) -> Result<Vec<Option<Bytes>>> {
+        // A request per blob on a backend that has no batch read (S3).
+        for _ in sha256s {
+            self.counts.package(P_GET_BYTES);
+        }
+        self.inner.get_many(sha256s).await
+    }
     async fn size(&self, sha256: &str) -> Result<Option<u64>> {
         self.counts.package(P_SIZE);
         self.inner.size(sha256).await

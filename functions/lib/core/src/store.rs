@@ -112,6 +112,17 @@ pub trait PackageStore: Send + Sync {
         }
         Ok(Some(buf.into()))
     }
+    /// Several whole small blobs, in the order asked (a render from scratch reads thousands
+    /// of analyses: a backend answers them with as few hops as it can).
+    async fn get_many(&self, sha256s: &[String]) -> Result<Vec<Option<Bytes>>> {
+        use futures::{StreamExt, TryStreamExt};
+        // By index: a closure over `&String` items makes the future not `Send`.
+        futures::stream::iter(0..sha256s.len())
+            .map(|i| self.get_bytes(&sha256s[i]))
+            .buffered(16)
+            .try_collect()
+            .await
+    }
     /// Size of the blob, or None if absent.
     async fn size(&self, sha256: &str) -> Result<Option<u64>>;
     async fn delete(&self, sha256: &str) -> Result<()>;

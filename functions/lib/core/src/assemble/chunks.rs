@@ -10,13 +10,12 @@ use super::codec::{crc_of, encode_segment, frame};
 use super::shelves::{ShelfIndex, Slot, SlotKey, SlotVal};
 use super::{check_path, invalid, ustar_header};
 use crate::app::App;
-use crate::commit::analysis_of;
 use crate::digest::{DigestKinds, Digests, Hasher};
 use crate::error::{ApiError, ApiResult};
 use crate::generator::{Assembled, BulkFile, Encoding, Part, Selection};
 use crate::model::{Analysis, BlobRef, Piece};
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -344,16 +343,11 @@ async fn entries_bytes(
     fragments(&analyses, gname, sel, leading, run)
 }
 
-/// The analyses of a run's entries, in order (a render from scratch reads every one: many
-/// reads in flight).
+/// The analyses of a run's entries, in order (a render from scratch reads every one: one
+/// batch read per run).
 async fn analyses_of(app: &App, run: &[Slot<'_>]) -> ApiResult<Vec<Arc<Analysis>>> {
-    // Owned names: a closure over borrowed ones makes the future not `Send` for the server.
     let shas: Vec<String> = run.iter().map(|(_, v)| v.analysis.clone()).collect();
-    futures::stream::iter(shas)
-        .map(|sha| async move { analysis_of(app, &sha).await })
-        .buffered(16)
-        .try_collect()
-        .await
+    crate::commit::analyses_of(app, &shas).await
 }
 
 /// The selected fragment of each entry of a run, joined by the separator, and whether any

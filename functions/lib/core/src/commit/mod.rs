@@ -65,7 +65,8 @@ pub use repo::{
 };
 pub(crate) use serve::Kept;
 pub use serve::{
-    analysis_of, entry_fragment, manifest_of, open_blob, read_blob, resolve, store_whole,
+    analyses_of, analysis_of, entry_fragment, manifest_of, open_blob, read_blob, resolve,
+    store_whole,
 };
 pub use store::{put_blob, PackageBody, StoredPackage};
 pub use transaction::{

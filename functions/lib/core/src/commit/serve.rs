@@ -268,6 +268,35 @@ pub async fn analysis_of(app: &App, sha256: &str) -> ApiResult<Arc<Analysis>> {
     cached_json(app, &app.analyses, sha256, "analysis", ANALYSES_CACHED).await
 }
 
+/// Several analyses, in the order asked; those not cached are read with one `get_many`.
+pub async fn analyses_of(app: &App, sha256s: &[String]) -> ApiResult<Vec<Arc<Analysis>>> {
+    let mut found: Vec<Option<Arc<Analysis>>> = {
+        let c = app.analyses.lock();
+        sha256s.iter().map(|s| c.map.get(s).cloned()).collect()
+    };
+    let missing: Vec<String> = (sha256s.iter().zip(&found))
+        .filter(|(_, f)| f.is_none())
+        .map(|(s, _)| s.clone())
+        .collect();
+    if !missing.is_empty() {
+        let read = app.packages.get_many(&missing).await?;
+        let mut read = missing.iter().zip(read);
+        for slot in found.iter_mut().filter(|f| f.is_none()) {
+            let (sha256, bytes) = read.next().ok_or_else(|| {
+                ApiError::internal("the package store answered fewer blobs than asked")
+            })?;
+            *slot = Some(decoded(
+                &app.analyses,
+                sha256,
+                bytes,
+                "analysis",
+                ANALYSES_CACHED,
+            )?);
+        }
+    }
+    Ok(found.into_iter().flatten().collect())
+}
+
 pub async fn manifest_of(app: &App, sha256: &str) -> ApiResult<Arc<Manifest>> {
     cached_json(app, &app.manifests, sha256, "manifest", MANIFESTS_CACHED).await
 }
@@ -302,11 +331,20 @@ async fn cached_json<T: serde::de::DeserializeOwned>(
     if let Some(v) = cache.lock().map.get(sha256) {
         return Ok(v.clone());
     }
-    let bytes = app
-        .packages
-        .get_bytes(sha256)
-        .await?
-        .ok_or_else(|| ApiError::internal(format!("{what} blob {sha256} is missing")))?;
+    let bytes = app.packages.get_bytes(sha256).await?;
+    decoded(cache, sha256, bytes, what, bound)
+}
+
+/// A JSON blob as read (None: absent), decoded and kept in `cache`.
+fn decoded<T: serde::de::DeserializeOwned>(
+    cache: &Cache<T>,
+    sha256: &str,
+    bytes: Option<bytes::Bytes>,
+    what: &str,
+    bound: Bound,
+) -> ApiResult<Arc<T>> {
+    let bytes =
+        bytes.ok_or_else(|| ApiError::internal(format!("{what} blob {sha256} is missing")))?;
     let v: Arc<T> = Arc::new(
         serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::internal(format!("corrupt {what} {sha256}: {e}")))?,
