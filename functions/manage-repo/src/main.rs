@@ -15,6 +15,20 @@ mod setup;
 mod transact;
 mod when;
 
+/// jemalloc, not glibc's malloc: a render allocates on the async workers and frees on the
+/// blocking pool (and back), and glibc's arenas spent a fifth of a rebuild's CPU in their
+/// locks and consolidation (10,000 rpms: 0.86 s with glibc, 0.66 s with jemalloc, same peak).
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's settings, read when it starts: two arenas, and its own background thread hands
+/// freed pages back to the system within a second (publishes free much; a 50,000-package
+/// load kept its peak below 300 MiB that way).
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: &[u8] =
+    b"narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -571,17 +585,6 @@ fn on_off(s: &str) -> Result<bool, String> {
 /// `gc`'s default --min-age, and `serve --gc-every`'s: seconds.
 pub const GC_MIN_AGE: u64 = 3600;
 
-/// glibc gives each thread that allocates its own arena and keeps what they free: with the
-/// blocking threads that run generator calls and assemble indexes, that held 390 MiB for a
-/// 1,000-package repo; two arenas hold 50.
-fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: called first thing in main, before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
 /// `1048576`, `512K`, `10M`, `2G` (powers of 1024).
 fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
@@ -658,7 +661,6 @@ fn plain_panics() {
 }
 
 fn main() {
-    limit_malloc_arenas();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // The completion helper is silent on everything, a bad command line included.

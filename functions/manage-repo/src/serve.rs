@@ -142,7 +142,6 @@ pub async fn run(
     );
     let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections));
-    tokio::spawn(give_back_memory(slots.clone(), limits.connections));
     loop {
         // At the cap, stop accepting: further clients wait in the kernel's backlog.
         let slot = slots.clone().acquire_owned().await.expect("never closed");
@@ -308,35 +307,6 @@ impl Drop for Busy {
     }
 }
 
-/// Requests that may change a repo (`is_write`), ever: publishes allocate and free
-/// much, and glibc keeps what they freed in its arenas (at 40,000 packages a third of the
-/// server's memory was free but held: `give_back_memory` returns it).
-static WRITES: AtomicU64 = AtomicU64::new(0);
-
-/// Every two seconds, if writes came or a crowd of connections has gone (a flood of idle
-/// clients, say), hands the memory glibc holds free back to the system. A trim costs a
-/// walk of the heap (milliseconds), once per two seconds at most.
-async fn give_back_memory(slots: Arc<tokio::sync::Semaphore>, cap: usize) {
-    const CROWD: usize = 256;
-    let (mut peak, mut writes) = (0, 0);
-    loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let open = cap - slots.available_permits();
-        peak = peak.max(open);
-        let now = WRITES.load(Ordering::Relaxed);
-        if peak >= open + CROWD || now != writes {
-            (peak, writes) = (open, now);
-            // Off the async workers: it walks the heap.
-            #[cfg(all(target_os = "linux", target_env = "gnu"))]
-            let _ = tokio::task::spawn_blocking(|| {
-                // SAFETY: malloc_trim only releases free memory; safe at any time.
-                unsafe { libc::malloc_trim(0) }
-            })
-            .await;
-        }
-    }
-}
-
 /// `--gc-every`: `manage-repo gc` inside the server, first one period after the start (a
 /// restart loop does not collect each time). A failure is logged; the next round tries again.
 async fn collect_every(app: Arc<App>, every: Duration) {
@@ -403,9 +373,6 @@ async fn serve_one(
 ) -> Result<hyper::Response<HyperBody>, std::convert::Infallible> {
     let started = Instant::now();
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
-    if reposmith_core::handlers::is_write(&method) {
-        WRITES.fetch_add(1, Ordering::Relaxed);
-    }
     let (mut parts, incoming) = req.into_parts();
     // Rate limits are per client address (no proxy header is trusted).
     parts
