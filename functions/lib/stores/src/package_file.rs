@@ -218,12 +218,7 @@ impl PackageStore for FilePackageStore {
     /// stream takes three (open, read, end), and a render from scratch reads thousands.
     async fn get_bytes(&self, sha256: &str) -> Result<Option<bytes::Bytes>> {
         let path = self.path(sha256)?;
-        blocking(move || match std::fs::read(&path) {
-            Ok(b) => Ok(Some(b.into())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        })
-        .await
+        blocking(move || read_whole(&path)).await
     }
 
     async fn get_many(&self, sha256s: &[String]) -> Result<Vec<Option<bytes::Bytes>>> {
@@ -232,17 +227,7 @@ impl PackageStore for FilePackageStore {
             .map(|s| self.path(s))
             .collect::<Result<Vec<_>>>()?;
         // One hop for all: each hop to the blocking pool costs a thread wake-up or two.
-        blocking(move || {
-            paths
-                .iter()
-                .map(|path| match std::fs::read(path) {
-                    Ok(b) => Ok(Some(b.into())),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(e),
-                })
-                .collect()
-        })
-        .await
+        blocking(move || paths.iter().map(|p| read_whole(p)).collect()).await
     }
 
     async fn size(&self, sha256: &str) -> Result<Option<u64>> {
@@ -297,6 +282,15 @@ impl PackageStore for FilePackageStore {
     async fn reader(&self, facts: Facts) -> Result<Arc<dyn PackageReader>> {
         let file = std::fs::File::open(self.path(&facts.sha256)?)?;
         Ok(Arc::new(FileReader { file, facts }))
+    }
+}
+
+/// A blob's bytes, or None if it is absent.
+fn read_whole(path: &std::path::Path) -> std::io::Result<Option<bytes::Bytes>> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b.into())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
