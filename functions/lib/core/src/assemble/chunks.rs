@@ -125,16 +125,14 @@ pub async fn assemble_file(
     cache: &mut ChunkCache,
     gname: &str,
     file: &BulkFile,
-    shelves: &ShelfIndex,
-    shared: &Shared<'_>,
+    selected: &Selected<'_>,
     kinds: DigestKinds,
 ) -> ApiResult<(Vec<Made>, Open)> {
     check_path(&file.path).map_err(|e| invalid(gname, e))?;
     let mut encs = file.encodings.clone();
     encs.dedup();
     let mut segments = Vec::new();
-    let from = (gname, shelves, shared);
-    segment_parts(app, cache, from, &file.parts, &mut segments).await?;
+    segment_parts(app, cache, gname, selected, &file.parts, &mut segments).await?;
     if segments.is_empty() {
         // An empty file is still one (empty) gzip member, zstd frame or xz stream.
         segments.push(literal(app, cache, Vec::new()).await?);
@@ -184,20 +182,31 @@ pub async fn assemble_file(
 async fn segment_parts(
     app: &App,
     cache: &mut ChunkCache,
-    from @ (gname, shelves, shared): (&str, &ShelfIndex, &Shared<'_>),
+    gname: &str,
+    selected: &Selected<'_>,
     parts: &[Part],
     out: &mut Vec<Arc<Chunk>>,
 ) -> ApiResult<()> {
     for part in parts {
         match part {
             Part::Literal(b) => out.push(literal(app, cache, b.clone()).await?),
-            Part::Entries(sel) => match shared.get(&sel_key(sel)) {
-                Some(chunks) => out.extend(chunks.iter().cloned()),
-                None => select(app, cache, gname, sel, shelves, out).await?,
-            },
+            Part::Entries(sel) => {
+                let chunks = selected.get(&sel_key(sel)).ok_or_else(|| {
+                    ApiError::internal(format!("{gname}: a selection was not cut"))
+                })?;
+                out.extend(chunks.iter().cloned());
+            }
             Part::TarMember { name, mtime, parts } => {
                 let mut content = Vec::new();
-                Box::pin(segment_parts(app, cache, from, parts, &mut content)).await?;
+                Box::pin(segment_parts(
+                    app,
+                    cache,
+                    gname,
+                    selected,
+                    parts,
+                    &mut content,
+                ))
+                .await?;
                 let size: u64 = content.iter().map(|c| c.identity.bytes.len() as u64).sum();
                 let header = ustar_header(name, size, *mtime).map_err(|e| invalid(gname, e))?;
                 out.push(literal(app, cache, header.to_vec()).await?);
@@ -255,41 +264,6 @@ async fn store(app: &App, mut bytes: Vec<u8>, xz_records: Vec<(u64, u64)>) -> Ap
     })
 }
 
-/// The chunks of one selection: entries of several shelves merged into one ordered run, cut
-/// where the entries say, each chunk looked up by what it is made of.
-async fn select(
-    app: &App,
-    cache: &mut ChunkCache,
-    gname: &str,
-    sel: &Selection,
-    shelves: &ShelfIndex,
-    out: &mut Vec<Arc<Chunk>>,
-) -> ApiResult<()> {
-    let picked = merged(
-        sel.shelves
-            .iter()
-            .filter_map(|s| shelves.shelves().get(s.as_str())),
-    );
-    // Whether an entry before this chunk wrote bytes: its first entry then takes a separator.
-    let mut leading = false;
-    for run in cut(&picked) {
-        let key = chunk_key(gname, sel, leading, run);
-        let chunk = match cache.chunks.get(&key) {
-            Some(c) => c.clone(),
-            None => {
-                let (bytes, emits) = entries_bytes(app, gname, sel, leading, run).await?;
-                let c = new_chunk(app, bytes, emits).await?;
-                cache.chunks.insert(key, c.clone());
-                c
-            }
-        };
-        cache.used.insert(key);
-        leading |= chunk.emits;
-        out.push(chunk);
-    }
-    Ok(())
-}
-
 /// Shelves' entries in order, as one run (each shelf is sorted: a merge, not a sort).
 fn merged<'a>(
     shelves: impl Iterator<Item = &'a std::collections::BTreeMap<SlotKey, SlotVal>>,
@@ -329,18 +303,6 @@ fn chunk_key(gname: &str, sel: &Selection, leading: bool, run: &[Slot]) -> Chunk
         h.update(v.digest);
     }
     h.finalize().into()
-}
-
-/// A chunk's bytes from its entries' stored fragments.
-async fn entries_bytes(
-    app: &App,
-    gname: &str,
-    sel: &Selection,
-    leading: bool,
-    run: &[Slot<'_>],
-) -> ApiResult<(Vec<u8>, bool)> {
-    let analyses = analyses_of(app, run).await?;
-    fragments(&analyses, gname, sel, leading, run)
 }
 
 /// The analyses of a run's entries, in order (a render from scratch reads every one: one
@@ -392,20 +354,21 @@ fn sel_key(sel: &Selection) -> SelKey<'_> {
     (&sel.shelves[..], &sel.fragment[..], &sel.separator[..])
 }
 
-/// The chunks of every selection that shares its shelves with another (`select_shared`).
-pub type Shared<'a> = HashMap<SelKey<'a>, Vec<Arc<Chunk>>>;
+/// The chunks of every selection of a plan (`select`).
+pub type Selected<'a> = HashMap<SelKey<'a>, Vec<Arc<Chunk>>>;
 
-/// The chunks of the selections of `files` that pick the same shelves as another one (rpm's
-/// primary, filelists and other): their entries are merged and cut once, and a run's
-/// analyses are read once for all of them. Read a selection at a time, a render from
-/// scratch at 10,000 rpms read 30,000 analyses through a cache that held 4,096.
-pub async fn select_shared<'a>(
+/// The chunks of every selection of `files`, each chunk looked up by what it is made of.
+/// Selections that pick the same shelves (rpm's primary, filelists and other) are merged
+/// and cut once, and a run's analyses are read once for all of them: read a selection at a
+/// time, a render from scratch at 10,000 rpms read 30,000 analyses through a cache that
+/// held 4,096.
+pub async fn select<'a>(
     app: &App,
     cache: &mut ChunkCache,
     gname: &str,
     files: &'a [BulkFile],
     shelves: &ShelfIndex,
-) -> ApiResult<Shared<'a>> {
+) -> ApiResult<Selected<'a>> {
     let mut groups: HashMap<&[String], Vec<&Selection>> = HashMap::new();
     for file in files {
         for sel in selections(&file.parts) {
@@ -415,8 +378,8 @@ pub async fn select_shared<'a>(
             }
         }
     }
-    let mut shared = Shared::new();
-    for (names, sels) in groups.into_iter().filter(|(_, g)| g.len() > 1) {
+    let mut selected = Selected::new();
+    for (names, sels) in groups {
         let picked = merged(
             names
                 .iter()
@@ -445,9 +408,9 @@ pub async fn select_shared<'a>(
                 outs[i].push(chunk);
             }
         }
-        shared.extend(sels.into_iter().map(sel_key).zip(outs));
+        selected.extend(sels.into_iter().map(sel_key).zip(outs));
     }
-    Ok(shared)
+    Ok(selected)
 }
 
 /// Every selection among `parts`, tar members' included.

@@ -18,7 +18,7 @@ use crate::generator::{
     Content, DigestKinds, GenError, Generator, Link, Piece, RepoInfo, ShelfSummary,
 };
 use crate::model::{BlobRef, Head};
-use chunks::{assemble_file, select_shared};
+use chunks::{assemble_file, select};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -128,11 +128,10 @@ async fn render_shelves(
     let mut assembled = Vec::new();
     let mut wholes: HashMap<String, Vec<bytes::Bytes>> = HashMap::new();
     let mut histories = BTreeMap::new();
-    let shared = select_shared(app, cache, &gname, &plan.files, shelves).await?;
+    let selected = select(app, cache, &gname, &plan.files, shelves).await?;
     for file in &plan.files {
         check_media_type(&file.media_type).map_err(|e| invalid(&gname, e))?;
-        let (mut made, open) =
-            assemble_file(app, cache, &gname, file, shelves, &shared, kinds).await?;
+        let (mut made, open) = assemble_file(app, cache, &gname, file, &selected, kinds).await?;
         // The media type is the identity file's; encoded copies go by their suffix.
         for m in made.iter_mut().filter(|m| m.assembled.path == file.path) {
             m.blob.media_type = file.media_type.clone();
