@@ -65,6 +65,11 @@ impl Generator for Apk {
     fn digests(_repo: &RepoInfo) -> Vec<Digest> {
         Vec::new()
     }
+
+    /// A package is gzip members (deflate).
+    fn magics() -> Vec<Magic> {
+        vec![reposmith_generator_sdk::magic(0, &[0x1f, 0x8b, 0x08])]
+    }
 }
 
 reposmith_generator_sdk::generator!(Apk);

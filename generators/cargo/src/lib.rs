@@ -70,6 +70,11 @@ impl Generator for Cargo {
     fn digests(_repo: &RepoInfo) -> Vec<Digest> {
         Vec::new()
     }
+
+    /// A .crate is a gzip compressed tar.
+    fn magics() -> Vec<Magic> {
+        vec![reposmith_generator_sdk::magic(0, &[0x1f, 0x8b])]
+    }
 }
 
 reposmith_generator_sdk::generator!(Cargo);

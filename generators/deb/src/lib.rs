@@ -75,6 +75,14 @@ impl Generator for Deb {
             Vec::new()
         }
     }
+
+    /// Every .deb is an ar archive.
+    fn magics() -> Vec<Magic> {
+        vec![reposmith_generator_sdk::magic(
+            0,
+            reposmith_generator_sdk::ar::MAGIC,
+        )]
+    }
 }
 
 reposmith_generator_sdk::generator!(Deb);

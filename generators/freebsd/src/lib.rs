@@ -71,6 +71,14 @@ impl Generator for FreeBsd {
     fn digests(_repo: &RepoInfo) -> Vec<Digest> {
         Vec::new()
     }
+
+    /// A package is a compressed or a plain ustar tar.
+    fn magics() -> Vec<Magic> {
+        let (at, ustar) = reposmith_generator_sdk::codec::USTAR;
+        let mut magics = reposmith_generator_sdk::compressed_magics();
+        magics.push(reposmith_generator_sdk::magic(at, ustar));
+        magics
+    }
 }
 
 reposmith_generator_sdk::generator!(FreeBsd);

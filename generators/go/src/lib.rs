@@ -69,6 +69,11 @@ impl Generator for Go {
     fn digests(_repo: &RepoInfo) -> Vec<Digest> {
         Vec::new()
     }
+
+    /// A module zip starts with a local file header.
+    fn magics() -> Vec<Magic> {
+        vec![reposmith_generator_sdk::magic(0, b"PK\x03\x04")]
+    }
 }
 
 reposmith_generator_sdk::generator!(Go);

@@ -88,6 +88,11 @@ impl Generator for Npm {
     fn digests(_repo: &RepoInfo) -> Vec<Digest> {
         Vec::new()
     }
+
+    /// A tarball is gzip compressed.
+    fn magics() -> Vec<Magic> {
+        vec![reposmith_generator_sdk::magic(0, &[0x1f, 0x8b])]
+    }
 }
 
 reposmith_generator_sdk::generator!(Npm);

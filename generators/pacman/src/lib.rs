@@ -78,6 +78,11 @@ impl Generator for Pacman {
     fn digests(_repo: &RepoInfo) -> Vec<Digest> {
         Vec::new()
     }
+
+    /// A package is a zstd, xz or gzip compressed tar.
+    fn magics() -> Vec<Magic> {
+        reposmith_generator_sdk::compressed_magics()
+    }
 }
 
 reposmith_generator_sdk::generator!(Pacman);

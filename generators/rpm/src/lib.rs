@@ -75,6 +75,11 @@ impl Generator for Rpm {
     fn digests(_repo: &RepoInfo) -> Vec<Digest> {
         Vec::new()
     }
+
+    /// Every rpm starts with its lead.
+    fn magics() -> Vec<Magic> {
+        vec![reposmith_generator_sdk::magic(0, &header::LEAD_MAGIC)]
+    }
 }
 
 reposmith_generator_sdk::generator!(Rpm);

@@ -13,24 +13,32 @@ pub enum Codec {
     Plain,
 }
 
+/// The magic bytes each compression's stream starts with.
+pub const COMPRESSED: [(Codec, &[u8]); 3] = [
+    (Codec::Zstd, &[0x28, 0xb5, 0x2f, 0xfd]),
+    (Codec::Xz, &[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]),
+    (Codec::Gzip, &[0x1f, 0x8b]),
+];
+
+/// Where an uncompressed ustar archive says so.
+pub const USTAR: (usize, &[u8]) = (257, b"ustar");
+
 impl Codec {
     /// zstd, xz or gzip, by the stream's first bytes.
     pub fn sniff(head: &[u8]) -> Option<Codec> {
-        if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Some(Codec::Zstd)
-        } else if head.starts_with(&[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) {
-            Some(Codec::Xz)
-        } else if head.starts_with(&[0x1f, 0x8b]) {
-            Some(Codec::Gzip)
-        } else {
-            None
-        }
+        COMPRESSED
+            .iter()
+            .find(|(_, magic)| head.starts_with(magic))
+            .map(|(codec, _)| *codec)
     }
 
     /// As `sniff`, or `Plain` for an uncompressed ustar archive.
     pub fn sniff_tar(head: &[u8]) -> Option<Codec> {
-        Codec::sniff(head)
-            .or_else(|| (head.len() >= 263 && &head[257..262] == b"ustar").then_some(Codec::Plain))
+        let (at, ustar) = USTAR;
+        Codec::sniff(head).or_else(|| {
+            (head.get(at..at + ustar.len()) == Some(ustar) && head.len() >= 263)
+                .then_some(Codec::Plain)
+        })
     }
 
     /// A decompressing reader over `src`: gzip members and zstd frames one after another are
@@ -46,26 +54,6 @@ impl Codec {
             Codec::Zstd => Box::new(ZstdFrames::new(src)),
             Codec::Plain => Box::new(src),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Codec;
-
-    #[test]
-    fn sniffs_by_magic() {
-        assert_eq!(
-            Codec::sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
-            Some(Codec::Zstd)
-        );
-        assert_eq!(Codec::sniff(b"\xfd7zXZ\0"), Some(Codec::Xz));
-        assert_eq!(Codec::sniff(b"\x1f\x8b\x08"), Some(Codec::Gzip));
-        assert_eq!(Codec::sniff(b"\x1f"), None);
-        let mut tar = [0u8; 512];
-        tar[257..263].copy_from_slice(b"ustar\0");
-        assert_eq!(Codec::sniff(&tar), None);
-        assert_eq!(Codec::sniff_tar(&tar), Some(Codec::Plain));
     }
 }
 
@@ -101,4 +89,24 @@ pub fn gunzip<'a, T>(
         return Err(format!("reading {what} failed: {e}"));
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Codec;
+
+    #[test]
+    fn sniffs_by_magic() {
+        assert_eq!(
+            Codec::sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
+            Some(Codec::Zstd)
+        );
+        assert_eq!(Codec::sniff(b"\xfd7zXZ\0"), Some(Codec::Xz));
+        assert_eq!(Codec::sniff(b"\x1f\x8b\x08"), Some(Codec::Gzip));
+        assert_eq!(Codec::sniff(b"\x1f"), None);
+        let mut tar = [0u8; 512];
+        tar[257..263].copy_from_slice(b"ustar\0");
+        assert_eq!(Codec::sniff(&tar), None);
+        assert_eq!(Codec::sniff_tar(&tar), Some(Codec::Plain));
+    }
 }

@@ -4,6 +4,7 @@
 use crate::exports::reposmith::generator::client::{ClientFile, ClientRepo};
 use crate::exports::reposmith::generator::digests::Digest;
 use crate::exports::reposmith::generator::inspect::Details;
+use crate::exports::reposmith::generator::sniff::Magic;
 use crate::reposmith::generator::types::{
     Assembled, Entry, Facts, Fragment, Hint, Info, Output, PublishPlan, RepoInfo, ShelfSummary,
 };
@@ -71,6 +72,43 @@ pub trait Generator {
         let _ = repo;
         vec![Digest::Md5, Digest::Sha1, Digest::Sha512]
     }
+
+    /// Magic numbers every package of the format has (`sniff`): the host asks `claims` only
+    /// about a file holding one of them, so other formats' uploads never enter this
+    /// generator. `claims` is asked behind the same rule here too, whatever the host.
+    /// Default: none, every file is asked about.
+    fn magics() -> Vec<Magic> {
+        Vec::new()
+    }
+}
+
+/// A magic of `bytes` at `offset`.
+pub fn magic(offset: usize, bytes: &[u8]) -> Magic {
+    Magic {
+        offset: offset as u32,
+        bytes: bytes.to_vec(),
+    }
+}
+
+/// The magics of a zstd, xz or gzip stream ([`crate::codec::COMPRESSED`]): a compressed
+/// archive's.
+pub fn compressed_magics() -> Vec<Magic> {
+    crate::codec::COMPRESSED
+        .iter()
+        .map(|(_, bytes)| magic(0, bytes))
+        .collect()
+}
+
+/// `claims` behind the generator's `magics`, as the host asks it: a head holding none of
+/// them (when there are any) is not claimed.
+pub fn claimed<G: Generator>(filename: &str, head: &[u8], hints: &[Hint]) -> bool {
+    let magics = G::magics();
+    let sniffed = magics.is_empty()
+        || magics.iter().any(|m| {
+            let at = m.offset as usize;
+            head.get(at..at + m.bytes.len()) == Some(&m.bytes[..])
+        });
+    sniffed && G::claims(filename, head, hints)
 }
 
 /// An upload from its bytes alone, as the host hands it over: `claims` on its first 4 KiB,
@@ -85,14 +123,14 @@ pub fn parse_package<G: Generator>(
     let facts = crate::mem_facts(filename, bytes.len() as u64);
     let mut read = crate::mem_read(bytes);
     (
-        G::claims(filename, head, hints),
+        claimed::<G>(filename, head, hints),
         G::analyze(&facts, &mut read, hints),
     )
 }
 
 /// Exports a type implementing [`Generator`] as the component's `generator`, `inspect`,
-/// `client` and `digests` interfaces (world `generator-full-world`). The type must be a plain name in
-/// scope: `reposmith_generator_sdk::generator!(Deb);`.
+/// `client`, `digests` and `sniff` interfaces (world `generator-full-world`). The type must be
+/// a plain name in scope: `reposmith_generator_sdk::generator!(Deb);`.
 ///
 /// The wasm exports are made on wasm32 only: natively (unit tests, fuzz/) several generators
 /// link into one binary, where their export symbols would clash; the `Guest` impls exist on
@@ -101,7 +139,9 @@ pub fn parse_package<G: Generator>(
 macro_rules! generator {
     ($ty:ident) => {
         const _: () = {
-            use $crate::exports::reposmith::generator::{client, digests, generator, inspect};
+            use $crate::exports::reposmith::generator::{
+                client, digests, generator, inspect, sniff,
+            };
             use $crate::reposmith::generator::types as t;
 
             impl generator::Guest for $ty {
@@ -109,7 +149,7 @@ macro_rules! generator {
                     <$ty as $crate::Generator>::info()
                 }
                 fn claims(filename: String, head: Vec<u8>, hints: Vec<t::Hint>) -> bool {
-                    <$ty as $crate::Generator>::claims(&filename, &head, &hints)
+                    $crate::claimed::<$ty>(&filename, &head, &hints)
                 }
                 fn analyze(pkg: &t::Package, hints: Vec<t::Hint>) -> Result<Vec<t::Entry>, String> {
                     let facts = pkg.facts();
@@ -160,8 +200,14 @@ macro_rules! generator {
                 }
             }
 
+            impl sniff::Guest for $ty {
+                fn magics() -> Vec<sniff::Magic> {
+                    <$ty as $crate::Generator>::magics()
+                }
+            }
+
             #[cfg(target_arch = "wasm32")]
-    $crate::export_generator!($ty with_types_in $crate);
+            $crate::export_generator!($ty with_types_in $crate);
         };
     };
 }
@@ -170,7 +216,7 @@ macro_rules! generator {
 #[cfg(all(test, feature = "testing"))]
 mod tests {
     use super::*;
-    use crate::exports::reposmith::generator::{client, generator as g, inspect};
+    use crate::exports::reposmith::generator::{client, generator as g, inspect, sniff};
 
     /// A generator that implements only what it must.
     pub struct Minimal;
@@ -237,6 +283,49 @@ mod tests {
         ));
         let plan = <Minimal as g::Guest>::plan(crate::testing::repo("r", &["any"]), vec![]);
         assert_eq!(plan.unwrap().files.len(), 0);
+    }
+
+    /// Claims anything its magics let through.
+    pub struct Sniffing;
+
+    impl Generator for Sniffing {
+        fn info() -> Info {
+            Minimal::info()
+        }
+        fn claims(_: &str, _: &[u8], _: &[Hint]) -> bool {
+            true
+        }
+        fn analyze(facts: &Facts, read: ReadAt<'_>, hints: &[Hint]) -> Result<Vec<Entry>, String> {
+            Minimal::analyze(facts, read, hints)
+        }
+        fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, String> {
+            Minimal::plan(repo, shelves)
+        }
+        fn finish(
+            repo: &RepoInfo,
+            shelves: &[ShelfSummary],
+            files: &[Assembled],
+            signer: &dyn Signer,
+        ) -> Result<Vec<Output>, String> {
+            Minimal::finish(repo, shelves, files, signer)
+        }
+        fn magics() -> Vec<Magic> {
+            vec![crate::magic(0, b"MIN"), crate::magic(257, b"ustar")]
+        }
+    }
+
+    #[test]
+    fn claims_is_asked_behind_the_magics() {
+        assert!(claimed::<Sniffing>("a", b"MIN...", &[]));
+        assert!(!claimed::<Sniffing>("a", b"MAX...", &[]));
+        assert!(!claimed::<Sniffing>("a", b"MI", &[]));
+        let mut tar = [0u8; 512];
+        tar[257..262].copy_from_slice(b"ustar");
+        assert!(claimed::<Sniffing>("a", &tar, &[]));
+        assert!(!claimed::<Sniffing>("a", &tar[..260], &[]));
+        // No magics: every head is asked about.
+        assert!(claimed::<Minimal>("a.min", b"MIN", &[]));
+        assert!(<Minimal as sniff::Guest>::magics().is_empty());
     }
 
     #[test]

@@ -4,9 +4,9 @@
 //! host uses too.
 //!
 //! A generator implements [`Generator`] (info, claims, analyze, plan, finish; optionally
-//! compare-versions, describe, client-config, digests) and calls
-//! `reposmith_generator_sdk::generator!(MyGenerator);`, which implements the four wit-bindgen
-//! `Guest` traits (`generator`, `inspect`, `client`, `digests`: the SDK's world is
+//! compare-versions, describe, client-config, digests, magics) and calls
+//! `reposmith_generator_sdk::generator!(MyGenerator);`, which implements the five wit-bindgen
+//! `Guest` traits (`generator`, `inspect`, `client`, `digests`, `sniff`: the SDK's world is
 //! `generator-full-world`) and exports them. Whoever prefers the raw bindings implements those
 //! traits and calls `export_generator!(MyGenerator)` instead.
 //!
@@ -48,6 +48,7 @@ pub mod prelude {
     pub use crate::exports::reposmith::generator::client::{ClientFile, ClientRepo};
     pub use crate::exports::reposmith::generator::digests::Digest;
     pub use crate::exports::reposmith::generator::inspect::{Dependency, Details};
+    pub use crate::exports::reposmith::generator::sniff::Magic;
     pub use crate::reposmith::generator::types::*;
     pub use crate::{Generator, ReadAt, Signer};
 }
@@ -126,7 +127,7 @@ pub fn mem_facts(filename: &str, size: u64) -> reposmith::generator::types::Fact
 
 pub use codec::{gunzip, Codec};
 #[cfg(feature = "bindings")]
-pub use guest::{parse_package, Generator, ReadAt};
+pub use guest::{claimed, compressed_magics, magic, parse_package, Generator, ReadAt};
 pub use read::{mem_read, Cached, Capped, Handle, Mem, Ranged, Source};
 #[cfg(feature = "bindings")]
 pub use sign::HostSigner;

@@ -3,9 +3,9 @@
 
 wasmtime::component::bindgen!({
     path: "../../../wit",
-    // The richest world only for its types: a generator's `inspect`, `client` and `digests`
-    // exports are optional, so instances are made with [`Pre`] (the interfaces' own indices), never this
-    // world's Pre.
+    // The richest world only for its types: a generator's `inspect`, `client`, `digests` and
+    // `sniff` exports are optional, so instances are made with [`Pre`] (the interfaces' own
+    // indices), never this world's Pre.
     world: "generator-full-world",
     // The `package` resource is a host object in the store's ResourceTable.
     with: {
@@ -21,18 +21,19 @@ reposmith_contract::client_conversions!(exports::reposmith::generator::client);
 
 use exports::reposmith::generator::{
     client as client_iface, digests as digests_iface, generator as gen_iface,
-    inspect as inspect_iface,
+    inspect as inspect_iface, sniff as sniff_iface,
 };
 use wasmtime::component::InstancePre;
 
-/// A component ready to instantiate: `generator` is required; `inspect`, `client` and
-/// `digests` optional.
+/// A component ready to instantiate: `generator` is required; `inspect`, `client`, `digests`
+/// and `sniff` optional.
 pub struct Pre<T: 'static> {
     pre: InstancePre<T>,
     generator: gen_iface::GuestIndices,
     inspect: Option<inspect_iface::GuestIndices>,
     client: Option<client_iface::GuestIndices>,
     digests: Option<digests_iface::GuestIndices>,
+    sniff: Option<sniff_iface::GuestIndices>,
 }
 
 impl<T: 'static> Pre<T> {
@@ -42,12 +43,14 @@ impl<T: 'static> Pre<T> {
         let inspect = inspect_iface::GuestIndices::new(&pre).ok();
         let client = client_iface::GuestIndices::new(&pre).ok();
         let digests = digests_iface::GuestIndices::new(&pre).ok();
+        let sniff = sniff_iface::GuestIndices::new(&pre).ok();
         Ok(Pre {
             pre,
             generator,
             inspect,
             client,
             digests,
+            sniff,
         })
     }
 
@@ -64,6 +67,11 @@ impl<T: 'static> Pre<T> {
     /// Whether the component exports `digests`.
     pub fn has_digests(&self) -> bool {
         self.digests.is_some()
+    }
+
+    /// Whether the component exports `sniff`.
+    pub fn has_sniff(&self) -> bool {
+        self.sniff.is_some()
     }
 
     pub fn engine(&self) -> &wasmtime::Engine {
@@ -88,11 +96,16 @@ impl<T: 'static> Pre<T> {
             Some(d) => d.load(&mut store, &instance).ok(),
             None => None,
         };
+        let sniff = match &self.sniff {
+            Some(s) => s.load(&mut store, &instance).ok(),
+            None => None,
+        };
         Ok(Exports {
             generator,
             inspect,
             client,
             digests,
+            sniff,
         })
     }
 }
@@ -103,6 +116,7 @@ pub struct Exports {
     pub inspect: Option<inspect_iface::Guest>,
     pub client: Option<client_iface::Guest>,
     pub digests: Option<digests_iface::Guest>,
+    pub sniff: Option<sniff_iface::Guest>,
 }
 
 impl Exports {

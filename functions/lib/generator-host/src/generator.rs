@@ -24,6 +24,9 @@ const MAX_RESULT_BYTES: usize = 64 << 20;
 pub struct WasmGenerator {
     pre: Pre<HostState>,
     info: Info,
+    /// `sniff.magics`, checked at load: a head holding none of them is not asked about.
+    /// Empty: every head is.
+    magics: Vec<Magic>,
     limits: Limits,
     /// Instances kept warm between calls (see [`Warm`]), the most recently used last.
     idle: Mutex<Vec<Warm>>,
@@ -56,12 +59,24 @@ const MAX_CALLS: u32 = 2_000;
 /// An instance whose linear memory grew past this is not kept (idle memory stays small).
 const MAX_IDLE_MEMORY: usize = 32 << 20;
 
+/// Bytes a head must hold at an offset (`sniff.magic`), checked to end within [`MAX_HEAD`].
+#[derive(Debug)]
+pub(crate) struct Magic {
+    offset: usize,
+    bytes: Vec<u8>,
+}
+
+/// Most magics a generator may declare, and the longest one: the rule must stay cheap.
+const MAX_MAGICS: usize = 16;
+const MAX_MAGIC_LEN: usize = 64;
+
 impl WasmGenerator {
-    /// `info` is trusted to have been validated by the loader.
-    pub(crate) fn new(pre: Pre<HostState>, info: Info, limits: Limits) -> Self {
+    /// `info` and `magics` are trusted to have been validated by the loader.
+    pub(crate) fn new(pre: Pre<HostState>, info: Info, magics: Vec<Magic>, limits: Limits) -> Self {
         WasmGenerator {
             pre,
             info,
+            magics,
             limits,
             idle: Mutex::new(Vec::new()),
             max_idle: max_idle(),
@@ -77,6 +92,29 @@ impl WasmGenerator {
         run(&mut warm, limits, None, |store, world| {
             world.reposmith_generator_generator().call_info(store)
         })
+    }
+
+    /// Call `sniff.magics()` in a fresh store, once, at load, and check what it answers;
+    /// empty when the component does not export `sniff`.
+    pub(crate) fn call_magics(pre: &Pre<HostState>, limits: &Limits) -> Result<Vec<Magic>, String> {
+        if !pre.has_sniff() {
+            return Ok(Vec::new());
+        }
+        let mut warm = instantiate(pre, limits, String::new())?;
+        let magics = run(&mut warm, limits, None, |store, world| match &world.sniff {
+            Some(s) => s.call_magics(store),
+            None => Ok(Vec::new()),
+        })?;
+        checked(magics)
+    }
+
+    /// Whether `head` may be claimed: it holds one of the magics, or there are none.
+    fn sniffed(&self, head: &[u8]) -> bool {
+        self.magics.is_empty()
+            || self
+                .magics
+                .iter()
+                .any(|m| head.get(m.offset..m.offset + m.bytes.len()) == Some(&m.bytes[..]))
     }
 
     fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Warm>> {
@@ -155,6 +193,35 @@ impl WasmGenerator {
         }
         Ok(items)
     }
+}
+
+/// `sniff.magics` as the host keeps them, or why they cannot be kept: too many, or one
+/// empty, too long or ending past the head `claims` gets.
+fn checked(
+    magics: Vec<bindings::exports::reposmith::generator::sniff::Magic>,
+) -> Result<Vec<Magic>, String> {
+    if magics.len() > MAX_MAGICS {
+        return Err(format!(
+            "{} magics; at most {MAX_MAGICS} are allowed",
+            magics.len()
+        ));
+    }
+    magics
+        .into_iter()
+        .map(|m| {
+            let (offset, len) = (m.offset as usize, m.bytes.len());
+            if len == 0 || len > MAX_MAGIC_LEN || offset + len > MAX_HEAD {
+                return Err(format!(
+                    "a magic of {len} bytes at offset {offset}: each must be 1 to \
+                     {MAX_MAGIC_LEN} bytes and end within the first {MAX_HEAD}"
+                ));
+            }
+            Ok(Magic {
+                offset,
+                bytes: m.bytes,
+            })
+        })
+        .collect()
 }
 
 /// A fresh store with the memory limiter, and the component instantiated in it.
@@ -246,6 +313,11 @@ impl Generator for WasmGenerator {
 
     fn try_claims(&self, filename: &str, head: &[u8], hints: &[Hint]) -> Result<bool, GenError> {
         let head = &head[..head.len().min(MAX_HEAD)];
+        // The generator's own cheap rule: no instance is entered for a file of another format
+        // (a rebuild asks every generator about every package).
+        if !self.sniffed(head) {
+            return Ok(false);
+        }
         let scope = scope(hints);
         let hints: Vec<bindings::wit::Hint> = bindings::to_wit(hints);
         self.call("claims", scope, None, |store, w| {
@@ -483,4 +555,33 @@ fn scope(hints: &[Hint]) -> &str {
 
 fn selection_size(s: &bindings::wit::Selection) -> usize {
     s.fragment.len() + s.separator.len() + s.shelves.iter().map(String::len).sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bindings::exports::reposmith::generator::sniff::Magic as WitMagic;
+
+    fn m(offset: u32, bytes: &[u8]) -> WitMagic {
+        WitMagic {
+            offset,
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    #[test]
+    fn magics_must_be_short_and_within_the_head() {
+        let kept = checked(vec![m(0, b"!<arch>\n"), m(257, b"ustar")]).unwrap();
+        assert_eq!((kept[1].offset, &kept[1].bytes[..]), (257, &b"ustar"[..]));
+        assert!(checked(vec![m(4090, b"1234567")])
+            .unwrap_err()
+            .contains("4096"));
+        assert!(checked(vec![m(0, b"")]).is_err());
+        assert!(checked(vec![m(0, &[7; 65])]).is_err());
+        assert!(checked(vec![m(u32::MAX, b"x")]).is_err());
+        assert!(checked((0..17).map(|i| m(i, b"x")).collect())
+            .unwrap_err()
+            .contains("at most 16"));
+        assert!(checked(Vec::new()).unwrap().is_empty());
+    }
 }

@@ -45,7 +45,8 @@ pub enum Check {
     Component,
     /// Not the generator contract this host speaks: exports, imports, contract version.
     Contract,
-    /// `info` failed or describes the generator wrongly (name, mount).
+    /// `info` (or `sniff.magics`) failed or describes the generator wrongly (name, mount, a
+    /// magic out of bounds).
     Info,
 }
 
@@ -234,7 +235,13 @@ impl WasmHost {
             .map_err(|m| refused(Check::Info, format_args!("info() failed: {m}")))?
             .into();
         check_info(&info)?;
-        Ok(WasmGenerator::new(pre, info, inner.limits))
+        let magics = WasmGenerator::call_magics(&pre, &inner.limits).map_err(|m| {
+            refused(
+                Check::Info,
+                format_args!("generator {}: sniff.magics() failed: {m}", info.name),
+            )
+        })?;
+        Ok(WasmGenerator::new(pre, info, magics, inner.limits))
     }
 
     /// Compile, or load the artifact a previous compile left in the cache.

@@ -1,7 +1,7 @@
-//! The optional `client` and `digests` exports through the host: the deb and rpm generators
-//! answer `client_config` with their files and `digests` with what their `finish` lists; the
-//! misbehave test generator (built for the plain `generator-world`, without either) gets
-//! `None`, the contract's "use the default".
+//! The optional `client`, `digests` and `sniff` exports through the host: the deb and rpm
+//! generators answer `client_config` with their files, `digests` with what their `finish`
+//! lists, and are asked `claims` only about their own magics; the misbehave test generator
+//! (built for the plain `generator-world`, without any of them) gets the contract's defaults.
 
 use reposmith_contract::{ClientRepo, DigestKinds, Generator, Hint, RepoInfo};
 use reposmith_generator_host::{Limits, WasmHost};
@@ -32,8 +32,12 @@ fn wasm_dir() -> &'static Path {
 }
 
 fn load(file: &str) -> Arc<dyn Generator> {
+    load_with(file, Limits::default())
+}
+
+fn load_with(file: &str, limits: Limits) -> Arc<dyn Generator> {
     let bytes = std::fs::read(wasm_dir().join(file)).unwrap();
-    WasmHost::new(None, Limits::default())
+    WasmHost::new(None, limits)
         .unwrap()
         .load_bytes(&bytes)
         .unwrap()
@@ -148,4 +152,34 @@ fn digests_are_what_finish_lists() {
     assert!(load("reposmith_test_misbehave.wasm")
         .digests(&info)
         .is_none());
+}
+
+/// `sniff`: the host asks `claims` only about a file holding one of the generator's magics.
+/// With no fuel for `claims`, entering a generator fails: the rpm generator answers a .deb's
+/// head "not claimed" without being entered, and fails on an rpm's head (it was entered);
+/// misbehave, without `sniff`, is entered for any head.
+#[test]
+fn claims_is_asked_behind_the_magics() {
+    let deb_head = b"!<arch>\ndebian-binary   1342943816  0     0     100644  4         `\n2.0\n";
+    let rpm_head = [0xed, 0xab, 0xee, 0xdb, 3, 0, 0, 1];
+    let starved = Limits {
+        claims_fuel: 1,
+        ..Limits::default()
+    };
+    let rpm = load_with("reposmith_gen_rpm.wasm", starved);
+    assert!(!rpm.try_claims("x.deb", deb_head, &[]).unwrap());
+    assert!(rpm.try_claims("x.rpm", &rpm_head, &[]).is_err());
+    let misbehave = load_with("reposmith_test_misbehave.wasm", starved);
+    assert!(misbehave.try_claims("misbehave-a", deb_head, &[]).is_err());
+
+    // With fuel, the answers are the generators' own.
+    let (deb, rpm) = (
+        load("reposmith_gen_deb.wasm"),
+        load("reposmith_gen_rpm.wasm"),
+    );
+    assert!(deb.claims("x.deb", deb_head, &[]));
+    assert!(!deb.claims("x.deb", &rpm_head, &[]));
+    assert!(rpm.claims("x.bin", &rpm_head, &[]));
+    assert!(!rpm.claims("x.rpm", deb_head, &[]));
+    assert!(!rpm.claims("x.rpm", &rpm_head[..3], &[]));
 }
