@@ -207,7 +207,7 @@ macro_rules! generator {
             }
 
             #[cfg(target_arch = "wasm32")]
-            $crate::export_generator!($ty with_types_in $crate);
+    $crate::export_generator!($ty with_types_in $crate);
         };
     };
 }

@@ -118,16 +118,25 @@ pub struct Open {
     pub bytes: Vec<Bytes>,
 }
 
-/// One bulk file in every encoding it asks for, and its decoded bytes (which `history`
-/// diffs whether or not the file is published unencoded).
-pub async fn assemble_file(
+/// A bulk file laid out in every encoding it asks for, waiting for its digests
+/// ([`digest_all`]), then completed ([`complete_file`]).
+pub struct Draft {
+    path: String,
+    encodings: Vec<Encoding>,
+    /// The decoded bytes first, then each encoding asked for other than identity, in order.
+    streams: Vec<Pending>,
+}
+
+/// One bulk file's segments, encoded as it asks (its decoded bytes are laid out whether or
+/// not it is published unencoded: `history` diffs them).
+pub async fn draft_file(
     app: &App,
     cache: &mut ChunkCache,
     gname: &str,
     file: &BulkFile,
     selected: &Selected<'_>,
     kinds: DigestKinds,
-) -> ApiResult<(Vec<Made>, Open)> {
+) -> ApiResult<Draft> {
     check_path(&file.path).map_err(|e| invalid(gname, e))?;
     let mut encs = file.encodings.clone();
     encs.dedup();
@@ -139,14 +148,62 @@ pub async fn assemble_file(
     }
     encode_missing(app, &segments, &encs).await?;
     let (path, id) = (&file.path, Encoding::Identity);
-    let open = compose(app, cache, path, id, &segments, false, kinds).await?;
-    let mut out = Vec::new();
-    for enc in encs {
+    let mut streams = vec![lay_out(app, cache, path, id, &segments, false, kinds).await?];
+    for &enc in encs.iter().filter(|&&e| e != Encoding::Identity) {
         let path = format!("{}{}", file.path, enc.suffix());
+        streams.push(lay_out(app, cache, &path, enc, &segments, true, kinds).await?);
+    }
+    Ok(Draft {
+        path: file.path.clone(),
+        encodings: encs,
+        streams,
+    })
+}
+
+/// Hashes what changed in every stream of `drafts` at once, the longest first, as many at a
+/// time as there are cores: a change at the start of the files (rpm's package count, a
+/// package whose name sorts first) re-hashes all of them, and one stream is one thread.
+pub async fn digest_all(app: &App, mut drafts: Vec<Draft>) -> ApiResult<Vec<Draft>> {
+    let mut jobs: Vec<(usize, usize, Pending)> = Vec::new();
+    for (i, d) in drafts.iter_mut().enumerate() {
+        jobs.extend(d.streams.drain(..).enumerate().map(|(j, p)| (i, j, p)));
+    }
+    jobs.sort_by_key(|(_, _, p)| std::cmp::Reverse(p.unhashed()));
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut done: Vec<(usize, usize, Pending)> = futures::stream::iter(jobs)
+        .map(|(i, j, mut p)| async move {
+            app.blocking(move || {
+                p.hash();
+                Ok::<_, ApiError>((i, j, p))
+            })
+            .await
+        })
+        .buffer_unordered(cores)
+        .collect::<Vec<ApiResult<_>>>()
+        .await
+        .into_iter()
+        .collect::<ApiResult<_>>()?;
+    done.sort_by_key(|(i, j, _)| (*i, *j));
+    for (i, _, p) in done {
+        drafts[i].streams.push(p);
+    }
+    Ok(drafts)
+}
+
+/// A hashed draft as the files it publishes (one per encoding) and its decoded bytes.
+pub fn complete_file(cache: &mut ChunkCache, draft: Draft) -> (Vec<Made>, Open) {
+    let mut streams = draft.streams.into_iter();
+    let open = complete(
+        cache,
+        streams.next().expect("the decoded stream is laid out"),
+    );
+    let mut out = Vec::new();
+    for enc in draft.encodings {
+        let path = format!("{}{}", draft.path, enc.suffix());
         let (d, blob, bytes) = if enc == Encoding::Identity {
             open.clone()
         } else {
-            compose(app, cache, &path, enc, &segments, true, kinds).await?
+            complete(cache, streams.next().expect("every encoding is laid out"))
         };
         let a = Assembled {
             path,
@@ -167,14 +224,14 @@ pub async fn assemble_file(
         });
     }
     let (digests, blob, bytes) = open;
-    Ok((
+    (
         out,
         Open {
             digests,
             blob,
             bytes,
         },
-    ))
+    )
 }
 
 /// The segments of `parts`, in order; a tar member's header comes once its content's size
@@ -456,9 +513,40 @@ async fn encode_missing(app: &App, segments: &[Arc<Chunk>], encs: &[Encoding]) -
     results.into_iter().collect()
 }
 
-/// One encoding of a file: its pieces (framed), their digests resumed from the last render's
-/// hasher states, and the served blob (composite when it has more than one piece).
-async fn compose(
+/// One encoding of a file: its pieces (framed), and the last render's hasher states for the
+/// longest prefix of them that did not change.
+struct Pending {
+    key: String,
+    pieces: Vec<Stored>,
+    /// The state after each piece hashed so far (from the last render, then [`Pending::hash`]).
+    states: Vec<(String, Hasher)>,
+    kinds: DigestKinds,
+    digests: Option<Digests>,
+}
+
+impl Pending {
+    /// Bytes left to hash.
+    fn unhashed(&self) -> usize {
+        let rest = &self.pieces[self.states.len()..];
+        rest.iter().map(|p| p.bytes.len()).sum()
+    }
+
+    /// The digests, resumed from the state after the unchanged prefix (CPU-bound).
+    fn hash(&mut self) {
+        let start = match self.states.last() {
+            Some((_, h)) => h.clone(),
+            None => Hasher::only(self.kinds),
+        };
+        let rest = &self.pieces[self.states.len()..];
+        let bytes: Vec<&Bytes> = rest.iter().map(|p| &p.bytes).collect();
+        let after = start.clone().states_after(&bytes);
+        self.digests = Some(after.last().unwrap_or(&start).clone().finish());
+        let shas = rest.iter().map(|p| p.sha256.clone());
+        self.states.extend(shas.zip(after));
+    }
+}
+
+async fn lay_out(
     app: &App,
     cache: &mut ChunkCache,
     path: &str,
@@ -466,7 +554,7 @@ async fn compose(
     segments: &[Arc<Chunk>],
     encoded: bool,
     kinds: DigestKinds,
-) -> ApiResult<(Digests, BlobRef, Vec<Bytes>)> {
+) -> ApiResult<Pending> {
     let mut pieces: Vec<Stored> = Vec::with_capacity(segments.len() + 2);
     for c in segments {
         let s =
@@ -496,23 +584,27 @@ async fn compose(
         .zip(&pieces)
         .take_while(|((sha, _), p)| *sha == p.sha256)
         .count();
-    let mut states: Vec<(String, Hasher)> = prev.into_iter().take(same).collect();
-    let rest: Vec<Stored> = pieces[same..].to_vec();
-    let start = match states.last() {
-        Some((_, h)) => h.clone(),
-        None => Hasher::only(kinds),
-    };
-    let (digests, more) = app
-        .blocking(move || {
-            let bytes: Vec<&Bytes> = rest.iter().map(|p| &p.bytes).collect();
-            let after = start.clone().states_after(&bytes);
-            let digests = after.last().unwrap_or(&start).clone().finish();
-            let more: Vec<(String, Hasher)> =
-                rest.into_iter().map(|p| p.sha256).zip(after).collect();
-            Ok::<_, ApiError>((digests, more))
-        })
-        .await?;
-    states.extend(more);
+    let states: Vec<(String, Hasher)> = prev.into_iter().take(same).collect();
+    Ok(Pending {
+        key,
+        pieces,
+        states,
+        kinds,
+        digests: None,
+    })
+}
+
+/// A hashed stream's digests, its served blob (composite when it has more than one piece)
+/// and its pieces' bytes; its hasher states are kept for the next render.
+fn complete(cache: &mut ChunkCache, p: Pending) -> (Digests, BlobRef, Vec<Bytes>) {
+    let Pending {
+        key,
+        pieces,
+        states,
+        digests,
+        ..
+    } = p;
+    let digests = digests.expect("a stream is hashed before it is completed");
     cache.prefixes.insert(key, states);
     let blob = if pieces.len() == 1 {
         BlobRef::stored(pieces[0].sha256.clone(), digests.size)
@@ -530,7 +622,7 @@ async fn compose(
             media_type: None,
         }
     };
-    Ok((digests, blob, pieces.into_iter().map(|p| p.bytes).collect()))
+    (digests, blob, pieces.into_iter().map(|p| p.bytes).collect())
 }
 
 #[cfg(test)]

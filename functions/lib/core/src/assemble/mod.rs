@@ -18,7 +18,7 @@ use crate::generator::{
     Content, DigestKinds, GenError, Generator, Link, Piece, RepoInfo, ShelfSummary,
 };
 use crate::model::{BlobRef, Head};
-use chunks::{assemble_file, select};
+use chunks::{complete_file, digest_all, draft_file, select};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -129,9 +129,15 @@ async fn render_shelves(
     let mut wholes: HashMap<String, Vec<bytes::Bytes>> = HashMap::new();
     let mut histories = BTreeMap::new();
     let selected = select(app, cache, &gname, &plan.files, shelves).await?;
+    let mut drafts = Vec::with_capacity(plan.files.len());
     for file in &plan.files {
         check_media_type(&file.media_type).map_err(|e| invalid(&gname, e))?;
-        let (mut made, open) = assemble_file(app, cache, &gname, file, &selected, kinds).await?;
+        drafts.push(draft_file(app, cache, &gname, file, &selected, kinds).await?);
+    }
+    // Every file's digests at once: rpm's primary, filelists and other each on a core.
+    let drafts = digest_all(app, drafts).await?;
+    for (file, draft) in plan.files.iter().zip(drafts) {
+        let (mut made, open) = complete_file(cache, draft);
         // The media type is the identity file's; encoded copies go by their suffix.
         for m in made.iter_mut().filter(|m| m.assembled.path == file.path) {
             m.blob.media_type = file.media_type.clone();
