@@ -102,13 +102,16 @@ pub fn compressed_magics() -> Vec<Magic> {
 /// `claims` behind the generator's `magics`, as the host asks it: a head holding none of
 /// them (when there are any) is not claimed.
 pub fn claimed<G: Generator>(filename: &str, head: &[u8], hints: &[Hint]) -> bool {
-    let magics = G::magics();
-    let sniffed = magics.is_empty()
+    sniffed(&G::magics(), head) && G::claims(filename, head, hints)
+}
+
+/// Whether `head` holds one of `magics`, or there are none.
+pub fn sniffed(magics: &[Magic], head: &[u8]) -> bool {
+    magics.is_empty()
         || magics.iter().any(|m| {
             let at = m.offset as usize;
             head.get(at..at + m.bytes.len()) == Some(&m.bytes[..])
-        });
-    sniffed && G::claims(filename, head, hints)
+        })
 }
 
 /// An upload from its bytes alone, as the host hands it over: `claims` on its first 4 KiB,
@@ -285,46 +288,20 @@ mod tests {
         assert_eq!(plan.unwrap().files.len(), 0);
     }
 
-    /// Claims anything its magics let through.
-    pub struct Sniffing;
-
-    impl Generator for Sniffing {
-        fn info() -> Info {
-            Minimal::info()
-        }
-        fn claims(_: &str, _: &[u8], _: &[Hint]) -> bool {
-            true
-        }
-        fn analyze(facts: &Facts, read: ReadAt<'_>, hints: &[Hint]) -> Result<Vec<Entry>, String> {
-            Minimal::analyze(facts, read, hints)
-        }
-        fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, String> {
-            Minimal::plan(repo, shelves)
-        }
-        fn finish(
-            repo: &RepoInfo,
-            shelves: &[ShelfSummary],
-            files: &[Assembled],
-            signer: &dyn Signer,
-        ) -> Result<Vec<Output>, String> {
-            Minimal::finish(repo, shelves, files, signer)
-        }
-        fn magics() -> Vec<Magic> {
-            vec![crate::magic(0, b"MIN"), crate::magic(257, b"ustar")]
-        }
-    }
-
     #[test]
     fn claims_is_asked_behind_the_magics() {
-        assert!(claimed::<Sniffing>("a", b"MIN...", &[]));
-        assert!(!claimed::<Sniffing>("a", b"MAX...", &[]));
-        assert!(!claimed::<Sniffing>("a", b"MI", &[]));
+        let magics = [crate::magic(0, b"MIN"), crate::magic(257, b"ustar")];
+        assert!(sniffed(&magics, b"MIN..."));
+        assert!(!sniffed(&magics, b"MAX..."));
+        assert!(!sniffed(&magics, b"MI"));
         let mut tar = [0u8; 512];
         tar[257..262].copy_from_slice(b"ustar");
-        assert!(claimed::<Sniffing>("a", &tar, &[]));
-        assert!(!claimed::<Sniffing>("a", &tar[..260], &[]));
-        // No magics: every head is asked about.
+        assert!(sniffed(&magics, &tar));
+        assert!(!sniffed(&magics, &tar[..260]));
+        // No magics: every head is asked about, and `claims` decides.
+        assert!(sniffed(&[], b""));
         assert!(claimed::<Minimal>("a.min", b"MIN", &[]));
+        assert!(!claimed::<Minimal>("a.min", b"MAX", &[]));
         assert!(<Minimal as sniff::Guest>::magics().is_empty());
     }
 

@@ -127,7 +127,7 @@ pub fn mem_facts(filename: &str, size: u64) -> reposmith::generator::types::Fact
 
 pub use codec::{gunzip, Codec};
 #[cfg(feature = "bindings")]
-pub use guest::{claimed, compressed_magics, magic, parse_package, Generator, ReadAt};
+pub use guest::{claimed, compressed_magics, magic, parse_package, sniffed, Generator, ReadAt};
 pub use read::{mem_read, Cached, Capped, Handle, Mem, Ranged, Source};
 #[cfg(feature = "bindings")]
 pub use sign::HostSigner;
