@@ -69,11 +69,6 @@ impl<T: 'static> Pre<T> {
         self.digests.is_some()
     }
 
-    /// Whether the component exports `sniff`.
-    pub fn has_sniff(&self) -> bool {
-        self.sniff.is_some()
-    }
-
     pub fn engine(&self) -> &wasmtime::Engine {
         self.pre.engine()
     }

@@ -83,29 +83,23 @@ impl WasmGenerator {
         }
     }
 
-    /// Call `info()` in a fresh store; used once, at load.
+    /// What a generator says of itself, asked once, at load, in one fresh instance: `info()`,
+    /// and `sniff.magics()` checked (empty when it does not export `sniff`), or why they
+    /// cannot be kept.
     pub(crate) fn call_info(
         pre: &Pre<HostState>,
         limits: &Limits,
-    ) -> Result<bindings::wit::Info, String> {
+    ) -> Result<(bindings::wit::Info, Result<Vec<Magic>, String>), String> {
         let mut warm = instantiate(pre, limits, String::new())?;
-        run(&mut warm, limits, None, |store, world| {
+        let info = run(&mut warm, limits, None, |store, world| {
             world.reposmith_generator_generator().call_info(store)
-        })
-    }
-
-    /// Call `sniff.magics()` in a fresh store, once, at load, and check what it answers;
-    /// empty when the component does not export `sniff`.
-    pub(crate) fn call_magics(pre: &Pre<HostState>, limits: &Limits) -> Result<Vec<Magic>, String> {
-        if !pre.has_sniff() {
-            return Ok(Vec::new());
-        }
-        let mut warm = instantiate(pre, limits, String::new())?;
+        })?;
         let magics = run(&mut warm, limits, None, |store, world| match &world.sniff {
             Some(s) => s.call_magics(store),
             None => Ok(Vec::new()),
-        })?;
-        checked(magics)
+        })
+        .and_then(checked);
+        Ok((info, magics))
     }
 
     /// Whether `head` may be claimed: it holds one of the magics, or there are none.

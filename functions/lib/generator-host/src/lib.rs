@@ -231,11 +231,11 @@ impl WasmHost {
             )
         })?;
 
-        let info: Info = WasmGenerator::call_info(&pre, &inner.limits)
-            .map_err(|m| refused(Check::Info, format_args!("info() failed: {m}")))?
-            .into();
+        let (info, magics) = WasmGenerator::call_info(&pre, &inner.limits)
+            .map_err(|m| refused(Check::Info, format_args!("info() failed: {m}")))?;
+        let info: Info = info.into();
         check_info(&info)?;
-        let magics = WasmGenerator::call_magics(&pre, &inner.limits).map_err(|m| {
+        let magics = magics.map_err(|m| {
             refused(
                 Check::Info,
                 format_args!("generator {}: sniff.magics() failed: {m}", info.name),
