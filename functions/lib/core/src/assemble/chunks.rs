@@ -160,6 +160,9 @@ pub async fn draft_file(
     })
 }
 
+/// Bytes left to hash below which a stream is hashed without a hop off the executor.
+const HASH_HERE: usize = 64 << 10;
+
 /// Hashes what changed in every stream of `drafts` at once, the longest first, as many at a
 /// time as there are cores: a change at the start of the files (rpm's package count, a
 /// package whose name sorts first) re-hashes all of them, and one stream is one thread.
@@ -168,9 +171,15 @@ pub async fn digest_all(app: &App, mut drafts: Vec<Draft>) -> ApiResult<Vec<Draf
     for (i, d) in drafts.iter_mut().enumerate() {
         jobs.extend(d.streams.drain(..).enumerate().map(|(j, p)| (i, j, p)));
     }
-    jobs.sort_by_key(|(_, _, p)| std::cmp::Reverse(p.unhashed()));
+    // A stream with little left (an unchanged file, an appended chunk) is hashed here: a hop
+    // to the blocking pool costs about what hashing 64 KiB does.
+    let (mut done, mut big): (Vec<_>, Vec<_>) = jobs
+        .into_iter()
+        .partition(|(_, _, p)| p.unhashed() <= HASH_HERE);
+    done.iter_mut().for_each(|(_, _, p)| p.hash());
+    big.sort_by_key(|(_, _, p)| std::cmp::Reverse(p.unhashed()));
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let mut done: Vec<(usize, usize, Pending)> = futures::stream::iter(jobs)
+    let hashed: Vec<(usize, usize, Pending)> = futures::stream::iter(big)
         .map(|(i, j, mut p)| async move {
             app.blocking(move || {
                 p.hash();
@@ -183,6 +192,7 @@ pub async fn digest_all(app: &App, mut drafts: Vec<Draft>) -> ApiResult<Vec<Draf
         .await
         .into_iter()
         .collect::<ApiResult<_>>()?;
+    done.extend(hashed);
     done.sort_by_key(|(i, j, _)| (*i, *j));
     for (i, _, p) in done {
         drafts[i].streams.push(p);
