@@ -35,10 +35,10 @@ impl Codec {
     /// As `sniff`, or `Plain` for an uncompressed ustar archive.
     pub fn sniff_tar(head: &[u8]) -> Option<Codec> {
         let (at, ustar) = USTAR;
-        Codec::sniff(head).or_else(|| {
-            (head.get(at..at + ustar.len()) == Some(ustar) && head.len() >= 263)
-                .then_some(Codec::Plain)
-        })
+        let end = at + ustar.len();
+        // The byte after `ustar` (its NUL or space) must be there too.
+        Codec::sniff(head)
+            .or_else(|| (head.len() > end && &head[at..end] == ustar).then_some(Codec::Plain))
     }
 
     /// A decompressing reader over `src`: gzip members and zstd frames one after another are
