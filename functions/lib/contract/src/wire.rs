@@ -153,6 +153,7 @@ mod tests {
                     vec![Piece::Bytes(vec![1]), Piece::File("x".into())],
                     Encoding::Gzip,
                 ),
+                media_type: Some("text/plain".into()),
             }],
             missing: vec![SignRequest::RsaSignBlob("ab".into(), true)],
         };
@@ -168,6 +169,7 @@ mod tests {
                     dir: "P.diff/".into(),
                     encodings: vec![Encoding::Gzip],
                 }),
+                media_type: None,
             }],
             links: vec![],
         };
