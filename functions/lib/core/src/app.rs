@@ -86,6 +86,10 @@ pub(crate) type Finished = (String, Vec<(String, crate::model::BlobRef)>);
 pub(crate) struct Lock<T>(Mutex<T>);
 
 impl<T> Lock<T> {
+    pub fn new(value: T) -> Self {
+        Lock(Mutex::new(value))
+    }
+
     pub fn lock(&self) -> MutexGuard<'_, T> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }

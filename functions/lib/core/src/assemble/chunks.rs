@@ -7,6 +7,7 @@
 //! of the whole file resume from the hasher state after the longest unchanged prefix of
 //! pieces, kept from the last render.
 use super::codec::{crc_of, encode_segment, frame};
+use super::held::Held;
 use super::shelves::{ShelfIndex, Slot, SlotKey, SlotVal};
 use super::{check_path, invalid, ustar_header};
 use crate::app::App;
@@ -40,16 +41,20 @@ fn chunk_mean() -> u64 {
 #[derive(Clone)]
 pub struct Stored {
     pub sha256: String,
-    pub bytes: Bytes,
+    pub bytes: Held,
     pub xz_records: Vec<(u64, u64)>,
 }
 
 /// What a segment is made of, hashed (see `literal` and `chunk_key`).
 type ChunkId = [u8; 32];
 
-/// A segment: its identity bytes, whether it holds any entry's bytes, and its encodings.
+/// A segment: its identity bytes (packed once it is first encoded: see `held`), whether it
+/// holds any entry's bytes, and its encodings.
 pub struct Chunk {
-    identity: Stored,
+    identity: crate::app::Lock<Stored>,
+    /// Its identity bytes are held unpacked for a stream that is re-hashed on every render
+    /// (`hot`), and are to be packed once none is.
+    pack_later: std::sync::atomic::AtomicBool,
     /// CRC-32 and length of the identity bytes (a gzip trailer combines them).
     crc: (u32, u64),
     emits: bool,
@@ -66,6 +71,10 @@ pub struct Chunk {
 pub struct ChunkCache {
     chunks: HashMap<ChunkId, Arc<Chunk>>,
     prefixes: HashMap<String, Vec<(String, Hasher)>>,
+    /// How many renders in a row re-hashed most of each file's decoded stream (rpm's package
+    /// count comes first: every render). From two on, the file is hot: its chunks are held
+    /// unpacked, since unpacking them on every render costs more than they save.
+    streaks: HashMap<String, u8>,
     used: HashSet<ChunkId>,
     /// Each generator's entries by shelf (they depend on the head only, not on stored blobs).
     pub shelves: HashMap<String, ShelfIndex>,
@@ -108,14 +117,14 @@ impl ChunkCache {
 pub struct Made {
     pub assembled: Assembled,
     pub blob: BlobRef,
-    pub bytes: Vec<Bytes>,
+    pub bytes: Vec<Held>,
 }
 
 /// A bulk file's decoded bytes as stored: its digests, blob and pieces' bytes.
 pub struct Open {
     pub digests: Digests,
     pub blob: BlobRef,
-    pub bytes: Vec<Bytes>,
+    pub bytes: Vec<Held>,
 }
 
 /// A bulk file laid out in every encoding it asks for, waiting for its digests
@@ -146,12 +155,13 @@ pub async fn draft_file(
         // An empty file is still one (empty) gzip member, zstd frame or xz stream.
         segments.push(literal(app, cache, Vec::new()).await?);
     }
-    encode_missing(app, &segments, &encs).await?;
     let (path, id) = (&file.path, Encoding::Identity);
-    let mut streams = vec![lay_out(app, cache, path, id, &segments, false, kinds).await?];
+    let hot = cache.streaks.get(&stream_key(path, id, kinds)) >= Some(&2);
+    encode_missing(app, &segments, &encs, !hot).await?;
+    let mut streams = vec![lay_out(app, cache, path, id, &segments, hot, kinds).await?];
     for &enc in encs.iter().filter(|&&e| e != Encoding::Identity) {
         let path = format!("{}{}", file.path, enc.suffix());
-        streams.push(lay_out(app, cache, &path, enc, &segments, true, kinds).await?);
+        streams.push(lay_out(app, cache, &path, enc, &segments, false, kinds).await?);
     }
     Ok(Draft {
         path: file.path.clone(),
@@ -274,7 +284,10 @@ async fn segment_parts(
                     &mut content,
                 ))
                 .await?;
-                let size: u64 = content.iter().map(|c| c.identity.bytes.len() as u64).sum();
+                let size: u64 = content
+                    .iter()
+                    .map(|c| c.identity.lock().bytes.len() as u64)
+                    .sum();
                 let header = ustar_header(name, size, *mtime).map_err(|e| invalid(gname, e))?;
                 out.push(literal(app, cache, header.to_vec()).await?);
                 out.extend(content);
@@ -311,7 +324,8 @@ async fn new_chunk(app: &App, bytes: Vec<u8>, emits: bool) -> ApiResult<Arc<Chun
     let crc = crc_of(&bytes);
     let identity = store(app, bytes, Vec::new()).await?;
     Ok(Arc::new(Chunk {
-        identity,
+        identity: crate::app::Lock::new(identity),
+        pack_later: Default::default(),
         crc,
         emits,
         encoded: Default::default(),
@@ -326,7 +340,7 @@ async fn store(app: &App, mut bytes: Vec<u8>, xz_records: Vec<(u64, u64)>) -> Ap
     let d = crate::commit::put_blob(app, bytes.clone()).await?;
     Ok(Stored {
         sha256: d.sha256,
-        bytes,
+        bytes: bytes.into(),
         xz_records,
     })
 }
@@ -492,24 +506,50 @@ fn selections(parts: &[Part]) -> Vec<&Selection> {
         .collect()
 }
 
-/// Encodes every segment that lacks one of `encs`, in parallel off the executor.
-async fn encode_missing(app: &App, segments: &[Arc<Chunk>], encs: &[Encoding]) -> ApiResult<()> {
+/// Encodes every segment that lacks one of `encs`, in parallel off the executor. With
+/// `pack`, also packs the decoded bytes of those it encodes and of those a hot file left
+/// unpacked (`None` jobs): hashing reads them back only when a change comes before them.
+async fn encode_missing(
+    app: &App,
+    segments: &[Arc<Chunk>],
+    encs: &[Encoding],
+    pack: bool,
+) -> ApiResult<()> {
+    use std::sync::atomic::Ordering::Relaxed;
     let mut jobs = Vec::new();
     let mut seen = HashSet::new();
     for c in segments {
+        let mut lacks = false;
         for &enc in encs {
             if enc == Encoding::Identity || c.encoded.lock().contains_key(&enc) {
                 continue;
             }
-            if seen.insert((Arc::as_ptr(c) as usize, enc)) {
-                jobs.push((c.clone(), enc));
+            lacks = true;
+            if seen.insert((Arc::as_ptr(c) as usize, Some(enc))) {
+                jobs.push((c.clone(), Some(enc)));
             }
+        }
+        if !(lacks || c.pack_later.load(Relaxed)) || c.identity.lock().bytes.is_packed() {
+            continue;
+        }
+        if !pack {
+            c.pack_later.store(true, Relaxed);
+        } else if seen.insert((Arc::as_ptr(c) as usize, None)) {
+            jobs.push((c.clone(), None));
         }
     }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let results: Vec<ApiResult<()>> = futures::stream::iter(jobs)
         .map(|(c, enc)| async move {
-            let data = c.identity.bytes.clone();
+            let data = c.identity.lock().bytes.bytes();
+            let Some(enc) = enc else {
+                let packed = app
+                    .blocking(move || Ok::<_, ApiError>(Held::pack(&data)))
+                    .await?;
+                c.identity.lock().bytes = packed;
+                c.pack_later.store(false, Relaxed);
+                return Ok(());
+            };
             let e = app
                 .blocking(move || encode_segment(&data, enc).map_err(ApiError::from))
                 .await?;
@@ -528,6 +568,8 @@ async fn encode_missing(app: &App, segments: &[Arc<Chunk>], encs: &[Encoding]) -
 struct Pending {
     key: String,
     pieces: Vec<Stored>,
+    /// For a hot file, the chunk each piece comes from: hashing leaves it unpacked.
+    unpack: Vec<Option<Arc<Chunk>>>,
     /// The state after each piece hashed so far (from the last render, then [`Pending::hash`]).
     states: Vec<(String, Hasher)>,
     kinds: DigestKinds,
@@ -541,30 +583,61 @@ impl Pending {
         rest.iter().map(|p| p.bytes.len()).sum()
     }
 
-    /// The digests, resumed from the state after the unchanged prefix (CPU-bound).
+    /// The digests, resumed from the state after the unchanged prefix (CPU-bound). Packed
+    /// pieces are unpacked a batch at a time, not all at once.
     fn hash(&mut self) {
-        let start = match self.states.last() {
+        self.hash_by(8 << 20)
+    }
+
+    fn hash_by(&mut self, batch_size: usize) {
+        let mut h = match self.states.last() {
             Some((_, h)) => h.clone(),
             None => Hasher::only(self.kinds),
         };
-        let rest = &self.pieces[self.states.len()..];
-        let bytes: Vec<&Bytes> = rest.iter().map(|p| &p.bytes).collect();
-        let after = start.clone().states_after(&bytes);
-        self.digests = Some(after.last().unwrap_or(&start).clone().finish());
-        let shas = rest.iter().map(|p| p.sha256.clone());
-        self.states.extend(shas.zip(after));
+        let mut next = self.states.len();
+        while next < self.pieces.len() {
+            let (from, mut size, mut batch) = (next, 0, Vec::new());
+            while next < self.pieces.len() && (batch.is_empty() || size < batch_size) {
+                let b = self.pieces[next].bytes.bytes();
+                if let (Some(Some(c)), true) =
+                    (self.unpack.get(next), self.pieces[next].bytes.is_packed())
+                {
+                    c.identity.lock().bytes = Held::Plain(b.clone());
+                    c.pack_later
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    self.pieces[next].bytes = Held::Plain(b.clone());
+                }
+                size += b.len();
+                batch.push(b);
+                next += 1;
+            }
+            let after = h.states_after(&batch);
+            h = after.last().expect("a batch is not empty").clone();
+            let shas = self.pieces[from..next].iter().map(|p| p.sha256.clone());
+            self.states.extend(shas.zip(after));
+        }
+        self.digests = Some(h.finish());
     }
 }
 
+/// The key a stream's hasher states (and a decoded stream's streak) are kept under: the
+/// digests asked for are part of it, since states of other ones cannot resume.
+fn stream_key(path: &str, enc: Encoding, kinds: DigestKinds) -> String {
+    format!("{path}\0{enc:?}\0{kinds:?}")
+}
+
+/// One encoding of a file as its pieces, resuming from the last render's hasher states; a
+/// decoded stream also counts its streak (see `ChunkCache::streaks`).
 async fn lay_out(
     app: &App,
     cache: &mut ChunkCache,
     path: &str,
     enc: Encoding,
     segments: &[Arc<Chunk>],
-    encoded: bool,
+    hot: bool,
     kinds: DigestKinds,
 ) -> ApiResult<Pending> {
+    let encoded = enc != Encoding::Identity;
     let mut pieces: Vec<Stored> = Vec::with_capacity(segments.len() + 2);
     for c in segments {
         let s =
@@ -573,31 +646,46 @@ async fn lay_out(
                     ApiError::internal(format!("{path}: a segment was not encoded"))
                 })?
             } else {
-                c.identity.clone()
+                c.identity.lock().clone()
             };
         pieces.push(s);
     }
+    let mut unpack: Vec<Option<Arc<Chunk>>> = match hot && !encoded {
+        true => segments.iter().cloned().map(Some).collect(),
+        false => Vec::new(),
+    };
     let records: Vec<(u64, u64)> = pieces.iter().flat_map(|p| p.xz_records.clone()).collect();
     let crcs: Vec<(u32, u64)> = segments.iter().map(|c| c.crc).collect();
     let (head, tail) = frame(enc, &records, &crcs);
     if !head.is_empty() {
-        pieces.insert(0, literal(app, cache, head).await?.identity.clone());
+        pieces.insert(0, literal(app, cache, head).await?.identity.lock().clone());
+        if !unpack.is_empty() {
+            unpack.insert(0, None);
+        }
     }
     if !tail.is_empty() {
-        pieces.push(literal(app, cache, tail).await?.identity.clone());
+        pieces.push(literal(app, cache, tail).await?.identity.lock().clone());
     }
-    // The digests asked for are part of the key: states of other ones cannot resume.
-    let key = format!("{path}\0{enc:?}\0{kinds:?}");
+    let key = stream_key(path, enc, kinds);
     let prev = cache.prefixes.remove(&key).unwrap_or_default();
     let same = prev
         .iter()
         .zip(&pieces)
         .take_while(|((sha, _), p)| *sha == p.sha256)
         .count();
+    if !encoded {
+        let len = |ps: &[Stored]| ps.iter().map(|p| p.bytes.len()).sum::<usize>();
+        let streak = cache.streaks.entry(key.clone()).or_default();
+        *streak = match len(&pieces[same..]) * 2 >= len(&pieces) {
+            true => streak.saturating_add(1),
+            false => 0,
+        };
+    }
     let states: Vec<(String, Hasher)> = prev.into_iter().take(same).collect();
     Ok(Pending {
         key,
         pieces,
+        unpack,
         states,
         kinds,
         digests: None,
@@ -606,7 +694,7 @@ async fn lay_out(
 
 /// A hashed stream's digests, its served blob (composite when it has more than one piece)
 /// and its pieces' bytes; its hasher states are kept for the next render.
-fn complete(cache: &mut ChunkCache, p: Pending) -> (Digests, BlobRef, Vec<Bytes>) {
+fn complete(cache: &mut ChunkCache, p: Pending) -> (Digests, BlobRef, Vec<Held>) {
     let Pending {
         key,
         pieces,
@@ -657,6 +745,81 @@ mod tests {
             digest: [0; 32],
         };
         (key, val)
+    }
+
+    #[test]
+    fn packed_pieces_hash_as_the_bytes_they_hold() {
+        let text = |i: usize| -> Bytes {
+            let mut t = format!("%NAME%\npkg{i}\n").into_bytes();
+            t.resize(5000 + i * 300, 0);
+            t.into()
+        };
+        let parts: Vec<Bytes> = (0..9).map(text).collect();
+        let whole = parts.concat();
+        let kinds = DigestKinds::ALL;
+        let pending = |states: Vec<(String, Hasher)>| Pending {
+            key: String::new(),
+            unpack: Vec::new(),
+            pieces: parts
+                .iter()
+                .enumerate()
+                .map(|(i, b)| Stored {
+                    sha256: format!("{i}"),
+                    bytes: if i % 2 == 0 {
+                        Held::pack(b)
+                    } else {
+                        b.clone().into()
+                    },
+                    xz_records: Vec::new(),
+                })
+                .collect(),
+            states,
+            kinds,
+            digests: None,
+        };
+        assert!(pending(Vec::new()).pieces[0].bytes.is_packed());
+        let want = crate::digest::digests(&whole);
+        // Batches of one piece, of a few, of all; then resumed after the first four.
+        for batch in [1, 12_000, usize::MAX] {
+            let mut p = pending(Vec::new());
+            p.hash_by(batch);
+            assert_eq!(
+                p.digests.as_ref().unwrap(),
+                &want,
+                "batches of {batch} bytes"
+            );
+            assert_eq!(p.states.len(), parts.len());
+            let mut q = pending(p.states[..4].to_vec());
+            assert_eq!(
+                q.unhashed(),
+                parts[4..].iter().map(|b| b.len()).sum::<usize>()
+            );
+            q.hash_by(batch);
+            assert_eq!(q.digests.unwrap(), want);
+        }
+        // A hot file's chunks are left unpacked by hashing, and marked to be packed later.
+        let chunks: Vec<Arc<Chunk>> = pending(Vec::new())
+            .pieces
+            .into_iter()
+            .map(|identity| {
+                Arc::new(Chunk {
+                    identity: crate::app::Lock::new(identity),
+                    pack_later: Default::default(),
+                    crc: (0, 0),
+                    emits: true,
+                    encoded: Default::default(),
+                })
+            })
+            .collect();
+        let mut hot = pending(Vec::new());
+        hot.unpack = chunks.iter().cloned().map(Some).collect();
+        hot.hash_by(12_000);
+        assert_eq!(hot.digests.unwrap(), want);
+        for (i, c) in chunks.iter().enumerate() {
+            assert!(!c.identity.lock().bytes.is_packed());
+            let later = c.pack_later.load(std::sync::atomic::Ordering::Relaxed);
+            assert_eq!(later, i % 2 == 0, "piece {i} was packed: {}", i % 2 == 0);
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! request's `dir` as `T-<generation of the current version>-F-<generation of the earlier
 //! one>`, so a name never stands for two different files.
 use super::chunks::{ChunkCache, Made, Open};
+use super::held::{concat, Held};
 use super::patch;
 use super::{encode, invalid};
 use crate::app::App;
@@ -18,7 +19,6 @@ use crate::digest::Digests;
 use crate::error::{ApiError, ApiResult};
 use crate::generator::{Assembled, Encoding, History, PatchOf};
 use crate::model::{BlobRef, Piece};
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -141,10 +141,10 @@ async fn advance(
         (0, 0)
     };
     let old_mid = decoded(app, &was[pre..was.len() - suf], &now_pieces, open).await?;
-    let new_mid: Vec<u8> = open.bytes[pre..n - suf].concat();
-    let prefix: Vec<Bytes> = open.bytes[..pre].to_vec();
-    let suffix: Vec<Bytes> = open.bytes[n - suf..].to_vec();
-    let ends = |mid: &[u8]| patch::unpatchable(last_part(&prefix, mid, &suffix));
+    let new_mid: Vec<u8> = concat(&open.bytes[pre..n - suf]);
+    let prefix: Vec<Held> = open.bytes[..pre].to_vec();
+    let suffix: Vec<Held> = open.bytes[n - suf..].to_vec();
+    let ends = |mid: &[u8]| patch::unpatchable(&last_part(&prefix, mid, &suffix));
     if ends(&old_mid).or(ends(&new_mid)).is_some() {
         return Ok((fresh, true, Vec::new()));
     }
@@ -155,7 +155,7 @@ async fn advance(
         .map(|i| match carried {
             true if i < pre => lines[i],
             true if i >= n - suf => lines[was.len() - (n - i)],
-            _ => patch::line_count(&open.bytes[i]),
+            _ => patch::line_count(&open.bytes[i].bytes()),
         })
         .collect();
     let skipped: usize = counts[..pre].iter().sum();
@@ -169,12 +169,12 @@ async fn advance(
     let patches = app
         .blocking(move || {
             let before = prefix.iter().rev().find(|p| !p.is_empty());
-            let before = before.map_or(&[][..], |b| &b[..]);
+            let before = before.map(Held::bytes).unwrap_or_default();
             let step =
-                patch::diff_middle(before, skipped, &old_mid, &new_mid).unwrap_or_else(|| {
+                patch::diff_middle(&before, skipped, &old_mid, &new_mid).unwrap_or_else(|| {
                     // A shared run ends mid-line: diff the whole files.
                     let whole =
-                        |mid: &[u8]| [&prefix.concat()[..], mid, &suffix.concat()[..]].concat();
+                        |mid: &[u8]| [&concat(&prefix)[..], mid, &concat(&suffix)[..]].concat();
                     patch::diff(&whole(&old_mid), &whole(&new_mid))
                 });
             let mut out = vec![(prev.current.clone(), step.clone())];
@@ -220,7 +220,7 @@ async fn decoded(
     open: &Open,
 ) -> ApiResult<Vec<u8>> {
     // Pieces are named by sha256; a blob stored whole is its own one piece.
-    let have: HashMap<&str, &Bytes> = now_pieces
+    let have: HashMap<&str, &Held> = now_pieces
         .iter()
         .map(|p| p.sha256.as_str())
         .zip(&open.bytes)
@@ -228,7 +228,7 @@ async fn decoded(
     let mut out = Vec::with_capacity(pieces.iter().map(|p| p.size as usize).sum());
     for p in pieces.iter().cloned() {
         match have.get(p.sha256.as_str()) {
-            Some(b) => out.extend_from_slice(b),
+            Some(b) => out.extend_from_slice(&b.bytes()),
             None => out.extend_from_slice(
                 &crate::commit::read_blob(app, &BlobRef::stored(p.sha256, p.size)).await?,
             ),
@@ -313,11 +313,16 @@ pub fn publish(gname: &str, file: &str, req: &History, h: &FileHistory) -> ApiRe
     Ok(out)
 }
 
-/// The last bytes of a file made of `prefix`, `mid` and `suffix` (empty parts skipped).
-fn last_part<'a>(prefix: &'a [Bytes], mid: &'a [u8], suffix: &'a [Bytes]) -> &'a [u8] {
-    let last = |parts: &'a [Bytes]| parts.iter().rev().find(|b| !b.is_empty()).map(|b| &b[..]);
+/// The last byte of a file made of `prefix`, `mid` and `suffix`, if it has one (all that
+/// `unpatchable` looks at).
+fn last_part(prefix: &[Held], mid: &[u8], suffix: &[Held]) -> Vec<u8> {
+    let last = |parts: &[Held]| {
+        let part = parts.iter().rev().find(|b| !b.is_empty())?;
+        part.bytes().last().copied()
+    };
     last(suffix)
-        .or((!mid.is_empty()).then_some(mid))
-        .or(last(prefix))
-        .unwrap_or_default()
+        .or(mid.last().copied())
+        .or_else(|| last(prefix))
+        .into_iter()
+        .collect()
 }

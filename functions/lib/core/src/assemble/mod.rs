@@ -4,6 +4,7 @@
 //! list them. Package files are not listed here: the manifest names the head they come from.
 mod chunks;
 mod codec;
+mod held;
 mod history;
 mod patch;
 mod shelves;
@@ -126,7 +127,7 @@ async fn render_shelves(
     }
     let mut files = BTreeMap::new();
     let mut assembled = Vec::new();
-    let mut wholes: HashMap<String, Vec<bytes::Bytes>> = HashMap::new();
+    let mut wholes: HashMap<String, Vec<held::Held>> = HashMap::new();
     let mut histories = BTreeMap::new();
     let selected = select(app, cache, &gname, &plan.files, shelves).await?;
     let mut drafts = Vec::with_capacity(plan.files.len());
@@ -198,7 +199,7 @@ async fn finish(
     // What the generator's finish is given: the shelves and the assembled files.
     (summaries, assembled): (Vec<ShelfSummary>, Vec<crate::generator::Assembled>),
     mut files: BTreeMap<String, BlobRef>,
-    wholes: HashMap<String, Vec<bytes::Bytes>>,
+    wholes: HashMap<String, Vec<held::Held>>,
 ) -> ApiResult<Vec<(String, BlobRef)>> {
     let gname = g.info().name.clone();
     let cache_key = finish_key(&g, info, &signing.id, &summaries, &assembled);
@@ -251,7 +252,7 @@ async fn output_blob(
     path: &str,
     content: Content,
     files: &BTreeMap<String, BlobRef>,
-    wholes: &HashMap<String, Vec<bytes::Bytes>>,
+    wholes: &HashMap<String, Vec<held::Held>>,
 ) -> ApiResult<BlobRef> {
     let known = |p: &str, verb: &str| {
         files
@@ -270,7 +271,7 @@ async fn output_blob(
                     Piece::File(p) => {
                         let blob = known(&p, "concatenates")?;
                         match wholes.get(&blob.sha256) {
-                            Some(ps) => ps.iter().for_each(|b| joined.extend_from_slice(b)),
+                            Some(ps) => joined.extend_from_slice(&held::concat(ps)),
                             None => joined
                                 .extend_from_slice(&crate::commit::read_blob(app, &blob).await?),
                         }

@@ -15,8 +15,8 @@
 //!
 //! Anything else is refused, and a refusal fails that generator's publish even if the
 //! generator swallows the error (`refusals`): it is a fault like a trap.
+use super::held::{concat, Held};
 use crate::generator::Signer;
-use bytes::Bytes;
 use sha2::Digest as _;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -27,7 +27,7 @@ pub const MAX_TEXT: usize = 1 << 20;
 pub struct Vouching {
     inner: Arc<dyn Signer>,
     /// Assembled files stored only as pieces, by sha256 (signed from memory).
-    wholes: HashMap<String, Vec<Bytes>>,
+    wholes: HashMap<String, Vec<Held>>,
     /// sha256 of every assembled file's stored bytes.
     blobs: HashSet<String>,
     /// Every digest of every assembled file (md5, sha1, sha256, sha512, open sha256), lower case,
@@ -41,7 +41,7 @@ pub struct Vouching {
 impl Vouching {
     pub fn new(
         inner: Arc<dyn Signer>,
-        wholes: HashMap<String, Vec<Bytes>>,
+        wholes: HashMap<String, Vec<Held>>,
         assembled: &[crate::generator::Assembled],
     ) -> Self {
         let blobs = assembled
@@ -86,9 +86,7 @@ impl Vouching {
     }
 
     fn whole(&self, sha256: &str) -> Option<Vec<u8>> {
-        self.wholes
-            .get(sha256)
-            .map(|ps| ps.iter().flat_map(|p| p.iter().copied()).collect())
+        self.wholes.get(sha256).map(|ps| concat(ps))
     }
 
     fn is_blob(&self, sha256: &str) -> bool {
