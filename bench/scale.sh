@@ -25,7 +25,8 @@
 #              single upload (exact: one at a time) and the bulk load (with group commit: 8 in
 #              flight); on STORES=moto also the S3 and DynamoDB requests sent;
 #   rebuild    at REBUILD_AT sizes (default 1,000, N/10, 10,000 and N, those up to N): `manage-repo
-#              rebuild` (peak memory over it alone), next to the reference tool on the same files:
+#              rebuild` (peak memory over it alone, and how far above the RSS it started from the
+#              peak rose: what the rebuild itself took), next to the reference tool on the same files:
 #              apt-ftparchive packages + gzip + xz + release + gpg sign (deb), createrepo_c
 #              --no-database + gpg (rpm), repo-add (pacman, unsigned), RUNS (1) times each.
 # At the final size, 64 concurrent uploads (one curl each): p50/p99, and all must be published;
@@ -194,7 +195,7 @@ mapfile -t SIZES < <(printf '%s\n' "${SIZES[@]}" | awk -v n="$N" -v m="$SINGLES"
 is_rebuild_size() { local s; for s in "${RB[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 printf '# size\tbulk\trate\tp50_ms\tp99_ms\trss_mib\thwm_mib\tcalls_single\tcalls_bulk\twire_single\n' > "$OUT.tsv"
-printf '# size\treposmith_s\treposmith_mib\tref_s\tref_mib\n' > "$OUT-rebuild.tsv"
+printf '# size\treposmith_s\treposmith_mib\tref_s\tref_mib\treposmith_added_mib\n' > "$OUT-rebuild.tsv"
 : > "$W/kinds"
 CUR=0 PEAK=0 STOPPED=""
 # sum_kinds FILE PATTERN: the sum of the per-upload counts whose kind matches PATTERN
@@ -272,6 +273,7 @@ for SIZE in "${SIZES[@]}"; do
   # rebuild at this size, next to the reference tool
   if is_rebuild_size "$CUR"; then
     echo 5 > "/proc/$SPID/clear_refs" 2>/dev/null || true
+    rb_from=$(rss_kib)
     T=$(now_us) rc=0
     step "${CLI[@]}" rebuild "$REPO" >"$W/rebuild.out" 2>&1 || rc=$?
     us=$(( $(now_us) - T ))
@@ -284,7 +286,8 @@ for SIZE in "${SIZES[@]}"; do
     n=$(count_listed) || die "no index after the rebuild"
     [ "$n" = "$CUR" ] || die "the index lists $n packages after the rebuild at $CUR"
     ref_run "$CUR"
-    printf '%s\t%s\t%s\t%s\t%s\n' "$CUR" "$(secs "$us")" "$(kib_to_mib "$rb_hwm")" "$REF_S" "$REF_MIB" >> "$OUT-rebuild.tsv"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$CUR" "$(secs "$us")" "$(kib_to_mib "$rb_hwm")" "$REF_S" "$REF_MIB" \
+      "$(kib_to_mib $(( rb_hwm - rb_from )))" >> "$OUT-rebuild.tsv"
     log "size $CUR: rebuild $(secs "$us") s (peak $(kib_to_mib "$rb_hwm") MiB); $REF_TOOL $REF_S s ($REF_MIB MiB)"
   fi
 done
@@ -426,11 +429,13 @@ VERSION=$("$BIN" --version 2>/dev/null | head -1 || true)
   if [ "$(grep -vc '^#' "$OUT-rebuild.tsv")" -gt 0 ]; then
     echo "Rebuild from scratch (reposmith: \`manage-repo rebuild\`, peak = server VmHWM over it) next to $REF_TOOL on the same files:"
     echo
-    echo "| packages | reposmith (s) | peak (MiB) | reference (s) | peak (MiB) | time ratio | memory ratio |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|"
-    grep -v '^#' "$OUT-rebuild.tsv" | while IFS=$'\t' read -r s rs rm fs fm; do
-      echo "| $s | $rs | $rm | $fs | $fm | $(ratio "$rs" "$fs") | $(ratio "$rm" "$fm") |"
+    echo "| packages | reposmith (s) | peak (MiB) | reference (s) | peak (MiB) | time ratio | memory ratio | reposmith's rise over it (MiB) | rise / reference peak |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    grep -v '^#' "$OUT-rebuild.tsv" | while IFS=$'\t' read -r s rs rm fs fm ra; do
+      echo "| $s | $rs | $rm | $fs | $fm | $(ratio "$rs" "$fs") | $(ratio "$rm" "$fm") | ${ra:--} | $( [ -n "$ra" ] && ratio "$ra" "$fm" || echo -) |"
     done
+    echo
+    echo "The memory ratio is the whole server's peak (its code, compiled generators and the repo's state held between uploads) against a tool that starts empty; the rise is what the rebuild itself took above the server's RSS before it."
     echo
   fi
   for p in latency rate memory rebuild; do
