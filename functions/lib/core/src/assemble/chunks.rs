@@ -72,8 +72,10 @@ pub struct ChunkCache {
     chunks: HashMap<ChunkId, Arc<Chunk>>,
     prefixes: HashMap<String, Vec<(String, Hasher)>>,
     /// How many renders in a row re-hashed most of each file's decoded stream (rpm's package
-    /// count comes first: every render). From two on, the file is hot: its chunks are held
-    /// unpacked, since unpacking them on every render costs more than they save.
+    /// count comes first: every render). A file is hot while its streak is not 0, or before
+    /// any render hashed it (a rebuild): its chunks are held unpacked, since unpacking them on
+    /// every render (or packing them for a render that re-hashes them) costs more than they
+    /// save.
     streaks: HashMap<String, u8>,
     used: HashSet<ChunkId>,
     /// Each generator's entries by shelf (they depend on the head only, not on stored blobs).
@@ -156,7 +158,7 @@ pub async fn draft_file(
         segments.push(literal(app, cache, Vec::new()).await?);
     }
     let (path, id) = (&file.path, Encoding::Identity);
-    let hot = cache.streaks.get(&stream_key(path, id, kinds)) >= Some(&2);
+    let hot = cache.streaks.get(&stream_key(path, id, kinds)) != Some(&0);
     encode_missing(app, &segments, &encs, !hot).await?;
     let mut streams = vec![lay_out(app, cache, path, id, &segments, hot, kinds).await?];
     for &enc in encs.iter().filter(|&&e| e != Encoding::Identity) {
