@@ -42,6 +42,8 @@ pub struct App {
     pub(crate) manifests: Lock<crate::commit::Kept<Manifest>>,
     /// Per repo: the publish under way in this process and who waits for it.
     pub(crate) publishers: Lock<HashMap<String, PublishState>>,
+    /// Per repo: uploads received here and not yet committed (`group::Arriving`).
+    pub(crate) arriving: Lock<HashMap<String, usize>>,
     /// Per repo: the group commit under way in this process and the records queued for it.
     pub(crate) committers: Lock<HashMap<String, CommitState>>,
     /// Per repo and generator: what its last `finish` was given (a digest) and made.
@@ -120,6 +122,7 @@ impl App {
             analyses: Lock::default(),
             manifests: Lock::default(),
             publishers: Lock::default(),
+            arriving: Lock::default(),
             committers: Lock::default(),
             finished: Lock::default(),
             heads: Lock::default(),

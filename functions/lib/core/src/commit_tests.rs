@@ -887,3 +887,28 @@ fn properties_republish_disable_keeps_the_generation_and_bad_input_changes_nothi
         assert!(file.contains("url: https://cdn.example/r/fake\n"), "{file}");
     });
 }
+
+/// A publish waits while uploads are arriving: every way out of an upload (added, repeated,
+/// refused, failed) must end its arrival, or each later publish of the repo would wait.
+#[test]
+fn no_upload_stays_arriving() {
+    let (app, _, _) = app(Arc::new(FakeGen::new()));
+    futures::executor::block_on(async {
+        send(&app, "POST", "/repos/r/", b"").await;
+        assert_eq!(add(&app, "a", b"PKG a").await, 201);
+        assert_eq!(add(&app, "a", b"PKG a").await, 200, "the same file again");
+        assert_eq!(
+            add(&app, "a", b"PKG b").await,
+            409,
+            "other bytes, same name"
+        );
+        assert_eq!(add(&app, "x", b"not claimed").await, 422);
+        let r = crate::handle(
+            &app,
+            req("POST", "/repos/r/packages/?filename=panic", b"PKG p"),
+        )
+        .await;
+        assert_eq!(r.status(), 500);
+        assert!(app.arriving.lock().is_empty(), "{:?}", app.arriving.lock());
+    });
+}

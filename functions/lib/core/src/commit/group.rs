@@ -131,11 +131,65 @@ pub async fn ensure_published(app: &App, repo: &str, seq: u64) -> ApiResult<Publ
     }
 }
 
+/// An upload on its way to the head (received, being stored or analyzed, in this process).
+/// A publish waits briefly for these, so that uploads sent together are published together:
+/// with `add -j 8` into 40,000 rpms (each publish hashes the three files whole) a publish
+/// covered ~4 uploads and 56/s loaded; waiting, it covers ~8 and 86/s load.
+pub(crate) struct Arriving<'a> {
+    app: &'a App,
+    repo: &'a str,
+    here: bool,
+}
+
+impl<'a> Arriving<'a> {
+    pub(crate) fn new(app: &'a App, repo: &'a str) -> Self {
+        *app.arriving.lock().entry(repo.to_string()).or_default() += 1;
+        Arriving {
+            app,
+            repo,
+            here: true,
+        }
+    }
+
+    /// Committed (or failed): a publish need not wait for it any more.
+    pub(crate) fn leave(&mut self) {
+        if std::mem::take(&mut self.here) {
+            let mut arriving = self.app.arriving.lock();
+            if let Some(n) = arriving.get_mut(self.repo) {
+                *n -= 1;
+                if *n == 0 {
+                    arriving.remove(self.repo);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Arriving<'_> {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+
+/// Waits while uploads are arriving, at most `ARRIVAL_WAIT`: bounded, as an upload's body may
+/// take long to come, and a single upload has nobody to wait for.
+async fn let_arrive(app: &App, repo: &str) {
+    const STEP: std::time::Duration = std::time::Duration::from_millis(2);
+    const ARRIVAL_WAIT: u32 = 20; // steps: 40 ms
+    for _ in 0..ARRIVAL_WAIT {
+        if !app.arriving.lock().contains_key(repo) {
+            return;
+        }
+        app.runtime.sleep(STEP).await;
+    }
+}
+
 /// Publishes until the leader is covered, answering every waiter its render covers; then
 /// hands the next round to a waiter that is still uncovered, so no request leads forever.
 async fn lead_publish(app: &App, repo: &str, seq: u64) -> ApiResult<Published> {
     let guard = Leadership::new(&app.publishers, repo);
     loop {
+        let_arrive(app, repo).await;
         let result = publish_once(app, repo).await;
         let mut rounds = app.publishers.lock();
         let round = rounds.entry(repo.to_string()).or_default();

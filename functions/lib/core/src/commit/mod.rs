@@ -108,6 +108,7 @@ pub async fn add(
     body: PackageBody,
 ) -> ApiResult<Added> {
     crate::names::check_repo_name(repo)?;
+    let arriving = group::Arriving::new(app, repo);
     let config = load_config(app, repo).await?;
     let (body, cut) = match body {
         PackageBody::Plain(s) => {
@@ -122,7 +123,15 @@ pub async fn add(
     let stored = store::store_package(app, repo, filename, hints, body)
         .await
         .map_err(|e| cut.explain(&config, e))?;
-    add_stored(app, repo, &stored.filename, &stored.digests, &stored.hints).await
+    add_arrived(
+        app,
+        repo,
+        &stored.filename,
+        &stored.digests,
+        &stored.hints,
+        arriving,
+    )
+    .await
 }
 
 /// Steps 2-4 for a package already in the package store: the shared tail of a direct
@@ -134,14 +143,26 @@ pub async fn add_stored(
     digests: &Digests,
     hints: &[Hint],
 ) -> ApiResult<Added> {
+    let arriving = group::Arriving::new(app, repo);
+    add_arrived(app, repo, filename, digests, hints, arriving).await
+}
+
+async fn add_arrived(
+    app: &App,
+    repo: &str,
+    filename: &str,
+    digests: &Digests,
+    hints: &[Hint],
+    mut arriving: group::Arriving<'_>,
+) -> ApiResult<Added> {
     let config = load_config(app, repo).await?;
     quota::check_size(&config, digests.size)?;
     // Cheap check before analysis: an identical repeat or a clash by name.
-    if let Some(added) = already_added(app, repo, filename, &digests.sha256).await? {
+    if let Some(added) = already_added(app, repo, filename, &digests.sha256, &mut arriving).await? {
         return Ok(added);
     }
     let record = analyze(app, &config, filename, digests, hints).await?;
-    commit_analyzed(app, repo, record).await
+    commit_analyzed(app, repo, record, arriving).await
 }
 
 /// Steps 1-4 for a package the generator names from its content (Vieter's publish: the
@@ -156,6 +177,7 @@ pub async fn add_named_by_generator(
     stream: crate::body::ByteStream,
 ) -> ApiResult<Added> {
     const PROVISIONAL: &str = "upload";
+    let mut arriving = group::Arriving::new(app, repo);
     let config = match load_config(app, repo).await {
         Ok(c) => c,
         Err(e) if e.status == http::StatusCode::NOT_FOUND => {
@@ -185,10 +207,12 @@ pub async fn add_named_by_generator(
     // The hint asked for the name; it is not the package's.
     record.hints.clear();
     record.filename = filename;
-    if let Some(added) = already_added(app, repo, &record.filename, &record.sha256).await? {
+    if let Some(added) =
+        already_added(app, repo, &record.filename, &record.sha256, &mut arriving).await?
+    {
         return Ok(added);
     }
-    commit_analyzed(app, repo, record).await
+    commit_analyzed(app, repo, record, arriving).await
 }
 
 /// The package already under `filename`: the same bytes answer as added (not new), other
@@ -198,6 +222,7 @@ async fn already_added(
     repo: &str,
     filename: &str,
     sha256: &str,
+    arriving: &mut group::Arriving<'_>,
 ) -> ApiResult<Option<Added>> {
     let (head, _) = load_head(app, repo).await?;
     let Some(old) = head.packages.get(filename) else {
@@ -206,6 +231,7 @@ async fn already_added(
     if old.sha256 != sha256 {
         return Err(record::exists_with_other_content(filename, &old.sha256));
     }
+    arriving.leave();
     let published = ensure_published(app, repo, head.seq).await?;
     Ok(Some(Added {
         package: old.clone(),
@@ -215,9 +241,16 @@ async fn already_added(
 }
 
 /// Steps 3-4 for an analyzed record: sign the package, commit, publish.
-async fn commit_analyzed(app: &App, repo: &str, mut record: PackageRecord) -> ApiResult<Added> {
+async fn commit_analyzed(
+    app: &App,
+    repo: &str,
+    mut record: PackageRecord,
+    mut arriving: group::Arriving<'_>,
+) -> ApiResult<Added> {
     record.signature = sign_package(app, repo, &record).await?;
-    let (seq, new) = commit_record(app, repo, record.clone()).await?;
+    let committed = commit_record(app, repo, record.clone()).await;
+    arriving.leave();
+    let (seq, new) = committed?;
     let published = ensure_published(app, repo, seq).await?;
     // Read your writes: a 2xx says the package is listed, so its format must have published.
     if let Some(why) = record.entries.keys().find_map(|g| published.faults.get(g)) {
