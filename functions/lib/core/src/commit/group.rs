@@ -133,8 +133,8 @@ pub async fn ensure_published(app: &App, repo: &str, seq: u64) -> ApiResult<Publ
 
 /// An upload on its way to the head (received, being stored or analyzed, in this process).
 /// A publish waits briefly for these, so that uploads sent together are published together:
-/// with `add -j 8` into 40,000 rpms (each publish hashes the three files whole) a publish
-/// covered ~4 uploads and 56/s loaded; waiting, it covers ~8 and 86/s load.
+/// with `add -j 8` into 43,000 rpms (each publish hashes the three files whole) a publish
+/// covered ~4 uploads (53-56/s); waiting, it covers ~8 (86-98/s).
 pub(crate) struct Arriving<'a> {
     app: &'a App,
     repo: &'a str,
