@@ -199,10 +199,10 @@ fn record(
     PackageRecord {
         filename: filename.to_string(),
         size: digests.size,
-        md5: digests.md5.clone(),
-        sha1: digests.sha1.clone(),
+        md5: digests.md5.as_str().into(),
+        sha1: digests.sha1.as_str().into(),
         sha256: digests.sha256.clone(),
-        sha512: digests.sha512.clone(),
+        sha512: digests.sha512.as_str().into(),
         hints: hints.iter().filter(|h| !is_reserved(h)).cloned().collect(),
         uploaded: app.now(),
         uploaded_by: crate::actor::current(),

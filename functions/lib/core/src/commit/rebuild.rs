@@ -125,10 +125,10 @@ async fn reanalyze(
             filename: &rec.filename,
             digests: Digests {
                 size: rec.size,
-                md5: rec.md5.clone(),
-                sha1: rec.sha1.clone(),
+                md5: rec.md5.to_string(),
+                sha1: rec.sha1.to_string(),
                 sha256: rec.sha256.clone(),
-                sha512: rec.sha512.clone(),
+                sha512: rec.sha512.to_string(),
             },
             hints: &rec.hints,
             analysis: &rec.analysis,

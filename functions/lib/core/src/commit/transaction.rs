@@ -366,10 +366,10 @@ async fn adopt(
     if facing(config) != facing(src) {
         let digests = Digests {
             size: rec.size,
-            md5: rec.md5.clone(),
-            sha1: rec.sha1.clone(),
+            md5: rec.md5.to_string(),
+            sha1: rec.sha1.to_string(),
             sha256: rec.sha256.clone(),
-            sha512: rec.sha512.clone(),
+            sha512: rec.sha512.to_string(),
         };
         return analyzed(app, repo, config, &rec.filename, &digests, &rec.hints).await;
     }

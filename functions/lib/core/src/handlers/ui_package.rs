@@ -45,9 +45,9 @@ pub async fn get(app: &App, repo: &str, filename: &str, req: Request) -> ApiResu
             .map(|w| format!(" by {}", esc(w)))
             .unwrap_or_default(),
         esc(&rec.sha256),
-        esc(&rec.sha512),
-        esc(&rec.sha1),
-        esc(&rec.md5),
+        esc(&rec.sha512.to_string()),
+        esc(&rec.sha1.to_string()),
+        esc(&rec.md5.to_string()),
     );
     for h in &rec.hints {
         let _ = write!(o, "<dt>Hint {}</dt><dd>{}</dd>", esc(&h.key), esc(&h.value));
