@@ -45,15 +45,20 @@ impl Bucket {
     pub fn changes<'a>(
         old: &'a Bucket,
         new: &'a Bucket,
-    ) -> impl Iterator<Item = (Option<&'a PackageRecord>, Option<&'a PackageRecord>)> {
+    ) -> impl Iterator<
+        Item = (
+            Option<&'a Arc<PackageRecord>>,
+            Option<&'a Arc<PackageRecord>>,
+        ),
+    > {
         use itertools::{EitherOrBoth, Itertools};
         let (a, b) = (old.records.iter(), new.records.iter());
         a.merge_join_by(b, |(x, _), (y, _)| x.cmp(y))
             .filter_map(|pair| match pair {
                 EitherOrBoth::Both((_, x), (_, y)) if Arc::ptr_eq(x, y) => None,
-                EitherOrBoth::Both((_, x), (_, y)) => Some((Some(&**x), Some(&**y))),
-                EitherOrBoth::Left((_, x)) => Some((Some(&**x), None)),
-                EitherOrBoth::Right((_, y)) => Some((None, Some(&**y))),
+                EitherOrBoth::Both((_, x), (_, y)) => Some((Some(x), Some(y))),
+                EitherOrBoth::Left((_, x)) => Some((Some(x), None)),
+                EitherOrBoth::Right((_, y)) => Some((None, Some(y))),
             })
     }
     pub fn len(&self) -> usize {
@@ -287,7 +292,7 @@ mod tests {
         let mut seen = Vec::new();
         for b in 0..BUCKETS {
             for (was, is) in Bucket::changes(a.bucket(b).0, c.bucket(b).0) {
-                let name = |r: Option<&PackageRecord>| r.map(|r| r.filename.clone());
+                let name = |r: Option<&Arc<PackageRecord>>| r.map(|r| r.filename.clone());
                 seen.push((name(was), name(is)));
             }
         }

@@ -391,7 +391,7 @@ fn chunk_key(gname: &str, sel: &Selection, leading: bool, run: &[Slot]) -> Chunk
 /// The analyses of a run's entries, in order (a render from scratch reads every one: one
 /// batch read per run).
 async fn analyses_of(app: &App, run: &[Slot<'_>]) -> ApiResult<Vec<Arc<Analysis>>> {
-    let shas: Vec<String> = run.iter().map(|(_, v)| v.analysis.clone()).collect();
+    let shas: Vec<String> = run.iter().map(|(k, _)| k.analysis().to_string()).collect();
     crate::commit::analyses_of(app, &shas).await
 }
 
@@ -410,11 +410,12 @@ fn fragments(
         let entry = analysis
             .by_generator
             .get(gname)
-            .and_then(|es| es.get(k.index))
+            .and_then(|es| es.get(k.index()))
             .ok_or_else(|| {
                 ApiError::internal(format!(
                     "analysis of {} lacks {gname} entry {}",
-                    k.filename, k.index
+                    k.filename(),
+                    k.index()
                 ))
             })?;
         let Some(f) = entry.fragments.iter().find(|f| f.name == sel.fragment) else {
@@ -729,23 +730,22 @@ fn complete(cache: &mut ChunkCache, p: Pending) -> (Digests, BlobRef, Vec<Held>)
 mod tests {
     use super::super::shelves::{SlotKey, SlotVal};
     use super::*;
-    use std::hash::{Hash, Hasher as _};
 
+    /// The slot of a one-entry record for generator "g".
     fn slot(name: &str) -> (SlotKey, SlotVal) {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (name, "1", name).hash(&mut h);
-        let key = SlotKey {
+        let id = crate::model::EntryId {
             name: name.into(),
             version: "1".into(),
+            arch: "all".into(),
             path: name.into(),
+            shelf: "s".into(),
+        };
+        let rec = Arc::new(crate::model::PackageRecord {
             filename: name.into(),
-            index: 0,
-        };
-        let val = SlotVal {
-            analysis: String::new(),
-            cut: h.finish(),
-            digest: [0; 32],
-        };
+            entries: [("g".to_string(), vec![id])].into_iter().collect(),
+            ..Default::default()
+        });
+        let (_, key, val) = super::super::shelves::slots("g", &rec).next().unwrap();
         (key, val)
     }
 
@@ -838,7 +838,7 @@ mod tests {
             shelf(|i| i % 10 == 0),
         );
         let run = merged([&odd, &even].into_iter());
-        let names: Vec<&str> = run.iter().map(|(k, _)| k.name.as_str()).collect();
+        let names: Vec<&str> = run.iter().map(|(k, _)| k.name()).collect();
         let want: Vec<String> = (0..500).map(|i| format!("p{i:04}")).collect();
         assert_eq!(names, want);
         // A short run into a long one, and an empty one.
@@ -860,7 +860,7 @@ mod tests {
         fewer.remove(1000);
         let names = |runs: Vec<&[Slot]>| -> Vec<Vec<String>> {
             runs.iter()
-                .map(|r| r.iter().map(|(k, _)| k.name.clone()).collect())
+                .map(|r| r.iter().map(|(k, _)| k.name().to_string()).collect())
                 .collect()
         };
         let (a, b) = (names(all), names(cut(&fewer)));

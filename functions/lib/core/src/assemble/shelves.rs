@@ -2,7 +2,7 @@
 //! next: a render re-reads only the head buckets that changed since the last one (a bucket
 //! is an `Arc`, and an unchanged one is the same `Arc`), so grouping and sorting cost what
 //! the commit changed, not the repo's size.
-use crate::model::{Head, PackageRecord};
+use crate::model::{EntryId, Head, PackageRecord};
 use crate::records::{Bucket, BUCKETS};
 use sha2::Digest as _;
 use std::collections::{BTreeMap, HashMap};
@@ -10,21 +10,67 @@ use std::hash::{Hash, Hasher as _};
 use std::sync::Arc;
 
 /// Where an entry sorts: the host's stable order (name, version, path), then the file name,
-/// then its place in the record, so that a full render and an incremental one agree.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// then its place in the record, so that a full render and an incremental one agree. It
+/// points into its record (which the head holds anyway) instead of copying its strings: 16
+/// bytes an entry instead of ~250.
+#[derive(Clone, Debug)]
 pub struct SlotKey {
-    pub name: String,
-    pub version: String,
-    pub path: String,
-    pub filename: String,
-    pub index: usize,
+    rec: Arc<PackageRecord>,
+    /// The generator's place in the record's entries, and the entry's in the generator's.
+    generator: u32,
+    index: u32,
 }
 
-/// What assembling needs of an entry: its record's analysis blob and its place in it, and
-/// what chunking hashes, worked out once when the entry is indexed.
+impl SlotKey {
+    fn id(&self) -> &EntryId {
+        &self.rec.entries.at(self.generator as usize)[self.index as usize]
+    }
+    fn order(&self) -> (&str, &str, &str, &str, u32) {
+        let id = self.id();
+        (
+            &id.name,
+            &id.version,
+            &id.path,
+            &self.rec.filename,
+            self.index,
+        )
+    }
+    pub fn name(&self) -> &str {
+        &self.id().name
+    }
+    pub fn filename(&self) -> &str {
+        &self.rec.filename
+    }
+    /// The entry's place among its generator's entries in the record (and its analysis).
+    pub fn index(&self) -> usize {
+        self.index as usize
+    }
+    /// sha256 of the record's analysis blob.
+    pub fn analysis(&self) -> &str {
+        &self.rec.analysis
+    }
+}
+
+impl PartialEq for SlotKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.order() == other.order()
+    }
+}
+impl Eq for SlotKey {}
+impl PartialOrd for SlotKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for SlotKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.order().cmp(&other.order())
+    }
+}
+
+/// What chunking hashes of an entry, worked out once when the entry is indexed.
 #[derive(Clone, Debug)]
 pub struct SlotVal {
-    pub analysis: String,
     /// The content-defined cut hash of (name, version, path).
     pub cut: u64,
     /// sha256 of what a chunk key says of this entry (its analysis and index).
@@ -93,26 +139,24 @@ impl ShelfIndex {
 }
 
 /// A record's entries for generator `gname`: shelf, sort key, value.
-fn slots<'r>(
+pub(super) fn slots<'r>(
     gname: &str,
-    rec: &'r PackageRecord,
+    rec: &'r Arc<PackageRecord>,
 ) -> impl Iterator<Item = (&'r str, SlotKey, SlotVal)> + 'r {
-    let ids = rec.entries.get(gname).into_iter().flatten();
-    ids.enumerate().map(move |(index, id)| {
+    let at = rec.entries.position(gname);
+    let ids = at.map(|g| rec.entries.at(g)).unwrap_or_default();
+    ids.iter().enumerate().map(move |(index, id)| {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (&id.name, &id.version, &id.path).hash(&mut h);
         let digest = sha2::Sha256::digest(format!("{}:{index}", rec.analysis)).into();
         (
             id.shelf.as_str(),
             SlotKey {
-                name: id.name.clone(),
-                version: id.version.clone(),
-                path: id.path.clone(),
-                filename: rec.filename.clone(),
-                index,
+                rec: rec.clone(),
+                generator: at.unwrap_or_default() as u32,
+                index: index as u32,
             },
             SlotVal {
-                analysis: rec.analysis.clone(),
                 cut: h.finish(),
                 digest,
             },
@@ -123,7 +167,6 @@ fn slots<'r>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::EntryId;
 
     fn rec(name: &str, shelf: &str) -> PackageRecord {
         let id = EntryId {
@@ -145,7 +188,7 @@ mod tests {
         let mut out: Vec<(String, Vec<String>)> = ix
             .shelves()
             .iter()
-            .map(|(s, m)| (s.clone(), m.keys().map(|k| k.name.clone()).collect()))
+            .map(|(s, m)| (s.clone(), m.keys().map(|k| k.name().to_string()).collect()))
             .collect();
         out.sort();
         out
