@@ -107,14 +107,10 @@ impl ShelfIndex {
                 continue;
             }
             let old = self.read[b].take();
+            // A record changed in any way is put in again, even when this generator's slots
+            // read the same (its signature, another format's entries): a key holds its
+            // record, and the one replaced must not stay alive in the index.
             for (was, is) in Bucket::changes(old.as_deref().unwrap_or(&empty), now) {
-                // What this generator's slots are made of: a record whose other parts
-                // changed (another format's entries, its signature) leaves the index as is.
-                if let (Some(a), Some(b)) = (was, is) {
-                    if a.analysis == b.analysis && a.entries.get(gname) == b.entries.get(gname) {
-                        continue;
-                    }
-                }
                 for (shelf, key, _) in was.into_iter().flat_map(|r| slots(gname, r)) {
                     if let Some(s) = self.shelves.get_mut(shelf) {
                         s.remove(&key);
@@ -220,5 +216,22 @@ mod tests {
         let mut other = ShelfIndex::default();
         other.update("h", &head);
         assert!(other.shelves().is_empty());
+    }
+
+    /// A record replaced by one that differs only where this generator does not look (a new
+    /// signature) is let go: the index holds the new one.
+    #[test]
+    fn a_replaced_record_is_not_held() {
+        let mut head = Head::default();
+        head.packages.insert("p.pkg".into(), rec("p", "a"));
+        let mut ix = ShelfIndex::default();
+        ix.update("g", &head);
+        let mut signed = rec("p", "a");
+        signed.signature = Some(crate::model::BlobRef::stored("s".repeat(64), 1));
+        head.packages.insert("p.pkg".into(), signed.clone());
+        ix.update("g", &head);
+        let keys: Vec<&SlotKey> = ix.shelves().values().flat_map(|m| m.keys()).collect();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(*keys[0].rec, signed);
     }
 }
