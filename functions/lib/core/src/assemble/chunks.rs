@@ -375,16 +375,26 @@ fn cut<'s, 'a>(slots: &'s [Slot<'a>]) -> Vec<&'s [Slot<'a>]> {
     runs
 }
 
+/// A run's entries (each entry's analysis, content-addressed, and its index in it), hashed
+/// once for all the selections cut from it (rpm's three files share every run).
+fn run_digest(run: &[Slot]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for (_, v) in run {
+        h.update(v.digest);
+    }
+    h.finalize().into()
+}
+
 /// What a chunk's bytes are made of: the selection's fragment and separator, whether it
-/// follows written entries, and each entry's analysis (content-addressed) and index in it.
-fn chunk_key(gname: &str, sel: &Selection, leading: bool, run: &[Slot]) -> ChunkId {
+/// follows written entries, and its run's entries (`run_digest`, last: fixed-size, so the
+/// separator before it is unambiguous).
+fn chunk_key(gname: &str, sel: &Selection, leading: bool, run: &[u8; 32]) -> ChunkId {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
     h.update(format!("E\0{gname}\0{}\0{leading}\0", sel.fragment));
     h.update(&sel.separator);
-    for (_, v) in run {
-        h.update(v.digest);
-    }
+    h.update(run);
     h.finalize().into()
 }
 
@@ -472,8 +482,9 @@ pub async fn select<'a>(
         let mut leading = vec![false; sels.len()];
         let mut outs = vec![Vec::new(); sels.len()];
         for run in cut(&picked) {
+            let entries = run_digest(run);
             let keys: Vec<ChunkId> = (sels.iter().zip(&leading))
-                .map(|(sel, &lead)| chunk_key(gname, sel, lead, run))
+                .map(|(sel, &lead)| chunk_key(gname, sel, lead, &entries))
                 .collect();
             if keys.iter().any(|k| !cache.chunks.contains_key(k)) {
                 let analyses = analyses_of(app, run).await?;
