@@ -912,3 +912,22 @@ fn no_upload_stays_arriving() {
         assert!(app.arriving.lock().is_empty(), "{:?}", app.arriving.lock());
     });
 }
+
+/// Uploads sent together commit together: the first one analyzed waits for the others
+/// still arriving (`let_queue`) instead of committing alone, so 8 make one head change.
+#[test]
+fn uploads_sent_together_commit_in_one_round() {
+    let (app, _, _) = app(Arc::new(FakeGen::new()));
+    futures::executor::block_on(async {
+        send(&app, "POST", "/repos/r/", b"").await;
+        let before = load_head(&app, "r").await.unwrap().0.seq;
+        let uploads = (0..8).map(|i| {
+            let app = app.clone();
+            async move { add(&app, &format!("p{i}"), format!("PKG {i}").as_bytes()).await }
+        });
+        let statuses = futures::future::join_all(uploads).await;
+        assert!(statuses.iter().all(|&s| s == 201), "{statuses:?}");
+        let rounds = load_head(&app, "r").await.unwrap().0.seq - before;
+        assert_eq!(rounds, 1, "8 uploads sent together took {rounds} commits");
+    });
+}
