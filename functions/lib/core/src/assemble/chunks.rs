@@ -72,10 +72,9 @@ pub struct ChunkCache {
     chunks: HashMap<ChunkId, Arc<Chunk>>,
     prefixes: HashMap<String, Vec<(String, Hasher)>>,
     /// How many renders in a row re-hashed most of each file's decoded stream (rpm's package
-    /// count comes first: every render). A file is hot while its streak is not 0, or before
-    /// any render hashed it (a rebuild): its chunks are held unpacked, since unpacking them on
-    /// every render (or packing them for a render that re-hashes them) costs more than they
-    /// save.
+    /// count comes first: every render). A file is hot while its streak is not 0 (see
+    /// `is_hot`): its chunks are held unpacked, since unpacking them on every render (or
+    /// packing them for a render that re-hashes them) costs more than they save.
     streaks: HashMap<String, u8>,
     used: HashSet<ChunkId>,
     /// Each generator's entries by shelf (they depend on the head only, not on stored blobs).
@@ -105,6 +104,18 @@ impl ChunkCache {
                 ..ChunkCache::default()
             }
         }
+    }
+
+    /// Decoded bytes held unpacked by chunks big enough to pack (what a hot file keeps).
+    #[cfg(test)]
+    pub(crate) fn unpacked(&self) -> usize {
+        let big = self
+            .chunks
+            .values()
+            .map(|c| c.identity.lock().bytes.clone());
+        big.filter(|b| !b.is_packed() && b.len() >= super::held::PACK_FROM)
+            .map(|b| b.len())
+            .sum()
     }
 
     /// Keeps only what this render used, for the next one.
@@ -157,9 +168,9 @@ pub async fn draft_file(
         // An empty file is still one (empty) gzip member, zstd frame or xz stream.
         segments.push(literal(app, cache, Vec::new()).await?);
     }
-    let (path, id) = (&file.path, Encoding::Identity);
-    let hot = cache.streaks.get(&stream_key(path, id, kinds)) != Some(&0);
+    let hot = is_hot(cache, &file.path, kinds);
     encode_missing(app, &segments, &encs, !hot).await?;
+    let (path, id) = (&file.path, Encoding::Identity);
     let mut streams = vec![lay_out(app, cache, path, id, &segments, hot, kinds).await?];
     for &enc in encs.iter().filter(|&&e| e != Encoding::Identity) {
         let path = format!("{}{}", file.path, enc.suffix());
@@ -462,14 +473,23 @@ pub async fn select<'a>(
     gname: &str,
     files: &'a [BulkFile],
     shelves: &ShelfIndex,
+    kinds: DigestKinds,
 ) -> ApiResult<Selected<'a>> {
     let mut groups: HashMap<&[String], Vec<&Selection>> = HashMap::new();
+    // What each selection's new chunks are encoded to as they are made, and whether they
+    // are then packed (no file using them is hot): see `Making`.
+    let mut needs: HashMap<SelKey, (Vec<Encoding>, bool)> = HashMap::new();
     for file in files {
+        let hot = is_hot(cache, &file.path, kinds);
         for sel in selections(&file.parts) {
             let group = groups.entry(&sel.shelves[..]).or_default();
             if !group.contains(&sel) {
                 group.push(sel);
             }
+            let (encs, pack) = needs.entry(sel_key(sel)).or_insert((Vec::new(), true));
+            let more = file.encodings.iter().filter(|&&e| e != Encoding::Identity);
+            encs.extend(more.filter(|e| !encs.contains(e)).collect::<Vec<_>>());
+            *pack &= !hot;
         }
     }
     let mut selected = Selected::new();
@@ -481,6 +501,7 @@ pub async fn select<'a>(
         );
         let mut leading = vec![false; sels.len()];
         let mut outs = vec![Vec::new(); sels.len()];
+        let mut making = Making::new(sels.iter().map(|s| needs[&sel_key(s)].clone()));
         for run in cut(&picked) {
             let entries = run_digest(run);
             let keys: Vec<ChunkId> = (sels.iter().zip(&leading))
@@ -492,7 +513,8 @@ pub async fn select<'a>(
                     if !cache.chunks.contains_key(key) {
                         let (bytes, emits) = fragments(&analyses, gname, sels[i], leading[i], run)?;
                         let c = new_chunk(app, bytes, emits).await?;
-                        cache.chunks.insert(*key, c);
+                        cache.chunks.insert(*key, c.clone());
+                        making.made(app, i, c).await?;
                     }
                 }
             }
@@ -503,9 +525,52 @@ pub async fn select<'a>(
                 outs[i].push(chunk);
             }
         }
+        making.flush(app).await?;
         selected.extend(sels.into_iter().map(sel_key).zip(outs));
     }
     Ok(selected)
+}
+
+/// New chunks of a group's selections, encoded (and packed) a few MiB at a time as they are
+/// made rather than all at once when their files are laid out: a render from scratch then
+/// holds at most that much of them unpacked. Each selection's encodings are those of the
+/// files that use it; its chunks are packed unless one of those files is hot.
+struct Making {
+    needs: Vec<(Vec<Encoding>, bool)>,
+    made: Vec<Vec<Arc<Chunk>>>,
+    bytes: usize,
+}
+
+impl Making {
+    /// Decoded bytes made before they are encoded and packed.
+    const BATCH: usize = 4 << 20;
+
+    fn new(needs: impl Iterator<Item = (Vec<Encoding>, bool)>) -> Self {
+        let needs: Vec<_> = needs.collect();
+        let made = vec![Vec::new(); needs.len()];
+        Making {
+            needs,
+            made,
+            bytes: 0,
+        }
+    }
+
+    async fn made(&mut self, app: &App, sel: usize, chunk: Arc<Chunk>) -> ApiResult<()> {
+        self.bytes += chunk.identity.lock().bytes.len();
+        self.made[sel].push(chunk);
+        if self.bytes >= Self::BATCH {
+            self.flush(app).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, app: &App) -> ApiResult<()> {
+        for (made, (encs, pack)) in self.made.iter_mut().zip(&self.needs) {
+            encode_missing(app, &std::mem::take(made), encs, *pack).await?;
+        }
+        self.bytes = 0;
+        Ok(())
+    }
 }
 
 /// Every selection among `parts`, tar members' included.
@@ -598,9 +663,10 @@ impl Pending {
     }
 
     /// The digests, resumed from the state after the unchanged prefix (CPU-bound). Packed
-    /// pieces are unpacked a batch at a time, not all at once.
+    /// pieces are unpacked a MiB at a time, not all at once (a render from scratch hashes
+    /// every file packed, one per core).
     fn hash(&mut self) {
-        self.hash_by(8 << 20)
+        self.hash_by(1 << 20)
     }
 
     fn hash_by(&mut self, batch_size: usize) {
@@ -638,6 +704,16 @@ impl Pending {
 /// digests asked for are part of it, since states of other ones cannot resume.
 fn stream_key(path: &str, enc: Encoding, kinds: DigestKinds) -> String {
     format!("{path}\0{enc:?}\0{kinds:?}")
+}
+
+/// Whether a file's decoded stream is hot: the last render re-hashed most of it. One no
+/// render hashed yet (a rebuild, a process's first render) is not: its chunks are packed as
+/// they are made, so a render from scratch never holds a whole file unpacked (pacman's
+/// databases at 10,000 packages: 39 MiB); a stream that then turns out hot is unpacked as
+/// its next render hashes it.
+fn is_hot(cache: &ChunkCache, path: &str, kinds: DigestKinds) -> bool {
+    let key = stream_key(path, Encoding::Identity, kinds);
+    cache.streaks.get(&key).is_some_and(|&n| n != 0)
 }
 
 /// One encoding of a file as its pieces, resuming from the last render's hasher states; a

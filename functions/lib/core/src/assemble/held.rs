@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 /// Smaller than this, packing saves too little to pay for itself.
-const PACK_FROM: usize = 4 << 10;
+pub(super) const PACK_FROM: usize = 4 << 10;
 
 #[derive(Clone)]
 pub enum Held {

@@ -129,7 +129,7 @@ async fn render_shelves(
     let mut assembled = Vec::new();
     let mut wholes: HashMap<String, Vec<held::Held>> = HashMap::new();
     let mut histories = BTreeMap::new();
-    let selected = select(app, cache, &gname, &plan.files, shelves).await?;
+    let selected = select(app, cache, &gname, &plan.files, shelves, kinds).await?;
     let mut drafts = Vec::with_capacity(plan.files.len());
     for file in &plan.files {
         check_media_type(&file.media_type).map_err(|e| invalid(&gname, e))?;
