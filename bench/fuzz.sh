@@ -19,9 +19,10 @@
 # Exits 1 if any target crashed.
 #
 # Environment:
-#   FUZZ_TARGET_DIR  the fuzz build's target dir (default /root/.cache/reposmith-fuzz-target,
-#                    or /root/.cache/reposmith-fuzz-stable for the stable build; never the
-#                    workspace's: instrumented builds would evict its artifacts)
+#   FUZZ_TARGET_DIR  the fuzz build's target dir (default /root/.cache/reposmith-fuzz-target-KEY,
+#                    or /root/.cache/reposmith-fuzz-stable-KEY for the stable build, KEY from
+#                    the clone's path; never the workspace's: instrumented builds would evict
+#                    its artifacts)
 #   FUZZ_WORK        corpora grown by earlier runs, artifacts, logs
 #                    (default /root/.cache/reposmith-fuzz)
 #   FUZZ_ARGS        extra libFuzzer flags (e.g. "-max_len=65536")
@@ -46,14 +47,19 @@ else
 fi
 
 HOST=$(rustc -vV | sed -n 's/^host: //p')
+# One target dir per clone: the fuzz crate is its own workspace, so cargo tells its path
+# dependencies (the generators, their SDK) apart by absolute path, and two clones' builds in
+# one dir left two SDKs beside each other for rustc to mix up ("multiple different versions
+# of crate reposmith_generator_sdk").
+KEY=$(pwd -P | sha256sum | cut -c1-8)
 if [ -n "$NIGHTLY" ]; then
-  export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-/root/.cache/reposmith-fuzz-target}
+  export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-/root/.cache/reposmith-fuzz-target-$KEY}
   if [ -z "${SKIP_BUILD:-}" ]; then
     echo "[fuzz] building with nightly + cargo-fuzz (target dir $CARGO_TARGET_DIR)" >&2
     nice -n 10 cargo +nightly fuzz build >&2
   fi
 else
-  export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-/root/.cache/reposmith-fuzz-stable}
+  export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-/root/.cache/reposmith-fuzz-stable-$KEY}
   if [ -z "${SKIP_BUILD:-}" ]; then
     echo "[fuzz] building with stable, coverage only (target dir $CARGO_TARGET_DIR)" >&2
     # cargo-fuzz's instrumentation without its sanitizer; --target keeps it off build scripts.

@@ -48,8 +48,12 @@ fi
 # target's body (fuzz/ is a workspace of its own, built without libFuzzer); then each target is
 # fuzzed FUZZ_SMOKE seconds (default 15; 0 skips it), built by stable with libFuzzer's coverage
 # instrumentation unless nightly + cargo-fuzz are there. A crash fails the run.
-echo "[run] cargo test --release --no-default-features --manifest-path fuzz/Cargo.toml" >&2
-cargo test --release --no-default-features --manifest-path fuzz/Cargo.toml
+# Its own target dir per clone: cargo tells a separate workspace's path dependencies (the
+# generators, their SDK) apart by absolute path, and two clones' builds in one dir left two
+# SDKs side by side for rustc to mix up ("multiple different versions of crate").
+FUZZ_TESTS_DIR="$CARGO_TARGET_DIR-fuzz-tests-$(pwd -P | sha256sum | cut -c1-8)"
+echo "[run] cargo test --release --no-default-features --manifest-path fuzz/Cargo.toml (in $FUZZ_TESTS_DIR)" >&2
+cargo test --release --no-default-features --manifest-path fuzz/Cargo.toml --target-dir "$FUZZ_TESTS_DIR"
 if [ "${FUZZ_SMOKE:-15}" != 0 ]; then
   echo "[run] bench/fuzz.sh ${FUZZ_SMOKE:-15}" >&2
   bench/fuzz.sh "${FUZZ_SMOKE:-15}"
