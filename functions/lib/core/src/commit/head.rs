@@ -93,30 +93,17 @@ pub(super) async fn store_buckets(app: &App, head: &mut Head) -> ApiResult<Vec<u
     })
 }
 
-/// Writes each changed bucket's blob (a head's root may then name it). A group commit
-/// changes a bucket per record: they are encoded on the blocking pool and stored side by
-/// side (7 buckets of ~200 records at 50,000 rpms: 6 ms one after another).
+/// Writes each changed bucket's blob (a head's root may then name it).
 async fn store_changed(app: &App, head: &mut Head) -> ApiResult<()> {
-    use futures::StreamExt;
-    let changed: Vec<(usize, Arc<Bucket>)> = (0..BUCKETS)
-        .filter_map(|b| {
-            let (records, sha) = head.packages.bucket(b);
-            (sha.is_none() && !records.is_empty()).then(|| (b, records.clone()))
-        })
-        .collect();
-    let stored: Vec<ApiResult<(usize, Arc<Bucket>, String)>> = futures::stream::iter(changed)
-        .map(|(b, records)| async move {
-            let encoding = records.clone();
-            let json = app.blocking(move || to_json(&*encoding)).await?;
-            let d = super::put_blob(app, json.into()).await?;
-            Ok((b, records, d.sha256))
-        })
-        .buffer_unordered(8)
-        .collect()
-        .await;
-    for s in stored {
-        let (b, records, sha) = s?;
-        head.packages.set_bucket(b, records, Some(Arc::from(sha)));
+    for b in 0..BUCKETS {
+        let (records, sha) = head.packages.bucket(b);
+        if sha.is_some() || records.is_empty() {
+            continue;
+        }
+        let records = records.clone();
+        let d = super::put_blob(app, to_json(&*records)?.into()).await?;
+        head.packages
+            .set_bucket(b, records, Some(Arc::from(d.sha256)));
     }
     Ok(())
 }
