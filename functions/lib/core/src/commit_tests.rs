@@ -932,6 +932,33 @@ fn uploads_sent_together_commit_in_one_round() {
     });
 }
 
+/// A rebuild's re-analysis and its render from scratch read every analysis once: cached, they
+/// would fill the analyses cache (4,096 of them) at the rebuild's peak, for nothing. A render
+/// that follows an earlier one keeps what it reads: the next publishes' changed runs.
+#[test]
+fn a_rebuild_reads_analyses_through_the_cache() {
+    let (app, _, _) = app(Arc::new(FakeGen::new()));
+    futures::executor::block_on(async {
+        send(&app, "POST", "/repos/r/", b"").await;
+        for i in 0..200 {
+            assert_eq!(
+                add(&app, &format!("p{i:03}"), format!("PKG p{i}").as_bytes()).await,
+                201
+            );
+        }
+        // As after a restart: nothing cached.
+        *app.analyses.lock() = Default::default();
+        assert_eq!(send(&app, "POST", "/repos/r/rebuild", b"").await, 200);
+        let kept = app.analyses.lock().len();
+        assert_eq!(kept, 0, "a rebuild left {kept} analyses cached");
+        // The next render is incremental: its own and its run's neighbours stay cached.
+        assert_eq!(add(&app, "p100a", b"PKG p100a").await, 201);
+        assert!(app.analyses.lock().len() > 1);
+        let (_, idx) = text(&app, "/repos/r/fake/index").await;
+        assert_eq!(idx.lines().count(), 201);
+    });
+}
+
 /// A render from scratch (a rebuild, a process's first render) packs its chunks as it makes
 /// them: no render has hashed the file yet, so it is not hot, and holding it unpacked after
 /// the rebuild (pacman's databases at 10,000 packages: 39 MiB) saves nothing. A file found

@@ -410,10 +410,10 @@ fn chunk_key(gname: &str, sel: &Selection, leading: bool, run: &[u8; 32]) -> Chu
 }
 
 /// The analyses of a run's entries, in order (a render from scratch reads every one: one
-/// batch read per run).
-async fn analyses_of(app: &App, run: &[Slot<'_>]) -> ApiResult<Vec<Arc<Analysis>>> {
+/// batch read per run). `keep`: cache those read, for the next publishes' changed runs.
+async fn analyses_of(app: &App, run: &[Slot<'_>], keep: bool) -> ApiResult<Vec<Arc<Analysis>>> {
     let shas: Vec<String> = run.iter().map(|(k, _)| k.analysis().to_string()).collect();
-    crate::commit::analyses_of(app, &shas).await
+    crate::commit::analyses_of(app, &shas, keep).await
 }
 
 /// The selected fragment of each entry of a run, joined by the separator, and whether any
@@ -479,9 +479,17 @@ pub async fn select<'a>(
     // What each selection's new chunks are encoded to as they are made, and whether they
     // are then packed (no file using them is hot): see `Making`.
     let mut needs: HashMap<SelKey, (Vec<Encoding>, bool)> = HashMap::new();
+    // Groups read for a file some render of this process made already: incremental, so
+    // the analyses read stay cached for the next publishes. A first render (after a start
+    // or a rebuild) reads every analysis once; kept, they would only push those out.
+    let mut incremental: HashSet<&[String]> = HashSet::new();
     for file in files {
         let hot = is_hot(cache, &file.path, kinds);
+        let rendered = was_rendered(cache, &file.path, kinds);
         for sel in selections(&file.parts) {
+            if rendered {
+                incremental.insert(&sel.shelves[..]);
+            }
             let group = groups.entry(&sel.shelves[..]).or_default();
             if !group.contains(&sel) {
                 group.push(sel);
@@ -494,6 +502,7 @@ pub async fn select<'a>(
     }
     let mut selected = Selected::new();
     for (names, sels) in groups {
+        let keep = incremental.contains(names);
         let picked = merged(
             names
                 .iter()
@@ -508,7 +517,7 @@ pub async fn select<'a>(
                 .map(|(sel, &lead)| chunk_key(gname, sel, lead, &entries))
                 .collect();
             if keys.iter().any(|k| !cache.chunks.contains_key(k)) {
-                let analyses = analyses_of(app, run).await?;
+                let analyses = analyses_of(app, run, keep).await?;
                 for (i, key) in keys.iter().enumerate() {
                     if !cache.chunks.contains_key(key) {
                         let (bytes, emits) = fragments(&analyses, gname, sels[i], leading[i], run)?;
@@ -714,6 +723,12 @@ fn stream_key(path: &str, enc: Encoding, kinds: DigestKinds) -> String {
 fn is_hot(cache: &ChunkCache, path: &str, kinds: DigestKinds) -> bool {
     let key = stream_key(path, Encoding::Identity, kinds);
     cache.streaks.get(&key).is_some_and(|&n| n != 0)
+}
+
+/// Whether a render since the process started (or the repo was rebuilt) hashed this file.
+fn was_rendered(cache: &ChunkCache, path: &str, kinds: DigestKinds) -> bool {
+    let key = stream_key(path, Encoding::Identity, kinds);
+    cache.streaks.contains_key(&key)
 }
 
 /// One encoding of a file as its pieces, resuming from the last render's hasher states; a

@@ -100,7 +100,10 @@ pub async fn analyze(
     note(app, faults, &gens, &analyzed);
     let analysis = analysis.map_err(|e| told(app, filename, e))?;
     let stored = super::put_blob(app, to_json(&analysis)?.into()).await?;
-    Ok(record(app, filename, digests, hints, analysis, stored))
+    let rec = record(app, filename, digests, hints, &analysis, stored.clone());
+    // The publish that lists it reads it next.
+    remember_analysis(app, &stored, analysis);
+    Ok(rec)
 }
 
 /// A stored package to analyze again (a rebuild), with the analysis blob its record names.
@@ -176,8 +179,10 @@ async fn store_again(
     } else {
         super::put_blob(app, json.into()).await?
     };
+    // Not cached: the rebuild's render from scratch reads each once, and a cache filled
+    // with them would hold up to 4,096 analyses more at the rebuild's peak.
     Ok(record(
-        app, j.filename, &j.digests, j.hints, analysis, stored,
+        app, j.filename, &j.digests, j.hints, &analysis, stored,
     ))
 }
 
@@ -187,7 +192,7 @@ fn record(
     filename: &str,
     digests: &Digests,
     hints: &[Hint],
-    analysis: Analysis,
+    analysis: &Analysis,
     stored: BlobRef,
 ) -> PackageRecord {
     let entries = analysis
@@ -195,7 +200,6 @@ fn record(
         .iter()
         .map(|(g, es)| (g.clone(), es.iter().map(EntryId::from).collect()))
         .collect();
-    remember_analysis(app, &stored, analysis);
     PackageRecord {
         filename: filename.to_string(),
         size: digests.size,

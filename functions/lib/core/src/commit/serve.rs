@@ -39,6 +39,13 @@ impl<T> Default for Kept<T> {
     }
 }
 
+#[cfg(test)]
+impl<T> Kept<T> {
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
 /// The most a cache keeps: entries, and stored bytes.
 #[derive(Clone, Copy)]
 struct Bound {
@@ -268,8 +275,13 @@ pub async fn analysis_of(app: &App, sha256: &str) -> ApiResult<Arc<Analysis>> {
     cached_json(app, &app.analyses, sha256, "analysis", ANALYSES_CACHED).await
 }
 
-/// Several analyses, in the order asked; those not cached are read with one `get_many`.
-pub async fn analyses_of(app: &App, sha256s: &[String]) -> ApiResult<Vec<Arc<Analysis>>> {
+/// Several analyses, in the order asked; those not cached are read with one `get_many`, and
+/// cached too if `keep`.
+pub async fn analyses_of(
+    app: &App,
+    sha256s: &[String],
+    keep: bool,
+) -> ApiResult<Vec<Arc<Analysis>>> {
     let mut found: Vec<Option<Arc<Analysis>>> = {
         let c = app.analyses.lock();
         sha256s.iter().map(|s| c.map.get(s).cloned()).collect()
@@ -285,13 +297,11 @@ pub async fn analyses_of(app: &App, sha256s: &[String]) -> ApiResult<Vec<Arc<Ana
             let (sha256, bytes) = read.next().ok_or_else(|| {
                 ApiError::internal("the package store answered fewer blobs than asked")
             })?;
-            *slot = Some(decoded(
-                &app.analyses,
-                sha256,
-                bytes,
-                "analysis",
-                ANALYSES_CACHED,
-            )?);
+            let (a, size) = decode::<Analysis>(sha256, bytes, "analysis")?;
+            if keep {
+                remember(&app.analyses, sha256, a.clone(), size, ANALYSES_CACHED);
+            }
+            *slot = Some(a);
         }
     }
     Ok(found.into_iter().flatten().collect())
@@ -343,14 +353,24 @@ fn decoded<T: serde::de::DeserializeOwned>(
     what: &str,
     bound: Bound,
 ) -> ApiResult<Arc<T>> {
+    let (v, size) = decode::<T>(sha256, bytes, what)?;
+    remember(cache, sha256, v.clone(), size, bound);
+    Ok(v)
+}
+
+/// A JSON blob as read (None: absent), decoded, and the size it was stored as.
+fn decode<T: serde::de::DeserializeOwned>(
+    sha256: &str,
+    bytes: Option<bytes::Bytes>,
+    what: &str,
+) -> ApiResult<(Arc<T>, usize)> {
     let bytes =
         bytes.ok_or_else(|| ApiError::internal(format!("{what} blob {sha256} is missing")))?;
     let v: Arc<T> = Arc::new(
         serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::internal(format!("corrupt {what} {sha256}: {e}")))?,
     );
-    remember(cache, sha256, v.clone(), bytes.len(), bound);
-    Ok(v)
+    Ok((v, bytes.len()))
 }
 
 /// Content-addressed, so never stale; bounded by dropping everything when full (a miss
