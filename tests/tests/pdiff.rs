@@ -1,7 +1,8 @@
 //! apt PDiffs with real apt (`Acquire::PDiffs`, `Debug::pkgAcquire::Diffs`): after a first
 //! update, a client one change behind fetches one patch and no Packages file; a removal is
 //! patched too; a client five changes behind fetches ONE merged patch; a client older than the
-//! history (14 versions) falls back to the whole file. Each time the lists file apt wrote is
+//! history (14 versions) falls back to the whole file, and a client 12 versions behind, across a
+//! restart of the server, still fetches one. Each time the lists file apt wrote is
 //! byte-identical to the served Packages.
 mod common;
 use common::*;
@@ -108,19 +109,19 @@ fn fetched(log: &str) -> (usize, bool) {
 #[test]
 fn apt_updates_by_patch_one_and_five_versions_behind_and_falls_back_when_older() {
     let debs = many_debs(46, "pd");
-    let server = Server::start(&tmp().join("pdiff"));
+    let mut server = Server::start(&tmp().join("pdiff"));
     server.create_repo("p");
     let mut args = vec!["add".to_string(), "p".to_string()];
     args.extend(debs[..30].iter().map(|d| d.display().to_string()));
     server.cli_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let key = tmp().join("pdiff-repo.asc");
     std::fs::write(&key, server.get("/repos/p/key.asc").body).unwrap();
-    let served = || {
+    let served = |server: &Server| {
         server
             .get("/repos/p/dist/dists/stable/main/binary-amd64/Packages")
             .body
     };
-    let index = || {
+    let index = |server: &Server| {
         server
             .get("/repos/p/dist/dists/stable/main/binary-amd64/Packages.diff/Index")
             .text()
@@ -133,44 +134,47 @@ fn apt_updates_by_patch_one_and_five_versions_behind_and_falls_back_when_older()
     );
     for c in [&one, &five, &old] {
         c.update();
-        assert_eq!(c.packages(), served());
+        assert_eq!(c.packages(), served(&server));
     }
 
     // One upload behind: one patch, no Packages download, the same bytes.
     assert_eq!(server.upload("p", &debs[30]).status, 201);
     let log = one.update();
-    assert_eq!(fetched(&log), (1, false), "{log}\n{}", index());
-    assert_eq!(one.packages(), served());
+    assert_eq!(fetched(&log), (1, false), "{log}\n{}", index(&server));
+    assert_eq!(one.packages(), served(&server));
 
     // A removal is patched as well.
     let gone = debs[3].file_name().unwrap().to_str().unwrap();
     let r = server.send("DELETE", &format!("/repos/p/packages/{gone}"), None);
     assert_eq!(r.status, 200);
     let log = one.update();
-    assert_eq!(fetched(&log), (1, false), "{log}\n{}", index());
-    assert_eq!(one.packages(), served());
+    assert_eq!(fetched(&log), (1, false), "{log}\n{}", index(&server));
+    assert_eq!(one.packages(), served(&server));
 
     // Five versions behind: one merged patch.
     for d in &debs[31..34] {
         assert_eq!(server.upload("p", d).status, 201);
     }
     let log = five.update();
-    assert_eq!(fetched(&log), (1, false), "{log}\n{}", index());
-    assert_eq!(five.packages(), served());
+    assert_eq!(fetched(&log), (1, false), "{log}\n{}", index(&server));
+    assert_eq!(five.packages(), served(&server));
     let log = one.update();
-    assert_eq!(fetched(&log), (1, false), "{log}\n{}", index());
+    assert_eq!(fetched(&log), (1, false), "{log}\n{}", index(&server));
 
+    // A restart forgets the patches' scripts held in memory: the next publishes compose
+    // the kept patches read back from their gzip files.
+    server.restart_in_place();
     // Older than the 14 versions kept: the whole file.
     for d in &debs[34..46] {
         assert_eq!(server.upload("p", d).status, 201);
     }
     let log = old.update();
     assert_eq!(fetched(&log), (0, true), "{log}");
-    assert_eq!(old.packages(), served());
+    assert_eq!(old.packages(), served(&server));
     // ...and the client 12 versions behind still gets one patch.
     let log = one.update();
-    assert_eq!(fetched(&log), (1, false), "{log}\n{}", index());
-    assert_eq!(one.packages(), served());
+    assert_eq!(fetched(&log), (1, false), "{log}\n{}", index(&server));
+    assert_eq!(one.packages(), served(&server));
     assert_eq!(check_release(&server, "p", "stable"), 3);
 }
 

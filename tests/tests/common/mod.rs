@@ -175,8 +175,15 @@ impl Server {
         let b = built();
         std::fs::create_dir_all(data).unwrap();
         let log = data.with_extension("log");
+        // Any free port, unless the caller names one (`restart_in_place`).
+        let listen = match opts.args.iter().any(|a| a == "--listen") {
+            true => &[][..],
+            false => &["--listen", "127.0.0.1:0"][..],
+        };
         let mut child = Command::new(&b.bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg("serve")
+            .args(listen)
+            .arg("--data")
             .arg(data)
             .arg("--generators")
             .arg(generators)
@@ -232,6 +239,16 @@ impl Server {
         self.kill9();
         let gens = self.generators.clone();
         *self = Server::start_opts(&self.data.clone(), &gens, self.opts.clone());
+    }
+
+    /// `restart` on the same address: clients keep their state for it (apt's lists).
+    pub fn restart_in_place(&mut self) {
+        self.kill9();
+        let gens = self.generators.clone();
+        let addr = self.url.trim_start_matches("http://").to_string();
+        let mut opts = self.opts.clone();
+        opts.args.extend(["--listen".to_string(), addr]);
+        *self = Server::start_opts(&self.data.clone(), &gens, opts);
     }
 
     pub fn u(&self, path: &str) -> String {

@@ -79,10 +79,9 @@ pub struct ChunkCache {
     used: HashSet<ChunkId>,
     /// Each generator's entries by shelf (they depend on the head only, not on stored blobs).
     pub shelves: HashMap<String, ShelfIndex>,
-    /// The patch history each file left (`generator/path` → its blob's sha256, content and
-    /// the line count of each piece of its current version, when known), so an unchanged
-    /// one is neither read nor stored again.
-    pub(super) histories: HashMap<String, (String, super::history::FileHistory, Vec<usize>)>,
+    /// The patch history each file left (`generator/path` → see `Carried`), so an unchanged
+    /// one is neither read nor stored again, and a changed one reads no patch back.
+    pub(super) histories: HashMap<String, super::history::Carried>,
     /// When the last render ended (seconds since the epoch).
     rendered_at: u64,
 }

@@ -60,6 +60,19 @@ pub struct FileHistory {
     pub older: Vec<Older>,
 }
 
+/// What a render leaves a file's next one: the sha256 of the history's blob, the history,
+/// the line count of each piece of its current version (when known), and its patches' ed
+/// scripts by sha256 (those at hand), so the next change composes them without reading them.
+pub struct Carried {
+    sha: String,
+    history: FileHistory,
+    lines: Vec<usize>,
+    scripts: Scripts,
+}
+
+/// Ed scripts by their sha256.
+type Scripts = HashMap<String, bytes::Bytes>;
+
 /// The history of `file` after this render, and the sha256 of the blob that holds it: the
 /// one the last manifest named (`prev`) advanced to the file as assembled now. The repo's
 /// render cache keeps the last one, so an unchanged file costs no store call.
@@ -72,16 +85,21 @@ pub async fn carry(
     open: &Open,
     generation: u64,
 ) -> ApiResult<(String, FileHistory)> {
-    let (last, lines) = match (prev, cache.histories.remove(&key)) {
-        (None, _) => (None, Vec::new()),
-        (Some(sha), Some((kept, h, lines))) if kept == *sha => (Some(h), lines),
+    let (last, lines, scripts) = match (prev, cache.histories.remove(&key)) {
+        (None, _) => (None, Vec::new(), Scripts::new()),
+        (Some(sha), Some(c)) if c.sha == *sha => (Some(c.history), c.lines, c.scripts),
         (Some(sha), _) => {
             let raw = app.packages.get_bytes(sha).await?.unwrap_or_default();
             // Unreadable (written by another version): start again.
-            (serde_json::from_slice(&raw).ok(), Vec::new())
+            (
+                serde_json::from_slice(&raw).ok(),
+                Vec::new(),
+                Scripts::new(),
+            )
         }
     };
-    let (h, changed, lines) = advance(app, req, last, &lines, open, generation).await?;
+    let (h, changed, lines, scripts) =
+        advance(app, req, last, &lines, scripts, open, generation).await?;
     let sha = match prev {
         Some(sha) if !changed => sha.clone(),
         _ => {
@@ -90,21 +108,29 @@ pub async fn carry(
                 .sha256
         }
     };
-    cache.histories.insert(key, (sha.clone(), h.clone(), lines));
+    let carried = Carried {
+        sha: sha.clone(),
+        history: h.clone(),
+        lines,
+        scripts,
+    };
+    cache.histories.insert(key, carried);
     Ok((sha, h))
 }
 
-/// `prev` advanced to the file as assembled now, whether that changed it, and the line count
-/// of each of the file's pieces when they were worked out (`lines` are `prev`'s, or empty).
+/// `prev` advanced to the file as assembled now, whether that changed it, the line count
+/// of each of the file's pieces when they were worked out (`lines` are `prev`'s, or empty),
+/// and the scripts of its patches (`scripts`: `prev`'s at hand).
 /// A file that cannot be patched by line starts a new history.
 async fn advance(
     app: &App,
     req: &History,
     prev: Option<FileHistory>,
     lines: &[usize],
+    mut scripts: Scripts,
     open: &Open,
     generation: u64,
-) -> ApiResult<(FileHistory, bool, Vec<usize>)> {
+) -> ApiResult<(FileHistory, bool, Vec<usize>, Scripts)> {
     let now = Version {
         generation,
         size: open.digests.size,
@@ -117,19 +143,19 @@ async fn advance(
         older: Vec::new(),
     };
     let Some(prev) = prev else {
-        return Ok((fresh, true, Vec::new()));
+        return Ok((fresh, true, Vec::new(), Scripts::new()));
     };
     if prev.current.sha256 == now.sha256 {
         let mut same = prev;
         let mut changed = same.older.len() > keep;
         same.older.truncate(keep);
         for o in &mut same.older {
-            changed |= encoded(app, req, o, None).await?;
+            changed |= encoded(app, req, o, &mut scripts).await?;
         }
-        return Ok((same, changed, lines.to_vec()));
+        return Ok((same, changed, lines.to_vec(), scripts));
     }
     if keep == 0 {
-        return Ok((fresh, true, Vec::new()));
+        return Ok((fresh, true, Vec::new(), Scripts::new()));
     }
     // The pieces both versions start and end with (by sha256) are neither read nor diffed.
     let (was, now_pieces) = (prev.blob.stored_blobs(), open.blob.stored_blobs());
@@ -146,7 +172,7 @@ async fn advance(
     let suffix: Vec<Held> = open.bytes[n - suf..].to_vec();
     let ends = |mid: &[u8]| patch::unpatchable(&last_part(&prefix, mid, &suffix));
     if ends(&old_mid).or(ends(&new_mid)).is_some() {
-        return Ok((fresh, true, Vec::new()));
+        return Ok((fresh, true, Vec::new(), Scripts::new()));
     }
     // Lines the shared prefix skips: counted once per piece, then carried from render to
     // render (the prefix is most of the file; counting it again was O(file) per upload).
@@ -161,7 +187,7 @@ async fn advance(
     let skipped: usize = counts[..pre].iter().sum();
     let mut earlier = Vec::new();
     for o in prev.older.iter().take(keep - 1) {
-        let script = crate::commit::read_blob(app, &o.patch).await?;
+        let script = script_of(app, o, &mut scripts).await?;
         let hunks = patch::from_ed(&script).map_err(ApiError::internal)?;
         earlier.push((o.from.clone(), hunks));
     }
@@ -186,21 +212,30 @@ async fn advance(
         .await?;
     let mut older = Vec::new();
     let mut seen = std::collections::HashSet::new();
+    let mut made = Scripts::new();
     for (from, hunks) in patches {
         // A version equal to the current one needs no patch; a lone `.` cannot be written.
         if from.sha256 == now.sha256 || !seen.insert(from.sha256.clone()) {
             continue;
         }
         if !patch::writable(&hunks) {
-            return Ok((fresh, true, Vec::new()));
+            return Ok((fresh, true, Vec::new(), Scripts::new()));
         }
-        let script = patch::to_ed(&hunks);
+        let script = bytes::Bytes::from(patch::to_ed(&hunks));
+        let d = crate::digest::digests(&script);
         let mut o = Older {
             from,
-            patch: crate::commit::put_blob(app, script.clone().into()).await?,
+            patch: BlobRef::stored(d.sha256.clone(), d.size),
             files: Vec::new(),
         };
-        encoded(app, req, &mut o, Some(script)).await?;
+        made.insert(d.sha256, script.clone());
+        encoded(app, req, &mut o, &mut made).await?;
+        // The script is stored whole (its identity file is) only if no gzip file of it can
+        // be decoded back (`script_of`): a PUT saved per patch on every publish (deb: 14).
+        let files = |e: Encoding| o.files.iter().any(|f| f.encoding == e);
+        if !files(Encoding::Gzip) && !files(Encoding::Identity) {
+            crate::commit::put_blob(app, script).await?;
+        }
         older.push(o);
     }
     let h = FileHistory {
@@ -208,7 +243,37 @@ async fn advance(
         blob: open.blob.clone(),
         older,
     };
-    Ok((h, true, counts))
+    Ok((h, true, counts, made))
+}
+
+/// A patch's ed script: at hand, or stored whole, or else decoded from its gzip file (a
+/// script is stored whole only when it has none: see `encoded`).
+async fn script_of(app: &App, o: &Older, scripts: &mut Scripts) -> ApiResult<bytes::Bytes> {
+    if let Some(s) = scripts.get(&o.patch.sha256) {
+        return Ok(s.clone());
+    }
+    let script = match o.files.iter().find(|f| f.encoding == Encoding::Gzip) {
+        Some(gz) => {
+            use std::io::Read;
+            let data = crate::commit::read_blob(app, &gz.blob).await?;
+            let mut out = Vec::with_capacity(o.patch.size as usize);
+            // At most its known size (and a byte to tell a longer one).
+            flate2::read::MultiGzDecoder::new(&data[..])
+                .take(o.patch.size + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| ApiError::internal(format!("patch {}: {e}", gz.blob.sha256)))?;
+            bytes::Bytes::from(out)
+        }
+        None => crate::commit::read_blob(app, &o.patch).await?,
+    };
+    if crate::digest::sha256_hex(&script) != o.patch.sha256 {
+        return Err(ApiError::internal(format!(
+            "patch {} does not decode to its script",
+            o.patch.sha256
+        )));
+    }
+    scripts.insert(o.patch.sha256.clone(), script.clone());
+    Ok(script)
 }
 
 /// These pieces of the previous version, decoded: those the new version shares come from
@@ -237,35 +302,31 @@ async fn decoded(
     Ok(out)
 }
 
-/// Makes the encodings `req` asks for that `o` lacks (`script`: its bytes, if at hand).
+/// Makes the encodings `req` asks for that `o` lacks (its script from `scripts`, or read).
 /// Whether it made any.
 async fn encoded(
     app: &App,
     req: &History,
     o: &mut Older,
-    mut script: Option<Vec<u8>>,
+    scripts: &mut Scripts,
 ) -> ApiResult<bool> {
     let mut made = false;
     for &enc in &req.encodings {
         if o.files.iter().any(|f| f.encoding == enc) {
             continue;
         }
-        let script = match &script {
-            Some(s) => s,
-            None => script.insert(crate::commit::read_blob(app, &o.patch).await?.to_vec()),
-        };
-        let data = encode(script, enc).map_err(ApiError::from)?;
-        let digests = crate::digest::digests(&data);
-        let blob = if enc == Encoding::Identity {
-            o.patch.clone()
+        let script = script_of(app, o, scripts).await?;
+        let data = if enc == Encoding::Identity {
+            script.clone()
         } else {
-            crate::commit::put_blob(app, data.into()).await?;
-            BlobRef::stored(digests.sha256.clone(), digests.size)
+            encode(&script, enc).map_err(ApiError::from)?.into()
         };
+        let digests = crate::digest::digests(&data);
+        crate::commit::put_blob(app, data).await?;
         o.files.push(PatchFile {
             encoding: enc,
+            blob: BlobRef::stored(digests.sha256.clone(), digests.size),
             digests,
-            blob,
         });
         made = true;
     }
