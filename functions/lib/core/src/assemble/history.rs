@@ -39,6 +39,10 @@ pub struct Version {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Older {
     pub from: Version,
+    /// The ed script's digest; stored whole only if no gzip file of it is (see `advance`).
+    /// Stored as `script`: an older host expects a stored `patch` blob and, finding none
+    /// named, starts the history again instead of failing to read it (rolling upgrades).
+    #[serde(rename = "script", alias = "patch")]
     pub patch: BlobRef,
     #[serde(default)]
     pub files: Vec<PatchFile>,
@@ -222,13 +226,13 @@ async fn advance(
             return Ok((fresh, true, Vec::new(), Scripts::new()));
         }
         let script = bytes::Bytes::from(patch::to_ed(&hunks));
-        let d = crate::digest::digests(&script);
+        let sha256 = crate::digest::sha256_hex(&script);
         let mut o = Older {
             from,
-            patch: BlobRef::stored(d.sha256.clone(), d.size),
+            patch: BlobRef::stored(sha256.clone(), script.len() as u64),
             files: Vec::new(),
         };
-        made.insert(d.sha256, script.clone());
+        made.insert(sha256, script.clone());
         encoded(app, req, &mut o, &mut made).await?;
         // The script is stored whole (its identity file is) only if no gzip file of it can
         // be decoded back (`script_of`): a PUT saved per patch on every publish (deb: 14).
@@ -386,4 +390,52 @@ fn last_part(prefix: &[Held], mid: &[u8], suffix: &[Held]) -> Vec<u8> {
         .or_else(|| last(prefix))
         .into_iter()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A history this host writes names no `patch` blob, so a host from before (which reads
+    /// every script back from it) fails to parse it and starts the history again, rather than
+    /// failing every publish on a blob that is not there; this host reads the old form.
+    #[test]
+    fn an_older_host_starts_a_history_again_and_this_one_reads_the_old_form() {
+        let v = |g| Version {
+            generation: g,
+            size: 1,
+            sha256: "a".repeat(64),
+        };
+        let h = FileHistory {
+            current: v(2),
+            blob: BlobRef::stored("b".repeat(64), 1),
+            older: vec![Older {
+                from: v(1),
+                patch: BlobRef::stored("c".repeat(64), 3),
+                files: Vec::new(),
+            }],
+        };
+        let json = serde_json::to_value(&h).unwrap();
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct Before {
+            current: Version,
+            blob: BlobRef,
+            older: Vec<OlderBefore>,
+        }
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct OlderBefore {
+            from: Version,
+            patch: BlobRef,
+        }
+        assert!(serde_json::from_value::<Before>(json.clone()).is_err());
+        let mut old = json;
+        let o = old["older"][0].as_object_mut().unwrap();
+        let script = o.remove("script").unwrap();
+        o.insert("patch".into(), script);
+        assert!(serde_json::from_value::<Before>(old.clone()).is_ok());
+        let read: FileHistory = serde_json::from_value(old).unwrap();
+        assert_eq!(read.older[0].patch.sha256, "c".repeat(64));
+    }
 }
