@@ -483,8 +483,8 @@ pub async fn select<'a>(
     // or a rebuild) reads every analysis once; kept, they would only push those out.
     let mut incremental: HashSet<&[String]> = HashSet::new();
     for file in files {
-        let hot = is_hot(cache, &file.path, kinds);
-        let rendered = was_rendered(cache, &file.path, kinds);
+        let streak = streak(cache, &file.path, kinds);
+        let (hot, rendered) = (streak.is_some_and(|n| n != 0), streak.is_some());
         for sel in selections(&file.parts) {
             if rendered {
                 incremental.insert(&sel.shelves[..]);
@@ -720,14 +720,14 @@ fn stream_key(path: &str, enc: Encoding, kinds: DigestKinds) -> String {
 /// databases at 10,000 packages: 39 MiB); a stream that then turns out hot is unpacked as
 /// its next render hashes it.
 fn is_hot(cache: &ChunkCache, path: &str, kinds: DigestKinds) -> bool {
-    let key = stream_key(path, Encoding::Identity, kinds);
-    cache.streaks.get(&key).is_some_and(|&n| n != 0)
+    streak(cache, path, kinds).is_some_and(|n| n != 0)
 }
 
-/// Whether a render since the process started (or the repo was rebuilt) hashed this file.
-fn was_rendered(cache: &ChunkCache, path: &str, kinds: DigestKinds) -> bool {
+/// A file's streak (`ChunkCache::streaks`); None if no render since the process started
+/// (or the repo was rebuilt) hashed it.
+fn streak(cache: &ChunkCache, path: &str, kinds: DigestKinds) -> Option<u8> {
     let key = stream_key(path, Encoding::Identity, kinds);
-    cache.streaks.contains_key(&key)
+    cache.streaks.get(&key).copied()
 }
 
 /// One encoding of a file as its pieces, resuming from the last render's hasher states; a
