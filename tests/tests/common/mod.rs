@@ -236,19 +236,27 @@ impl Server {
     }
 
     pub fn restart(&mut self) {
-        self.kill9();
-        let gens = self.generators.clone();
-        *self = Server::start_opts(&self.data.clone(), &gens, self.opts.clone());
+        self.restart_with(&[]);
     }
 
     /// `restart` on the same address: clients keep their state for it (apt's lists).
     pub fn restart_in_place(&mut self) {
-        self.kill9();
-        let gens = self.generators.clone();
         let addr = self.url.trim_start_matches("http://").to_string();
-        let mut opts = self.opts.clone();
-        opts.args.extend(["--listen".to_string(), addr]);
-        *self = Server::start_opts(&self.data.clone(), &gens, opts);
+        self.restart_with(&["--listen".to_string(), addr]);
+    }
+
+    /// Kill -9 and start again on the same data, with `extra` arguments this once.
+    fn restart_with(&mut self, extra: &[String]) {
+        self.kill9();
+        let (data, gens, opts) = (
+            self.data.clone(),
+            self.generators.clone(),
+            self.opts.clone(),
+        );
+        let mut this_once = opts.clone();
+        this_once.args.extend_from_slice(extra);
+        *self = Server::start_opts(&data, &gens, this_once);
+        self.opts = opts;
     }
 
     pub fn u(&self, path: &str) -> String {
