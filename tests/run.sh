@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# tests/run.sh [CARGO TEST ARGS...] - the project's test command: build every generator for
-# wasm32-wasip2 (release), then run `cargo test --release --no-fail-fast` (every suite runs and
-# reports, even after one fails) on the default workspace members.
+# tests/run.sh [CARGO TEST ARGS...] - the project's test command: build everything the tests
+# run (tests/build.sh: every generator for wasm32-wasip2, the host's binaries), then run
+# `cargo test --release --no-fail-fast` (every suite runs and reports, even after one fails) on
+# the default workspace members.
 #
 #   ./tests/run.sh                       # everything
 #   ./tests/run.sh -p reposmith-core     # extra arguments go to cargo test
@@ -18,20 +19,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/root/.cache/reposmith-target}
 
-# every crate under generators/ and tests/generators/ (test generators that trap, loop, ...),
-# by its [package] name, built for wasm32-wasip2
-GEN_PKGS=()
-for toml in generators/*/Cargo.toml tests/generators/*/Cargo.toml; do
-  [ -e "$toml" ] || continue
-  name=$(sed -n 's/^name *= *"\([^"]*\)".*/\1/p' "$toml" | head -n 1)
-  [ -n "$name" ] && GEN_PKGS+=(-p "$name")
-done
-if [ ${#GEN_PKGS[@]} -gt 0 ]; then
-  echo "[run] cargo build --release --target wasm32-wasip2 ${GEN_PKGS[*]}" >&2
-  cargo build --release --target wasm32-wasip2 "${GEN_PKGS[@]}"
-else
-  echo "[run] no generator crates under generators/ or tests/generators/" >&2
-fi
+# Everything the tests run, by two fixed cargo commands (tests/build.sh says why fixed): every
+# generator and the Spin components for wasm32-wasip2 (the core too: it is shared with the
+# Spin target and must keep building there), then every default member's targets for the host.
+echo "[run] tests/build.sh" >&2
+tests/build.sh
 
 # The generators' own unit tests (format parsing and rendering) run natively.
 UNIT_PKGS=()
@@ -59,13 +51,9 @@ if [ "${FUZZ_SMOKE:-15}" != 0 ]; then
   bench/fuzz.sh "${FUZZ_SMOKE:-15}"
 fi
 
-# The core is shared with the Spin target: it must keep building for wasm32-wasip2.
-echo "[run] cargo build --release --target wasm32-wasip2 -p reposmith-core" >&2
-cargo build --release --target wasm32-wasip2 -p reposmith-core
-
 # The Spin app (tests/tests/spin.rs): handler, services and wrapped generators in $CARGO_TARGET_DIR/spin.
-echo "[run] functions/spin/build.sh" >&2
-./functions/spin/build.sh >&2
+echo "[run] PREBUILT=1 functions/spin/build.sh" >&2
+PREBUILT=1 ./functions/spin/build.sh >&2
 
 echo "[run] cargo test --release --no-fail-fast $*" >&2
 exec cargo test --release --no-fail-fast "$@"

@@ -1,10 +1,11 @@
-//! The Lambda functions under `cargo lambda watch` (cargo-lambda's runtime emulator, the
-//! same lambda_http event path as AWS) against moto (S3, DynamoDB, Secrets Manager on the
-//! wire): no generator until one is `POST`ed to `/generators/` (bad .wasm refused with 422),
-//! then a repo, a small .deb uploaded directly and an 8 MB one through the presigned S3 flow
-//! (`manage-repo add` picks it by itself), then real apt installs both through the read
-//! function's HTTP endpoint (the large file by a 307 to a presigned S3 GET). A restarted
-//! write function (a cold instance) loads the generator from its precompiled artifact.
+//! The Lambda functions behind `cargo lambda watch --only-lambda-apis` (cargo-lambda's
+//! runtime emulator, the same lambda_http event path as AWS) against moto (S3, DynamoDB,
+//! Secrets Manager on the wire): no generator until one is `POST`ed to `/generators/` (bad
+//! .wasm refused with 422), then a repo, a small .deb uploaded directly and an 8 MB one
+//! through the presigned S3 flow (`manage-repo add` picks it by itself), then real apt
+//! installs both through the read function's HTTP endpoint (the large file by a 307 to a
+//! presigned S3 GET). A restarted write function (a cold instance) loads the generator from
+//! its precompiled artifact.
 mod common;
 use common::moto::Moto;
 use common::*;
@@ -32,57 +33,55 @@ fn secrets(moto: &Moto, target: &str, body: serde_json::Value) -> serde_json::Va
     }
 }
 
-/// `cargo lambda watch` running both functions of functions/lambda.
+/// `cargo lambda watch --only-lambda-apis` (the emulator alone), and both functions of
+/// functions/lambda run from the binaries tests/build.sh built, each polling its runtime API
+/// as Lambda's runtime does. Not `cargo lambda watch` building them itself: its `cargo run
+/// --bin` selects the Lambda package alone, which resolves wasmtime, hyper and the AWS SDK
+/// with other features than the workspace's build and rebuilt them all (minutes on a new
+/// machine, and the binaries relinked in place).
 struct Watch {
     child: Child,
+    functions: Vec<Child>,
     port: u16,
     log: Arc<Mutex<String>>,
 }
 
+const FUNCTIONS: [&str; 2] = ["reposmith-read", "reposmith-write"];
+
+/// Copies `out`'s lines to stderr and into `log`.
+fn collect(out: impl std::io::Read + Send + 'static, log: &Arc<Mutex<String>>, tag: &str) {
+    let (log, tag) = (log.clone(), tag.to_string());
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            eprintln!("[{tag}] {line}");
+            let mut l = log.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
+}
+
 impl Watch {
     fn start(env: &[(String, String)]) -> Watch {
+        built();
         let port = free_port();
-        let target = target_release().parent().unwrap().to_path_buf();
         let mut cmd = Command::new("cargo");
         without_test_env(&mut cmd);
-        cmd.args([
-            "lambda",
-            "watch",
-            "--release",
-            "--ignore-changes",
-            "--quiet",
-        ])
-        .args(["-p", "reposmith-lambda", "-A", "127.0.0.1", "-P"])
-        .arg(port.to_string())
-        .env("CARGO_TARGET_DIR", &target)
-        .current_dir(workspace())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so that Drop ends the functions it started too.
-        .process_group(0);
-        for (k, v) in env {
-            cmd.arg("--env-var").arg(format!("{k}={v}"));
-        }
+        cmd.args(["lambda", "watch", "--only-lambda-apis", "--quiet"])
+            .args(["-A", "127.0.0.1", "-P"])
+            .arg(port.to_string())
+            .current_dir(workspace())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group, so that Drop ends everything it started too.
+            .process_group(0);
         let mut child = cmd
             .spawn()
             .expect("cargo lambda watch (pip install cargo-lambda)");
         let log = Arc::new(Mutex::new(String::new()));
-        for out in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(out).lines().map_while(Result::ok) {
-                    eprintln!("[watch] {line}");
-                    let mut l = log.lock().unwrap();
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            });
-        }
-        // Ready when it accepts connections (a request would wait for a function build).
-        let deadline = Instant::now() + Duration::from_secs(600);
+        collect(child.stdout.take().unwrap(), &log, "watch");
+        collect(child.stderr.take().unwrap(), &log, "watch");
+        let deadline = Instant::now() + Duration::from_secs(120);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 Instant::now() < deadline,
@@ -93,7 +92,35 @@ impl Watch {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        Watch { child, port, log }
+        // The environment cargo-lambda gives a function it starts (one instance each).
+        let functions = FUNCTIONS
+            .iter()
+            .map(|name| {
+                let mut f = Command::new(target_release().join(name))
+                    .envs(env.iter().map(|(k, v)| (k, v)))
+                    .env("AWS_LAMBDA_FUNCTION_NAME", name)
+                    .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+                    .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "4096")
+                    .env("AWS_LAMBDA_MAX_CONCURRENCY", "1")
+                    .env(
+                        "AWS_LAMBDA_RUNTIME_API",
+                        format!("http://127.0.0.1:{port}/.rt/{name}"),
+                    )
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                collect(f.stdout.take().unwrap(), &log, name);
+                collect(f.stderr.take().unwrap(), &log, name);
+                f
+            })
+            .collect();
+        Watch {
+            child,
+            functions,
+            port,
+            log,
+        }
     }
 
     /// Base URL of a function: `http://127.0.0.1:PORT/lambda-url/FUNCTION`.
@@ -108,7 +135,10 @@ impl Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        // The watcher and the function processes it started share its process group.
+        for f in &mut self.functions {
+            let _ = f.kill();
+            let _ = f.wait();
+        }
         let _ = Command::new("kill")
             .args(["-9", "--", &format!("-{}", self.child.id())])
             .status();

@@ -17,14 +17,17 @@ fn target() -> PathBuf {
     target_release().parent().unwrap().to_path_buf()
 }
 
-/// functions/spin/build.sh, once per test binary: target/spin/*.wasm and spin-compose.
+/// functions/spin/build.sh, once per test binary: target/spin/*.wasm, from the components
+/// and spin-compose that tests/build.sh built (`built()`).
 fn spin_built() -> &'static PathBuf {
     static B: OnceLock<PathBuf> = OnceLock::new();
     B.get_or_init(|| {
+        built();
         let st = without_test_env(&mut Command::new(
             workspace().join("functions/spin/build.sh"),
         ))
         .env("CARGO_TARGET_DIR", target())
+        .env("PREBUILT", "1")
         .status()
         .expect("functions/spin/build.sh");
         assert!(st.success(), "functions/spin/build.sh failed");

@@ -56,57 +56,24 @@ pub fn without_test_env(cmd: &mut Command) -> &mut Command {
     cmd
 }
 
-fn cargo(args: &[&str]) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+/// tests/build.sh: everything the tests run, built by the same two cargo commands as
+/// tests/run.sh builds it (a no-op when fresh; another package selection would rebuild
+/// wasmtime and the AWS SDK with other features).
+fn build_all() {
     let target = target_release().parent().unwrap().to_path_buf();
-    let st = without_test_env(&mut Command::new(cargo))
-        .args(args)
+    let st = without_test_env(&mut Command::new(workspace().join("tests/build.sh")))
         .env("CARGO_TARGET_DIR", &target)
         .current_dir(workspace())
         .status()
-        .expect("running cargo");
-    assert!(st.success(), "cargo {args:?} failed");
+        .expect("running tests/build.sh");
+    assert!(st.success(), "tests/build.sh failed");
 }
 
 /// Builds the server binary and the generators once per test binary (cheap when fresh).
 pub fn built() -> &'static Built {
     static B: OnceLock<Built> = OnceLock::new();
     B.get_or_init(|| {
-        // With the store fault injector: tests/tests/distributed.rs sets REPOSMITH_FAULTS.
-        cargo(&[
-            "build",
-            "--release",
-            "-p",
-            "reposmith-manage-repo",
-            "--features",
-            "faults",
-        ]);
-        cargo(&[
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "-p",
-            "reposmith-gen-deb",
-            "-p",
-            "reposmith-gen-rpm",
-            "-p",
-            "reposmith-gen-pacman",
-            "-p",
-            "reposmith-gen-apk",
-            "-p",
-            "reposmith-gen-freebsd",
-            "-p",
-            "reposmith-gen-cargo",
-            "-p",
-            "reposmith-gen-npm",
-            "-p",
-            "reposmith-gen-go",
-            "-p",
-            "reposmith-test-misbehave",
-            "-p",
-            "reposmith-test-old-contract",
-        ]);
+        build_all();
         let target = target_release().parent().unwrap().to_path_buf();
         let wasm_dir = target.join("wasm32-wasip2/release");
         // The shipped generators only; the misbehaving one is opted into per test.

@@ -53,6 +53,7 @@ pub use postgres::PgMetaStore;
 pub use redis::RedisMetaStore;
 pub use s3::S3PackageStore;
 
+#[cfg(not(target_family = "wasm"))]
 pub(crate) use counts::count;
 use reposmith_core::store::{Result, StoreError};
 

@@ -246,14 +246,22 @@ pub(crate) fn faults_spec() -> Option<String> {
 #[cfg(not(feature = "faults"))]
 enum Faults {}
 
+/// What a build without the injector does with the fault rules asked for: refuses them. Built
+/// into both kinds of builds so that its test runs where the tests enable the injector.
+#[cfg_attr(feature = "faults", allow(dead_code))]
+fn no_injector(spec: Option<String>) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        spec.is_none(),
+        "REPOSMITH_FAULTS is set, but this build has no fault injector \
+         (build with `--features faults`; tests only)"
+    );
+    Ok(())
+}
+
 #[cfg(not(feature = "faults"))]
 impl Faults {
     fn from_env() -> anyhow::Result<Option<Faults>> {
-        anyhow::ensure!(
-            faults_spec().is_none(),
-            "REPOSMITH_FAULTS is set, but this build has no fault injector \
-             (build with `--features faults`; tests only)"
-        );
+        no_injector(faults_spec())?;
         Ok(None)
     }
     fn packages(self, _: Arc<dyn PackageStore>) -> Arc<dyn PackageStore> {
@@ -312,16 +320,13 @@ impl Intercept for CountRequests {
 mod tests {
     use super::*;
 
-    #[cfg(not(feature = "faults"))]
     #[test]
     fn a_build_without_the_injector_refuses_reposmith_faults() {
-        // The only test here that touches this variable.
-        std::env::set_var("REPOSMITH_FAULTS", "meta.put_if=error@1");
-        let refused = Faults::from_env();
-        std::env::remove_var("REPOSMITH_FAULTS");
-        let err = refused.err().expect("refused").to_string();
+        let err = no_injector(Some("meta.put_if=error@1".into()))
+            .expect_err("refused")
+            .to_string();
         assert!(err.contains("--features faults"), "{err}");
-        assert!(Faults::from_env().unwrap().is_none());
+        assert!(no_injector(None).is_ok());
     }
 
     #[test]
