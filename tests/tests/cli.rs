@@ -91,6 +91,35 @@ fn usage_errors_exit_2_refusals_exit_1_in_words() {
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     assert_plain(&text(&out).1);
+
+    // A stdout that takes nothing more (a full disk): exit 1, in words; with stderr on the
+    // same full disk, still exit 1 (a panic while reporting the panic aborted, status 134).
+    let full = || std::fs::File::create("/dev/full").unwrap();
+    let out = Command::new(&built().bin)
+        .args(["--server", &server.url, "list"])
+        .stdout(full())
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "error: writing to stdout: No space left on device (os error 28)"
+    );
+    let st = Command::new(&built().bin)
+        .args(["--server", &server.url, "list"])
+        .stdout(full())
+        .stderr(full())
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(1));
+    // An error with stderr full: exit 1 all the same.
+    let st = Command::new(&built().bin)
+        .args(["--server", "http://127.0.0.1:9", "list"])
+        .stderr(full())
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(1));
 }
 
 #[test]

@@ -643,8 +643,11 @@ async fn init_stores(stores: &setup::StoreUrls, json: bool) -> anyhow::Result<()
 }
 
 /// A client command's panic (a bug) as one line in words, not Rust's report; a closed stdout
-/// (`manage-repo list | head -1`) ends the command quietly, as it does other Unix tools.
+/// (`manage-repo list | head -1`) ends the command quietly, as it does other Unix tools, and
+/// a stdout that cannot take more (a full disk) fails it in words. The hook never panics
+/// itself: stderr may be on that full disk too, and a panic in it aborts the process.
 fn plain_panics() {
+    use std::io::Write;
     std::panic::set_hook(Box::new(|info| {
         let msg = info
             .payload()
@@ -655,11 +658,22 @@ fn plain_panics() {
         if msg.contains("Broken pipe") {
             std::process::exit(141); // 128 + SIGPIPE, as a shell reports it
         }
+        let mut stderr = std::io::stderr();
+        if let Some(why) = msg.strip_prefix("failed printing to stdout: ") {
+            let _ = writeln!(stderr, "error: writing to stdout: {why}");
+            std::process::exit(1);
+        }
+        if msg.starts_with("failed printing to stderr: ") {
+            std::process::exit(1); // the error had nowhere to go, and neither has this
+        }
         let at = info
             .location()
             .map(|l| format!(" at {l}"))
             .unwrap_or_default();
-        eprintln!("error: internal error{at}: {msg} (a bug: please report it)");
+        let _ = writeln!(
+            stderr,
+            "error: internal error{at}: {msg} (a bug: please report it)"
+        );
     }));
 }
 
