@@ -264,6 +264,37 @@ start_moto() {
   SERVE_ARGS="--packages s3://bench/r --meta dynamodb://bench"
   log "moto at $AWS_ENDPOINT_URL (pid $MPID)"
 }
+# moto_ceiling: what moto alone answers on this machine, as "S3_PUTS_PER_S GETITEMS_PER_S"
+# (wrk, 8 connections as `add -j 8` keeps in flight, 5 s each: a 1 KB PutObject, a GetItem of
+# a missing key); "- -" without wrk, or when an answer was not a 2xx. What an upload costs in
+# requests divides it into a ceiling on uploads/s that no server on this moto can pass.
+moto_ceiling() {
+  command -v wrk >/dev/null || { echo "- -"; return; }
+  # moto checks no signature, but answers 403 to a PutObject without one
+  local auth="AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/SERVICE/aws4_request, SignedHeaders=host, Signature=0"
+  cat > "$W/put.lua" <<LUA
+wrk.method = "PUT"
+wrk.body = string.rep("x", 1024)
+wrk.headers["Authorization"] = "${auth/SERVICE/s3}"
+LUA
+  cat > "$W/getitem.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"TableName":"bench","Key":{"pk":{"S":"ceiling"},"sk":{"S":"ceiling"}}}'
+wrk.headers["Content-Type"] = "application/x-amz-json-1.0"
+wrk.headers["X-Amz-Target"] = "DynamoDB_20120810.GetItem"
+wrk.headers["Authorization"] = "${auth/SERVICE/dynamodb}"
+LUA
+  local kind rate rates=()
+  for kind in put getitem; do
+    local url=$AWS_ENDPOINT_URL/
+    [ "$kind" = put ] && url=$AWS_ENDPOINT_URL/bench/ceiling
+    wrk -t2 -c8 -d5s -s "$W/$kind.lua" "$url" > "$W/ceiling.$kind" 2>&1 || true
+    rate=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$W/ceiling.$kind")
+    grep -q "Non-2xx" "$W/ceiling.$kind" && rate=-
+    rates+=("${rate:--}")
+  done
+  echo "${rates[*]}"
+}
 stop_moto() { if [ -n "$MPID" ]; then kill "$MPID" 2>/dev/null || true; wait "$MPID" 2>/dev/null || true; MPID=""; fi; }
 
 # rss_kib: the server's resident memory now (VmRSS, KiB)

@@ -23,7 +23,8 @@
 #   memory     the server's VmRSS after the step and its peak so far (VmHWM);
 #   requests   store calls per upload, by kind, from the server's GET /metrics read around each
 #              single upload (exact: one at a time) and the bulk load (with group commit: 8 in
-#              flight); on STORES=moto also the S3 and DynamoDB requests sent;
+#              flight); on STORES=moto also the S3 and DynamoDB requests sent, and first what
+#              moto alone answers (wrk: S3 PUTs/s, DynamoDB GetItems/s), the ceiling they share;
 #   rebuild    at REBUILD_AT sizes (default 1,000, N/10, 10,000 and N, those up to N): `manage-repo
 #              rebuild` (peak memory over it alone, and how far above the RSS it started from the
 #              peak rose: what the rebuild itself took), next to the reference tool on the same files:
@@ -45,7 +46,7 @@
 # CONCURRENT=64; FRONT=200 (0: none); LABEL; STORES=file|moto.
 # Needs: python3, curl, gnuplot (gnuplot-nox), and per format: apt-utils xz-utils gnupg (deb),
 # rpm createrepo-c gnupg (rpm), libarchive-tools pacman-package-manager (pacman);
-# moto_server for STORES=moto.
+# moto_server (and wrk, for its ceiling) for STORES=moto.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -111,7 +112,13 @@ pkg_name() {
 }
 
 # ---------------------------------------------------------------- server
-[ "$STORES" = moto ] && start_moto
+MOTO_LINE=
+if [ "$STORES" = moto ]; then
+  start_moto
+  read -r CEIL_PUT CEIL_GET < <(moto_ceiling)
+  [ "$CEIL_PUT$CEIL_GET" = "--" ] || MOTO_LINE="moto alone on this machine, before the server starts (wrk, 8 connections, 5 s each): $CEIL_PUT S3 PUTs/s (1 KB), $CEIL_GET DynamoDB GetItems/s. An upload's requests (the table's last column) divide it into a ceiling on uploads/s on this moto, whatever the server does"
+  log "${MOTO_LINE:-the ceiling of moto not measured (wrk missing, or moto refused its requests)}"
+fi
 start_server
 CLI=("$BIN" --server "$URL" --token "$TOKEN")
 step "${CLI[@]}" create "$REPO" >"$W/create.out" 2>&1 || { cat "$W/create.out" >&2; die "create failed"; }
@@ -412,6 +419,7 @@ VERSION=$("$BIN" --version 2>/dev/null | head -1 || true)
   echo
   if [ -n "$CONC" ]; then echo "$CONC."; echo; fi
   if [ -n "$FRONT_LINE" ]; then echo "$FRONT_LINE."; echo; fi
+  if [ -n "$MOTO_LINE" ]; then echo "$MOTO_LINE."; echo; fi
   if [ -s "$W/kinds" ]; then
     mapfile -t KINDS < <(sort -u "$W/kinds")
     echo "Store calls per single upload, by kind:"
