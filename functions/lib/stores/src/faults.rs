@@ -96,6 +96,9 @@ impl Faults {
                     tokio::time::sleep(Duration::from_millis(ms)).await;
                     continue;
                 }
+                // On the log, so a test can tell its faults were injected even when the
+                // server absorbed every one (no 5xx reached a client).
+                eprintln!("injected fault: {call} {:?}", r.action);
                 return Some(r.action.clone());
             }
         }
