@@ -16,7 +16,7 @@ struct Apt {
 
 impl Apt {
     fn new(server: &Server, repo: &str, key: &Path) -> Apt {
-        let dir = tempfile::tempdir().unwrap().keep();
+        let dir = tmp();
         for d in [
             "etc/apt/sources.list.d",
             "etc/apt/apt.conf.d",

@@ -77,7 +77,7 @@ pub fn built() -> &'static Built {
         let target = target_release().parent().unwrap().to_path_buf();
         let wasm_dir = target.join("wasm32-wasip2/release");
         // The shipped generators only; the misbehaving one is opted into per test.
-        let gens = tempfile::tempdir().unwrap().keep();
+        let gens = tmp();
         for name in [
             "deb", "rpm", "pacman", "apk", "freebsd", "cargo", "npm", "go",
         ] {
@@ -421,7 +421,7 @@ pub fn fixture_pacman() -> &'static PathBuf {
 
 /// `n` small distinct genuine .debs named PREFIX-NNNN.
 pub fn many_debs(n: usize, prefix: &str) -> Vec<PathBuf> {
-    let dir = tempfile::tempdir().unwrap().keep();
+    let dir = tmp();
     script(
         "tests/fixtures/make-many-debs.sh",
         &[dir.to_str().unwrap(), &n.to_string(), prefix],
@@ -483,8 +483,34 @@ pub fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
+/// A fresh directory that outlives the test (servers and clients may still read it while it
+/// unwinds), under this test binary's scratch root.
 pub fn tmp() -> PathBuf {
-    tempfile::tempdir().unwrap().keep()
+    tempfile::tempdir_in(scratch()).unwrap().keep()
+}
+
+/// `$TMPDIR/reposmith-tests/PID`, this test binary's scratch root. The roots of test binaries
+/// that are gone are removed when the next one starts: a suite leaves behind one binary's
+/// files, where each of its ~40 binaries used to leave hundreds of MB in /tmp for good.
+fn scratch() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let base = std::env::temp_dir().join("reposmith-tests");
+        std::fs::create_dir_all(&base).unwrap();
+        for d in std::fs::read_dir(&base).unwrap().flatten() {
+            let gone = d
+                .file_name()
+                .to_str()
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+            if gone {
+                let _ = std::fs::remove_dir_all(d.path());
+            }
+        }
+        let root = base.join(std::process::id().to_string());
+        std::fs::create_dir_all(&root).unwrap();
+        root
+    })
 }
 
 /// Parses a Packages file into stanzas of (field, value) — enough for the tests' checks.
