@@ -73,7 +73,7 @@ impl Watch {
             .current_dir(workspace())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            // Its own process group, so that Drop ends everything it started too.
+            // Its own process group: Drop kills cargo and the emulator it runs.
             .process_group(0);
         let mut child = cmd
             .spawn()
