@@ -37,6 +37,16 @@ async fn analyzed(
     analyze(app, &config, name, &d, &[]).await.unwrap()
 }
 
+/// How many `call`s the app made to `store` ("meta" or "packages") so far.
+fn calls(app: &crate::App, store: &str, call: &str) -> u64 {
+    app.store_counts
+        .counts()
+        .into_iter()
+        .filter(|(s, c, _)| *s == store && *c == call)
+        .map(|(_, _, n)| n)
+        .sum()
+}
+
 async fn text(app: &crate::App, path: &str) -> (u16, String) {
     let r = crate::handle(app, req("GET", path, b"")).await;
     let s = r.status().as_u16();
@@ -724,14 +734,7 @@ fn snapshots_and_generations_are_served_frozen_and_copied_by_record() {
         assert_eq!(list["snapshots"][0]["name"], "s1");
 
         // Promote the snapshot's state into prod: records copied, no byte read.
-        let readers = || {
-            app.store_counts
-                .counts()
-                .into_iter()
-                .filter(|(s, c, _)| *s == "packages" && *c == "reader")
-                .map(|(_, _, n)| n)
-                .sum::<u64>()
-        };
+        let readers = || calls(&app, "packages", "reader");
         let reads = readers();
         let body =
             br#"{"operations": [{"op": "copy", "from": "r@s1", "pattern": "*"}], "replace": true}"#;
@@ -984,5 +987,68 @@ fn a_render_from_scratch_leaves_its_chunks_packed() {
         let (_, idx) = text(&app, "/repos/r/fake/index").await;
         assert_eq!(idx.lines().count(), 301);
         assert!(idx.starts_with(&first));
+    });
+}
+
+#[test]
+fn an_upload_reads_few_keys_and_a_stale_head_never_answers_for_the_store() {
+    // Unsigned, like deb: signing a package reads the head for its keys.
+    let gen = Arc::new(FakeGen::unsigned());
+    let (app, meta, blobs) = app(gen.clone());
+    // Another process on the same stores.
+    let other = crate::App::new(
+        meta,
+        blobs,
+        vec![gen],
+        Arc::new(FakeSigner),
+        "t".into(),
+        Arc::new(ThreadRuntime),
+    );
+    futures::executor::block_on(async {
+        send(&app, "POST", "/repos/r/", b"").await;
+        assert_eq!(add(&app, "a", b"PKG a").await, 201);
+        let gets = || calls(&app, "meta", "get");
+        let before = gets();
+        assert_eq!(add(&app, "b", b"PKG b").await, 201);
+        // The settings (through the published pointer's freshness), the head the commit
+        // replaces, and the publish's pointer, head and settings: each a GetItem on DynamoDB.
+        let n = gets() - before;
+        assert!(n <= 5, "an upload read the metadata store {n} times");
+
+        // The other process removes `a`: this one's head still lists it, and must not
+        // answer "already there" from it.
+        assert_eq!(
+            send(&other, "DELETE", "/repos/r/packages/a", b"").await,
+            200
+        );
+        assert_eq!(add(&app, "a", b"PKG a").await, 201, "a stale head answered");
+        assert_eq!(text(&app, "/repos/r/fake/index").await.1, "a\nb\n");
+        // It adds `c`, which this one's head does not list yet: the same bytes again are
+        // a repeat, other bytes a clash, as the commit finds on the current head.
+        assert_eq!(add(&other, "c", b"PKG c").await, 201);
+        assert_eq!(add(&app, "c", b"PKG c").await, 200);
+        assert_eq!(add(&app, "c", b"PKG other c").await, 409);
+        assert_eq!(text(&app, "/repos/r/fake/index").await.1, "a\nb\nc\n");
+    });
+}
+
+#[test]
+fn a_small_upload_is_analyzed_from_its_body_and_a_large_one_from_the_store() {
+    let (app, _, _) = app(Arc::new(FakeGen::unsigned()));
+    futures::executor::block_on(async {
+        send(&app, "POST", "/repos/r/", b"").await;
+        let before = calls(&app, "packages", "reader");
+        assert_eq!(add(&app, "small", b"PKG small").await, 201);
+        assert_eq!(
+            calls(&app, "packages", "reader"),
+            before,
+            "a small upload was read back from the store"
+        );
+        let mut big = b"PKG big ".to_vec();
+        big.resize((1 << 20) + 1, b'x');
+        assert_eq!(add(&app, "big", &big).await, 201);
+        assert_eq!(calls(&app, "packages", "reader"), before + 1);
+        assert_eq!(text(&app, "/repos/r/fake/index").await.1, "big\nsmall\n");
+        assert_eq!(text(&app, "/repos/r/fake/pool/small").await.1, "PKG small");
     });
 }

@@ -6,7 +6,7 @@ use super::to_json;
 use crate::app::App;
 use crate::digest::{sha256_hex, Digests};
 use crate::error::{ApiError, ApiResult};
-use crate::generator::{Facts, GenError, Generator, Hint, PackageReader};
+use crate::generator::{Facts, GenError, Generator, Hint, MemReader, PackageReader};
 use crate::model::{Analysis, BlobRef, EntryId, PackageRecord, RepoConfig};
 use bytes::Bytes;
 use std::sync::Arc;
@@ -82,7 +82,25 @@ pub async fn analyze(
     digests: &Digests,
     hints: &[Hint],
 ) -> ApiResult<PackageRecord> {
-    let reader = app.packages.reader(facts(filename, digests)).await?;
+    analyze_copied(app, config, filename, digests, hints, None).await
+}
+
+/// [`analyze`], reading the package from `copy` when its upload kept its bytes.
+pub(crate) async fn analyze_copied(
+    app: &App,
+    config: &RepoConfig,
+    filename: &str,
+    digests: &Digests,
+    hints: &[Hint],
+    copy: Option<super::store::BodyCopy>,
+) -> ApiResult<PackageRecord> {
+    let reader: Arc<dyn PackageReader> = match &copy {
+        Some(c) => Arc::new(MemReader {
+            facts: facts(filename, digests),
+            data: c.data.clone(),
+        }),
+        None => app.packages.reader(facts(filename, digests)).await?,
+    };
     let gens = for_repo(app, config);
     let (g2, fname, all_hints) = (
         gens.clone(),

@@ -101,12 +101,20 @@ impl<T, U> Drop for Leadership<'_, T, U> {
 /// holding their commits) answers them all at once. Across processes, the compare-and-set
 /// on the `published` pointer decides, and a loser re-reads what won.
 pub async fn ensure_published(app: &App, repo: &str, seq: u64) -> ApiResult<Published> {
-    loop {
-        if let Some((p, _)) = load_published(app, repo).await? {
-            if p.covers >= seq {
-                return Ok(p);
-            }
+    if let Some((p, _)) = load_published(app, repo).await? {
+        if p.covers >= seq {
+            return Ok(p);
         }
+    }
+    publish_committed(app, repo, seq).await
+}
+
+/// [`ensure_published`] for a head this process has just committed, without reading the
+/// pointer first: no generation covers it yet unless another process published meanwhile,
+/// and the render's own read of the pointer finds that. (On DynamoDB that first read was a
+/// GetItem on every upload.)
+pub(super) async fn publish_committed(app: &App, repo: &str, seq: u64) -> ApiResult<Published> {
+    loop {
         let rx = {
             let mut rounds = app.publishers.lock();
             let round = rounds.entry(repo.to_string()).or_default();

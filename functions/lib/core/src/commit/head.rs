@@ -108,6 +108,15 @@ async fn store_changed(app: &App, head: &mut Head) -> ApiResult<()> {
     Ok(())
 }
 
+/// Whether the head this process read or wrote last lists `filename`, without asking the
+/// store (None: it knows no head of the repo). It may be behind.
+pub(super) fn last_known_lists(app: &App, repo: &str, filename: &str) -> Option<bool> {
+    let heads = app.heads.lock();
+    heads
+        .get(repo)
+        .map(|(_, h)| h.packages.get(filename).is_some())
+}
+
 /// Keeps the head this process read or wrote last (its buckets are shared, not copied).
 pub(super) fn remember(app: &App, repo: &str, root: bytes::Bytes, head: &Head) {
     app.heads

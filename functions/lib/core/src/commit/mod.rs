@@ -83,7 +83,7 @@ use crate::app::App;
 use crate::digest::Digests;
 use crate::error::{ApiError, ApiResult};
 use crate::generator::Hint;
-use crate::model::PackageRecord;
+use crate::model::{PackageRecord, RepoConfig};
 use rand::Rng;
 use std::time::Duration;
 
@@ -123,15 +123,7 @@ pub async fn add(
     let stored = store::store_package(app, repo, filename, hints, body)
         .await
         .map_err(|e| cut.explain(&config, e))?;
-    add_arrived(
-        app,
-        repo,
-        &stored.filename,
-        &stored.digests,
-        &stored.hints,
-        arriving,
-    )
-    .await
+    add_arrived(app, repo, &config, stored, arriving).await
 }
 
 /// Steps 2-4 for a package already in the package store: the shared tail of a direct
@@ -144,24 +136,37 @@ pub async fn add_stored(
     hints: &[Hint],
 ) -> ApiResult<Added> {
     let arriving = group::Arriving::new(app, repo);
-    add_arrived(app, repo, filename, digests, hints, arriving).await
+    let config = load_config(app, repo).await?;
+    let stored = StoredPackage {
+        filename: filename.to_string(),
+        hints: hints.to_vec(),
+        digests: digests.clone(),
+        copy: None,
+    };
+    add_arrived(app, repo, &config, stored, arriving).await
 }
 
+/// `config` as the request read it (each read of it is a store read: a GetItem on DynamoDB).
 async fn add_arrived(
     app: &App,
     repo: &str,
-    filename: &str,
-    digests: &Digests,
-    hints: &[Hint],
+    config: &RepoConfig,
+    stored: StoredPackage,
     mut arriving: group::Arriving<'_>,
 ) -> ApiResult<Added> {
-    let config = load_config(app, repo).await?;
-    quota::check_size(&config, digests.size)?;
+    let StoredPackage {
+        filename,
+        hints,
+        digests,
+        copy,
+    } = stored;
+    quota::check_size(config, digests.size)?;
     // Cheap check before analysis: an identical repeat or a clash by name.
-    if let Some(added) = already_added(app, repo, filename, &digests.sha256, &mut arriving).await? {
+    if let Some(added) = already_added(app, repo, &filename, &digests.sha256, &mut arriving).await?
+    {
         return Ok(added);
     }
-    let record = analyze(app, &config, filename, digests, hints).await?;
+    let record = analyze::analyze_copied(app, config, &filename, &digests, &hints, copy).await?;
     commit_analyzed(app, repo, record, arriving).await
 }
 
@@ -186,10 +191,12 @@ pub async fn add_named_by_generator(
         Err(e) => return Err(e),
     };
     let (stream, cut) = quota::capped(&config, stream);
-    let digests = store::store_bytes(app, repo, PROVISIONAL, std::slice::from_ref(&hint), stream)
-        .await
-        .map_err(|e| cut.explain(&config, e))?;
-    let mut record = analyze(app, &config, PROVISIONAL, &digests, &[hint]).await?;
+    let (digests, copy) =
+        store::store_copied(app, repo, PROVISIONAL, std::slice::from_ref(&hint), stream)
+            .await
+            .map_err(|e| cut.explain(&config, e))?;
+    let mut record =
+        analyze::analyze_copied(app, &config, PROVISIONAL, &digests, &[hint], copy).await?;
     let named = record
         .entries
         .get(generator)
@@ -224,6 +231,12 @@ async fn already_added(
     sha256: &str,
     arriving: &mut group::Arriving<'_>,
 ) -> ApiResult<Option<Added>> {
+    // The head this process knows answers "not there" without a store read (a head read on
+    // every upload was one of its requests on DynamoDB): the commit's clash rules run on the
+    // current head anyway. "There" may be stale (removed meanwhile), so it is read again.
+    if head::last_known_lists(app, repo, filename) == Some(false) {
+        return Ok(None);
+    }
     let (head, _) = load_head(app, repo).await?;
     let Some(old) = head.packages.get(filename) else {
         return Ok(None);
@@ -251,7 +264,7 @@ async fn commit_analyzed(
     let committed = commit_record(app, repo, record.clone()).await;
     arriving.leave();
     let (seq, new) = committed?;
-    let published = ensure_published(app, repo, seq).await?;
+    let published = group::publish_committed(app, repo, seq).await?;
     // Read your writes: a 2xx says the package is listed, so its format must have published.
     if let Some(why) = record.entries.keys().find_map(|g| published.faults.get(g)) {
         return Err(ApiError::unpublished(format!(

@@ -1,13 +1,16 @@
 //! Step 1: the package bytes go into the package store under their sha256 as they stream
 //! by (all four digests computed on the way), from a plain body or a multipart form.
 use crate::app::App;
+use crate::app::Lock;
 use crate::body::ByteStream;
 use crate::digest::Digests;
 use crate::error::{ApiError, ApiResult};
 use crate::generator::Hint;
 use crate::limits::small_field;
 use crate::names::{check_filename, hint, hint_pair};
+use bytes::Bytes;
 use futures::StreamExt;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
 /// A package upload's body as the request carries it.
@@ -27,6 +30,73 @@ pub struct StoredPackage {
     pub filename: String,
     pub hints: Vec<Hint>,
     pub digests: Digests,
+    /// Its bytes, when small enough to keep for its analysis.
+    pub(crate) copy: Option<BodyCopy>,
+}
+
+/// The largest package whose bytes an upload keeps for its analysis, and what all uploads in
+/// a process keep at once: past either, the analysis reads the package store.
+const COPY_MAX: usize = 1 << 20;
+const COPY_BUDGET: usize = 64 << 20;
+static COPIED: AtomicUsize = AtomicUsize::new(0);
+
+/// A small upload's bytes, kept from its body as it streamed into the store, so that its
+/// analysis need not read them back (a GET an upload on S3, the whole blob on Spin).
+pub(crate) struct BodyCopy {
+    pub(crate) data: Bytes,
+}
+
+impl Drop for BodyCopy {
+    fn drop(&mut self) {
+        COPIED.fetch_sub(self.data.len(), Relaxed);
+    }
+}
+
+fn reserve(n: usize) -> bool {
+    COPIED
+        .fetch_update(Relaxed, Relaxed, |k| {
+            (k + n <= COPY_BUDGET).then_some(k + n)
+        })
+        .is_ok()
+}
+
+/// `app.packages.put(stream)`, keeping a copy of the bytes when they stay within the limits.
+async fn put_copied(
+    app: &App,
+    stream: ByteStream,
+) -> Result<(Digests, Option<BodyCopy>), crate::store::StoreError> {
+    // The chunks so far and their length; None once the body outgrew a limit (what it
+    // held is given back then).
+    type Parts = Option<(Vec<Bytes>, usize)>;
+    let parts: Arc<Lock<Parts>> = Arc::new(Lock::new(Some((vec![], 0))));
+    let seen = parts.clone();
+    let stream = stream
+        .inspect(move |r| {
+            let Ok(chunk) = r else { return };
+            let mut held = seen.lock();
+            if let Some((list, n)) = held.as_mut() {
+                if *n + chunk.len() <= COPY_MAX && reserve(chunk.len()) {
+                    list.push(chunk.clone());
+                    *n += chunk.len();
+                } else {
+                    COPIED.fetch_sub(*n, Relaxed);
+                    *held = None;
+                }
+            }
+        })
+        .boxed();
+    let stored = app.packages.put(stream).await;
+    let held = parts.lock().take();
+    let copy = held.and_then(|(list, n)| match &stored {
+        Ok(d) if d.size == n as u64 => Some(BodyCopy {
+            data: Bytes::from(list.concat()),
+        }),
+        _ => {
+            COPIED.fetch_sub(n, Relaxed);
+            None
+        }
+    });
+    Ok((stored?, copy))
 }
 
 /// Stores the file of an upload. `filename` is the one the request names outside the body
@@ -38,11 +108,11 @@ pub(super) async fn store_package(
     mut hints: Vec<Hint>,
     body: PackageBody,
 ) -> ApiResult<StoredPackage> {
-    let (filename, digests) = match body {
+    let (filename, (digests, copy)) = match body {
         PackageBody::Plain(stream) => {
             let filename = filename.unwrap_or_default();
             check_filename(&filename)?;
-            let d = store_bytes(app, repo, &filename, &hints, stream).await?;
+            let d = store_copied(app, repo, &filename, &hints, stream).await?;
             (filename, d)
         }
         PackageBody::Multipart { stream, boundary } => {
@@ -53,6 +123,7 @@ pub(super) async fn store_package(
         filename,
         hints,
         digests,
+        copy,
     })
 }
 
@@ -68,6 +139,19 @@ pub(crate) async fn store_bytes(
     let stream = claimed(app, repo, filename, hints, stream).await?;
     let d = app.packages.put(stream).await?;
     non_empty(d)
+}
+
+/// [`store_bytes`], keeping a small body's bytes for its analysis.
+pub(crate) async fn store_copied(
+    app: &App,
+    repo: &str,
+    filename: &str,
+    hints: &[Hint],
+    stream: ByteStream,
+) -> ApiResult<(Digests, Option<BodyCopy>)> {
+    let stream = claimed(app, repo, filename, hints, stream).await?;
+    let (d, copy) = put_copied(app, stream).await?;
+    Ok((non_empty(d)?, copy))
 }
 
 /// The upload's stream, whole again, once some generator claims it by its first bytes: a file
@@ -114,9 +198,9 @@ async fn multipart(
     boundary: String,
     mut name_override: Option<String>,
     hints: &mut Vec<Hint>,
-) -> ApiResult<(String, Digests)> {
+) -> ApiResult<(String, (Digests, Option<BodyCopy>))> {
     let mut mp = multer::Multipart::new(stream, boundary);
-    let mut file: Option<(String, Digests)> = None;
+    let mut file: Option<(String, (Digests, Option<BodyCopy>))> = None;
     let bad = |e: multer::Error| ApiError::bad_request(format!("multipart body: {e}"));
     while let Some(field) = mp.next_field().await.map_err(bad)? {
         match field.name().unwrap_or("") {
@@ -147,7 +231,7 @@ async fn multipart(
                     })
                     .boxed();
                 let stored = match claimed(app, repo, &fname, hints, s).await {
-                    Ok(s) => app.packages.put(s).await.map_err(ApiError::from),
+                    Ok(s) => put_copied(app, s).await.map_err(ApiError::from),
                     Err(e) => Err(e),
                 };
                 let d = stored.map_err(|e| match cut.get() {
@@ -163,14 +247,14 @@ async fn multipart(
             }
         }
     }
-    let (mut fname, d) =
+    let (mut fname, (d, copy)) =
         file.ok_or_else(|| ApiError::bad_request("multipart body has no file part"))?;
     // A `filename` part after the file part still names it.
     if let Some(n) = name_override {
         check_filename(&n)?;
         fname = n;
     }
-    Ok((fname, non_empty(d)?))
+    Ok((fname, (non_empty(d)?, copy)))
 }
 
 fn parse_hints_part(text: &str) -> ApiResult<Vec<Hint>> {
