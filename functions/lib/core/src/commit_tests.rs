@@ -1052,3 +1052,25 @@ fn a_small_upload_is_analyzed_from_its_body_and_a_large_one_from_the_store() {
         assert_eq!(text(&app, "/repos/r/fake/pool/small").await.1, "PKG small");
     });
 }
+
+#[test]
+fn a_chunk_whose_write_failed_is_not_named_by_a_later_generation() {
+    let (app, _, blobs) = app(Arc::new(FakeGen::unsigned()));
+    futures::executor::block_on(async {
+        send(&app, "POST", "/repos/r/", b"").await;
+        assert_eq!(add(&app, "a", b"PKG a").await, 201);
+        // The render's chunk of both packages is written with others, after it was made:
+        // that write fails, and so does the publish.
+        *blobs.fail_put_of.lock().unwrap() = Some(b"a\nboom\n".to_vec());
+        let s = add(&app, "boom", b"PKG boom").await;
+        assert!(s >= 500, "the publish wrote its chunk: {s}");
+        *blobs.fail_put_of.lock().unwrap() = None;
+        // The same upload again publishes the committed head: the chunk must be made (and
+        // written) again, not taken from the render cache that made it.
+        assert_eq!(add(&app, "boom", b"PKG boom").await, 200);
+        assert_eq!(
+            text(&app, "/repos/r/fake/index").await,
+            (200, "a\nboom\n".into())
+        );
+    });
+}

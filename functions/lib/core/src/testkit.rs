@@ -63,6 +63,8 @@ pub struct MemBlobs {
     pub unsettled: std::sync::atomic::AtomicU64,
     pub settles: std::sync::atomic::AtomicU64,
     pub fail_settle: std::sync::atomic::AtomicBool,
+    /// Bytes whose put fails (a lost write of one blob).
+    pub fail_put_of: Mutex<Option<Vec<u8>>>,
 }
 
 #[async_trait]
@@ -71,6 +73,9 @@ impl PackageStore for MemBlobs {
         let mut buf = Vec::new();
         while let Some(c) = body.next().await {
             buf.extend_from_slice(&c?);
+        }
+        if self.fail_put_of.lock().unwrap().as_deref() == Some(&buf[..]) {
+            return Err(crate::store::StoreError::backend("put", "a lost write"));
         }
         let d = digests(&buf);
         self.unsettled

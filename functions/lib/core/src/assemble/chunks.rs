@@ -84,9 +84,21 @@ pub struct ChunkCache {
     pub(super) histories: HashMap<String, super::history::Carried>,
     /// When the last render ended (seconds since the epoch).
     rendered_at: u64,
+    /// New chunks' bytes not stored yet (`new_chunk`, `store_staged`), and their length.
+    staged: Vec<Bytes>,
+    staged_bytes: usize,
 }
 
 impl ChunkCache {
+    /// The decoded bytes of a chunk this cache holds, by their sha256 (a scan: for the few
+    /// pieces a patch history needs of the version before).
+    pub(super) fn identity(&self, sha256: &str) -> Option<Held> {
+        self.chunks.values().find_map(|c| {
+            let id = c.identity.lock();
+            (id.sha256 == sha256).then(|| id.bytes.clone())
+        })
+    }
+
     /// The cache, if the last render is recent enough for its blobs to be trusted. A cache
     /// that no render finished yet (one failed mid-way) dates from when it was started: what
     /// it holds is as young as that, and GC spares young blobs.
@@ -165,15 +177,15 @@ pub async fn draft_file(
     segment_parts(app, cache, gname, selected, &file.parts, &mut segments).await?;
     if segments.is_empty() {
         // An empty file is still one (empty) gzip member, zstd frame or xz stream.
-        segments.push(literal(app, cache, Vec::new()).await?);
+        segments.push(literal(cache, Vec::new()));
     }
     let hot = is_hot(cache, &file.path, kinds);
     encode_missing(app, &segments, &encs, !hot).await?;
     let (path, id) = (&file.path, Encoding::Identity);
-    let mut streams = vec![lay_out(app, cache, path, id, &segments, hot, kinds).await?];
+    let mut streams = vec![lay_out(cache, path, id, &segments, hot, kinds).await?];
     for &enc in encs.iter().filter(|&&e| e != Encoding::Identity) {
         let path = format!("{}{}", file.path, enc.suffix());
-        streams.push(lay_out(app, cache, &path, enc, &segments, false, kinds).await?);
+        streams.push(lay_out(cache, &path, enc, &segments, false, kinds).await?);
     }
     Ok(Draft {
         path: file.path.clone(),
@@ -278,7 +290,7 @@ async fn segment_parts(
 ) -> ApiResult<()> {
     for part in parts {
         match part {
-            Part::Literal(b) => out.push(literal(app, cache, b.clone()).await?),
+            Part::Literal(b) => out.push(literal(cache, b.clone())),
             Part::Entries(sel) => {
                 let chunks = selected.get(&sel_key(sel)).ok_or_else(|| {
                     ApiError::internal(format!("{gname}: a selection was not cut"))
@@ -301,11 +313,11 @@ async fn segment_parts(
                     .map(|c| c.identity.lock().bytes.len() as u64)
                     .sum();
                 let header = ustar_header(name, size, *mtime).map_err(|e| invalid(gname, e))?;
-                out.push(literal(app, cache, header.to_vec()).await?);
+                out.push(literal(cache, header.to_vec()));
                 out.extend(content);
                 let pad = (512 - size % 512) % 512;
                 if pad > 0 {
-                    out.push(literal(app, cache, vec![0; pad as usize]).await?);
+                    out.push(literal(cache, vec![0; pad as usize]));
                 }
             }
         }
@@ -315,7 +327,7 @@ async fn segment_parts(
 
 /// A literal segment (content-addressed like a chunk; also a file's frame: a gzip header or
 /// trailer, an xz stream's header, index and footer).
-async fn literal(app: &App, cache: &mut ChunkCache, bytes: Vec<u8>) -> ApiResult<Arc<Chunk>> {
+fn literal(cache: &mut ChunkCache, bytes: Vec<u8>) -> Arc<Chunk> {
     use sha2::Digest;
     let key: ChunkId = sha2::Sha256::new()
         .chain_update(b"L\0")
@@ -324,24 +336,53 @@ async fn literal(app: &App, cache: &mut ChunkCache, bytes: Vec<u8>) -> ApiResult
         .into();
     if let Some(c) = cache.chunks.get(&key) {
         cache.used.insert(key);
-        return Ok(c.clone());
+        return c.clone();
     }
-    let chunk = new_chunk(app, bytes, true).await?;
+    let chunk = new_chunk(cache, bytes, true);
     cache.chunks.insert(key, chunk.clone());
     cache.used.insert(key);
-    Ok(chunk)
+    chunk
 }
 
-async fn new_chunk(app: &App, bytes: Vec<u8>, emits: bool) -> ApiResult<Arc<Chunk>> {
+/// A new chunk, its bytes staged for `store_staged`: a render's new chunks and literals are
+/// stored together (on S3 a round trip each, a dozen one after another a publish).
+fn new_chunk(cache: &mut ChunkCache, mut bytes: Vec<u8>, emits: bool) -> Arc<Chunk> {
     let crc = crc_of(&bytes);
-    let identity = store(app, bytes, Vec::new()).await?;
-    Ok(Arc::new(Chunk {
-        identity: crate::app::Lock::new(identity),
+    // Kept for the repo's life: without this a grown Vec keeps up to twice its bytes.
+    bytes.shrink_to_fit();
+    let bytes = Bytes::from(bytes);
+    let sha256 = crate::digest::sha256_hex(&bytes);
+    cache.staged_bytes += bytes.len();
+    cache.staged.push(bytes.clone());
+    Arc::new(Chunk {
+        identity: crate::app::Lock::new(Stored {
+            sha256,
+            bytes: bytes.into(),
+            xz_records: Vec::new(),
+        }),
         pack_later: Default::default(),
         crc,
         emits,
         encoded: Default::default(),
-    }))
+    })
+}
+
+/// Staged bytes above which `select` stores them before it goes on (a render from scratch
+/// must not hold a whole file's decoded bytes for them).
+const STAGED_MAX: usize = 4 << 20;
+
+/// Stores what `new_chunk` staged, all at once. If that fails, the cache forgets its chunks
+/// (some name blobs that were not stored) and the next render starts again.
+pub async fn store_staged(app: &App, cache: &mut ChunkCache) -> ApiResult<()> {
+    let staged = std::mem::take(&mut cache.staged);
+    cache.staged_bytes = 0;
+    if let Err(e) = crate::commit::put_blobs(app, staged).await {
+        cache.chunks.clear();
+        cache.prefixes.clear();
+        cache.histories.clear();
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// Stores bytes and keeps them (`Bytes`: the store and the cache share one copy).
@@ -520,10 +561,13 @@ pub async fn select<'a>(
                 for (i, key) in keys.iter().enumerate() {
                     if !cache.chunks.contains_key(key) {
                         let (bytes, emits) = fragments(&analyses, gname, sels[i], leading[i], run)?;
-                        let c = new_chunk(app, bytes, emits).await?;
+                        let c = new_chunk(cache, bytes, emits);
                         cache.chunks.insert(*key, c.clone());
                         making.made(app, i, c).await?;
                     }
+                }
+                if cache.staged_bytes > STAGED_MAX {
+                    store_staged(app, cache).await?;
                 }
             }
             for (i, key) in keys.into_iter().enumerate() {
@@ -533,7 +577,7 @@ pub async fn select<'a>(
                 outs[i].push(chunk);
             }
         }
-        making.flush(app).await?;
+        futures::try_join!(making.flush(app), store_staged(app, cache))?;
         selected.extend(sels.into_iter().map(sel_key).zip(outs));
     }
     Ok(selected)
@@ -626,6 +670,7 @@ async fn encode_missing(
         }
     }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // Encoded a core each, stored more at once (on S3 a round trip each, and no CPU).
     let results: Vec<ApiResult<()>> = futures::stream::iter(jobs)
         .map(|(c, enc)| async move {
             let data = c.identity.lock().bytes.bytes();
@@ -635,16 +680,23 @@ async fn encode_missing(
                     .await?;
                 c.identity.lock().bytes = packed;
                 c.pack_later.store(false, Relaxed);
-                return Ok(());
+                return Ok(None);
             };
             let e = app
                 .blocking(move || encode_segment(&data, enc).map_err(ApiError::from))
                 .await?;
+            Ok(Some((c, enc, e)))
+        })
+        .buffer_unordered(cores)
+        .map(|r: ApiResult<_>| async move {
+            let Some((c, enc, e)) = r? else {
+                return Ok(());
+            };
             let stored = store(app, e.bytes, e.xz_records).await?;
             c.encoded.lock().insert(enc, stored);
             Ok(())
         })
-        .buffer_unordered(cores)
+        .buffer_unordered(crate::commit::PUTS_AT_ONCE)
         .collect()
         .await;
     results.into_iter().collect()
@@ -733,7 +785,6 @@ fn streak(cache: &ChunkCache, path: &str, kinds: DigestKinds) -> Option<u8> {
 /// One encoding of a file as its pieces, resuming from the last render's hasher states; a
 /// decoded stream also counts its streak (see `ChunkCache::streaks`).
 async fn lay_out(
-    app: &App,
     cache: &mut ChunkCache,
     path: &str,
     enc: Encoding,
@@ -762,13 +813,13 @@ async fn lay_out(
     let crcs: Vec<(u32, u64)> = segments.iter().map(|c| c.crc).collect();
     let (head, tail) = frame(enc, &records, &crcs);
     if !head.is_empty() {
-        pieces.insert(0, literal(app, cache, head).await?.identity.lock().clone());
+        pieces.insert(0, literal(cache, head).identity.lock().clone());
         if !unpack.is_empty() {
             unpack.insert(0, None);
         }
     }
     if !tail.is_empty() {
-        pieces.push(literal(app, cache, tail).await?.identity.lock().clone());
+        pieces.push(literal(cache, tail).identity.lock().clone());
     }
     let key = stream_key(path, enc, kinds);
     let prev = cache.prefixes.remove(&key).unwrap_or_default();

@@ -102,16 +102,31 @@ pub async fn carry(
             )
         }
     };
-    let (h, changed, lines, scripts) =
-        advance(app, req, last, &lines, scripts, open, generation).await?;
+    // The patch files and scripts this render makes, stored at once with the history that
+    // names them (nothing else names them before the manifest).
+    let mut writes = Vec::new();
+    let (h, changed, lines, scripts) = advance(
+        app,
+        cache,
+        req,
+        last,
+        &lines,
+        scripts,
+        open,
+        generation,
+        &mut writes,
+    )
+    .await?;
     let sha = match prev {
         Some(sha) if !changed => sha.clone(),
         _ => {
-            crate::commit::put_blob(app, crate::commit::to_json(&h)?.into())
-                .await?
-                .sha256
+            let json = bytes::Bytes::from(crate::commit::to_json(&h)?);
+            let sha = crate::digest::sha256_hex(&json);
+            writes.push(json);
+            sha
         }
     };
+    crate::commit::put_blobs(app, writes).await?;
     let carried = Carried {
         sha: sha.clone(),
         history: h.clone(),
@@ -125,15 +140,19 @@ pub async fn carry(
 /// `prev` advanced to the file as assembled now, whether that changed it, the line count
 /// of each of the file's pieces when they were worked out (`lines` are `prev`'s, or empty),
 /// and the scripts of its patches (`scripts`: `prev`'s at hand).
-/// A file that cannot be patched by line starts a new history.
+/// A file that cannot be patched by line starts a new history. The blobs it makes go to
+/// `writes`, for the caller to store.
+#[allow(clippy::too_many_arguments)]
 async fn advance(
     app: &App,
+    cache: &ChunkCache,
     req: &History,
     prev: Option<FileHistory>,
     lines: &[usize],
     mut scripts: Scripts,
     open: &Open,
     generation: u64,
+    writes: &mut Vec<bytes::Bytes>,
 ) -> ApiResult<(FileHistory, bool, Vec<usize>, Scripts)> {
     let now = Version {
         generation,
@@ -154,7 +173,7 @@ async fn advance(
         let mut changed = same.older.len() > keep;
         same.older.truncate(keep);
         for o in &mut same.older {
-            changed |= encoded(app, req, o, &mut scripts).await?;
+            changed |= encoded(app, req, o, &mut scripts, writes).await?;
         }
         return Ok((same, changed, lines.to_vec(), scripts));
     }
@@ -170,7 +189,7 @@ async fn advance(
     } else {
         (0, 0)
     };
-    let old_mid = decoded(app, &was[pre..was.len() - suf], &now_pieces, open).await?;
+    let old_mid = decoded(app, cache, &was[pre..was.len() - suf], &now_pieces, open).await?;
     let new_mid: Vec<u8> = concat(&open.bytes[pre..n - suf]);
     let prefix: Vec<Held> = open.bytes[..pre].to_vec();
     let suffix: Vec<Held> = open.bytes[n - suf..].to_vec();
@@ -233,12 +252,12 @@ async fn advance(
             files: Vec::new(),
         };
         made.insert(sha256, script.clone());
-        encoded(app, req, &mut o, &mut made).await?;
+        encoded(app, req, &mut o, &mut made, writes).await?;
         // The script is stored whole (its identity file is) only if no gzip file of it can
         // be decoded back (`script_of`): a PUT saved per patch on every publish (deb: 14).
         let files = |e: Encoding| o.files.iter().any(|f| f.encoding == e);
         if !files(Encoding::Gzip) && !files(Encoding::Identity) {
-            crate::commit::put_blob(app, script).await?;
+            writes.push(script);
         }
         older.push(o);
     }
@@ -284,6 +303,7 @@ async fn script_of(app: &App, o: &Older, scripts: &mut Scripts) -> ApiResult<byt
 /// memory, only the others from the store.
 async fn decoded(
     app: &App,
+    cache: &ChunkCache,
     pieces: &[Piece],
     now_pieces: &[Piece],
     open: &Open,
@@ -296,23 +316,29 @@ async fn decoded(
         .collect();
     let mut out = Vec::with_capacity(pieces.iter().map(|p| p.size as usize).sum());
     for p in pieces.iter().cloned() {
+        // The version before's own chunks are still in the cache (this render sweeps it
+        // after): read from the store only after a restart or a rebuild.
         match have.get(p.sha256.as_str()) {
             Some(b) => out.extend_from_slice(&b.bytes()),
-            None => out.extend_from_slice(
-                &crate::commit::read_blob(app, &BlobRef::stored(p.sha256, p.size)).await?,
-            ),
+            None => match cache.identity(&p.sha256) {
+                Some(b) => out.extend_from_slice(&b.bytes()),
+                None => out.extend_from_slice(
+                    &crate::commit::read_blob(app, &BlobRef::stored(p.sha256, p.size)).await?,
+                ),
+            },
         }
     }
     Ok(out)
 }
 
-/// Makes the encodings `req` asks for that `o` lacks (its script from `scripts`, or read).
-/// Whether it made any.
+/// Makes the encodings `req` asks for that `o` lacks (its script from `scripts`, or read),
+/// their bytes to `writes`. Whether it made any.
 async fn encoded(
     app: &App,
     req: &History,
     o: &mut Older,
     scripts: &mut Scripts,
+    writes: &mut Vec<bytes::Bytes>,
 ) -> ApiResult<bool> {
     let mut made = false;
     for &enc in &req.encodings {
@@ -326,7 +352,7 @@ async fn encoded(
             encode(&script, enc).map_err(ApiError::from)?.into()
         };
         let digests = crate::digest::digests(&data);
-        crate::commit::put_blob(app, data).await?;
+        writes.push(data);
         o.files.push(PatchFile {
             encoding: enc,
             blob: BlobRef::stored(digests.sha256.clone(), digests.size),

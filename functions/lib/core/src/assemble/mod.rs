@@ -19,6 +19,7 @@ use crate::generator::{
     Content, DigestKinds, GenError, Generator, Link, Piece, RepoInfo, ShelfSummary,
 };
 use crate::model::{BlobRef, Head};
+pub use chunks::store_staged;
 use chunks::{complete_file, digest_all, draft_file, select};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -135,8 +136,11 @@ async fn render_shelves(
         check_media_type(&file.media_type).map_err(|e| invalid(&gname, e))?;
         drafts.push(draft_file(app, cache, &gname, file, &selected, kinds).await?);
     }
+
     // Every file's digests at once: rpm's primary, filelists and other each on a core.
-    let drafts = digest_all(app, drafts).await?;
+    // The while, the files' new literals (frames, tar headers) are stored, together.
+    let (drafts, ()) =
+        futures::try_join!(digest_all(app, drafts), chunks::store_staged(app, cache))?;
     for (file, draft) in plan.files.iter().zip(drafts) {
         let (mut made, open) = complete_file(cache, draft);
         // The media type is the identity file's; encoded copies go by their suffix.
@@ -227,14 +231,26 @@ async fn finish(
     if !refused.is_empty() {
         return Err(invalid(&gname, refused.join("; ")));
     }
+    // The outputs' bytes by sha256, stored at once below (on S3 a round trip each).
+    let mut writes = HashMap::new();
     for o in outputs {
         check_path(&o.path).map_err(|e| invalid(&gname, e))?;
         check_media_type(&o.media_type).map_err(|e| invalid(&gname, e))?;
-        let mut blob = output_blob(app, &gname, &o.path, o.content, &files, &wholes).await?;
+        let mut blob = output_blob(
+            app,
+            &gname,
+            &o.path,
+            o.content,
+            &files,
+            &wholes,
+            &mut writes,
+        )
+        .await?;
         // A same-as copy is served by its own path's type unless the output names one.
         blob.media_type = o.media_type;
         files.insert(o.path, blob);
     }
+    crate::commit::put_blobs(app, writes.into_values().collect()).await?;
     let made: Vec<(String, BlobRef)> = files
         .iter()
         .filter(|(p, _)| !before.contains(*p))
@@ -244,8 +260,8 @@ async fn finish(
     Ok(files.into_iter().collect())
 }
 
-/// One `finish` output as a stored blob: its bytes, a file published earlier in the tree,
-/// or pieces of both joined and encoded.
+/// One `finish` output as a blob: its bytes, a file published earlier in the tree, or
+/// pieces of both joined and encoded. New bytes go to `writes` (by sha256) to be stored.
 async fn output_blob(
     app: &App,
     gname: &str,
@@ -253,7 +269,13 @@ async fn output_blob(
     content: Content,
     files: &BTreeMap<String, BlobRef>,
     wholes: &HashMap<String, Vec<held::Held>>,
+    writes: &mut HashMap<String, bytes::Bytes>,
 ) -> ApiResult<BlobRef> {
+    fn write(writes: &mut HashMap<String, bytes::Bytes>, data: bytes::Bytes) -> BlobRef {
+        let blob = BlobRef::stored(crate::digest::sha256_hex(&data), data.len() as u64);
+        writes.insert(blob.sha256.clone(), data);
+        blob
+    }
     let known = |p: &str, verb: &str| {
         files
             .get(p)
@@ -261,7 +283,7 @@ async fn output_blob(
             .ok_or_else(|| invalid(gname, format!("{path} {verb} unknown path {p}")))
     };
     match content {
-        Content::Bytes(b) => crate::commit::put_blob(app, b.into()).await,
+        Content::Bytes(b) => Ok(write(writes, b.into())),
         Content::SameAs(p) => known(&p, "is same-as"),
         Content::Concat(pieces, enc) => {
             let mut joined = Vec::new();
@@ -270,9 +292,10 @@ async fn output_blob(
                     Piece::Bytes(b) => joined.extend_from_slice(&b),
                     Piece::File(p) => {
                         let blob = known(&p, "concatenates")?;
-                        match wholes.get(&blob.sha256) {
-                            Some(ps) => joined.extend_from_slice(&held::concat(ps)),
-                            None => joined
+                        match (wholes.get(&blob.sha256), writes.get(&blob.sha256)) {
+                            (Some(ps), _) => joined.extend_from_slice(&held::concat(ps)),
+                            (None, Some(b)) => joined.extend_from_slice(b),
+                            (None, None) => joined
                                 .extend_from_slice(&crate::commit::read_blob(app, &blob).await?),
                         }
                     }
@@ -281,7 +304,7 @@ async fn output_blob(
             let data = app
                 .blocking(move || encode(&joined, enc).map_err(ApiError::from))
                 .await?;
-            crate::commit::put_blob(app, data.into()).await
+            Ok(write(writes, data.into()))
         }
     }
 }

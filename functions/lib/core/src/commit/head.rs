@@ -93,15 +93,21 @@ pub(super) async fn store_buckets(app: &App, head: &mut Head) -> ApiResult<Vec<u
     })
 }
 
-/// Writes each changed bucket's blob (a head's root may then name it).
-async fn store_changed(app: &App, head: &mut Head) -> ApiResult<()> {
+/// Writes each changed bucket's blob (a head's root may then name it), all at once: a
+/// batch of uploads changes a bucket each, and on S3 each is a round trip.
+pub(super) async fn store_changed(app: &App, head: &mut Head) -> ApiResult<()> {
+    let mut changed = Vec::new();
+    let mut blobs = Vec::new();
     for b in 0..BUCKETS {
         let (records, sha) = head.packages.bucket(b);
         if sha.is_some() || records.is_empty() {
             continue;
         }
-        let records = records.clone();
-        let d = super::put_blob(app, to_json(&*records)?.into()).await?;
+        blobs.push(bytes::Bytes::from(to_json(&**records)?));
+        changed.push((b, records.clone()));
+    }
+    let stored = super::put_blobs(app, blobs).await?;
+    for ((b, records), d) in changed.into_iter().zip(stored) {
         head.packages
             .set_bucket(b, records, Some(Arc::from(d.sha256)));
     }

@@ -19,8 +19,9 @@ const RETIRED_KEPT: usize = 32;
 /// One render and one compare-and-set of the `published` pointer (retried on conflict).
 pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> {
     for attempt in 0..CAS_ATTEMPTS {
-        let current = load_published(app, repo).await?;
-        let (head, _) = load_head(app, repo).await?;
+        // At once: a round trip each on DynamoDB. The pointer is then moved by compare-and-set.
+        let (current, (head, _)) =
+            futures::try_join!(load_published(app, repo), load_head(app, repo))?;
         // Read after the head, from the store: a property change writes the config before it
         // moves the head, so a publish that covers that head renders those properties.
         let config = read_config(app, repo).await?;
@@ -36,20 +37,25 @@ pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> 
         let generation = prev.as_ref().map_or(1, |p| p.generation + 1);
         let before = prev.as_ref().map(|p| p.manifest.as_str());
         let (manifest, faults) = render(app, repo, &config, &head, generation, before).await?;
-        let stored = super::put_blob(app, to_json(&manifest)?.into()).await?;
-        remember_manifest(app, &stored, manifest);
+        let json = bytes::Bytes::from(to_json(&manifest)?);
+        let sha256 = crate::digest::sha256_hex(&json);
         let now = app.now();
-        let log = super::journal::append(
-            app,
-            prev.as_ref().and_then(|p| p.log.as_deref()),
-            super::journal::Generation {
-                generation,
-                covers: head.seq,
-                manifest: stored.sha256.clone(),
-                published_at: now,
-            },
-        )
-        .await?;
+        // The manifest and the log segment naming it at once (a round trip each on S3):
+        // nothing names either before the pointer moves.
+        let (stored, log) = futures::try_join!(
+            super::put_blob(app, json),
+            super::journal::append(
+                app,
+                prev.as_ref().and_then(|p| p.log.as_deref()),
+                super::journal::Generation {
+                    generation,
+                    covers: head.seq,
+                    manifest: sha256,
+                    published_at: now,
+                },
+            )
+        )?;
+        remember_manifest(app, &stored, manifest);
         let next = Published {
             generation,
             covers: head.seq,
@@ -184,6 +190,10 @@ async fn render(
                 break;
             }
         }
+    }
+    if outcome.is_ok() {
+        // What a generator staged and left (a fault mid-render), before a manifest names it.
+        outcome = assemble::store_staged(app, &mut cache).await;
     }
     if outcome.is_ok() {
         cache.sweep(app.now());

@@ -48,7 +48,13 @@ pub async fn update_head_logged(
         }
         head.seq += 1;
         let entry = journal::entry(app, kind.clone(), head.seq, &before, &head.packages);
-        head.journal = Some(journal::append(app, head.journal.as_deref(), entry.clone()).await?);
+        // The entry's segment and the changed buckets at once (on S3 a round trip each).
+        let last = head.journal.clone();
+        let (segment, ()) = futures::try_join!(
+            journal::append(app, last.as_deref(), entry.clone()),
+            super::head::store_changed(app, &mut head)
+        )?;
+        head.journal = Some(segment);
         let root = bytes::Bytes::from(super::head::store_buckets(app, &mut head).await?);
         match app.meta.put_if(&key, root.clone(), version).await? {
             Ok(_) => {
