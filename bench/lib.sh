@@ -247,22 +247,38 @@ start_server() {
 }
 
 # ---------------------------------------------------------------- added for scale.sh
-MPID=""
+MPID="" RPID="" MOTO_URL=""
 
-# start_moto: a moto server (S3 + DynamoDB) on a free 127.0.0.1 port, the AWS_* variables
-# pointing at it (exported), the bucket and table made with `init-stores`, and SERVE_ARGS set
-# for start_server. The caller's EXIT trap calls stop_moto.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# start_moto: a moto server (S3 + DynamoDB) on a free 127.0.0.1 port (MOTO_URL), the AWS_*
+# variables pointing at it (exported), the bucket and table made with `init-stores`, and
+# SERVE_ARGS set for start_server. With MOTO_RTT_MS (default 0) the server reaches moto
+# through rtt-proxy.py, which adds that round trip to each request (S3 and DynamoDB from a
+# machine in their region: ~10-30 ms; moto on loopback: none). The caller's EXIT trap calls
+# stop_moto.
 start_moto() {
   command -v moto_server >/dev/null || die "moto_server not found (pip install 'moto[s3,dynamodb]' flask flask-cors)"
   local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+  port=$(free_port)
   moto_server -H 127.0.0.1 -p "$port" >"$W/moto.log" 2>&1 &
   MPID=$!
   for _ in $(seq 300); do curl -fs -o /dev/null "http://127.0.0.1:$port/moto-api/" && break; sleep 0.1; done
-  export AWS_ENDPOINT_URL=http://127.0.0.1:$port AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+  MOTO_URL=http://127.0.0.1:$port
+  export AWS_ENDPOINT_URL=$MOTO_URL AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
   "$BIN" init-stores --packages s3://bench/r --meta dynamodb://bench >/dev/null
   SERVE_ARGS="--packages s3://bench/r --meta dynamodb://bench"
-  log "moto at $AWS_ENDPOINT_URL (pid $MPID)"
+  if [ "${MOTO_RTT_MS:-0}" != 0 ]; then
+    local via
+    via=$(free_port)
+    python3 "$(dirname "${BASH_SOURCE[0]}")/rtt-proxy.py" "$via" "$port" "$MOTO_RTT_MS" &
+    RPID=$!
+    for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$via/moto-api/" && break; sleep 0.1; done
+    export AWS_ENDPOINT_URL=http://127.0.0.1:$via
+    log "moto at $MOTO_URL (pid $MPID), reached through a proxy adding $MOTO_RTT_MS ms a request at $AWS_ENDPOINT_URL"
+  else
+    log "moto at $MOTO_URL (pid $MPID)"
+  fi
 }
 # moto_ceiling: what moto alone answers on this machine, as "S3_PUTS_PER_S GETITEMS_PER_S"
 # (wrk, 8 connections as `add -j 8` keeps in flight, 5 s each: a 1 KB PutObject, a GetItem of
@@ -286,8 +302,8 @@ wrk.headers["Authorization"] = "${auth/SERVICE/dynamodb}"
 LUA
   local kind rate rates=()
   for kind in put getitem; do
-    local url=$AWS_ENDPOINT_URL/
-    [ "$kind" = put ] && url=$AWS_ENDPOINT_URL/bench/ceiling
+    local url=$MOTO_URL/
+    [ "$kind" = put ] && url=$MOTO_URL/bench/ceiling
     wrk -t2 -c8 -d5s -s "$W/$kind.lua" "$url" > "$W/ceiling.$kind" 2>&1 || true
     rate=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$W/ceiling.$kind")
     grep -q "Non-2xx" "$W/ceiling.$kind" && rate=-
@@ -295,7 +311,13 @@ LUA
   done
   echo "${rates[*]}"
 }
-stop_moto() { if [ -n "$MPID" ]; then kill "$MPID" 2>/dev/null || true; wait "$MPID" 2>/dev/null || true; MPID=""; fi; }
+stop_moto() {
+  local p
+  for p in "$RPID" "$MPID"; do
+    if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi
+  done
+  MPID="" RPID=""
+}
 
 # rss_kib: the server's resident memory now (VmRSS, KiB)
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$SPID/status"; }

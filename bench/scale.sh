@@ -7,6 +7,7 @@
 #   MANAGE_REPO=/work/before/manage-repo REPOSMITH_GENERATORS=/work/before STEP_TIMEOUT=300 \
 #     LABEL=before bench/scale.sh 1000    # the same for older binaries, capped per step
 #   STORES=moto bench/scale.sh            # on S3 + DynamoDB (moto), N=300 by default there
+#   STORES=moto MOTO_RTT_MS=20 bench/scale.sh   # each S3/DynamoDB request a 20 ms round trip
 #
 # Inputs: N + 64 packages, generated once and kept (BENCH_CACHE, default
 # ${TMPDIR:-/tmp}/reposmith-bench/scale-FORMAT-N): debs and pacman packages by
@@ -43,7 +44,7 @@
 # curves too (e.g. the "before" run next to the current one).
 # Environment: MANAGE_REPO, REPOSMITH_GENERATORS, STEP_TIMEOUT, KEEP, BENCH_CACHE as in lib.sh;
 # STEPS="100 500 1000" and REBUILD_AT="1000" override the sizes; SINGLES=5; JOBS=8 (add -j);
-# CONCURRENT=64; FRONT=200 (0: none); LABEL; STORES=file|moto.
+# CONCURRENT=64; FRONT=200 (0: none); LABEL; STORES=file|moto; MOTO_RTT_MS (lib.sh: start_moto).
 # Needs: python3, curl, gnuplot (gnuplot-nox), and per format: apt-utils xz-utils gnupg (deb),
 # rpm createrepo-c gnupg (rpm), libarchive-tools pacman-package-manager (pacman);
 # moto_server (and wrk, for its ceiling) for STORES=moto.
@@ -403,7 +404,7 @@ VERSION=$("$BIN" --version 2>/dev/null | head -1 || true)
   echo "# Scale: $FORMAT, $N packages${LABEL:+ ($LABEL)}"
   echo
   echo "bench/scale.sh $N $FORMAT, $(date -u '+%Y-%m-%d %H:%M') UTC, $(nproc) CPUs, $(uname -r); $VERSION at \`$BIN\`;"
-  echo "generators ${REPOSMITH_GENERATORS:-built in this tree}; stores: $STORES; STEP_TIMEOUT=${STEP_TIMEOUT}s."
+  echo "generators ${REPOSMITH_GENERATORS:-built in this tree}; stores: $STORES$([ "${MOTO_RTT_MS:-0}" != 0 ] && echo " (each request ${MOTO_RTT_MS} ms longer: rtt-proxy.py)"); STEP_TIMEOUT=${STEP_TIMEOUT}s."
   echo
   if [ -n "$STOPPED" ]; then echo "**Stopped early: $STOPPED.** The figures below go up to there."; else echo "Completed: $CUR packages."; fi
   echo
