@@ -134,6 +134,11 @@ pub fn description(repo: &RepoInfo) -> String {
     out
 }
 
+/// The index members' mtime. apk reads no member times; a fixed one keeps the index the same
+/// bytes until its packages change (`repo.now` made each publish of any format in the repo a
+/// new index: stored, signed and served anew, and downloaded again by every apk client).
+const INDEX_MTIME: u64 = 0;
+
 /// Publish step 1: per architecture, the unsigned index tar (gzip-encoded by the host) and the
 /// noarch links. The tar is `DESCRIPTION` and `APKINDEX` (every stanza of the architecture and
 /// `noarch`; possibly empty: apk refuses an index without the member) with end-of-archive
@@ -147,12 +152,12 @@ pub fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, St
             parts: vec![
                 Part::TarMember(TarMember {
                     name: "DESCRIPTION".into(),
-                    mtime: repo.now,
+                    mtime: INDEX_MTIME,
                     parts: vec![Leaf::Literal(description(repo).into_bytes())],
                 }),
                 Part::TarMember(TarMember {
                     name: "APKINDEX".into(),
-                    mtime: repo.now,
+                    mtime: INDEX_MTIME,
                     parts: vec![Leaf::Entries(Selection {
                         shelves: vec![arch.clone(), NOARCH.into()],
                         fragment: STANZA.into(),

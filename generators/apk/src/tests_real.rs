@@ -483,3 +483,19 @@ fn base64_matches_the_standard_alphabet() {
     assert_eq!(apk::base64(b"foo"), "Zm9v");
     assert_eq!(apk::base64(&[0xfb, 0xff]), "+/8=");
 }
+
+#[test]
+fn the_index_is_the_same_bytes_at_any_time_until_its_packages_change() {
+    // A publish of another format in the repo must not make a new apk index to store,
+    // sign and serve (its tar members took the publish time).
+    let shelves = [ShelfSummary {
+        shelf: "x86_64".into(),
+        entries: 3,
+    }];
+    let at = |now| {
+        let mut r = repo(&[]);
+        r.now = now;
+        format!("{:?}", index::plan(&r, &shelves).unwrap().files)
+    };
+    assert_eq!(at(1_700_000_500), at(1_800_000_000));
+}
