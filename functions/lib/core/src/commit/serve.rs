@@ -202,8 +202,11 @@ pub async fn entry_fragment(
     }
 }
 
+/// Pieces of a file `open_blob` opens at once.
+const PIECES_AHEAD: usize = 4;
+
 /// The bytes of a served blob from `offset`, `len` of them (or to the end): one stored blob,
-/// or the pieces of a composite one, each opened when the stream reaches it.
+/// or the pieces of a composite one, each opened a few pieces before the stream reaches it.
 pub async fn open_blob(
     app: &App,
     blob: &BlobRef,
@@ -226,8 +229,10 @@ pub async fn open_blob(
         wanted.push((p.sha256, from, to - from));
     }
     let store = app.packages.clone();
+    // A few pieces are asked for ahead of the one being sent: on S3 each is a round trip
+    // (a big repo's Packages.xz is a hundred pieces), and their bodies wait in the sockets.
     let stream = futures::stream::iter(wanted)
-        .then(move |(sha, from, n)| {
+        .map(move |(sha, from, n)| {
             let store = store.clone();
             async move {
                 let opened = store.get(&sha, from, Some(n)).await.map_err(|e| {
@@ -236,6 +241,7 @@ pub async fn open_blob(
                 opened.ok_or_else(|| std::io::Error::other(format!("blob {sha} is missing")))
             }
         })
+        .buffered(PIECES_AHEAD)
         .try_flatten();
     Ok(stream.boxed())
 }
