@@ -20,7 +20,8 @@
 #              (batches of 1,000 files): packages/s; then the published index must list them;
 #   latency    SINGLES (5) uploads one at a time (curl POST, each answers once published):
 #              p50/p99; after each, the package must be listed in the published index (debs:
-#              in a Packages.xz whose sha256 the InRelease names);
+#              in a Packages.xz whose sha256 the InRelease names; that GET's time too, the
+#              first read of the file's new pieces);
 #   memory     the server's VmRSS after the step and its peak so far (VmHWM);
 #   requests   store calls per upload, by kind, from the server's GET /metrics read around each
 #              single upload (exact: one at a time) and the bulk load (with group commit: 8 in
@@ -133,7 +134,8 @@ listed() {
   case $FORMAT in
     deb)
       local d=$URL/repos/$REPO/dist/dists/stable
-      curl -fsS -o "$W/InRelease" "$d/InRelease" && curl -fsS -o "$W/Packages.xz" "$d/main/binary-amd64/Packages.xz" || return 1
+      curl -fsS -o "$W/InRelease" "$d/InRelease" || return 1
+      curl -fsS -o "$W/Packages.xz" -w '%{time_total}\n' "$d/main/binary-amd64/Packages.xz" > "$W/get.last" || return 1
       grep -q "^ $(sha256sum < "$W/Packages.xz" | cut -d' ' -f1) .* main/binary-amd64/Packages.xz\$" "$W/InRelease" \
         || { log "the InRelease does not name the Packages.xz served"; return 1; }
       xz -dc "$W/Packages.xz" | sed -n 's/^Package: //p' > "$1" ;;
@@ -261,6 +263,7 @@ for SIZE in "${SIZES[@]}"; do
     esac
     awk -v t="$t" 'BEGIN {printf "%.1f\n", t * 1000}' >> "$W/lat"
     listed "$W/names" || die "no index after uploading ${FILES[i]}"
+    [ "$FORMAT" = deb ] && awk '{printf "%.1f\n", $1 * 1000}' "$W/get.last" >> "$W/getlat"
     grep -qxF "$(pkg_name "${FILES[i]}")" "$W/names" || die "${FILES[i]##*/} answered $code but is not listed in the published index"
   done
   [ -z "$STOPPED" ] || { log "$STOPPED"; break; }
@@ -421,6 +424,10 @@ VERSION=$("$BIN" --version 2>/dev/null | head -1 || true)
   if [ -n "$CONC" ]; then echo "$CONC."; echo; fi
   if [ -n "$FRONT_LINE" ]; then echo "$FRONT_LINE."; echo; fi
   if [ -n "$MOTO_LINE" ]; then echo "$MOTO_LINE."; echo; fi
+  if [ -s "$W/getlat" ]; then
+    echo "The first GET of Packages.xz after each single upload (its new pieces not read yet): p50 $(percentile 50 < "$W/getlat") ms, p99 $(percentile 99 < "$W/getlat") ms over $(wc -l < "$W/getlat") uploads."
+    echo
+  fi
   if [ -s "$W/kinds" ]; then
     mapfile -t KINDS < <(sort -u "$W/kinds")
     echo "Store calls per single upload, by kind:"
