@@ -60,43 +60,55 @@ fn reserve(n: usize) -> bool {
         .is_ok()
 }
 
+/// The chunks a body kept so far and the bytes they reserve, given back when this is dropped
+/// (also when the request is cancelled mid-body); `over` once the body outgrew a limit.
+#[derive(Default)]
+struct Kept {
+    list: Vec<Bytes>,
+    n: usize,
+    over: bool,
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        COPIED.fetch_sub(self.n, Relaxed);
+    }
+}
+
 /// `app.packages.put(stream)`, keeping a copy of the bytes when they stay within the limits.
 async fn put_copied(
     app: &App,
     stream: ByteStream,
 ) -> Result<(Digests, Option<BodyCopy>), crate::store::StoreError> {
-    // The chunks so far and their length; None once the body outgrew a limit (what it
-    // held is given back then).
-    type Parts = Option<(Vec<Bytes>, usize)>;
-    let parts: Arc<Lock<Parts>> = Arc::new(Lock::new(Some((vec![], 0))));
-    let seen = parts.clone();
+    let kept: Arc<Lock<Kept>> = Arc::default();
+    let seen = kept.clone();
     let stream = stream
         .inspect(move |r| {
             let Ok(chunk) = r else { return };
-            let mut held = seen.lock();
-            if let Some((list, n)) = held.as_mut() {
-                if *n + chunk.len() <= COPY_MAX && reserve(chunk.len()) {
-                    list.push(chunk.clone());
-                    *n += chunk.len();
-                } else {
-                    COPIED.fetch_sub(*n, Relaxed);
-                    *held = None;
-                }
+            let mut k = seen.lock();
+            if k.over {
+                return;
+            }
+            if k.n + chunk.len() <= COPY_MAX && reserve(chunk.len()) {
+                k.list.push(chunk.clone());
+                k.n += chunk.len();
+            } else {
+                COPIED.fetch_sub(std::mem::take(&mut k.n), Relaxed);
+                k.list.clear();
+                k.over = true;
             }
         })
         .boxed();
-    let stored = app.packages.put(stream).await;
-    let held = parts.lock().take();
-    let copy = held.and_then(|(list, n)| match &stored {
-        Ok(d) if d.size == n as u64 => Some(BodyCopy {
-            data: Bytes::from(list.concat()),
-        }),
-        _ => {
-            COPIED.fetch_sub(n, Relaxed);
-            None
+    let stored = app.packages.put(stream).await?;
+    let mut k = kept.lock();
+    let copy = (!k.over && stored.size == k.n as u64).then(|| {
+        // The reservation moves to the copy.
+        k.n = 0;
+        BodyCopy {
+            data: Bytes::from(std::mem::take(&mut k.list).concat()),
         }
     });
-    Ok((stored?, copy))
+    Ok((stored, copy))
 }
 
 /// Stores the file of an upload. `filename` is the one the request names outside the body
