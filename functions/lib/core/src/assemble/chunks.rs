@@ -371,17 +371,25 @@ fn new_chunk(cache: &mut ChunkCache, mut bytes: Vec<u8>, emits: bool) -> Arc<Chu
 /// must not hold a whole file's decoded bytes for them).
 const STAGED_MAX: usize = 4 << 20;
 
-/// Stores what `new_chunk` staged, all at once. If that fails, the cache forgets its chunks
-/// (some name blobs that were not stored) and the next render starts again.
+/// Stores what `new_chunk` staged, all at once. Until every write is answered, the cache's
+/// chunks may name blobs that are not stored: if a write fails, or the work beside this one
+/// fails and cancels it, the cache forgets its chunks and the next render starts again.
 pub async fn store_staged(app: &App, cache: &mut ChunkCache) -> ApiResult<()> {
+    struct Forget<'a>(Option<&'a mut ChunkCache>);
+    impl Drop for Forget<'_> {
+        fn drop(&mut self) {
+            if let Some(c) = self.0.take() {
+                c.chunks.clear();
+                c.prefixes.clear();
+                c.histories.clear();
+            }
+        }
+    }
     let staged = std::mem::take(&mut cache.staged);
     cache.staged_bytes = 0;
-    if let Err(e) = crate::commit::put_blobs(app, staged).await {
-        cache.chunks.clear();
-        cache.prefixes.clear();
-        cache.histories.clear();
-        return Err(e);
-    }
+    let mut unsure = Forget(Some(cache));
+    crate::commit::put_blobs(app, staged).await?;
+    unsure.0 = None;
     Ok(())
 }
 
