@@ -208,6 +208,9 @@ impl PackageStore for CountedPackages {
         self.counts.package(P_LIST);
         self.inner.list().await
     }
+    fn reads_are_remote(&self) -> bool {
+        self.inner.reads_are_remote()
+    }
     async fn settle(&self) -> Result<()> {
         self.inner.settle().await
     }

@@ -147,6 +147,11 @@ pub trait PackageStore: Send + Sync {
     async fn list(&self) -> Result<Vec<(String, u64)>> {
         Ok(Vec::new())
     }
+    /// Whether a read is a round trip over the network (S3), worth asking for a few blobs
+    /// ahead of the one being sent; a local read is not, and each open one holds a file.
+    fn reads_are_remote(&self) -> bool {
+        false
+    }
     /// Makes every blob this store has answered a put for durable (a crash or power loss
     /// keeps it). Called before any metadata write that could name such a blob (see
     /// `counting`), so a put may answer before its bytes reach the disk and one sync covers

@@ -227,6 +227,9 @@ impl PackageStore for FaultyPackages {
     async fn list(&self) -> Result<Vec<(String, u64)>> {
         self.inner.list().await
     }
+    fn reads_are_remote(&self) -> bool {
+        self.inner.reads_are_remote()
+    }
     async fn settle(&self) -> Result<()> {
         faulty!(self, "packages.settle", self.inner.settle())
     }

@@ -301,6 +301,10 @@ fn into_stream(s: S3Stream) -> ByteStream {
 
 #[async_trait]
 impl PackageStore for S3PackageStore {
+    fn reads_are_remote(&self) -> bool {
+        true
+    }
+
     async fn put(&self, mut body: ByteStream) -> Result<Digests> {
         let mut hasher = Hasher::default();
         let mut buf = BytesMut::new();

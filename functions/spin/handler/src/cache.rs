@@ -121,6 +121,9 @@ impl PackageStore for Cached {
         self.inner.adopt(id).await
     }
 
+    fn reads_are_remote(&self) -> bool {
+        self.inner.reads_are_remote()
+    }
     async fn settle(&self) -> Result<()> {
         self.inner.settle().await
     }

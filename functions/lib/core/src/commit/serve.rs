@@ -202,11 +202,12 @@ pub async fn entry_fragment(
     }
 }
 
-/// Pieces of a file `open_blob` opens at once.
+/// Pieces of a file `open_blob` opens at once from a store whose reads are round trips.
 const PIECES_AHEAD: usize = 4;
 
 /// The bytes of a served blob from `offset`, `len` of them (or to the end): one stored blob,
-/// or the pieces of a composite one, each opened a few pieces before the stream reaches it.
+/// or the pieces of a composite one, each opened when the stream reaches it (a few pieces
+/// before, from S3).
 pub async fn open_blob(
     app: &App,
     blob: &BlobRef,
@@ -229,8 +230,14 @@ pub async fn open_blob(
         wanted.push((p.sha256, from, to - from));
     }
     let store = app.packages.clone();
-    // A few pieces are asked for ahead of the one being sent: on S3 each is a round trip
-    // (a big repo's Packages.xz is a hundred pieces), and their bodies wait in the sockets.
+    // On S3 a few pieces are asked for ahead of the one being sent: each is a round trip (a
+    // big repo's Packages.xz is a hundred pieces), and their bodies wait in the sockets.
+    // Local files are opened one at a time (each open one is a descriptor a client holds).
+    let ahead = if store.reads_are_remote() {
+        PIECES_AHEAD
+    } else {
+        1
+    };
     let stream = futures::stream::iter(wanted)
         .map(move |(sha, from, n)| {
             let store = store.clone();
@@ -241,7 +248,7 @@ pub async fn open_blob(
                 opened.ok_or_else(|| std::io::Error::other(format!("blob {sha} is missing")))
             }
         })
-        .buffered(PIECES_AHEAD)
+        .buffered(ahead)
         .try_flatten();
     Ok(stream.boxed())
 }
