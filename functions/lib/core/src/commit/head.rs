@@ -77,9 +77,8 @@ pub async fn bucket_blob(app: &App, sha: &str) -> ApiResult<Arc<Bucket>> {
     Ok(Arc::new(bucket))
 }
 
-/// Stores the buckets of `head` that changed since read, and answers the root to write.
-pub(super) async fn store_buckets(app: &App, head: &mut Head) -> ApiResult<Vec<u8>> {
-    store_changed(app, head).await?;
+/// The root to write for `head`, once `store_changed` stored its changed buckets.
+pub(super) fn root(head: &Head) -> ApiResult<Vec<u8>> {
     let buckets = head
         .packages
         .roots()

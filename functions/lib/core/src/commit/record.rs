@@ -55,7 +55,7 @@ pub async fn update_head_logged(
             super::head::store_changed(app, &mut head)
         )?;
         head.journal = Some(segment);
-        let root = bytes::Bytes::from(super::head::store_buckets(app, &mut head).await?);
+        let root = bytes::Bytes::from(super::head::root(&head)?);
         match app.meta.put_if(&key, root.clone(), version).await? {
             Ok(_) => {
                 super::head::remember(app, repo, root, &head);
