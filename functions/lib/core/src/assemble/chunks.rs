@@ -704,7 +704,7 @@ async fn encode_missing(
             c.encoded.lock().insert(enc, stored);
             Ok(())
         })
-        .buffer_unordered(crate::commit::PUTS_AT_ONCE)
+        .buffer_unordered(crate::commit::puts_at_once(app))
         .collect()
         .await;
     results.into_iter().collect()

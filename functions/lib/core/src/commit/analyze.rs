@@ -177,11 +177,13 @@ pub async fn analyze_again(
         .flat_map(generators_of)
         .collect();
     note(app, faults, &gens, &analyzed);
-    let mut out = Vec::with_capacity(n);
-    for (j, analysis) in jobs.iter().zip(analyses) {
-        out.push(store_again(app, j, analysis).await);
-    }
-    out
+    // A batch's analyses that changed (new generators) go to the store together.
+    futures::future::join_all(
+        jobs.iter()
+            .zip(analyses)
+            .map(|(j, analysis)| store_again(app, j, analysis)),
+    )
+    .await
 }
 
 async fn store_again(

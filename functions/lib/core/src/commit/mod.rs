@@ -69,7 +69,7 @@ pub use serve::{
     store_whole,
 };
 pub use store::{put_blob, PackageBody, StoredPackage};
-pub(crate) use store::{put_blobs, PUTS_AT_ONCE};
+pub(crate) use store::{put_blobs, puts_at_once};
 pub use transaction::{
     apply as apply_transaction, sources as transaction_sources, Committed, Operation, Transaction,
 };

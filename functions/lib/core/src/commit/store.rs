@@ -306,8 +306,16 @@ pub async fn put_blob(app: &App, data: bytes::Bytes) -> ApiResult<crate::model::
     }
 }
 
-/// Blobs at most stored at once by [`put_blobs`].
-pub(crate) const PUTS_AT_ONCE: usize = 16;
+/// Blobs at most stored at once by [`put_blobs`]: on S3, where each is a round trip and the
+/// service takes thousands at once, enough that a rebuild's hundreds of pieces go out in a few
+/// rounds; on local disk, few enough not to hold many files open.
+pub(crate) fn puts_at_once(app: &App) -> usize {
+    if app.packages.reads_are_remote() {
+        64
+    } else {
+        16
+    }
+}
 
 /// [`put_blob`] for several blobs at once, in order: on S3 each is a PUT, and a publish's
 /// patches and finished files written one after another cost a round trip each (deb: 14
@@ -318,7 +326,7 @@ pub(crate) async fn put_blobs(
 ) -> ApiResult<Vec<crate::model::BlobRef>> {
     use futures::TryStreamExt;
     futures::stream::iter(blobs.into_iter().map(|b| put_blob(app, b)))
-        .buffered(PUTS_AT_ONCE)
+        .buffered(puts_at_once(app))
         .try_collect()
         .await
 }
