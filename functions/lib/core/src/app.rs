@@ -1,5 +1,5 @@
 //! The application state every handler receives: stores, generators, signer, token.
-use crate::commit::{CommitState, PublishState};
+use crate::commit::{CheckState, CommitState, PublishState};
 use crate::counting::StoreCounts;
 use crate::error::Panicked;
 use crate::generator::{Generator, Signer};
@@ -42,6 +42,9 @@ pub struct App {
     pub(crate) manifests: Lock<crate::commit::Kept<Manifest>>,
     /// Per repo: the publish under way in this process and who waits for it.
     pub(crate) publishers: Lock<HashMap<String, PublishState>>,
+    /// Per repo: the freshness check of its published pointer under way, and the GETs
+    /// waiting for the next one (on remote metadata stores: `group::check_together`).
+    pub(crate) checks: Lock<HashMap<String, CheckState>>,
     /// Per repo: uploads received here and not yet committed (`group::Arriving`).
     pub(crate) arriving: Lock<HashMap<String, usize>>,
     /// Per repo: the group commit under way in this process and the records queued for it.
@@ -122,6 +125,7 @@ impl App {
             analyses: Lock::default(),
             manifests: Lock::default(),
             publishers: Lock::default(),
+            checks: Lock::default(),
             arriving: Lock::default(),
             committers: Lock::default(),
             finished: Lock::default(),

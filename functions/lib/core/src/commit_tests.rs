@@ -1074,3 +1074,79 @@ fn a_chunk_whose_write_failed_is_not_named_by_a_later_generation() {
         );
     });
 }
+
+#[test]
+fn concurrent_reads_share_a_freshness_check_that_began_after_them() {
+    use std::future::Future;
+    let gen = Arc::new(FakeGen::unsigned());
+    let (app, meta, blobs) = app(gen.clone());
+    // Another process on the same stores.
+    let other = crate::App::new(
+        meta.clone(),
+        blobs,
+        vec![gen],
+        Arc::new(FakeSigner),
+        "t".into(),
+        Arc::new(ThreadRuntime),
+    );
+    let get = || Box::pin(text(&app, "/repos/r/fake/index"));
+    futures::executor::block_on(async {
+        send(&app, "POST", "/repos/r/", b"").await;
+        assert_eq!(add(&app, "a", b"PKG a").await, 201);
+        assert_eq!(get().await.1, "a\n");
+    });
+    // As on DynamoDB: a check is a round trip, worth sharing.
+    meta.remote.store(true, Ordering::SeqCst);
+    let checks = || meta.fresh_calls.load(Ordering::SeqCst);
+    let waker = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    // A GET whose check has read the pointer and not answered yet...
+    let release = meta.hold_next_fresh();
+    let before = checks();
+    let mut first = get();
+    assert!(first.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(
+        checks(),
+        before + 1,
+        "the first GET did not reach its check"
+    );
+    // ...another process publishes `b`, and then three more GETs come: each must see `b`,
+    // so none may take the answer of the check under way, which read the pointer before.
+    assert_eq!(futures::executor::block_on(add(&other, "b", b"PKG b")), 201);
+    let before = checks();
+    let mut rest: Vec<_> = (0..3).map(|_| get()).collect();
+    for r in &mut rest {
+        assert!(r.as_mut().poll(&mut cx).is_pending());
+    }
+    assert_eq!(
+        checks(),
+        before,
+        "GETs during a check read the store themselves"
+    );
+    release.send(()).unwrap();
+    futures::executor::block_on(async {
+        assert_eq!(first.await, (200, "a\n".to_string()));
+        for (status, body) in futures::future::join_all(rest).await {
+            assert_eq!(
+                (status, body.as_str()),
+                (200, "a\nb\n"),
+                "a read missed a write"
+            );
+        }
+    });
+    assert_eq!(
+        checks(),
+        before + 1,
+        "three GETs queued together shared one check"
+    );
+
+    // A GET whose client goes away mid-check leaves no one waiting for it.
+    let _release = meta.hold_next_fresh();
+    let mut gone = get();
+    assert!(gone.as_mut().poll(&mut cx).is_pending());
+    let mut queued = get();
+    assert!(queued.as_mut().poll(&mut cx).is_pending());
+    drop(gone);
+    let answer = futures::executor::block_on(queued);
+    assert_eq!(answer, (200, "a\nb\n".to_string()));
+}

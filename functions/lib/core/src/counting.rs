@@ -114,6 +114,9 @@ const P_LIST: usize = 10;
 
 #[async_trait]
 impl MetaStore for CountedMeta {
+    fn reads_are_remote(&self) -> bool {
+        self.inner.reads_are_remote()
+    }
     async fn get(&self, key: &str) -> Result<Option<Versioned>> {
         self.counts.meta(M_GET);
         self.inner.get(key).await

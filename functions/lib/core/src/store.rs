@@ -206,6 +206,12 @@ pub trait MetaStore: Send + Sync {
             now => Fresh::Changed(now),
         })
     }
+    /// Whether a read is a round trip over the network (DynamoDB, Redis, PostgreSQL): then
+    /// concurrent GETs of a repo share their freshness checks (`group::check_together`);
+    /// a local check (an `fstat`) costs less than sharing it.
+    fn reads_are_remote(&self) -> bool {
+        false
+    }
     /// Keys starting with `prefix`, sorted. The prefix names at least the keys' first
     /// segment (`repo/`, `upload/r/`): DynamoDB lists one partition.
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;

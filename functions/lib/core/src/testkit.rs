@@ -4,24 +4,47 @@ use crate::app::{App, Runtime};
 use crate::body::{Body, ByteStream};
 use crate::digest::{digests, Digests};
 use crate::generator::*;
-use crate::store::{Cas, Conflict, MetaStore, PackageStore, Result, Versioned};
+use crate::store::{Cas, Conflict, Fresh, MetaStore, PackageStore, Result, Versioned};
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::channel::oneshot;
+use futures::future::{FutureExt, Shared};
 use futures::StreamExt;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Default)]
 pub struct MemMeta {
     pub(crate) map: Mutex<BTreeMap<String, Versioned>>,
+    /// Reads count as round trips (`reads_are_remote`), as on DynamoDB.
+    pub(crate) remote: AtomicBool,
+    /// `get_fresh` calls so far.
+    pub(crate) fresh_calls: AtomicUsize,
+    /// The next `get_fresh` reads, then waits for this before it answers (a slow reply).
+    pub(crate) hold: Mutex<Option<Shared<oneshot::Receiver<()>>>>,
 }
 
 #[async_trait]
 impl MetaStore for MemMeta {
     async fn get(&self, key: &str) -> Result<Option<Versioned>> {
         Ok(self.map.lock().unwrap().get(key).cloned())
+    }
+    fn reads_are_remote(&self) -> bool {
+        self.remote.load(Ordering::SeqCst)
+    }
+    async fn get_fresh(&self, key: &str, known: &Versioned) -> Result<Fresh> {
+        self.fresh_calls.fetch_add(1, Ordering::SeqCst);
+        let now = self.map.lock().unwrap().get(key).cloned();
+        let hold = self.hold.lock().unwrap().take();
+        if let Some(hold) = hold {
+            let _ = hold.await;
+        }
+        Ok(match now {
+            Some(v) if v.version == known.version && v.value == known.value => Fresh::Unchanged,
+            now => Fresh::Changed(now),
+        })
     }
     async fn put_if(&self, key: &str, value: Bytes, expected: Option<u64>) -> Cas<u64> {
         let mut m = self.map.lock().unwrap();
@@ -50,6 +73,15 @@ impl MetaStore for MemMeta {
             .filter(|k| k.starts_with(prefix))
             .cloned()
             .collect())
+    }
+}
+
+impl MemMeta {
+    /// Holds the next `get_fresh`'s answer (read already) until the sender is used.
+    pub fn hold_next_fresh(&self) -> oneshot::Sender<()> {
+        let (tx, rx) = oneshot::channel();
+        *self.hold.lock().unwrap() = Some(rx.shared());
+        tx
     }
 }
 

@@ -198,6 +198,9 @@ impl DynamoMetaStore {
 
 #[async_trait]
 impl MetaStore for DynamoMetaStore {
+    fn reads_are_remote(&self) -> bool {
+        true
+    }
     async fn get(&self, key: &str) -> Result<Option<Versioned>> {
         let Some(item) = self.read(key).await? else {
             return Ok(None);

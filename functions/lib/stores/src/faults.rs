@@ -137,6 +137,9 @@ struct FaultyMeta {
 
 #[async_trait]
 impl MetaStore for FaultyMeta {
+    fn reads_are_remote(&self) -> bool {
+        self.inner.reads_are_remote()
+    }
     async fn get(&self, key: &str) -> Result<Option<Versioned>> {
         faulty!(self, "meta.get", self.inner.get(key))
     }

@@ -272,6 +272,9 @@ fn pool_error(what: &str, e: deadpool_postgres::PoolError) -> StoreError {
 
 #[async_trait]
 impl MetaStore for PgMetaStore {
+    fn reads_are_remote(&self) -> bool {
+        true
+    }
     async fn get(&self, key: &str) -> Result<Option<Versioned>> {
         let row = self
             .retrying(&format!("SELECT {key}"), |c| async move {

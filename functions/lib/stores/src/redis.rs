@@ -169,6 +169,9 @@ impl RedisMetaStore {
 
 #[async_trait]
 impl MetaStore for RedisMetaStore {
+    fn reads_are_remote(&self) -> bool {
+        true
+    }
     async fn get(&self, key: &str) -> Result<Option<Versioned>> {
         let hash = self.hash(key);
         let (v, d, r): (Option<u64>, Option<Vec<u8>>, Option<String>) = self

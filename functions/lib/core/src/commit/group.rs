@@ -1,16 +1,19 @@
 //! Coalescing, in one process: concurrent requests on a repo share the work of steps 3 and
-//! 4. Whoever finds no round running leads it; everyone who comes meanwhile waits in the
-//! round's queue and is answered by the leader's result, or handed the lead of the next round.
-//! Across processes the compare-and-sets decide; this only saves work.
+//! 4, and GETs share the freshness check of the published pointer. Whoever finds no round
+//! running leads it; everyone who comes meanwhile waits in the round's queue and is answered
+//! by the leader's result, or handed the lead of the next round. Across processes the
+//! compare-and-sets decide; this only saves work.
 use super::journal::Kind;
 use super::load_published;
 use super::publish::publish_once;
 use super::record::{insert_record, one_version_generators, update_head, Change};
+use super::repo::{read_view, RepoView};
 use crate::app::{App, Lock};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{PackageRecord, Published};
 use futures::channel::oneshot;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// What a queued request is told: its answer, or that it leads the next round.
 pub(crate) enum Turn<T> {
@@ -43,6 +46,9 @@ impl<T, U> Default for Round<T, U> {
 pub(crate) type PublishState = Round<u64, PublishResult>;
 /// Group commits: the record each waiter brings.
 pub(crate) type CommitState = Round<PackageRecord, CommitResult>;
+type ViewResult = ApiResult<Option<Arc<RepoView>>>;
+/// Freshness checks of the published pointer: GETs waiting for the next one.
+pub(crate) type CheckState = Round<(), ViewResult>;
 type Rounds<T, U> = Lock<HashMap<String, Round<T, U>>>;
 
 impl<T, U> Round<T, U> {
@@ -222,6 +228,59 @@ async fn lead_publish(app: &App, repo: &str, seq: u64) -> ApiResult<Published> {
             return result;
         }
     }
+}
+
+/// The repo's published pointer, current as of this call, for a metadata store where each
+/// read is a round trip (a GetItem on DynamoDB): GETs that arrive while a check is under way
+/// wait for the next one and share it. Not the one under way: it may have read the pointer
+/// before a write that returned before they came, and a read after a write must see it. So
+/// a check answers only those queued before it began, and a repo's checks in this process go
+/// one after another, each covering every GET that came during the one before (with 32
+/// connections, ~31 a check rather than one).
+pub(crate) async fn check_together(app: &App, repo: &str) -> ViewResult {
+    loop {
+        let rx = {
+            let mut rounds = app.checks.lock();
+            let round = rounds.entry(repo.to_string()).or_default();
+            if round.running {
+                let (tx, rx) = oneshot::channel();
+                round.waiting.push(((), tx));
+                Some(rx)
+            } else {
+                round.running = true;
+                None
+            }
+        };
+        if let Some(rx) = rx {
+            match rx.await {
+                Ok(Turn::Done(r)) => return r,
+                Ok(Turn::Lead) => {}
+                // The leader was dropped: start over, maybe leading.
+                Err(_) => continue,
+            }
+        }
+        return lead_check(app, repo).await;
+    }
+}
+
+/// One check, for the caller and everyone queued before it began; then the lead passes to
+/// whoever queued during it.
+async fn lead_check(app: &App, repo: &str) -> ViewResult {
+    let guard = Leadership::new(&app.checks, repo);
+    let batch = std::mem::take(
+        &mut app
+            .checks
+            .lock()
+            .entry(repo.to_string())
+            .or_default()
+            .waiting,
+    );
+    let result = read_view(app, repo).await;
+    for (_, tx) in batch {
+        let _ = tx.send(Turn::Done(result.clone()));
+    }
+    guard.finish(app.checks.lock().entry(repo.to_string()).or_default());
+    result
 }
 
 /// Step 3 for a new record, as a group commit: whoever finds no commit running leads and

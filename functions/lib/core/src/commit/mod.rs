@@ -44,7 +44,7 @@ mod view;
 pub use analyze::{analyze, sign_package};
 pub use delete::{delete_repo, remove, remove_where, Removed, RepoDeleted};
 pub use group::{commit_record, ensure_published};
-pub(crate) use group::{CommitState, PublishState};
+pub(crate) use group::{CheckState, CommitState, PublishState};
 pub use head::{bucket_blob, load_head};
 pub use history::{history, rollback, History, HistoryQuery, RolledBack};
 pub use journal::{Kind, Pick};

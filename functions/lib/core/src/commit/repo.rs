@@ -94,8 +94,18 @@ pub struct RepoView {
 
 /// The repo's published pointer, current as of this call: one read of the store, which says
 /// "unchanged" when the cache holds the current version (then nothing is decoded). So a read
-/// after any write that returned sees it, in this process or another one.
+/// after any write that returned sees it, in this process or another one. Where that read is
+/// a round trip, concurrent callers share it (`group::check_together`).
 pub(crate) async fn published_view(app: &App, repo: &str) -> ApiResult<Option<Arc<RepoView>>> {
+    if app.meta.reads_are_remote() {
+        super::group::check_together(app, repo).await
+    } else {
+        read_view(app, repo).await
+    }
+}
+
+/// [`published_view`]'s one read of the store, by this caller alone.
+pub(super) async fn read_view(app: &App, repo: &str) -> ApiResult<Option<Arc<RepoView>>> {
     let key = keys::published(repo);
     let known = app.views.lock().get(repo).cloned();
     let now = match &known {
