@@ -21,6 +21,8 @@
 #   RUNS=3              wrk runs per file and server (median reported)
 #   WRK_THREADS=2 WRK_CONNECTIONS=32 WRK_DURATION=10s
 #   REPORT_DIR          where http.md and http.png go (default bench/reports)
+#   STORES=file|moto    moto: the server on S3 + DynamoDB (a moto server, lib.sh start_moto;
+#                       MOTO_RTT_MS as there); the report is http-moto.md / .png
 # Only 127.0.0.1 traffic. The servers are killed on exit, whatever happens.
 # Needs: wrk, nginx, gnuplot (apt-get install wrk nginx gnuplot-nox), curl, xz, dpkg-deb.
 set -euo pipefail
@@ -36,15 +38,19 @@ NPID=""
 cleanup() {
   local rc=$?
   if [ -n "$NPID" ]; then kill "$NPID" 2>/dev/null || true; wait "$NPID" 2>/dev/null || true; fi
+  stop_moto
   (exit "$rc")
   bench_cleanup
 }
 bench_init
 trap cleanup EXIT
+STORES=${STORES:-file}
+case $STORES in file) NAME=http ;; moto) NAME=http-moto ;; *) die "STORES is file or moto, not $STORES" ;; esac
 
 # ---------------------------------------------------------------- inputs and reposmith
 # make-many-quick.py: seconds per 10,000 debs (dpkg-deb per file would take many minutes)
 many_inputs "make-many-quick.py deb" '%s-%0*d_1.0-1_amd64.deb'
+[ "$STORES" = moto ] && start_moto
 start_server
 CLI=("$BIN" --server "$URL" --token "$TOKEN")
 SIZES=(10)
@@ -175,20 +181,20 @@ done
 
 # ---------------------------------------------------------------- report
 {
-  report_head "GET of published files, reposmith next to nginx $(nginx -v 2>&1 | sed 's/.*\///') (wrk -t$THREADS -c$CONNS -d$DURATION; requests/s, the median of the runs)"
+  report_head "GET of published files, reposmith (stores: $STORES) next to nginx $(nginx -v 2>&1 | sed 's/.*\///') (wrk -t$THREADS -c$CONNS -d$DURATION; requests/s, the median of the runs)"
   echo '```'
   # shellcheck disable=SC2059 # the format is $f
   printf "$f" file packages bytes "reposmith r/s" "nginx r/s" ratio
   printf '%s\n' "${ROWS[@]}"
   echo '```'
   echo
-  echo "![requests/s](http.png)"
+  echo "![requests/s]($NAME.png)"
 } > "$W/report.md"
 cat "$W/report.md"
-cp "$W/report.md" "$REPORT_DIR/http.md"
+cp "$W/report.md" "$REPORT_DIR/$NAME.md"
 gnuplot <<EOF || log "gnuplot failed: no plot"
 set terminal pngcairo size 1000,500 font ",10"
-set output "$REPORT_DIR/http.png"
+set output "$REPORT_DIR/$NAME.png"
 set title "GET requests/s (wrk -t$THREADS -c$CONNS -d$DURATION, median of $RUNS)"
 set style data histograms
 set style histogram clustered gap 1
@@ -200,4 +206,4 @@ set xtics rotate by -25 font ",9"
 set grid ytics
 plot "$W/plot.dat" using 2:xtic(1) title "reposmith", "" using 3 title "nginx"
 EOF
-log "report: $REPORT_DIR/http.md, $REPORT_DIR/http.png"
+log "report: $REPORT_DIR/$NAME.md, $REPORT_DIR/$NAME.png"
