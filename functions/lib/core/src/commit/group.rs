@@ -7,7 +7,7 @@ use super::journal::Kind;
 use super::load_published;
 use super::publish::publish_once;
 use super::record::{insert_record, one_version_generators, update_head, Change};
-use super::repo::{read_view, RepoView};
+use super::repo::{published_view, RepoView};
 use crate::app::{App, Lock};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{PackageRecord, Published};
@@ -230,8 +230,8 @@ async fn lead_publish(app: &App, repo: &str, seq: u64) -> ApiResult<Published> {
     }
 }
 
-/// The repo's published pointer, current as of this call, for a metadata store where each
-/// read is a round trip (a GetItem on DynamoDB): GETs that arrive while a check is under way
+/// The repo's published pointer, current as of this call, for a GET of its tree on a metadata
+/// store where each read is a round trip (a GetItem on DynamoDB): GETs that arrive while a check is under way
 /// wait for the next one and share it. Not the one under way: it may have read the pointer
 /// before a write that returned before they came, and a read after a write must see it. So
 /// a check answers only those queued before it began, and a repo's checks in this process go
@@ -275,7 +275,7 @@ async fn lead_check(app: &App, repo: &str) -> ViewResult {
             .or_default()
             .waiting,
     );
-    let result = read_view(app, repo).await;
+    let result = published_view(app, repo).await;
     for (_, tx) in batch {
         let _ = tx.send(Turn::Done(result.clone()));
     }

@@ -1,6 +1,7 @@
 //! A GET of a published file, around `resolve`: the repo's settings and the generation's
 //! dates come from the read cache that `resolve`'s one freshness check just brought up to
-//! date (`repo::published_view`), so a cached GET reads the metadata store once.
+//! date (`repo::served_view`), so a cached GET reads the metadata store once (or shares that
+//! read with the GETs beside it, where it is a round trip).
 use super::repo::{config_of, last_view};
 use super::resolve;
 use crate::app::App;
@@ -45,7 +46,7 @@ async fn resolve_frozen(app: &App, repo: &str, at: &str, path: &str) -> ApiResul
         return Err(ApiError::not_found(format!("no repo named {repo:?}")));
     }
     // A disabled repo's views are off too.
-    if super::repo::published_view(app, repo)
+    if super::repo::served_view(app, repo)
         .await?
         .is_some_and(|v| v.published.disabled)
     {

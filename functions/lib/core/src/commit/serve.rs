@@ -67,7 +67,7 @@ impl Bound {
 pub async fn resolve(app: &App, repo: &str, path: &str) -> ApiResult<Option<BlobRef>> {
     // The cached pointer, not a copy: a copy of its retired generations (up to 32) would
     // cost every GET an allocation each.
-    let Some(view) = super::repo::published_view(app, repo).await? else {
+    let Some(view) = super::repo::served_view(app, repo).await? else {
         return Ok(None);
     };
     let p = &view.published;
