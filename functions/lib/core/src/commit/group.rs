@@ -82,6 +82,12 @@ impl<'a, T, U> Leadership<'a, T, U> {
         }
     }
 
+    /// Everyone queued in the round so far, taken off its queue: whom the leader answers.
+    fn take_queue(&self) -> Vec<(T, Reply<U>)> {
+        let mut rounds = self.rounds.lock();
+        std::mem::take(&mut rounds.entry(self.repo.to_string()).or_default().waiting)
+    }
+
     /// The round is over: pass the lead on (the caller holds the round's lock).
     fn finish(mut self, round: &mut Round<T, U>) {
         self.done = true;
@@ -120,27 +126,32 @@ pub async fn ensure_published(app: &App, repo: &str, seq: u64) -> ApiResult<Publ
 /// and the render's own read of the pointer finds that. (On DynamoDB that first read was a
 /// GetItem on every upload.)
 pub(super) async fn publish_committed(app: &App, repo: &str, seq: u64) -> ApiResult<Published> {
+    match wait_turn(&app.publishers, repo, || seq).await {
+        Some(answer) => answer,
+        None => lead_publish(app, repo, seq).await,
+    }
+}
+
+/// Joins `repo`'s round with what the caller needs: its answer when a leader gave one, or
+/// None when the caller is to lead (nobody was, or the lead was handed to it).
+async fn wait_turn<T, U>(rounds: &Rounds<T, U>, repo: &str, need: impl Fn() -> T) -> Option<U> {
     loop {
         let rx = {
-            let mut rounds = app.publishers.lock();
+            let mut rounds = rounds.lock();
             let round = rounds.entry(repo.to_string()).or_default();
-            if round.running {
-                let (tx, rx) = oneshot::channel();
-                round.waiting.push((seq, tx));
-                Some(rx)
-            } else {
+            if !round.running {
                 round.running = true;
-                None
+                return None;
             }
+            let (tx, rx) = oneshot::channel();
+            round.waiting.push((need(), tx));
+            rx
         };
-        match rx {
-            None => return lead_publish(app, repo, seq).await,
-            Some(rx) => match rx.await {
-                Ok(Turn::Done(r)) => return r,
-                Ok(Turn::Lead) => return lead_publish(app, repo, seq).await,
-                // The leader was dropped: start over, maybe leading.
-                Err(_) => continue,
-            },
+        match rx.await {
+            Ok(Turn::Done(answer)) => return Some(answer),
+            Ok(Turn::Lead) => return None,
+            // The leader was dropped: start over, maybe leading.
+            Err(_) => continue,
         }
     }
 }
@@ -238,28 +249,9 @@ async fn lead_publish(app: &App, repo: &str, seq: u64) -> ApiResult<Published> {
 /// one after another, each covering every GET that came during the one before (with 32
 /// connections, ~31 a check rather than one).
 pub(crate) async fn check_together(app: &App, repo: &str) -> ViewResult {
-    loop {
-        let rx = {
-            let mut rounds = app.checks.lock();
-            let round = rounds.entry(repo.to_string()).or_default();
-            if round.running {
-                let (tx, rx) = oneshot::channel();
-                round.waiting.push(((), tx));
-                Some(rx)
-            } else {
-                round.running = true;
-                None
-            }
-        };
-        if let Some(rx) = rx {
-            match rx.await {
-                Ok(Turn::Done(r)) => return r,
-                Ok(Turn::Lead) => {}
-                // The leader was dropped: start over, maybe leading.
-                Err(_) => continue,
-            }
-        }
-        return lead_check(app, repo).await;
+    match wait_turn(&app.checks, repo, || ()).await {
+        Some(answer) => answer,
+        None => lead_check(app, repo).await,
     }
 }
 
@@ -267,14 +259,7 @@ pub(crate) async fn check_together(app: &App, repo: &str) -> ViewResult {
 /// whoever queued during it.
 async fn lead_check(app: &App, repo: &str) -> ViewResult {
     let guard = Leadership::new(&app.checks, repo);
-    let batch = std::mem::take(
-        &mut app
-            .checks
-            .lock()
-            .entry(repo.to_string())
-            .or_default()
-            .waiting,
-    );
+    let batch = guard.take_queue();
     let result = published_view(app, repo).await;
     for (_, tx) in batch {
         let _ = tx.send(Turn::Done(result.clone()));
@@ -331,14 +316,7 @@ async fn let_queue(app: &App, repo: &str) {
 async fn lead_commit(app: &App, repo: &str, record: &PackageRecord) -> CommitResult {
     let guard = Leadership::new(&app.committers, repo);
     let_queue(app, repo).await;
-    let batch = std::mem::take(
-        &mut app
-            .committers
-            .lock()
-            .entry(repo.to_string())
-            .or_default()
-            .waiting,
-    );
+    let batch = guard.take_queue();
     let answers = apply_batch(app, repo, batch.iter().map(|(rec, _)| rec)).await;
     let mut mine = None;
     for ((rec, tx), answer) in batch.into_iter().zip(answers) {
