@@ -1149,4 +1149,13 @@ fn concurrent_reads_share_a_freshness_check_that_began_after_them() {
     drop(gone);
     let answer = futures::executor::block_on(queued);
     assert_eq!(answer, (200, "a\nb\n".to_string()));
+
+    // No round is kept once nobody waits: not for a repo that is there, nor for any name a
+    // GET makes up.
+    futures::executor::block_on(async {
+        for i in 0..3 {
+            assert_eq!(text(&app, &format!("/repos/none{i}/x")).await.0, 404);
+        }
+    });
+    assert_eq!(app.checks.lock().len(), 0, "idle rounds kept");
 }

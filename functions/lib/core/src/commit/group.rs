@@ -88,20 +88,25 @@ impl<'a, T, U> Leadership<'a, T, U> {
         std::mem::take(&mut rounds.entry(self.repo.to_string()).or_default().waiting)
     }
 
-    /// The round is over: pass the lead on (the caller holds the round's lock).
-    fn finish(mut self, round: &mut Round<T, U>) {
+    /// The round is over: pass the lead on, or forget the round when nobody waits (a GET may
+    /// name any repo, and an idle round kept for each name would grow without bound). The
+    /// caller holds the rounds' lock.
+    fn finish(mut self, rounds: &mut HashMap<String, Round<T, U>>) {
         self.done = true;
-        round.hand_over();
+        if let Some(round) = rounds.get_mut(self.repo) {
+            round.hand_over();
+            if !round.running {
+                rounds.remove(self.repo);
+            }
+        }
     }
 }
 
 impl<T, U> Drop for Leadership<'_, T, U> {
+    /// Dropped mid-way: the round ends, and its waiters see their channels close.
     fn drop(&mut self) {
         if !self.done {
-            if let Some(round) = self.rounds.lock().get_mut(self.repo) {
-                round.running = false;
-                round.waiting.clear();
-            }
+            self.rounds.lock().remove(self.repo);
         }
     }
 }
@@ -235,7 +240,7 @@ async fn lead_publish(app: &App, repo: &str, seq: u64) -> ApiResult<Published> {
         round.waiting = pending;
         let covered = !matches!(&result, Ok(p) if p.covers < seq);
         if covered {
-            guard.finish(round);
+            guard.finish(&mut rounds);
             return result;
         }
     }
@@ -264,7 +269,7 @@ async fn lead_check(app: &App, repo: &str) -> ViewResult {
     for (_, tx) in batch {
         let _ = tx.send(Turn::Done(result.clone()));
     }
-    guard.finish(app.checks.lock().entry(repo.to_string()).or_default());
+    guard.finish(&mut app.checks.lock());
     result
 }
 
@@ -326,7 +331,7 @@ async fn lead_commit(app: &App, repo: &str, record: &PackageRecord) -> CommitRes
         let _ = tx.send(Turn::Done(answer));
     }
     let mut rounds = app.committers.lock();
-    guard.finish(rounds.entry(repo.to_string()).or_default());
+    guard.finish(&mut rounds);
     mine.unwrap_or_else(|| Err(ApiError::internal("own record missing from its batch")))
 }
 
