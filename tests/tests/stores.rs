@@ -160,6 +160,21 @@ async fn readers_ask_ahead(packages: &dyn PackageStore) {
         assert_eq!(&got[..], &body[..]);
     }
     assert_eq!(gets(), asked, "reading what was asked ahead sent more GETs");
+
+    // A start that could not be read is asked for again by the next read, not kept failed.
+    let body = Bytes::from_static(b"stored after its reader was made");
+    let facts = reposmith_core::generator::Facts {
+        sha256: common::sha256_hex(&body),
+        size: body.len() as u64,
+        ..Default::default()
+    };
+    let reader = packages.reader(facts).await.unwrap();
+    let r = reader.clone();
+    let missing = tokio::task::spawn_blocking(move || r.read(0, 100)).await;
+    assert!(missing.unwrap().is_err(), "read a blob that is not stored");
+    packages.put_bytes(body.clone()).await.unwrap();
+    let again = tokio::task::spawn_blocking(move || reader.read(0, 100)).await;
+    assert_eq!(again.expect("the second read panicked").unwrap(), body);
 }
 
 fn rt() -> tokio::runtime::Runtime {

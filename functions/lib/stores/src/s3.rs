@@ -488,13 +488,15 @@ struct S3Reader {
 enum First {
     Asked(tokio::task::JoinHandle<Result<Bytes>>),
     Got(Bytes),
+    /// The GET failed (told to the read that waited for it): later reads use the windows.
+    Failed,
 }
 
 #[cfg(not(target_family = "wasm"))]
 impl Drop for S3Reader {
     /// A reader dropped unread (its batch failed) does not leave its GET running.
     fn drop(&mut self) {
-        if let First::Asked(h) = &*self.first.lock().unwrap() {
+        if let First::Asked(h) = &*self.first.lock().unwrap_or_else(|p| p.into_inner()) {
             h.abort();
         }
     }
@@ -513,19 +515,24 @@ impl S3PackageStore {
 
 #[cfg(not(target_family = "wasm"))]
 impl S3Reader {
-    /// The first bytes, waiting for the GET asked for when the reader was made.
-    fn first(&self) -> std::result::Result<Bytes, String> {
-        let mut first = self.first.lock().unwrap();
+    /// The first bytes, waiting for the GET asked for when the reader was made; None once
+    /// that GET failed (a finished task cannot be asked again).
+    fn first(&self) -> Option<std::result::Result<Bytes, String>> {
+        let mut first = self.first.lock().unwrap_or_else(|p| p.into_inner());
         if let First::Asked(h) = &mut *first {
             let got = match self.handle.block_on(h) {
-                Ok(r) => r.map_err(|e| e.chain())?,
-                Err(e) => return Err(format!("reading the start of {}: {e}", self.key)),
+                Ok(r) => r.map_err(|e| e.chain()),
+                Err(e) => Err(format!("reading the start of {}: {e}", self.key)),
             };
-            *first = First::Got(got);
+            *first = match &got {
+                Ok(b) => First::Got(b.clone()),
+                Err(_) => First::Failed,
+            };
+            return Some(got);
         }
         match &*first {
-            First::Got(b) => Ok(b.clone()),
-            First::Asked(_) => unreachable!("answered above"),
+            First::Got(b) => Some(Ok(b.clone())),
+            _ => None,
         }
     }
 
@@ -563,16 +570,14 @@ impl PackageReader for S3Reader {
     fn read(&self, offset: u64, len: u32) -> std::result::Result<Vec<u8>, String> {
         let end = self.facts.size.min(offset.saturating_add(len as u64));
         if end <= FIRST.min(self.facts.size) {
-            let first = self.first()?;
-            let stop = end as usize;
-            if first.len() < stop {
-                return Err(format!(
-                    "short read at {} of {}",
-                    first.len(),
-                    self.facts.sha256
-                ));
+            if let Some(first) = self.first() {
+                let (first, stop) = (first?, end as usize);
+                if first.len() < stop {
+                    let at = first.len();
+                    return Err(format!("short read at {at} of {}", self.facts.sha256));
+                }
+                return Ok(first[(offset as usize).min(stop)..stop].to_vec());
             }
-            return Ok(first[(offset as usize).min(stop)..stop].to_vec());
         }
         let mut out = Vec::with_capacity(end.saturating_sub(offset) as usize);
         let mut pos = offset;
