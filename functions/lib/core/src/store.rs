@@ -182,6 +182,17 @@ pub enum Fresh {
     Changed(Option<Versioned>),
 }
 
+impl Fresh {
+    /// What a read that found `now` tells a cache holding `known`: version and bytes compared
+    /// (a version alone may repeat after a delete).
+    pub fn of(now: Option<Versioned>, known: &Versioned) -> Fresh {
+        match now {
+            Some(v) if v.version == known.version && v.value == known.value => Fresh::Unchanged,
+            now => Fresh::Changed(now),
+        }
+    }
+}
+
 /// Compare-and-set lost: somebody else wrote first. Re-read and retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Conflict;
@@ -201,10 +212,7 @@ pub trait MetaStore: Send + Sync {
     /// version alone may repeat after a delete); a store whose versions never repeat may
     /// compare those only, and skip reading the value.
     async fn get_fresh(&self, key: &str, known: &Versioned) -> Result<Fresh> {
-        Ok(match self.get(key).await? {
-            Some(v) if v.version == known.version && v.value == known.value => Fresh::Unchanged,
-            now => Fresh::Changed(now),
-        })
+        Ok(Fresh::of(self.get(key).await?, known))
     }
     /// Whether a read is a round trip over the network (DynamoDB, Redis, PostgreSQL): then
     /// concurrent GETs of a repo share their freshness checks (`group::check_together`);

@@ -8,7 +8,6 @@ use crate::store::{Cas, Conflict, Fresh, MetaStore, PackageStore, Result, Versio
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::channel::oneshot;
-use futures::future::{FutureExt, Shared};
 use futures::StreamExt;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -23,7 +22,7 @@ pub struct MemMeta {
     /// `get_fresh` calls so far.
     pub(crate) fresh_calls: AtomicUsize,
     /// The next `get_fresh` reads, then waits for this before it answers (a slow reply).
-    pub(crate) hold: Mutex<Option<Shared<oneshot::Receiver<()>>>>,
+    pub(crate) hold: Mutex<Option<oneshot::Receiver<()>>>,
 }
 
 #[async_trait]
@@ -36,15 +35,12 @@ impl MetaStore for MemMeta {
     }
     async fn get_fresh(&self, key: &str, known: &Versioned) -> Result<Fresh> {
         self.fresh_calls.fetch_add(1, Ordering::SeqCst);
-        let now = self.map.lock().unwrap().get(key).cloned();
+        let now = self.get(key).await?;
         let hold = self.hold.lock().unwrap().take();
         if let Some(hold) = hold {
             let _ = hold.await;
         }
-        Ok(match now {
-            Some(v) if v.version == known.version && v.value == known.value => Fresh::Unchanged,
-            now => Fresh::Changed(now),
-        })
+        Ok(Fresh::of(now, known))
     }
     async fn put_if(&self, key: &str, value: Bytes, expected: Option<u64>) -> Cas<u64> {
         let mut m = self.map.lock().unwrap();
@@ -80,7 +76,7 @@ impl MemMeta {
     /// Holds the next `get_fresh`'s answer (read already) until the sender is used.
     pub fn hold_next_fresh(&self) -> oneshot::Sender<()> {
         let (tx, rx) = oneshot::channel();
-        *self.hold.lock().unwrap() = Some(rx.shared());
+        *self.hold.lock().unwrap() = Some(rx);
         tx
     }
 }
