@@ -41,7 +41,7 @@ impl FilePackageStore {
     pub fn open(root: PathBuf) -> Result<Self> {
         std::fs::create_dir_all(root.join("blobs"))?;
         std::fs::create_dir_all(root.join("tmp"))?;
-        sweep(&root.join("tmp"), 3600)?;
+        sweep(&root.join("tmp"), 3600, any)?;
         Ok(FilePackageStore {
             root,
             written: AtomicU64::new(0),
@@ -89,12 +89,16 @@ fn syncfs(root: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Deletes the files in `tmp` not modified for `min_age` seconds; answers how many.
-fn sweep(tmp: &Path, min_age: u64) -> std::io::Result<usize> {
+/// Deletes the files in `dir` not modified for `min_age` seconds whose names `temp` accepts;
+/// answers how many.
+fn sweep(dir: &Path, min_age: u64, temp: fn(&str) -> bool) -> std::io::Result<usize> {
     let now = std::time::SystemTime::now();
     let mut deleted = 0;
-    for f in std::fs::read_dir(tmp)? {
+    for f in std::fs::read_dir(dir)? {
         let f = f?;
+        if !temp(&f.file_name().to_string_lossy()) {
+            continue;
+        }
         let age = now
             .duration_since(f.metadata()?.modified()?)
             .map_or(0, |d| d.as_secs());
@@ -103,6 +107,14 @@ fn sweep(tmp: &Path, min_age: u64) -> std::io::Result<usize> {
         }
     }
     Ok(deleted)
+}
+
+/// Everything in `tmp/` is temporary; in a blob directory, what `tmp_name` named.
+fn any(_: &str) -> bool {
+    true
+}
+fn is_tmp(name: &str) -> bool {
+    name.starts_with(".tmp-")
 }
 
 #[async_trait]
@@ -144,7 +156,13 @@ impl PackageStore for FilePackageStore {
             if holds(&dest, d.size) {
                 return Ok(d);
             }
-            let tmp = root.join("tmp").join(tmp_name());
+            // Written beside its place and renamed within the directory: one shared `tmp/`
+            // made every put wait on that directory's lock while ext4 looked for a free
+            // inode, and a rename across directories takes the file system's rename lock
+            // (`add -j 8` past ~12,000 debs: twice the CPU an upload, most of it spinning).
+            let dir = dest.parent().expect("blob has a parent");
+            std::fs::create_dir_all(dir)?;
+            let tmp = dir.join(tmp_name());
             let written = std::fs::write(&tmp, &data);
             if let Err(e) = written {
                 let _ = std::fs::remove_file(&tmp);
@@ -275,8 +293,18 @@ impl PackageStore for FilePackageStore {
     }
 
     async fn sweep_temp(&self, min_age: u64) -> Result<usize> {
-        let tmp = self.root.join("tmp");
-        blocking(move || sweep(&tmp, min_age)).await
+        let root = self.root.clone();
+        blocking(move || {
+            let mut deleted = sweep(&root.join("tmp"), min_age, any)?;
+            for dir in std::fs::read_dir(root.join("blobs"))? {
+                let dir = dir?;
+                if dir.file_type()?.is_dir() {
+                    deleted += sweep(&dir.path(), min_age, is_tmp)?;
+                }
+            }
+            Ok(deleted)
+        })
+        .await
     }
 
     async fn reader(&self, facts: Facts) -> Result<Arc<dyn PackageReader>> {
@@ -347,6 +375,38 @@ mod tests {
         let body = reposmith_core::body::Body::Bytes(data.clone()).into_stream();
         assert_eq!(store.put(body).await.unwrap().sha256, d.sha256);
         assert_eq!(std::fs::read(&path).unwrap(), &data[..]);
+    }
+
+    /// A put leaves no temporary file behind; one left beside the blobs (a crash between
+    /// write and rename) is swept by GC's `sweep_temp` once old enough, and no blob with it.
+    #[tokio::test]
+    async fn temporary_files_beside_blobs_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FilePackageStore::open(dir.path().to_path_buf()).unwrap();
+        let d = store
+            .put_bytes(bytes::Bytes::from_static(b"kept"))
+            .await
+            .unwrap();
+        let blob = store.path(&d.sha256).unwrap();
+        let names = |p: &Path| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(p)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let blobs_dir = blob.parent().unwrap();
+        assert_eq!(names(blobs_dir), vec![d.sha256.clone()]);
+        assert!(names(&dir.path().join("tmp")).is_empty());
+        let left = blobs_dir.join(tmp_name());
+        std::fs::write(&left, b"half").unwrap();
+        std::fs::write(dir.path().join("tmp").join(tmp_name()), b"half").unwrap();
+        assert_eq!(store.sweep_temp(3600).await.unwrap(), 0, "too young");
+        assert_eq!(store.sweep_temp(0).await.unwrap(), 2);
+        assert_eq!(names(blobs_dir), vec![d.sha256.clone()]);
+        assert!(names(&dir.path().join("tmp")).is_empty());
+        assert_eq!(store.list().await.unwrap().len(), 1);
     }
 
     /// One sync covers every put before it; with nothing new put, settling does nothing.
