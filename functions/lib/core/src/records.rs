@@ -6,31 +6,27 @@
 //! N/256, not N. In memory a bucket is an `Arc`: cloning a head costs 256 pointer copies, and
 //! a change copies one bucket (copy-on-write), which also tells the writer what changed.
 use crate::model::PackageRecord;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 pub const BUCKETS: usize = 256;
 
 /// One bucket's records by file name, stored as a JSON map. Its clash index (see
-/// `clash_keys`) is built on first use and lives as long as this version of the bucket.
+/// `clash_keys`) is built on first use and then kept up to date: a copy of the bucket (a
+/// commit changing one record) copies it too, so a commit never rebuilds it from every record.
 /// Each record is shared between the versions of its bucket: copying a bucket to change one
 /// record copies pointers, and a reader tells an unchanged record by its address.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Bucket {
     records: BTreeMap<String, Arc<PackageRecord>>,
     #[serde(skip)]
-    index: OnceLock<HashMap<u64, Vec<Arc<PackageRecord>>>>,
+    index: OnceLock<Index>,
 }
 
-impl Clone for Bucket {
-    fn clone(&self) -> Self {
-        Bucket {
-            records: self.records.clone(),
-            index: OnceLock::new(),
-        }
-    }
-}
+/// (clash key, record), sorted by key: one allocation to copy, where a map of lists took
+/// one per key.
+type Index = Vec<(u64, Arc<PackageRecord>)>;
 
 impl Bucket {
     pub fn get(&self, filename: &str) -> Option<&PackageRecord> {
@@ -67,28 +63,51 @@ impl Bucket {
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
-    /// The records to edit: the index is dropped, to be built again when next asked.
-    fn edit(&mut self) -> &mut BTreeMap<String, Arc<PackageRecord>> {
-        self.index = OnceLock::new();
-        &mut self.records
-    }
-    fn index(&self) -> &HashMap<u64, Vec<Arc<PackageRecord>>> {
-        self.index.get_or_init(|| {
-            let mut index: HashMap<u64, Vec<Arc<PackageRecord>>> = HashMap::new();
-            for rec in self.records.values() {
-                for key in clash_keys(rec) {
-                    index.entry(key).or_default().push(rec.clone());
-                }
+    /// Sets `rec` under its file name, and in the index if one is built.
+    fn put(&mut self, filename: String, rec: Arc<PackageRecord>) -> Option<Arc<PackageRecord>> {
+        let old = self.records.insert(filename, rec.clone());
+        if let Some(index) = self.index.get_mut() {
+            if let Some(old) = &old {
+                index.retain(|(_, r)| !Arc::ptr_eq(r, old));
             }
+            for key in clash_keys(&rec) {
+                let at = index.partition_point(|(k, _)| *k <= key);
+                index.insert(at, (key, rec.clone()));
+            }
+        }
+        old
+    }
+    /// Removes the record of `filename`, and its index entries if an index is built.
+    fn take(&mut self, filename: &str) -> Option<Arc<PackageRecord>> {
+        let old = self.records.remove(filename)?;
+        if let Some(index) = self.index.get_mut() {
+            index.retain(|(_, r)| !Arc::ptr_eq(r, &old));
+        }
+        Some(old)
+    }
+    /// The records holding `key`.
+    fn holding(&self, key: u64) -> impl Iterator<Item = &PackageRecord> {
+        let index = self.index.get_or_init(|| {
+            let mut index: Index = self
+                .records
+                .values()
+                .flat_map(|rec| clash_keys(rec).into_iter().map(|k| (k, rec.clone())))
+                .collect();
+            index.sort_by_key(|(k, _)| *k);
             index
-        })
+        });
+        let from = index.partition_point(|(k, _)| *k < key);
+        index[from..]
+            .iter()
+            .take_while(move |(k, _)| *k == key)
+            .map(|(_, r)| &**r)
     }
 }
 
 /// What two records must share to clash or to replace one another: a published path of a
-/// generator, or a (generator, shelf, name), hashed. A bucket's index is rebuilt after
-/// every change to it, so a key costs no allocation; two keys that hash alike only make
-/// `sharing` answer one record more, which the clash rules then look at in full.
+/// generator, or a (generator, shelf, name), hashed, so an index entry costs no allocation;
+/// two keys that hash alike only make `sharing` answer one record more, which the clash
+/// rules then look at in full.
 pub fn clash_keys(rec: &PackageRecord) -> Vec<u64> {
     use std::hash::{Hash, Hasher};
     let hash = |parts: &[&str]| {
@@ -144,8 +163,7 @@ impl Records {
         let b = bucket_of(&filename);
         self.shas[b] = None;
         Arc::make_mut(&mut self.buckets[b])
-            .edit()
-            .insert(filename, Arc::new(rec))
+            .put(filename, Arc::new(rec))
             .map(Arc::unwrap_or_clone)
     }
 
@@ -154,8 +172,7 @@ impl Records {
         self.buckets[b].get(filename)?;
         self.shas[b] = None;
         Arc::make_mut(&mut self.buckets[b])
-            .edit()
-            .remove(filename)
+            .take(filename)
             .map(Arc::unwrap_or_clone)
     }
 
@@ -193,9 +210,9 @@ impl Records {
                 continue;
             }
             self.shas[b] = None;
-            let bucket = Arc::make_mut(&mut self.buckets[b]).edit();
+            let bucket = Arc::make_mut(&mut self.buckets[b]);
             for rec in changes {
-                bucket.insert(rec.filename.clone(), rec);
+                bucket.put(rec.filename.clone(), rec);
             }
         }
     }
@@ -205,8 +222,7 @@ impl Records {
     pub fn sharing(&self, keys: &[u64]) -> Vec<&PackageRecord> {
         let mut out: Vec<&PackageRecord> = Vec::new();
         for bucket in &self.buckets {
-            let index = bucket.index();
-            for rec in keys.iter().filter_map(|k| index.get(k)).flatten() {
+            for rec in keys.iter().flat_map(|&k| bucket.holding(k)) {
                 if !out.iter().any(|o| o.filename == rec.filename) {
                     out.push(rec);
                 }
@@ -276,6 +292,69 @@ mod tests {
         assert_eq!(c.remove("p7").map(|r| r.filename), Some("p7".into()));
         let sorted: Vec<&str> = c.sorted().iter().map(|r| r.filename.as_str()).collect();
         assert!(sorted.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    fn named(recs: Vec<&PackageRecord>) -> Vec<String> {
+        let mut names: Vec<String> = recs.iter().map(|r| r.filename.clone()).collect();
+        names.sort();
+        names
+    }
+
+    fn claimed(file: &str, name: &str) -> PackageRecord {
+        let mut r = rec(file);
+        r.entries = crate::model::Entries::from_iter([(
+            "deb".to_string(),
+            vec![crate::model::EntryId {
+                name: name.into(),
+                version: "1".into(),
+                arch: "all".into(),
+                path: String::new(),
+                shelf: "main".into(),
+            }],
+        )]);
+        r
+    }
+
+    /// The clash index answers as one built from scratch after inserts, replacements and
+    /// removals made on copies of a head whose index was already built.
+    #[test]
+    fn the_clash_index_follows_every_change() {
+        let mut a = Records::default();
+        for i in 0..600 {
+            a.insert(
+                format!("p{i}.deb"),
+                claimed(&format!("p{i}.deb"), &format!("n{}", i % 300)),
+            );
+        }
+        let keys = |name: &str| clash_keys(&claimed("x", name));
+        // Builds every bucket's index.
+        assert_eq!(named(a.sharing(&keys("n7"))), vec!["p307.deb", "p7.deb"]);
+        let mut c = a.clone();
+        c.insert("q.deb".into(), claimed("q.deb", "n7"));
+        c.remove("p307.deb");
+        c.insert("p8.deb".into(), claimed("p8.deb", "n7"));
+        let fresh = |r: &Records| {
+            let mut f = Records::default();
+            for rec in r.values() {
+                f.insert(rec.filename.clone(), rec.clone());
+            }
+            f
+        };
+        for name in ["n7", "n8", "n9", "n307"] {
+            assert_eq!(
+                named(c.sharing(&keys(name))),
+                named(fresh(&c).sharing(&keys(name))),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            named(c.sharing(&keys("n7"))),
+            vec!["p7.deb", "p8.deb", "q.deb"]
+        );
+        assert_eq!(named(c.sharing(&keys("n8"))), vec!["p308.deb"]);
+        // The copy it came from is as it was.
+        assert_eq!(named(a.sharing(&keys("n7"))), vec!["p307.deb", "p7.deb"]);
+        assert_eq!(named(a.sharing(&keys("n8"))), vec!["p308.deb", "p8.deb"]);
     }
 
     #[test]
