@@ -205,18 +205,31 @@ impl<const N: usize> Default for HexDigest<N> {
     }
 }
 
+impl<const N: usize> HexDigest<N> {
+    /// The hex text, written into `buf` when held as bytes (one call, not a formatter
+    /// call per byte: a head bucket's records are written on every commit that changes it).
+    fn text<'a>(&'a self, buf: &'a mut [u8; 128]) -> &'a str {
+        match self {
+            HexDigest::Bytes(b) => {
+                const { assert!(N <= 64, "a digest of at most 64 bytes") };
+                let out = &mut buf[..2 * N];
+                hex::encode_to_slice(b, out).expect("2N bytes of room");
+                std::str::from_utf8(out).expect("hex is ASCII")
+            }
+            HexDigest::Text(t) => t,
+        }
+    }
+}
+
 impl<const N: usize> std::fmt::Display for HexDigest<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            HexDigest::Bytes(b) => b.iter().try_for_each(|x| write!(f, "{x:02x}")),
-            HexDigest::Text(t) => f.write_str(t),
-        }
+        f.write_str(self.text(&mut [0; 128]))
     }
 }
 
 impl<const N: usize> Serialize for HexDigest<N> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        s.serialize_str(self.text(&mut [0; 128]))
     }
 }
 
