@@ -11,9 +11,10 @@
 //! request's `dir` as `T-<generation of the current version>-F-<generation of the earlier
 //! one>`, so a name never stands for two different files.
 use super::chunks::{ChunkCache, Made, Open};
+use super::codec::encode_quick;
 use super::held::{concat, Held};
+use super::invalid;
 use super::patch;
-use super::{encode, invalid};
 use crate::app::App;
 use crate::digest::Digests;
 use crate::error::{ApiError, ApiResult};
@@ -349,7 +350,7 @@ async fn encoded(
         let data = if enc == Encoding::Identity {
             script.clone()
         } else {
-            encode(&script, enc).map_err(ApiError::from)?.into()
+            encode_quick(&script, enc).map_err(ApiError::from)?.into()
         };
         let digests = crate::digest::digests(&data);
         writes.push(data);
