@@ -1159,3 +1159,108 @@ fn concurrent_reads_share_a_freshness_check_that_began_after_them() {
     });
     assert_eq!(app.checks.lock().len(), 0, "idle rounds kept");
 }
+
+/// The part blobs bucket `b` of repo `r`'s head is stored in, or None if it is stored whole.
+async fn bucket_parts(app: &crate::App, blobs: &MemBlobs, b: usize) -> Option<Vec<String>> {
+    let (head, _) = load_head(app, "r").await.unwrap();
+    let sha = head.packages.bucket(b).1.expect("stored").to_string();
+    let raw = blobs.blobs.lock().unwrap()[&sha].clone();
+    serde_json::from_slice(&raw).ok()
+}
+
+/// A bucket of `SPLIT_FROM` records or more is stored in parts: an upload into it writes
+/// its part and the list, not every record of the bucket; a process that did not write it
+/// reads it whole; GC keeps the parts; a bucket that shrinks below is stored whole again.
+#[test]
+fn a_big_bucket_is_stored_in_parts() {
+    use crate::records::{bucket_of, part_of, PARTS, SPLIT_FROM};
+    let gen = Arc::new(FakeGen::new());
+    let (app, meta, blobs) = app_with_grace(gen.clone(), std::time::Duration::ZERO);
+    let other = || {
+        crate::App::new(
+            meta.clone(),
+            blobs.clone(),
+            vec![gen.clone()],
+            Arc::new(FakeSigner),
+            "t".into(),
+            Arc::new(ThreadRuntime),
+        )
+    };
+    let b = bucket_of("p0");
+    let names: Vec<String> = (0..)
+        .map(|i| format!("p{i}"))
+        .filter(|n| bucket_of(n) == b)
+        .take(SPLIT_FROM + 1)
+        .collect();
+    // What a process that did not write the head serves: every name, and their files.
+    let served = |count: usize| {
+        let app = other();
+        let names = names.clone();
+        async move {
+            let (status, index) = text(&app, "/repos/r/fake/index").await;
+            assert_eq!((status, index.lines().count()), (200, count), "{index}");
+            for n in names
+                .iter()
+                .filter(|n| index.lines().any(|l| l == n.as_str()))
+            {
+                let path = format!("/repos/r/fake/pool/{n}");
+                assert_eq!(text(&app, &path).await, (200, format!("PKG {n}")));
+            }
+        }
+    };
+    futures::executor::block_on(async {
+        send(&app, "POST", "/repos/r/", br#"{"keep_generations": 1}"#).await;
+        for n in &names[..SPLIT_FROM - 1] {
+            assert_eq!(add(&app, n, format!("PKG {n}").as_bytes()).await, 201);
+        }
+        assert_eq!(
+            bucket_parts(&app, &blobs, b).await,
+            None,
+            "below SPLIT_FROM"
+        );
+        let n = &names[SPLIT_FROM - 1];
+        assert_eq!(add(&app, n, format!("PKG {n}").as_bytes()).await, 201);
+        let before = bucket_parts(&app, &blobs, b)
+            .await
+            .expect("stored in parts");
+        assert_eq!(before.len(), PARTS);
+
+        let last = &names[SPLIT_FROM];
+        assert_eq!(add(&app, last, format!("PKG {last}").as_bytes()).await, 201);
+        let after = bucket_parts(&app, &blobs, b).await.unwrap();
+        let differ: Vec<usize> = (0..PARTS).filter(|&p| before[p] != after[p]).collect();
+        assert_eq!(
+            differ,
+            vec![part_of(last)],
+            "only the changed part is written again"
+        );
+        let part = blobs.blobs.lock().unwrap()[&after[part_of(last)]].clone();
+        let part: std::collections::BTreeMap<String, serde_json::Value> =
+            serde_json::from_slice(&part).unwrap();
+        assert!(part.contains_key(last.as_str()));
+        assert!(part.keys().all(|k| part_of(k) == part_of(last)));
+        assert!(
+            part.len() < SPLIT_FROM / 2,
+            "a part, not the bucket: {}",
+            part.len()
+        );
+        served(SPLIT_FROM + 1).await;
+
+        crate::gc::collect(&app, 0).await.unwrap();
+        for p in &after {
+            assert!(
+                blobs.blobs.lock().unwrap().contains_key(p),
+                "GC took part {p}"
+            );
+        }
+        served(SPLIT_FROM + 1).await;
+
+        for n in &names[..2] {
+            let path = format!("/repos/r/packages/{n}");
+            assert_eq!(send(&app, "DELETE", &path, b"").await, 200);
+        }
+        assert_eq!(bucket_parts(&app, &blobs, b).await, None, "whole again");
+        crate::gc::collect(&app, 0).await.unwrap();
+        served(SPLIT_FROM - 1).await;
+    });
+}

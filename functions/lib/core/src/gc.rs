@@ -36,6 +36,7 @@ pub async fn collect(app: &App, min_age: u64) -> ApiResult<GcReport> {
         let config = load_config(app, &repo).await?;
         let (head, _) = load_head(app, &repo).await?;
         live.extend(head.packages.roots().unwrap_or_default().into_values());
+        live.extend(head.packages.part_blobs().map(str::to_string));
         live.extend(head.keys.clone());
         for rec in head.packages.values() {
             live.insert(rec.sha256.clone());
@@ -144,7 +145,9 @@ async fn mark_generation(
         if !seen.insert(sha.clone()) {
             continue;
         }
-        for rec in crate::commit::bucket_blob(app, sha).await?.values() {
+        let bucket = crate::commit::bucket_blob(app, sha).await?;
+        live.extend(bucket.part_blobs().map(str::to_string));
+        for rec in bucket.values() {
             live.insert(rec.sha256.clone());
             live.insert(rec.analysis.clone());
             live.extend(rec.signature.iter().map(|s| s.sha256.clone()));

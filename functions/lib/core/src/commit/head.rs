@@ -6,7 +6,7 @@ use super::to_json;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{keys, Head, StoredHead};
-use crate::records::{Bucket, BUCKETS};
+use crate::records::{Bucket, Stored, BUCKETS, PARTS};
 use std::sync::Arc;
 
 /// The repo head and the version of the `head` key it was read at (None: no head yet).
@@ -65,16 +65,31 @@ async fn decode(app: &App, stored: StoredHead, known: Option<&Head>) -> ApiResul
     Ok(head)
 }
 
-/// A bucket's records from its blob.
+/// A bucket's records from its blob: a JSON map of them, or the list of its parts' blobs
+/// (a JSON array: see `records::SPLIT_FROM`), read at once.
 pub async fn bucket_blob(app: &App, sha: &str) -> ApiResult<Arc<Bucket>> {
+    let corrupt = |e: String| ApiError::internal(format!("corrupt head bucket {sha}: {e}"));
     let bytes = app
         .packages
         .get_bytes(sha)
         .await?
         .ok_or_else(|| ApiError::internal(format!("head bucket {sha} is missing")))?;
-    let bucket: Bucket = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::internal(format!("corrupt head bucket {sha}: {e}")))?;
-    Ok(Arc::new(bucket))
+    if bytes.first() != Some(&b'[') {
+        let bucket: Bucket = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        return Ok(Arc::new(bucket));
+    }
+    let list: Vec<String> = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    if list.len() != PARTS || !list.iter().all(|s| crate::digest::is_sha256(s)) {
+        return Err(corrupt(format!("{} parts, not {PARTS}", list.len())));
+    }
+    let got = app.packages.get_many(&list).await?;
+    let mut parts = Vec::with_capacity(PARTS);
+    for (part, bytes) in list.into_iter().zip(got) {
+        let bytes = bytes.ok_or_else(|| corrupt(format!("part {part} is missing")))?;
+        let records: Bucket = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        parts.push((Arc::from(part), records));
+    }
+    Ok(Arc::new(Bucket::joined(parts)))
 }
 
 /// The root to write for `head`, once `store_changed` stored its changed buckets.
@@ -92,8 +107,9 @@ pub(super) fn root(head: &Head) -> ApiResult<Vec<u8>> {
     })
 }
 
-/// Writes each changed bucket's blob (a head's root may then name it), all at once: a
-/// batch of uploads changes a bucket each, and on S3 each is a round trip.
+/// Writes each changed bucket's blob (a head's root may then name it), and the parts of a
+/// split bucket that changed, all at once: a batch of uploads changes a bucket each, and on S3
+/// each is a round trip.
 pub(super) async fn store_changed(app: &App, head: &mut Head) -> ApiResult<()> {
     let mut changed = Vec::new();
     let mut blobs = Vec::new();
@@ -102,13 +118,28 @@ pub(super) async fn store_changed(app: &App, head: &mut Head) -> ApiResult<()> {
         if sha.is_some() || records.is_empty() {
             continue;
         }
-        blobs.push(bytes::Bytes::from(to_json(&**records)?));
-        changed.push((b, records.clone()));
+        let stored = records
+            .to_store()
+            .map_err(|e| ApiError::internal(format!("encoding JSON: {e}")))?;
+        let (own, parts) = match stored {
+            Stored::Whole(bytes) => (bytes, Vec::new()),
+            Stored::Split { parts, list } => {
+                let mut shas = Vec::with_capacity(parts.len());
+                for (sha, bytes) in parts {
+                    blobs.extend(bytes.map(bytes::Bytes::from));
+                    shas.push(sha);
+                }
+                (list, shas)
+            }
+        };
+        changed.push((b, blobs.len(), parts));
+        blobs.push(bytes::Bytes::from(own));
     }
     let stored = super::put_blobs(app, blobs).await?;
-    for ((b, records), d) in changed.into_iter().zip(stored) {
-        head.packages
-            .set_bucket(b, records, Some(Arc::from(d.sha256)));
+    for (b, own, parts) in changed {
+        let bucket = (**head.packages.bucket(b).0).clone().with_parts(parts);
+        let sha = Arc::from(stored[own].sha256.as_str());
+        head.packages.set_bucket(b, Arc::new(bucket), Some(sha));
     }
     Ok(())
 }
