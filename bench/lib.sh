@@ -207,6 +207,14 @@ bench_init() {
   [ -x "$BIN" ] || die "manage-repo not found at $BIN (cargo build --release, or set MANAGE_REPO)"
   mkdir -p "$BASE"
   W=$(mktemp -d "$BASE/run.XXXXXX")
+  # DROP_CACHES=1 (root): start from an empty page cache. On this VM, page cache past 4-6 GB
+  # fills 8-25x slower (bench/pagecache.sh), so a long run's tail otherwise depends on what
+  # earlier work (a cargo build) left cached.
+  if [ "${DROP_CACHES:-0}" = 1 ]; then
+    sync
+    echo 3 2>/dev/null > /proc/sys/vm/drop_caches || die "DROP_CACHES=1 needs root"
+    log "page cache dropped"
+  fi
   trap bench_cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM

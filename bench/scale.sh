@@ -45,7 +45,8 @@
 # curves too (e.g. the "before" run next to the current one).
 # Environment: MANAGE_REPO, REPOSMITH_GENERATORS, STEP_TIMEOUT, KEEP, BENCH_CACHE as in lib.sh;
 # STEPS="100 500 1000" and REBUILD_AT="1000" override the sizes; SINGLES=5; JOBS=8 (add -j);
-# CONCURRENT=64; FRONT=200 (0: none); LABEL; STORES=file|moto; MOTO_RTT_MS (lib.sh: start_moto).
+# CONCURRENT=64; FRONT=200 (0: none); LABEL; STORES=file|moto; MOTO_RTT_MS (lib.sh: start_moto);
+# DROP_CACHES=1 (root) empties the page cache first (lib.sh; bench/pagecache.sh says why).
 # Needs: python3, curl, gnuplot (gnuplot-nox), and per format: apt-utils xz-utils gnupg (deb),
 # rpm createrepo-c gnupg (rpm), libarchive-tools pacman-package-manager (pacman);
 # moto_server (and wrk, for its ceiling) for STORES=moto.
@@ -407,7 +408,7 @@ VERSION=$("$BIN" --version 2>/dev/null | head -1 || true)
   echo "# Scale: $FORMAT, $N packages${LABEL:+ ($LABEL)}"
   echo
   echo "bench/scale.sh $N $FORMAT, $(date -u '+%Y-%m-%d %H:%M') UTC, $(nproc) CPUs, $(uname -r); $VERSION at \`$BIN\`;"
-  echo "generators ${REPOSMITH_GENERATORS:-built in this tree}; stores: $STORES$([ "${MOTO_RTT_MS:-0}" != 0 ] && echo " (each request ${MOTO_RTT_MS} ms longer: rtt-proxy.py)"); STEP_TIMEOUT=${STEP_TIMEOUT}s."
+  echo "generators ${REPOSMITH_GENERATORS:-built in this tree}; stores: $STORES$([ "${MOTO_RTT_MS:-0}" != 0 ] && echo " (each request ${MOTO_RTT_MS} ms longer: rtt-proxy.py)"); STEP_TIMEOUT=${STEP_TIMEOUT}s$([ "${DROP_CACHES:-0}" = 1 ] && echo "; the page cache dropped first (DROP_CACHES=1)")."
   echo
   if [ -n "$STOPPED" ]; then echo "**Stopped early: $STOPPED.** The figures below go up to there."; else echo "Completed: $CUR packages."; fi
   echo
