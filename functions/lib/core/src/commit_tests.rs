@@ -1170,7 +1170,8 @@ async fn bucket_parts(app: &crate::App, blobs: &MemBlobs, b: usize) -> Option<Ve
 
 /// A bucket of `SPLIT_FROM` records or more is stored in parts: an upload into it writes
 /// its part and the list, not every record of the bucket; a process that did not write it
-/// reads it whole; GC keeps the parts; a bucket that shrinks below is stored whole again.
+/// reads it whole, or only the part changed when it held the version before; GC keeps the
+/// parts; a bucket that shrinks below is stored whole again.
 #[test]
 fn a_big_bucket_is_stored_in_parts() {
     use crate::records::{bucket_of, part_of, PARTS, SPLIT_FROM};
@@ -1225,8 +1226,17 @@ fn a_big_bucket_is_stored_in_parts() {
             .expect("stored in parts");
         assert_eq!(before.len(), PARTS);
 
+        // A process that read the head before reads back only the list and the part changed.
+        let reader = other();
+        load_head(&reader, "r").await.unwrap();
         let last = &names[SPLIT_FROM];
         assert_eq!(add(&app, last, format!("PKG {last}").as_bytes()).await, 201);
+        let read = calls(&reader, "packages", "get_bytes");
+        let (head, _) = load_head(&reader, "r").await.unwrap();
+        let read = calls(&reader, "packages", "get_bytes") - read;
+        assert_eq!(read, 2, "the list and the part that changed");
+        assert_eq!(head.packages.len(), SPLIT_FROM + 1);
+        assert!(head.packages.get(last).is_some());
         let after = bucket_parts(&app, &blobs, b).await.unwrap();
         let differ: Vec<usize> = (0..PARTS).filter(|&p| before[p] != after[p]).collect();
         assert_eq!(

@@ -145,7 +145,7 @@ async fn mark_generation(
         if !seen.insert(sha.clone()) {
             continue;
         }
-        let bucket = crate::commit::bucket_blob(app, sha).await?;
+        let bucket = crate::commit::bucket_blob(app, sha, None).await?;
         live.extend(bucket.part_blobs().map(str::to_string));
         for rec in bucket.values() {
             live.insert(rec.sha256.clone());

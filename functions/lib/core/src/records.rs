@@ -153,6 +153,18 @@ impl Bucket {
         Ok(Stored::Split { parts, list })
     }
 
+    /// Part `p`'s records, if this bucket is stored in parts and part `p` is blob `sha`.
+    pub fn part(&self, p: usize, sha: &str) -> Option<Bucket> {
+        if self.parts.get(p)?.as_deref()? != sha {
+            return None;
+        }
+        let mut part = Bucket::default();
+        for (name, rec) in self.records.iter().filter(|(n, _)| part_of(n) == p) {
+            part.records.insert(name.clone(), rec.clone());
+        }
+        Some(part)
+    }
+
     /// This bucket as stored: `parts` its part blobs when split (empty when whole).
     pub fn with_parts(mut self, parts: Vec<Arc<str>>) -> Bucket {
         self.parts = parts.into_iter().map(Some).collect();

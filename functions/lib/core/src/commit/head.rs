@@ -57,7 +57,7 @@ async fn decode(app: &App, stored: StoredHead, known: Option<&Head>) -> ApiResul
         });
         let records = match reused {
             Some(r) => r,
-            None => bucket_blob(app, sha).await?,
+            None => bucket_blob(app, sha, known.map(|k| &**k.packages.bucket(b).0)).await?,
         };
         head.packages
             .set_bucket(b, records, Some(Arc::from(sha.as_str())));
@@ -66,8 +66,9 @@ async fn decode(app: &App, stored: StoredHead, known: Option<&Head>) -> ApiResul
 }
 
 /// A bucket's records from its blob: a JSON map of them, or the list of its parts' blobs
-/// (a JSON array: see `records::SPLIT_FROM`), read at once.
-pub async fn bucket_blob(app: &App, sha: &str) -> ApiResult<Arc<Bucket>> {
+/// (a JSON array: see `records::SPLIT_FROM`), read at once except those `known` (an earlier
+/// version of the bucket) holds already: another process's commit changed one or two.
+pub async fn bucket_blob(app: &App, sha: &str, known: Option<&Bucket>) -> ApiResult<Arc<Bucket>> {
     let corrupt = |e: String| ApiError::internal(format!("corrupt head bucket {sha}: {e}"));
     let bytes = app
         .packages
@@ -82,11 +83,24 @@ pub async fn bucket_blob(app: &App, sha: &str) -> ApiResult<Arc<Bucket>> {
     if list.len() != PARTS || !list.iter().all(|s| crate::digest::is_sha256(s)) {
         return Err(corrupt(format!("{} parts, not {PARTS}", list.len())));
     }
-    let got = app.packages.get_many(&list).await?;
+    let held: Vec<Option<Bucket>> = (0..PARTS)
+        .map(|p| known.and_then(|k| k.part(p, &list[p])))
+        .collect();
+    let missing: Vec<String> = (0..PARTS)
+        .filter(|&p| held[p].is_none())
+        .map(|p| list[p].clone())
+        .collect();
+    let mut got = app.packages.get_many(&missing).await?.into_iter();
     let mut parts = Vec::with_capacity(PARTS);
-    for (part, bytes) in list.into_iter().zip(got) {
-        let bytes = bytes.ok_or_else(|| corrupt(format!("part {part} is missing")))?;
-        let records: Bucket = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    for (part, held) in list.into_iter().zip(held) {
+        let records = match held {
+            Some(records) => records,
+            None => {
+                let bytes = got.next().flatten();
+                let bytes = bytes.ok_or_else(|| corrupt(format!("part {part} is missing")))?;
+                serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?
+            }
+        };
         parts.push((Arc::from(part), records));
     }
     Ok(Arc::new(Bucket::joined(parts)))

@@ -93,13 +93,15 @@ pub async fn records_of(app: &App, repo: &str, m: &Manifest) -> ApiResult<Record
             .ok()
             .filter(|b| *b < BUCKETS)
             .ok_or_else(|| ApiError::internal(format!("corrupt manifest: bucket {b:?}")))?;
-        let held = app.heads.lock().get(repo).and_then(|(_, h)| {
-            let (recs, s) = h.packages.bucket(b);
-            (s.map(|s| &**s) == Some(sha.as_str())).then(|| recs.clone())
-        });
+        let held = app
+            .heads
+            .lock()
+            .get(repo)
+            .map(|(_, h)| h.packages.bucket(b))
+            .map(|(recs, s)| (recs.clone(), s.map(|s| &**s) == Some(sha.as_str())));
         let recs = match held {
-            Some(r) => r,
-            None => bucket_blob(app, sha).await?,
+            Some((r, true)) => r,
+            other => bucket_blob(app, sha, other.as_ref().map(|(r, _)| &**r)).await?,
         };
         records.set_bucket(b, recs, Some(Arc::from(sha.as_str())));
     }
