@@ -37,10 +37,18 @@ pub const SPLIT_FROM: usize = 64;
 /// How many parts a split bucket is stored in.
 pub const PARTS: usize = 16;
 
+/// The bucket a file name falls in and its part of it, when that bucket is split: the first
+/// two bytes of sha256(file name), one digest for both (stable forever: stored heads depend
+/// on them).
+fn place_of(filename: &str) -> (usize, usize) {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(filename.as_bytes());
+    (d[0] as usize, d[1] as usize % PARTS)
+}
+
 /// The part of its bucket a file name falls in, when the bucket is split.
 pub fn part_of(filename: &str) -> usize {
-    use sha2::Digest;
-    sha2::Sha256::digest(filename.as_bytes())[1] as usize % PARTS
+    place_of(filename).1
 }
 
 /// How a bucket is written: one blob of its records, or parts and the list of them.
@@ -92,9 +100,15 @@ impl Bucket {
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
-    /// Sets `rec` under its file name, and in the index if one is built.
-    fn put(&mut self, filename: String, rec: Arc<PackageRecord>) -> Option<Arc<PackageRecord>> {
-        self.changed_part(&filename);
+    /// Sets `rec` under its file name (in `part`: see `place_of`), and in the index if one
+    /// is built.
+    fn put(
+        &mut self,
+        filename: String,
+        part: usize,
+        rec: Arc<PackageRecord>,
+    ) -> Option<Arc<PackageRecord>> {
+        self.changed(part);
         let old = self.records.insert(filename, rec.clone());
         if let Some(index) = self.index.get_mut() {
             if let Some(old) = &old {
@@ -107,18 +121,19 @@ impl Bucket {
         }
         old
     }
-    /// Removes the record of `filename`, and its index entries if an index is built.
-    fn take(&mut self, filename: &str) -> Option<Arc<PackageRecord>> {
+    /// Removes the record of `filename` (in `part`), and its index entries if an index is
+    /// built.
+    fn take(&mut self, filename: &str, part: usize) -> Option<Arc<PackageRecord>> {
         let old = self.records.remove(filename)?;
-        self.changed_part(filename);
+        self.changed(part);
         if let Some(index) = self.index.get_mut() {
             index.retain(|(_, r)| !Arc::ptr_eq(r, &old));
         }
         Some(old)
     }
-    fn changed_part(&mut self, filename: &str) {
-        if !self.parts.is_empty() {
-            self.parts[part_of(filename)] = None;
+    fn changed(&mut self, part: usize) {
+        if let Some(p) = self.parts.get_mut(part) {
+            *p = None;
         }
     }
 
@@ -133,17 +148,12 @@ impl Bucket {
         if self.records.len() < SPLIT_FROM {
             return Ok(Stored::Whole(serde_json::to_vec(self)?));
         }
-        let mut groups: Vec<Vec<(&String, &Arc<PackageRecord>)>> = vec![Vec::new(); PARTS];
-        for (name, rec) in &self.records {
-            groups[part_of(name)].push((name, rec));
-        }
         let mut parts = Vec::with_capacity(PARTS);
-        for (p, group) in groups.into_iter().enumerate() {
+        for (p, part) in self.by_part().into_iter().enumerate() {
             match self.parts.get(p).cloned().flatten() {
                 Some(sha) => parts.push((sha, None)),
                 None => {
-                    let map: BTreeMap<&String, &Arc<PackageRecord>> = group.into_iter().collect();
-                    let bytes = serde_json::to_vec(&map)?;
+                    let bytes = serde_json::to_vec(&part)?;
                     parts.push((crate::digest::sha256_hex(&bytes).into(), Some(bytes)));
                 }
             }
@@ -153,22 +163,34 @@ impl Bucket {
         Ok(Stored::Split { parts, list })
     }
 
-    /// Part `p`'s records, if this bucket is stored in parts and part `p` is blob `sha`.
-    pub fn part(&self, p: usize, sha: &str) -> Option<Bucket> {
-        if self.parts.get(p)?.as_deref()? != sha {
-            return None;
+    /// The records of each part, by file name: one digest a record.
+    fn by_part(&self) -> Vec<BTreeMap<&String, &Arc<PackageRecord>>> {
+        let mut parts = vec![BTreeMap::new(); PARTS];
+        for (name, rec) in &self.records {
+            parts[part_of(name)].insert(name, rec);
         }
-        let mut part = Bucket::default();
-        for (name, rec) in self.records.iter().filter(|(n, _)| part_of(n) == p) {
-            part.records.insert(name.clone(), rec.clone());
-        }
-        Some(part)
+        parts
     }
 
-    /// This bucket as stored: `parts` its part blobs when split (empty when whole).
-    pub fn with_parts(mut self, parts: Vec<Arc<str>>) -> Bucket {
-        self.parts = parts.into_iter().map(Some).collect();
-        self
+    /// Each part as stored (its blob and records), for a split bucket read or written: a
+    /// newer version of it reuses those whose blob it lists again. Empty when stored whole.
+    pub fn stored_parts(&self) -> Vec<Option<(Arc<str>, Bucket)>> {
+        if self.parts.is_empty() {
+            return Vec::new();
+        }
+        let by_part = self.by_part();
+        self.parts
+            .iter()
+            .zip(by_part)
+            .map(|(sha, recs)| {
+                let records = recs.into_iter().map(|(n, r)| (n.clone(), r.clone()));
+                let part = Bucket {
+                    records: records.collect(),
+                    ..Bucket::default()
+                };
+                sha.clone().map(|sha| (sha, part))
+            })
+            .collect()
     }
 
     /// A split bucket's records from its parts, in the order of its list.
@@ -245,10 +267,9 @@ impl Default for Records {
     }
 }
 
-/// The bucket a file name falls in (stable forever: stored heads depend on it).
+/// The bucket a file name falls in.
 pub fn bucket_of(filename: &str) -> usize {
-    use sha2::Digest;
-    sha2::Sha256::digest(filename.as_bytes())[0] as usize
+    place_of(filename).0
 }
 
 impl Records {
@@ -261,19 +282,19 @@ impl Records {
     }
 
     pub fn insert(&mut self, filename: String, rec: PackageRecord) -> Option<PackageRecord> {
-        let b = bucket_of(&filename);
+        let (b, p) = place_of(&filename);
         self.shas[b] = None;
         Arc::make_mut(&mut self.buckets[b])
-            .put(filename, Arc::new(rec))
+            .put(filename, p, Arc::new(rec))
             .map(Arc::unwrap_or_clone)
     }
 
     pub fn remove(&mut self, filename: &str) -> Option<PackageRecord> {
-        let b = bucket_of(filename);
+        let (b, p) = place_of(filename);
         self.buckets[b].get(filename)?;
         self.shas[b] = None;
         Arc::make_mut(&mut self.buckets[b])
-            .take(filename)
+            .take(filename, p)
             .map(Arc::unwrap_or_clone)
     }
 
@@ -313,7 +334,7 @@ impl Records {
             self.shas[b] = None;
             let bucket = Arc::make_mut(&mut self.buckets[b]);
             for rec in changes {
-                bucket.put(rec.filename.clone(), rec);
+                bucket.put(rec.filename.clone(), part_of(&rec.filename), rec);
             }
         }
     }
@@ -340,6 +361,15 @@ impl Records {
     /// Bucket `b` and the blob it is stored in, if it is unchanged since read or written.
     pub fn bucket(&self, b: usize) -> (&Arc<Bucket>, Option<&Arc<str>>) {
         (&self.buckets[b], self.shas[b].as_ref())
+    }
+
+    /// Bucket `b` was written to blob `sha` (and its parts to `parts` when split).
+    pub fn stored(&mut self, b: usize, sha: Arc<str>, parts: Vec<Arc<str>>) {
+        let parts: Vec<Option<Arc<str>>> = parts.into_iter().map(Some).collect();
+        if self.buckets[b].parts != parts {
+            Arc::make_mut(&mut self.buckets[b]).parts = parts;
+        }
+        self.shas[b] = Some(sha);
     }
 
     /// Sets bucket `b` as read from (or written to) blob `sha`.
@@ -473,7 +503,7 @@ mod tests {
             .collect();
         let mut bucket = Bucket::default();
         for n in &names {
-            bucket.put(n.clone(), Arc::new(rec(n)));
+            bucket.put(n.clone(), part_of(n), Arc::new(rec(n)));
         }
         let Ok(Stored::Split { parts, .. }) = bucket.to_store() else {
             panic!("not split")
@@ -483,9 +513,13 @@ mod tests {
             "all, the first time"
         );
         let shas: Vec<Arc<str>> = parts.into_iter().map(|(sha, _)| sha).collect();
-        let mut bucket = bucket.with_parts(shas.clone());
-        bucket.put(names[3].clone(), Arc::new(rec("changed")));
-        bucket.take(&names[5]);
+        bucket.parts = shas.iter().cloned().map(Some).collect();
+        bucket.put(
+            names[3].clone(),
+            part_of(&names[3]),
+            Arc::new(rec("changed")),
+        );
+        bucket.take(&names[5], part_of(&names[5]));
         let Ok(Stored::Split { parts, .. }) = bucket.to_store() else {
             panic!("not split")
         };
@@ -508,7 +542,7 @@ mod tests {
                             let mut part = Bucket::default();
                             for n in names.iter().filter(|n| part_of(n) == p) {
                                 if let Some(r) = bucket.records.get(n) {
-                                    part.put(n.clone(), r.clone());
+                                    part.put(n.clone(), p, r.clone());
                                 }
                             }
                             part

@@ -83,8 +83,12 @@ pub async fn bucket_blob(app: &App, sha: &str, known: Option<&Bucket>) -> ApiRes
     if list.len() != PARTS || !list.iter().all(|s| crate::digest::is_sha256(s)) {
         return Err(corrupt(format!("{} parts, not {PARTS}", list.len())));
     }
+    let mut known = known.map(Bucket::stored_parts).unwrap_or_default();
     let held: Vec<Option<Bucket>> = (0..PARTS)
-        .map(|p| known.and_then(|k| k.part(p, &list[p])))
+        .map(|p| match known.get_mut(p).and_then(Option::take) {
+            Some((sha, part)) if *sha == *list[p] => Some(part),
+            _ => None,
+        })
         .collect();
     let missing: Vec<String> = (0..PARTS)
         .filter(|&p| held[p].is_none())
@@ -151,9 +155,8 @@ pub(super) async fn store_changed(app: &App, head: &mut Head) -> ApiResult<()> {
     }
     let stored = super::put_blobs(app, blobs).await?;
     for (b, own, parts) in changed {
-        let bucket = (**head.packages.bucket(b).0).clone().with_parts(parts);
         let sha = Arc::from(stored[own].sha256.as_str());
-        head.packages.set_bucket(b, Arc::new(bucket), Some(sha));
+        head.packages.stored(b, sha, parts);
     }
     Ok(())
 }
