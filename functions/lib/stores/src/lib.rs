@@ -99,9 +99,13 @@ pub(crate) fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// How a temporary file's name starts (what GC's sweep looks for).
+#[cfg(not(target_family = "wasm"))]
+pub(crate) const TMP_PREFIX: &str = ".tmp-";
+
 #[cfg(not(target_family = "wasm"))]
 pub(crate) fn tmp_name() -> String {
-    format!(".tmp-{}", hex::encode(rand::random::<[u8; 8]>()))
+    format!("{TMP_PREFIX}{}", hex::encode(rand::random::<[u8; 8]>()))
 }
 
 /// A random name part: staging objects, write tokens.

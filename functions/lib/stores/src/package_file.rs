@@ -8,7 +8,7 @@
 //! one sync instead of two fsyncs each halves a load's time on a disk where a flush costs
 //! milliseconds. After a power loss an unsettled blob may be left short or empty: no key
 //! names it, and a put of the same bytes finds the size wrong and writes it again.
-use crate::{blob_path, blocking, tmp_name};
+use crate::{blob_path, blocking, tmp_name, TMP_PREFIX};
 use async_trait::async_trait;
 use futures::StreamExt;
 use reposmith_core::body::ByteStream;
@@ -41,7 +41,7 @@ impl FilePackageStore {
     pub fn open(root: PathBuf) -> Result<Self> {
         std::fs::create_dir_all(root.join("blobs"))?;
         std::fs::create_dir_all(root.join("tmp"))?;
-        sweep(&root.join("tmp"), 3600, any)?;
+        sweep(&root.join("tmp"), 3600)?;
         Ok(FilePackageStore {
             root,
             written: AtomicU64::new(0),
@@ -67,15 +67,20 @@ fn holds(dest: &Path, size: u64) -> bool {
     std::fs::metadata(dest).is_ok_and(|m| m.len() == size)
 }
 
-/// A written temp file becomes the blob at `dest`: renamed into place, unless a whole blob
-/// is there already (then the one there is kept).
+/// A written temp file becomes the blob at `dest` (whose directory exists): renamed into
+/// place, unless a whole blob is there already (then the one there is kept).
 fn place(tmp: &Path, dest: &Path, size: u64) -> std::io::Result<()> {
     if holds(dest, size) {
         return std::fs::remove_file(tmp);
     }
+    std::fs::rename(tmp, dest)
+}
+
+/// The directory a blob at `dest` goes in, made if missing.
+fn blob_dir(dest: &Path) -> std::io::Result<&Path> {
     let dir = dest.parent().expect("blob has a parent");
     std::fs::create_dir_all(dir)?;
-    std::fs::rename(tmp, dest)
+    Ok(dir)
 }
 
 /// Flushes the file system holding `root`: data, inodes and directory entries alike.
@@ -89,14 +94,14 @@ fn syncfs(root: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Deletes the files in `dir` not modified for `min_age` seconds whose names `temp` accepts;
+/// Deletes the temporary files (`tmp_name`) in `dir` not modified for `min_age` seconds;
 /// answers how many.
-fn sweep(dir: &Path, min_age: u64, temp: fn(&str) -> bool) -> std::io::Result<usize> {
+fn sweep(dir: &Path, min_age: u64) -> std::io::Result<usize> {
     let now = std::time::SystemTime::now();
     let mut deleted = 0;
     for f in std::fs::read_dir(dir)? {
         let f = f?;
-        if !temp(&f.file_name().to_string_lossy()) {
+        if !f.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
             continue;
         }
         let age = now
@@ -107,14 +112,6 @@ fn sweep(dir: &Path, min_age: u64, temp: fn(&str) -> bool) -> std::io::Result<us
         }
     }
     Ok(deleted)
-}
-
-/// Everything in `tmp/` is temporary; in a blob directory, what `tmp_name` named.
-fn any(_: &str) -> bool {
-    true
-}
-fn is_tmp(name: &str) -> bool {
-    name.starts_with(".tmp-")
 }
 
 #[async_trait]
@@ -140,7 +137,11 @@ impl PackageStore for FilePackageStore {
         let d = hasher.finish();
         let dest = self.path(&d.sha256)?;
         let size = d.size;
-        blocking(move || place(&tmp, &dest, size)).await?;
+        blocking(move || {
+            blob_dir(&dest)?;
+            place(&tmp, &dest, size)
+        })
+        .await?;
         self.wrote();
         Ok(d)
     }
@@ -160,9 +161,7 @@ impl PackageStore for FilePackageStore {
             // made every put wait on that directory's lock while ext4 looked for a free
             // inode, and a rename across directories takes the file system's rename lock
             // (`add -j 8` past ~12,000 debs: twice the CPU an upload, most of it spinning).
-            let dir = dest.parent().expect("blob has a parent");
-            std::fs::create_dir_all(dir)?;
-            let tmp = dir.join(tmp_name());
+            let tmp = blob_dir(&dest)?.join(tmp_name());
             let written = std::fs::write(&tmp, &data);
             if let Err(e) = written {
                 let _ = std::fs::remove_file(&tmp);
@@ -295,11 +294,11 @@ impl PackageStore for FilePackageStore {
     async fn sweep_temp(&self, min_age: u64) -> Result<usize> {
         let root = self.root.clone();
         blocking(move || {
-            let mut deleted = sweep(&root.join("tmp"), min_age, any)?;
+            let mut deleted = sweep(&root.join("tmp"), min_age)?;
             for dir in std::fs::read_dir(root.join("blobs"))? {
                 let dir = dir?;
                 if dir.file_type()?.is_dir() {
-                    deleted += sweep(&dir.path(), min_age, is_tmp)?;
+                    deleted += sweep(&dir.path(), min_age)?;
                 }
             }
             Ok(deleted)
