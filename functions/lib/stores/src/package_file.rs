@@ -41,7 +41,7 @@ impl FilePackageStore {
     pub fn open(root: PathBuf) -> Result<Self> {
         std::fs::create_dir_all(root.join("blobs"))?;
         std::fs::create_dir_all(root.join("tmp"))?;
-        sweep(&root.join("tmp"), 3600)?;
+        sweep(&root.join("tmp"), 3600, Temp::All)?;
         Ok(FilePackageStore {
             root,
             written: AtomicU64::new(0),
@@ -94,14 +94,21 @@ fn syncfs(root: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Deletes the temporary files (`tmp_name`) in `dir` not modified for `min_age` seconds;
-/// answers how many.
-fn sweep(dir: &Path, min_age: u64) -> std::io::Result<usize> {
+/// Where temporary files are: everything in `tmp/` is one; in a blob directory, the names
+/// `tmp_name` makes.
+#[derive(Clone, Copy, PartialEq)]
+enum Temp {
+    All,
+    Named,
+}
+
+/// Deletes the temporary files in `dir` not modified for `min_age` seconds; answers how many.
+fn sweep(dir: &Path, min_age: u64, temp: Temp) -> std::io::Result<usize> {
     let now = std::time::SystemTime::now();
     let mut deleted = 0;
     for f in std::fs::read_dir(dir)? {
         let f = f?;
-        if !f.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+        if temp == Temp::Named && !f.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
             continue;
         }
         let age = now
@@ -294,11 +301,11 @@ impl PackageStore for FilePackageStore {
     async fn sweep_temp(&self, min_age: u64) -> Result<usize> {
         let root = self.root.clone();
         blocking(move || {
-            let mut deleted = sweep(&root.join("tmp"), min_age)?;
+            let mut deleted = sweep(&root.join("tmp"), min_age, Temp::All)?;
             for dir in std::fs::read_dir(root.join("blobs"))? {
                 let dir = dir?;
                 if dir.file_type()?.is_dir() {
-                    deleted += sweep(&dir.path(), min_age)?;
+                    deleted += sweep(&dir.path(), min_age, Temp::Named)?;
                 }
             }
             Ok(deleted)
