@@ -60,6 +60,12 @@ pub struct App {
     /// Per repo: its published pointer as last read, decoded, and its config; checked
     /// against the store once per request (`commit::load_published`), never served stale.
     pub(crate) views: Lock<HashMap<String, Arc<crate::commit::RepoView>>>,
+    /// How long a GET may answer from a pointer a freshness check read, without one of its
+    /// own, where a check is a round trip; every write then waits as long (`commit::lease`).
+    /// Zero (the default): every GET checks.
+    pub read_lease: Duration,
+    /// Per repo: until when its view in `views` (that version) is leased.
+    pub(crate) leases: Lock<HashMap<String, (std::time::Instant, u64)>>,
     /// Small served blobs, whole (content-addressed, so never stale), by sha256.
     pub(crate) blobs: Lock<crate::respond::BlobCache>,
     /// Per generator: its faults and quarantine (`health`).
@@ -133,6 +139,8 @@ impl App {
             chunks: Lock::default(),
             paths: Lock::default(),
             views: Lock::default(),
+            read_lease: Duration::ZERO,
+            leases: Lock::default(),
             blobs: Lock::default(),
             health: Lock::default(),
             limits: crate::limits::Limits::default(),

@@ -1160,6 +1160,126 @@ fn concurrent_reads_share_a_freshness_check_that_began_after_them() {
     assert_eq!(app.checks.lock().len(), 0, "idle rounds kept");
 }
 
+/// With a read lease, a process answers GETs from the pointer its last check read, with no
+/// check of their own, for one lease; every write that changes what GETs see waits the
+/// leases out, so a GET in another process after the write returned sees it; and a publish
+/// holds the pointer first, so no process serves the new generation while another's lease on
+/// the old one may be current. Where reads are local, no lease and no hold.
+#[test]
+fn a_read_lease_saves_checks_and_never_hides_a_write() {
+    use std::time::{Duration, Instant};
+    const LEASE: Duration = Duration::from_millis(800);
+    let gen = Arc::new(FakeGen::unsigned());
+    let (_, meta, blobs) = app(gen.clone());
+    let process = |lease| {
+        let mut app = crate::App::new(
+            meta.clone(),
+            blobs.clone(),
+            vec![gen.clone()],
+            Arc::new(FakeSigner),
+            "t".into(),
+            Arc::new(ThreadRuntime),
+        );
+        app.read_lease = lease;
+        Arc::new(app)
+    };
+    // Two processes with leases, and one without (it checks on every GET).
+    let (reader, writer, plain) = (process(LEASE), process(LEASE), process(Duration::ZERO));
+    meta.remote.store(true, Ordering::SeqCst);
+    let checks = || meta.fresh_calls.load(Ordering::SeqCst);
+    let pointer = || meta.map.lock().unwrap()[&keys::published("r")].version;
+    let get = |app: &crate::App| futures::executor::block_on(text(app, "/repos/r/fake/index"));
+    futures::executor::block_on(async {
+        send(&writer, "POST", "/repos/r/", b"").await;
+        assert_eq!(add(&writer, "a", b"PKG a").await, 201);
+    });
+
+    // The first GET checks and takes the lease; those in it do not check.
+    assert_eq!(get(&reader), (200, "a\n".to_string()));
+    let before = checks();
+    for _ in 0..20 {
+        assert_eq!(get(&reader), (200, "a\n".to_string()));
+    }
+    // (One more check if this machine stalled past the lease; 20 without leases.)
+    assert!(
+        checks() - before <= 1,
+        "{} checks in the lease",
+        checks() - before
+    );
+
+    // A write elsewhere holds the pointer, moves it once the reader's lease is over, and
+    // only then answers: the reader's next GET sees it.
+    let (version, began) = (pointer(), Instant::now());
+    assert_eq!(
+        futures::executor::block_on(add(&writer, "b", b"PKG b")),
+        201
+    );
+    assert!(
+        began.elapsed() >= LEASE,
+        "the write did not wait out the lease"
+    );
+    assert_eq!(pointer(), version + 2, "a hold, then the move");
+    assert_eq!(
+        get(&reader),
+        (200, "a\nb\n".to_string()),
+        "a read missed a write"
+    );
+
+    // While the reader's lease on `a b` may be current, no process serves `a b c`.
+    let leased_at = Instant::now();
+    assert_eq!(get(&reader), (200, "a\nb\n".to_string()));
+    let w = writer.clone();
+    let write = std::thread::spawn(move || {
+        futures::executor::block_on(add(&w, "c", b"PKG c"));
+    });
+    let seen = loop {
+        let (_, body) = get(&plain);
+        if body == "a\nb\nc\n" {
+            break leased_at.elapsed();
+        }
+        assert_eq!(body, "a\nb\n");
+        assert!(
+            leased_at.elapsed() < Duration::from_secs(60),
+            "c never published"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    write.join().unwrap();
+    assert!(
+        seen >= LEASE,
+        "the new generation was served {seen:?} into a lease"
+    );
+    // Nobody leased the held pointer: the reader's lease ran out, so it checked and saw `c`.
+    assert_eq!(get(&reader), (200, "a\nb\nc\n".to_string()));
+
+    // Disabling, enabling and deleting wait after their write.
+    for (method, path, was, status) in [
+        ("POST", "/repos/r/disable", 200, 404),
+        ("POST", "/repos/r/enable", 404, 200),
+        ("DELETE", "/repos/r/", 200, 404),
+    ] {
+        assert_eq!(get(&reader).0, was, "before {method} {path}");
+        let began = Instant::now();
+        let s = futures::executor::block_on(send(&writer, method, path, b""));
+        assert!(s < 300, "{method} {path}: {s}");
+        assert!(
+            began.elapsed() >= LEASE,
+            "{path} did not wait out the lease"
+        );
+        assert_eq!(get(&reader).0, status, "after {method} {path}");
+    }
+
+    // Where reads are local, a publish takes no lease into account: no hold, no wait.
+    meta.remote.store(false, Ordering::SeqCst);
+    futures::executor::block_on(async {
+        send(&writer, "POST", "/repos/r/", b"").await;
+        assert_eq!(add(&writer, "a", b"PKG a").await, 201);
+        let version = pointer();
+        assert_eq!(add(&writer, "b", b"PKG b").await, 201);
+        assert_eq!(pointer(), version + 1, "a hold without leases");
+    });
+}
+
 /// The part blobs bucket `b` of repo `r`'s head is stored in, or None if it is stored whole.
 async fn bucket_parts(app: &crate::App, blobs: &MemBlobs, b: usize) -> Option<Vec<String>> {
     let (head, _) = load_head(app, "r").await.unwrap();

@@ -578,6 +578,10 @@ pub struct Published {
     /// The `RepoConfig::revision` this pointer was written with.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub config_revision: u64,
+    /// A publish is about to move this pointer: no process takes a read lease on it
+    /// (`commit::lease`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hold: bool,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -71,6 +71,7 @@ pub async fn delete_repo(app: &App, repo: &str) -> ApiResult<RepoDeleted> {
     // then on the repo is gone for every request). A concurrent write makes us re-read.
     let main = vec![keys::config(repo), keys::head(repo), keys::published(repo)];
     super::view::delete_keys(app, main).await?;
+    super::lease::wait_out(app, repo).await;
     // Then its snapshots (unreachable already: every read of one loads the config first).
     for key in super::view::snapshot_keys(app, repo).await? {
         super::view::delete_keys(app, vec![key]).await?;

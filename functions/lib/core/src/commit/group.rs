@@ -265,7 +265,11 @@ pub(crate) async fn check_together(app: &App, repo: &str) -> ViewResult {
 async fn lead_check(app: &App, repo: &str) -> ViewResult {
     let guard = Leadership::new(&app.checks, repo);
     let batch = guard.take_queue();
+    let began = std::time::Instant::now();
     let result = published_view(app, repo).await;
+    if let Ok(Some(view)) = &result {
+        super::lease::grant(app, repo, began, view);
+    }
     for (_, tx) in batch {
         let _ = tx.send(Turn::Done(result.clone()));
     }

@@ -28,6 +28,7 @@ mod head;
 mod history;
 pub mod journal;
 mod keys;
+mod lease;
 mod properties;
 mod publish;
 mod quota;

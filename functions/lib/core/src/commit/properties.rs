@@ -337,7 +337,10 @@ async fn switch(app: &App, repo: &str, config: &RepoConfig) -> ApiResult<Publish
             .put_if(&keys::published(repo), to_json(&p)?.into(), Some(version))
             .await?
         {
-            Ok(_) => return Ok(p),
+            Ok(_) => {
+                super::lease::wait_out(app, repo).await;
+                return Ok(p);
+            }
             Err(_) => jitter(app, attempt).await,
         }
     }

@@ -34,6 +34,18 @@ pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> 
             Some((p, v)) => (Some(p), Some(v)),
             None => (None, None),
         };
+        // With read leases, the pointer is held before the render, so that waiting out the
+        // leases on it overlaps the render (`lease`).
+        let held = match (&prev, prev_version) {
+            (Some(p), Some(v)) => match super::lease::hold(app, repo, p, v).await? {
+                Some(held) => Some(held),
+                None => {
+                    jitter(app, attempt).await;
+                    continue;
+                }
+            },
+            _ => None,
+        };
         let generation = prev.as_ref().map_or(1, |p| p.generation + 1);
         let before = prev.as_ref().map(|p| p.manifest.as_str());
         let (manifest, faults) = render(app, repo, &config, &head, generation, before).await?;
@@ -66,10 +78,18 @@ pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> 
             log: Some(log),
             disabled: !config.enabled.0,
             config_revision: config.revision,
+            hold: false,
+        };
+        let expected = match &held {
+            Some(held) => {
+                held.wait(app).await;
+                Some(held.version)
+            }
+            None => prev_version,
         };
         match app
             .meta
-            .put_if(&keys::published(repo), to_json(&next)?.into(), prev_version)
+            .put_if(&keys::published(repo), to_json(&next)?.into(), expected)
             .await?
         {
             Ok(_) => return Ok(next),

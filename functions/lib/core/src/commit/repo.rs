@@ -98,6 +98,9 @@ pub struct RepoView {
 /// request.
 pub(crate) async fn served_view(app: &App, repo: &str) -> ApiResult<Option<Arc<RepoView>>> {
     if app.meta.reads_are_remote() {
+        if let Some(view) = super::lease::leased(app, repo) {
+            return Ok(Some(view));
+        }
         super::group::check_together(app, repo).await
     } else {
         published_view(app, repo).await
