@@ -23,6 +23,8 @@
 #   REPORT_DIR          where http.md and http.png go (default bench/reports)
 #   STORES=file|moto    moto: the server on S3 + DynamoDB (a moto server, lib.sh start_moto;
 #                       MOTO_RTT_MS as there); the report is http-moto.md / .png
+#   READ_LEASE_MS=N     the server's --read-lease-ms (GETs answer from the pointer a check read
+#                       up to N ms before; writes wait that long): the report is NAME-lease.md
 # Only 127.0.0.1 traffic. The servers are killed on exit, whatever happens.
 # Needs: wrk, nginx, gnuplot (apt-get install wrk nginx gnuplot-nox), curl, xz, dpkg-deb.
 set -euo pipefail
@@ -46,6 +48,11 @@ bench_init
 trap cleanup EXIT
 STORES=${STORES:-file}
 case $STORES in file) NAME=http ;; moto) NAME=http-moto ;; *) die "STORES is file or moto, not $STORES" ;; esac
+LEASE=""
+if [ "${READ_LEASE_MS:-0}" != 0 ]; then
+  export REPOSMITH_READ_LEASE_MS=$READ_LEASE_MS
+  NAME=$NAME-lease LEASE=", read lease $READ_LEASE_MS ms"
+fi
 
 # ---------------------------------------------------------------- inputs and reposmith
 # make-many-quick.py: seconds per 10,000 debs (dpkg-deb per file would take many minutes)
@@ -181,7 +188,7 @@ done
 
 # ---------------------------------------------------------------- report
 {
-  report_head "GET of published files, reposmith (stores: $STORES) next to nginx $(nginx -v 2>&1 | sed 's/.*\///') (wrk -t$THREADS -c$CONNS -d$DURATION; requests/s, the median of the runs)"
+  report_head "GET of published files, reposmith (stores: $STORES$LEASE) next to nginx $(nginx -v 2>&1 | sed 's/.*\///') (wrk -t$THREADS -c$CONNS -d$DURATION; requests/s, the median of the runs)"
   echo '```'
   # shellcheck disable=SC2059 # the format is $f
   printf "$f" file packages bytes "reposmith r/s" "nginx r/s" ratio

@@ -63,6 +63,16 @@ fn four_servers_on_one_postgres_publish_all_64_uploads() {
     four_servers(backend.opts("four"), "postgres");
 }
 
+/// The same on one Redis with read leases (`--read-lease-ms`): every publish holds the
+/// pointer and waits the leases out, and still no upload is lost or unread.
+#[test]
+fn four_servers_with_read_leases_publish_all_64_uploads() {
+    let backend = backends::Backend::start("redis");
+    let mut opts = backend.opts("four");
+    opts.args.extend(["--read-lease-ms".into(), "200".into()]);
+    four_servers(opts, "redis with read leases of 200 ms");
+}
+
 fn four_servers(opts: Opts, on: &str) {
     // One data directory: the four share the token and signing keys (and, but on S3, the
     // package store), as instances of one deployment share their secrets.

@@ -252,6 +252,62 @@ fn a_cached_get_on_dynamodb_reads_one_item_and_no_object() {
     }
 }
 
+/// `--read-lease-ms` on DynamoDB: GETs within a lease read no item, and a write on another
+/// server answers only once every lease on the pointer before it is over, so the next GET on
+/// either server sees it (its pointer was held meanwhile: nobody leased it).
+#[test]
+fn a_read_lease_reads_no_item_and_hides_no_write_from_another_server() {
+    const LEASE_MS: u64 = 1000;
+    let moto = common::moto::Moto::start();
+    let mut opts = moto.server_opts("lease");
+    opts.args
+        .extend(["--read-lease-ms".into(), LEASE_MS.to_string()]);
+    let data = tmp().join("data");
+    let a = Server::start_opts(&data, &built().generators, opts.clone());
+    let b = Server::start_opts(&data, &built().generators, opts);
+    a.create_repo("l");
+    let url = format!("/repos/l/dist{PACKAGES}");
+    let listed = |s: &Server| {
+        let r = s.get(&url);
+        assert_eq!(r.status, 200);
+        stanzas(&r.text()).len()
+    };
+    let items = |s: &Server| {
+        let log = std::fs::read_to_string(&s.log).unwrap();
+        let lines: Vec<String> = log
+            .lines()
+            .filter(|l| l.starts_with(&format!("GET {url} 200")))
+            .map(str::to_string)
+            .collect();
+        lines
+    };
+    for (i, deb) in many_debs(3, "lease").iter().enumerate() {
+        // Both servers lease the current generation: past the first GET, no GetItem.
+        for s in [&a, &b] {
+            let before = items(s).len();
+            for _ in 0..5 {
+                assert_eq!(listed(s), i);
+            }
+            let read: Vec<String> = items(s)[before..]
+                .iter()
+                .filter(|l| l.contains("DynamoDB.GetItem"))
+                .cloned()
+                .collect();
+            assert!(read.len() <= 1, "GETs in a lease read the table: {read:?}");
+        }
+        let writer = if i % 2 == 0 { &a } else { &b };
+        let began = std::time::Instant::now();
+        assert_eq!(writer.upload("l", deb).status, 201);
+        assert!(
+            began.elapsed() >= std::time::Duration::from_millis(LEASE_MS),
+            "the upload answered inside the other server's lease"
+        );
+        for s in [&a, &b] {
+            assert_eq!(listed(s), i + 1, "a read missed the upload");
+        }
+    }
+}
+
 /// Holds `n` TCP connections to the server open, each having sent `sent` (maybe nothing).
 fn hold(url: &str, n: usize, sent: &[u8]) -> Vec<std::net::TcpStream> {
     use std::io::Write;

@@ -167,6 +167,17 @@ pub enum Cmd {
         /// m, h or d, e.g. 1h [default: never].
         #[arg(long, value_parser = client::parse_duration, env = "REPOSMITH_GC_EVERY")]
         gc_every: Option<u64>,
+        /// Milliseconds a GET may answer from the published pointer that a check read, without
+        /// reading the metadata store again, where that read is a round trip (DynamoDB, Redis,
+        /// PostgreSQL); every write that changes what GETs see then waits as long before it
+        /// answers, so a read after it still sees it [default: 0, every GET checks].
+        #[arg(
+            long,
+            default_value_t = 0,
+            env = "REPOSMITH_READ_LEASE_MS",
+            hide_default_value = true
+        )]
+        read_lease_ms: u64,
     },
     /// Create a repository.
     Create {
@@ -714,6 +725,7 @@ fn main() {
                 tls_cert,
                 tls_key,
                 gc_every,
+                read_lease_ms,
             } => {
                 // A bad certificate stops the server before it touches the data directory.
                 let tls = match (tls_cert, tls_key) {
@@ -737,6 +749,7 @@ fn main() {
                         writes_per_minute,
                         auth_failures_per_minute,
                     },
+                    read_lease: std::time::Duration::from_millis(read_lease_ms),
                 };
                 let token = token.or_else(|| cli.token.clone());
                 let stores = stores.or(&cli);

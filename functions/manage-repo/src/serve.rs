@@ -27,6 +27,8 @@ pub struct Limits {
     pub request: reposmith_core::limits::Limits,
     /// Per-client rate limits (the core answers 429).
     pub rates: reposmith_core::throttle::Rates,
+    /// How long a GET may answer from the pointer a check read (`App::read_lease`).
+    pub read_lease: Duration,
 }
 
 /// Where the server listens, and with `--tls-cert` how it terminates TLS.
@@ -94,7 +96,7 @@ pub async fn run(
     limits: Limits,
     gc_every: Option<Duration>,
 ) -> anyhow::Result<()> {
-    let per_request = (limits.request, limits.rates);
+    let per_request = (limits.request, limits.rates, limits.read_lease);
     let setup = crate::setup::open(&data, generators, token, &stores, per_request).await?;
     let app = setup.app;
     recover(&app).await;
@@ -130,6 +132,14 @@ pub async fn run(
     println!("generator folders: {}", dirs.join(", "));
     if let Some(every) = gc_every {
         println!("gc: every {} s", every.as_secs());
+    }
+    if !limits.read_lease.is_zero() {
+        let on = if app.meta.reads_are_remote() {
+            "every write waits it out"
+        } else {
+            "off: this metadata store's reads are local"
+        };
+        println!("read lease: {} ms ({on})", limits.read_lease.as_millis());
     }
     match setup.token {
         TokenSource::New => println!("token: {}", app.token),

@@ -90,9 +90,10 @@ pub async fn open(
     generators: Option<PathBuf>,
     token: Option<String>,
     stores: &StoreUrls,
-    (limits, rates): (
+    (limits, rates, read_lease): (
         reposmith_core::limits::Limits,
         reposmith_core::throttle::Rates,
+        std::time::Duration,
     ),
 ) -> anyhow::Result<Setup> {
     private_dir(data).with_context(|| format!("creating {}", data.display()))?;
@@ -122,6 +123,7 @@ pub async fn open(
     app.backend_counts = Some(reposmith_stores::request_counts);
     app.limits = limits;
     app.rates = rates;
+    app.read_lease = read_lease;
     app.audit = audit_sink(data)?;
     // Compiled generators are native code this process maps and runs: nobody else's to write.
     private_dir(&data.join("cache"))?;
