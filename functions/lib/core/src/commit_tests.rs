@@ -1162,9 +1162,10 @@ fn concurrent_reads_share_a_freshness_check_that_began_after_them() {
 
 /// With a read lease, a process answers GETs from the pointer its last check read, with no
 /// check of their own, for one lease; every write that changes what GETs see waits the
-/// leases out, so a GET in another process after the write returned sees it; and a publish
-/// holds the pointer first, so no process serves the new generation while another's lease on
-/// the old one may be current. Where reads are local, no lease and no hold.
+/// leases out, so a GET in another process after the write returned sees it, even a write from
+/// a process without leases; and a publish holds the pointer first, so no process serves the
+/// new generation while another's lease on the old one may be current. Where reads are local,
+/// no lease and no hold.
 #[test]
 fn a_read_lease_saves_checks_and_never_hides_a_write() {
     use std::time::{Duration, Instant};
@@ -1251,6 +1252,35 @@ fn a_read_lease_saves_checks_and_never_hides_a_write() {
     );
     // Nobody leased the held pointer: the reader's lease ran out, so it checked and saw `c`.
     assert_eq!(get(&reader), (200, "a\nb\nc\n".to_string()));
+
+    // A process without leases (as Lambda's functions) writing beside them still waits out
+    // the lease the pointer allows; the pointer it writes allows none, so GETs check again.
+    let began = Instant::now();
+    assert_eq!(futures::executor::block_on(add(&plain, "d", b"PKG d")), 201);
+    assert!(
+        began.elapsed() >= LEASE,
+        "a write without leases answered inside one"
+    );
+    let before = checks();
+    for _ in 0..3 {
+        assert_eq!(get(&reader), (200, "a\nb\nc\nd\n".to_string()));
+    }
+    assert_eq!(
+        checks() - before,
+        3,
+        "a pointer that allows no lease was leased"
+    );
+    // Nobody could lease it: the next publish neither holds nor waits, and allows leases again.
+    let version = pointer();
+    assert_eq!(
+        futures::executor::block_on(add(&writer, "e", b"PKG e")),
+        201
+    );
+    assert_eq!(pointer(), version + 1, "a hold of a pointer nobody leased");
+    assert_eq!(get(&reader), (200, "a\nb\nc\nd\ne\n".to_string()));
+    let before = checks();
+    assert_eq!(get(&reader).0, 200);
+    assert_eq!(checks(), before, "the lease is back");
 
     // Disabling, enabling and deleting wait after their write.
     for (method, path, was, status) in [

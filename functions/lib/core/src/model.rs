@@ -582,6 +582,10 @@ pub struct Published {
     /// (`commit::lease`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hold: bool,
+    /// How long a GET may answer from this pointer without reading it again (the read lease
+    /// of the process that wrote it); whoever replaces it first waits as long.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lease_ms: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

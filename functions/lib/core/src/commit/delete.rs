@@ -1,6 +1,6 @@
 //! Removing packages (one head change, then a publish) and deleting a repo. Blobs stay for
 //! GC: another repo may hold the same bytes.
-use super::{ensure_published, load_config, load_head, update_head, Change, Kind};
+use super::{ensure_published, load_config, load_head, load_published, update_head, Change, Kind};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{keys, PackageRecord};
@@ -67,11 +67,16 @@ pub struct RepoDeleted {
 pub async fn delete_repo(app: &App, repo: &str) -> ApiResult<RepoDeleted> {
     load_config(app, repo).await?;
     let (head, _) = load_head(app, repo).await?;
+    // The lease its pointer allows (or ours, if a publish replaced it meanwhile): waited out
+    // once it is gone.
+    let leased = (load_published(app, repo).await?)
+        .map_or(0, |(p, _)| p.lease_ms)
+        .max(super::lease::offered(app));
     // All keys in one transaction where the store has them (config first otherwise: from
     // then on the repo is gone for every request). A concurrent write makes us re-read.
     let main = vec![keys::config(repo), keys::head(repo), keys::published(repo)];
     super::view::delete_keys(app, main).await?;
-    super::lease::wait_out(app, repo).await;
+    super::lease::wait_out(app, repo, leased).await;
     // Then its snapshots (unreachable already: every read of one loads the config first).
     for key in super::view::snapshot_keys(app, repo).await? {
         super::view::delete_keys(app, vec![key]).await?;

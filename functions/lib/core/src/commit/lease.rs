@@ -4,6 +4,11 @@
 //! what GETs see waits out the leases before it answers (a commit wait). So a read after a
 //! write that returned still sees it, in any process.
 //!
+//! The pointer says how long it may be leased (`Published::lease_ms`: the lease of the process
+//! that wrote it), and whoever replaces it waits that long, whatever its own setting: a
+//! process without leases (Lambda's functions) writing beside servers with them still waits
+//! theirs out, and its pointers are leased by nobody.
+//!
 //! A publish first marks the pointer `hold` (nobody takes a lease on a held pointer), renders
 //! meanwhile, and moves the pointer only once every lease on the old one has run out. So no
 //! process serves the new generation while another still serves the old one under a lease:
@@ -18,21 +23,22 @@ use crate::model::{keys, Published};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long a lease lasts in this process: none unless set, and none where a check is not a
-/// round trip (the file store's is an `fstat`, cheaper than keeping leases).
-fn length(app: &App) -> Duration {
+/// How long this process offers to lease what it reads, and records in the pointers it
+/// writes: none unless set, and none where a check is not a round trip (the file store's is
+/// an `fstat`, cheaper than keeping leases).
+pub(crate) fn offered(app: &App) -> u64 {
     if app.meta.reads_are_remote() {
-        app.read_lease
+        app.read_lease.as_millis() as u64
     } else {
-        Duration::ZERO
+        0
     }
 }
 
-/// How long a writer waits for leases to run out: a little longer than one lasts, as two
-/// machines' clocks tick at slightly different rates (each side measures its own interval).
-fn outlasted(app: &App) -> Duration {
-    let lease = length(app);
-    lease + lease / 32
+/// How long a writer waits for the leases on a pointer that allows `lease_ms` to run out: a
+/// little longer, as two machines' clocks tick at slightly different rates (each side
+/// measures its own interval).
+fn outlasted(lease_ms: u64) -> Duration {
+    Duration::from_millis(lease_ms + lease_ms / 32)
 }
 
 /// The pointer `repo`'s lease in this process still covers, if any: a GET may answer from it.
@@ -52,17 +58,18 @@ pub(crate) fn leased(app: &App, repo: &str) -> Option<Arc<RepoView>> {
     (view.raw.version == version).then_some(view)
 }
 
-/// A check that began at `began` read `view`: GETs may answer from it for one lease from then
-/// (from when it began, not when it answered: a write may have returned in between), unless
-/// a writer holds the pointer.
+/// A check that began at `began` read `view`: GETs may answer from it for a lease from then
+/// (from when it began, not when it answered: a write may have returned in between), as long
+/// as both this process and the pointer allow, unless a writer holds the pointer.
 pub(crate) fn grant(app: &App, repo: &str, began: Instant, view: &RepoView) {
-    let lease = length(app);
-    if lease.is_zero() || view.published.hold {
+    let lease = offered(app).min(view.published.lease_ms);
+    if lease == 0 || view.published.hold {
         return;
     }
+    let until = began + Duration::from_millis(lease);
     app.leases
         .lock()
-        .insert(repo.to_string(), (began + lease, view.raw.version));
+        .insert(repo.to_string(), (until, view.raw.version));
 }
 
 /// The pointer a publish will move, held: its version now, and when every lease taken on it
@@ -84,14 +91,14 @@ impl Held {
 
 /// Marks `current` (read at `version`, just now, from the store) held, before a publish
 /// renders the generation that replaces it. None when the pointer moved meanwhile (the
-/// caller reads it again). Without leases, nothing to mark or wait for.
+/// caller reads it again). A pointer nobody may lease needs no hold and no wait.
 pub(crate) async fn hold(
     app: &App,
     repo: &str,
     current: &Published,
     version: u64,
 ) -> ApiResult<Option<Held>> {
-    let wait = outlasted(app);
+    let wait = outlasted(current.lease_ms);
     let now = Instant::now();
     if wait.is_zero() {
         return Ok(Some(Held {
@@ -128,10 +135,10 @@ pub(crate) async fn hold(
     )
 }
 
-/// After a write that changed what GETs see without a hold (disable, enable, delete): waits
-/// until no lease on the pointer before it can be current anywhere.
-pub(crate) async fn wait_out(app: &App, repo: &str) {
-    let wait = outlasted(app);
+/// After a write that changed what GETs see without a hold (disable, enable, delete) of a
+/// pointer that allowed `lease_ms`: waits until no lease on it can be current anywhere.
+pub(crate) async fn wait_out(app: &App, repo: &str, lease_ms: u64) {
+    let wait = outlasted(lease_ms);
     if !wait.is_zero() {
         app.leases.lock().remove(repo);
         app.runtime.sleep(wait).await;

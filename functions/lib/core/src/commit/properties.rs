@@ -332,13 +332,14 @@ async fn switch(app: &App, repo: &str, config: &RepoConfig) -> ApiResult<Publish
         }
         p.disabled = !config.enabled.0;
         p.config_revision = config.revision;
+        let leased = std::mem::replace(&mut p.lease_ms, super::lease::offered(app));
         match app
             .meta
             .put_if(&keys::published(repo), to_json(&p)?.into(), Some(version))
             .await?
         {
             Ok(_) => {
-                super::lease::wait_out(app, repo).await;
+                super::lease::wait_out(app, repo, leased).await;
                 return Ok(p);
             }
             Err(_) => jitter(app, attempt).await,

@@ -79,6 +79,7 @@ pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> 
             disabled: !config.enabled.0,
             config_revision: config.revision,
             hold: false,
+            lease_ms: super::lease::offered(app),
         };
         let expected = match &held {
             Some(held) => {
