@@ -996,14 +996,7 @@ fn an_upload_reads_few_keys_and_a_stale_head_never_answers_for_the_store() {
     let gen = Arc::new(FakeGen::unsigned());
     let (app, meta, blobs) = app(gen.clone());
     // Another process on the same stores.
-    let other = crate::App::new(
-        meta,
-        blobs,
-        vec![gen],
-        Arc::new(FakeSigner),
-        "t".into(),
-        Arc::new(ThreadRuntime),
-    );
+    let other = process(&meta, &blobs, gen);
     futures::executor::block_on(async {
         send(&app, "POST", "/repos/r/", b"").await;
         assert_eq!(add(&app, "a", b"PKG a").await, 201);
@@ -1081,14 +1074,7 @@ fn concurrent_reads_share_a_freshness_check_that_began_after_them() {
     let gen = Arc::new(FakeGen::unsigned());
     let (app, meta, blobs) = app(gen.clone());
     // Another process on the same stores.
-    let other = crate::App::new(
-        meta.clone(),
-        blobs,
-        vec![gen],
-        Arc::new(FakeSigner),
-        "t".into(),
-        Arc::new(ThreadRuntime),
-    );
+    let other = process(&meta, &blobs, gen);
     let get = || Box::pin(text(&app, "/repos/r/fake/index"));
     futures::executor::block_on(async {
         send(&app, "POST", "/repos/r/", b"").await;
@@ -1172,20 +1158,17 @@ fn a_read_lease_saves_checks_and_never_hides_a_write() {
     const LEASE: Duration = Duration::from_millis(800);
     let gen = Arc::new(FakeGen::unsigned());
     let (_, meta, blobs) = app(gen.clone());
-    let process = |lease| {
-        let mut app = crate::App::new(
-            meta.clone(),
-            blobs.clone(),
-            vec![gen.clone()],
-            Arc::new(FakeSigner),
-            "t".into(),
-            Arc::new(ThreadRuntime),
-        );
+    let with_lease = |lease| {
+        let mut app = process(&meta, &blobs, gen.clone());
         app.read_lease = lease;
         Arc::new(app)
     };
     // Two processes with leases, and one without (it checks on every GET).
-    let (reader, writer, plain) = (process(LEASE), process(LEASE), process(Duration::ZERO));
+    let (reader, writer, plain) = (
+        with_lease(LEASE),
+        with_lease(LEASE),
+        with_lease(Duration::ZERO),
+    );
     meta.remote.store(true, Ordering::SeqCst);
     let checks = || meta.fresh_calls.load(Ordering::SeqCst);
     let pointer = || meta.map.lock().unwrap()[&keys::published("r")].version;
@@ -1327,16 +1310,7 @@ fn a_big_bucket_is_stored_in_parts() {
     use crate::records::{bucket_of, part_of, PARTS, SPLIT_FROM};
     let gen = Arc::new(FakeGen::new());
     let (app, meta, blobs) = app_with_grace(gen.clone(), std::time::Duration::ZERO);
-    let other = || {
-        crate::App::new(
-            meta.clone(),
-            blobs.clone(),
-            vec![gen.clone()],
-            Arc::new(FakeSigner),
-            "t".into(),
-            Arc::new(ThreadRuntime),
-        )
-    };
+    let other = || process(&meta, &blobs, gen.clone());
     let b = bucket_of("p0");
     let names: Vec<String> = (0..)
         .map(|i| format!("p{i}"))

@@ -403,15 +403,21 @@ pub fn app_with_grace(
 pub fn app(gen: Arc<FakeGen>) -> (Arc<App>, Arc<MemMeta>, Arc<MemBlobs>) {
     let meta = Arc::new(MemMeta::default());
     let blobs = Arc::new(MemBlobs::default());
-    let app = App::new(
+    let app = process(&meta, &blobs, gen);
+    (Arc::new(app), meta, blobs)
+}
+
+/// A process on these stores with generator `gen` (the test app's token `t`): another one
+/// beside `app`'s, as servers share a deployment's stores.
+pub fn process(meta: &Arc<MemMeta>, blobs: &Arc<MemBlobs>, gen: Arc<FakeGen>) -> App {
+    App::new(
         meta.clone(),
         blobs.clone(),
         vec![gen],
         Arc::new(FakeSigner),
         "t".into(),
         Arc::new(ThreadRuntime),
-    );
-    (Arc::new(app), meta, blobs)
+    )
 }
 
 /// A request with the test app's admin token (`t`).
