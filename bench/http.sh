@@ -22,7 +22,8 @@
 #   WRK_THREADS=2 WRK_CONNECTIONS=32 WRK_DURATION=10s
 #   REPORT_DIR          where http.md and http.png go (default bench/reports)
 #   STORES=file|moto    moto: the server on S3 + DynamoDB (a moto server, lib.sh start_moto;
-#                       MOTO_RTT_MS as there); the report is http-moto.md / .png
+#                       MOTO_RTT_MS as there: the report is then http-moto-rttMS); the report is
+#                       http-moto.md / .png
 #   READ_LEASE_MS=N     the server's --read-lease-ms (GETs answer from the pointer a check read
 #                       up to N ms before; writes wait that long): the report is NAME-lease.md
 # Only 127.0.0.1 traffic. The servers are killed on exit, whatever happens.
@@ -49,9 +50,12 @@ trap cleanup EXIT
 STORES=${STORES:-file}
 case $STORES in file) NAME=http ;; moto) NAME=http-moto ;; *) die "STORES is file or moto, not $STORES" ;; esac
 LEASE=""
+if [ "$STORES" = moto ] && [ "${MOTO_RTT_MS:-0}" != 0 ]; then
+  NAME=$NAME-rtt$MOTO_RTT_MS LEASE=", each request $MOTO_RTT_MS ms longer"
+fi
 if [ "${READ_LEASE_MS:-0}" != 0 ]; then
   export REPOSMITH_READ_LEASE_MS=$READ_LEASE_MS
-  NAME=$NAME-lease LEASE=", read lease $READ_LEASE_MS ms"
+  NAME=$NAME-lease LEASE="$LEASE, read lease $READ_LEASE_MS ms"
 fi
 
 # ---------------------------------------------------------------- inputs and reposmith
