@@ -308,6 +308,30 @@ fn a_read_lease_reads_no_item_and_hides_no_write_from_another_server() {
     }
 }
 
+/// A read lease past the longest (every write would wait as long) is refused before the
+/// server starts, naming the bound.
+#[test]
+fn a_read_lease_past_the_longest_is_refused() {
+    let out = Command::new(&built().bin)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--read-lease-ms",
+            "20000",
+            "--data",
+        ])
+        .arg(tmp().join("data"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("--read-lease-ms") && err.contains("0..=10000"),
+        "{err}"
+    );
+}
+
 /// Holds `n` TCP connections to the server open, each having sent `sent` (maybe nothing).
 fn hold(url: &str, n: usize, sent: &[u8]) -> Vec<std::net::TcpStream> {
     use std::io::Write;

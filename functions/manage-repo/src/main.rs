@@ -170,12 +170,14 @@ pub enum Cmd {
         /// Milliseconds a GET may answer from the published pointer that a check read, without
         /// reading the metadata store again, where that read is a round trip (DynamoDB, Redis,
         /// PostgreSQL); every write that changes what GETs see then waits as long before it
-        /// answers, so a read after it still sees it [default: 0, every GET checks].
+        /// answers, so a read after it still sees it; at most 10000 [default: 0, every GET checks].
         #[arg(
             long,
             default_value_t = 0,
             env = "REPOSMITH_READ_LEASE_MS",
-            hide_default_value = true
+            hide_default_value = true,
+            value_parser = clap::value_parser!(u64)
+                .range(0..=reposmith_core::commit::MAX_READ_LEASE_MS),
         )]
         read_lease_ms: u64,
     },

@@ -23,12 +23,15 @@ use crate::model::{keys, Published};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The longest read lease (`serve --read-lease-ms` refuses more): every write waits as long.
+pub const MAX_READ_LEASE_MS: u64 = 10_000;
+
 /// How long this process offers to lease what it reads, and records in the pointers it
 /// writes: none unless set, and none where a check is not a round trip (the file store's is
 /// an `fstat`, cheaper than keeping leases).
 pub(crate) fn offered(app: &App) -> u64 {
     if app.meta.reads_are_remote() {
-        app.read_lease.as_millis() as u64
+        (app.read_lease.as_millis() as u64).min(MAX_READ_LEASE_MS)
     } else {
         0
     }
@@ -37,7 +40,9 @@ pub(crate) fn offered(app: &App) -> u64 {
 /// How long a writer waits for the leases on a pointer that allows `lease_ms` to run out: a
 /// little longer, as two machines' clocks tick at slightly different rates (each side
 /// measures its own interval).
+/// No reader leases longer than the longest lease, whatever a pointer says.
 fn outlasted(lease_ms: u64) -> Duration {
+    let lease_ms = lease_ms.min(MAX_READ_LEASE_MS);
     Duration::from_millis(lease_ms + lease_ms / 32)
 }
 

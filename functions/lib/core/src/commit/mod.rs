@@ -54,6 +54,7 @@ pub use keys::{
     client_keys, list_keys, public_key, retire, rotate, ClientKeys, KeyList, RepoKeys, Rotation,
     DEFAULT_KEY_LIFETIME, DEFAULT_OVERLAP,
 };
+pub use lease::MAX_READ_LEASE_MS;
 pub use properties::{disabled, update_properties, Properties, Updated};
 pub use publish::recover;
 pub use read::{dates_of, resolve_served, Served};
