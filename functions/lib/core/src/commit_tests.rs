@@ -1069,6 +1069,47 @@ fn a_chunk_whose_write_failed_is_not_named_by_a_later_generation() {
 }
 
 #[test]
+fn a_finished_file_whose_write_failed_is_written_by_the_next_publish() {
+    let (app, _, blobs) = app(Arc::new(FakeGen::unsigned()));
+    futures::executor::block_on(async {
+        send(&app, "POST", "/repos/r/", b"").await;
+        assert_eq!(add(&app, "a", b"PKG a").await, 201);
+        // `joined` is a finish output, written with the render's other blobs: it fails.
+        *blobs.fail_put_of.lock().unwrap() = Some(b"head\na\nboom\n".to_vec());
+        let s = add(&app, "boom", b"PKG boom").await;
+        assert!(s >= 500, "the publish wrote its finished file: {s}");
+        *blobs.fail_put_of.lock().unwrap() = None;
+        // Same head, same assembled files: a finish kept from the failed render would name
+        // the blob that was never written.
+        assert_eq!(add(&app, "boom", b"PKG boom").await, 200);
+        assert_eq!(
+            text(&app, "/repos/r/fake/joined").await,
+            (200, "head\na\nboom\n".into())
+        );
+    });
+}
+
+#[test]
+fn a_publish_writes_its_blobs_in_one_round() {
+    let (app, _, blobs) = app(Arc::new(FakeGen::unsigned()));
+    let rounds = || blobs.put_rounds.load(Ordering::SeqCst);
+    futures::executor::block_on(async {
+        send(&app, "POST", "/repos/r/", b"").await;
+        for name in ["a", "b", "c"] {
+            let body = format!("PKG {name}");
+            assert_eq!(add(&app, name, body.as_bytes()).await, 201);
+        }
+        let before = rounds();
+        assert_eq!(add(&app, "d", b"PKG d").await, 201);
+        // The package, its analysis, the head's buckets and journal segment, then the
+        // publish's chunks, finished files, manifest and log segment together: on S3 each
+        // round is a round trip.
+        assert_eq!(rounds() - before, 4, "rounds of writes for one upload");
+        assert_eq!(text(&app, "/repos/r/fake/index").await.1, "a\nb\nc\nd\n");
+    });
+}
+
+#[test]
 fn concurrent_reads_share_a_freshness_check_that_began_after_them() {
     use std::future::Future;
     let gen = Arc::new(FakeGen::unsigned());

@@ -84,8 +84,10 @@ pub struct ChunkCache {
     pub(super) histories: HashMap<String, super::history::Carried>,
     /// When the last render ended (seconds since the epoch).
     rendered_at: u64,
-    /// New chunks' bytes not stored yet (`new_chunk`, `store_staged`), and their length.
-    staged: Vec<Bytes>,
+    /// Bytes this render made that are not stored yet, by sha256 (`stage`), and their
+    /// length: a publish stores them all at once with its manifest (`Unstored`), on S3 one
+    /// round trip rather than one per step of the render.
+    staged: HashMap<String, Bytes>,
     staged_bytes: usize,
 }
 
@@ -127,6 +129,32 @@ impl ChunkCache {
         big.filter(|b| !b.is_packed() && b.len() >= super::held::PACK_FROM)
             .map(|b| b.len())
             .sum()
+    }
+
+    /// Stages bytes to be stored with the rest of the render; their sha256.
+    pub(super) fn stage(&mut self, bytes: Bytes) -> String {
+        let sha256 = crate::digest::sha256_hex(&bytes);
+        self.stage_as(sha256.clone(), bytes);
+        sha256
+    }
+
+    /// [`ChunkCache::stage`] for bytes whose sha256 is known.
+    pub(super) fn stage_as(&mut self, sha256: String, bytes: Bytes) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.staged.entry(sha256) {
+            self.staged_bytes += bytes.len();
+            e.insert(bytes);
+        }
+    }
+
+    /// Staged bytes by their sha256: what this render made and may read back.
+    pub(super) fn staged(&self, sha256: &str) -> Option<Bytes> {
+        self.staged.get(sha256).cloned()
+    }
+
+    /// More staged than a render holds: store them before going on (a render from scratch
+    /// must not hold a whole file's bytes for them).
+    pub(super) fn over_staged(&self) -> bool {
+        self.staged_bytes > STAGED_MAX
     }
 
     /// Keeps only what this render used, for the next one.
@@ -180,7 +208,7 @@ pub async fn draft_file(
         segments.push(literal(cache, Vec::new()));
     }
     let hot = is_hot(cache, &file.path, kinds);
-    encode_missing(app, &segments, &encs, !hot).await?;
+    encode_missing(app, cache, &segments, &encs, !hot).await?;
     let (path, id) = (&file.path, Encoding::Identity);
     let mut streams = vec![lay_out(cache, path, id, &segments, hot, kinds).await?];
     for &enc in encs.iter().filter(|&&e| e != Encoding::Identity) {
@@ -352,8 +380,7 @@ fn new_chunk(cache: &mut ChunkCache, mut bytes: Vec<u8>, emits: bool) -> Arc<Chu
     bytes.shrink_to_fit();
     let bytes = Bytes::from(bytes);
     let sha256 = crate::digest::sha256_hex(&bytes);
-    cache.staged_bytes += bytes.len();
-    cache.staged.push(bytes.clone());
+    cache.stage_as(sha256.clone(), bytes.clone());
     Arc::new(Chunk {
         identity: crate::app::Lock::new(Stored {
             sha256,
@@ -367,8 +394,7 @@ fn new_chunk(cache: &mut ChunkCache, mut bytes: Vec<u8>, emits: bool) -> Arc<Chu
     })
 }
 
-/// Staged bytes above which `select` stores them before it goes on (a render from scratch
-/// must not hold a whole file's decoded bytes for them).
+/// Staged bytes above which a render stores them before it goes on (`over_staged`).
 const STAGED_MAX: usize = 4 << 20;
 
 /// Stores what `new_chunk` staged, all at once. Until every write is answered, the cache's
@@ -385,7 +411,7 @@ pub async fn store_staged(app: &App, cache: &mut ChunkCache) -> ApiResult<()> {
             }
         }
     }
-    let staged = std::mem::take(&mut cache.staged);
+    let staged = std::mem::take(&mut cache.staged).into_values().collect();
     cache.staged_bytes = 0;
     let mut unsure = Forget(Some(cache));
     crate::commit::put_blobs(app, staged).await?;
@@ -393,17 +419,45 @@ pub async fn store_staged(app: &App, cache: &mut ChunkCache) -> ApiResult<()> {
     Ok(())
 }
 
-/// Stores bytes and keeps them (`Bytes`: the store and the cache share one copy).
-async fn store(app: &App, mut bytes: Vec<u8>, xz_records: Vec<(u64, u64)>) -> ApiResult<Stored> {
-    // Kept for the repo's life: without this a grown Vec keeps up to twice its bytes.
-    bytes.shrink_to_fit();
-    let bytes = Bytes::from(bytes);
-    let d = crate::commit::put_blob(app, bytes.clone()).await?;
-    Ok(Stored {
-        sha256: d.sha256,
-        bytes: bytes.into(),
-        xz_records,
-    })
+/// A render's staged bytes, taken out of the repo's render cache (which is back in `App`
+/// by then) to be stored with the manifest. Until they are, that cache and the repo's kept
+/// `finish` outputs name blobs that are not stored: dropped unstored (a failed write, a
+/// publish that fails or is cancelled first), this forgets both, and the next render starts
+/// again.
+pub struct Unstored<'a> {
+    app: &'a App,
+    repo: String,
+    blobs: Vec<Bytes>,
+}
+
+impl<'a> Unstored<'a> {
+    pub fn take(app: &'a App, repo: &str, cache: &mut ChunkCache) -> Self {
+        cache.staged_bytes = 0;
+        Unstored {
+            app,
+            repo: repo.to_string(),
+            blobs: std::mem::take(&mut cache.staged).into_values().collect(),
+        }
+    }
+
+    pub async fn store(mut self) -> ApiResult<()> {
+        crate::commit::put_blobs(self.app, std::mem::take(&mut self.blobs)).await?;
+        self.repo.clear();
+        Ok(())
+    }
+}
+
+impl Drop for Unstored<'_> {
+    fn drop(&mut self) {
+        if !self.repo.is_empty() {
+            self.app.chunks.lock().remove(&self.repo);
+            let slots = format!("{}/", self.repo);
+            self.app
+                .finished
+                .lock()
+                .retain(|k, _| !k.starts_with(&slots));
+        }
+    }
 }
 
 /// Shelves' entries in order, as one run (each shelf is sorted: a merge, not a sort).
@@ -571,10 +625,10 @@ pub async fn select<'a>(
                         let (bytes, emits) = fragments(&analyses, gname, sels[i], leading[i], run)?;
                         let c = new_chunk(cache, bytes, emits);
                         cache.chunks.insert(*key, c.clone());
-                        making.made(app, i, c).await?;
+                        making.made(app, cache, i, c).await?;
                     }
                 }
-                if cache.staged_bytes > STAGED_MAX {
+                if cache.over_staged() {
                     store_staged(app, cache).await?;
                 }
             }
@@ -585,7 +639,7 @@ pub async fn select<'a>(
                 outs[i].push(chunk);
             }
         }
-        futures::try_join!(making.flush(app), store_staged(app, cache))?;
+        making.flush(app, cache).await?;
         selected.extend(sels.into_iter().map(sel_key).zip(outs));
     }
     Ok(selected)
@@ -615,18 +669,24 @@ impl Making {
         }
     }
 
-    async fn made(&mut self, app: &App, sel: usize, chunk: Arc<Chunk>) -> ApiResult<()> {
+    async fn made(
+        &mut self,
+        app: &App,
+        cache: &mut ChunkCache,
+        sel: usize,
+        chunk: Arc<Chunk>,
+    ) -> ApiResult<()> {
         self.bytes += chunk.identity.lock().bytes.len();
         self.made[sel].push(chunk);
         if self.bytes >= Self::BATCH {
-            self.flush(app).await?;
+            self.flush(app, cache).await?;
         }
         Ok(())
     }
 
-    async fn flush(&mut self, app: &App) -> ApiResult<()> {
+    async fn flush(&mut self, app: &App, cache: &mut ChunkCache) -> ApiResult<()> {
         for (made, (encs, pack)) in self.made.iter_mut().zip(&self.needs) {
-            encode_missing(app, &std::mem::take(made), encs, *pack).await?;
+            encode_missing(app, cache, &std::mem::take(made), encs, *pack).await?;
         }
         self.bytes = 0;
         Ok(())
@@ -645,11 +705,13 @@ fn selections(parts: &[Part]) -> Vec<&Selection> {
         .collect()
 }
 
-/// Encodes every segment that lacks one of `encs`, in parallel off the executor. With
-/// `pack`, also packs the decoded bytes of those it encodes and of those a hot file left
-/// unpacked (`None` jobs): hashing reads them back only when a change comes before them.
+/// Encodes every segment that lacks one of `encs`, in parallel off the executor, and stages
+/// the encodings. With `pack`, also packs the decoded bytes of those it encodes and of those
+/// a hot file left unpacked (`None` jobs): hashing reads them back only when a change comes
+/// before them.
 async fn encode_missing(
     app: &App,
+    cache: &mut ChunkCache,
     segments: &[Arc<Chunk>],
     encs: &[Encoding],
     pack: bool,
@@ -678,8 +740,8 @@ async fn encode_missing(
         }
     }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    // Encoded a core each, stored more at once (on S3 a round trip each, and no CPU).
-    let results: Vec<ApiResult<()>> = futures::stream::iter(jobs)
+    // Encoded (and hashed) a core each.
+    let results: Vec<ApiResult<_>> = futures::stream::iter(jobs)
         .map(|(c, enc)| async move {
             let data = c.identity.lock().bytes.bytes();
             let Some(enc) = enc else {
@@ -690,24 +752,35 @@ async fn encode_missing(
                 c.pack_later.store(false, Relaxed);
                 return Ok(None);
             };
-            let e = app
-                .blocking(move || encode_segment(&data, enc).map_err(ApiError::from))
+            let (e, sha256) = app
+                .blocking(move || {
+                    let mut e = encode_segment(&data, enc).map_err(ApiError::from)?;
+                    // Kept for the repo's life: a grown Vec keeps up to twice its bytes.
+                    e.bytes.shrink_to_fit();
+                    let sha256 = crate::digest::sha256_hex(&e.bytes);
+                    Ok::<_, ApiError>((e, sha256))
+                })
                 .await?;
-            Ok(Some((c, enc, e)))
+            Ok(Some((c, enc, e, sha256)))
         })
         .buffer_unordered(cores)
-        .map(|r: ApiResult<_>| async move {
-            let Some((c, enc, e)) = r? else {
-                return Ok(());
-            };
-            let stored = store(app, e.bytes, e.xz_records).await?;
-            c.encoded.lock().insert(enc, stored);
-            Ok(())
-        })
-        .buffer_unordered(crate::commit::puts_at_once(app))
         .collect()
         .await;
-    results.into_iter().collect()
+    for r in results {
+        let Some((c, enc, e, sha256)) = r? else {
+            continue;
+        };
+        // The store and the cache share one copy.
+        let bytes = Bytes::from(e.bytes);
+        cache.stage_as(sha256.clone(), bytes.clone());
+        let stored = Stored {
+            sha256,
+            bytes: bytes.into(),
+            xz_records: e.xz_records,
+        };
+        c.encoded.lock().insert(enc, stored);
+    }
+    Ok(())
 }
 
 /// One encoding of a file: its pieces (framed), and the last render's hasher states for the

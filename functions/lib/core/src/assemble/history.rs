@@ -103,8 +103,8 @@ pub async fn carry(
             )
         }
     };
-    // The patch files and scripts this render makes, stored at once with the history that
-    // names them (nothing else names them before the manifest).
+    // The patch files and scripts this render makes, staged with the history that names
+    // them (nothing else names them before the manifest).
     let mut writes = Vec::new();
     let (h, changed, lines, scripts) = advance(
         app,
@@ -127,7 +127,9 @@ pub async fn carry(
             sha
         }
     };
-    crate::commit::put_blobs(app, writes).await?;
+    for w in writes {
+        cache.stage(w);
+    }
     let carried = Carried {
         sha: sha.clone(),
         history: h.clone(),

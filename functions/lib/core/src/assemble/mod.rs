@@ -19,8 +19,8 @@ use crate::generator::{
     Content, DigestKinds, GenError, Generator, Link, Piece, RepoInfo, ShelfSummary,
 };
 use crate::model::{BlobRef, Head};
-pub use chunks::store_staged;
 use chunks::{complete_file, digest_all, draft_file, select};
+pub use chunks::{store_staged, Unstored};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -138,9 +138,12 @@ async fn render_shelves(
     }
 
     // Every file's digests at once: rpm's primary, filelists and other each on a core.
-    // The while, the files' new literals (frames, tar headers) are stored, together.
-    let (drafts, ()) =
-        futures::try_join!(digest_all(app, drafts), chunks::store_staged(app, cache))?;
+    // What the render staged waits for the publish's one wave of writes, unless it is big.
+    let drafts = if cache.over_staged() {
+        futures::try_join!(digest_all(app, drafts), chunks::store_staged(app, cache))?.0
+    } else {
+        digest_all(app, drafts).await?
+    };
     for (file, draft) in plan.files.iter().zip(drafts) {
         let (mut made, open) = complete_file(cache, draft);
         // The media type is the identity file's; encoded copies go by their suffix.
@@ -164,7 +167,7 @@ async fn render_shelves(
         }
     }
     let given = (summaries, assembled);
-    let files = finish(app, g, info, signing, given, files, wholes).await?;
+    let files = finish(app, cache, g, info, signing, given, files, wholes).await?;
     Ok(Rendered {
         files,
         links: plan.links,
@@ -195,8 +198,10 @@ pub struct Signing {
 /// The generator's `finish` over the assembled files, its outputs stored next to `files`.
 /// Same generator, same shelves, same assembled files as last time: its finish would only
 /// differ by the date, so what it made then is kept (no re-signing of unchanged formats).
+#[allow(clippy::too_many_arguments)]
 async fn finish(
     app: &App,
+    cache: &mut ChunkCache,
     g: Arc<dyn Generator>,
     info: &RepoInfo,
     signing: &Signing,
@@ -231,7 +236,7 @@ async fn finish(
     if !refused.is_empty() {
         return Err(invalid(&gname, refused.join("; ")));
     }
-    // The outputs' bytes by sha256, stored at once below (on S3 a round trip each).
+    // The outputs' bytes by sha256, staged below with the render's other writes.
     let mut writes = HashMap::new();
     for o in outputs {
         check_path(&o.path).map_err(|e| invalid(&gname, e))?;
@@ -241,8 +246,7 @@ async fn finish(
             &gname,
             &o.path,
             o.content,
-            &files,
-            &wholes,
+            (&files, &wholes, cache),
             &mut writes,
         )
         .await?;
@@ -250,7 +254,9 @@ async fn finish(
         blob.media_type = o.media_type;
         files.insert(o.path, blob);
     }
-    crate::commit::put_blobs(app, writes.into_values().collect()).await?;
+    for (sha256, data) in writes {
+        cache.stage_as(sha256, data);
+    }
     let made: Vec<(String, BlobRef)> = files
         .iter()
         .filter(|(p, _)| !before.contains(*p))
@@ -262,13 +268,18 @@ async fn finish(
 
 /// One `finish` output as a blob: its bytes, a file published earlier in the tree, or
 /// pieces of both joined and encoded. New bytes go to `writes` (by sha256) to be stored.
+/// A file it joins is read from the bytes at hand (its pieces, the render's staged writes)
+/// before the store.
 async fn output_blob(
     app: &App,
     gname: &str,
     path: &str,
     content: Content,
-    files: &BTreeMap<String, BlobRef>,
-    wholes: &HashMap<String, Vec<held::Held>>,
+    (files, wholes, cache): (
+        &BTreeMap<String, BlobRef>,
+        &HashMap<String, Vec<held::Held>>,
+        &ChunkCache,
+    ),
     writes: &mut HashMap<String, bytes::Bytes>,
 ) -> ApiResult<BlobRef> {
     fn write(writes: &mut HashMap<String, bytes::Bytes>, data: bytes::Bytes) -> BlobRef {
@@ -292,9 +303,13 @@ async fn output_blob(
                     Piece::Bytes(b) => joined.extend_from_slice(&b),
                     Piece::File(p) => {
                         let blob = known(&p, "concatenates")?;
-                        match (wholes.get(&blob.sha256), writes.get(&blob.sha256)) {
+                        let at_hand = writes
+                            .get(&blob.sha256)
+                            .cloned()
+                            .or_else(|| cache.staged(&blob.sha256));
+                        match (wholes.get(&blob.sha256), at_hand) {
                             (Some(ps), _) => joined.extend_from_slice(&held::concat(ps)),
-                            (None, Some(b)) => joined.extend_from_slice(b),
+                            (None, Some(b)) => joined.extend_from_slice(&b),
                             (None, None) => joined
                                 .extend_from_slice(&crate::commit::read_blob(app, &blob).await?),
                         }

@@ -70,8 +70,8 @@ pub use serve::{
     analyses_of, analysis_of, entry_fragment, manifest_of, open_blob, read_blob, resolve,
     store_whole,
 };
+pub(crate) use store::put_blobs;
 pub use store::{put_blob, PackageBody, StoredPackage};
-pub(crate) use store::{put_blobs, puts_at_once};
 pub use transaction::{
     apply as apply_transaction, sources as transaction_sources, Committed, Operation, Transaction,
 };

@@ -48,13 +48,14 @@ pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> 
         };
         let generation = prev.as_ref().map_or(1, |p| p.generation + 1);
         let before = prev.as_ref().map(|p| p.manifest.as_str());
-        let (manifest, faults) = render(app, repo, &config, &head, generation, before).await?;
+        let (manifest, faults, unstored) =
+            render(app, repo, &config, &head, generation, before).await?;
         let json = bytes::Bytes::from(to_json(&manifest)?);
         let sha256 = crate::digest::sha256_hex(&json);
         let now = app.now();
-        // The manifest and the log segment naming it at once (a round trip each on S3):
-        // nothing names either before the pointer moves.
-        let (stored, log) = futures::try_join!(
+        // What the render made, the manifest and the log segment naming it, all at once (on
+        // S3 one round trip, not one per step): nothing names any before the pointer moves.
+        let (stored, log, ()) = futures::try_join!(
             super::put_blob(app, json),
             super::journal::append(
                 app,
@@ -65,7 +66,8 @@ pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> 
                     manifest: sha256,
                     published_at: now,
                 },
-            )
+            ),
+            unstored.store(),
         )?;
         remember_manifest(app, &stored, manifest);
         let next = Published {
@@ -123,14 +125,15 @@ fn retire(app: &App, prev: Published, now: u64) -> Vec<Retired> {
 /// repo's last render made, see `assemble`), finish. A generator that faults (or is
 /// quarantined) fails only its own format: its tree stays as the last generation
 /// (`before`, a manifest) published it, and the fault is returned beside the manifest.
-async fn render(
-    app: &App,
+/// The blobs it made come back unstored: the caller stores them with the manifest.
+async fn render<'a>(
+    app: &'a App,
     repo: &str,
     config: &RepoConfig,
     head: &Head,
     generation: u64,
     before: Option<&str>,
-) -> ApiResult<(Manifest, BTreeMap<String, String>)> {
+) -> ApiResult<(Manifest, BTreeMap<String, String>, assemble::Unstored<'a>)> {
     let mut info = config.info(app.now(), generation);
     // One publisher per repo runs in a process (see `group`): it owns the repo's cache.
     let mut cache = app
@@ -212,15 +215,15 @@ async fn render(
             }
         }
     }
-    if outcome.is_ok() {
-        // What a generator staged and left (a fault mid-render), before a manifest names it.
-        outcome = assemble::store_staged(app, &mut cache).await;
-    }
-    if outcome.is_ok() {
+    // What every generator staged (a faulty one's too, mid-render), stored by the caller
+    // with the manifest that names it.
+    let unstored = outcome.is_ok().then(|| {
         cache.sweep(app.now());
-    }
+        assemble::Unstored::take(app, repo, &mut cache)
+    });
     app.chunks.lock().insert(repo.to_string(), cache);
     outcome?;
+    let unstored = unstored.expect("taken when the render succeeded");
     let records = head
         .packages
         .roots()
@@ -233,7 +236,7 @@ async fn render(
         histories,
         base_url: Some(base_url),
     };
-    Ok((manifest, faults))
+    Ok((manifest, faults, unstored))
 }
 
 /// A faulty generator's files, links and histories as `before` has them.

@@ -309,7 +309,7 @@ pub async fn put_blob(app: &App, data: bytes::Bytes) -> ApiResult<crate::model::
 /// Blobs at most stored at once by [`put_blobs`]: on S3, where each is a round trip and the
 /// service takes thousands at once, enough that a rebuild's hundreds of pieces go out in a few
 /// rounds; on local disk, few enough not to hold many files open.
-pub(crate) fn puts_at_once(app: &App) -> usize {
+fn puts_at_once(app: &App) -> usize {
     if app.packages.reads_are_remote() {
         64
     } else {
