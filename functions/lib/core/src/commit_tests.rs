@@ -1090,6 +1090,39 @@ fn a_finished_file_whose_write_failed_is_written_by_the_next_publish() {
 }
 
 #[test]
+fn a_publish_that_read_the_config_before_a_property_change_reads_it_again() {
+    use crate::model::{keys, Published, RepoConfig};
+    let (app, meta, _) = app(Arc::new(FakeGen::unsigned()));
+    let stored = |key: String| meta.map.lock().unwrap()[&key].clone();
+    futures::executor::block_on(async {
+        send(&app, "POST", "/repos/r/", b"").await;
+        assert_eq!(add(&app, "a", b"PKG a").await, 201);
+        let before = stored(keys::config("r"));
+        let mut put = req("PUT", "/repos/r/", br#"{"title": "T"}"#);
+        put.headers_mut()
+            .insert("content-type", "application/json".parse().unwrap());
+        assert_eq!(crate::handle(&app, put).await.status(), 200);
+        let config: RepoConfig = serde_json::from_slice(&stored(keys::config("r")).value).unwrap();
+        assert!(config.revision > 0);
+        // The cached settings turn over with the pointer (not a read of the config).
+        assert_eq!(text(&app, "/repos/r/fake/index").await.1, "a\n");
+        // The next publish reads the pointer, head and config at once: the config's read is
+        // served before the change (the head's after it).
+        meta.stale.lock().unwrap().insert(keys::config("r"), before);
+        assert_eq!(add(&app, "b", b"PKG b").await, 201);
+        assert!(
+            meta.stale.lock().unwrap().is_empty(),
+            "no read met the stale config"
+        );
+        let p: Published = serde_json::from_slice(&stored(keys::published("r")).value).unwrap();
+        assert_eq!(
+            p.config_revision, config.revision,
+            "published with the settings from before the change"
+        );
+    });
+}
+
+#[test]
 fn a_publish_writes_its_blobs_in_one_round() {
     let (app, _, blobs) = app(Arc::new(FakeGen::unsigned()));
     let rounds = || blobs.put_rounds.load(Ordering::SeqCst);

@@ -360,6 +360,9 @@ pub struct Head {
     pub keys: Option<String>,
     /// sha256 of the journal's newest segment (`commit::journal`); None: nothing recorded.
     pub journal: Option<String>,
+    /// The `RepoConfig::revision` of the last property change that moved the head: a publish
+    /// that read an older config with it reads the config again (`commit::publish`).
+    pub config_revision: u64,
 }
 
 /// The head as the metadata store holds it: small whatever the number of packages.
@@ -376,6 +379,9 @@ pub struct StoredHead {
     /// See [`Head::journal`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal: Option<String>,
+    /// See [`Head::config_revision`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub config_revision: u64,
     /// Heads written before buckets held every record inline: still read, never written.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub packages: BTreeMap<String, PackageRecord>,

@@ -23,11 +23,17 @@ pub struct MemMeta {
     pub(crate) fresh_calls: AtomicUsize,
     /// The next `get_fresh` reads, then waits for this before it answers (a slow reply).
     pub(crate) hold: Mutex<Option<oneshot::Receiver<()>>>,
+    /// The next `get` of a key here answers this earlier value, once: a read sent beside
+    /// another, served before a write that the other saw.
+    pub(crate) stale: Mutex<BTreeMap<String, Versioned>>,
 }
 
 #[async_trait]
 impl MetaStore for MemMeta {
     async fn get(&self, key: &str) -> Result<Option<Versioned>> {
+        if let Some(v) = self.stale.lock().unwrap().remove(key) {
+            return Ok(Some(v));
+        }
         Ok(self.map.lock().unwrap().get(key).cloned())
     }
     fn reads_are_remote(&self) -> bool {

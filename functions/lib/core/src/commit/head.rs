@@ -35,6 +35,7 @@ async fn decode(app: &App, stored: StoredHead, known: Option<&Head>) -> ApiResul
         seq: stored.seq,
         keys: stored.keys,
         journal: stored.journal,
+        config_revision: stored.config_revision,
         ..Head::default()
     };
     // A head from before buckets: its records go into bucket blobs now (writing blobs
@@ -121,6 +122,7 @@ pub(super) fn root(head: &Head) -> ApiResult<Vec<u8>> {
         buckets,
         keys: head.keys.clone(),
         journal: head.journal.clone(),
+        config_revision: head.config_revision,
         packages: Default::default(),
     })
 }

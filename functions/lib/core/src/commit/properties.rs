@@ -307,7 +307,11 @@ pub async fn update_properties(app: &App, repo: &str, props: Properties) -> ApiR
     } else {
         // Steps 2 and 3.
         let names = changed.iter().map(|s| s.to_string()).collect();
-        let seq = update_head(app, repo, Kind::Settings(names), |_| Ok(Change::Changed)).await?;
+        let seq = update_head(app, repo, Kind::Settings(names), |h| {
+            h.config_revision = h.config_revision.max(config.revision);
+            Ok(Change::Changed)
+        })
+        .await?;
         if changed.iter().any(|c| ANALYZED.contains(c)) {
             super::rebuild(app, repo).await?;
         }

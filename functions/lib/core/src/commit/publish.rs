@@ -20,11 +20,19 @@ const RETIRED_KEPT: usize = 32;
 pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> {
     for attempt in 0..CAS_ATTEMPTS {
         // At once: a round trip each on DynamoDB. The pointer is then moved by compare-and-set.
-        let (current, (head, _)) =
-            futures::try_join!(load_published(app, repo), load_head(app, repo))?;
-        // Read after the head, from the store: a property change writes the config before it
-        // moves the head, so a publish that covers that head renders those properties.
-        let config = read_config(app, repo).await?;
+        let (current, (head, _), mut config) = futures::try_join!(
+            load_published(app, repo),
+            load_head(app, repo),
+            read_config(app, repo)
+        )?;
+        // A property change writes the config before it moves the head (or the pointer), and
+        // each records the revision: a config older than either was read before that change,
+        // so it is read again, and a publish renders the properties of the head it covers.
+        let newest = (current.as_ref().map(|(p, _)| p.config_revision))
+            .map_or(head.config_revision, |r| r.max(head.config_revision));
+        if config.revision < newest {
+            config = read_config(app, repo).await?;
+        }
         if let Some((p, _)) = &current {
             if p.covers >= head.seq {
                 return Ok(p.clone()); // another process already covered this head
