@@ -1123,7 +1123,7 @@ fn a_publish_that_read_the_config_before_a_property_change_reads_it_again() {
 }
 
 #[test]
-fn a_publish_writes_its_blobs_in_one_round() {
+fn an_upload_writes_its_blobs_in_three_rounds() {
     let (app, _, blobs) = app(Arc::new(FakeGen::unsigned()));
     let rounds = || blobs.put_rounds.load(Ordering::SeqCst);
     futures::executor::block_on(async {
@@ -1134,11 +1134,24 @@ fn a_publish_writes_its_blobs_in_one_round() {
         }
         let before = rounds();
         assert_eq!(add(&app, "d", b"PKG d").await, 201);
-        // The package, its analysis, the head's buckets and journal segment, then the
-        // publish's chunks, finished files, manifest and log segment together: on S3 each
-        // round is a round trip.
-        assert_eq!(rounds() - before, 4, "rounds of writes for one upload");
+        // The package; its analysis, the head's buckets and journal segment together; then
+        // the publish's chunks, finished files, manifest and log segment together: on S3
+        // each round is a round trip.
+        assert_eq!(rounds() - before, 3, "rounds of writes for one upload");
         assert_eq!(text(&app, "/repos/r/fake/index").await.1, "a\nb\nc\nd\n");
+        // Every analysis the head names is stored (a process without this one's caches
+        // renders from them), and a lost write of one fails its upload, which lists nothing.
+        let (head, _) = crate::commit::load_head(&app, "r").await.unwrap();
+        let d = head.packages.get("d").unwrap().analysis.clone();
+        let analysis = blobs.blobs.lock().unwrap().get(&d).cloned();
+        let analysis = analysis.expect("the analysis of d is not stored");
+        send(&app, "POST", "/repos/s/", b"").await;
+        *blobs.fail_put_of.lock().unwrap() = Some(analysis.to_vec());
+        let s = send(&app, "POST", "/repos/s/packages/?filename=d", b"PKG d").await;
+        assert!(s >= 500, "committed without storing its analysis: {s}");
+        *blobs.fail_put_of.lock().unwrap() = None;
+        let (head, _) = crate::commit::load_head(&app, "s").await.unwrap();
+        assert!(head.packages.get("d").is_none());
     });
 }
 

@@ -94,6 +94,21 @@ pub(crate) async fn analyze_copied(
     hints: &[Hint],
     copy: Option<super::store::BodyCopy>,
 ) -> ApiResult<PackageRecord> {
+    let (rec, json) = analyze_unstored(app, config, filename, digests, hints, copy).await?;
+    super::put_blob(app, json).await?;
+    Ok(rec)
+}
+
+/// [`analyze_copied`] without storing the analysis: the record, and the analysis's bytes
+/// for its commit to store before the head names them (`commit_record`).
+pub(crate) async fn analyze_unstored(
+    app: &App,
+    config: &RepoConfig,
+    filename: &str,
+    digests: &Digests,
+    hints: &[Hint],
+    copy: Option<super::store::BodyCopy>,
+) -> ApiResult<(PackageRecord, Bytes)> {
     let reader: Arc<dyn PackageReader> = match &copy {
         Some(c) => Arc::new(MemReader {
             facts: facts(filename, digests),
@@ -117,11 +132,12 @@ pub(crate) async fn analyze_copied(
     let analyzed = analysis.as_ref().map(generators_of).unwrap_or_default();
     note(app, faults, &gens, &analyzed);
     let analysis = analysis.map_err(|e| told(app, filename, e))?;
-    let stored = super::put_blob(app, to_json(&analysis)?.into()).await?;
+    let json = Bytes::from(to_json(&analysis)?);
+    let stored = BlobRef::stored(sha256_hex(&json), json.len() as u64);
     let rec = record(app, filename, digests, hints, &analysis, stored.clone());
     // The publish that lists it reads it next.
     remember_analysis(app, &stored, analysis);
-    Ok(rec)
+    Ok((rec, json))
 }
 
 /// A stored package to analyze again (a rebuild), with the analysis blob its record names.

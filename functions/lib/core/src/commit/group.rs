@@ -6,7 +6,7 @@
 use super::journal::Kind;
 use super::load_published;
 use super::publish::publish_once;
-use super::record::{insert_record, one_version_generators, update_head, Change};
+use super::record::{insert_record, one_version_generators, update_head_storing, Change};
 use super::repo::{published_view, RepoView};
 use crate::app::{App, Lock};
 use crate::error::{ApiError, ApiResult};
@@ -45,7 +45,16 @@ impl<T, U> Default for Round<T, U> {
 /// Publishes: the head sequence each waiter needs covered.
 pub(crate) type PublishState = Round<u64, PublishResult>;
 /// Group commits: the record each waiter brings.
-pub(crate) type CommitState = Round<PackageRecord, CommitResult>;
+pub(crate) type CommitState = Round<ToCommit, CommitResult>;
+
+/// A record to commit, and its analysis's bytes when they are not stored yet: the commit
+/// stores them with its other blobs, before the head names them (on S3 that saves the
+/// upload a round trip).
+#[derive(Clone)]
+pub(crate) struct ToCommit {
+    record: PackageRecord,
+    analysis: Option<bytes::Bytes>,
+}
 type ViewResult = ApiResult<Option<Arc<RepoView>>>;
 /// Freshness checks of the published pointer: GETs waiting for the next one.
 pub(crate) type CheckState = Round<(), ViewResult>;
@@ -281,12 +290,19 @@ async fn lead_check(app: &App, repo: &str) -> ViewResult {
 /// applies every record queued meanwhile in one compare-and-set of the head; the others get
 /// their answer from it. Returns the head sequence number after the commit and whether the
 /// record was new (false: the same file again).
-pub async fn commit_record(app: &App, repo: &str, record: PackageRecord) -> CommitResult {
+/// `analysis`: the bytes of the analysis the record names, when they are not stored yet.
+pub async fn commit_record(
+    app: &App,
+    repo: &str,
+    record: PackageRecord,
+    analysis: Option<bytes::Bytes>,
+) -> CommitResult {
     let (tx, rx) = oneshot::channel();
+    let mine = ToCommit { record, analysis };
     let lead = {
         let mut rounds = app.committers.lock();
         let round = rounds.entry(repo.to_string()).or_default();
-        round.waiting.push((record.clone(), tx));
+        round.waiting.push((mine.clone(), tx));
         !std::mem::replace(&mut round.running, true)
     };
     if lead {
@@ -299,12 +315,12 @@ pub async fn commit_record(app: &App, repo: &str, record: PackageRecord) -> Comm
                 let (tx, _) = oneshot::channel();
                 let mut rounds = app.committers.lock();
                 let round = rounds.entry(repo.to_string()).or_default();
-                round.waiting.insert(0, (record.clone(), tx));
+                round.waiting.insert(0, (mine.clone(), tx));
             }
-            Err(_) => return Box::pin(commit_record(app, repo, record)).await,
+            Err(_) => return Box::pin(commit_record(app, repo, mine.record, mine.analysis)).await,
         }
     }
-    lead_commit(app, repo, &record).await
+    lead_commit(app, repo, &mine.record).await
 }
 
 /// Waits while uploads beside the queued ones are still being stored or analyzed, at most
@@ -326,9 +342,11 @@ async fn lead_commit(app: &App, repo: &str, record: &PackageRecord) -> CommitRes
     let guard = Leadership::new(&app.committers, repo);
     let_queue(app, repo).await;
     let batch = guard.take_queue();
-    let answers = apply_batch(app, repo, batch.iter().map(|(rec, _)| rec)).await;
+    let analyses = batch.iter().filter_map(|(c, _)| c.analysis.clone());
+    let analyses = analyses.collect();
+    let answers = apply_batch(app, repo, batch.iter().map(|(c, _)| &c.record), analyses).await;
     let mut mine = None;
-    for ((rec, tx), answer) in batch.into_iter().zip(answers) {
+    for ((ToCommit { record: rec, .. }, tx), answer) in batch.into_iter().zip(answers) {
         if rec.filename == record.filename && rec.sha256 == record.sha256 && mine.is_none() {
             mine = Some(answer.clone());
         }
@@ -339,11 +357,13 @@ async fn lead_commit(app: &App, repo: &str, record: &PackageRecord) -> CommitRes
     mine.unwrap_or_else(|| Err(ApiError::internal("own record missing from its batch")))
 }
 
-/// Inserts every record into the head in one compare-and-set; one answer per record.
+/// Inserts every record into the head in one compare-and-set, after storing `analyses` (what
+/// the records name, not stored yet); one answer per record.
 async fn apply_batch<'a>(
     app: &App,
     repo: &str,
     records: impl Iterator<Item = &'a PackageRecord> + Clone,
+    analyses: Vec<bytes::Bytes>,
 ) -> Vec<CommitResult> {
     let one_version = one_version_generators(app);
     // The quotas are checked on the very head each compare-and-set replaces.
@@ -352,7 +372,7 @@ async fn apply_batch<'a>(
         Err(e) => return records.map(|_| Err(e.clone())).collect(),
     };
     let mut outcomes: Vec<ApiResult<bool>> = Vec::new();
-    let seq = update_head(app, repo, Kind::Add, |h| {
+    let seq = update_head_storing(app, repo, Kind::Add, analyses, |h| {
         outcomes = records
             .clone()
             .map(|rec| {
@@ -366,7 +386,8 @@ async fn apply_batch<'a>(
             Change::Unchanged
         })
     })
-    .await;
+    .await
+    .map(|(seq, _)| seq);
     let n = records.count();
     (0..n)
         .map(|i| match (&seq, outcomes.get(i)) {

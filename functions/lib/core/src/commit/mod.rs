@@ -169,8 +169,9 @@ async fn add_arrived(
     {
         return Ok(added);
     }
-    let record = analyze::analyze_copied(app, config, &filename, &digests, &hints, copy).await?;
-    commit_analyzed(app, repo, record, arriving).await
+    let (record, analysis) =
+        analyze::analyze_unstored(app, config, &filename, &digests, &hints, copy).await?;
+    commit_analyzed(app, repo, record, analysis, arriving).await
 }
 
 /// Steps 1-4 for a package the generator names from its content (Vieter's publish: the
@@ -198,8 +199,8 @@ pub async fn add_named_by_generator(
         store::store_copied(app, repo, PROVISIONAL, std::slice::from_ref(&hint), stream)
             .await
             .map_err(|e| cut.explain(&config, e))?;
-    let mut record =
-        analyze::analyze_copied(app, &config, PROVISIONAL, &digests, &[hint], copy).await?;
+    let (mut record, analysis) =
+        analyze::analyze_unstored(app, &config, PROVISIONAL, &digests, &[hint], copy).await?;
     let named = record
         .entries
         .get(generator)
@@ -222,7 +223,7 @@ pub async fn add_named_by_generator(
     {
         return Ok(added);
     }
-    commit_analyzed(app, repo, record, arriving).await
+    commit_analyzed(app, repo, record, analysis, arriving).await
 }
 
 /// The package already under `filename`: the same bytes answer as added (not new), other
@@ -257,14 +258,16 @@ async fn already_added(
 }
 
 /// Steps 3-4 for an analyzed record: sign the package, commit, publish.
+/// `analysis`: the bytes of the analysis `record` names, not stored yet (its commit does).
 async fn commit_analyzed(
     app: &App,
     repo: &str,
     mut record: PackageRecord,
+    analysis: bytes::Bytes,
     mut arriving: group::Arriving<'_>,
 ) -> ApiResult<Added> {
     record.signature = sign_package(app, repo, &record).await?;
-    let committed = commit_record(app, repo, record.clone()).await;
+    let committed = commit_record(app, repo, record.clone(), Some(analysis)).await;
     arriving.leave();
     let (seq, new) = committed?;
     let published = group::publish_committed(app, repo, seq).await?;

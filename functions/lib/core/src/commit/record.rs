@@ -31,6 +31,18 @@ pub async fn update_head_logged(
     app: &App,
     repo: &str,
     kind: Kind,
+    f: impl FnMut(&mut Head) -> ApiResult<Change>,
+) -> ApiResult<(u64, Option<Entry>)> {
+    update_head_storing(app, repo, kind, Vec::new(), f).await
+}
+
+/// [`update_head_logged`], storing `blobs` (what the change's records name and nothing
+/// stored yet) with the changed buckets, before the head names them.
+pub(super) async fn update_head_storing(
+    app: &App,
+    repo: &str,
+    kind: Kind,
+    mut blobs: Vec<bytes::Bytes>,
     mut f: impl FnMut(&mut Head) -> ApiResult<Change>,
 ) -> ApiResult<(u64, Option<Entry>)> {
     let key = keys::head(repo);
@@ -48,11 +60,13 @@ pub async fn update_head_logged(
         }
         head.seq += 1;
         let entry = journal::entry(app, kind.clone(), head.seq, &before, &head.packages);
-        // The entry's segment and the changed buckets at once (on S3 a round trip each).
+        // The entry's segment, the changed buckets and `blobs` (once) at once (on S3 a round
+        // trip each).
         let last = head.journal.clone();
-        let (segment, ()) = futures::try_join!(
+        let (segment, (), _) = futures::try_join!(
             journal::append(app, last.as_deref(), entry.clone()),
-            super::head::store_changed(app, &mut head)
+            super::head::store_changed(app, &mut head),
+            super::put_blobs(app, std::mem::take(&mut blobs)),
         )?;
         head.journal = Some(segment);
         let root = bytes::Bytes::from(super::head::root(&head)?);
