@@ -220,9 +220,17 @@ async fn finish(
         }
     }
     let before: std::collections::BTreeSet<String> = files.keys().cloned().collect();
+    // An assembled file of one piece is a blob this render staged and has not stored: the
+    // signer reads it from there, as it reads a file of many pieces from memory.
+    let mut signable = wholes.clone();
+    for a in &assembled {
+        if let (false, Some(b)) = (signable.contains_key(&a.sha256), cache.staged(&a.sha256)) {
+            signable.insert(a.sha256.clone(), vec![b.into()]);
+        }
+    }
     let vouching = Arc::new(vouch::Vouching::new(
         signing.signer.clone(),
-        wholes.clone(),
+        signable,
         &assembled,
     ));
     let signer: Arc<dyn crate::generator::Signer> = vouching.clone();

@@ -26,7 +26,8 @@ pub const MAX_TEXT: usize = 1 << 20;
 
 pub struct Vouching {
     inner: Arc<dyn Signer>,
-    /// Assembled files stored only as pieces, by sha256 (signed from memory).
+    /// Assembled files whose bytes are at hand, by sha256 (signed from memory): those stored
+    /// only as pieces, and those of one piece the render staged and has not stored yet.
     wholes: HashMap<String, Vec<Held>>,
     /// sha256 of every assembled file's stored bytes.
     blobs: HashSet<String>,
