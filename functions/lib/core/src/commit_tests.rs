@@ -1046,47 +1046,35 @@ fn a_small_upload_is_analyzed_from_its_body_and_a_large_one_from_the_store() {
     });
 }
 
-#[test]
-fn a_chunk_whose_write_failed_is_not_named_by_a_later_generation() {
+/// A publish whose write of `lost` (a blob its render made) fails answers 5xx; the same
+/// upload again publishes the committed head, and `path` serves `want`: what the failed
+/// render made is made and written again, not taken from what that render left behind.
+fn a_lost_write_is_made_again(lost: &[u8], path: &str, want: &str) {
     let (app, _, blobs) = app(Arc::new(FakeGen::unsigned()));
     futures::executor::block_on(async {
         send(&app, "POST", "/repos/r/", b"").await;
         assert_eq!(add(&app, "a", b"PKG a").await, 201);
-        // The render's chunk of both packages is written with others, after it was made:
-        // that write fails, and so does the publish.
-        *blobs.fail_put_of.lock().unwrap() = Some(b"a\nboom\n".to_vec());
+        *blobs.fail_put_of.lock().unwrap() = Some(lost.to_vec());
         let s = add(&app, "boom", b"PKG boom").await;
-        assert!(s >= 500, "the publish wrote its chunk: {s}");
+        assert!(s >= 500, "the publish wrote {path}: {s}");
         *blobs.fail_put_of.lock().unwrap() = None;
-        // The same upload again publishes the committed head: the chunk must be made (and
-        // written) again, not taken from the render cache that made it.
         assert_eq!(add(&app, "boom", b"PKG boom").await, 200);
-        assert_eq!(
-            text(&app, "/repos/r/fake/index").await,
-            (200, "a\nboom\n".into())
-        );
+        assert_eq!(text(&app, path).await, (200, want.into()));
     });
 }
 
 #[test]
+fn a_chunk_whose_write_failed_is_not_named_by_a_later_generation() {
+    // The render's chunk of both packages: the render cache keeps it.
+    a_lost_write_is_made_again(b"a\nboom\n", "/repos/r/fake/index", "a\nboom\n");
+}
+
+#[test]
 fn a_finished_file_whose_write_failed_is_written_by_the_next_publish() {
-    let (app, _, blobs) = app(Arc::new(FakeGen::unsigned()));
-    futures::executor::block_on(async {
-        send(&app, "POST", "/repos/r/", b"").await;
-        assert_eq!(add(&app, "a", b"PKG a").await, 201);
-        // `joined` is a finish output, written with the render's other blobs: it fails.
-        *blobs.fail_put_of.lock().unwrap() = Some(b"head\na\nboom\n".to_vec());
-        let s = add(&app, "boom", b"PKG boom").await;
-        assert!(s >= 500, "the publish wrote its finished file: {s}");
-        *blobs.fail_put_of.lock().unwrap() = None;
-        // Same head, same assembled files: a finish kept from the failed render would name
-        // the blob that was never written.
-        assert_eq!(add(&app, "boom", b"PKG boom").await, 200);
-        assert_eq!(
-            text(&app, "/repos/r/fake/joined").await,
-            (200, "head\na\nboom\n".into())
-        );
-    });
+    // `joined`, a finish output: same head, same assembled files, so a finish kept from the
+    // failed render would name the blob that was never written.
+    let joined = "head\na\nboom\n";
+    a_lost_write_is_made_again(joined.as_bytes(), "/repos/r/fake/joined", joined);
 }
 
 #[test]

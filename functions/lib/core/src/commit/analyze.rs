@@ -82,25 +82,14 @@ pub async fn analyze(
     digests: &Digests,
     hints: &[Hint],
 ) -> ApiResult<PackageRecord> {
-    analyze_copied(app, config, filename, digests, hints, None).await
-}
-
-/// [`analyze`], reading the package from `copy` when its upload kept its bytes.
-pub(crate) async fn analyze_copied(
-    app: &App,
-    config: &RepoConfig,
-    filename: &str,
-    digests: &Digests,
-    hints: &[Hint],
-    copy: Option<super::store::BodyCopy>,
-) -> ApiResult<PackageRecord> {
-    let (rec, json) = analyze_unstored(app, config, filename, digests, hints, copy).await?;
+    let (rec, json) = analyze_unstored(app, config, filename, digests, hints, None).await?;
     super::put_blob(app, json).await?;
     Ok(rec)
 }
 
-/// [`analyze_copied`] without storing the analysis: the record, and the analysis's bytes
-/// for its commit to store before the head names them (`commit_record`).
+/// [`analyze`] without storing the analysis, reading the package from `copy` when its upload
+/// kept its bytes: the record, and the analysis's bytes for its commit to store before the
+/// head names them (`commit_record`).
 pub(crate) async fn analyze_unstored(
     app: &App,
     config: &RepoConfig,
