@@ -89,6 +89,9 @@ pub struct ChunkCache {
     /// round trip rather than one per step of the render.
     staged: HashMap<String, Bytes>,
     staged_bytes: usize,
+    /// What each `finish` of this render made (slot → inputs' digest and outputs), kept for
+    /// the next render (`App::finished`) once the staged outputs are stored.
+    pub(super) finishing: Vec<(String, crate::app::Finished)>,
 }
 
 impl ChunkCache {
@@ -408,6 +411,7 @@ pub async fn store_staged(app: &App, cache: &mut ChunkCache) -> ApiResult<()> {
                 c.chunks.clear();
                 c.prefixes.clear();
                 c.histories.clear();
+                c.finishing.clear();
             }
         }
     }
@@ -420,14 +424,15 @@ pub async fn store_staged(app: &App, cache: &mut ChunkCache) -> ApiResult<()> {
 }
 
 /// A render's staged bytes, taken out of the repo's render cache (which is back in `App`
-/// by then) to be stored with the manifest. Until they are, that cache and the repo's kept
-/// `finish` outputs name blobs that are not stored: dropped unstored (a failed write, a
-/// publish that fails or is cancelled first), this forgets both, and the next render starts
-/// again.
+/// by then) to be stored with the manifest, and what its `finish` calls made, kept for the
+/// next render once stored. Until they are, that cache names blobs that are not stored:
+/// dropped unstored (a failed write, a publish that fails or is cancelled first), this
+/// forgets it, and the next render starts again.
 pub struct Unstored<'a> {
     app: &'a App,
     repo: String,
     blobs: Vec<Bytes>,
+    finished: Vec<(String, crate::app::Finished)>,
 }
 
 impl<'a> Unstored<'a> {
@@ -437,11 +442,14 @@ impl<'a> Unstored<'a> {
             app,
             repo: repo.to_string(),
             blobs: std::mem::take(&mut cache.staged).into_values().collect(),
+            finished: std::mem::take(&mut cache.finishing),
         }
     }
 
     pub async fn store(mut self) -> ApiResult<()> {
         crate::commit::put_blobs(self.app, std::mem::take(&mut self.blobs)).await?;
+        let finished = std::mem::take(&mut self.finished);
+        self.app.finished.lock().extend(finished);
         self.repo.clear();
         Ok(())
     }
@@ -451,11 +459,6 @@ impl Drop for Unstored<'_> {
     fn drop(&mut self) {
         if !self.repo.is_empty() {
             self.app.chunks.lock().remove(&self.repo);
-            let slots = format!("{}/", self.repo);
-            self.app
-                .finished
-                .lock()
-                .retain(|k, _| !k.starts_with(&slots));
         }
     }
 }

@@ -270,7 +270,9 @@ async fn finish(
         .filter(|(p, _)| !before.contains(*p))
         .map(|(p, b)| (p.clone(), b.clone()))
         .collect();
-    app.finished.lock().insert(slot, (cache_key, made));
+    // Kept for the next render once its outputs are stored (`Unstored`): until then they
+    // may never be.
+    cache.finishing.push((slot, (cache_key, made)));
     Ok(files.into_iter().collect())
 }
 
