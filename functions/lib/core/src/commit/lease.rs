@@ -48,6 +48,10 @@ fn outlasted(lease_ms: u64) -> Duration {
 
 /// The pointer `repo`'s lease in this process still covers, if any: a GET may answer from it.
 pub(crate) fn leased(app: &App, repo: &str) -> Option<Arc<RepoView>> {
+    // No lease was granted (`grant`): every GET's path skips the lock.
+    if app.read_lease.is_zero() {
+        return None;
+    }
     let version = {
         let mut leases = app.leases.lock();
         match leases.get(repo) {
