@@ -224,14 +224,14 @@ async fn render<'a>(
         }
     }
     // What every generator staged (a faulty one's too, mid-render), stored by the caller
-    // with the manifest that names it.
-    let unstored = outcome.is_ok().then(|| {
+    // with the manifest that names it; a render that failed drops it, and so forgets the
+    // cache that names it.
+    if outcome.is_ok() {
         cache.sweep(app.now());
-        assemble::Unstored::take(app, repo, &mut cache)
-    });
+    }
+    let unstored = assemble::Unstored::take(app, repo, &mut cache);
     app.chunks.lock().insert(repo.to_string(), cache);
     outcome?;
-    let unstored = unstored.expect("taken when the render succeeded");
     let records = head
         .packages
         .roots()
