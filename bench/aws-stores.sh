@@ -42,7 +42,7 @@ run() {
     secs "$us" >> "$W/rebuild.$label"
   done
   local n
-  n=$(curl -fsS "$URL/repos/b/dist/dists/stable/main/binary-amd64/Packages" | grep -c '^Package: ' || true)
+  n=$(curl -fsSL "$URL/repos/b/dist/dists/stable/main/binary-amd64/Packages" | grep -c '^Package: ' || true)
   [ "$n" = "$N" ] || die "$label: Packages lists $n, expected $N"
   sort -n "$W/lat.$label" > "$W/lat.sorted"
   local p50 p99

@@ -73,7 +73,7 @@ api() {
 # be the one its InRelease names (the signed index)
 listed_count() {
   local d=$URL/repos/$1/dist/dists/stable
-  curl -fsS -o "$W/InRelease" "$d/InRelease" && curl -fsS -o "$W/Packages.xz" "$d/main/binary-amd64/Packages.xz" || return 1
+  curl -fsSL -o "$W/InRelease" "$d/InRelease" && curl -fsSL -o "$W/Packages.xz" "$d/main/binary-amd64/Packages.xz" || return 1
   grep -q "^ $(sha256sum < "$W/Packages.xz" | cut -d' ' -f1) .* main/binary-amd64/Packages.xz\$" "$W/InRelease" \
     || { log "$1: the InRelease does not name the Packages.xz served"; return 1; }
   xz -dc "$W/Packages.xz" | grep -c '^Package: ' || true

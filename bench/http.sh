@@ -86,14 +86,14 @@ for s in "${SIZES[@]}"; do
   mkdir -p "$DOC/repos/$dist/main/binary-amd64"
   for label in InRelease Packages.xz; do
     p=${PATHS["$s $label"]}
-    curl -fsS -o "$DOC/repos/$p" "$URL/repos/$p" || die "GET $p failed"
+    curl -fsSL -o "$DOC/repos/$p" "$URL/repos/$p" || die "GET $p failed"
   done
   xz -dc "$DOC/repos/$dist/main/binary-amd64/Packages.xz" > "$W/Packages"
   pool=$(awk '/^Filename: / {print $2; exit}' "$W/Packages")
   [ -n "$pool" ] || die "no Filename in http$s's Packages"
   PATHS["$s .deb"]=http$s/dist/$pool
   mkdir -p "$(dirname "$DOC/repos/http$s/dist/$pool")"
-  curl -fsS -o "$DOC/repos/http$s/dist/$pool" "$URL/repos/http$s/dist/$pool" || die "GET $pool failed"
+  curl -fsSL -o "$DOC/repos/http$s/dist/$pool" "$URL/repos/http$s/dist/$pool" || die "GET $pool failed"
   dpkg-deb -I "$DOC/repos/http$s/dist/$pool" >/dev/null || die "$pool is not a .deb"
 done
 
@@ -165,7 +165,7 @@ for s in "${SIZES[@]}"; do
   for label in InRelease Packages.xz .deb "InRelease 304"; do
     p=${PATHS["$s ${label% 304}"]}
     rs=$URL/repos/$p ng=$NURL/repos/$p
-    cmp -s <(curl -fsS "$rs") <(curl -fsS "$ng") || die "$p: nginx and reposmith serve other bytes"
+    cmp -s <(curl -fsSL "$rs") <(curl -fsSL "$ng") || die "$p: nginx and reposmith serve other bytes"
     bytes=$(stat -c %s "$DOC/repos/$p")
     hr="" hn="" a=""
     if [ "$label" = "InRelease 304" ]; then

@@ -136,18 +136,18 @@ listed() {
   case $FORMAT in
     deb)
       local d=$URL/repos/$REPO/dist/dists/stable
-      curl -fsS -o "$W/InRelease" "$d/InRelease" || return 1
-      curl -fsS -o "$W/Packages.xz" -w '%{time_total}\n' "$d/main/binary-amd64/Packages.xz" > "$W/get.last" || return 1
+      curl -fsSL -o "$W/InRelease" "$d/InRelease" || return 1
+      curl -fsSL -o "$W/Packages.xz" -w '%{time_total}\n' "$d/main/binary-amd64/Packages.xz" > "$W/get.last" || return 1
       grep -q "^ $(sha256sum < "$W/Packages.xz" | cut -d' ' -f1) .* main/binary-amd64/Packages.xz\$" "$W/InRelease" \
         || { log "the InRelease does not name the Packages.xz served"; return 1; }
       xz -dc "$W/Packages.xz" | sed -n 's/^Package: //p' > "$1" ;;
     rpm)
       local href
-      href=$(curl -fsS "$URL/repos/$REPO/repodata/repomd.xml" | sed -n 's#.*<location href="\(repodata/[0-9a-f]*-primary.xml.gz\)"/>.*#\1#p')
+      href=$(curl -fsSL "$URL/repos/$REPO/repodata/repomd.xml" | sed -n 's#.*<location href="\(repodata/[0-9a-f]*-primary.xml.gz\)"/>.*#\1#p')
       [ -n "$href" ] || return 1
-      curl -fsS "$URL/repos/$REPO/$href" | gzip -dc | sed -n 's#.*<name>\(.*\)</name>.*#\1#p' > "$1" ;;
+      curl -fsSL "$URL/repos/$REPO/$href" | gzip -dc | sed -n 's#.*<name>\(.*\)</name>.*#\1#p' > "$1" ;;
     pacman)
-      curl -fsS "$URL/repos/$REPO/pacman/x86_64/$REPO.db" | bsdtar -tf - | sed -n 's#^\(.*\)-1\.0-1/desc$#\1#p' > "$1" ;;
+      curl -fsSL "$URL/repos/$REPO/pacman/x86_64/$REPO.db" | bsdtar -tf - | sed -n 's#^\(.*\)-1\.0-1/desc$#\1#p' > "$1" ;;
   esac
 }
 # count_listed: how many packages the published index lists
