@@ -255,7 +255,7 @@ start_server() {
 }
 
 # ---------------------------------------------------------------- added for scale.sh
-MPID="" RPID="" MOTO_URL=""
+MPID="" RPID="" MOTO_URL="" S3PID="" S3RPID=""
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
@@ -263,8 +263,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # variables pointing at it (exported), the bucket and table made with `init-stores`, and
 # SERVE_ARGS set for start_server. With MOTO_RTT_MS (default 0) the server reaches moto
 # through rtt-proxy.py, which adds that round trip to each request (S3 and DynamoDB from a
-# machine in their region: ~10-30 ms; moto on loopback: none). The caller's EXIT trap calls
-# stop_moto.
+# machine in their region: ~10-30 ms; moto on loopback: none). With S3_SERVER (a path to
+# s3s-fs) S3 is served by it instead (AWS_ENDPOINT_URL_S3), DynamoDB still by moto, each
+# through its own proxy with MOTO_RTT_MS. The caller's EXIT trap calls stop_moto.
 start_moto() {
   command -v moto_server >/dev/null || die "moto_server not found (pip install 'moto[s3,dynamodb]' flask flask-cors)"
   local port
@@ -274,6 +275,17 @@ start_moto() {
   for _ in $(seq 300); do curl -fs -o /dev/null "http://127.0.0.1:$port/moto-api/" && break; sleep 0.1; done
   MOTO_URL=http://127.0.0.1:$port
   export AWS_ENDPOINT_URL=$MOTO_URL AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+  if [ -n "${S3_SERVER:-}" ]; then
+    # S3 on another server (its own ceiling, not moto's); DynamoDB stays on moto
+    local s3port
+    s3port=$(free_port)
+    mkdir -p "$W/s3"
+    "$S3_SERVER" --host 127.0.0.1 --port "$s3port" --access-key testing --secret-key testing "$W/s3" >"$W/s3.log" 2>&1 &
+    S3PID=$!
+    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$s3port/" && break; sleep 0.1; done
+    export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$s3port
+    log "S3 on $S3_SERVER at $AWS_ENDPOINT_URL_S3 (pid $S3PID); DynamoDB on moto"
+  fi
   "$BIN" init-stores --packages s3://bench/r --meta dynamodb://bench >/dev/null
   SERVE_ARGS="--packages s3://bench/r --meta dynamodb://bench"
   if [ "${MOTO_RTT_MS:-0}" != 0 ]; then
@@ -283,6 +295,13 @@ start_moto() {
     RPID=$!
     for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$via/moto-api/" && break; sleep 0.1; done
     export AWS_ENDPOINT_URL=http://127.0.0.1:$via
+    if [ -n "${S3_SERVER:-}" ]; then
+      via=$(free_port)
+      python3 "$(dirname "${BASH_SOURCE[0]}")/rtt-proxy.py" "$via" "${AWS_ENDPOINT_URL_S3##*:}" "$MOTO_RTT_MS" &
+      S3RPID=$!
+      for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$via/" && break; sleep 0.1; done
+      export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$via
+    fi
     log "moto at $MOTO_URL (pid $MPID), reached through a proxy adding $MOTO_RTT_MS ms a request at $AWS_ENDPOINT_URL"
   else
     log "moto at $MOTO_URL (pid $MPID)"
@@ -321,10 +340,10 @@ LUA
 }
 stop_moto() {
   local p
-  for p in "$RPID" "$MPID"; do
+  for p in "$S3RPID" "$S3PID" "$RPID" "$MPID"; do
     if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi
   done
-  MPID="" RPID=""
+  MPID="" RPID="" S3PID="" S3RPID=""
 }
 
 # rss_kib: the server's resident memory now (VmRSS, KiB)

@@ -8,6 +8,9 @@
 #     LABEL=before bench/scale.sh 1000    # the same for older binaries, capped per step
 #   STORES=moto bench/scale.sh            # on S3 + DynamoDB (moto), N=300 by default there
 #   STORES=moto MOTO_RTT_MS=20 bench/scale.sh   # each S3/DynamoDB request a 20 ms round trip
+#   STORES=moto S3_SERVER=s3s-fs bench/scale.sh # S3 on s3s-fs (cargo install s3s-fs@0.14.1
+#                                         #   --features binary), DynamoDB on moto: moto's S3
+#                                         #   is the slower half, and caps a load at ~40/s
 #
 # Inputs: N + 64 packages, generated once and kept (BENCH_CACHE, default
 # ${TMPDIR:-/tmp}/reposmith-bench/scale-FORMAT-N): debs and pacman packages by
@@ -121,6 +124,7 @@ if [ "$STORES" = moto ]; then
   start_moto
   read -r CEIL_PUT CEIL_GET < <(moto_ceiling)
   [ "$CEIL_PUT$CEIL_GET" = "--" ] || MOTO_LINE="moto alone on this machine, before the server starts (wrk, 8 connections, 5 s each): $CEIL_PUT S3 PUTs/s (1 KB), $CEIL_GET DynamoDB GetItems/s. An upload's requests (the table's last column) divide it into a ceiling on uploads/s on this moto, whatever the server does"
+  [ -n "${S3_SERVER:-}" ] && MOTO_LINE="S3 on ${S3_SERVER##*/} (S3_SERVER), DynamoDB on moto; moto alone on this machine, before the server starts (wrk, 8 connections, 5 s): $CEIL_GET DynamoDB GetItems/s"
   log "${MOTO_LINE:-the ceiling of moto not measured (wrk missing, or moto refused its requests)}"
 fi
 start_server
@@ -409,7 +413,7 @@ VERSION=$("$BIN" --version 2>/dev/null | head -1 || true)
   echo "# Scale: $FORMAT, $N packages${LABEL:+ ($LABEL)}"
   echo
   echo "bench/scale.sh $N $FORMAT, $(date -u '+%Y-%m-%d %H:%M') UTC, $(nproc) CPUs, $(uname -r); $VERSION at \`$BIN\`;"
-  echo "generators ${REPOSMITH_GENERATORS:-built in this tree}; stores: $STORES$([ "${MOTO_RTT_MS:-0}" != 0 ] && echo " (each request ${MOTO_RTT_MS} ms longer: rtt-proxy.py)"); STEP_TIMEOUT=${STEP_TIMEOUT}s$([ "${DROP_CACHES:-0}" = 1 ] && echo "; the page cache dropped first (DROP_CACHES=1)")$([ "${REPOSMITH_READ_LEASE_MS:-0}" != 0 ] && echo "; the server's read lease ${REPOSMITH_READ_LEASE_MS} ms (REPOSMITH_READ_LEASE_MS)")."
+  echo "generators ${REPOSMITH_GENERATORS:-built in this tree}; stores: $STORES$([ -n "${S3_SERVER:-}" ] && echo " (S3 on ${S3_SERVER##*/})")$([ "${MOTO_RTT_MS:-0}" != 0 ] && echo " (each request ${MOTO_RTT_MS} ms longer: rtt-proxy.py)"); STEP_TIMEOUT=${STEP_TIMEOUT}s$([ "${DROP_CACHES:-0}" = 1 ] && echo "; the page cache dropped first (DROP_CACHES=1)")$([ "${REPOSMITH_READ_LEASE_MS:-0}" != 0 ] && echo "; the server's read lease ${REPOSMITH_READ_LEASE_MS} ms (REPOSMITH_READ_LEASE_MS)")."
   echo
   if [ -n "$STOPPED" ]; then echo "**Stopped early: $STOPPED.** The figures below go up to there."; else echo "Completed: $CUR packages."; fi
   echo
