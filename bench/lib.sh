@@ -268,44 +268,50 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # through its own proxy with MOTO_RTT_MS. The caller's EXIT trap calls stop_moto.
 start_moto() {
   command -v moto_server >/dev/null || die "moto_server not found (pip install 'moto[s3,dynamodb]' flask flask-cors)"
-  local port
+  local port s3port
   port=$(free_port)
   moto_server -H 127.0.0.1 -p "$port" >"$W/moto.log" 2>&1 &
   MPID=$!
-  for _ in $(seq 300); do curl -fs -o /dev/null "http://127.0.0.1:$port/moto-api/" && break; sleep 0.1; done
+  answering "http://127.0.0.1:$port/moto-api/"
   MOTO_URL=http://127.0.0.1:$port
   export AWS_ENDPOINT_URL=$MOTO_URL AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
   if [ -n "${S3_SERVER:-}" ]; then
     # S3 on another server (its own ceiling, not moto's); DynamoDB stays on moto
-    local s3port
     s3port=$(free_port)
     mkdir -p "$W/s3"
     "$S3_SERVER" --host 127.0.0.1 --port "$s3port" --access-key testing --secret-key testing "$W/s3" >"$W/s3.log" 2>&1 &
     S3PID=$!
-    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$s3port/" && break; sleep 0.1; done
+    answering "http://127.0.0.1:$s3port/"
     export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$s3port
     log "S3 on $S3_SERVER at $AWS_ENDPOINT_URL_S3 (pid $S3PID); DynamoDB on moto"
   fi
   "$BIN" init-stores --packages s3://bench/r --meta dynamodb://bench >/dev/null
   SERVE_ARGS="--packages s3://bench/r --meta dynamodb://bench"
   if [ "${MOTO_RTT_MS:-0}" != 0 ]; then
-    local via
-    via=$(free_port)
-    python3 "$(dirname "${BASH_SOURCE[0]}")/rtt-proxy.py" "$via" "$port" "$MOTO_RTT_MS" &
-    RPID=$!
-    for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$via/moto-api/" && break; sleep 0.1; done
-    export AWS_ENDPOINT_URL=http://127.0.0.1:$via
+    delayed "$port"
+    RPID=$PROXY_PID
+    export AWS_ENDPOINT_URL=http://127.0.0.1:$PROXY_PORT
     if [ -n "${S3_SERVER:-}" ]; then
-      via=$(free_port)
-      python3 "$(dirname "${BASH_SOURCE[0]}")/rtt-proxy.py" "$via" "${AWS_ENDPOINT_URL_S3##*:}" "$MOTO_RTT_MS" &
-      S3RPID=$!
-      for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$via/" && break; sleep 0.1; done
-      export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$via
+      delayed "$s3port"
+      S3RPID=$PROXY_PID
+      export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$PROXY_PORT
     fi
     log "moto at $MOTO_URL (pid $MPID), reached through a proxy adding $MOTO_RTT_MS ms a request at $AWS_ENDPOINT_URL"
   else
     log "moto at $MOTO_URL (pid $MPID)"
   fi
+}
+# answering URL: waits (30 s at most) until URL gives any HTTP answer
+answering() {
+  for _ in $(seq 300); do curl -s -o /dev/null "$1" && return; sleep 0.1; done
+}
+# delayed PORT: rtt-proxy.py in front of 127.0.0.1:PORT, holding each request MOTO_RTT_MS;
+# sets PROXY_PORT (where it listens) and PROXY_PID
+delayed() {
+  PROXY_PORT=$(free_port)
+  python3 "$(dirname "${BASH_SOURCE[0]}")/rtt-proxy.py" "$PROXY_PORT" "$1" "$MOTO_RTT_MS" &
+  PROXY_PID=$!
+  answering "http://127.0.0.1:$PROXY_PORT/"
 }
 # moto_ceiling: what moto alone answers on this machine, as "S3_PUTS_PER_S GETITEMS_PER_S"
 # (wrk, 8 connections as `add -j 8` keeps in flight, 5 s each: a 1 KB PutObject, a GetItem of

@@ -243,4 +243,61 @@ mod tests {
             assert_eq!(stored().as_deref(), Some(&whole[..]));
         }
     }
+
+    /// From a store whose reads are round trips (S3), a file joined for a redirect reads
+    /// many of its pieces at once (the GET waits on it all), a stream to a client a few.
+    #[test]
+    fn a_file_joined_for_a_redirect_reads_many_pieces_at_once() {
+        use crate::commit::{PIECES_AHEAD, WHOLE_AHEAD};
+        use futures::StreamExt;
+        let (app, _, blobs) = app(Arc::new(FakeGen::new()));
+        let parts: Vec<Bytes> = (0..48u8).map(|i| Bytes::from(vec![i; 30 << 10])).collect();
+        let whole: Vec<u8> = parts.concat();
+        let blob = futures::executor::block_on(async {
+            let mut pieces = Vec::new();
+            for p in &parts {
+                let d = app.packages.put_bytes(p.clone()).await.unwrap();
+                pieces.push(Piece {
+                    sha256: d.sha256,
+                    size: d.size,
+                });
+            }
+            BlobRef {
+                sha256: digest::sha256_hex(&whole),
+                size: whole.len() as u64,
+                pieces,
+                media_type: None,
+            }
+        });
+        blobs.remote_reads.store(true, Ordering::SeqCst);
+        let most = || blobs.most_gets_in_flight.swap(0, Ordering::SeqCst) as usize;
+
+        let streamed = futures::executor::block_on(async {
+            let mut s = crate::commit::open_blob(&app, &blob, 0, None)
+                .await
+                .unwrap();
+            let mut n = 0;
+            while let Some(c) = s.next().await {
+                n += c.unwrap().len();
+            }
+            n
+        });
+        assert_eq!(streamed, whole.len());
+        assert_eq!(most(), PIECES_AHEAD, "a client's stream");
+
+        blobs.presign.store(true, Ordering::Relaxed);
+        let r = futures::executor::block_on(blob_response(
+            &app,
+            &blob,
+            "dist/dists/stable/main/binary-amd64/Packages",
+            &http::HeaderMap::new(),
+            respond::Dates::default(),
+            false,
+        ))
+        .unwrap();
+        assert_eq!(r.status(), 307);
+        let stored = blobs.blobs.lock().unwrap().get(&blob.sha256).cloned();
+        assert_eq!(stored.as_deref(), Some(&whole[..]));
+        assert_eq!(most(), WHOLE_AHEAD, "joined for a redirect");
+    }
 }

@@ -103,6 +103,11 @@ pub struct MemBlobs {
     /// after another, each a round trip on S3 (a put yields once, as a request would).
     pub puts_in_flight: std::sync::atomic::AtomicU64,
     pub put_rounds: std::sync::atomic::AtomicU64,
+    /// Reads count as round trips (`reads_are_remote`), as on S3: then a get yields once,
+    /// as a request would, and the most gets under way at once is kept.
+    pub remote_reads: std::sync::atomic::AtomicBool,
+    pub gets_in_flight: std::sync::atomic::AtomicU64,
+    pub most_gets_in_flight: std::sync::atomic::AtomicU64,
 }
 
 /// Pending once (waking itself at once), then ready: a request's hop off the executor.
@@ -153,6 +158,13 @@ impl PackageStore for MemBlobs {
         offset: u64,
         _len: Option<u64>,
     ) -> Result<Option<ByteStream>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.remote_reads.load(SeqCst) {
+            let now = self.gets_in_flight.fetch_add(1, SeqCst) + 1;
+            self.most_gets_in_flight.fetch_max(now, SeqCst);
+            YieldOnce(false).await;
+            self.gets_in_flight.fetch_sub(1, SeqCst);
+        }
         let b = self.blobs.lock().unwrap().get(sha256).cloned();
         Ok(b.map(|b| Body::Bytes(b.slice(offset as usize..)).into_stream()))
     }
@@ -188,6 +200,9 @@ impl PackageStore for MemBlobs {
             .keys()
             .map(|k| (k.clone(), 0))
             .collect())
+    }
+    fn reads_are_remote(&self) -> bool {
+        self.remote_reads.load(Ordering::SeqCst)
     }
     async fn presigned_get(&self, sha256: &str, _filename: &str) -> Result<Option<String>> {
         Ok(self

@@ -70,6 +70,8 @@ pub use serve::{
     analyses_of, analysis_of, entry_fragment, manifest_of, open_blob, read_blob, resolve,
     store_whole,
 };
+#[cfg(test)]
+pub(crate) use serve::{PIECES_AHEAD, WHOLE_AHEAD};
 pub(crate) use store::put_blobs;
 pub use store::{put_blob, PackageBody, StoredPackage};
 pub use transaction::{

@@ -203,7 +203,11 @@ pub async fn entry_fragment(
 }
 
 /// Pieces of a file `open_blob` opens at once from a store whose reads are round trips.
-const PIECES_AHEAD: usize = 4;
+pub(crate) const PIECES_AHEAD: usize = 4;
+/// The same for `store_whole`, which joins a big file while the GET that wants it waits for
+/// its redirect: a 50,000-package Packages.xz is hundreds of pieces, and 4 round trips at a
+/// time made that GET take seconds on S3.
+pub(crate) const WHOLE_AHEAD: usize = 32;
 
 /// The bytes of a served blob from `offset`, `len` of them (or to the end): one stored blob,
 /// or the pieces of a composite one, each opened when the stream reaches it (a few pieces
@@ -213,6 +217,17 @@ pub async fn open_blob(
     blob: &BlobRef,
     offset: u64,
     len: Option<u64>,
+) -> ApiResult<ByteStream> {
+    open_ahead(app, blob, offset, len, PIECES_AHEAD)
+}
+
+/// `open_blob`, opening up to `remote_ahead` pieces at once where reads are round trips.
+fn open_ahead(
+    app: &App,
+    blob: &BlobRef,
+    offset: u64,
+    len: Option<u64>,
+    remote_ahead: usize,
 ) -> ApiResult<ByteStream> {
     use futures::{StreamExt, TryStreamExt};
     let end = len.map_or(blob.size, |l| offset.saturating_add(l).min(blob.size));
@@ -234,7 +249,7 @@ pub async fn open_blob(
     // big repo's Packages.xz is a hundred pieces), and their bodies wait in the sockets.
     // Local files are opened one at a time (each open one is a descriptor a client holds).
     let ahead = if store.reads_are_remote() {
-        PIECES_AHEAD
+        remote_ahead
     } else {
         1
     };
@@ -262,7 +277,7 @@ pub async fn store_whole(app: &App, blob: &BlobRef) -> ApiResult<()> {
     }
     let stored = app
         .packages
-        .put(open_blob(app, blob, 0, None).await?)
+        .put(open_ahead(app, blob, 0, None, WHOLE_AHEAD)?)
         .await?;
     if stored.sha256 != blob.sha256 || stored.size != blob.size {
         return Err(ApiError::internal(format!(
