@@ -192,43 +192,55 @@ mod tests {
         }
     }
 
-    /// A file joined from pieces, too big to pass through Lambda: where storage presigns,
-    /// it is stored whole once and the GET redirects to it; elsewhere it streams.
-    #[test]
-    fn a_large_composite_file_is_stored_whole_and_redirected() {
-        let (app, _, blobs) = app(Arc::new(FakeGen::new()));
-        let parts = [
-            Bytes::from(vec![b'a'; 700 << 10]),
-            Bytes::from(vec![b'b'; 700 << 10]),
-        ];
+    /// A file of `parts`, each stored as a piece, and its bytes.
+    fn composite(app: &App, parts: &[Bytes]) -> (BlobRef, Vec<u8>) {
         let whole: Vec<u8> = parts.concat();
-        let blob = futures::executor::block_on(async {
+        let pieces = futures::executor::block_on(async {
             let mut pieces = Vec::new();
-            for p in &parts {
+            for p in parts {
                 let d = app.packages.put_bytes(p.clone()).await.unwrap();
                 pieces.push(Piece {
                     sha256: d.sha256,
                     size: d.size,
                 });
             }
-            BlobRef {
-                sha256: digest::sha256_hex(&whole),
-                size: whole.len() as u64,
-                pieces,
-                media_type: None,
-            }
+            pieces
         });
-        let get = || {
-            futures::executor::block_on(blob_response(
-                &app,
-                &blob,
-                "dist/dists/stable/main/binary-amd64/Packages",
-                &http::HeaderMap::new(),
-                respond::Dates::default(),
-                false,
-            ))
-            .unwrap()
+        let blob = BlobRef {
+            sha256: digest::sha256_hex(&whole),
+            size: whole.len() as u64,
+            pieces,
+            media_type: None,
         };
+        (blob, whole)
+    }
+
+    /// GET of `blob` served as a Packages file.
+    fn get_packages(app: &App, blob: &BlobRef) -> http::Response<Body> {
+        futures::executor::block_on(blob_response(
+            app,
+            blob,
+            "dist/dists/stable/main/binary-amd64/Packages",
+            &http::HeaderMap::new(),
+            respond::Dates::default(),
+            false,
+        ))
+        .unwrap()
+    }
+
+    /// A file joined from pieces, too big to pass through Lambda: where storage presigns,
+    /// it is stored whole once and the GET redirects to it; elsewhere it streams.
+    #[test]
+    fn a_large_composite_file_is_stored_whole_and_redirected() {
+        let (app, _, blobs) = app(Arc::new(FakeGen::new()));
+        let (blob, whole) = composite(
+            &app,
+            &[
+                Bytes::from(vec![b'a'; 700 << 10]),
+                Bytes::from(vec![b'b'; 700 << 10]),
+            ],
+        );
+        let get = || get_packages(&app, &blob);
         let stored = || blobs.blobs.lock().unwrap().get(&blob.sha256).cloned();
 
         assert_eq!(get().status(), 200, "no presigning: streamed");
@@ -252,23 +264,7 @@ mod tests {
         use futures::StreamExt;
         let (app, _, blobs) = app(Arc::new(FakeGen::new()));
         let parts: Vec<Bytes> = (0..48u8).map(|i| Bytes::from(vec![i; 30 << 10])).collect();
-        let whole: Vec<u8> = parts.concat();
-        let blob = futures::executor::block_on(async {
-            let mut pieces = Vec::new();
-            for p in &parts {
-                let d = app.packages.put_bytes(p.clone()).await.unwrap();
-                pieces.push(Piece {
-                    sha256: d.sha256,
-                    size: d.size,
-                });
-            }
-            BlobRef {
-                sha256: digest::sha256_hex(&whole),
-                size: whole.len() as u64,
-                pieces,
-                media_type: None,
-            }
-        });
+        let (blob, whole) = composite(&app, &parts);
         blobs.remote_reads.store(true, Ordering::SeqCst);
         let most = || blobs.most_gets_in_flight.swap(0, Ordering::SeqCst) as usize;
 
@@ -286,16 +282,7 @@ mod tests {
         assert_eq!(most(), PIECES_AHEAD, "a client's stream");
 
         blobs.presign.store(true, Ordering::Relaxed);
-        let r = futures::executor::block_on(blob_response(
-            &app,
-            &blob,
-            "dist/dists/stable/main/binary-amd64/Packages",
-            &http::HeaderMap::new(),
-            respond::Dates::default(),
-            false,
-        ))
-        .unwrap();
-        assert_eq!(r.status(), 307);
+        assert_eq!(get_packages(&app, &blob).status(), 307);
         let stored = blobs.blobs.lock().unwrap().get(&blob.sha256).cloned();
         assert_eq!(stored.as_deref(), Some(&whole[..]));
         assert_eq!(most(), WHOLE_AHEAD, "joined for a redirect");
