@@ -223,15 +223,14 @@ async fn render<'a>(
             }
         }
     }
+    // A render that failed drops its cache, and what it staged with it (the cache names
+    // those blobs): the next render starts again.
+    outcome?;
     // What every generator staged (a faulty one's too, mid-render), stored by the caller
-    // with the manifest that names it; a render that failed drops it, and so forgets the
-    // cache that names it.
-    if outcome.is_ok() {
-        cache.sweep(app.now());
-    }
+    // with the manifest that names it.
+    cache.sweep(app.now());
     let unstored = assemble::Unstored::take(app, repo, &mut cache);
     app.chunks.lock().insert(repo.to_string(), cache);
-    outcome?;
     let records = head
         .packages
         .roots()
