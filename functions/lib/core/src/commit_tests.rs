@@ -1113,7 +1113,7 @@ fn a_publish_that_read_the_config_before_a_property_change_reads_it_again() {
 #[test]
 fn an_upload_writes_its_blobs_in_three_rounds() {
     let (app, _, blobs) = app(Arc::new(FakeGen::unsigned()));
-    let rounds = || blobs.put_rounds.load(Ordering::SeqCst);
+    let rounds = || blobs.puts.rounds.load(Ordering::SeqCst);
     futures::executor::block_on(async {
         send(&app, "POST", "/repos/r/", b"").await;
         for name in ["a", "b", "c"] {

@@ -266,7 +266,7 @@ mod tests {
         let parts: Vec<Bytes> = (0..48u8).map(|i| Bytes::from(vec![i; 30 << 10])).collect();
         let (blob, whole) = composite(&app, &parts);
         blobs.remote_reads.store(true, Ordering::SeqCst);
-        let most = || blobs.most_gets_in_flight.swap(0, Ordering::SeqCst) as usize;
+        let most = || blobs.gets.most.swap(0, Ordering::SeqCst) as usize;
 
         let streamed = futures::executor::block_on(async {
             let mut s = crate::commit::open_blob(&app, &blob, 0, None)

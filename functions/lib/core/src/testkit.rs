@@ -99,15 +99,34 @@ pub struct MemBlobs {
     pub fail_settle: std::sync::atomic::AtomicBool,
     /// Bytes whose put fails (a lost write of one blob).
     pub fail_put_of: Mutex<Option<Vec<u8>>>,
-    /// Puts under way, and how many began with none under way: the rounds of writes one
-    /// after another, each a round trip on S3 (a put yields once, as a request would).
-    pub puts_in_flight: std::sync::atomic::AtomicU64,
-    pub put_rounds: std::sync::atomic::AtomicU64,
-    /// Reads count as round trips (`reads_are_remote`), as on S3: then a get yields once,
-    /// as a request would, and the most gets under way at once is kept.
+    /// Every put, as a round trip on S3: its rounds are the writes one after another.
+    pub puts: Hops,
+    /// Reads count as round trips (`reads_are_remote`), as on S3, and then each get is one.
     pub remote_reads: std::sync::atomic::AtomicBool,
-    pub gets_in_flight: std::sync::atomic::AtomicU64,
-    pub most_gets_in_flight: std::sync::atomic::AtomicU64,
+    pub gets: Hops,
+}
+
+/// Requests of one kind on a test store, each a round trip: it yields once, as a request
+/// would. Counted: the rounds (requests that began with none under way) and the most under
+/// way at once.
+#[derive(Default)]
+pub struct Hops {
+    under_way: std::sync::atomic::AtomicU64,
+    pub rounds: std::sync::atomic::AtomicU64,
+    pub most: std::sync::atomic::AtomicU64,
+}
+
+impl Hops {
+    async fn hop(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.under_way.fetch_add(1, SeqCst) + 1;
+        if now == 1 {
+            self.rounds.fetch_add(1, SeqCst);
+        }
+        self.most.fetch_max(now, SeqCst);
+        YieldOnce(false).await;
+        self.under_way.fetch_sub(1, SeqCst);
+    }
 }
 
 /// Pending once (waking itself at once), then ready: a request's hop off the executor.
@@ -130,12 +149,7 @@ impl std::future::Future for YieldOnce {
 #[async_trait]
 impl PackageStore for MemBlobs {
     async fn put(&self, mut body: ByteStream) -> Result<Digests> {
-        use std::sync::atomic::Ordering::SeqCst;
-        if self.puts_in_flight.fetch_add(1, SeqCst) == 0 {
-            self.put_rounds.fetch_add(1, SeqCst);
-        }
-        YieldOnce(false).await;
-        self.puts_in_flight.fetch_sub(1, SeqCst);
+        self.puts.hop().await;
         let mut buf = Vec::new();
         while let Some(c) = body.next().await {
             buf.extend_from_slice(&c?);
@@ -158,12 +172,8 @@ impl PackageStore for MemBlobs {
         offset: u64,
         _len: Option<u64>,
     ) -> Result<Option<ByteStream>> {
-        use std::sync::atomic::Ordering::SeqCst;
-        if self.remote_reads.load(SeqCst) {
-            let now = self.gets_in_flight.fetch_add(1, SeqCst) + 1;
-            self.most_gets_in_flight.fetch_max(now, SeqCst);
-            YieldOnce(false).await;
-            self.gets_in_flight.fetch_sub(1, SeqCst);
+        if self.remote_reads.load(Ordering::SeqCst) {
+            self.gets.hop().await;
         }
         let b = self.blobs.lock().unwrap().get(sha256).cloned();
         Ok(b.map(|b| Body::Bytes(b.slice(offset as usize..)).into_stream()))
