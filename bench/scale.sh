@@ -123,8 +123,12 @@ MOTO_LINE=
 if [ "$STORES" = moto ]; then
   start_moto
   read -r CEIL_PUT CEIL_GET < <(moto_ceiling)
-  [ "$CEIL_PUT$CEIL_GET" = "--" ] || MOTO_LINE="moto alone on this machine, before the server starts (wrk, 8 connections, 5 s each): $CEIL_PUT S3 PUTs/s (1 KB), $CEIL_GET DynamoDB GetItems/s. An upload's requests (the table's last column) divide it into a ceiling on uploads/s on this moto, whatever the server does"
-  [ -n "${S3_SERVER:-}" ] && MOTO_LINE="S3 on ${S3_SERVER##*/} (S3_SERVER), DynamoDB on moto; moto alone on this machine, before the server starts (wrk, 8 connections, 5 s): $CEIL_GET DynamoDB GetItems/s"
+  if [ "$CEIL_PUT$CEIL_GET" = "--" ]; then :
+  elif [ -n "${S3_SERVER:-}" ]; then
+    MOTO_LINE="S3 on ${S3_SERVER##*/} (S3_SERVER), DynamoDB on moto; moto alone on this machine, before the server starts (wrk, 8 connections, 5 s): $CEIL_GET DynamoDB GetItems/s"
+  else
+    MOTO_LINE="moto alone on this machine, before the server starts (wrk, 8 connections, 5 s each): $CEIL_PUT S3 PUTs/s (1 KB), $CEIL_GET DynamoDB GetItems/s. An upload's requests (the table's last column) divide it into a ceiling on uploads/s on this moto, whatever the server does"
+  fi
   log "${MOTO_LINE:-the ceiling of moto not measured (wrk missing, or moto refused its requests)}"
 fi
 start_server
