@@ -86,6 +86,11 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// A compare-and-set outcome: the call failed, or it ran and won or lost.
 pub type Cas<T> = Result<Result<T, Conflict>>;
 
+/// Requests one caller keeps in flight to a store whose every request is a round trip (S3
+/// takes thousands at once): blobs written together, small blobs read together, and the
+/// packages a rebuild holds open.
+pub const REMOTE_AT_ONCE: usize = 256;
+
 #[async_trait]
 pub trait PackageStore: Send + Sync {
     /// Streams bytes into the store under their sha256, computing all digests on the way.
@@ -113,13 +118,19 @@ pub trait PackageStore: Send + Sync {
         Ok(Some(buf.into()))
     }
     /// Several whole small blobs, in the order asked (a render from scratch reads thousands
-    /// of analyses: a backend answers them with as few hops as it can).
+    /// of analyses: a backend answers them with as few hops as it can). Where each read is a
+    /// round trip, `REMOTE_AT_ONCE` go out together.
     async fn get_many(&self, sha256s: &[String]) -> Result<Vec<Option<Bytes>>> {
         use futures::{StreamExt, TryStreamExt};
+        let at_once = if self.reads_are_remote() {
+            REMOTE_AT_ONCE
+        } else {
+            16
+        };
         // By index: a closure over `&String` items makes the future not `Send`.
         futures::stream::iter(0..sha256s.len())
             .map(|i| self.get_bytes(&sha256s[i]))
-            .buffered(16)
+            .buffered(at_once)
             .try_collect()
             .await
     }

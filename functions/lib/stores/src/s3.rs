@@ -40,7 +40,8 @@ const WINDOW: u64 = 1 << 20;
 /// A reader asks for a package's first bytes as soon as it is made, so the readers of a
 /// batch (a rebuild's, or concurrent uploads') wait on one round trip together, not one each
 /// in turn on the analysing thread. Every format's metadata sits at the start; this is enough
-/// for nearly all packages, and little enough that 64 readers at once hold 16 MiB at most.
+/// for nearly all packages, and little enough that a rebuild's 256 readers at once hold 64 MiB
+/// at most.
 #[cfg(not(target_family = "wasm"))]
 const FIRST: u64 = 256 << 10;
 

@@ -514,11 +514,64 @@ fn chunk_key(gname: &str, sel: &Selection, leading: bool, run: &[u8; 32]) -> Chu
     h.finalize().into()
 }
 
-/// The analyses of a run's entries, in order (a render from scratch reads every one: one
-/// batch read per run). `keep`: cache those read, for the next publishes' changed runs.
-async fn analyses_of(app: &App, run: &[Slot<'_>], keep: bool) -> ApiResult<Vec<Arc<Analysis>>> {
-    let shas: Vec<String> = run.iter().map(|(k, _)| k.analysis().to_string()).collect();
-    crate::commit::analyses_of(app, &shas, keep).await
+/// The analyses of runs' entries, read before their turn where each read is a round trip: a
+/// run's read also takes the runs right after it that lack a chunk too, up to `most` entries
+/// together (S3: a rebuild's render of 10,000 debs read its 156 runs one round each).
+struct ReadAhead {
+    read: HashMap<usize, Vec<Arc<Analysis>>>,
+    most: usize,
+}
+
+impl ReadAhead {
+    fn new(app: &App) -> Self {
+        let most = if app.packages.reads_are_remote() {
+            crate::store::REMOTE_AT_ONCE
+        } else {
+            0
+        };
+        ReadAhead {
+            read: HashMap::new(),
+            most,
+        }
+    }
+
+    /// Run `r`'s analyses, in order. `misses`: whether a later run lacks a chunk as things
+    /// stand (a guess: one read ahead and then not needed is dropped, one not read ahead is
+    /// read in its turn). `keep`: cache those read, for the next publishes' changed runs.
+    async fn analyses(
+        &mut self,
+        app: &App,
+        runs: &[&[Slot<'_>]],
+        r: usize,
+        misses: impl Fn(&[Slot]) -> bool,
+        keep: bool,
+    ) -> ApiResult<Vec<Arc<Analysis>>> {
+        if let Some(a) = self.read.remove(&r) {
+            return Ok(a);
+        }
+        let mut batch = vec![r];
+        let mut entries = runs[r].len();
+        for (q, run) in runs.iter().enumerate().skip(r + 1) {
+            if entries + run.len() > self.most || !misses(run) {
+                break;
+            }
+            batch.push(q);
+            entries += run.len();
+        }
+        let shas: Vec<String> = (batch.iter().flat_map(|&q| runs[q].iter()))
+            .map(|(k, _)| k.analysis().to_string())
+            .collect();
+        let mut read = crate::commit::analyses_of(app, &shas, keep)
+            .await?
+            .into_iter();
+        for &q in &batch {
+            self.read
+                .insert(q, read.by_ref().take(runs[q].len()).collect());
+        }
+        // Those read ahead for runs before this one that turned out not to need them.
+        self.read.retain(|&q, _| q >= r);
+        Ok(self.read.remove(&r).unwrap_or_default())
+    }
 }
 
 /// The selected fragment of each entry of a run, joined by the separator, and whether any
@@ -616,13 +669,22 @@ pub async fn select<'a>(
         let mut leading = vec![false; sels.len()];
         let mut outs = vec![Vec::new(); sels.len()];
         let mut making = Making::new(sels.iter().map(|s| needs[&sel_key(s)].clone()));
-        for run in cut(&picked) {
+        let runs = cut(&picked);
+        let mut ahead = ReadAhead::new(app);
+        for (r, run) in runs.iter().enumerate() {
             let entries = run_digest(run);
             let keys: Vec<ChunkId> = (sels.iter().zip(&leading))
                 .map(|(sel, &lead)| chunk_key(gname, sel, lead, &entries))
                 .collect();
             if keys.iter().any(|k| !cache.chunks.contains_key(k)) {
-                let analyses = analyses_of(app, run, keep).await?;
+                // With the runs after it that lack a chunk now (a render from scratch: all).
+                let misses = |q: &[Slot]| {
+                    let e = run_digest(q);
+                    (sels.iter().zip(&leading)).any(|(sel, &lead)| {
+                        !cache.chunks.contains_key(&chunk_key(gname, sel, lead, &e))
+                    })
+                };
+                let analyses = ahead.analyses(app, &runs, r, misses, keep).await?;
                 for (i, key) in keys.iter().enumerate() {
                     if !cache.chunks.contains_key(key) {
                         let (bytes, emits) = fragments(&analyses, gname, sels[i], leading[i], run)?;

@@ -311,7 +311,7 @@ pub async fn put_blob(app: &App, data: bytes::Bytes) -> ApiResult<crate::model::
 /// rounds; on local disk, few enough not to hold many files open.
 fn puts_at_once(app: &App) -> usize {
     if app.packages.reads_are_remote() {
-        64
+        crate::store::REMOTE_AT_ONCE
     } else {
         16
     }
