@@ -1,5 +1,5 @@
 //! The application state every handler receives: stores, generators, signer, token.
-use crate::commit::{CheckState, CommitState, PublishState};
+use crate::commit::{CheckState, CommitState, JoinState, PublishState};
 use crate::counting::StoreCounts;
 use crate::error::Panicked;
 use crate::generator::{Generator, Signer};
@@ -45,6 +45,9 @@ pub struct App {
     /// Per repo: the freshness check of its published pointer under way, and the GETs
     /// waiting for the next one (on remote metadata stores: `group::check_together`).
     pub(crate) checks: Lock<HashMap<String, CheckState>>,
+    /// Per composite file (its sha256): the join for a redirect under way, and the GETs
+    /// waiting for it (`group::store_whole`).
+    pub(crate) joins: Lock<HashMap<String, JoinState>>,
     /// Per repo: uploads received here and not yet committed (`group::Arriving`).
     pub(crate) arriving: Lock<HashMap<String, usize>>,
     /// Per repo: the group commit under way in this process and the records queued for it.
@@ -132,6 +135,7 @@ impl App {
             manifests: Lock::default(),
             publishers: Lock::default(),
             checks: Lock::default(),
+            joins: Lock::default(),
             arriving: Lock::default(),
             committers: Lock::default(),
             finished: Lock::default(),

@@ -217,15 +217,16 @@ mod tests {
 
     /// GET of `blob` served as a Packages file.
     fn get_packages(app: &App, blob: &BlobRef) -> http::Response<Body> {
-        futures::executor::block_on(blob_response(
-            app,
-            blob,
-            "dist/dists/stable/main/binary-amd64/Packages",
-            &http::HeaderMap::new(),
-            respond::Dates::default(),
-            false,
-        ))
-        .unwrap()
+        futures::executor::block_on(packages_response(app, blob))
+    }
+
+    async fn packages_response(app: &App, blob: &BlobRef) -> http::Response<Body> {
+        let path = "dist/dists/stable/main/binary-amd64/Packages";
+        let none = http::HeaderMap::new();
+        let dates = respond::Dates::default();
+        blob_response(app, blob, path, &none, dates, false)
+            .await
+            .unwrap()
     }
 
     /// A file joined from pieces, too big to pass through Lambda: where storage presigns,
@@ -286,5 +287,27 @@ mod tests {
         let stored = blobs.blobs.lock().unwrap().get(&blob.sha256).cloned();
         assert_eq!(stored.as_deref(), Some(&whole[..]));
         assert_eq!(most(), WHOLE_AHEAD, "joined for a redirect");
+    }
+
+    /// GETs that come together for a big file not yet stored whole wait on one join: each
+    /// would read all its pieces and store it again (after a publish, every client that
+    /// comes for the new Packages.xz).
+    #[test]
+    fn gets_that_come_together_for_a_file_join_it_once() {
+        use crate::commit::WHOLE_AHEAD;
+        let (app, _, blobs) = app(Arc::new(FakeGen::new()));
+        let parts: Vec<Bytes> = (0..48u8).map(|i| Bytes::from(vec![i; 30 << 10])).collect();
+        let (blob, whole) = composite(&app, &parts);
+        blobs.remote_reads.store(true, Ordering::SeqCst);
+        blobs.presign.store(true, Ordering::Relaxed);
+        let gets = (0..4).map(|_| packages_response(&app, &blob));
+        let answers = futures::executor::block_on(futures::future::join_all(gets));
+        assert!(answers.iter().all(|a| a.status() == 307));
+        let stored = blobs.blobs.lock().unwrap().get(&blob.sha256).cloned();
+        assert_eq!(stored.as_deref(), Some(&whole[..]));
+        // one join's pieces under way at most, not four joins'
+        let most = blobs.gets.most.load(Ordering::SeqCst) as usize;
+        assert_eq!(most, WHOLE_AHEAD);
+        assert!(app.joins.lock().is_empty(), "a finished join is forgotten");
     }
 }

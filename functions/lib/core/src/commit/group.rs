@@ -10,7 +10,7 @@ use super::record::{insert_record, one_version_generators, update_head_storing, 
 use super::repo::{published_view, RepoView};
 use crate::app::{App, Lock};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{PackageRecord, Published};
+use crate::model::{BlobRef, PackageRecord, Published};
 use futures::channel::oneshot;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,6 +58,8 @@ pub(crate) struct ToCommit {
 type ViewResult = ApiResult<Option<Arc<RepoView>>>;
 /// Freshness checks of the published pointer: GETs waiting for the next one.
 pub(crate) type CheckState = Round<(), ViewResult>;
+/// Joins of a composite file stored whole for a redirect: GETs waiting for it.
+pub(crate) type JoinState = Round<(), ApiResult<()>>;
 type Rounds<T, U> = Lock<HashMap<String, Round<T, U>>>;
 
 impl<T, U> Round<T, U> {
@@ -283,6 +285,24 @@ async fn lead_check(app: &App, repo: &str) -> ViewResult {
         let _ = tx.send(Turn::Done(result.clone()));
     }
     guard.finish(&mut app.checks.lock());
+    result
+}
+
+/// A composite file stored whole for a redirect (`serve::join_whole`), once for all the GETs
+/// that want it at once: after a publish, the clients that come together for the new
+/// Packages.xz would each read all its pieces (hundreds at 50,000 debs) and store it again.
+/// Whoever comes while a join runs is answered by it (the bytes are the same), or leads the
+/// next one, which finds the file stored.
+pub async fn store_whole(app: &App, blob: &BlobRef) -> ApiResult<()> {
+    if let Some(answer) = wait_turn(&app.joins, &blob.sha256, || ()).await {
+        return answer;
+    }
+    let guard = Leadership::new(&app.joins, &blob.sha256);
+    let result = super::serve::join_whole(app, blob).await;
+    for (_, tx) in guard.take_queue() {
+        let _ = tx.send(Turn::Done(result.clone()));
+    }
+    guard.finish(&mut app.joins.lock());
     result
 }
 

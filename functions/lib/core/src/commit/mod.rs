@@ -44,8 +44,8 @@ mod view;
 
 pub use analyze::{analyze, sign_package};
 pub use delete::{delete_repo, remove, remove_where, Removed, RepoDeleted};
-pub use group::{commit_record, ensure_published};
-pub(crate) use group::{CheckState, CommitState, PublishState};
+pub use group::{commit_record, ensure_published, store_whole};
+pub(crate) use group::{CheckState, CommitState, JoinState, PublishState};
 pub use head::{bucket_blob, load_head};
 pub use history::{history, rollback, History, HistoryQuery, RolledBack};
 pub use journal::{Kind, Pick};
@@ -68,7 +68,6 @@ pub use repo::{
 pub(crate) use serve::Kept;
 pub use serve::{
     analyses_of, analysis_of, entry_fragment, manifest_of, open_blob, read_blob, resolve,
-    store_whole,
 };
 #[cfg(test)]
 pub(crate) use serve::{PIECES_AHEAD, WHOLE_AHEAD};

@@ -270,8 +270,9 @@ fn open_ahead(
 
 /// A composite blob stored whole under its own sha256, so storage can serve it by itself
 /// (a redirect). Written once (content-addressed); later calls cost a size check. GC keeps it
-/// while a generation that lists the file is served.
-pub async fn store_whole(app: &App, blob: &BlobRef) -> ApiResult<()> {
+/// while a generation that lists the file is served. GETs call it together
+/// (`group::store_whole`).
+pub(super) async fn join_whole(app: &App, blob: &BlobRef) -> ApiResult<()> {
     if app.packages.size(&blob.sha256).await? == Some(blob.size) {
         return Ok(());
     }
