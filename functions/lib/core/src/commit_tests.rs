@@ -935,6 +935,15 @@ fn uploads_sent_together_commit_in_one_round() {
     });
 }
 
+/// Repo `r` with `n` packages, p000 and on, added one at a time.
+async fn repo_of(app: &crate::App, n: usize) {
+    send(app, "POST", "/repos/r/", b"").await;
+    for i in 0..n {
+        let name = format!("p{i:03}");
+        assert_eq!(add(app, &name, format!("PKG {name}").as_bytes()).await, 201);
+    }
+}
+
 /// A rebuild's re-analysis and its render from scratch read every analysis once: cached, they
 /// would fill the analyses cache (4,096 of them) at the rebuild's peak, for nothing. A render
 /// that follows an earlier one keeps what it reads: the next publishes' changed runs.
@@ -942,13 +951,7 @@ fn uploads_sent_together_commit_in_one_round() {
 fn a_rebuild_reads_analyses_through_the_cache() {
     let (app, _, _) = app(Arc::new(FakeGen::new()));
     futures::executor::block_on(async {
-        send(&app, "POST", "/repos/r/", b"").await;
-        for i in 0..200 {
-            assert_eq!(
-                add(&app, &format!("p{i:03}"), format!("PKG p{i}").as_bytes()).await,
-                201
-            );
-        }
+        repo_of(&app, 200).await;
         // As after a restart: nothing cached.
         *app.analyses.lock() = Default::default();
         assert_eq!(send(&app, "POST", "/repos/r/rebuild", b"").await, 200);
@@ -969,15 +972,7 @@ fn a_rebuild_reads_analyses_through_the_cache() {
 fn a_render_from_scratch_on_a_remote_store_reads_many_runs_a_round() {
     let (app, _, blobs) = app(Arc::new(FakeGen::new()));
     futures::executor::block_on(async {
-        send(&app, "POST", "/repos/r/", b"").await;
-        // ~10 runs of 64 entries on average
-        for i in 0..640 {
-            let name = format!("p{i:03}");
-            assert_eq!(
-                add(&app, &name, format!("PKG {name}").as_bytes()).await,
-                201
-            );
-        }
+        repo_of(&app, 640).await; // ~10 runs of 64 entries on average
         *app.analyses.lock() = Default::default();
         blobs.remote_reads.store(true, Ordering::SeqCst);
         blobs.gets.rounds.store(0, Ordering::SeqCst);

@@ -155,7 +155,7 @@ pub(crate) async fn blob_response(
 mod tests {
     use super::*;
     use crate::model::{BlobRef, Piece};
-    use crate::testkit::{app, FakeGen};
+    use crate::testkit::{app, FakeGen, MemBlobs};
     use bytes::Bytes;
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
@@ -215,6 +215,15 @@ mod tests {
         (blob, whole)
     }
 
+    /// A file of 48 pieces on a store whose reads are round trips (S3).
+    fn remote_composite() -> (Arc<App>, Arc<MemBlobs>, BlobRef, Vec<u8>) {
+        let (app, _, blobs) = app(Arc::new(FakeGen::new()));
+        let parts: Vec<Bytes> = (0..48u8).map(|i| Bytes::from(vec![i; 30 << 10])).collect();
+        let (blob, whole) = composite(&app, &parts);
+        blobs.remote_reads.store(true, Ordering::SeqCst);
+        (app, blobs, blob, whole)
+    }
+
     /// GET of `blob` served as a Packages file.
     fn get_packages(app: &App, blob: &BlobRef) -> http::Response<Body> {
         futures::executor::block_on(packages_response(app, blob))
@@ -263,10 +272,7 @@ mod tests {
     fn a_file_joined_for_a_redirect_reads_many_pieces_at_once() {
         use crate::commit::{PIECES_AHEAD, WHOLE_AHEAD};
         use futures::StreamExt;
-        let (app, _, blobs) = app(Arc::new(FakeGen::new()));
-        let parts: Vec<Bytes> = (0..48u8).map(|i| Bytes::from(vec![i; 30 << 10])).collect();
-        let (blob, whole) = composite(&app, &parts);
-        blobs.remote_reads.store(true, Ordering::SeqCst);
+        let (app, blobs, blob, whole) = remote_composite();
         let most = || blobs.gets.most.swap(0, Ordering::SeqCst) as usize;
 
         let streamed = futures::executor::block_on(async {
@@ -295,10 +301,7 @@ mod tests {
     #[test]
     fn gets_that_come_together_for_a_file_join_it_once() {
         use crate::commit::WHOLE_AHEAD;
-        let (app, _, blobs) = app(Arc::new(FakeGen::new()));
-        let parts: Vec<Bytes> = (0..48u8).map(|i| Bytes::from(vec![i; 30 << 10])).collect();
-        let (blob, whole) = composite(&app, &parts);
-        blobs.remote_reads.store(true, Ordering::SeqCst);
+        let (app, blobs, blob, whole) = remote_composite();
         blobs.presign.store(true, Ordering::Relaxed);
         let gets = (0..4).map(|_| packages_response(&app, &blob));
         let answers = futures::executor::block_on(futures::future::join_all(gets));
