@@ -535,15 +535,16 @@ impl ReadAhead {
         }
     }
 
-    /// Run `r`'s analyses, in order. `misses`: whether a later run lacks a chunk as things
-    /// stand (a guess: one read ahead and then not needed is dropped, one not read ahead is
-    /// read in its turn). `keep`: cache those read, for the next publishes' changed runs.
+    /// Run `r`'s analyses, in order. `misses`: whether a later run (its index in `runs`)
+    /// lacks a chunk as things stand (a guess: one read ahead and then not needed is dropped,
+    /// one not read ahead is read in its turn). `keep`: cache those read, for the next
+    /// publishes' changed runs.
     async fn analyses(
         &mut self,
         app: &App,
         runs: &[&[Slot<'_>]],
         r: usize,
-        misses: impl Fn(&[Slot]) -> bool,
+        misses: impl Fn(usize) -> bool,
         keep: bool,
     ) -> ApiResult<Vec<Arc<Analysis>>> {
         if let Some(a) = self.read.remove(&r) {
@@ -552,7 +553,7 @@ impl ReadAhead {
         let mut batch = vec![r];
         let mut entries = runs[r].len();
         for (q, run) in runs.iter().enumerate().skip(r + 1) {
-            if entries + run.len() > self.most || !misses(run) {
+            if entries + run.len() > self.most || !misses(q) {
                 break;
             }
             batch.push(q);
@@ -670,18 +671,20 @@ pub async fn select<'a>(
         let mut outs = vec![Vec::new(); sels.len()];
         let mut making = Making::new(sels.iter().map(|s| needs[&sel_key(s)].clone()));
         let runs = cut(&picked);
+        // Each run's digest once: the read-ahead looks at the runs after the one it reads.
+        let digests: Vec<[u8; 32]> = runs.iter().map(|run| run_digest(run)).collect();
         let mut ahead = ReadAhead::new(app);
         for (r, run) in runs.iter().enumerate() {
-            let entries = run_digest(run);
             let keys: Vec<ChunkId> = (sels.iter().zip(&leading))
-                .map(|(sel, &lead)| chunk_key(gname, sel, lead, &entries))
+                .map(|(sel, &lead)| chunk_key(gname, sel, lead, &digests[r]))
                 .collect();
             if keys.iter().any(|k| !cache.chunks.contains_key(k)) {
                 // With the runs after it that lack a chunk now (a render from scratch: all).
-                let misses = |q: &[Slot]| {
-                    let e = run_digest(q);
+                let misses = |q: usize| {
                     (sels.iter().zip(&leading)).any(|(sel, &lead)| {
-                        !cache.chunks.contains_key(&chunk_key(gname, sel, lead, &e))
+                        !cache
+                            .chunks
+                            .contains_key(&chunk_key(gname, sel, lead, &digests[q]))
                     })
                 };
                 let analyses = ahead.analyses(app, &runs, r, misses, keep).await?;
