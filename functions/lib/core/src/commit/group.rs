@@ -26,8 +26,8 @@ type PublishResult = ApiResult<Published>;
 /// (head sequence after the commit, whether the record was new)
 type CommitResult = ApiResult<(u64, bool)>;
 
-/// One repo's round: whether somebody leads it, and who waits (what each needs, and where
-/// to send its answer).
+/// One repo's round (a file's, for joins): whether somebody leads it, and who waits (what
+/// each needs, and where to send its answer).
 pub(crate) struct Round<T, U> {
     running: bool,
     waiting: Vec<(T, Reply<U>)>,
@@ -80,15 +80,15 @@ impl<T, U> Round<T, U> {
 /// see their channels close and start over.
 struct Leadership<'a, T, U> {
     rounds: &'a Rounds<T, U>,
-    repo: &'a str,
+    key: &'a str,
     done: bool,
 }
 
 impl<'a, T, U> Leadership<'a, T, U> {
-    fn new(rounds: &'a Rounds<T, U>, repo: &'a str) -> Self {
+    fn new(rounds: &'a Rounds<T, U>, key: &'a str) -> Self {
         Leadership {
             rounds,
-            repo,
+            key,
             done: false,
         }
     }
@@ -96,7 +96,7 @@ impl<'a, T, U> Leadership<'a, T, U> {
     /// Everyone queued in the round so far, taken off its queue: whom the leader answers.
     fn take_queue(&self) -> Vec<(T, Reply<U>)> {
         let mut rounds = self.rounds.lock();
-        std::mem::take(&mut rounds.entry(self.repo.to_string()).or_default().waiting)
+        std::mem::take(&mut rounds.entry(self.key.to_string()).or_default().waiting)
     }
 
     /// The round is over: pass the lead on, or forget the round when nobody waits (a GET may
@@ -104,10 +104,10 @@ impl<'a, T, U> Leadership<'a, T, U> {
     /// caller holds the rounds' lock.
     fn finish(mut self, rounds: &mut HashMap<String, Round<T, U>>) {
         self.done = true;
-        if let Some(round) = rounds.get_mut(self.repo) {
+        if let Some(round) = rounds.get_mut(self.key) {
             round.hand_over();
             if !round.running {
-                rounds.remove(self.repo);
+                rounds.remove(self.key);
             }
         }
     }
@@ -117,7 +117,7 @@ impl<T, U> Drop for Leadership<'_, T, U> {
     /// Dropped mid-way: the round ends, and its waiters see their channels close.
     fn drop(&mut self) {
         if !self.done {
-            self.rounds.lock().remove(self.repo);
+            self.rounds.lock().remove(self.key);
         }
     }
 }
@@ -148,13 +148,14 @@ pub(super) async fn publish_committed(app: &App, repo: &str, seq: u64) -> ApiRes
     }
 }
 
-/// Joins `repo`'s round with what the caller needs: its answer when a leader gave one, or
-/// None when the caller is to lead (nobody was, or the lead was handed to it).
-async fn wait_turn<T, U>(rounds: &Rounds<T, U>, repo: &str, need: impl Fn() -> T) -> Option<U> {
+/// Joins `key`'s round (a repo's; a file's for joins) with what the caller needs: its answer
+/// when a leader gave one, or None when the caller is to lead (nobody was, or the lead was
+/// handed to it).
+async fn wait_turn<T, U>(rounds: &Rounds<T, U>, key: &str, need: impl Fn() -> T) -> Option<U> {
     loop {
         let rx = {
             let mut rounds = rounds.lock();
-            let round = rounds.entry(repo.to_string()).or_default();
+            let round = rounds.entry(key.to_string()).or_default();
             if !round.running {
                 round.running = true;
                 return None;
