@@ -935,6 +935,56 @@ fn uploads_sent_together_commit_in_one_round() {
     });
 }
 
+/// An upload takes the settings this process last knew without reading them: the commit
+/// checks them once for its batch, and an upload analyzed under settings another process
+/// changed since is analyzed again under the current ones.
+#[test]
+fn uploads_take_known_settings_and_their_commit_checks_them() {
+    let gen = Arc::new(FakeGen::unsigned());
+    let (app, meta, blobs) = app(gen.clone());
+    let other = process(&meta, &blobs, gen);
+    futures::executor::block_on(async {
+        send(&app, "POST", "/repos/r/", b"").await;
+        assert_eq!(add(&app, "a", b"PKG a").await, 201);
+        // 8 together: one check of the settings for the batch, not one per upload.
+        let gets = || calls(&app, "meta", "get");
+        let before = gets();
+        let uploads = (0..8).map(|i| {
+            let app = app.clone();
+            async move { add(&app, &format!("p{i}"), format!("PKG {i}").as_bytes()).await }
+        });
+        let statuses = futures::future::join_all(uploads).await;
+        assert!(statuses.iter().all(|&s| s == 201), "{statuses:?}");
+        let n = gets() - before;
+        assert!(n <= 6, "8 uploads read the metadata store {n} times");
+
+        // Another process changes a property: this one's settings are behind, the commit
+        // finds it and sends the upload back to be analyzed again.
+        let mut put = req("PUT", "/repos/r/", br#"{"title": "T"}"#);
+        put.headers_mut()
+            .insert("content-type", "application/json".parse().unwrap());
+        assert_eq!(crate::handle(&other, put).await.status(), 200);
+        assert_eq!(add(&app, "b", b"PKG b").await, 201);
+        let (_, listing) = json(&app, "GET", "/repos/r/", b"").await;
+        assert_eq!(listing["repo"]["title"], "T", "{listing}");
+
+        // It deletes the repo and makes it again with a quota of one package: two uploads
+        // here that took the cached settings are checked against the new ones.
+        assert_eq!(send(&other, "DELETE", "/repos/r/", b"").await, 200);
+        let mut create = req("POST", "/repos/r/", br#"{"quota_packages": 1}"#);
+        create
+            .headers_mut()
+            .insert("content-type", "application/json".parse().unwrap());
+        assert_eq!(crate::handle(&other, create).await.status(), 201);
+        let (c, d) = futures::join!(add(&app, "c", b"PKG c"), add(&app, "d", b"PKG d"));
+        let mut statuses = [c, d];
+        statuses.sort();
+        assert_eq!(statuses, [201, 507], "the new quota was missed");
+        let index = text(&other, "/repos/r/fake/index").await.1;
+        assert!(index == "c\n" || index == "d\n", "{index:?}");
+    });
+}
+
 /// Repo `r` with `n` packages, p000 and on, added one at a time.
 async fn repo_of(app: &crate::App, n: usize) {
     send(app, "POST", "/repos/r/", b"").await;

@@ -30,7 +30,7 @@ pub mod keys {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct RepoConfig {
     pub name: String,
     /// Per-repo limits (`commit::quota`); unset: the server's alone.

@@ -10,7 +10,7 @@ use super::record::{insert_record, one_version_generators, update_head_storing, 
 use super::repo::{published_view, RepoView};
 use crate::app::{App, Lock};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{BlobRef, PackageRecord, Published};
+use crate::model::{BlobRef, PackageRecord, Published, RepoConfig};
 use futures::channel::oneshot;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,8 +23,9 @@ pub(crate) enum Turn<T> {
 
 type Reply<T> = oneshot::Sender<Turn<T>>;
 type PublishResult = ApiResult<Published>;
-/// (head sequence after the commit, whether the record was new)
-type CommitResult = ApiResult<(u64, bool)>;
+/// (head sequence after the commit, whether the record was new); None: nothing committed, as
+/// the settings the record was analyzed under changed since (analyze it again).
+type CommitResult = ApiResult<Option<(u64, bool)>>;
 
 /// One repo's round (a file's, for joins): whether somebody leads it, and who waits (what
 /// each needs, and where to send its answer).
@@ -54,6 +55,8 @@ pub(crate) type CommitState = Round<ToCommit, CommitResult>;
 pub(crate) struct ToCommit {
     record: PackageRecord,
     analysis: Option<bytes::Bytes>,
+    /// The settings it was analyzed under, when its request did not read them.
+    unchecked: Option<Arc<RepoConfig>>,
 }
 type ViewResult = ApiResult<Option<Arc<RepoView>>>;
 /// Freshness checks of the published pointer: GETs waiting for the next one.
@@ -312,14 +315,20 @@ pub async fn store_whole(app: &App, blob: &BlobRef) -> ApiResult<()> {
 /// their answer from it. Returns the head sequence number after the commit and whether the
 /// record was new (false: the same file again).
 /// `analysis`: the bytes of the analysis the record names, when they are not stored yet.
+/// `unchecked`: the settings it was analyzed under, when the request did not read them.
 pub async fn commit_record(
     app: &App,
     repo: &str,
     record: PackageRecord,
     analysis: Option<bytes::Bytes>,
+    unchecked: Option<Arc<RepoConfig>>,
 ) -> CommitResult {
     let (tx, rx) = oneshot::channel();
-    let mine = ToCommit { record, analysis };
+    let mine = ToCommit {
+        record,
+        analysis,
+        unchecked,
+    };
     let lead = {
         let mut rounds = app.committers.lock();
         let round = rounds.entry(repo.to_string()).or_default();
@@ -338,7 +347,14 @@ pub async fn commit_record(
                 let round = rounds.entry(repo.to_string()).or_default();
                 round.waiting.insert(0, (mine.clone(), tx));
             }
-            Err(_) => return Box::pin(commit_record(app, repo, mine.record, mine.analysis)).await,
+            Err(_) => {
+                let ToCommit {
+                    record,
+                    analysis,
+                    unchecked,
+                } = mine;
+                return Box::pin(commit_record(app, repo, record, analysis, unchecked)).await;
+            }
         }
     }
     lead_commit(app, repo, &mine.record).await
@@ -365,7 +381,7 @@ async fn lead_commit(app: &App, repo: &str, record: &PackageRecord) -> CommitRes
     let batch = guard.take_queue();
     let analyses = batch.iter().filter_map(|(c, _)| c.analysis.clone());
     let analyses = analyses.collect();
-    let answers = apply_batch(app, repo, batch.iter().map(|(c, _)| &c.record), analyses).await;
+    let answers = apply_batch(app, repo, batch.iter().map(|(c, _)| c), analyses).await;
     let mut mine = None;
     for ((ToCommit { record: rec, .. }, tx), answer) in batch.into_iter().zip(answers) {
         if rec.filename == record.filename && rec.sha256 == record.sha256 && mine.is_none() {
@@ -383,22 +399,30 @@ async fn lead_commit(app: &App, repo: &str, record: &PackageRecord) -> CommitRes
 async fn apply_batch<'a>(
     app: &App,
     repo: &str,
-    records: impl Iterator<Item = &'a PackageRecord> + Clone,
+    batch: impl Iterator<Item = &'a ToCommit> + Clone,
     analyses: Vec<bytes::Bytes>,
 ) -> Vec<CommitResult> {
     let one_version = one_version_generators(app);
-    // The quotas are checked on the very head each compare-and-set replaces.
-    let config = match super::repo::settled_config(app, repo).await {
-        Ok(c) => c,
-        Err(e) => return records.map(|_| Err(e.clone())).collect(),
+    // Settings uploads took unread are checked here, one read for the batch; a record
+    // analyzed under settings that changed since is sent back. The quotas are checked with
+    // them on the very head each compare-and-set replaces.
+    let config = match batch.clone().any(|c| c.unchecked.is_some()) {
+        true => super::repo::config_of(app, repo).await,
+        false => super::repo::settled_config(app, repo).await,
     };
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => return batch.map(|_| Err(e.clone())).collect(),
+    };
+    let current = |c: &ToCommit| c.unchecked.as_ref().is_none_or(|u| **u == *config);
     let mut outcomes: Vec<ApiResult<bool>> = Vec::new();
     let seq = update_head_storing(app, repo, Kind::Add, analyses, |h| {
-        outcomes = records
+        outcomes = batch
             .clone()
-            .map(|rec| {
-                super::quota::fits(&config, h, rec, &one_version)?;
-                insert_record(h, rec, &one_version).map(|c| matches!(c, Change::Changed))
+            .filter(|c| current(c))
+            .map(|c| {
+                super::quota::fits(&config, h, &c.record, &one_version)?;
+                insert_record(h, &c.record, &one_version).map(|c| matches!(c, Change::Changed))
             })
             .collect();
         Ok(if outcomes.iter().any(|o| matches!(o, Ok(true))) {
@@ -409,13 +433,16 @@ async fn apply_batch<'a>(
     })
     .await
     .map(|(seq, _)| seq);
-    let n = records.count();
-    (0..n)
-        .map(|i| match (&seq, outcomes.get(i)) {
-            (Err(e), _) => Err(e.clone()),
-            (Ok(s), Some(Ok(new))) => Ok((*s, *new)),
-            (Ok(_), Some(Err(e))) => Err(e.clone()),
-            (Ok(_), None) => Err(ApiError::internal("commit outcome missing")),
+    let mut outcomes = outcomes.into_iter();
+    batch
+        .map(|c| match (&seq, current(c)) {
+            (_, false) => Ok(None),
+            (Err(e), true) => Err(e.clone()),
+            (Ok(s), true) => match outcomes.next() {
+                Some(Ok(new)) => Ok(Some((*s, new))),
+                Some(Err(e)) => Err(e),
+                None => Err(ApiError::internal("commit outcome missing")),
+            },
         })
         .collect()
 }

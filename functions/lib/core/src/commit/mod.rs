@@ -89,6 +89,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::generator::Hint;
 use crate::model::{PackageRecord, RepoConfig};
 use rand::Rng;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Compare-and-set attempts before a request gives up with 503 (the client may retry).
@@ -113,21 +114,34 @@ pub async fn add(
 ) -> ApiResult<Added> {
     crate::names::check_repo_name(repo)?;
     let arriving = group::Arriving::new(app, repo);
-    let config = load_config(app, repo).await?;
+    let assumed = repo::assumed_config(app, repo).await?;
+    let config = &assumed.config;
     let (body, cut) = match body {
         PackageBody::Plain(s) => {
-            let (s, cut) = quota::capped(&config, s);
+            let (s, cut) = quota::capped(config, s);
             (PackageBody::Plain(s), cut)
         }
         PackageBody::Multipart { stream, boundary } => {
-            let (stream, cut) = quota::capped(&config, stream);
+            let (stream, cut) = quota::capped(config, stream);
             (PackageBody::Multipart { stream, boundary }, cut)
         }
     };
-    let stored = store::store_package(app, repo, filename, hints, body)
-        .await
-        .map_err(|e| cut.explain(&config, e))?;
-    add_arrived(app, repo, &config, stored, arriving).await
+    let stored = match store::store_package(app, repo, filename, hints, body).await {
+        Ok(stored) => stored,
+        Err(e) => {
+            let e = cut.explain(config, e);
+            // The body is gone: settings changed meanwhile are the client's to retry with.
+            return Err(match e.status.is_client_error() {
+                true if repo::changed_since(app, repo, &assumed).await?.is_some() => {
+                    ApiError::conflict(format!(
+                        "repo {repo}: its settings changed during this upload; send it again"
+                    ))
+                }
+                _ => e,
+            });
+        }
+    };
+    add_arrived(app, repo, assumed, stored, arriving).await
 }
 
 /// Steps 2-4 for a package already in the package store: the shared tail of a direct
@@ -140,21 +154,23 @@ pub async fn add_stored(
     hints: &[Hint],
 ) -> ApiResult<Added> {
     let arriving = group::Arriving::new(app, repo);
-    let config = load_config(app, repo).await?;
+    let assumed = repo::assumed_config(app, repo).await?;
     let stored = StoredPackage {
         filename: filename.to_string(),
         hints: hints.to_vec(),
         digests: digests.clone(),
         copy: None,
     };
-    add_arrived(app, repo, &config, stored, arriving).await
+    add_arrived(app, repo, assumed, stored, arriving).await
 }
 
-/// `config` as the request read it (each read of it is a store read: a GetItem on DynamoDB).
+/// Steps 2-4 under the settings the request assumed. Settings it did not read are checked
+/// by its commit, and before a refusal is answered: if they changed, the package is
+/// analyzed again under the current ones (once: those are read, so checked).
 async fn add_arrived(
     app: &App,
     repo: &str,
-    config: &RepoConfig,
+    mut assumed: repo::Assumed,
     stored: StoredPackage,
     mut arriving: group::Arriving<'_>,
 ) -> ApiResult<Added> {
@@ -162,17 +178,42 @@ async fn add_arrived(
         filename,
         hints,
         digests,
-        copy,
+        mut copy,
     } = stored;
-    quota::check_size(config, digests.size)?;
-    // Cheap check before analysis: an identical repeat or a clash by name.
-    if let Some(added) = already_added(app, repo, &filename, &digests.sha256, &mut arriving).await?
-    {
-        return Ok(added);
+    loop {
+        let config = &assumed.config;
+        let outcome = async {
+            quota::check_size(config, digests.size)?;
+            // Cheap check before analysis: an identical repeat or a clash by name.
+            if let Some(added) =
+                already_added(app, repo, &filename, &digests.sha256, &mut arriving).await?
+            {
+                return Ok(Some(added));
+            }
+            let (record, analysis) =
+                analyze::analyze_unstored(app, config, &filename, &digests, &hints, copy.take())
+                    .await?;
+            let unchecked = (!assumed.checked).then(|| config.clone());
+            commit_analyzed(app, repo, record, analysis, &mut arriving, unchecked).await
+        }
+        .await;
+        let now = match outcome {
+            Ok(Some(added)) => return Ok(added),
+            // Committed nothing: the settings changed since the request took them.
+            Ok(None) => repo::config_of(app, repo).await?,
+            Err(e) if e.status.is_client_error() => {
+                match repo::changed_since(app, repo, &assumed).await? {
+                    Some(now) => now,
+                    None => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        assumed = repo::Assumed {
+            config: now,
+            checked: true,
+        };
     }
-    let (record, analysis) =
-        analyze::analyze_unstored(app, config, &filename, &digests, &hints, copy).await?;
-    commit_analyzed(app, repo, record, analysis, arriving).await
 }
 
 /// Steps 1-4 for a package the generator names from its content (Vieter's publish: the
@@ -224,7 +265,9 @@ pub async fn add_named_by_generator(
     {
         return Ok(added);
     }
-    commit_analyzed(app, repo, record, analysis, arriving).await
+    commit_analyzed(app, repo, record, analysis, &mut arriving, None)
+        .await?
+        .ok_or_else(|| ApiError::internal("a commit under settings read now was sent back"))
 }
 
 /// The package already under `filename`: the same bytes answer as added (not new), other
@@ -260,17 +303,22 @@ async fn already_added(
 
 /// Steps 3-4 for an analyzed record: sign the package, commit, publish.
 /// `analysis`: the bytes of the analysis `record` names, not stored yet (its commit does).
+/// `unchecked`: the settings it was analyzed under, when the request did not read them: the
+/// commit checks them, and None answers that they changed (nothing was committed).
 async fn commit_analyzed(
     app: &App,
     repo: &str,
     mut record: PackageRecord,
     analysis: bytes::Bytes,
-    mut arriving: group::Arriving<'_>,
-) -> ApiResult<Added> {
+    arriving: &mut group::Arriving<'_>,
+    unchecked: Option<Arc<RepoConfig>>,
+) -> ApiResult<Option<Added>> {
     record.signature = sign_package(app, repo, &record).await?;
-    let committed = commit_record(app, repo, record.clone(), Some(analysis)).await;
+    let committed = commit_record(app, repo, record.clone(), Some(analysis), unchecked).await;
     arriving.leave();
-    let (seq, new) = committed?;
+    let Some((seq, new)) = committed? else {
+        return Ok(None);
+    };
     let published = group::publish_committed(app, repo, seq).await?;
     // Read your writes: a 2xx says the package is listed, so its format must have published.
     if let Some(why) = record.entries.keys().find_map(|g| published.faults.get(g)) {
@@ -280,11 +328,11 @@ async fn commit_analyzed(
             published.generation
         )));
     }
-    Ok(Added {
+    Ok(Some(Added {
         package: record,
         generation: published.generation,
         new,
-    })
+    }))
 }
 
 /// Waits a random, growing while before retrying a lost compare-and-set.

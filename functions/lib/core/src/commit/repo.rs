@@ -41,6 +41,48 @@ pub(crate) async fn config_of(app: &App, repo: &str) -> ApiResult<Arc<RepoConfig
     Ok(config)
 }
 
+/// An upload's repo settings, and whether this request read them from the store
+/// (`checked`) or took this process's last known ones.
+#[derive(Clone)]
+pub(crate) struct Assumed {
+    pub config: Arc<RepoConfig>,
+    pub checked: bool,
+}
+
+/// The repo's settings for an upload: this process's last known ones, without a store read
+/// (its commit checks them once for its whole batch: `group::apply_batch`; a read here was a
+/// GetItem on every upload), else read now.
+pub(crate) async fn assumed_config(app: &App, repo: &str) -> ApiResult<Assumed> {
+    if !is_repo_name(repo) {
+        return Err(no_repo(repo));
+    }
+    let known = app.views.lock().get(repo).and_then(|v| v.config.clone());
+    Ok(match known {
+        Some(config) => Assumed {
+            config,
+            checked: false,
+        },
+        None => Assumed {
+            config: config_of(app, repo).await?,
+            checked: true,
+        },
+    })
+}
+
+/// A refusal under settings this request did not read (`Assumed::checked`) may come from
+/// settings changed since: the current ones, when they differ (None: the refusal stands).
+pub(crate) async fn changed_since(
+    app: &App,
+    repo: &str,
+    assumed: &Assumed,
+) -> ApiResult<Option<Arc<RepoConfig>>> {
+    if assumed.checked {
+        return Ok(None);
+    }
+    let now = config_of(app, repo).await?;
+    Ok((*now != *assumed.config).then_some(now))
+}
+
 /// Whether reads of `repo` need the `read` scope, by the settings this request's read of the
 /// repo left in the view (no store read then). A repo that is not there is not private: its
 /// handler answered 404 as for anyone.
