@@ -40,6 +40,8 @@ pub struct App {
     /// Immutable blobs decoded once (content-addressed, so never stale).
     pub(crate) analyses: Lock<crate::commit::Kept<Analysis>>,
     pub(crate) manifests: Lock<crate::commit::Kept<Manifest>>,
+    /// Analyses a rebuild made, held for its render (`commit::Handed`).
+    pub(crate) handed: Lock<crate::commit::Handed>,
     /// Per repo: the publish under way in this process and who waits for it.
     pub(crate) publishers: Lock<HashMap<String, PublishState>>,
     /// Per repo: the freshness check of its published pointer under way, and the GETs
@@ -133,6 +135,7 @@ impl App {
             backend_counts: None,
             analyses: Lock::default(),
             manifests: Lock::default(),
+            handed: Lock::default(),
             publishers: Lock::default(),
             checks: Lock::default(),
             joins: Lock::default(),

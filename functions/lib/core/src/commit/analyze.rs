@@ -198,17 +198,18 @@ async fn store_again(
 ) -> ApiResult<PackageRecord> {
     let analysis = analysis.map_err(|e| told(app, j.filename, e))?;
     let json = to_json(&analysis)?;
-    let sha = sha256_hex(&json);
+    let (sha, size) = (sha256_hex(&json), json.len());
     let stored = if sha == j.analysis {
-        BlobRef::stored(sha, json.len() as u64)
+        BlobRef::stored(sha, size as u64)
     } else {
         super::put_blob(app, json.into()).await?
     };
     // Not cached: the rebuild's render from scratch reads each once, and a cache filled
-    // with them would hold up to 4,096 analyses more at the rebuild's peak.
-    Ok(record(
-        app, j.filename, &j.digests, j.hints, &analysis, stored,
-    ))
+    // with them would hold up to 4,096 analyses more at the rebuild's peak. Handed to that
+    // render where reading it back is a round trip.
+    let rec = record(app, j.filename, &j.digests, j.hints, &analysis, stored);
+    super::serve::hand_over(app, &rec.analysis, analysis, size);
+    Ok(rec)
 }
 
 /// The record to commit for `analysis`, stored as blob `stored`.

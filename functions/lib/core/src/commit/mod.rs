@@ -65,10 +65,10 @@ pub use repo::{
     create_repo, is_private, list_repos, load_config, load_published, package, packages,
     repo_names, Created, Listing, RepoView, Settings,
 };
-pub(crate) use serve::Kept;
 pub use serve::{
     analyses_of, analysis_of, entry_fragment, manifest_of, open_blob, read_blob, resolve,
 };
+pub(crate) use serve::{Handed, Kept};
 #[cfg(test)]
 pub(crate) use serve::{PIECES_AHEAD, WHOLE_AHEAD};
 pub(crate) use store::put_blobs;

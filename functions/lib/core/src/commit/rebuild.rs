@@ -56,6 +56,8 @@ enum Outcome {
 
 pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
     let started = Instant::now();
+    // Its analyses, held for its render (where reads are remote) until it ends.
+    let _handing = super::serve::Handing::begin(app);
     let config = load_config(app, repo).await?;
     let (head, _) = load_head(app, repo).await?;
     let mut report = RebuildReport {
