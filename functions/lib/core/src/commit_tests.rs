@@ -514,6 +514,7 @@ fn a_rebuild_reanalyzes_every_package_and_reports_a_lost_blob_as_missing() {
             serde_json::from_slice::<serde_json::Value>(&b).unwrap()
         };
         let (_, before) = text(&app, "/repos/r/fake/index").await;
+        let writes = calls(&app, "packages", "put_bytes");
         let v = rebuild().await;
         assert_eq!(
             (
@@ -524,6 +525,10 @@ fn a_rebuild_reanalyzes_every_package_and_reports_a_lost_blob_as_missing() {
             "{v}"
         );
         assert_eq!(text(&app, "/repos/r/fake/index").await.1, before);
+        // The records came out as they were: no bucket of them is written again, only the
+        // new generation and its logs (7 here; 10 with the three buckets).
+        let writes = calls(&app, "packages", "put_bytes") - writes;
+        assert!(writes <= 7, "the rebuild wrote {writes} blobs");
 
         blobs
             .blobs

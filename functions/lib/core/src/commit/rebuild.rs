@@ -99,11 +99,13 @@ pub async fn rebuild(app: &App, repo: &str) -> ApiResult<RebuildReport> {
     report.unclaimed.sort();
     report.analyze_millis = started.elapsed().as_millis() as u64;
     let seq = update_head(app, repo, Kind::Rebuild, |h| {
-        // Only records unchanged since we read them; newer uploads were analyzed fresh.
+        // Only records unchanged since we read them (newer uploads were analyzed fresh), and
+        // only those the analysis changed: a bucket with none is not written again (256 of
+        // them, a PUT each on S3).
         h.packages.replace_where(|rec| {
             fresh
                 .get(&rec.filename)
-                .filter(|f| f.sha256 == rec.sha256)
+                .filter(|f| f.sha256 == rec.sha256 && ***f != *rec)
                 .cloned()
         });
         Ok(Change::Changed) // always a new generation: "drop all metadata, republish"
