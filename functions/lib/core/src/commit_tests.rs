@@ -921,6 +921,28 @@ fn no_upload_stays_arriving() {
     });
 }
 
+/// The statuses of adding p0 to p7 to repo `r`, all at once.
+async fn eight_together(app: &crate::App) -> Vec<u16> {
+    let uploads = (0..8)
+        .map(|i| async move { add(app, &format!("p{i}"), format!("PKG {i}").as_bytes()).await });
+    futures::future::join_all(uploads).await
+}
+
+/// Two processes on the same stores, with a generator that signs no package, like deb's
+/// (signing one reads the head for its keys).
+fn two_processes() -> (Arc<crate::App>, crate::App) {
+    let gen = Arc::new(FakeGen::unsigned());
+    let (app, meta, blobs) = app(gen.clone());
+    let other = process(&meta, &blobs, gen);
+    (app, other)
+}
+
+/// Repo `r`, made with package `a` in it.
+async fn repo_with_a(app: &crate::App) {
+    send(app, "POST", "/repos/r/", b"").await;
+    assert_eq!(add(app, "a", b"PKG a").await, 201);
+}
+
 /// Uploads sent together commit together: the first one analyzed waits for the others
 /// still arriving (`let_queue`) instead of committing alone, so 8 make one head change.
 #[test]
@@ -929,11 +951,7 @@ fn uploads_sent_together_commit_in_one_round() {
     futures::executor::block_on(async {
         send(&app, "POST", "/repos/r/", b"").await;
         let before = load_head(&app, "r").await.unwrap().0.seq;
-        let uploads = (0..8).map(|i| {
-            let app = app.clone();
-            async move { add(&app, &format!("p{i}"), format!("PKG {i}").as_bytes()).await }
-        });
-        let statuses = futures::future::join_all(uploads).await;
+        let statuses = eight_together(&app).await;
         assert!(statuses.iter().all(|&s| s == 201), "{statuses:?}");
         let rounds = load_head(&app, "r").await.unwrap().0.seq - before;
         assert_eq!(rounds, 1, "8 uploads sent together took {rounds} commits");
@@ -945,20 +963,13 @@ fn uploads_sent_together_commit_in_one_round() {
 /// changed since is analyzed again under the current ones.
 #[test]
 fn uploads_take_known_settings_and_their_commit_checks_them() {
-    let gen = Arc::new(FakeGen::unsigned());
-    let (app, meta, blobs) = app(gen.clone());
-    let other = process(&meta, &blobs, gen);
+    let (app, other) = two_processes();
     futures::executor::block_on(async {
-        send(&app, "POST", "/repos/r/", b"").await;
-        assert_eq!(add(&app, "a", b"PKG a").await, 201);
+        repo_with_a(&app).await;
         // 8 together: one check of the settings for the batch, not one per upload.
         let gets = || calls(&app, "meta", "get");
         let before = gets();
-        let uploads = (0..8).map(|i| {
-            let app = app.clone();
-            async move { add(&app, &format!("p{i}"), format!("PKG {i}").as_bytes()).await }
-        });
-        let statuses = futures::future::join_all(uploads).await;
+        let statuses = eight_together(&app).await;
         assert!(statuses.iter().all(|&s| s == 201), "{statuses:?}");
         let n = gets() - before;
         assert!(n <= 6, "8 uploads read the metadata store {n} times");
@@ -999,6 +1010,17 @@ async fn repo_of(app: &crate::App, n: usize) {
     }
 }
 
+/// Rebuilds repo `r` in a process that has no analysis cached, as after a restart.
+async fn rebuild_cold(app: &crate::App) {
+    *app.analyses.lock() = Default::default();
+    assert_eq!(send(app, "POST", "/repos/r/rebuild", b"").await, 200);
+}
+
+/// The lines of repo `r`'s fake index, as served.
+async fn index_lines(app: &crate::App) -> usize {
+    text(app, "/repos/r/fake/index").await.1.lines().count()
+}
+
 /// A rebuild's re-analysis and its render from scratch read every analysis once: cached, they
 /// would fill the analyses cache (4,096 of them) at the rebuild's peak, for nothing. A render
 /// that follows an earlier one keeps what it reads: the next publishes' changed runs.
@@ -1008,15 +1030,13 @@ fn a_rebuild_reads_analyses_through_the_cache() {
     futures::executor::block_on(async {
         repo_of(&app, 200).await;
         // As after a restart: nothing cached.
-        *app.analyses.lock() = Default::default();
-        assert_eq!(send(&app, "POST", "/repos/r/rebuild", b"").await, 200);
+        rebuild_cold(&app).await;
         let kept = app.analyses.lock().len();
         assert_eq!(kept, 0, "a rebuild left {kept} analyses cached");
         // The next render is incremental: its own and its run's neighbours stay cached.
         assert_eq!(add(&app, "p100a", b"PKG p100a").await, 201);
         assert!(app.analyses.lock().len() > 1);
-        let (_, idx) = text(&app, "/repos/r/fake/index").await;
-        assert_eq!(idx.lines().count(), 201);
+        assert_eq!(index_lines(&app).await, 201);
     });
 }
 
@@ -1051,18 +1071,13 @@ fn a_rebuild_on_a_remote_store_hands_its_analyses_to_its_render() {
     let (app, _, blobs) = app(Arc::new(FakeGen::new()));
     futures::executor::block_on(async {
         repo_of(&app, 640).await;
-        *app.analyses.lock() = Default::default();
         blobs.remote_reads.store(true, Ordering::SeqCst);
         blobs.gets.rounds.store(0, Ordering::SeqCst);
-        assert_eq!(send(&app, "POST", "/repos/r/rebuild", b"").await, 200);
+        rebuild_cold(&app).await;
         let rounds = blobs.gets.rounds.load(Ordering::SeqCst);
         assert_eq!(rounds, 0, "the rebuild's render read analyses back");
-        assert!(
-            app.handed.lock().is_empty(),
-            "analyses held after the rebuild"
-        );
-        let (_, idx) = text(&app, "/repos/r/fake/index").await;
-        assert_eq!(idx.lines().count(), 640);
+        assert!(app.handed.lock().is_empty(), "analyses held after it");
+        assert_eq!(index_lines(&app).await, 640);
     });
 }
 
@@ -1096,14 +1111,9 @@ fn a_render_from_scratch_leaves_its_chunks_packed() {
 
 #[test]
 fn an_upload_reads_few_keys_and_a_stale_head_never_answers_for_the_store() {
-    // Unsigned, like deb: signing a package reads the head for its keys.
-    let gen = Arc::new(FakeGen::unsigned());
-    let (app, meta, blobs) = app(gen.clone());
-    // Another process on the same stores.
-    let other = process(&meta, &blobs, gen);
+    let (app, other) = two_processes();
     futures::executor::block_on(async {
-        send(&app, "POST", "/repos/r/", b"").await;
-        assert_eq!(add(&app, "a", b"PKG a").await, 201);
+        repo_with_a(&app).await;
         let gets = || calls(&app, "meta", "get");
         let before = gets();
         assert_eq!(add(&app, "b", b"PKG b").await, 201);
