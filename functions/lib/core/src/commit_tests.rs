@@ -1117,8 +1117,9 @@ fn an_upload_reads_few_keys_and_a_stale_head_never_answers_for_the_store() {
         let gets = || calls(&app, "meta", "get");
         let before = gets();
         assert_eq!(add(&app, "b", b"PKG b").await, 201);
-        // The settings (through the published pointer's freshness), the head the commit
-        // replaces, and the publish's pointer, head and settings: each a GetItem on DynamoDB.
+        // The commit round's check of the settings (the published pointer's freshness), the
+        // head it replaces, and the publish's pointer, head and settings: each a GetItem on
+        // DynamoDB.
         let n = gets() - before;
         assert!(n <= 5, "an upload read the metadata store {n} times");
 

@@ -56,8 +56,7 @@ pub(crate) async fn assumed_config(app: &App, repo: &str) -> ApiResult<Assumed> 
     if !is_repo_name(repo) {
         return Err(no_repo(repo));
     }
-    let known = app.views.lock().get(repo).and_then(|v| v.config.clone());
-    Ok(match known {
+    Ok(match known_config(app, repo) {
         Some(config) => Assumed {
             config,
             checked: false,
@@ -100,10 +99,15 @@ pub async fn is_private(app: &App, repo: &str) -> ApiResult<bool> {
 /// The repo's settings as this request already read them (`config_of` caches them with the
 /// pointer), without another store read: a commit checks its quotas with them.
 pub(crate) async fn settled_config(app: &App, repo: &str) -> ApiResult<Arc<RepoConfig>> {
-    if let Some(c) = last_view(app, repo).await?.and_then(|v| v.config.clone()) {
-        return Ok(c);
+    match known_config(app, repo) {
+        Some(c) => Ok(c),
+        None => config_of(app, repo).await,
     }
-    config_of(app, repo).await
+}
+
+/// The settings the read cache holds for `repo`, without a store read.
+fn known_config(app: &App, repo: &str) -> Option<Arc<RepoConfig>> {
+    app.views.lock().get(repo).and_then(|v| v.config.clone())
 }
 
 /// The repo's settings as stored now (no cache).
