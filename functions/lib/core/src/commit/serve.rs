@@ -34,15 +34,15 @@ const HANDED_BYTES: usize = 16 << 20;
 /// rebuild running ends.
 #[derive(Default)]
 pub struct Handed {
-    map: HashMap<String, Arc<Analysis>>,
-    bytes: usize,
+    /// Bounded by refusing what does not fit (a cache's `remember` drops all instead).
+    kept: Kept<Analysis>,
     rebuilds: usize,
 }
 
 #[cfg(test)]
 impl Handed {
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty() && self.bytes == 0
+        self.kept.len() == 0 && self.kept.bytes == 0
     }
 }
 
@@ -73,9 +73,11 @@ pub(super) fn hand_over(app: &App, sha256: &str, a: Analysis, size: usize) {
         return;
     }
     let mut h = app.handed.lock();
-    if h.rebuilds > 0 && h.bytes + size <= HANDED_BYTES && !h.map.contains_key(sha256) {
-        h.map.insert(sha256.to_string(), Arc::new(a));
-        h.bytes += size;
+    let running = h.rebuilds > 0;
+    let k = &mut h.kept;
+    if running && k.bytes + size <= HANDED_BYTES && !k.map.contains_key(sha256) {
+        k.map.insert(sha256.to_string(), Arc::new(a));
+        k.bytes += size;
     }
 }
 
@@ -369,7 +371,7 @@ pub async fn analyses_of(
     let mut found: Vec<Option<Arc<Analysis>>> = {
         let (c, h) = (app.analyses.lock(), app.handed.lock());
         (sha256s.iter())
-            .map(|s| c.map.get(s).or_else(|| h.map.get(s)).cloned())
+            .map(|s| c.map.get(s).or_else(|| h.kept.map.get(s)).cloned())
             .collect()
     };
     let missing: Vec<String> = (sha256s.iter().zip(&found))
