@@ -279,7 +279,14 @@ start_moto() {
     # S3 on another server (its own ceiling, not moto's); DynamoDB stays on moto
     s3port=$(free_port)
     mkdir -p "$W/s3"
-    "$S3_SERVER" --host 127.0.0.1 --port "$s3port" --access-key testing --secret-key testing "$W/s3" >"$W/s3.log" 2>&1 &
+    # s3s-fs leaves Nagle on: without the shim each GET stalls ~40 ms (bench/nodelay.c)
+    local preload=""
+    if [ "${S3_NODELAY:-1}" = 1 ] && cc -O2 -shared -fPIC -o "$W/nodelay.so" "$ROOT/bench/nodelay.c" -ldl 2>"$W/cc.log"; then
+      preload=$W/nodelay.so
+    else
+      log "S3 server runs without TCP_NODELAY (S3_NODELAY=0 or no cc): its GETs wait ~40 ms each"
+    fi
+    LD_PRELOAD=$preload "$S3_SERVER" --host 127.0.0.1 --port "$s3port" --access-key testing --secret-key testing "$W/s3" >"$W/s3.log" 2>&1 &
     S3PID=$!
     answering "http://127.0.0.1:$s3port/"
     export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$s3port
