@@ -24,8 +24,11 @@ const PATHS_CACHED: Bound = Bound::count(2);
 
 type Cache<T> = Lock<Kept<T>>;
 
-/// The stored bytes of analyses running rebuilds hand to their renders at most.
-const HANDED_BYTES: usize = 16 << 20;
+/// The stored bytes of analyses running rebuilds hand to their renders at most: ~30,000 debs'
+/// (~1.1 KB each, ~1.4 KB decoded). 50,000 debs on s3s-fs rebuilt in 33-37 s with 16 MiB,
+/// 29 s with 32 (peak +35-45 MiB), 23-24 s with 64 (+76 MiB, past the reference tool's
+/// whole peak): a read back is cheap on real S3, where the GETs do not share our cores.
+const HANDED_BYTES: usize = 32 << 20;
 
 /// Analyses a rebuild made, held for the render that follows it, apart from the analyses
 /// cache (which a rebuild does not fill: its 4,096 would not hold a big repo's, and would stay
