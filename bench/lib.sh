@@ -255,7 +255,7 @@ start_server() {
 }
 
 # ---------------------------------------------------------------- added for scale.sh
-MPID="" RPID="" MOTO_URL="" S3PID="" S3RPID=""
+MPID="" RPID="" MOTO_URL="" S3PID="" S3RPID="" S3_PRELOADED=""
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
@@ -265,7 +265,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # through rtt-proxy.py, which adds that round trip to each request (S3 and DynamoDB from a
 # machine in their region: ~10-30 ms; moto on loopback: none). With S3_SERVER (a path to
 # s3s-fs) S3 is served by it instead (AWS_ENDPOINT_URL_S3), DynamoDB still by moto, each
-# through its own proxy with MOTO_RTT_MS. The caller's EXIT trap calls stop_moto.
+# through its own proxy with MOTO_RTT_MS, and with bench/nodelay.c preloaded unless
+# S3_NODELAY=0 (S3_PRELOADED says whether it was). The caller's EXIT trap calls stop_moto.
 start_moto() {
   command -v moto_server >/dev/null || die "moto_server not found (pip install 'moto[s3,dynamodb]' flask flask-cors)"
   local port s3port
@@ -281,8 +282,9 @@ start_moto() {
     mkdir -p "$W/s3"
     # s3s-fs leaves Nagle on: without the shim each GET stalls ~40 ms (bench/nodelay.c)
     local preload=""
+    S3_PRELOADED=0
     if [ "${S3_NODELAY:-1}" = 1 ] && cc -O2 -shared -fPIC -o "$W/nodelay.so" "$ROOT/bench/nodelay.c" -ldl 2>"$W/cc.log"; then
-      preload=$W/nodelay.so
+      preload=$W/nodelay.so S3_PRELOADED=1
     else
       log "S3 server runs without TCP_NODELAY (S3_NODELAY=0 or no cc): its GETs wait ~40 ms each"
     fi
