@@ -1192,36 +1192,68 @@ fn a_finished_file_whose_write_failed_is_written_by_the_next_publish() {
     a_lost_write_is_made_again(joined.as_bytes(), "/repos/r/fake/joined", joined);
 }
 
+/// A publish renders settings as new as the head and the pointer it follows: those this
+/// process holds when they are (then it reads none), else it reads them, and again when what
+/// it read is older than either.
 #[test]
 fn a_publish_that_read_the_config_before_a_property_change_reads_it_again() {
     use crate::model::{keys, Published, RepoConfig};
-    let (app, meta, _) = app(Arc::new(FakeGen::unsigned()));
+    let gen = Arc::new(FakeGen::unsigned());
+    let (app, meta, blobs) = app(gen.clone());
+    let other = process(&meta, &blobs, gen);
     let stored = |key: String| meta.map.lock().unwrap()[&key].clone();
+    let title = |t: &str| {
+        let mut put = req(
+            "PUT",
+            "/repos/r/",
+            format!(r#"{{"title": "{t}"}}"#).as_bytes(),
+        );
+        put.headers_mut()
+            .insert("content-type", "application/json".parse().unwrap());
+        put
+    };
+    let published =
+        || -> Published { serde_json::from_slice(&stored(keys::published("r")).value).unwrap() };
+    let revision = || -> u64 {
+        let c: RepoConfig = serde_json::from_slice(&stored(keys::config("r")).value).unwrap();
+        c.revision
+    };
     futures::executor::block_on(async {
         send(&app, "POST", "/repos/r/", b"").await;
         assert_eq!(add(&app, "a", b"PKG a").await, 201);
+        // Changed here: this process holds the new settings with the pointer it wrote, and
+        // its next publish reads no settings at all (a stale read would go unmet).
         let before = stored(keys::config("r"));
-        let mut put = req("PUT", "/repos/r/", br#"{"title": "T"}"#);
-        put.headers_mut()
-            .insert("content-type", "application/json".parse().unwrap());
-        assert_eq!(crate::handle(&app, put).await.status(), 200);
-        let config: RepoConfig = serde_json::from_slice(&stored(keys::config("r")).value).unwrap();
-        assert!(config.revision > 0);
-        // The cached settings turn over with the pointer (not a read of the config).
+        assert_eq!(crate::handle(&app, title("T")).await.status(), 200);
+        assert!(revision() > 0);
         assert_eq!(text(&app, "/repos/r/fake/index").await.1, "a\n");
-        // The next publish reads the pointer, head and config at once: the config's read is
-        // served before the change (the head's after it).
-        meta.stale.lock().unwrap().insert(keys::config("r"), before);
+        meta.stale
+            .lock()
+            .unwrap()
+            .insert(keys::config("r"), before.clone());
         assert_eq!(add(&app, "b", b"PKG b").await, 201);
+        assert!(
+            !meta.stale.lock().unwrap().is_empty(),
+            "a publish from known settings read them"
+        );
+        meta.stale.lock().unwrap().clear();
+        assert_eq!(published().config_revision, revision());
+
+        // Changed by another process: the settings read here are served from before the
+        // change, older than the pointer: the publish reads them again.
+        assert_eq!(crate::handle(&other, title("U")).await.status(), 200);
+        meta.stale.lock().unwrap().insert(keys::config("r"), before);
+        assert_eq!(add(&app, "c", b"PKG c").await, 201);
         assert!(
             meta.stale.lock().unwrap().is_empty(),
             "no read met the stale config"
         );
-        let p: Published = serde_json::from_slice(&stored(keys::published("r")).value).unwrap();
         assert_eq!(
-            p.config_revision, config.revision,
+            published().config_revision,
+            revision(),
             "published with the settings from before the change"
         );
+        assert_eq!(text(&app, "/repos/r/fake/index").await.1, "a\nb\nc\n");
     });
 }
 

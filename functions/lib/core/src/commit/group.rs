@@ -240,7 +240,7 @@ async fn lead_publish(app: &App, repo: &str, seq: u64) -> ApiResult<Published> {
     let guard = Leadership::new(&app.publishers, repo);
     loop {
         let_arrive(app, repo).await;
-        let result = publish_once(app, repo).await;
+        let result = publish_once(app, repo, seq).await;
         let mut rounds = app.publishers.lock();
         let round = rounds.entry(repo.to_string()).or_default();
         let mut pending = Vec::new();

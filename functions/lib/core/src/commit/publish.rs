@@ -11,13 +11,22 @@ use crate::assemble;
 use crate::error::{ApiError, ApiResult};
 use crate::health;
 use crate::model::{keys, Head, Manifest, Published, RepoConfig, Retired, Tree};
+use crate::store::{Fresh, Versioned};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Retired generations a `published` pointer keeps at most (each within the grace period).
 const RETIRED_KEPT: usize = 32;
 
-/// One render and one compare-and-set of the `published` pointer (retried on conflict).
-pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> {
+/// What a render made: the manifest, the generators that faulted (why), its blobs unstored.
+type Rendered<'a> = (Manifest, BTreeMap<String, String>, assemble::Unstored<'a>);
+
+/// One render and one compare-and-set of the `published` pointer (retried on conflict), for
+/// a leader that needs head sequence `want` covered.
+pub(super) async fn publish_once(app: &App, repo: &str, want: u64) -> ApiResult<Published> {
+    if let Some(p) = publish_from_known(app, repo, want).await? {
+        return Ok(p);
+    }
     for attempt in 0..CAS_ATTEMPTS {
         // At once: a round trip each on DynamoDB. The pointer is then moved by compare-and-set.
         let (current, (head, _), mut config) = futures::try_join!(
@@ -56,60 +65,153 @@ pub(super) async fn publish_once(app: &App, repo: &str) -> ApiResult<Published> 
         };
         let generation = prev.as_ref().map_or(1, |p| p.generation + 1);
         let before = prev.as_ref().map(|p| p.manifest.as_str());
-        let (manifest, faults, unstored) =
-            render(app, repo, &config, &head, generation, before).await?;
-        let json = bytes::Bytes::from(to_json(&manifest)?);
-        let sha256 = crate::digest::sha256_hex(&json);
-        let now = app.now();
-        // What the render made, the manifest and the log segment naming it, all at once (on
-        // S3 one round trip, not one per step): nothing names any before the pointer moves.
-        let (stored, log, ()) = futures::try_join!(
-            super::put_blob(app, json),
-            super::journal::append(
-                app,
-                prev.as_ref().and_then(|p| p.log.as_deref()),
-                super::journal::Generation {
-                    generation,
-                    covers: head.seq,
-                    manifest: sha256,
-                    published_at: now,
-                },
-            ),
-            unstored.store(),
-        )?;
-        remember_manifest(app, &stored, manifest);
-        let next = Published {
-            generation,
-            covers: head.seq,
-            manifest: stored.sha256,
-            published_at: now,
-            previous: prev.map(|p| retire(app, p, now)).unwrap_or_default(),
-            faults,
-            log: Some(log),
-            disabled: !config.enabled.0,
-            config_revision: config.revision,
-            hold: false,
-            lease_ms: super::lease::offered(app),
-        };
-        let expected = match &held {
-            Some(held) => {
-                held.wait(app).await;
-                Some(held.version)
-            }
-            None => prev_version,
-        };
-        match app
-            .meta
-            .put_if(&keys::published(repo), to_json(&next)?.into(), expected)
-            .await?
-        {
-            Ok(_) => return Ok(next),
-            Err(_) => jitter(app, attempt).await,
+        let made = render(app, repo, &config, &head, generation, before).await?;
+        let config = Arc::new(config);
+        match commit_render(app, repo, prev, prev_version, held, &head, config, made).await? {
+            Some(next) => return Ok(next),
+            None => jitter(app, attempt).await,
         }
     }
     Err(ApiError::busy(format!(
         "repo {repo}: could not publish after {CAS_ATTEMPTS} attempts; retry"
     )))
+}
+
+/// A publish from what this process already holds: the pointer it last wrote or read, the
+/// head it last committed or read, and the repo's settings, rendered while two reads check
+/// that the pointer and the head are still those (it renders while the reads are on their
+/// way, where otherwise it waited for three first: on DynamoDB ~10 ms of each publish). None
+/// when there is nothing to go on, when read leases are in use (a publish then holds the
+/// pointer first), or when either moved: the caller reads and renders again, reusing what
+/// this render stored.
+async fn publish_from_known(app: &App, repo: &str, want: u64) -> ApiResult<Option<Published>> {
+    let Some(view) = app.views.lock().get(repo).cloned() else {
+        return Ok(None);
+    };
+    let Some((root, head)) = app.heads.lock().get(repo).cloned() else {
+        return Ok(None);
+    };
+    let (prev, config) = (&view.published, view.config.clone());
+    let Some(config) = config.filter(|c| {
+        // Settings as new as any the pointer or the head was written under (see above).
+        c.revision >= prev.config_revision.max(head.config_revision)
+    }) else {
+        return Ok(None);
+    };
+    if head.seq < want || prev.covers >= head.seq || prev.lease_ms > 0 || prev.hold {
+        return Ok(None);
+    }
+    let (pointer, head_key) = (keys::published(repo), keys::head(repo));
+    let (fresh, now, made) = futures::join!(
+        app.meta.get_fresh(&pointer, &view.raw),
+        app.meta.get(&head_key),
+        render(
+            app,
+            repo,
+            &config,
+            &head,
+            prev.generation + 1,
+            Some(&prev.manifest)
+        ),
+    );
+    let made = made?;
+    let same_head = now?.is_some_and(|v| v.value == root);
+    if !matches!(fresh?, Fresh::Unchanged) || !same_head {
+        // Stored all the same: the repo's render cache names it now.
+        made.2.store().await?;
+        return Ok(None);
+    }
+    let prev = (*view.published).clone();
+    let version = view.raw.version;
+    commit_render(
+        app,
+        repo,
+        Some(prev),
+        Some(version),
+        None,
+        &head,
+        config,
+        made,
+    )
+    .await
+}
+
+/// Stores what a render made with its manifest and moves the pointer from `prev` (at
+/// `prev_version`; after waiting out `held`'s leases) to the new generation. None when the
+/// pointer moved meanwhile.
+#[allow(clippy::too_many_arguments)]
+async fn commit_render(
+    app: &App,
+    repo: &str,
+    prev: Option<Published>,
+    prev_version: Option<u64>,
+    held: Option<super::lease::Held>,
+    head: &Head,
+    config: Arc<RepoConfig>,
+    (manifest, faults, unstored): Rendered<'_>,
+) -> ApiResult<Option<Published>> {
+    let generation = manifest.generation;
+    let json = bytes::Bytes::from(to_json(&manifest)?);
+    let sha256 = crate::digest::sha256_hex(&json);
+    let now = app.now();
+    // What the render made, the manifest and the log segment naming it, all at once (on
+    // S3 one round trip, not one per step): nothing names any before the pointer moves.
+    let (stored, log, ()) = futures::try_join!(
+        super::put_blob(app, json),
+        super::journal::append(
+            app,
+            prev.as_ref().and_then(|p| p.log.as_deref()),
+            super::journal::Generation {
+                generation,
+                covers: head.seq,
+                manifest: sha256,
+                published_at: now,
+            },
+        ),
+        unstored.store(),
+    )?;
+    remember_manifest(app, &stored, manifest);
+    let next = Published {
+        generation,
+        covers: head.seq,
+        manifest: stored.sha256,
+        published_at: now,
+        previous: prev.map(|p| retire(app, p, now)).unwrap_or_default(),
+        faults,
+        log: Some(log),
+        disabled: !config.enabled.0,
+        config_revision: config.revision,
+        hold: false,
+        lease_ms: super::lease::offered(app),
+    };
+    let expected = match &held {
+        Some(held) => {
+            held.wait(app).await;
+            Some(held.version)
+        }
+        None => prev_version,
+    };
+    let raw = bytes::Bytes::from(to_json(&next)?);
+    match app
+        .meta
+        .put_if(&keys::published(repo), raw.clone(), expected)
+        .await?
+    {
+        Ok(version) => {
+            super::repo::remember_written(
+                app,
+                repo,
+                Versioned {
+                    value: raw,
+                    version,
+                },
+                &next,
+                config,
+            );
+            Ok(Some(next))
+        }
+        Err(_) => Ok(None),
+    }
 }
 
 /// The generations a new one keeps serving: the one it replaces, and those of its retired
@@ -141,7 +243,7 @@ async fn render<'a>(
     head: &Head,
     generation: u64,
     before: Option<&str>,
-) -> ApiResult<(Manifest, BTreeMap<String, String>, assemble::Unstored<'a>)> {
+) -> ApiResult<Rendered<'a>> {
     let mut info = config.info(app.now(), generation);
     // One publisher per repo runs in a process (see `group`): it owns the repo's cache.
     let mut cache = app

@@ -190,6 +190,25 @@ pub(crate) async fn published_view(app: &App, repo: &str) -> ApiResult<Option<Ar
     Ok(Some(view))
 }
 
+/// Keeps the pointer this process has just written (at `raw`) as the repo's view, with the
+/// settings it was rendered under: the next publish starts from it without a read
+/// (`publish`), and a GET still checks that it is current (or holds a lease on it only once
+/// it has).
+pub(crate) fn remember_written(
+    app: &App,
+    repo: &str,
+    raw: Versioned,
+    published: &Published,
+    config: Arc<RepoConfig>,
+) {
+    let view = RepoView {
+        raw,
+        published: Arc::new(published.clone()),
+        config: Some(config),
+    };
+    app.views.lock().insert(repo.to_string(), Arc::new(view));
+}
+
 /// The view `published_view` left for `repo` during this request, without reading again
 /// (or a fresh one if it is gone meanwhile).
 pub(crate) async fn last_view(app: &App, repo: &str) -> ApiResult<Option<Arc<RepoView>>> {
