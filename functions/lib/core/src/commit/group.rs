@@ -405,18 +405,22 @@ async fn apply_batch<'a>(
     let one_version = one_version_generators(app);
     // Settings uploads took unread are checked here, one read for the batch; a record
     // analyzed under settings that changed since is sent back. The quotas are checked with
-    // them on the very head each compare-and-set replaces.
-    let config = match batch.clone().any(|c| c.unchecked.is_some()) {
-        true => super::repo::config_of(app, repo).await,
-        false => super::repo::settled_config(app, repo).await,
+    // them on the very head each compare-and-set replaces. The first head is read beside
+    // them (on DynamoDB a round trip each).
+    let config = async {
+        match batch.clone().any(|c| c.unchecked.is_some()) {
+            true => super::repo::config_of(app, repo).await,
+            false => super::repo::settled_config(app, repo).await,
+        }
     };
-    let config = match config {
-        Ok(c) => c,
-        Err(e) => return batch.map(|_| Err(e.clone())).collect(),
+    let (config, head) = futures::join!(config, super::load_head(app, repo));
+    let (config, head) = match (config, head) {
+        (Ok(c), Ok(h)) => (c, h),
+        (Err(e), _) | (_, Err(e)) => return batch.map(|_| Err(e.clone())).collect(),
     };
     let current = |c: &ToCommit| c.unchecked.as_ref().is_none_or(|u| **u == *config);
     let mut outcomes: Vec<ApiResult<bool>> = Vec::new();
-    let seq = update_head_storing(app, repo, Kind::Add, analyses, |h| {
+    let seq = update_head_storing(app, repo, Kind::Add, analyses, Some(head), |h| {
         outcomes = batch
             .clone()
             .filter(|c| current(c))

@@ -33,21 +33,26 @@ pub async fn update_head_logged(
     kind: Kind,
     f: impl FnMut(&mut Head) -> ApiResult<Change>,
 ) -> ApiResult<(u64, Option<Entry>)> {
-    update_head_storing(app, repo, kind, Vec::new(), f).await
+    update_head_storing(app, repo, kind, Vec::new(), None, f).await
 }
 
 /// [`update_head_logged`], storing `blobs` (what the change's records name and nothing
-/// stored yet) with the changed buckets, before the head names them.
+/// stored yet) with the changed buckets, before the head names them. `first`: the head as
+/// the caller read it just now, for the first attempt (read beside another read).
 pub(super) async fn update_head_storing(
     app: &App,
     repo: &str,
     kind: Kind,
     mut blobs: Vec<bytes::Bytes>,
+    mut first: Option<(Head, Option<u64>)>,
     mut f: impl FnMut(&mut Head) -> ApiResult<Change>,
 ) -> ApiResult<(u64, Option<Entry>)> {
     let key = keys::head(repo);
     for attempt in 0..CAS_ATTEMPTS {
-        let (mut head, version) = load_head(app, repo).await?;
+        let (mut head, version) = match first.take() {
+            Some(read) => read,
+            None => load_head(app, repo).await?,
+        };
         if version.is_none() {
             // The head is created with the repo; if a crash came between the two, the
             // config alone still makes the repo (the head starts empty).
