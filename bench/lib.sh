@@ -255,7 +255,7 @@ start_server() {
 }
 
 # ---------------------------------------------------------------- added for scale.sh
-MPID="" RPID="" MOTO_URL="" S3PID="" S3RPID="" S3_PRELOADED=""
+MPID="" RPID="" MOTO_URL="" S3PID="" S3RPID="" S3_PRELOADED="" S3_OBJECTS=""
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
@@ -266,7 +266,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # machine in their region: ~10-30 ms; moto on loopback: none). With S3_SERVER (a path to
 # s3s-fs) S3 is served by it instead (AWS_ENDPOINT_URL_S3), DynamoDB still by moto, each
 # through its own proxy with MOTO_RTT_MS, and with bench/nodelay.c preloaded unless
-# S3_NODELAY=0 (S3_PRELOADED says whether it was). The caller's EXIT trap calls stop_moto.
+# S3_NODELAY=0 (S3_PRELOADED says whether it was), keeping its objects in a directory it
+# makes in S3_DIR (default: the run's directory). The caller's EXIT trap calls stop_moto,
+# which removes that directory.
 start_moto() {
   command -v moto_server >/dev/null || die "moto_server not found (pip install 'moto[s3,dynamodb]' flask flask-cors)"
   local port s3port
@@ -279,7 +281,8 @@ start_moto() {
   if [ -n "${S3_SERVER:-}" ]; then
     # S3 on another server (its own ceiling, not moto's); DynamoDB stays on moto
     s3port=$(free_port)
-    mkdir -p "$W/s3"
+    mkdir -p "${S3_DIR:-$W}"
+    S3_OBJECTS=$(mktemp -d "${S3_DIR:-$W}/s3.XXXXXX")
     # s3s-fs leaves Nagle on: without the shim each GET stalls ~40 ms (bench/nodelay.c)
     local preload=""
     S3_PRELOADED=0
@@ -288,7 +291,7 @@ start_moto() {
     else
       log "S3 server runs without TCP_NODELAY (S3_NODELAY=0 or no cc): its GETs wait ~40 ms each"
     fi
-    LD_PRELOAD=$preload "$S3_SERVER" --host 127.0.0.1 --port "$s3port" --access-key testing --secret-key testing "$W/s3" >"$W/s3.log" 2>&1 &
+    LD_PRELOAD=$preload "$S3_SERVER" --host 127.0.0.1 --port "$s3port" --access-key testing --secret-key testing "$S3_OBJECTS" >"$W/s3.log" 2>&1 &
     S3PID=$!
     answering "http://127.0.0.1:$s3port/"
     export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$s3port
@@ -361,6 +364,8 @@ stop_moto() {
     if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi
   done
   MPID="" RPID="" S3PID="" S3RPID=""
+  # what start_moto made in S3_DIR (tmpfs holds it in memory)
+  if [ -n "$S3_OBJECTS" ]; then rm -rf "$S3_OBJECTS"; S3_OBJECTS=""; fi
 }
 
 # rss_kib: the server's resident memory now (VmRSS, KiB)

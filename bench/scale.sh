@@ -48,7 +48,7 @@
 # curves too (e.g. the "before" run next to the current one).
 # Environment: MANAGE_REPO, REPOSMITH_GENERATORS, STEP_TIMEOUT, KEEP, BENCH_CACHE as in lib.sh;
 # STEPS="100 500 1000" and REBUILD_AT="1000" override the sizes; SINGLES=5; JOBS=8 (add -j);
-# CONCURRENT=64; FRONT=200 (0: none); LABEL; STORES=file|moto; MOTO_RTT_MS, S3_SERVER, S3_NODELAY (lib.sh: start_moto);
+# CONCURRENT=64; FRONT=200 (0: none); LABEL; STORES=file|moto; MOTO_RTT_MS, S3_SERVER, S3_NODELAY, S3_DIR (lib.sh: start_moto);
 # DROP_CACHES=1 (root) empties the page cache first (lib.sh; bench/pagecache.sh says why).
 # REPOSMITH_READ_LEASE_MS=N: the server's read lease (serve --read-lease-ms), said in the report.
 # Needs: python3, curl, gnuplot (gnuplot-nox), and per format: apt-utils xz-utils gnupg (deb),
@@ -417,7 +417,7 @@ VERSION=$("$BIN" --version 2>/dev/null | head -1 || true)
   echo "# Scale: $FORMAT, $N packages${LABEL:+ ($LABEL)}"
   echo
   echo "bench/scale.sh $N $FORMAT, $(date -u '+%Y-%m-%d %H:%M') UTC, $(nproc) CPUs, $(uname -r); $VERSION at \`$BIN\`;"
-  echo "generators ${REPOSMITH_GENERATORS:-built in this tree}; stores: $STORES$([ -n "${S3_SERVER:-}" ] && echo " (S3 on ${S3_SERVER##*/}$([ "$S3_PRELOADED" = 1 ] && echo ", TCP_NODELAY set by bench/nodelay.c" || echo ", without TCP_NODELAY: ~40 ms a GET"))")$([ "${MOTO_RTT_MS:-0}" != 0 ] && echo " (each request ${MOTO_RTT_MS} ms longer: rtt-proxy.py)"); STEP_TIMEOUT=${STEP_TIMEOUT}s$([ "${DROP_CACHES:-0}" = 1 ] && echo "; the page cache dropped first (DROP_CACHES=1)")$([ "${REPOSMITH_READ_LEASE_MS:-0}" != 0 ] && echo "; the server's read lease ${REPOSMITH_READ_LEASE_MS} ms (REPOSMITH_READ_LEASE_MS)")."
+  echo "generators ${REPOSMITH_GENERATORS:-built in this tree}; stores: $STORES$([ -n "${S3_SERVER:-}" ] && echo " (S3 on ${S3_SERVER##*/}$([ "$S3_PRELOADED" = 1 ] && echo ", TCP_NODELAY set by bench/nodelay.c" || echo ", without TCP_NODELAY: ~40 ms a GET")$(case "${S3_DIR:-}" in /dev/shm | /dev/shm/*) echo ", its objects on tmpfs (S3_DIR)";; esac))")$([ "${MOTO_RTT_MS:-0}" != 0 ] && echo " (each request ${MOTO_RTT_MS} ms longer: rtt-proxy.py)"); STEP_TIMEOUT=${STEP_TIMEOUT}s$([ "${DROP_CACHES:-0}" = 1 ] && echo "; the page cache dropped first (DROP_CACHES=1)")$([ "${REPOSMITH_READ_LEASE_MS:-0}" != 0 ] && echo "; the server's read lease ${REPOSMITH_READ_LEASE_MS} ms (REPOSMITH_READ_LEASE_MS)")."
   echo
   if [ -n "$STOPPED" ]; then echo "**Stopped early: $STOPPED.** The figures below go up to there."; else echo "Completed: $CUR packages."; fi
   echo
