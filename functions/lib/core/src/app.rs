@@ -58,6 +58,8 @@ pub struct App {
     pub(crate) finished: Lock<HashMap<String, Finished>>,
     /// Per repo: the head this process read or wrote last, and its stored root.
     pub(crate) heads: Lock<HashMap<String, (bytes::Bytes, crate::model::Head)>>,
+    /// Per repo: how its publishes from known state have been missing (`commit::publish`).
+    pub(crate) misses: Lock<HashMap<String, crate::commit::Misses>>,
     /// Per repo: what its last render assembled, for the next one to reuse.
     pub(crate) chunks: Lock<HashMap<String, crate::assemble::ChunkCache>>,
     /// Every package file path of a generation, by its manifest (see `commit::serve`).
@@ -143,6 +145,7 @@ impl App {
             committers: Lock::default(),
             finished: Lock::default(),
             heads: Lock::default(),
+            misses: Lock::default(),
             chunks: Lock::default(),
             paths: Lock::default(),
             views: Lock::default(),

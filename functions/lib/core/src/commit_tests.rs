@@ -1257,6 +1257,38 @@ fn a_publish_that_read_the_config_before_a_property_change_reads_it_again() {
     });
 }
 
+/// A publish renders from the pointer and head its process holds, and checks them with two
+/// reads beside the render: when another process has published since, the check finds it,
+/// the render is made again from what is read (covering the other's packages too), and the
+/// miss makes the next publishes here go the plain way for a while (`publish::Misses`).
+#[test]
+fn a_publish_from_known_state_that_missed_a_write_renders_again() {
+    use crate::model::keys;
+    let gen = Arc::new(FakeGen::unsigned());
+    let (app, meta, blobs) = app(gen.clone());
+    let other = process(&meta, &blobs, gen);
+    futures::executor::block_on(async {
+        repo_with_a(&app).await;
+        assert_eq!(add(&app, "b", b"PKG b").await, 201);
+        assert!(
+            app.misses.lock().is_empty(),
+            "a process writing alone missed"
+        );
+        let mine = meta.map.lock().unwrap()[&keys::published("r")].clone();
+        assert_eq!(add(&other, "c", b"PKG c").await, 201);
+        // The commit's check of the settings is served the pointer from before `c`: the
+        // publish starts from it, and its own check finds the pointer `c` moved.
+        meta.stale
+            .lock()
+            .unwrap()
+            .insert(keys::published("r"), mine);
+        assert_eq!(add(&app, "d", b"PKG d").await, 201);
+        assert!(meta.stale.lock().unwrap().is_empty());
+        assert!(!app.misses.lock().is_empty(), "the miss went unnoticed");
+        assert_eq!(text(&other, "/repos/r/fake/index").await.1, "a\nb\nc\nd\n");
+    });
+}
+
 #[test]
 fn an_upload_writes_its_blobs_in_three_rounds() {
     let (app, _, blobs) = app(Arc::new(FakeGen::unsigned()));

@@ -57,6 +57,7 @@ pub use keys::{
 pub use lease::MAX_READ_LEASE_MS;
 pub use properties::{disabled, update_properties, Properties, Updated};
 pub use publish::recover;
+pub(crate) use publish::Misses;
 pub use read::{dates_of, resolve_served, Served};
 pub use rebuild::{rebuild, RebuildReport};
 pub use record::{insert_record, one_version_generators, update_head, update_head_logged, Change};

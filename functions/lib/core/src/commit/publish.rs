@@ -85,6 +85,9 @@ pub(super) async fn publish_once(app: &App, repo: &str, want: u64) -> ApiResult<
 /// pointer first), or when either moved: the caller reads and renders again, reusing what
 /// this render stored.
 async fn publish_from_known(app: &App, repo: &str, want: u64) -> ApiResult<Option<Published>> {
+    if app.misses.lock().get_mut(repo).is_some_and(Misses::skip) {
+        return Ok(None);
+    }
     let Some(view) = app.views.lock().get(repo).cloned() else {
         return Ok(None);
     };
@@ -117,10 +120,16 @@ async fn publish_from_known(app: &App, repo: &str, want: u64) -> ApiResult<Optio
     let made = made?;
     let same_head = now?.is_some_and(|v| v.value == root);
     if !matches!(fresh?, Fresh::Unchanged) || !same_head {
+        app.misses
+            .lock()
+            .entry(repo.to_string())
+            .or_default()
+            .missed();
         // Stored all the same: the repo's render cache names it now.
         made.2.store().await?;
         return Ok(None);
     }
+    app.misses.lock().remove(repo);
     let prev = (*view.published).clone();
     let version = view.raw.version;
     commit_render(
@@ -134,6 +143,30 @@ async fn publish_from_known(app: &App, repo: &str, want: u64) -> ApiResult<Optio
         made,
     )
     .await
+}
+
+/// A repo's publishes from known state that found another process had written: after each
+/// such miss in a row, twice as many publishes (up to 64) go the plain way before the next
+/// try. Where processes take turns writing a repo (Lambda's instances), a render from known
+/// state would otherwise mostly be made twice; a process that writes alone never misses.
+#[derive(Default, Debug)]
+pub(crate) struct Misses {
+    in_a_row: u32,
+    skip: u32,
+}
+
+impl Misses {
+    /// Whether this publish goes the plain way (counting it).
+    fn skip(&mut self) -> bool {
+        let skip = self.skip > 0;
+        self.skip = self.skip.saturating_sub(1);
+        skip
+    }
+
+    fn missed(&mut self) {
+        self.in_a_row += 1;
+        self.skip = 1 << self.in_a_row.min(6);
+    }
 }
 
 /// Stores what a render made with its manifest and moves the pointer from `prev` (at
@@ -403,4 +436,27 @@ pub async fn recover(app: &App) -> ApiResult<Vec<String>> {
         }
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Misses;
+
+    /// The plain way is taken 2, 4, ... 64 times after each miss in a row, and never before
+    /// the first.
+    #[test]
+    fn a_miss_backs_off_twice_as_long_each_time_up_to_64() {
+        let mut m = Misses::default();
+        assert!(!m.skip(), "skipped before any miss");
+        let mut runs = Vec::new();
+        for _ in 0..8 {
+            m.missed();
+            let mut n = 0;
+            while m.skip() {
+                n += 1;
+            }
+            runs.push(n);
+        }
+        assert_eq!(runs, [2, 4, 8, 16, 32, 64, 64, 64]);
+    }
 }
