@@ -11,7 +11,7 @@ use crate::assemble;
 use crate::error::{ApiError, ApiResult};
 use crate::health;
 use crate::model::{keys, Head, Manifest, Published, RepoConfig, Retired, Tree};
-use crate::store::{Fresh, Versioned};
+use crate::store::Versioned;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -34,12 +34,8 @@ pub(super) async fn publish_once(app: &App, repo: &str, want: u64) -> ApiResult<
             load_head(app, repo),
             read_config(app, repo)
         )?;
-        // A property change writes the config before it moves the head (or the pointer), and
-        // each records the revision: a config older than either was read before that change,
-        // so it is read again, and a publish renders the properties of the head it covers.
-        let newest = (current.as_ref().map(|(p, _)| p.config_revision))
-            .map_or(head.config_revision, |r| r.max(head.config_revision));
-        if config.revision < newest {
+        // Read before a property change (`revision_needed`): read again.
+        if config.revision < revision_needed(current.as_ref().map(|(p, _)| p), &head) {
             config = read_config(app, repo).await?;
         }
         if let Some((p, _)) = &current {
@@ -47,27 +43,24 @@ pub(super) async fn publish_once(app: &App, repo: &str, want: u64) -> ApiResult<
                 return Ok(p.clone()); // another process already covered this head
             }
         }
-        let (prev, prev_version) = match current {
-            Some((p, v)) => (Some(p), Some(v)),
-            None => (None, None),
-        };
         // With read leases, the pointer is held before the render, so that waiting out the
         // leases on it overlaps the render (`lease`).
-        let held = match (&prev, prev_version) {
-            (Some(p), Some(v)) => match super::lease::hold(app, repo, p, v).await? {
+        let held = match &current {
+            Some((p, v)) => match super::lease::hold(app, repo, p, *v).await? {
                 Some(held) => Some(held),
                 None => {
                     jitter(app, attempt).await;
                     continue;
                 }
             },
-            _ => None,
+            None => None,
         };
-        let generation = prev.as_ref().map_or(1, |p| p.generation + 1);
-        let before = prev.as_ref().map(|p| p.manifest.as_str());
+        let prev = current.as_ref().map(|(p, _)| p);
+        let generation = prev.map_or(1, |p| p.generation + 1);
+        let before = prev.map(|p| p.manifest.as_str());
         let made = render(app, repo, &config, &head, generation, before).await?;
         let config = Arc::new(config);
-        match commit_render(app, repo, prev, prev_version, held, &head, config, made).await? {
+        match commit_render(app, repo, current, held, &head, config, made).await? {
             Some(next) => return Ok(next),
             None => jitter(app, attempt).await,
         }
@@ -95,18 +88,15 @@ async fn publish_from_known(app: &App, repo: &str, want: u64) -> ApiResult<Optio
         return Ok(None);
     };
     let (prev, config) = (&view.published, view.config.clone());
-    let Some(config) = config.filter(|c| {
-        // Settings as new as any the pointer or the head was written under (see above).
-        c.revision >= prev.config_revision.max(head.config_revision)
-    }) else {
+    let Some(config) = config.filter(|c| c.revision >= revision_needed(Some(prev), &head)) else {
         return Ok(None);
     };
     if head.seq < want || prev.covers >= head.seq || prev.lease_ms > 0 || prev.hold {
         return Ok(None);
     }
-    let (pointer, head_key) = (keys::published(repo), keys::head(repo));
+    let head_key = keys::head(repo);
     let (fresh, now, made) = futures::join!(
-        app.meta.get_fresh(&pointer, &view.raw),
+        super::repo::published_view(app, repo),
         app.meta.get(&head_key),
         render(
             app,
@@ -118,8 +108,9 @@ async fn publish_from_known(app: &App, repo: &str, want: u64) -> ApiResult<Optio
         ),
     );
     let made = made?;
+    let same_pointer = fresh?.is_some_and(|now| Arc::ptr_eq(&now, &view));
     let same_head = now?.is_some_and(|v| v.value == root);
-    if !matches!(fresh?, Fresh::Unchanged) || !same_head {
+    if !same_pointer || !same_head {
         app.misses
             .lock()
             .entry(repo.to_string())
@@ -130,19 +121,8 @@ async fn publish_from_known(app: &App, repo: &str, want: u64) -> ApiResult<Optio
         return Ok(None);
     }
     app.misses.lock().remove(repo);
-    let prev = (*view.published).clone();
-    let version = view.raw.version;
-    commit_render(
-        app,
-        repo,
-        Some(prev),
-        Some(version),
-        None,
-        &head,
-        config,
-        made,
-    )
-    .await
+    let current = Some(((*view.published).clone(), view.raw.version));
+    commit_render(app, repo, current, None, &head, config, made).await
 }
 
 /// A repo's publishes from known state that found another process had written: after each
@@ -169,20 +149,28 @@ impl Misses {
     }
 }
 
-/// Stores what a render made with its manifest and moves the pointer from `prev` (at
-/// `prev_version`; after waiting out `held`'s leases) to the new generation. None when the
-/// pointer moved meanwhile.
-#[allow(clippy::too_many_arguments)]
+/// The settings revision a publish renders at least. A property change writes the config
+/// (its `revision` + 1) before it moves the head or the pointer, and each records the
+/// revision: settings older than either were read before that change.
+fn revision_needed(prev: Option<&Published>, head: &Head) -> u64 {
+    prev.map_or(head.config_revision, |p| {
+        p.config_revision.max(head.config_revision)
+    })
+}
+
+/// Stores what a render made with its manifest and moves the pointer from `current` (the
+/// generation and the version it was read at; after waiting out `held`'s leases) to the new
+/// generation. None when the pointer moved meanwhile.
 async fn commit_render(
     app: &App,
     repo: &str,
-    prev: Option<Published>,
-    prev_version: Option<u64>,
+    current: Option<(Published, u64)>,
     held: Option<super::lease::Held>,
     head: &Head,
     config: Arc<RepoConfig>,
     (manifest, faults, unstored): Rendered<'_>,
 ) -> ApiResult<Option<Published>> {
+    let (prev, prev_version) = current.unzip();
     let generation = manifest.generation;
     let json = bytes::Bytes::from(to_json(&manifest)?);
     let sha256 = crate::digest::sha256_hex(&json);
