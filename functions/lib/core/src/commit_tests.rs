@@ -1289,6 +1289,54 @@ fn a_publish_from_known_state_that_missed_a_write_renders_again() {
     });
 }
 
+/// A commit round's publish renders beside the round's writes, from the head they write
+/// (`group::publish_beside`): an upload reads the settings' check and the head, then the
+/// pointer's check, and not the head again after its commit. When another process moved the
+/// head under it, the compare-and-set fails and the render beside it publishes nothing (no
+/// generation lists a head that was never committed); the commit takes on the current head,
+/// and the upload publishes the usual way.
+#[test]
+fn a_publish_beside_its_commit_waits_for_the_head_it_renders() {
+    use crate::model::Published;
+    let gen = Arc::new(FakeGen::unsigned());
+    let (app, meta, blobs) = app(gen.clone());
+    let other = process(&meta, &blobs, gen);
+    let stored = |key: String| meta.map.lock().unwrap()[&key].clone();
+    let generation = || {
+        let p: Published = serde_json::from_slice(&stored(keys::published("r")).value).unwrap();
+        p.generation
+    };
+    futures::executor::block_on(async {
+        repo_with_a(&app).await;
+        let gets = || calls(&app, "meta", "get");
+        let before = gets();
+        assert_eq!(add(&app, "b", b"PKG b").await, 201);
+        let n = gets() - before;
+        assert!(n <= 3, "an upload read the metadata store {n} times");
+
+        // Another process moves the head and has not published yet; the commit here reads
+        // the head from before, and its compare-and-set fails.
+        let mine = stored(keys::head("r"));
+        let generation_before = generation();
+        update_head(&other, "r", Kind::Add, |_| Ok(Change::Changed))
+            .await
+            .unwrap();
+        meta.stale.lock().unwrap().insert(keys::head("r"), mine);
+        assert_eq!(add(&app, "d", b"PKG d").await, 201);
+        assert!(meta.stale.lock().unwrap().is_empty());
+        assert!(
+            !app.misses.lock().is_empty(),
+            "the lost head went unnoticed"
+        );
+        assert_eq!(
+            generation(),
+            generation_before + 1,
+            "a generation rendered from a head that was never committed"
+        );
+        assert_eq!(text(&other, "/repos/r/fake/index").await.1, "a\nb\nd\n");
+    });
+}
+
 #[test]
 fn an_upload_writes_its_blobs_in_three_rounds() {
     let (app, _, blobs) = app(Arc::new(FakeGen::unsigned()));

@@ -6,12 +6,13 @@
 use super::journal::Kind;
 use super::load_published;
 use super::publish::publish_once;
-use super::record::{insert_record, one_version_generators, update_head_storing, Change};
+use super::record::{insert_record, one_version_generators, update_head_storing, Beside, Change};
 use super::repo::{published_view, RepoView};
 use crate::app::{App, Lock};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{BlobRef, PackageRecord, Published, RepoConfig};
 use futures::channel::oneshot;
+use futures::FutureExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -23,9 +24,20 @@ pub(crate) enum Turn<T> {
 
 type Reply<T> = oneshot::Sender<Turn<T>>;
 type PublishResult = ApiResult<Published>;
-/// (head sequence after the commit, whether the record was new); None: nothing committed, as
-/// the settings the record was analyzed under changed since (analyze it again).
-type CommitResult = ApiResult<Option<(u64, bool)>>;
+/// None: nothing committed, as the settings the record was analyzed under changed since
+/// (analyze it again).
+type CommitResult = ApiResult<Option<Committed>>;
+
+/// A record committed.
+#[derive(Clone)]
+pub struct Committed {
+    /// The head's sequence number after the commit.
+    pub seq: u64,
+    /// Whether the record was new (false: the same file again).
+    pub new: bool,
+    /// The generation a publish beside the commit made (`publish_beside`), covering it.
+    pub published: Option<Published>,
+}
 
 /// One repo's round (a file's, for joins): whether somebody leads it, and who waits (what
 /// each needs, and where to send its answer).
@@ -242,23 +254,64 @@ async fn lead_publish(app: &App, repo: &str, seq: u64) -> ApiResult<Published> {
         let_arrive(app, repo).await;
         let result = publish_once(app, repo, seq).await;
         let mut rounds = app.publishers.lock();
-        let round = rounds.entry(repo.to_string()).or_default();
-        let mut pending = Vec::new();
-        for (s, tx) in std::mem::take(&mut round.waiting) {
-            match &result {
-                Ok(p) if p.covers < s => pending.push((s, tx)),
-                r => {
-                    let _ = tx.send(Turn::Done(r.clone()));
-                }
-            }
-        }
-        round.waiting = pending;
+        answer_covered(rounds.entry(repo.to_string()).or_default(), &result);
         let covered = !matches!(&result, Ok(p) if p.covers < seq);
         if covered {
             guard.finish(&mut rounds);
             return result;
         }
     }
+}
+
+/// Answers the waiters of a publish round that `result` covers (every one when it failed);
+/// the others stay queued.
+fn answer_covered(round: &mut PublishState, result: &PublishResult) {
+    let mut pending = Vec::new();
+    for (s, tx) in std::mem::take(&mut round.waiting) {
+        match result {
+            Ok(p) if p.covers < s => pending.push((s, tx)),
+            r => {
+                let _ = tx.send(Turn::Done(r.clone()));
+            }
+        }
+    }
+    round.waiting = pending;
+}
+
+/// A publish of the head a commit round writes, rendered while the round's writes are on
+/// their way rather than after them (on S3 + DynamoDB they took ~30 ms of each cycle of
+/// `add -j 8`, the render ~20): when this process can render from what it holds
+/// (`publish::known`), nobody publishes the repo here now, and no upload beside the round's
+/// `batch` is still arriving (those are published together, after `let_arrive`). It leads
+/// the repo's publish round meanwhile, and answers whoever queued for a head it covers. None:
+/// not now.
+fn publish_beside<'a>(app: &'a App, repo: &'a str, batch: usize) -> Option<Beside<'a>> {
+    if app.arriving.lock().get(repo).is_some_and(|&n| n > batch) {
+        return None;
+    }
+    let view = super::publish::known(app, repo)?;
+    {
+        let mut rounds = app.publishers.lock();
+        let round = rounds.entry(repo.to_string()).or_default();
+        if round.running {
+            return None;
+        }
+        round.running = true;
+    }
+    // Dropped unused (the commit changed nothing, or failed first), it ends the round.
+    let guard = Leadership::new(&app.publishers, repo);
+    Some(Box::new(move |head, took| {
+        async move {
+            let published = super::publish::publish_ahead(app, repo, view, head, took).await;
+            let mut rounds = app.publishers.lock();
+            if let Some(p) = &published {
+                answer_covered(rounds.entry(repo.to_string()).or_default(), &Ok(p.clone()));
+            }
+            guard.finish(&mut rounds);
+            published
+        }
+        .boxed()
+    }))
 }
 
 /// The repo's published pointer, current as of this call, for a GET of its tree on a metadata
@@ -312,8 +365,7 @@ pub async fn store_whole(app: &App, blob: &BlobRef) -> ApiResult<()> {
 
 /// Step 3 for a new record, as a group commit: whoever finds no commit running leads and
 /// applies every record queued meanwhile in one compare-and-set of the head; the others get
-/// their answer from it. Returns the head sequence number after the commit and whether the
-/// record was new (false: the same file again).
+/// their answer from it (and the generation published beside it, if one was).
 /// `analysis`: the bytes of the analysis the record names, when they are not stored yet.
 /// `unchecked`: the settings it was analyzed under, when the request did not read them.
 pub async fn commit_record(
@@ -420,7 +472,8 @@ async fn apply_batch<'a>(
     };
     let current = |c: &ToCommit| c.unchecked.as_ref().is_none_or(|u| **u == *config);
     let mut outcomes: Vec<ApiResult<bool>> = Vec::new();
-    let seq = update_head_storing(app, repo, Kind::Add, analyses, Some(head), |h| {
+    let beside = publish_beside(app, repo, batch.clone().count());
+    let seq = update_head_storing(app, repo, Kind::Add, analyses, Some(head), beside, |h| {
         outcomes = batch
             .clone()
             .filter(|c| current(c))
@@ -436,14 +489,18 @@ async fn apply_batch<'a>(
         })
     })
     .await
-    .map(|(seq, _)| seq);
+    .map(|(seq, _, published)| (seq, published));
     let mut outcomes = outcomes.into_iter();
     batch
         .map(|c| match (&seq, current(c)) {
             (_, false) => Ok(None),
             (Err(e), true) => Err(e.clone()),
-            (Ok(s), true) => match outcomes.next() {
-                Some(Ok(new)) => Ok(Some((*s, new))),
+            (Ok((seq, published)), true) => match outcomes.next() {
+                Some(Ok(new)) => Ok(Some(Committed {
+                    seq: *seq,
+                    new,
+                    published: published.clone(),
+                })),
                 Some(Err(e)) => Err(e),
                 None => Err(ApiError::internal("commit outcome missing")),
             },

@@ -131,7 +131,15 @@ pub(super) fn root(head: &Head) -> ApiResult<Vec<u8>> {
 /// split bucket that changed, all at once: a batch of uploads changes a bucket each, and on S3
 /// each is a round trip.
 pub(super) async fn store_changed(app: &App, head: &mut Head) -> ApiResult<()> {
-    let mut changed = Vec::new();
+    let blobs = seal_changed(head)?;
+    super::put_blobs(app, blobs).await?;
+    Ok(())
+}
+
+/// Names each changed bucket (and part) by its blob's sha256, as storing it would, and
+/// returns the blobs to store before a root names them: the head is whole (a render can
+/// start from it) while they are on their way.
+pub(super) fn seal_changed(head: &mut Head) -> ApiResult<Vec<bytes::Bytes>> {
     let mut blobs = Vec::new();
     for b in 0..BUCKETS {
         let (records, sha) = head.packages.bucket(b);
@@ -152,15 +160,11 @@ pub(super) async fn store_changed(app: &App, head: &mut Head) -> ApiResult<()> {
                 (list, shas)
             }
         };
-        changed.push((b, blobs.len(), parts));
+        let sha = Arc::from(crate::digest::sha256_hex(&own).as_str());
+        head.packages.stored(b, sha, parts);
         blobs.push(bytes::Bytes::from(own));
     }
-    let stored = super::put_blobs(app, blobs).await?;
-    for (b, own, parts) in changed {
-        let sha = Arc::from(stored[own].sha256.as_str());
-        head.packages.stored(b, sha, parts);
-    }
-    Ok(())
+    Ok(blobs)
 }
 
 /// Whether the head this process read or wrote last lists `filename`, without asking the

@@ -317,10 +317,18 @@ async fn commit_analyzed(
     record.signature = sign_package(app, repo, &record).await?;
     let committed = commit_record(app, repo, record.clone(), Some(analysis), unchecked).await;
     arriving.leave();
-    let Some((seq, new)) = committed? else {
+    let Some(group::Committed {
+        seq,
+        new,
+        published,
+    }) = committed?
+    else {
         return Ok(None);
     };
-    let published = group::publish_committed(app, repo, seq).await?;
+    let published = match published {
+        Some(p) if p.covers >= seq => p,
+        _ => group::publish_committed(app, repo, seq).await?,
+    };
     // Read your writes: a 2xx says the package is listed, so its format must have published.
     if let Some(why) = record.entries.keys().find_map(|g| published.faults.get(g)) {
         return Err(ApiError::unpublished(format!(

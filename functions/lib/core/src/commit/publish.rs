@@ -81,48 +81,95 @@ async fn publish_from_known(app: &App, repo: &str, want: u64) -> ApiResult<Optio
     if app.misses.lock().get_mut(repo).is_some_and(Misses::skip) {
         return Ok(None);
     }
-    let Some(view) = app.views.lock().get(repo).cloned() else {
+    let Some(view) = known(app, repo) else {
         return Ok(None);
     };
     let Some((root, head)) = app.heads.lock().get(repo).cloned() else {
         return Ok(None);
     };
-    let (prev, config) = (&view.published, view.config.clone());
-    let Some(config) = config.filter(|c| c.revision >= revision_needed(Some(prev), &head)) else {
-        return Ok(None);
-    };
-    if head.seq < want || prev.covers >= head.seq || prev.lease_ms > 0 || prev.hold {
+    if head.seq < want {
         return Ok(None);
     }
     let head_key = keys::head(repo);
-    let (fresh, now, made) = futures::join!(
-        super::repo::published_view(app, repo),
-        app.meta.get(&head_key),
-        render(
-            app,
-            repo,
-            &config,
-            &head,
-            prev.generation + 1,
-            Some(&prev.manifest)
-        ),
-    );
-    let made = made?;
+    let same_head = async {
+        Ok(app
+            .meta
+            .get(&head_key)
+            .await?
+            .is_some_and(|v| v.value == root))
+    };
+    render_checked(app, repo, view, &head, same_head).await
+}
+
+/// The pointer a publish from known state renders on: the one this process last wrote or
+/// read, with its settings. None while a miss backs off (`Misses`), or with read leases (a
+/// publish then holds the pointer first).
+pub(super) fn known(app: &App, repo: &str) -> Option<Arc<super::RepoView>> {
+    if app.misses.lock().get(repo).is_some_and(|m| m.skip > 0) {
+        return None;
+    }
+    let view = app.views.lock().get(repo).cloned()?;
+    let p = &view.published;
+    (view.config.is_some() && p.lease_ms == 0 && !p.hold).then_some(view)
+}
+
+/// A publish from known state (`view`) of the head a commit is writing, rendered beside its
+/// writes (`group::publish_beside`): `took` says whether the head's compare-and-set took it,
+/// and stands for the check of the head. None when it did not, or when the pointer moved.
+/// Its errors are not the commit's: the upload then publishes the usual way, and meets them
+/// there if they last.
+pub(super) async fn publish_ahead(
+    app: &App,
+    repo: &str,
+    view: Arc<super::RepoView>,
+    head: Head,
+    took: futures::channel::oneshot::Receiver<bool>,
+) -> Option<Published> {
+    let took = async { Ok(took.await.unwrap_or(false)) };
+    render_checked(app, repo, view, &head, took)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Renders `head` on the pointer `view` holds, and stores what it made, while the pointer's
+/// freshness check and `same_head` (whether the head is still, or now, the one rendered) run
+/// beside; moves the pointer if both hold. Where either failed, what the render made is
+/// stored all the same (the repo's render cache names it now) and the miss is counted: None.
+async fn render_checked(
+    app: &App,
+    repo: &str,
+    view: Arc<super::RepoView>,
+    head: &Head,
+    same_head: impl std::future::Future<Output = ApiResult<bool>>,
+) -> ApiResult<Option<Published>> {
+    let prev = &view.published;
+    let config = view.config.clone();
+    let Some(config) = config.filter(|c| c.revision >= revision_needed(Some(prev), head)) else {
+        return Ok(None);
+    };
+    if prev.covers >= head.seq {
+        return Ok(None);
+    }
+    let made = async {
+        let generation = prev.generation + 1;
+        let made = render(app, repo, &config, head, generation, Some(&prev.manifest)).await?;
+        store_render(app, Some((**prev).clone()), head, &config, made).await
+    };
+    let (fresh, same_head, next) =
+        futures::join!(super::repo::published_view(app, repo), same_head, made);
+    let next = next?;
     let same_pointer = fresh?.is_some_and(|now| Arc::ptr_eq(&now, &view));
-    let same_head = now?.is_some_and(|v| v.value == root);
-    if !same_pointer || !same_head {
+    if !same_pointer || !same_head? {
         app.misses
             .lock()
             .entry(repo.to_string())
             .or_default()
             .missed();
-        // Stored all the same: the repo's render cache names it now.
-        made.2.store().await?;
         return Ok(None);
     }
     app.misses.lock().remove(repo);
-    let current = Some(((*view.published).clone(), view.raw.version));
-    commit_render(app, repo, current, None, &head, config, made).await
+    move_pointer(app, repo, next, Some(view.raw.version), config).await
 }
 
 /// A repo's publishes from known state that found another process had written: after each
@@ -168,15 +215,34 @@ async fn commit_render(
     held: Option<super::lease::Held>,
     head: &Head,
     config: Arc<RepoConfig>,
-    (manifest, faults, unstored): Rendered<'_>,
+    made: Rendered<'_>,
 ) -> ApiResult<Option<Published>> {
     let (prev, prev_version) = current.unzip();
+    let next = store_render(app, prev, head, &config, made).await?;
+    let expected = match &held {
+        Some(held) => {
+            held.wait(app).await;
+            Some(held.version)
+        }
+        None => prev_version,
+    };
+    move_pointer(app, repo, next, expected, config).await
+}
+
+/// Stores what a render made, its manifest and the log segment naming it, all at once (on
+/// S3 one round trip, not one per step): nothing names any before the pointer moves. Returns
+/// the pointer that names them, to replace `prev`.
+async fn store_render(
+    app: &App,
+    prev: Option<Published>,
+    head: &Head,
+    config: &RepoConfig,
+    (manifest, faults, unstored): Rendered<'_>,
+) -> ApiResult<Published> {
     let generation = manifest.generation;
     let json = bytes::Bytes::from(to_json(&manifest)?);
     let sha256 = crate::digest::sha256_hex(&json);
     let now = app.now();
-    // What the render made, the manifest and the log segment naming it, all at once (on
-    // S3 one round trip, not one per step): nothing names any before the pointer moves.
     let (stored, log, ()) = futures::try_join!(
         super::put_blob(app, json),
         super::journal::append(
@@ -192,7 +258,7 @@ async fn commit_render(
         unstored.store(),
     )?;
     remember_manifest(app, &stored, manifest);
-    let next = Published {
+    Ok(Published {
         generation,
         covers: head.seq,
         manifest: stored.sha256,
@@ -204,14 +270,18 @@ async fn commit_render(
         config_revision: config.revision,
         hold: false,
         lease_ms: super::lease::offered(app),
-    };
-    let expected = match &held {
-        Some(held) => {
-            held.wait(app).await;
-            Some(held.version)
-        }
-        None => prev_version,
-    };
+    })
+}
+
+/// Moves the pointer to `next` by compare-and-set on version `expected` (None: no pointer
+/// yet), and keeps what it wrote. None when the pointer moved meanwhile.
+async fn move_pointer(
+    app: &App,
+    repo: &str,
+    next: Published,
+    expected: Option<u64>,
+    config: Arc<RepoConfig>,
+) -> ApiResult<Option<Published>> {
     let raw = bytes::Bytes::from(to_json(&next)?);
     match app
         .meta

@@ -4,7 +4,9 @@ use super::journal::{self, Entry, Kind};
 use super::{jitter, load_config, load_head, CAS_ATTEMPTS};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::model::{keys, EntryId, Head, PackageRecord};
+use crate::model::{keys, EntryId, Head, PackageRecord, Published};
+use futures::channel::oneshot;
+use futures::future::BoxFuture;
 
 /// What a head change did.
 pub enum Change {
@@ -33,20 +35,30 @@ pub async fn update_head_logged(
     kind: Kind,
     f: impl FnMut(&mut Head) -> ApiResult<Change>,
 ) -> ApiResult<(u64, Option<Entry>)> {
-    update_head_storing(app, repo, kind, Vec::new(), None, f).await
+    let (seq, entry, _) = update_head_storing(app, repo, kind, Vec::new(), None, None, f).await?;
+    Ok((seq, entry))
 }
+
+/// Work run beside a commit's writes, from the head they write (its buckets named, not yet
+/// stored): a publish of it (`group::publish_beside`). The receiver says whether the
+/// compare-and-set took that head (false, or dropped: it did not).
+pub(super) type Beside<'a> =
+    Box<dyn FnOnce(Head, oneshot::Receiver<bool>) -> BoxFuture<'a, Option<Published>> + Send + 'a>;
 
 /// [`update_head_logged`], storing `blobs` (what the change's records name and nothing
 /// stored yet) with the changed buckets, before the head names them. `first`: the head as
-/// the caller read it just now, for the first attempt (read beside another read).
+/// the caller read it just now, for the first attempt (read beside another read). `beside`
+/// runs with the first attempt's writes and compare-and-set; what it answers comes back
+/// third (None when it did not run).
 pub(super) async fn update_head_storing(
     app: &App,
     repo: &str,
     kind: Kind,
     mut blobs: Vec<bytes::Bytes>,
     mut first: Option<(Head, Option<u64>)>,
+    mut beside: Option<Beside<'_>>,
     mut f: impl FnMut(&mut Head) -> ApiResult<Change>,
-) -> ApiResult<(u64, Option<Entry>)> {
+) -> ApiResult<(u64, Option<Entry>, Option<Published>)> {
     let key = keys::head(repo);
     for attempt in 0..CAS_ATTEMPTS {
         let (mut head, version) = match first.take() {
@@ -60,28 +72,48 @@ pub(super) async fn update_head_storing(
         }
         let before = head.packages.clone();
         match f(&mut head)? {
-            Change::Unchanged => return Ok((head.seq, None)),
+            Change::Unchanged => return Ok((head.seq, None, None)),
             Change::Changed => {}
         }
         head.seq += 1;
         let entry = journal::entry(app, kind.clone(), head.seq, &before, &head.packages);
-        // The entry's segment, the changed buckets and `blobs` (once) at once (on S3 a round
-        // trip each).
-        let last = head.journal.clone();
-        let (segment, (), _) = futures::try_join!(
-            journal::append(app, last.as_deref(), entry.clone()),
-            super::head::store_changed(app, &mut head),
-            super::put_blobs(app, std::mem::take(&mut blobs)),
-        )?;
-        head.journal = Some(segment);
-        let root = bytes::Bytes::from(super::head::root(&head)?);
-        match app.meta.put_if(&key, root.clone(), version).await? {
-            Ok(_) => {
-                super::head::remember(app, repo, root, &head);
-                return Ok((head.seq, Some(entry)));
+        let changed = super::head::seal_changed(&mut head)?;
+        let (took, beside) = match beside.take() {
+            Some(b) => {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), Some(b(head.clone(), rx)))
             }
-            Err(_) => jitter(app, attempt).await,
+            None => (None, None),
+        };
+        let writes = async {
+            // The entry's segment, the changed buckets and `blobs` (once) at once (on S3 a
+            // round trip each).
+            let last = head.journal.clone();
+            let (segment, _, _) = futures::try_join!(
+                journal::append(app, last.as_deref(), entry.clone()),
+                super::put_blobs(app, changed),
+                super::put_blobs(app, std::mem::take(&mut blobs)),
+            )?;
+            head.journal = Some(segment);
+            let root = bytes::Bytes::from(super::head::root(&head)?);
+            let won = app.meta.put_if(&key, root.clone(), version).await?.is_ok();
+            if won {
+                super::head::remember(app, repo, root, &head);
+            }
+            // Dropped unsent on an error: the work beside sees that as a loss.
+            if let Some(tx) = took {
+                let _ = tx.send(won);
+            }
+            Ok::<bool, ApiError>(won)
+        };
+        let (won, published) = match beside {
+            Some(b) => futures::join!(writes, b),
+            None => (writes.await, None),
+        };
+        if won? {
+            return Ok((head.seq, Some(entry), published));
         }
+        jitter(app, attempt).await;
     }
     Err(ApiError::busy(format!(
         "repo {repo}: gave up after {CAS_ATTEMPTS} conflicting commits; retry"
