@@ -30,7 +30,7 @@ type CommitResult = ApiResult<Option<Committed>>;
 
 /// A record committed.
 #[derive(Clone)]
-pub struct Committed {
+pub(crate) struct Committed {
     /// The head's sequence number after the commit.
     pub seq: u64,
     /// Whether the record was new (false: the same file again).
@@ -78,6 +78,11 @@ pub(crate) type JoinState = Round<(), ApiResult<()>>;
 type Rounds<T, U> = Lock<HashMap<String, Round<T, U>>>;
 
 impl<T, U> Round<T, U> {
+    /// Leads the round if nobody does (whether the caller now leads it).
+    fn take_lead(&mut self) -> bool {
+        !std::mem::replace(&mut self.running, true)
+    }
+
     /// Passes the lead to the first waiter (dropping any whose request is gone), or ends the
     /// round when nobody waits.
     fn hand_over(&mut self) {
@@ -106,6 +111,16 @@ impl<'a, T, U> Leadership<'a, T, U> {
             key,
             done: false,
         }
+    }
+
+    /// Leads `key`'s round now if nobody does, without waiting for it.
+    fn try_new(rounds: &'a Rounds<T, U>, key: &'a str) -> Option<Self> {
+        let lead = rounds
+            .lock()
+            .entry(key.to_string())
+            .or_default()
+            .take_lead();
+        lead.then(|| Leadership::new(rounds, key))
     }
 
     /// Everyone queued in the round so far, taken off its queue: whom the leader answers.
@@ -171,8 +186,7 @@ async fn wait_turn<T, U>(rounds: &Rounds<T, U>, key: &str, need: impl Fn() -> T)
         let rx = {
             let mut rounds = rounds.lock();
             let round = rounds.entry(key.to_string()).or_default();
-            if !round.running {
-                round.running = true;
+            if round.take_lead() {
                 return None;
             }
             let (tx, rx) = oneshot::channel();
@@ -290,16 +304,8 @@ fn publish_beside<'a>(app: &'a App, repo: &'a str, batch: usize) -> Option<Besid
         return None;
     }
     let view = super::publish::known(app, repo)?;
-    {
-        let mut rounds = app.publishers.lock();
-        let round = rounds.entry(repo.to_string()).or_default();
-        if round.running {
-            return None;
-        }
-        round.running = true;
-    }
     // Dropped unused (the commit changed nothing, or failed first), it ends the round.
-    let guard = Leadership::new(&app.publishers, repo);
+    let guard = Leadership::try_new(&app.publishers, repo)?;
     Some(Box::new(move |head, took| {
         async move {
             let published = super::publish::publish_ahead(app, repo, view, head, took).await;
@@ -368,7 +374,7 @@ pub async fn store_whole(app: &App, blob: &BlobRef) -> ApiResult<()> {
 /// their answer from it (and the generation published beside it, if one was).
 /// `analysis`: the bytes of the analysis the record names, when they are not stored yet.
 /// `unchecked`: the settings it was analyzed under, when the request did not read them.
-pub async fn commit_record(
+pub(crate) async fn commit_record(
     app: &App,
     repo: &str,
     record: PackageRecord,
@@ -385,7 +391,7 @@ pub async fn commit_record(
         let mut rounds = app.committers.lock();
         let round = rounds.entry(repo.to_string()).or_default();
         round.waiting.push((mine.clone(), tx));
-        !std::mem::replace(&mut round.running, true)
+        round.take_lead()
     };
     if lead {
         drop(rx);

@@ -44,7 +44,8 @@ mod view;
 
 pub use analyze::{analyze, sign_package};
 pub use delete::{delete_repo, remove, remove_where, Removed, RepoDeleted};
-pub use group::{commit_record, ensure_published, store_whole};
+pub(crate) use group::commit_record;
+pub use group::{ensure_published, store_whole};
 pub(crate) use group::{CheckState, CommitState, JoinState, PublishState};
 pub use head::{bucket_blob, load_head};
 pub use history::{history, rollback, History, HistoryQuery, RolledBack};
