@@ -1,14 +1,14 @@
 //! Incremental assembly. A bulk file is a run of segments: literal bytes, and chunks of
-//! selected entries. Chunk boundaries depend only on the entries (content-defined: after an
-//! entry whose key hashes to 0 mod `CHUNK_MEAN`), so adding or removing a package changes one
-//! chunk, and every other chunk keeps its key, its stored bytes and its encodings from the
-//! generation before. Each segment is encoded apart (a gzip member, a zstd frame, an xz
-//! block) and a served file is the list of those stored pieces (`BlobRef::pieces`). Digests
-//! of the whole file resume from the hasher state after the longest unchanged prefix of
-//! pieces, kept from the last render.
+//! selected entries, a run of them each (`runs`: cut by content, so adding or removing a
+//! package changes one chunk, and every other chunk keeps its key, its stored bytes and its
+//! encodings from the generation before). Each segment is encoded apart (a gzip member, a
+//! zstd frame, an xz block) and a served file is the list of those stored pieces
+//! (`BlobRef::pieces`). Digests of the whole file resume from the hasher state after the
+//! longest unchanged prefix of pieces, kept from the last render.
 use super::codec::{crc_of, encode_segment, frame};
 use super::held::Held;
-use super::shelves::{ShelfIndex, Slot, SlotKey, SlotVal};
+use super::runs::{entries, Run};
+use super::shelves::{ShelfIndex, Slot};
 use super::{check_path, invalid, ustar_header};
 use crate::app::App;
 use crate::digest::{DigestKinds, Digests, Hasher};
@@ -19,23 +19,6 @@ use bytes::Bytes;
 use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-
-/// Mean entries per chunk, and the most a chunk takes (bounds the worst case).
-const CHUNK_MEAN: u64 = 64;
-const CHUNK_MAX: usize = 512;
-
-/// `CHUNK_MEAN`, or `REPOSMITH_CHUNK_MEAN` (1 to 4096): the tests set 2, so that the real
-/// clients read files of many pieces from repos of a few packages.
-fn chunk_mean() -> u64 {
-    static MEAN: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *MEAN.get_or_init(|| {
-        std::env::var("REPOSMITH_CHUNK_MEAN")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|m| (1..=4096).contains(m))
-            .unwrap_or(CHUNK_MEAN)
-    })
-}
 
 /// Bytes kept in memory with the sha256 they are stored under.
 #[derive(Clone)]
@@ -463,47 +446,8 @@ impl Drop for Unstored<'_> {
     }
 }
 
-/// Shelves' entries in order, as one run (each shelf is sorted: a merge, not a sort).
-fn merged<'a>(
-    shelves: impl Iterator<Item = &'a std::collections::BTreeMap<SlotKey, SlotVal>>,
-) -> Vec<Slot<'a>> {
-    use itertools::Itertools;
-    shelves
-        .map(|s| s.iter())
-        .kmerge_by(|a, b| a.0 < b.0)
-        .collect()
-}
-
-/// Content-defined cut points: a chunk ends after an entry whose key hashes to 0 mod the
-/// chunk mean, or at CHUNK_MAX entries.
-fn cut<'s, 'a>(slots: &'s [Slot<'a>]) -> Vec<&'s [Slot<'a>]> {
-    let mut runs = Vec::new();
-    let mut start = 0;
-    for (i, (_, v)) in slots.iter().enumerate() {
-        if v.cut.is_multiple_of(chunk_mean()) || i + 1 - start >= CHUNK_MAX {
-            runs.push(&slots[start..=i]);
-            start = i + 1;
-        }
-    }
-    if start < slots.len() {
-        runs.push(&slots[start..]);
-    }
-    runs
-}
-
-/// A run's entries (each entry's analysis, content-addressed, and its index in it), hashed
-/// once for all the selections cut from it (rpm's three files share every run).
-fn run_digest(run: &[Slot]) -> [u8; 32] {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    for (_, v) in run {
-        h.update(v.digest);
-    }
-    h.finalize().into()
-}
-
 /// What a chunk's bytes are made of: the selection's fragment and separator, whether it
-/// follows written entries, and its run's entries (`run_digest`, last: fixed-size, so the
+/// follows written entries, and its run's entries (`Run::digest`, last: fixed-size, so the
 /// separator before it is unambiguous).
 fn chunk_key(gname: &str, sel: &Selection, leading: bool, run: &[u8; 32]) -> ChunkId {
     use sha2::Digest;
@@ -539,11 +483,12 @@ impl ReadAhead {
     /// lacks a chunk as things stand (a guess: one read ahead and then not needed is dropped,
     /// one not read ahead is read in its turn). `keep`: cache those read, for the next
     /// publishes' changed runs.
-    async fn analyses(
+    async fn analyses<'s>(
         &mut self,
         app: &App,
-        runs: &[&[Slot<'_>]],
+        runs: &[Run],
         r: usize,
+        slots: impl Fn(usize) -> Vec<Slot<'s>>,
         misses: impl Fn(usize) -> bool,
         keep: bool,
     ) -> ApiResult<Vec<Arc<Analysis>>> {
@@ -551,15 +496,15 @@ impl ReadAhead {
             return Ok(a);
         }
         let mut batch = vec![r];
-        let mut entries = runs[r].len();
+        let mut entries = runs[r].len;
         for (q, run) in runs.iter().enumerate().skip(r + 1) {
-            if entries + run.len() > self.most || !misses(q) {
+            if entries + run.len > self.most || !misses(q) {
                 break;
             }
             batch.push(q);
-            entries += run.len();
+            entries += run.len;
         }
-        let shas: Vec<String> = (batch.iter().flat_map(|&q| runs[q].iter()))
+        let shas: Vec<String> = (batch.iter().flat_map(|&q| slots(q)))
             .map(|(k, _)| k.analysis().to_string())
             .collect();
         let mut read = crate::commit::analyses_of(app, &shas, keep)
@@ -567,7 +512,7 @@ impl ReadAhead {
             .into_iter();
         for &q in &batch {
             self.read
-                .insert(q, read.by_ref().take(runs[q].len()).collect());
+                .insert(q, read.by_ref().take(runs[q].len).collect());
         }
         // Those read ahead for runs before this one that turned out not to need them.
         self.read.retain(|&q, _| q >= r);
@@ -631,7 +576,7 @@ pub async fn select<'a>(
     cache: &mut ChunkCache,
     gname: &str,
     files: &'a [BulkFile],
-    shelves: &ShelfIndex,
+    shelves: &mut ShelfIndex,
     kinds: DigestKinds,
 ) -> ApiResult<Selected<'a>> {
     let mut groups: HashMap<&[String], Vec<&Selection>> = HashMap::new();
@@ -660,23 +605,23 @@ pub async fn select<'a>(
         }
     }
     let mut selected = Selected::new();
+    let used: Vec<&[String]> = groups.keys().copied().collect();
     for (names, sels) in groups {
         let keep = incremental.contains(names);
-        let picked = merged(
-            names
-                .iter()
-                .filter_map(|s| shelves.shelves().get(s.as_str())),
-        );
         let mut leading = vec![false; sels.len()];
         let mut outs = vec![Vec::new(); sels.len()];
         let mut making = Making::new(sels.iter().map(|s| needs[&sel_key(s)].clone()));
-        let runs = cut(&picked);
-        // Each run's digest once: the read-ahead looks at the runs after the one it reads.
-        let digests: Vec<[u8; 32]> = runs.iter().map(|run| run_digest(run)).collect();
+        let runs = shelves.runs(names);
+        let picked = shelves.picked(names);
+        // A run's entries: those after the run before it, up to its last.
+        let slots = |r: usize| {
+            let lo = r.checked_sub(1).map(|p| &runs[p].last);
+            entries(&picked, lo, Some(&runs[r].last))
+        };
         let mut ahead = ReadAhead::new(app);
-        for (r, run) in runs.iter().enumerate() {
+        for r in 0..runs.len() {
             let keys: Vec<ChunkId> = (sels.iter().zip(&leading))
-                .map(|(sel, &lead)| chunk_key(gname, sel, lead, &digests[r]))
+                .map(|(sel, &lead)| chunk_key(gname, sel, lead, &runs[r].digest))
                 .collect();
             if keys.iter().any(|k| !cache.chunks.contains_key(k)) {
                 // With the runs after it that lack a chunk now (a render from scratch: all).
@@ -684,13 +629,15 @@ pub async fn select<'a>(
                     (sels.iter().zip(&leading)).any(|(sel, &lead)| {
                         !cache
                             .chunks
-                            .contains_key(&chunk_key(gname, sel, lead, &digests[q]))
+                            .contains_key(&chunk_key(gname, sel, lead, &runs[q].digest))
                     })
                 };
-                let analyses = ahead.analyses(app, &runs, r, misses, keep).await?;
+                let analyses = ahead.analyses(app, &runs, r, &slots, misses, keep).await?;
+                let run = slots(r);
                 for (i, key) in keys.iter().enumerate() {
                     if !cache.chunks.contains_key(key) {
-                        let (bytes, emits) = fragments(&analyses, gname, sels[i], leading[i], run)?;
+                        let (bytes, emits) =
+                            fragments(&analyses, gname, sels[i], leading[i], &run)?;
                         let c = new_chunk(cache, bytes, emits);
                         cache.chunks.insert(*key, c.clone());
                         making.made(app, cache, i, c).await?;
@@ -710,6 +657,7 @@ pub async fn select<'a>(
         making.flush(app, cache).await?;
         selected.extend(sels.into_iter().map(sel_key).zip(outs));
     }
+    shelves.keep_groups(used.into_iter());
     Ok(selected)
 }
 
@@ -1029,26 +977,7 @@ fn complete(cache: &mut ChunkCache, p: Pending) -> (Digests, BlobRef, Vec<Held>)
 
 #[cfg(test)]
 mod tests {
-    use super::super::shelves::{SlotKey, SlotVal};
     use super::*;
-
-    /// The slot of a one-entry record for generator "g".
-    fn slot(name: &str) -> (SlotKey, SlotVal) {
-        let id = crate::model::EntryId {
-            name: name.into(),
-            version: "1".into(),
-            arch: "all".into(),
-            path: name.into(),
-            shelf: "s".into(),
-        };
-        let rec = Arc::new(crate::model::PackageRecord {
-            filename: name.into(),
-            entries: [("g".to_string(), vec![id])].into_iter().collect(),
-            ..Default::default()
-        });
-        let (_, key, val) = super::super::shelves::slots("g", &rec).next().unwrap();
-        (key, val)
-    }
 
     #[test]
     fn packed_pieces_hash_as_the_bytes_they_hold() {
@@ -1123,49 +1052,5 @@ mod tests {
             let later = c.pack_later.load(std::sync::atomic::Ordering::Relaxed);
             assert_eq!(later, i % 2 == 0, "piece {i} was packed: {}", i % 2 == 0);
         }
-    }
-
-    #[test]
-    fn shelves_merge_into_one_ordered_run() {
-        let shelf = |f: fn(usize) -> bool| -> std::collections::BTreeMap<SlotKey, SlotVal> {
-            (0..500)
-                .filter(|&i| f(i))
-                .map(|i| slot(&format!("p{i:04}")))
-                .collect()
-        };
-        let (odd, even, tens) = (
-            shelf(|i| i % 2 == 1),
-            shelf(|i| i % 2 == 0),
-            shelf(|i| i % 10 == 0),
-        );
-        let run = merged([&odd, &even].into_iter());
-        let names: Vec<&str> = run.iter().map(|(k, _)| k.name()).collect();
-        let want: Vec<String> = (0..500).map(|i| format!("p{i:04}")).collect();
-        assert_eq!(names, want);
-        // A short run into a long one, and an empty one.
-        let none = shelf(|_| false);
-        let run = merged([&tens, &odd, &none].into_iter());
-        assert_eq!(run.len(), 300);
-        assert!(run.windows(2).all(|w| w[0].0 <= w[1].0));
-    }
-
-    #[test]
-    fn cuts_depend_only_on_the_entries() {
-        let owned: Vec<(SlotKey, SlotVal)> = (0..2000).map(|i| slot(&format!("p{i:05}"))).collect();
-        let slots: Vec<Slot> = owned.iter().map(|(k, v)| (k, v)).collect();
-        let all = cut(&slots);
-        assert!(all.len() > 10 && all.len() < 100, "{}", all.len());
-        assert_eq!(all.iter().map(|r| r.len()).sum::<usize>(), 2000);
-        // Without entry 1000, every chunk but the one that held it is the same.
-        let mut fewer = slots.clone();
-        fewer.remove(1000);
-        let names = |runs: Vec<&[Slot]>| -> Vec<Vec<String>> {
-            runs.iter()
-                .map(|r| r.iter().map(|(k, _)| k.name().to_string()).collect())
-                .collect()
-        };
-        let (a, b) = (names(all), names(cut(&fewer)));
-        let differ = a.iter().filter(|r| !b.contains(r)).count();
-        assert!(differ <= 2, "{differ} chunks changed");
     }
 }

@@ -7,6 +7,7 @@ mod codec;
 mod held;
 mod history;
 mod patch;
+mod runs;
 mod shelves;
 mod vouch;
 
@@ -97,7 +98,7 @@ pub async fn render_generator(
     // Out of the cache while it is borrowed alongside the chunks; back in below.
     let mut shelves = cache.shelves.remove(&gname).unwrap_or_default();
     shelves.update(&gname, head);
-    let made = render_shelves(app, cache, &shelves, g, info, signing, before).await;
+    let made = render_shelves(app, cache, &mut shelves, g, info, signing, before).await;
     cache.shelves.insert(gname, shelves);
     made
 }
@@ -105,7 +106,7 @@ pub async fn render_generator(
 async fn render_shelves(
     app: &App,
     cache: &mut ChunkCache,
-    shelves: &shelves::ShelfIndex,
+    shelves: &mut shelves::ShelfIndex,
     g: Arc<dyn Generator>,
     info: &RepoInfo,
     signing: &Signing,

@@ -2,10 +2,11 @@
 //! next: a render re-reads only the head buckets that changed since the last one (a bucket
 //! is an `Arc`, and an unchanged one is the same `Arc`), so grouping and sorting cost what
 //! the commit changed, not the repo's size.
+use super::runs::{Rule, Run, Runs};
 use crate::model::{EntryId, Head, PackageRecord};
 use crate::records::{Bucket, BUCKETS};
 use sha2::Digest as _;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher as _};
 use std::sync::Arc;
 
@@ -79,10 +80,12 @@ pub struct SlotVal {
 
 pub type Slot<'a> = (&'a SlotKey, &'a SlotVal);
 
-/// One generator's shelves, and the head buckets they were read from.
+/// One generator's shelves, the head buckets they were read from, and the runs of each
+/// group of shelves its selections merge (kept up to date as entries come and go).
 pub struct ShelfIndex {
     read: Vec<Option<Arc<Bucket>>>,
     shelves: HashMap<String, BTreeMap<SlotKey, SlotVal>>,
+    groups: HashMap<Vec<String>, Runs>,
 }
 
 impl Default for ShelfIndex {
@@ -90,6 +93,7 @@ impl Default for ShelfIndex {
         ShelfIndex {
             read: vec![None; BUCKETS],
             shelves: HashMap::new(),
+            groups: HashMap::new(),
         }
     }
 }
@@ -112,11 +116,13 @@ impl ShelfIndex {
             // record, and the one replaced must not stay alive in the index.
             for (was, is) in Bucket::changes(old.as_deref().unwrap_or(&empty), now) {
                 for (shelf, key, _) in was.into_iter().flat_map(|r| slots(gname, r)) {
+                    self.touch(shelf, &key);
                     if let Some(s) = self.shelves.get_mut(shelf) {
                         s.remove(&key);
                     }
                 }
                 for (shelf, key, val) in is.into_iter().flat_map(|r| slots(gname, r)) {
+                    self.touch(shelf, &key);
                     self.shelves
                         .entry(shelf.to_string())
                         .or_default()
@@ -131,6 +137,36 @@ impl ShelfIndex {
 
     pub fn shelves(&self) -> &HashMap<String, BTreeMap<SlotKey, SlotVal>> {
         &self.shelves
+    }
+
+    /// The runs of a group of shelves merged, as they are now (cut on the first call).
+    pub fn runs(&mut self, names: &[String]) -> Vec<Run> {
+        let picked: Vec<_> = names.iter().filter_map(|s| self.shelves.get(s)).collect();
+        let runs = (self.groups)
+            .entry(names.to_vec())
+            .or_insert_with(|| Runs::new(Rule::default()));
+        runs.refresh(&picked);
+        runs.runs().cloned().collect()
+    }
+
+    /// The shelves of a group that have entries.
+    pub fn picked(&self, names: &[String]) -> Vec<&BTreeMap<SlotKey, SlotVal>> {
+        names.iter().filter_map(|s| self.shelves.get(s)).collect()
+    }
+
+    /// Keeps the runs of these groups only (those the last plan selected).
+    pub fn keep_groups<'a>(&mut self, names: impl Iterator<Item = &'a [String]>) {
+        let keep: HashSet<&[String]> = names.collect();
+        self.groups.retain(|g, _| keep.contains(&g[..]));
+    }
+
+    /// An entry of `shelf` comes or goes: the runs of every group with it are cut again there.
+    fn touch(&mut self, shelf: &str, key: &SlotKey) {
+        for (names, runs) in &mut self.groups {
+            if names.iter().any(|n| n == shelf) {
+                runs.touch(key);
+            }
+        }
     }
 }
 
