@@ -611,8 +611,7 @@ pub async fn select<'a>(
         let mut leading = vec![false; sels.len()];
         let mut outs = vec![Vec::new(); sels.len()];
         let mut making = Making::new(sels.iter().map(|s| needs[&sel_key(s)].clone()));
-        let runs = shelves.runs(names);
-        let picked = shelves.picked(names);
+        let (runs, picked) = shelves.runs(names);
         // A run's entries: those after the run before it, up to its last.
         let slots = |r: usize| {
             let lo = r.checked_sub(1).map(|p| &runs[p].last);

@@ -139,19 +139,15 @@ impl ShelfIndex {
         &self.shelves
     }
 
-    /// The runs of a group of shelves merged, as they are now (cut on the first call).
-    pub fn runs(&mut self, names: &[String]) -> Vec<Run> {
+    /// The runs of a group of shelves merged, as they are now (cut on the first call), and
+    /// the group's shelves that have entries (to read a run's entries from).
+    pub fn runs(&mut self, names: &[String]) -> (Vec<Run>, Vec<&BTreeMap<SlotKey, SlotVal>>) {
         let picked: Vec<_> = names.iter().filter_map(|s| self.shelves.get(s)).collect();
         let runs = (self.groups)
             .entry(names.to_vec())
             .or_insert_with(|| Runs::new(Rule::default()));
         runs.refresh(&picked);
-        runs.runs().cloned().collect()
-    }
-
-    /// The shelves of a group that have entries.
-    pub fn picked(&self, names: &[String]) -> Vec<&BTreeMap<SlotKey, SlotVal>> {
-        names.iter().filter_map(|s| self.shelves.get(s)).collect()
+        (runs.runs().cloned().collect(), picked)
     }
 
     /// Keeps the runs of these groups only (those the last plan selected).
