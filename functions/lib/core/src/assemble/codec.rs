@@ -9,6 +9,12 @@
 use crate::generator::Encoding;
 use std::io::Write;
 
+/// xz's preset 4 (nice length 16) rather than its default 6 (64): on segments of 64 entries
+/// of Debian's own Packages it encodes 1.5x as fast for 2% more bytes (6: 1,931 KB in 1.29 s,
+/// 4: 1,973 KB in 0.84 s, the first 8 MB of bookworm's main; 5: 1,941 KB in 1.07 s), and xz
+/// took ~30% of the server's CPU in a rebuild of 1,000 debs on S3.
+const XZ_PRESET: u32 = 4;
+
 pub fn encode(data: &[u8], enc: Encoding) -> std::io::Result<Vec<u8>> {
     encode_at(data, enc, flate2::Compression::default())
 }
@@ -29,9 +35,9 @@ fn encode_at(data: &[u8], enc: Encoding, gzip: flate2::Compression) -> std::io::
             e.finish()?
         }
         Encoding::Xz => {
-            // Preset 6, but a dictionary no larger than the input: the same output size,
+            // A dictionary no larger than the input: the same output size,
             // without allocating ~90 MiB of match-finder tables for a small index.
-            let mut opts = lzma_rust2::XzOptions::with_preset(6);
+            let mut opts = lzma_rust2::XzOptions::with_preset(XZ_PRESET);
             let fit = (data.len() as u32).max(64 << 10).next_power_of_two();
             opts.lzma_options.dict_size = opts.lzma_options.dict_size.min(fit);
             let mut w = lzma_rust2::XzWriter::new(Vec::new(), opts)?;
