@@ -35,7 +35,8 @@ pub trait Generator {
     /// the package (the uploader sees it).
     fn analyze(facts: &Facts, read: ReadAt<'_>, hints: &[Hint]) -> Result<Vec<Entry>, String>;
 
-    /// Publish, step 1: the bulk files to assemble, and package links.
+    /// Publish, step 1: the bulk files to assemble, and package links. Must not depend on
+    /// `repo.now` or `repo.generation`: the host reuses an answer while the rest is unchanged.
     fn plan(repo: &RepoInfo, shelves: &[ShelfSummary]) -> Result<PublishPlan, String>;
 
     /// Publish, step 2: the small files listing the assembled ones, signed through `signer`

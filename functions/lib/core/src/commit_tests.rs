@@ -326,9 +326,13 @@ fn media_types_directory_indexes_and_the_base_url_are_the_generators() {
             typed(&app, "/repos/r/fake/base").await.2,
             "http://localhost/repos/r/fake"
         );
-        // With one: that, and the mount.
+        // With one: that, and the mount, at once (no package changed: its own publish).
         let set = br#"{"baseurl": "https://cdn.example/pkgs/r"}"#;
         assert_eq!(send(&app, "PUT", "/repos/r/", set).await, 200);
+        assert_eq!(
+            typed(&app, "/repos/r/fake/base").await.2,
+            "https://cdn.example/pkgs/r/fake"
+        );
         assert_eq!(add(&app, "p02", b"PKG 2").await, 201);
         assert_eq!(
             typed(&app, "/repos/r/fake/base").await.2,
@@ -357,6 +361,32 @@ fn unchanged_formats_are_not_finished_again() {
         // New content: finish runs.
         assert_eq!(add(&app, "b", b"PKG b").await, 201);
         assert_eq!(gen.finishes.load(Ordering::SeqCst), finishes + 1);
+    });
+}
+
+#[test]
+fn a_format_whose_inputs_are_unchanged_is_not_planned_again() {
+    let gen = Arc::new(FakeGen::one_version());
+    let (app, _, _) = app(gen.clone());
+    futures::executor::block_on(async {
+        send(&app, "POST", "/repos/r/", b"").await;
+        assert_eq!(add(&app, "lib-1", b"PKG lib 1").await, 201);
+        let plans = gen.plans.load(Ordering::SeqCst);
+        // lib-2 replaces lib-1: one entry on the shelf as before, so the same plan, but
+        // the files it assembles change.
+        assert_eq!(add(&app, "lib-2", b"PKG lib 2").await, 201);
+        assert_eq!(gen.plans.load(Ordering::SeqCst), plans, "planned again");
+        assert_eq!(text(&app, "/repos/r/fake/index").await.1, "lib-2\n");
+        assert_eq!(text(&app, "/repos/r/fake/pool/lib-2").await.1, "PKG lib 2");
+        // A new count, new settings: each planned again.
+        assert_eq!(add(&app, "other-1", b"PKG other 1").await, 201);
+        assert_eq!(gen.plans.load(Ordering::SeqCst), plans + 1);
+        let (s, up) = json(&app, "PUT", "/repos/r/", br#"{"description": "new"}"#).await;
+        assert_eq!(s, 200, "{up}");
+        assert_eq!(gen.plans.load(Ordering::SeqCst), plans + 2);
+        // A rebuild forgets what the renders kept, the plans with it.
+        assert_eq!(send(&app, "POST", "/repos/r/rebuild", b"").await, 200);
+        assert_eq!(gen.plans.load(Ordering::SeqCst), plans + 3);
     });
 }
 

@@ -17,7 +17,7 @@ pub use codec::encode;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::generator::{
-    Content, DigestKinds, GenError, Generator, Link, Piece, RepoInfo, ShelfSummary,
+    Content, DigestKinds, GenError, Generator, Link, Piece, Plan, RepoInfo, ShelfSummary,
 };
 use crate::model::{BlobRef, Head};
 use chunks::{complete_file, digest_all, draft_file, select};
@@ -114,15 +114,7 @@ async fn render_shelves(
 ) -> ApiResult<Rendered> {
     let gname = g.info().name.clone();
     let summaries = summarize(shelves);
-    let (g2, info2, sum2) = (g.clone(), info.clone(), summaries.clone());
-    let (plan, kinds) = app
-        .blocking(move || {
-            let plan = g2.plan(&info2, &sum2)?;
-            let kinds = g2.digests(&info2).unwrap_or(Ok(DigestKinds::ALL))?;
-            Ok((plan, kinds))
-        })
-        .await
-        .map_err(|e| ApiError::from_publishing_generator(&gname, e))?;
+    let (plan, kinds) = plan(app, cache, &g, info, &summaries).await?;
     for link in &plan.links {
         // What a link adds is prefix + a file name: the prefix must stay under the mount.
         check_path(&format!("{}x", link.prefix)).map_err(|e| invalid(&gname, e))?;
@@ -171,9 +163,48 @@ async fn render_shelves(
     let files = finish(app, cache, g, info, signing, given, files, wholes).await?;
     Ok(Rendered {
         files,
-        links: plan.links,
+        links: plan.links.clone(),
         histories,
     })
+}
+
+/// The generator's plan and the digests it asks for: those it answered last time while its
+/// inputs but the date and the generation are the same (no plan reads those: they date
+/// `finish`'s files), so a format with no packages in the repo (7 of a deb repo's 8) is not
+/// called on each publish.
+async fn plan(
+    app: &App,
+    cache: &mut ChunkCache,
+    g: &Arc<dyn Generator>,
+    info: &RepoInfo,
+    summaries: &[ShelfSummary],
+) -> ApiResult<(Arc<Plan>, DigestKinds)> {
+    let gname = g.info().name.clone();
+    let key = plan_key(g, info, summaries);
+    if let Some(p) = cache.plans.get(&gname) {
+        // The entry holds the generator it asked, so no other can take its address.
+        if Arc::ptr_eq(&p.generator, g) && p.key == key {
+            return Ok((p.plan.clone(), p.kinds));
+        }
+    }
+    let (g2, info2, sum2) = (g.clone(), info.clone(), summaries.to_vec());
+    let (plan, kinds) = app
+        .blocking(move || {
+            let plan = g2.plan(&info2, &sum2)?;
+            let kinds = g2.digests(&info2).unwrap_or(Ok(DigestKinds::ALL))?;
+            Ok((Arc::new(plan), kinds))
+        })
+        .await
+        .map_err(|e| ApiError::from_publishing_generator(&gname, e))?;
+    let generator = g.clone();
+    let kept = chunks::Planned {
+        generator,
+        key,
+        plan: plan.clone(),
+        kinds,
+    };
+    cache.plans.insert(gname, kept);
+    Ok((plan, kinds))
 }
 
 fn summarize(shelves: &shelves::ShelfIndex) -> Vec<ShelfSummary> {
@@ -344,23 +375,37 @@ fn finish_key(
     summaries: &[ShelfSummary],
     assembled: &[crate::generator::Assembled],
 ) -> String {
+    let mut text = inputs(g, info, keys, summaries);
+    for a in assembled {
+        text.push_str(&format!("{} {}\n", a.path, a.sha256));
+    }
+    crate::digest::sha256_hex(text.as_bytes())
+}
+
+/// What `plan` is given but the date and the generation: equal keys, equal plans.
+fn plan_key(g: &Arc<dyn Generator>, info: &RepoInfo, summaries: &[ShelfSummary]) -> String {
+    let text = inputs(g, info, "plan", summaries);
+    crate::digest::sha256_hex(text.as_bytes())
+}
+
+/// The generator, the repo's settings and its shelves, as text (`what` tells keys apart).
+/// The URL too: cargo's `config.json` names it, so a new `baseurl` alone is finished again.
+fn inputs(g: &Arc<dyn Generator>, info: &RepoInfo, what: &str, shelves: &[ShelfSummary]) -> String {
     let mut text = format!(
-        "{:p}|{keys}|{}|{}|{}|{}|{:?}|{:?}\n",
+        "{:p}|{what}|{}|{}|{}|{}|{:?}|{:?}|{}\n",
         Arc::as_ptr(g),
         info.name,
         info.description,
         info.default_suite,
         info.default_component,
         info.architectures,
-        info.options
+        info.options,
+        info.base_url
     );
-    for s in summaries {
+    for s in shelves {
         text.push_str(&format!("{} {}\n", s.shelf, s.entries));
     }
-    for a in assembled {
-        text.push_str(&format!("{} {}\n", a.path, a.sha256));
-    }
-    crate::digest::sha256_hex(text.as_bytes())
+    text
 }
 
 #[cfg(test)]
