@@ -119,6 +119,14 @@ fn bad_uploads_are_clear_4xx_and_change_nothing() {
         400,
         "settings",
     );
+    // A name no repo can have is no repo: 404, never the store's refusal of the key.
+    for (method, path) in [
+        ("POST", "/repos/.%C2%B0%C2%B8/enable"),
+        ("POST", "/repos/.%C2%B0%C2%B8/disable"),
+        ("PUT", "/repos/.x/"),
+    ] {
+        expect_error(&server.send(method, path, Some(b"{}")), 404, "no repo");
+    }
 
     assert_eq!(snapshot(&server), before, "bad input changed the repo");
 }

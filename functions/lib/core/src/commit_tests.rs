@@ -879,6 +879,16 @@ fn properties_republish_disable_keeps_the_generation_and_bad_input_changes_nothi
         let (_, same) = json(&app, "GET", "/repos/r/", b"").await;
         assert_eq!(same, before);
 
+        // No repo has a name like that: 404 for each way of changing properties.
+        for (method, path) in [
+            ("PUT", "/repos/.%C2%B0%C2%B8/"),
+            ("POST", "/repos/.%C2%B0%C2%B8/enable"),
+            ("POST", "/repos/.%C2%B0%C2%B8/disable"),
+        ] {
+            let (s, e) = json(&app, method, path, br#"{"title": "x"}"#).await;
+            assert_eq!(s, 404, "{method} {path}: {e}");
+        }
+
         // A title: a new generation, a `settings` history entry naming it.
         let (s, up) = json(&app, "PUT", "/repos/r/", br#"{"title": "The R"}"#).await;
         assert_eq!(s, 200, "{up}");

@@ -12,12 +12,12 @@
 //! off or on while its pointer is settled publishes nothing new: only the pointer's
 //! `disabled` changes, so enabling serves the very generation that was disabled.
 use super::journal::Kind;
-use super::repo::{forget_view, named_fields, read_config};
+use super::repo::{forget_view, named_fields, no_repo, read_config};
 use super::{ensure_published, jitter, load_published, to_json, update_head, Change};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{keys, On, Published, RepoConfig};
-use crate::names::check_setting;
+use crate::names::{check_setting, is_repo_name};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 
@@ -254,6 +254,11 @@ const ANALYZED: [&str; 3] = ["suite", "component", "architectures"];
 
 /// Applies `props` to `repo` (see the module's steps).
 pub async fn update_properties(app: &App, repo: &str, props: Properties) -> ApiResult<Updated> {
+    // A name no repo can have never reaches the store's keys (the file store refused it
+    // with a 400 that PUT, enable and disable do not document).
+    if !is_repo_name(repo) {
+        return Err(no_repo(repo));
+    }
     let key = keys::config(repo);
     // Step 1: the config.
     let (config, changed, settled) = {

@@ -119,7 +119,7 @@ pub(crate) async fn read_config(app: &App, repo: &str) -> ApiResult<RepoConfig> 
     }
 }
 
-fn no_repo(repo: &str) -> ApiError {
+pub(super) fn no_repo(repo: &str) -> ApiError {
     ApiError::not_found(format!("no repo named {repo:?}"))
 }
 
