@@ -95,8 +95,8 @@ pub struct App {
     pub(crate) segments: Lock<HashMap<String, bytes::Bytes>>,
 }
 
-/// A digest of a generator's `finish` inputs, and the (path, blob) pairs it made.
-pub(crate) type Finished = (String, Vec<(String, crate::model::BlobRef)>);
+/// What a generator's `finish` made: the (path, blob) pairs, kept with its inputs.
+pub(crate) type Finished = crate::assemble::Answered<Vec<(String, crate::model::BlobRef)>>;
 
 /// A mutex that a panic does not poison. App's maps are caches and queues that are whole
 /// between any two statements, so a request that panicked must not lock out every repo.

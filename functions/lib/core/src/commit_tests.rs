@@ -387,6 +387,18 @@ fn a_format_whose_inputs_are_unchanged_is_not_planned_again() {
         // A rebuild forgets what the renders kept, the plans with it.
         assert_eq!(send(&app, "POST", "/repos/r/rebuild", b"").await, 200);
         assert_eq!(gen.plans.load(Ordering::SeqCst), plans + 3);
+        // Another generator of that name, made once the first is gone (where the allocator
+        // likes to reuse its address), with the same inputs: planned anew.
+        crate::registry::replace_all(&app, Vec::new());
+        drop(gen);
+        let again = Arc::new(FakeGen::one_version());
+        crate::registry::replace_all(&app, vec![again.clone()]);
+        assert_eq!(add(&app, "lib-3", b"PKG lib 3").await, 201);
+        assert_eq!(
+            again.plans.load(Ordering::SeqCst),
+            1,
+            "the old plan was reused"
+        );
     });
 }
 

@@ -67,7 +67,7 @@ pub struct ChunkCache {
     pub(super) histories: HashMap<String, super::history::Carried>,
     /// Each generator's last plan, by its name: a generator whose inputs are unchanged, as
     /// those with no packages in this repo, is not asked again (`assemble::plan`).
-    pub(super) plans: HashMap<String, Planned>,
+    pub(super) plans: HashMap<String, super::Answered<super::Planned>>,
     /// When the last render ended (seconds since the epoch).
     rendered_at: u64,
     /// Bytes this render made that are not stored yet, by sha256 (`stage`), and their
@@ -78,14 +78,6 @@ pub struct ChunkCache {
     /// What each `finish` of this render made (slot → inputs' digest and outputs), kept for
     /// the next render (`App::finished`) once the staged outputs are stored.
     pub(super) finishing: Vec<(String, crate::app::Finished)>,
-}
-
-/// A generator's plan and the digests it asked for, with what it was given (`plan_key`).
-pub(super) struct Planned {
-    pub generator: Arc<dyn crate::generator::Generator>,
-    pub key: String,
-    pub plan: Arc<crate::generator::Plan>,
-    pub kinds: DigestKinds,
 }
 
 impl ChunkCache {

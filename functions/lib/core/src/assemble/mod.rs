@@ -23,7 +23,7 @@ use crate::model::{BlobRef, Head};
 use chunks::{complete_file, digest_all, draft_file, select};
 pub use chunks::{store_staged, Unstored};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 /// The generator asked for something impossible (a bad path, an unknown file).
 fn invalid(name: &str, detail: String) -> ApiError {
@@ -180,12 +180,9 @@ async fn plan(
     summaries: &[ShelfSummary],
 ) -> ApiResult<(Arc<Plan>, DigestKinds)> {
     let gname = g.info().name.clone();
-    let key = plan_key(g, info, summaries);
-    if let Some(p) = cache.plans.get(&gname) {
-        // The entry holds the generator it asked, so no other can take its address.
-        if Arc::ptr_eq(&p.generator, g) && p.key == key {
-            return Ok((p.plan.clone(), p.kinds));
-        }
+    let key = plan_key(info, summaries);
+    if let Some(planned) = cache.plans.get(&gname).and_then(|a| a.of(g, &key)) {
+        return Ok(planned.clone());
     }
     let (g2, info2, sum2) = (g.clone(), info.clone(), summaries.to_vec());
     let (plan, kinds) = app
@@ -196,15 +193,37 @@ async fn plan(
         })
         .await
         .map_err(|e| ApiError::from_publishing_generator(&gname, e))?;
-    let generator = g.clone();
-    let kept = chunks::Planned {
-        generator,
-        key,
-        plan: plan.clone(),
-        kinds,
-    };
-    cache.plans.insert(gname, kept);
+    let answered = Answered::new(g, key, (plan.clone(), kinds));
+    cache.plans.insert(gname, answered);
     Ok((plan, kinds))
+}
+
+/// A plan and the digest kinds its generator asked for.
+type Planned = (Arc<Plan>, DigestKinds);
+
+/// What a generator answered, kept with the digest of what it was given. A weak reference
+/// to the generator keeps its allocation (not the compiled component), so a generator
+/// installed since cannot take its address and is asked again.
+pub(crate) struct Answered<T> {
+    generator: Weak<dyn Generator>,
+    key: String,
+    value: T,
+}
+
+impl<T> Answered<T> {
+    fn new(generator: &Arc<dyn Generator>, key: String, value: T) -> Self {
+        Answered {
+            generator: Arc::downgrade(generator),
+            key,
+            value,
+        }
+    }
+
+    /// The answer, if `g` gave it for inputs of this digest.
+    fn of(&self, g: &Arc<dyn Generator>, key: &str) -> Option<&T> {
+        let same = std::ptr::addr_eq(self.generator.as_ptr(), Arc::as_ptr(g));
+        (same && self.key == key).then_some(&self.value)
+    }
 }
 
 fn summarize(shelves: &shelves::ShelfIndex) -> Vec<ShelfSummary> {
@@ -243,14 +262,18 @@ async fn finish(
     wholes: HashMap<String, Vec<held::Held>>,
 ) -> ApiResult<Vec<(String, BlobRef)>> {
     let gname = g.info().name.clone();
-    let cache_key = finish_key(&g, info, &signing.id, &summaries, &assembled);
+    let cache_key = finish_key(info, &signing.id, &summaries, &assembled);
     let slot = format!("{}/{gname}", info.name);
-    if let Some((key, made)) = app.finished.lock().get(&slot) {
-        if *key == cache_key {
-            files.extend(made.iter().cloned());
-            return Ok(files.into_iter().collect());
-        }
+    if let Some(made) = app
+        .finished
+        .lock()
+        .get(&slot)
+        .and_then(|a| a.of(&g, &cache_key))
+    {
+        files.extend(made.iter().cloned());
+        return Ok(files.into_iter().collect());
     }
+    let asked = g.clone();
     let before: std::collections::BTreeSet<String> = files.keys().cloned().collect();
     // An assembled file of one piece is a blob this render staged and has not stored: the
     // signer reads it from there, as it reads a file of many pieces from memory.
@@ -304,7 +327,9 @@ async fn finish(
         .collect();
     // Kept for the next render once its outputs are stored (`Unstored`): until then they
     // may never be.
-    cache.finishing.push((slot, (cache_key, made)));
+    cache
+        .finishing
+        .push((slot, Answered::new(&asked, cache_key, made)));
     Ok(files.into_iter().collect())
 }
 
@@ -366,16 +391,15 @@ async fn output_blob(
     }
 }
 
-/// Everything `finish` depends on but the clock: the generator instance, the repo's
-/// settings, the shelves and the assembled files' digests.
+/// Everything `finish` depends on but the clock and the generator (which `Answered` holds):
+/// the repo's settings, the signing keys, the shelves and the assembled files' digests.
 fn finish_key(
-    g: &Arc<dyn Generator>,
     info: &RepoInfo,
     keys: &str,
     summaries: &[ShelfSummary],
     assembled: &[crate::generator::Assembled],
 ) -> String {
-    let mut text = inputs(g, info, keys, summaries);
+    let mut text = inputs(info, keys, summaries);
     for a in assembled {
         text.push_str(&format!("{} {}\n", a.path, a.sha256));
     }
@@ -383,17 +407,17 @@ fn finish_key(
 }
 
 /// What `plan` is given but the date and the generation: equal keys, equal plans.
-fn plan_key(g: &Arc<dyn Generator>, info: &RepoInfo, summaries: &[ShelfSummary]) -> String {
-    let text = inputs(g, info, "plan", summaries);
+fn plan_key(info: &RepoInfo, summaries: &[ShelfSummary]) -> String {
+    let text = inputs(info, "plan", summaries);
     crate::digest::sha256_hex(text.as_bytes())
 }
 
-/// The generator, the repo's settings and its shelves, as text (`what` tells keys apart).
-/// The URL too: cargo's `config.json` names it, so a new `baseurl` alone is finished again.
-fn inputs(g: &Arc<dyn Generator>, info: &RepoInfo, what: &str, shelves: &[ShelfSummary]) -> String {
+/// The repo's settings and its shelves, as text (`what` tells keys apart; the generator is
+/// held by `Answered`). The URL too: cargo's `config.json` names it, so a new `baseurl`
+/// alone is finished again.
+fn inputs(info: &RepoInfo, what: &str, shelves: &[ShelfSummary]) -> String {
     let mut text = format!(
-        "{:p}|{what}|{}|{}|{}|{}|{:?}|{:?}|{}\n",
-        Arc::as_ptr(g),
+        "{what}|{}|{}|{}|{}|{:?}|{:?}|{}\n",
         info.name,
         info.description,
         info.default_suite,
