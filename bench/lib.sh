@@ -131,23 +131,41 @@ gpg_key() {
 }
 
 # timed_runs LABEL CMD...: CMD RUNS times under /usr/bin/time; the seconds go to
-# $W/LABEL.times and the peak RSS (KiB) of each run to $W/LABEL.rss; REF_MED is the median
-# time, REF_RSS the largest peak
+# $W/LABEL.times, the peak RSS (KiB) of each run to $W/LABEL.rss and its CPU seconds (user +
+# system, its children's included) to $W/LABEL.cpu; REF_MED is the median time, REF_RSS the
+# largest peak, REF_CPU the median CPU
 timed_runs() {
   local label=$1 r t us
   shift
-  : > "$W/$label.times"; : > "$W/$label.rss"
+  : > "$W/$label.times"; : > "$W/$label.rss"; : > "$W/$label.cpu"
   for (( r = 1; r <= RUNS; r++ )); do
     t=$(now_us)
-    step /usr/bin/time -f %M -o "$W/rss.out" "$@" || die "$label run failed"
+    step /usr/bin/time -f '%M %U %S' -o "$W/rss.out" "$@" || die "$label run failed"
     us=$(( $(now_us) - t ))
     secs "$us" >> "$W/$label.times"
-    tail -1 "$W/rss.out" >> "$W/$label.rss"
-    log "$label $r/$RUNS: $(secs "$us") s, max RSS $(tail -1 "$W/rss.out") KiB"
+    tail -1 "$W/rss.out" | awk '{print $1}' >> "$W/$label.rss"
+    tail -1 "$W/rss.out" | awk '{printf "%.2f\n", $2 + $3}' >> "$W/$label.cpu"
+    log "$label $r/$RUNS: $(secs "$us") s, max RSS $(tail -1 "$W/$label.rss") KiB, CPU $(tail -1 "$W/$label.cpu") s"
   done
   REF_MED=$(median < "$W/$label.times")
   REF_RSS=$(sort -n "$W/$label.rss" | tail -1)
+  REF_CPU=$(median < "$W/$label.cpu")
 }
+
+# cpu_ticks PID...: the CPU the running processes PID... have used so far (user + system, in
+# clock ticks; a PID that is empty or gone counts 0)
+cpu_ticks() {
+  local p sum=0 t
+  for p in "$@"; do
+    [ -n "$p" ] || continue
+    # the fields after the command name, which is in parentheses and may hold spaces
+    t=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || t=0
+    sum=$(( sum + ${t:-0} ))
+  done
+  echo "$sum"
+}
+# ticks_secs TICKS: clock ticks as seconds ("0.37")
+ticks_secs() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f\n", t / hz}'; }
 
 # report_head WHAT: the report's first line (WHAT, runs, CPUs, date, manage-repo's version)
 report_head() {

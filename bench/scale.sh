@@ -32,7 +32,9 @@
 #              moto alone answers (wrk: S3 PUTs/s, DynamoDB GetItems/s), the ceiling they share;
 #   rebuild    at REBUILD_AT sizes (default 1,000, N/10, 10,000 and N, those up to N): `manage-repo
 #              rebuild` (peak memory over it alone, and how far above the RSS it started from the
-#              peak rose: what the rebuild itself took), next to the reference tool on the same files:
+#              peak rose: what the rebuild itself took; CPU time, the server's and, on STORES=moto,
+#              the S3 and DynamoDB servers'), next to the reference tool on the same files (its
+#              time, peak memory and CPU):
 #              apt-ftparchive packages + gzip + xz + release + gpg sign (deb), createrepo_c
 #              --no-database + gpg (rpm), repo-add (pacman, unsigned), RUNS (1) times each.
 # At the final size, 64 concurrent uploads (one curl each): p50/p99, and all must be published;
@@ -215,7 +217,7 @@ mapfile -t SIZES < <(printf '%s\n' "${SIZES[@]}" | awk -v n="$N" -v m="$SINGLES"
 is_rebuild_size() { local s; for s in "${RB[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 printf '# size\tbulk\trate\tp50_ms\tp99_ms\trss_mib\thwm_mib\tcalls_single\tcalls_bulk\twire_single\n' > "$OUT.tsv"
-printf '# size\treposmith_s\treposmith_mib\tref_s\tref_mib\treposmith_added_mib\n' > "$OUT-rebuild.tsv"
+printf '# size\treposmith_s\treposmith_mib\tref_s\tref_mib\treposmith_added_mib\treposmith_cpu_s\tstores_cpu_s\tref_cpu_s\n' > "$OUT-rebuild.tsv"
 : > "$W/kinds"
 CUR=0 PEAK=0 STOPPED=""
 # sum_kinds FILE PATTERN: the sum of the per-upload counts whose kind matches PATTERN
@@ -295,9 +297,14 @@ for SIZE in "${SIZES[@]}"; do
   if is_rebuild_size "$CUR"; then
     echo 5 > "/proc/$SPID/clear_refs" 2>/dev/null || true
     rb_from=$(rss_kib)
+    # CPU over the rebuild: the server's, and (STORES=moto) the S3 and DynamoDB servers' on
+    # the same cores, which a deployment's S3 and DynamoDB do not take from it
+    cpu_srv=$(cpu_ticks "$SPID") cpu_aws=$(cpu_ticks "$S3PID" "$MPID")
     T=$(now_us) rc=0
     step "${CLI[@]}" rebuild "$REPO" >"$W/rebuild.out" 2>&1 || rc=$?
     us=$(( $(now_us) - T ))
+    cpu_srv=$(ticks_secs $(( $(cpu_ticks "$SPID") - cpu_srv )))
+    if [ -n "$S3PID$MPID" ]; then cpu_aws=$(ticks_secs $(( $(cpu_ticks "$S3PID" "$MPID") - cpu_aws ))); else cpu_aws=-; fi
     if [ "$rc" != 0 ]; then
       STOPPED="the rebuild at $CUR packages $([ "$rc" = 124 ] && echo "ran out of STEP_TIMEOUT (${STEP_TIMEOUT} s)" || echo "failed (rc=$rc)")"
       log "$STOPPED"
@@ -307,9 +314,9 @@ for SIZE in "${SIZES[@]}"; do
     n=$(count_listed) || die "no index after the rebuild"
     [ "$n" = "$CUR" ] || die "the index lists $n packages after the rebuild at $CUR"
     ref_run "$CUR"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$CUR" "$(secs "$us")" "$(kib_to_mib "$rb_hwm")" "$REF_S" "$REF_MIB" \
-      "$(kib_to_mib $(( rb_hwm - rb_from )))" >> "$OUT-rebuild.tsv"
-    log "size $CUR: rebuild $(secs "$us") s (peak $(kib_to_mib "$rb_hwm") MiB); $REF_TOOL $REF_S s ($REF_MIB MiB)"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$CUR" "$(secs "$us")" "$(kib_to_mib "$rb_hwm")" "$REF_S" "$REF_MIB" \
+      "$(kib_to_mib $(( rb_hwm - rb_from )))" "$cpu_srv" "$cpu_aws" "$REF_CPU" >> "$OUT-rebuild.tsv"
+    log "size $CUR: rebuild $(secs "$us") s (peak $(kib_to_mib "$rb_hwm") MiB, CPU $cpu_srv s, stores' servers $cpu_aws s); $REF_TOOL $REF_S s ($REF_MIB MiB, CPU $REF_CPU s)"
   fi
 done
 
@@ -455,13 +462,14 @@ VERSION=$("$BIN" --version 2>/dev/null | head -1 || true)
   if [ "$(grep -vc '^#' "$OUT-rebuild.tsv")" -gt 0 ]; then
     echo "Rebuild from scratch (reposmith: \`manage-repo rebuild\`, peak = server VmHWM over it) next to $REF_TOOL on the same files:"
     echo
-    echo "| packages | reposmith (s) | peak (MiB) | reference (s) | peak (MiB) | time ratio | memory ratio | reposmith's rise over it (MiB) | rise / reference peak |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    grep -v '^#' "$OUT-rebuild.tsv" | while IFS=$'\t' read -r s rs rm fs fm ra; do
-      echo "| $s | $rs | $rm | $fs | $fm | $(ratio "$rs" "$fs") | $(ratio "$rm" "$fm") | ${ra:--} | $( [ -n "$ra" ] && ratio "$ra" "$fm" || echo -) |"
+    echo "| packages | reposmith (s) | peak (MiB) | reference (s) | peak (MiB) | time ratio | memory ratio | reposmith's rise over it (MiB) | rise / reference peak | reposmith CPU (s) | stores' servers CPU (s) | reference CPU (s) |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    grep -v '^#' "$OUT-rebuild.tsv" | while IFS=$'\t' read -r s rs rm fs fm ra rc ac fc; do
+      echo "| $s | $rs | $rm | $fs | $fm | $(ratio "$rs" "$fs") | $(ratio "$rm" "$fm") | ${ra:--} | $( [ -n "$ra" ] && ratio "$ra" "$fm" || echo -) | ${rc:--} | ${ac:--} | ${fc:--} |"
     done
     echo
     echo "The memory ratio is the whole server's peak (its code, compiled generators and the repo's state held between uploads) against a tool that starts empty; the rise is what the rebuild itself took above the server's RSS before it."
+    echo "CPU is user + system time over the rebuild: the server's; the S3 and DynamoDB servers' (STORES=moto: s3s-fs and moto run on the same cores as the server and the reference tool, where a deployment's S3 and DynamoDB run elsewhere); the reference tool's, its child processes included."
     echo
   fi
   for p in latency rate memory rebuild; do

@@ -44,8 +44,6 @@ else
   log "reusing $DATA: $N packages"
 fi
 
-# cpu_ticks: the server's user + system CPU time so far, in clock ticks
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$SPID/stat"; }
 HZ=$(getconf CLK_TCK)
 
 # page PATH: RUNS fetches; prints "median_ms bytes server_cpu_ms_per_request" (the CPU time
@@ -53,12 +51,12 @@ HZ=$(getconf CLK_TCK)
 page() {
   local r out=$W/page.times c0 c1
   : > "$out"
-  c0=$(cpu_ticks)
+  c0=$(cpu_ticks "$SPID")
   for (( r = 0; r < RUNS; r++ )); do
     curl -fsS -o "$W/page.html" -H 'Accept: text/html' -w '%{time_total}\n' "$URL$1" \
       | awk '{printf "%.1f\n", $1 * 1000}' >> "$out"
   done
-  c1=$(cpu_ticks)
+  c1=$(cpu_ticks "$SPID")
   echo "$(median < "$out") $(wc -c < "$W/page.html") $(awk -v d=$(( c1 - c0 )) -v hz="$HZ" -v n="$RUNS" 'BEGIN {printf "%.1f", d * 1000 / hz / n}')"
 }
 
