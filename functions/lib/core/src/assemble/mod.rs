@@ -273,7 +273,6 @@ async fn finish(
         files.extend(made.iter().cloned());
         return Ok(files.into_iter().collect());
     }
-    let asked = g.clone();
     let before: std::collections::BTreeSet<String> = files.keys().cloned().collect();
     // An assembled file of one piece is a blob this render staged and has not stored: the
     // signer reads it from there, as it reads a file of many pieces from memory.
@@ -289,9 +288,9 @@ async fn finish(
         &assembled,
     ));
     let signer: Arc<dyn crate::generator::Signer> = vouching.clone();
-    let info2 = info.clone();
+    let (g2, info2) = (g.clone(), info.clone());
     let outputs = app
-        .blocking(move || g.finish(&info2, &summaries, &assembled, signer))
+        .blocking(move || g2.finish(&info2, &summaries, &assembled, signer))
         .await
         .map_err(|e| ApiError::from_publishing_generator(&gname, e))?;
     // A refused signing request is a fault even when the generator went on without it.
@@ -329,7 +328,7 @@ async fn finish(
     // may never be.
     cache
         .finishing
-        .push((slot, Answered::new(&asked, cache_key, made)));
+        .push((slot, Answered::new(&g, cache_key, made)));
     Ok(files.into_iter().collect())
 }
 
