@@ -44,8 +44,6 @@ else
   log "reusing $DATA: $N packages"
 fi
 
-HZ=$(getconf CLK_TCK)
-
 # page PATH: RUNS fetches; prints "median_ms bytes server_cpu_ms_per_request" (the CPU time
 # the server spent, which a busy machine does not inflate as it does the wall time)
 page() {
@@ -57,7 +55,7 @@ page() {
       | awk '{printf "%.1f\n", $1 * 1000}' >> "$out"
   done
   c1=$(cpu_ticks "$SPID")
-  echo "$(median < "$out") $(wc -c < "$W/page.html") $(awk -v d=$(( c1 - c0 )) -v hz="$HZ" -v n="$RUNS" 'BEGIN {printf "%.1f", d * 1000 / hz / n}')"
+  echo "$(median < "$out") $(wc -c < "$W/page.html") $(awk -v s="$(ticks_secs $(( c1 - c0 )))" -v n="$RUNS" 'BEGIN {printf "%.1f", s * 1000 / n}')"
 }
 
 curl -fsS -o /dev/null -H 'Accept: text/html' "$URL/ui/repos/$REPO"   # warm: the head's buckets loaded once
