@@ -135,7 +135,7 @@ gpg_key() {
 # system, its children's included) to $W/LABEL.cpu; REF_MED is the median time, REF_RSS the
 # largest peak, REF_CPU the median CPU
 timed_runs() {
-  local label=$1 r t us
+  local label=$1 r t us rss user sys
   shift
   : > "$W/$label.times"; : > "$W/$label.rss"; : > "$W/$label.cpu"
   for (( r = 1; r <= RUNS; r++ )); do
@@ -143,9 +143,10 @@ timed_runs() {
     step /usr/bin/time -f '%M %U %S' -o "$W/rss.out" "$@" || die "$label run failed"
     us=$(( $(now_us) - t ))
     secs "$us" >> "$W/$label.times"
-    tail -1 "$W/rss.out" | awk '{print $1}' >> "$W/$label.rss"
-    tail -1 "$W/rss.out" | awk '{printf "%.2f\n", $2 + $3}' >> "$W/$label.cpu"
-    log "$label $r/$RUNS: $(secs "$us") s, max RSS $(tail -1 "$W/$label.rss") KiB, CPU $(tail -1 "$W/$label.cpu") s"
+    read -r rss user sys < <(tail -1 "$W/rss.out")
+    echo "$rss" >> "$W/$label.rss"
+    awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.2f\n", u + s}' >> "$W/$label.cpu"
+    log "$label $r/$RUNS: $(secs "$us") s, max RSS $rss KiB, CPU $(tail -1 "$W/$label.cpu") s"
   done
   REF_MED=$(median < "$W/$label.times")
   REF_RSS=$(sort -n "$W/$label.rss" | tail -1)
